@@ -1,0 +1,22 @@
+"""agentsim: simulate societies of LLM-driven generative agents.
+
+`import agentsim` stays light: heavy packages (torch, chromadb, openai, textual) load lazily.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+__all__ = ["Simulation", "__version__"]
+
+if TYPE_CHECKING:
+    from agentsim.engine import Simulation
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Simulation":
+        from agentsim.engine import Simulation
+
+        return Simulation
+    raise AttributeError(f"module 'agentsim' has no attribute {name!r}")

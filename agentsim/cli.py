@@ -1,0 +1,166 @@
+"""The `agentsim` command. Errors a user can cause print one line and exit 2."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from agentsim.errors import UserError
+
+
+def _friendly(fn):
+    """Turn user errors (and bad files) into one line and exit code 2; --debug shows tracebacks."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = click.get_current_context().find_root().params.get("debug", False)
+        try:
+            return fn(*args, **kwargs)
+        except UserError as e:
+            if debug:
+                raise
+            click.echo(f"agentsim: error: {e}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("agentsim: interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@click.version_option(package_name="agentsim")
+def main(debug: bool) -> None:
+    """Simulate a society of generative agents."""
+
+
+@main.command()
+@click.argument("world")
+@_friendly
+def validate(world: str) -> None:
+    """Check a world folder and print a summary."""
+    from agentsim.resources import resolve_world
+    from agentsim.world.loader import load_world
+
+    w = load_world(resolve_world(world))
+    click.echo(
+        f"{w.path}: ok: {w.spec.name}, {len(w.personas)} agents, {len(w.places.ids())} places, "
+        f"tick {w.spec.tick_minutes} min, starts {w.spec.start:%Y-%m-%d %H:%M}"
+    )
+
+
+@main.command()
+@click.argument("world", required=False)
+@click.option("--hours", type=float, help="Sim hours to run (default: 24, or what is left).")
+@click.option("--ticks", type=int, help="Ticks to run instead of hours.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--llm", "llm_spec", help="LLM spec, e.g. offline, ollama:llama3.1, "
+              "openai:gpt-4o-mini, fast=ollama:qwen2.5:3b,smart=openai:gpt-4o-mini.")
+@click.option("--llm-config", type=click.Path(dir_okay=False), help="agentsim.toml with [llm].")
+@click.option("--embedder", type=click.Choice(["minilm", "hash"]), default="minilm",
+              show_default=True, help="minilm: bundled all-MiniLM-L6-v2; hash: fast, crude.")
+@click.option("--headless", is_flag=True, help="No TUI: a progress bar and a line per sim-hour.")
+@click.option("--out", type=click.Path(file_okay=False), default="runs", show_default=True)
+@click.option("--resume", type=click.Path(file_okay=False), help="Continue runs/<id> from its "
+              "last checkpoint.")
+@click.option("--replay", type=click.Path(file_okay=False), help="Rerun runs/<id> from its "
+              "recorded LLM answers, with no LLM calls.")
+@click.option("--max-in-flight", type=int, help="Max LLM requests in flight.")
+@click.option("--budget-calls", type=int, help="Stop cleanly after this many LLM calls.")
+@click.option("--budget-tokens", type=int, help="Stop cleanly after this many tokens.")
+@click.option("--budget-usd", type=float, help="Stop cleanly after this many dollars.")
+@click.option("--checkpoint-every", type=int, default=6, show_default=True,
+              help="Ticks between checkpoints.")
+@_friendly
+def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, headless, out,
+        resume, replay, max_in_flight, budget_calls, budget_tokens, budget_usd,
+        checkpoint_every) -> None:
+    """Run WORLD (a folder such as worlds/smallville), or resume or replay a run."""
+    from agentsim.session import RunOptions, run_cli
+
+    if hours is not None and ticks is not None:
+        raise UserError("give --hours or --ticks, not both", field="--hours")
+    if world is None and not (resume or replay):
+        raise UserError("missing WORLD (e.g. worlds/smallville), or --resume/--replay RUN",
+                        field="WORLD")
+    opts = RunOptions(
+        world=world, hours=hours, ticks=ticks, seed=seed, llm=llm_spec, llm_config=llm_config,
+        embedder=embedder, out=out, resume=resume, replay=replay, max_in_flight=max_in_flight,
+        budget_calls=budget_calls, budget_tokens=budget_tokens, budget_usd=budget_usd,
+        checkpoint_every=checkpoint_every, headless=headless or not sys.stdout.isatty(),
+    )
+    sys.exit(run_cli(opts))
+
+
+@main.command(name="interview")
+@click.argument("run_path", metavar="RUN")
+@click.argument("name")
+@click.argument("question")
+@click.option("--remember", is_flag=True, help="Let the agent remember being asked.")
+@click.option("--json", "as_json", is_flag=True)
+@_friendly
+def interview_cmd(run_path: str, name: str, question: str, remember: bool, as_json: bool) -> None:
+    """Ask NAME a QUESTION at the last checkpoint of RUN."""
+    from agentsim.session import open_run
+
+    sim = open_run(run_path, llm=None)
+    try:
+        ans = sim.interview(name, question, remember=remember)
+    finally:
+        sim.close()
+    if as_json:
+        click.echo(json.dumps({
+            "agent": ans.agent, "question": question, "answer": ans.answer,
+            "memories": [{"id": m.record.id, "text": m.record.text, "source": m.record.source,
+                          "score": round(m.score, 4)} for m in ans.memories],
+        }, indent=2))
+        return
+    click.echo(f"{sim.agent(ans.agent).name}: {ans.answer}")
+    for m in ans.memories:
+        src = f" (source: {m.record.source})" if m.record.source else ""
+        click.echo(f"  [{m.record.id}] {m.record.text}{src}")
+
+
+@main.command()
+@click.argument("run_path", metavar="RUN")
+@click.option("--agent", "name", required=True)
+@click.option("--query", required=True)
+@click.option("-k", "k", type=int, default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@_friendly
+def inspect(run_path: str, name: str, query: str, k: int, as_json: bool) -> None:
+    """Show the memories NAME would retrieve for QUERY, with each score component."""
+    from agentsim.session import open_run
+
+    sim = open_run(run_path, llm=None)
+    try:
+        found = sim.retrieve(name, query, k=k)
+    finally:
+        sim.close()
+    if as_json:
+        click.echo(json.dumps([
+            {"id": m.record.id, "kind": str(m.record.kind), "text": m.record.text,
+             "created": m.record.created.isoformat(), "importance_raw": m.record.importance,
+             "score": m.score, "recency": m.recency, "importance": m.importance,
+             "relevance": m.relevance, "weights": list(m.weights)} for m in found
+        ], indent=2))
+        return
+    for m in found:
+        click.echo(f"{m.explain()}  [{m.record.id}] {m.record.kind}: {m.record.text}")
+
+
+def _path_exists(p: str) -> Path:
+    path = Path(p)
+    if not path.exists():
+        raise UserError("no such file or folder", path=p)
+    return path
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""An agent's mutable state: persona, memory stream, plans, current action, whereabouts."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from agentsim.memory.stream import MemoryStream
+from agentsim.world.schema import PersonaSpec
+
+
+@dataclass
+class Action:
+    """What an agent is doing from `start` to `end`, optionally changing an object's state."""
+
+    activity: str
+    place: str
+    start: datetime
+    end: datetime
+    object: str | None = None
+    object_state: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "activity": self.activity,
+            "place": self.place,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "object": self.object,
+            "object_state": self.object_state,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Action:
+        return cls(
+            activity=d["activity"],
+            place=d["place"],
+            start=datetime.fromisoformat(d["start"]),
+            end=datetime.fromisoformat(d["end"]),
+            object=d.get("object"),
+            object_state=d.get("object_state"),
+        )
+
+
+@dataclass
+class Agent:
+    id: str
+    persona: PersonaSpec
+    memory: MemoryStream
+    location: str
+    rng: random.Random
+    awake: bool = False
+    plan_date: date | None = None
+    day_plan: list[Action] = field(default_factory=list)  # broad strokes for today
+    hour_plan: list[Action] = field(default_factory=list)  # chunks of the current day item
+    steps: list[Action] = field(default_factory=list)  # 5-15 minute actions of the current chunk
+    action: Action | None = None
+    route: list[tuple[str, float]] = field(default_factory=list)  # (place, minutes from start)
+    route_started: datetime | None = None
+    last_seen: set[str] = field(default_factory=set)  # what was perceived last tick
+    told: dict[str, set[int]] = field(default_factory=dict)  # person -> memory ids told/heard
+    last_talk: dict[str, datetime] = field(default_factory=dict)
+    in_conversation_with: str | None = None
+    yesterday: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.persona.name
+
+    @property
+    def destination(self) -> str | None:
+        return self.route[-1][0] if self.route else None
+
+    def persona_vars(self, world_name: str) -> dict[str, Any]:
+        p = self.persona
+        return {
+            "id": self.id,
+            "name": p.name,
+            "age": p.age,
+            "innate": list(p.innate),
+            "background": p.background,
+            "lifestyle": p.lifestyle,
+            "occupation": p.occupation,
+            "world": world_name,
+        }
+
+    # -- state -----------------------------------------------------------------------------
+    def get_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        mem_state, mem_arrays = self.memory.get_state()
+        plan = [a.to_dict() for a in self.day_plan]
+        state = {
+            "id": self.id,
+            "location": self.location,
+            "rng": _rng_state(self.rng),
+            "awake": self.awake,
+            "plan_date": self.plan_date.isoformat() if self.plan_date else None,
+            "day_plan": plan,
+            "hour_plan": [a.to_dict() for a in self.hour_plan],
+            "steps": [a.to_dict() for a in self.steps],
+            "action": self.action.to_dict() if self.action else None,
+            "route": [[p, m] for p, m in self.route],
+            "route_started": self.route_started.isoformat() if self.route_started else None,
+            "last_seen": sorted(self.last_seen),
+            "told": {k: sorted(v) for k, v in sorted(self.told.items())},
+            "last_talk": {k: v.isoformat() for k, v in sorted(self.last_talk.items())},
+            "yesterday": self.yesterday,
+            "memory": mem_state,
+        }
+        return state, mem_arrays
+
+    @classmethod
+    def from_state(
+        cls, persona: PersonaSpec, state: dict[str, Any], arrays: dict[str, Any]
+    ) -> Agent:
+        rng = random.Random()
+        rng.setstate(_rng_from_state(state["rng"]))
+        return cls(
+            id=state["id"],
+            persona=persona,
+            memory=MemoryStream.from_state(state["memory"], arrays),
+            location=state["location"],
+            rng=rng,
+            awake=state["awake"],
+            plan_date=date.fromisoformat(state["plan_date"]) if state["plan_date"] else None,
+            day_plan=[Action.from_dict(a) for a in state["day_plan"]],
+            hour_plan=[Action.from_dict(a) for a in state["hour_plan"]],
+            steps=[Action.from_dict(a) for a in state["steps"]],
+            action=Action.from_dict(state["action"]) if state["action"] else None,
+            route=[(p, float(m)) for p, m in state["route"]],
+            route_started=(
+                datetime.fromisoformat(state["route_started"]) if state["route_started"] else None
+            ),
+            last_seen=set(state["last_seen"]),
+            told={k: set(v) for k, v in state["told"].items()},
+            last_talk={k: datetime.fromisoformat(v) for k, v in state["last_talk"].items()},
+            yesterday=state["yesterday"],
+        )
+
+
+def _rng_state(rng: random.Random) -> list[Any]:
+    version, internal, gauss = rng.getstate()
+    return [version, list(internal), gauss]
+
+
+def _rng_from_state(s: list[Any]) -> tuple[Any, ...]:
+    return (s[0], tuple(s[1]), s[2])

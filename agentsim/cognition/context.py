@@ -1,0 +1,55 @@
+"""What cognition needs from the world around it, passed in (never global)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from agentsim.events import Event
+from agentsim.llm.base import LLM
+from agentsim.world.places import PlaceGraph
+
+Embed = Callable[[Sequence[str]], Awaitable[np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Settings:
+    reflection_threshold: int = 150
+    weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    decay: float = 0.995
+    max_turns: int = 6
+    talk_cooldown_minutes: int = 90
+    attention: int = 6  # observations an agent can take in per tick
+
+
+@dataclass
+class Context:
+    """One tick's view for one agent: the LLM, the embedder, the places, the time.
+
+    `events` collects what the agent's step produced; the engine publishes them in a fixed
+    agent order after all steps finish, so concurrency never reorders the log.
+    """
+
+    llm: LLM
+    embed: Embed
+    places: PlaceGraph
+    world_name: str
+    now: datetime
+    tick: int
+    settings: Settings
+    tick_delta: timedelta = timedelta(minutes=10)
+    events: list[Event] = field(default_factory=list)
+
+    def emit(self, cls: type[Event], **fields: Any) -> None:
+        self.events.append(cls(tick=self.tick, time=self.now, **fields))
+
+    def fork(self) -> Context:
+        """The same view with its own event buffer (for one agent or one conversation)."""
+        return Context(
+            self.llm, self.embed, self.places, self.world_name, self.now, self.tick,
+            self.settings, self.tick_delta,
+        )

@@ -1,0 +1,108 @@
+"""Turn new experiences into memories: embed them and score their importance in one call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agentsim.cognition.agent import Agent
+from agentsim.cognition.context import Context
+from agentsim.cognition.schemas import ImportanceScores
+from agentsim.memory.record import MemoryKind, MemoryRecord
+from agentsim.world.schema import ScheduledEvent
+
+
+@dataclass(frozen=True)
+class Experience:
+    """Something to remember, before it has an importance score and an embedding."""
+
+    kind: MemoryKind
+    text: str
+    about: tuple[str, ...] = ()
+    source: str | None = None
+    event: ScheduledEvent | None = None
+    importance: int | None = None  # known already (seed memories, whispers)
+    evidence: tuple[int, ...] = ()  # memory ids a reflection rests on
+
+
+async def memorize(agent: Agent, experiences: list[Experience], ctx: Context) -> list[MemoryRecord]:
+    """Add experiences to the agent's memory: one batched importance call, one embed batch."""
+    if not experiences:
+        return []
+    unscored = [e.text for e in experiences if e.importance is None]
+    scores: list[int] = []
+    if unscored:
+        answer = await ctx.llm.ask(
+            "importance",
+            {"persona": agent.persona_vars(ctx.world_name), "observations": unscored},
+            schema=ImportanceScores,
+            tier="fast",
+            agent=agent.id,
+        )
+        scores = list(answer.scores)
+    scores += [3] * (len(unscored) - len(scores))  # a model that answered too few: neutral
+    vectors = await ctx.embed([e.text for e in experiences])
+    it = iter(scores)
+    records = []
+    for exp, vec in zip(experiences, vectors, strict=True):
+        importance = exp.importance if exp.importance is not None else next(it)
+        records.append(
+            agent.memory.add(
+                exp.kind,
+                exp.text,
+                created=ctx.now,
+                importance=importance,
+                embedding=vec,
+                evidence=exp.evidence,
+                source=exp.source,
+                event=exp.event,
+                about=exp.about,
+            )
+        )
+    return records
+
+
+async def recall(agent: Agent, query: str, ctx: Context, k: int = 6, touch: bool = True):
+    """The paper's retrieval for a text query: top-k by recency, importance and relevance."""
+    if len(agent.memory) == 0:
+        return []
+    [vec] = await ctx.embed([query])
+    return agent.memory.retrieve(
+        vec,
+        ctx.now,
+        k=k,
+        weights=ctx.settings.weights,
+        decay=ctx.settings.decay,
+        touch=touch,
+    )
+
+
+def memory_vars(records) -> list[dict]:
+    """Memories as prompt variables: id, text and the structure the offline mind reads."""
+    out = []
+    for r in records:
+        rec = getattr(r, "record", r)
+        out.append(
+            {
+                "id": rec.id,
+                "text": rec.text,
+                "kind": str(rec.kind),
+                "importance": rec.importance,
+                "about": list(rec.about),
+                "source": rec.source,
+                "event": event_vars(rec.event) if rec.event else None,
+            }
+        )
+    return out
+
+
+def event_vars(ev: ScheduledEvent, place_name: str | None = None) -> dict:
+    return {
+        "title": ev.title,
+        "place": ev.place,
+        "place_name": place_name or ev.place,
+        "start": ev.start.strftime("%H:%M"),
+        "end": ev.end.strftime("%H:%M"),
+        "host": ev.host,
+        "date_iso": ev.start.date().isoformat(),
+        "date": ev.start.strftime("%B %-d"),
+    }

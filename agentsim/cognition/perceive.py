@@ -1,0 +1,73 @@
+"""Perception: what an agent notices around it this tick (people in its area, objects in use)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agentsim.cognition.agent import Agent
+from agentsim.cognition.memorize import Experience
+from agentsim.memory.record import MemoryKind
+from agentsim.world.places import PlaceGraph
+
+
+@dataclass(frozen=True)
+class Seen:
+    """Another agent as others can see it this tick."""
+
+    id: str
+    name: str
+    place: str
+    area: str
+    activity: str
+    awake: bool
+    moving: bool
+
+
+@dataclass(frozen=True)
+class WorldView:
+    """A read-only snapshot of the world at the start of a tick; every agent perceives the same."""
+
+    agents: dict[str, Seen]
+    objects: dict[str, str]  # object id -> state
+
+
+@dataclass(frozen=True)
+class Percept:
+    key: str
+    text: str
+    about: str | None = None  # an agent id, when the percept is a person
+
+
+def perceive(agent: Agent, view: WorldView, places: PlaceGraph, attention: int) -> list[Percept]:
+    """People in the same area and non-idle objects in the same place, nearest first."""
+    me = view.agents[agent.id]
+    out: list[Percept] = []
+    for other in sorted(view.agents.values(), key=lambda s: (s.place != me.place, s.id)):
+        if other.id == agent.id or other.area != me.area:
+            continue
+        doing = other.activity if other.awake else "sleeping"
+        out.append(Percept(f"{other.id}|{doing}", f"{other.name} is {doing}", other.id))
+    for obj in places.objects_in(me.place):
+        state = view.objects.get(obj.id, obj.state)
+        default = obj.states[0] if obj.states else obj.state
+        if state != default:
+            out.append(Percept(f"{obj.id}|{state}", f"the {obj.name} is {state}"))
+    return out[:attention]
+
+
+def notice(agent: Agent, percepts: list[Percept]) -> list[Percept]:
+    """Only what changed since last tick is new (the paper's event triples)."""
+    new = [p for p in percepts if p.key not in agent.last_seen]
+    agent.last_seen = {p.key for p in percepts}
+    return new
+
+
+def experiences(new: list[Percept], view: WorldView) -> list[Experience]:
+    return [
+        Experience(
+            MemoryKind.observation,
+            p.text,
+            about=(view.agents[p.about].name,) if p.about else (),
+        )
+        for p in new
+    ]

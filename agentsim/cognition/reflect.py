@@ -1,0 +1,55 @@
+"""Reflection: when recent memories are important enough, ask the salient questions, retrieve
+for each, and write insights that cite their evidence. Reflections are memories too."""
+
+from __future__ import annotations
+
+from agentsim.cognition.agent import Agent
+from agentsim.cognition.context import Context
+from agentsim.cognition.memorize import Experience, memorize, memory_vars, recall
+from agentsim.cognition.schemas import Insights, Questions
+from agentsim.events import Reflected
+from agentsim.memory.record import MemoryKind
+
+RECENT = 100
+QUESTIONS = 3
+INSIGHTS_PER_QUESTION = 2
+
+
+def should_reflect(agent: Agent, ctx: Context) -> bool:
+    return agent.memory.importance_since_reflection >= ctx.settings.reflection_threshold
+
+
+async def reflect(agent: Agent, ctx: Context) -> None:
+    persona = agent.persona_vars(ctx.world_name)
+    recent = agent.memory.recent(RECENT)
+    questions = await ctx.llm.ask(
+        "reflect_questions",
+        {"persona": persona, "memories": memory_vars(recent), "n": QUESTIONS},
+        schema=Questions,
+        agent=agent.id,
+    )
+    agent.memory.reset_reflection_counter()
+    for question in questions.questions[:QUESTIONS]:
+        found = await recall(agent, question, ctx, k=8)
+        if not found:
+            continue
+        answer = await ctx.llm.ask(
+            "reflect_insights",
+            {"persona": persona, "question": question, "memories": memory_vars(found),
+             "n": INSIGHTS_PER_QUESTION},
+            schema=Insights,
+            agent=agent.id,
+        )
+        allowed = {s.record.id for s in found}
+        for insight in answer.insights[:INSIGHTS_PER_QUESTION]:
+            evidence = tuple(sorted({i for i in insight.evidence if i in allowed}))
+            about = tuple(sorted({n for s in found if s.record.id in evidence
+                                  for n in s.record.about}))
+            await memorize(
+                agent,
+                [Experience(MemoryKind.reflection, insight.text, about=about, evidence=evidence)],
+                ctx,
+            )
+            ctx.emit(Reflected, agent=agent.id, question=question, insight=insight.text,
+                     evidence=list(evidence))
+    agent.memory.reset_reflection_counter()

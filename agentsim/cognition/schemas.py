@@ -1,0 +1,109 @@
+"""What each prompt in `prompts/` must answer: one pydantic model per template id.
+
+These models are the contract between cognition, the LLM backends and the offline mind.
+`TEMPLATES` maps each template id to its output model and default tier.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ImportanceScores(Out):
+    """One poignancy score (1 mundane .. 10 life-changing) per observation, in order."""
+
+    scores: list[int] = Field(description="one integer 1-10 per observation, same order")
+
+    @field_validator("scores")
+    @classmethod
+    def _clamp(cls, v: list[int]) -> list[int]:
+        return [min(10, max(1, int(s))) for s in v]
+
+
+class PlanItem(Out):
+    start: str = Field(description="24-hour time HH:MM")
+    activity: str
+    place: str = Field(description="a place id from the list given")
+
+    @field_validator("start")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        v = v.strip()
+        if not _HHMM.match(v):
+            raise ValueError("start must be HH:MM")
+        h, m = v.split(":")
+        return f"{int(h):02d}:{m}"
+
+
+class DayPlan(Out):
+    items: list[PlanItem] = Field(min_length=1, max_length=12)
+
+
+class Step(Out):
+    minutes: int = Field(ge=5, le=90)
+    activity: str
+    object: str | None = Field(None, description="id of an object used, if any")
+    object_state: str | None = Field(None, description="the state that object takes, if any")
+
+
+class Decomposition(Out):
+    steps: list[Step] = Field(min_length=1, max_length=16)
+
+
+class Reaction(Out):
+    react: bool = Field(description="true to start a conversation now")
+    reason: str = ""
+
+
+class Turn(Out):
+    utterance: str
+    shares_memory_id: int | None = Field(
+        None, description="id of the memory whose news this utterance passes on, if any"
+    )
+    end_conversation: bool = False
+
+
+class ConversationMemory(Out):
+    summary: str = Field(description="one sentence, first person, what the conversation was about")
+    relationship: str = Field(description="one sentence: how I now see the other person")
+    closeness_change: float = Field(0.0, ge=-0.3, le=0.3)
+
+
+class Questions(Out):
+    questions: list[str] = Field(min_length=1, max_length=5)
+
+
+class Insight(Out):
+    text: str
+    evidence: list[int] = Field(default_factory=list, description="ids of supporting memories")
+
+
+class Insights(Out):
+    insights: list[Insight] = Field(min_length=1, max_length=5)
+
+
+class InterviewAnswer(Out):
+    answer: str
+    memory_ids: list[int] = Field(default_factory=list, description="ids of memories drawn on")
+
+
+TEMPLATES: dict[str, tuple[type[Out], str]] = {
+    "importance": (ImportanceScores, "fast"),
+    "day_plan": (DayPlan, "smart"),
+    "replan": (DayPlan, "smart"),
+    "decompose": (Decomposition, "smart"),
+    "react": (Reaction, "fast"),
+    "converse_turn": (Turn, "smart"),
+    "conversation_memory": (ConversationMemory, "fast"),
+    "reflect_questions": (Questions, "smart"),
+    "reflect_insights": (Insights, "smart"),
+    "interview": (InterviewAnswer, "smart"),
+}

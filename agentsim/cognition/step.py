@@ -1,0 +1,67 @@
+"""One agent's turn in a tick, in the order of the paper:
+perceive -> remember (importance scored in one call) -> reflect when due -> plan or react."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from agentsim.cognition.agent import Action, Agent
+from agentsim.cognition.context import Context
+from agentsim.cognition.memorize import memorize
+from agentsim.cognition.perceive import WorldView, experiences, notice, perceive
+from agentsim.cognition.plan import next_action, plan_day
+from agentsim.cognition.react import maybe_react
+from agentsim.cognition.reflect import reflect, should_reflect
+from agentsim.cognition.relationships import Relationships
+from agentsim.events import FellAsleep, WokeUp
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What an agent means to do this tick; the engine resolves all intents together."""
+
+    agent: str
+    action: Action
+    talk_to: str | None = None
+
+
+def is_bedtime(agent: Agent, now: datetime) -> bool:
+    p = agent.persona
+    return not (p.wake <= now.time() < p.sleep)
+
+
+async def step(agent: Agent, view: WorldView, rel: Relationships, ctx: Context) -> Intent:
+    if is_bedtime(agent, ctx.now):
+        if agent.awake:
+            go_to_sleep(agent, ctx)
+        return Intent(agent.id, _sleeping(agent, ctx))
+    if not agent.awake or agent.plan_date != ctx.now.date():
+        agent.awake = True
+        ctx.emit(WokeUp, agent=agent.id)
+        await plan_day(agent, ctx)
+
+    new = notice(agent, perceive(agent, view, ctx.places, ctx.settings.attention))
+    await memorize(agent, experiences(new, view), ctx)
+    if should_reflect(agent, ctx):
+        await reflect(agent, ctx)
+    action = await next_action(agent, ctx) or _idle(agent, ctx)
+    talk_to = await maybe_react(agent, new, view, rel, ctx)
+    return Intent(agent.id, action, talk_to)
+
+
+def go_to_sleep(agent: Agent, ctx: Context) -> None:
+    agent.awake = False
+    talked = sorted(n for n, t in agent.last_talk.items() if t.date() == ctx.now.date())
+    done = "; ".join(a.activity for a in agent.day_plan[:8])
+    agent.yesterday = f"I {done}." + (f" I talked with {', '.join(talked)}." if talked else "")
+    agent.hour_plan, agent.steps = [], []
+    ctx.emit(FellAsleep, agent=agent.id)
+
+
+def _sleeping(agent: Agent, ctx: Context) -> Action:
+    return Action("sleeping", agent.persona.home, ctx.now, ctx.now + ctx.tick_delta)
+
+
+def _idle(agent: Agent, ctx: Context) -> Action:
+    return Action("taking a break", agent.location, ctx.now, ctx.now + ctx.tick_delta)

@@ -1,0 +1,315 @@
+"""The simulation: a clock, a seeded RNG, the agents, and the tick that moves them.
+
+    tick(now):
+        intents  = gather(step(agent) for every agent)    perceive, remember, reflect, plan/react
+        pairs    = resolve(intents)                        fixed agent order, seeded RNG
+        gather(converse(a, b) for a, b in pairs)           all conversations in flight together
+        publish events; checkpoint when due
+
+Everything else (the event log, the TUI, metrics, checkpoints) subscribes to typed events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from agentsim.cognition.agent import Agent
+from agentsim.cognition.context import Context, Embed, Settings
+from agentsim.cognition.converse import converse
+from agentsim.cognition.interview import Answer, interview
+from agentsim.cognition.memorize import Experience, memorize
+from agentsim.cognition.relationships import Relationships
+from agentsim.cognition.step import Intent, step
+from agentsim.events import (
+    Event,
+    EventBus,
+    RunResumed,
+    RunStarted,
+    RunStopped,
+    TickEnded,
+    Whispered,
+)
+from agentsim.llm.base import LLM
+from agentsim.memory.record import MemoryKind, ScoredMemory
+from agentsim.memory.stream import MemoryStream
+from agentsim.resolve import Resolver, world_view
+from agentsim.rundir import RunDir
+from agentsim.world.clock import SimClock
+from agentsim.world.loader import WorldDef
+
+
+class Simulation:
+    """Owns the clock, the seeded RNG, the agents and the event bus.
+
+    Build one with `Simulation.load(world_path, seed=...)` (see `agentsim.session`), or directly
+    from a loaded world, an LLM and an embedding function.
+    """
+
+    def __init__(
+        self,
+        world: WorldDef,
+        llm: LLM,
+        embed: Embed,
+        *,
+        seed: int = 0,
+        settings: Settings | None = None,
+        dim: int = 384,
+    ):
+        self.world = world
+        self.llm = llm
+        self.embed = embed
+        self.seed = seed
+        self.settings = settings or Settings(
+            reflection_threshold=world.spec.reflection_threshold,
+            weights=tuple(world.spec.retrieval_weights),
+        )
+        self.clock = SimClock(world.spec.start, world.spec.tick_minutes)
+        self.rng = random.Random(seed)
+        self.bus = EventBus()
+        self.events: list[Event] = []
+        self.bus.subscribe(self.events.append)
+        self.objects: dict[str, str] = {o.id: o.state for o in world.places.all_objects()}
+        self.relationships = Relationships.from_personas(world.personas)
+        self.agents: dict[str, Agent] = {
+            aid: Agent(
+                id=aid,
+                persona=p,
+                memory=MemoryStream(aid, dim),
+                location=p.home,
+                rng=random.Random(f"{seed}:{aid}"),
+            )
+            for aid, p in world.personas.items()
+        }
+        self.run_dir: RunDir | None = None
+        self.checkpoint_every = 6
+        self.stopped: str | None = None
+        self._seeded = False
+        self._resolver = Resolver(self)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- the tick ---------------------------------------------------------------------------
+    async def astep(self) -> None:
+        """Advance the world by one tick."""
+        if not self._seeded:
+            await self._seed_memories()
+        view = world_view(self)
+        agents = [self.agents[a] for a in sorted(self.agents)]
+        ctxs = [self._context() for _ in agents]
+        intents: list[Intent] = await asyncio.gather(
+            *(step(a, view, self.relationships, c) for a, c in zip(agents, ctxs, strict=True))
+        )
+        for c in ctxs:
+            self._publish(c.events)
+        pairs = self._resolver.resolve(intents)
+        talks = [self._context() for _ in pairs]
+        await asyncio.gather(
+            *(converse(a, b, self.relationships, c) for (a, b), c in zip(pairs, talks, strict=True))
+        )
+        for c in talks:
+            self._publish(c.events)
+        awake = sum(a.awake for a in agents)
+        self._publish([TickEnded(tick=self.clock.tick, time=self.clock.now, awake=awake,
+                                 conversations=len(pairs))])
+        self.clock.advance()
+        if self.run_dir is not None:
+            self.run_dir.flush()
+            if self.clock.tick % self.checkpoint_every == 0:
+                self.checkpoint()
+
+    async def arun(
+        self,
+        *,
+        hours: float | None = None,
+        ticks: int | None = None,
+        until: Callable[[Simulation], bool] | None = None,
+        budget_check: Callable[[], str | None] | None = None,
+    ) -> None:
+        """Run for some sim hours, some ticks, or until a predicate holds."""
+        if hours is not None:
+            ticks = round(hours * 60 / self.world.spec.tick_minutes)
+        end = self.clock.tick + ticks if ticks is not None else None
+        while (end is None or self.clock.tick < end) and not (until and until(self)):
+            reason = budget_check() if budget_check else None
+            if reason:
+                self.stop(reason)
+                return
+            await self.astep()
+        if self.run_dir is not None:
+            self.checkpoint()
+
+    def stop(self, reason: str) -> None:
+        self.stopped = reason
+        self._publish([RunStopped(tick=self.clock.tick, time=self.clock.now, reason=reason)])
+        if self.run_dir is not None:
+            self.checkpoint()
+
+    # -- interventions ----------------------------------------------------------------------
+    async def awhisper(self, agent: str, text: str, importance: int = 8) -> None:
+        a = self.agent(agent)
+        await memorize(a, [Experience(MemoryKind.observation, text, importance=importance)],
+                       self._context())
+        self._publish([Whispered(tick=self.clock.tick, time=self.clock.now, agent=a.id,
+                                 text=text)])
+
+    async def ainterview(self, agent: str, question: str, *, remember: bool = False) -> Answer:
+        if not self._seeded:
+            await self._seed_memories()
+        return await interview(self.agent(agent), question, self._context(), remember=remember)
+
+    def agent(self, name_or_id: str) -> Agent:
+        if name_or_id in self.agents:
+            return self.agents[name_or_id]
+        for a in self.agents.values():
+            if a.name.lower() == name_or_id.lower():
+                return a
+        raise KeyError(f"no agent {name_or_id!r}; agents: {', '.join(sorted(self.agents))}")
+
+    def retrieve(self, agent: str, query: str, k: int = 10) -> list[ScoredMemory]:
+        """What `agent` would recall for `query` now, with each score component (no side effects)."""
+        a = self.agent(agent)
+        if len(a.memory) == 0:
+            return []
+        [vec] = self._sync(self.embed([query]))
+        w, decay = self.settings.weights, self.settings.decay
+        return a.memory.retrieve(vec, self.clock.now, k=k, weights=w, decay=decay, touch=False)
+
+    # -- synchronous API (scripts; in a notebook's running loop use the a* methods) ---------
+    def _sync(self, coro: Any) -> Any:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        return self._loop.run_until_complete(coro)
+
+    def step(self) -> None:
+        self._sync(self.astep())
+
+    def run(self, *, hours: float | None = None, ticks: int | None = None,
+            until: Callable[[Simulation], bool] | None = None) -> None:
+        self._sync(self.arun(hours=hours, ticks=ticks, until=until))
+
+    def interview(self, agent: str, question: str, *, remember: bool = False) -> Answer:
+        return self._sync(self.ainterview(agent, question, remember=remember))
+
+    def whisper(self, agent: str, text: str, importance: int = 8) -> None:
+        self._sync(self.awhisper(agent, text, importance))
+
+    def close(self) -> None:
+        aclose = getattr(self.llm, "aclose", None)
+        if aclose is not None:
+            self._sync(aclose())
+        if self.run_dir is not None:
+            self.run_dir.close()
+        if self._loop is not None:
+            self._loop.close()
+            self._loop = None
+
+    @classmethod
+    def load(cls, world: str, *, seed: int = 0, **options: Any) -> Simulation:
+        """Load a world folder with an LLM (`llm="offline"` by default, or a spec such as
+        `"ollama:llama3.1"`) and an embedder; see `agentsim.session.load` for the options."""
+        from agentsim.session import load
+
+        return load(world, seed=seed, **options)
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def get_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        state: dict[str, Any] = {
+            "tick": self.clock.tick,
+            "seeded": self._seeded,
+            "rng": list(map(_jsonable, self.rng.getstate())),
+            "objects": dict(sorted(self.objects.items())),
+            "relationships": self.relationships.get_state(),
+            "agents": {},
+            "events": len(self.events),
+        }
+        arrays: dict[str, Any] = {}
+        for aid in sorted(self.agents):
+            s, arr = self.agents[aid].get_state()
+            state["agents"][aid] = s
+            arrays.update({f"{aid}/{k}": v for k, v in arr.items()})
+        return state, arrays
+
+    def set_state(self, state: dict[str, Any], arrays: dict[str, Any]) -> None:
+        self.clock = replace_clock(self.clock, state["tick"])
+        self._seeded = state["seeded"]
+        v, internal, gauss = state["rng"]
+        self.rng.setstate((v, tuple(internal), gauss))
+        self.objects = dict(state["objects"])
+        self.relationships = Relationships.from_state(state["relationships"])
+        for aid, s in state["agents"].items():
+            prefix = f"{aid}/"
+            arr = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            self.agents[aid] = Agent.from_state(self.world.personas[aid], s, arr)
+
+    def checkpoint(self) -> None:
+        assert self.run_dir is not None
+        state, arrays = self.get_state()
+        state["events_bytes"] = self.run_dir.events_size()
+        self.run_dir.save_checkpoint(self.clock.tick, state, arrays)
+
+    def attach(self, run_dir: RunDir, *, resumed: bool = False) -> None:
+        """Log events to `run_dir`; on resume, restore the last checkpoint first."""
+        self.run_dir = run_dir
+        if resumed:
+            found = run_dir.latest_checkpoint()
+            if found is not None:
+                state, arrays = found
+                self.set_state(state, arrays)
+                run_dir.truncate_events(state["events_bytes"])
+                self.events = run_dir.read_events()
+                self.bus = EventBus()
+                self.bus.subscribe(self.events.append)
+                self.bus.subscribe(run_dir.append)
+                self._publish([RunResumed(tick=self.clock.tick, time=self.clock.now,
+                                          from_tick=self.clock.tick)])
+                return
+            run_dir.truncate_events(0)
+        self.bus.subscribe(run_dir.append)
+        self._publish([RunStarted(tick=0, time=self.clock.now, world=self.world.spec.name,
+                                  seed=self.seed, agents=sorted(self.agents))])
+
+    # -- internals --------------------------------------------------------------------------
+    def _context(self) -> Context:
+        return Context(
+            llm=self.llm,
+            embed=self.embed,
+            places=self.world.places,
+            world_name=self.world.spec.name,
+            now=self.clock.now,
+            tick=self.clock.tick,
+            settings=self.settings,
+            tick_delta=timedelta(minutes=self.world.spec.tick_minutes),
+        )
+
+    def _publish(self, events: list[Event]) -> None:
+        for e in events:
+            self.bus.publish(e)
+
+    async def _seed_memories(self) -> None:
+        """The personas' seed memories, embedded and scored together at the start."""
+        self._seeded = True
+        ctx = self._context()
+        await asyncio.gather(
+            *(
+                memorize(
+                    a,
+                    [Experience(MemoryKind.observation, m.text, importance=m.importance,
+                                event=m.event) for m in a.persona.memories],
+                    ctx,
+                )
+                for a in self.agents.values()
+            )
+        )
+
+
+def replace_clock(clock: SimClock, tick: int) -> SimClock:
+    return SimClock(clock.start, clock.tick_minutes, tick)
+
+
+def _jsonable(x: Any) -> Any:
+    return list(x) if isinstance(x, tuple) else x
+
+

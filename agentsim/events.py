@@ -1,0 +1,176 @@
+"""Typed events: everything that happens in a simulation, one record each.
+
+Events are what `events.jsonl` holds (one a line), what the TUI and the metrics subscribe to,
+and what a replay reads. They carry sim time only, never wall-clock time, so the same seed and
+the same LLM answers give byte-identical logs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tick: int
+    time: datetime
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"))
+
+
+class RunStarted(Event):
+    type: Literal["run_started"] = "run_started"
+    world: str
+    seed: int
+    agents: list[str]
+
+
+class RunResumed(Event):
+    type: Literal["run_resumed"] = "run_resumed"
+    from_tick: int
+
+
+class WokeUp(Event):
+    type: Literal["woke_up"] = "woke_up"
+    agent: str
+
+
+class FellAsleep(Event):
+    type: Literal["fell_asleep"] = "fell_asleep"
+    agent: str
+
+
+class PlanMade(Event):
+    type: Literal["plan_made"] = "plan_made"
+    agent: str
+    level: Literal["day", "hour", "minutes", "revised"]
+    items: list[str]  # "HH:MM activity @ place"
+
+
+class ActionStarted(Event):
+    type: Literal["action_started"] = "action_started"
+    agent: str
+    activity: str
+    place: str
+    until: datetime
+
+
+class Moved(Event):
+    type: Literal["moved"] = "moved"
+    agent: str
+    src: str
+    dst: str
+    destination: str  # where the agent is heading
+
+
+class ObjectChanged(Event):
+    type: Literal["object_changed"] = "object_changed"
+    object: str
+    place: str
+    old: str
+    new: str
+    agent: str | None = None
+
+
+class Utterance(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    speaker: str
+    text: str
+    shares_memory: int | None = None
+
+
+class Conversation(Event):
+    type: Literal["conversation"] = "conversation"
+    participants: list[str]
+    place: str
+    turns: list[Utterance]
+
+
+class Reflected(Event):
+    type: Literal["reflected"] = "reflected"
+    agent: str
+    question: str
+    insight: str
+    evidence: list[int]
+
+
+class Learned(Event):
+    """An agent came to know of a scheduled event (from a conversation, a document, ...)."""
+
+    type: Literal["learned"] = "learned"
+    agent: str
+    title: str
+    source: str
+
+
+class Whispered(Event):
+    type: Literal["whispered"] = "whispered"
+    agent: str
+    text: str
+
+
+class WorldEvent(Event):
+    type: Literal["world_event"] = "world_event"
+    place: str | None
+    text: str
+
+
+class TickEnded(Event):
+    type: Literal["tick_ended"] = "tick_ended"
+    awake: int
+    conversations: int
+
+
+class RunStopped(Event):
+    type: Literal["run_stopped"] = "run_stopped"
+    reason: str
+
+
+AnyEvent = Annotated[
+    RunStarted
+    | RunResumed
+    | WokeUp
+    | FellAsleep
+    | PlanMade
+    | ActionStarted
+    | Moved
+    | ObjectChanged
+    | Conversation
+    | Reflected
+    | Learned
+    | Whispered
+    | WorldEvent
+    | TickEnded
+    | RunStopped,
+    Field(discriminator="type"),
+]
+_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+
+
+def parse_event(line: str) -> Event:
+    return _ADAPTER.validate_json(line)
+
+
+Subscriber = Callable[[Event], None]
+
+
+class EventBus:
+    """Publishes events to subscribers in order. Subscribers must not raise."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        self._subscribers.append(fn)
+        return lambda: self._subscribers.remove(fn)
+
+    def publish(self, event: Event) -> None:
+        for fn in list(self._subscribers):
+            fn(event)

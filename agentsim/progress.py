@@ -1,0 +1,87 @@
+"""Headless progress: a rich progress bar and one line per sim-hour."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
+
+from agentsim.engine import Simulation
+from agentsim.events import Conversation, Event, Learned, Reflected, TickEnded
+
+
+class Progress:
+    def __init__(self, sim: Simulation, total_ticks: int, console: Console | None = None):
+        self.sim = sim
+        self.console = console or Console(stderr=True)
+        self.total = total_ticks
+        self.hour: Counter[str] = Counter()
+        self.bar = RichProgress(
+            TextColumn("[bold]{task.fields[now]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("ticks"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self.task = self.bar.add_task("run", total=total_ticks, now="")
+        self._unsubscribe = sim.bus.subscribe(self._on_event)
+
+    def start(self) -> None:
+        llm = getattr(self.sim.llm, "describe", lambda: {"backend": "custom"})()
+        self.console.print(f"[bold]agentsim[/] {self.sim.world.spec.name}: "
+                           f"{len(self.sim.agents)} agents, seed {self.sim.seed}, "
+                           f"LLM: {llm.get('summary', llm)}")
+        if llm.get("offline"):
+            self.console.print("[yellow]No LLM configured: running on the built-in offline mind "
+                               "(rule-based stand-in). Use --llm to use a model.[/]")
+        self.bar.start()
+
+    def stop(self) -> None:
+        self.bar.stop()
+        self._unsubscribe()
+
+    def _on_event(self, e: Event) -> None:
+        if isinstance(e, Conversation):
+            self.hour["conversations"] += 1
+        elif isinstance(e, Reflected):
+            self.hour["reflections"] += 1
+        elif isinstance(e, Learned):
+            self.hour["learned"] += 1
+        elif isinstance(e, TickEnded):
+            self.bar.update(self.task, advance=1, now=f"{e.time:%a %H:%M}")
+            nxt = self.sim.clock.at(e.tick + 1)
+            if nxt.minute < self.sim.world.spec.tick_minutes:
+                self._hour_line(e)
+
+    def _hour_line(self, e: TickEnded) -> None:
+        places = self.sim.world.places
+        where = Counter(places.name(places.area_of(a.location))
+                        for a in self.sim.agents.values() if a.awake)
+        busiest = ", ".join(f"{n} {p}" for p, n in where.most_common(4)) or "all asleep"
+        calls = getattr(getattr(self.sim.llm, "usage", None), "total", None)
+        llm = f" | LLM calls {calls.calls}" if calls is not None else ""
+        self.bar.console.print(
+            f"{e.time:%a %H:%M} awake {e.awake:2d} | {busiest} | "
+            f"{self.hour['conversations']} conversations, {self.hour['learned']} news heard, "
+            f"{self.hour['reflections']} reflections{llm}"
+        )
+        self.hour.clear()
+
+    def summary(self, run_path: Path) -> None:
+        c = self.console
+        sim = self.sim
+        if sim.stopped:
+            c.print(f"[yellow]Stopped: {sim.stopped}[/]")
+        table = getattr(getattr(sim.llm, "usage", None), "table", None)
+        if table is not None:
+            c.print(table())
+        c.print(f"Run saved to [bold]{run_path}[/] ({sim.clock.tick} ticks, "
+                f"until {sim.clock.now:%a %b %d %H:%M}).")
+        c.print(f"  resume:    agentsim run --resume {run_path} --hours 4")
+        c.print(f"  interview: agentsim interview {run_path} \"Isabella Rodriguez\" "
+                f"\"What are you planning?\"")

@@ -1,0 +1,188 @@
+"""Assembling a simulation from files and options: world, LLM, embedder, run directory.
+
+This is where the provider-free core meets the concrete pieces a user picked.
+"""
+
+from __future__ import annotations
+
+import platform
+import random
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from agentsim import __version__
+from agentsim.engine import Simulation
+from agentsim.errors import UserError
+from agentsim.llm.base import LLM
+from agentsim.resources import resolve_world
+from agentsim.rundir import RunDir
+from agentsim.world.loader import load_world
+
+
+@dataclass
+class RunOptions:
+    world: str | None = None
+    hours: float | None = None
+    ticks: int | None = None
+    seed: int = 0
+    llm: str | None = None
+    llm_config: str | None = None
+    embedder: str = "minilm"
+    out: str | None = "runs"
+    resume: str | None = None
+    replay: str | None = None
+    max_in_flight: int | None = None
+    budget_calls: int | None = None
+    budget_tokens: int | None = None
+    budget_usd: float | None = None
+    checkpoint_every: int = 6
+    headless: bool = True
+
+
+def _embedder(kind: str, cache: Path | None):
+    from agentsim.memory.embed import BatchingEmbedder, make_embedder
+
+    if kind not in ("minilm", "hash"):
+        raise UserError(f"unknown embedder {kind!r} (minilm or hash)", field="embedder")
+    inner = make_embedder(kind, cache_path=cache)
+    return inner, BatchingEmbedder(inner)
+
+
+def _build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None) -> Simulation:
+    from agentsim.llm.factory import build_llm
+
+    world = load_world(resolve_world(opts.world))
+    llm = build_llm(
+        opts.llm,
+        config_path=opts.llm_config,
+        record_path=run_dir.llm_log if run_dir else None,
+        replay_path=replay_log,
+        max_in_flight=opts.max_in_flight,
+        budget=(opts.budget_calls, opts.budget_tokens, opts.budget_usd),
+        rng=random.Random(opts.seed),
+    )
+    embedder, batcher = _embedder(opts.embedder, run_dir.embeddings if run_dir else None)
+    sim = Simulation(world, llm, batcher.embed, seed=opts.seed, dim=embedder.dim)
+    sim.checkpoint_every = opts.checkpoint_every
+    sim.embedder = embedder
+    sim.options = opts
+    return sim
+
+
+def load(
+    world: str,
+    *,
+    seed: int = 0,
+    llm: str | LLM | None = None,
+    embedder: str = "minilm",
+    out: str | None = None,
+    **options: Any,
+) -> Simulation:
+    """A Simulation of `world`. `llm`: a spec ("offline", "ollama:llama3.1", ...), or any object
+    with the LLM protocol (e.g. an `agentsim.llm.client.LLMClient`). `out`: a folder for a run
+    directory (events, checkpoints, LLM record); None keeps everything in memory."""
+    opts = RunOptions(world=world, seed=seed, embedder=embedder, out=out,
+                      llm=llm if isinstance(llm, str) else None, **options)
+    run_dir = RunDir.create(out, Path(world).name, seed) if out else None
+    sim = _build(opts, run_dir, None)
+    if llm is not None and not isinstance(llm, str):
+        sim.llm = llm
+    if run_dir:
+        run_dir.write_manifest(_manifest(sim, opts))
+        sim.attach(run_dir)
+    return sim
+
+
+def open_run(path: str, llm: str | None = None) -> Simulation:
+    """A finished or stopped run at its last checkpoint, for interviews and inspection.
+    Nothing is written to the run."""
+    rd = RunDir.open(path)
+    manifest = rd.read_manifest()
+    opts = RunOptions(**{**manifest["options"], "llm": llm or manifest["options"]["llm"]})
+    sim = _build(opts, None, None)
+    found = rd.latest_checkpoint()
+    if found is None:
+        raise UserError("the run has no checkpoint yet", path=rd.path)
+    sim.set_state(*found)
+    return sim
+
+
+def _manifest(sim: Simulation, opts: RunOptions, **extra: Any) -> dict[str, Any]:
+    return {
+        "agentsim": __version__,
+        "python": platform.python_version(),
+        "world": {"name": sim.world.spec.name, "path": str(sim.world.path)},
+        "seed": sim.seed,
+        "options": asdict(opts),
+        "llm": getattr(sim.llm, "describe", lambda: {"backend": type(sim.llm).__name__})(),
+        "embedder": getattr(sim.embedder, "name", opts.embedder),
+        "agents": len(sim.agents),
+        **extra,
+    }
+
+
+def _finish_manifest(sim: Simulation, opts: RunOptions) -> None:
+    usage = sim.llm.usage.summary() if hasattr(sim.llm, "usage") else {}
+    counts: dict[str, int] = {}
+    for e in sim.events:
+        counts[e.type] = counts.get(e.type, 0) + 1
+    sim.run_dir.write_manifest(_manifest(
+        sim, opts, ticks=sim.clock.tick, sim_time=sim.clock.now.isoformat(),
+        stopped=sim.stopped, events=counts, llm_usage=usage,
+    ))
+
+
+def run_cli(opts: RunOptions) -> int:
+    """`agentsim run`: build, run with progress, write the manifest. Returns the exit code."""
+    from agentsim.progress import Progress
+
+    if opts.resume:
+        rd = RunDir.open(opts.resume)
+        saved = rd.read_manifest()["options"]
+        opts = RunOptions(**{**saved, "hours": opts.hours, "ticks": opts.ticks,
+                             "headless": opts.headless, "resume": opts.resume,
+                             "llm": opts.llm or saved["llm"]})
+        sim = _build(opts, rd, None)
+        sim.attach(rd, resumed=True)
+    elif opts.replay:
+        src = RunDir.open(opts.replay)
+        saved = src.read_manifest()["options"]
+        opts = RunOptions(**{**saved, "out": opts.out, "replay": opts.replay,
+                             "headless": opts.headless, "resume": None,
+                             "hours": opts.hours if opts.hours is not None else saved["hours"],
+                             "ticks": opts.ticks if opts.ticks is not None else saved["ticks"]})
+        rd = RunDir.create(opts.out, Path(opts.world).name + "-replay", opts.seed)
+        if src.embeddings.exists():
+            shutil.copy(src.embeddings, rd.embeddings)
+        sim = _build(opts, rd, src.llm_log)
+        rd.write_manifest(_manifest(sim, opts))
+        sim.attach(rd)
+    else:
+        if opts.world is None:
+            raise UserError("missing WORLD", field="WORLD")
+        world_path = resolve_world(opts.world)
+        rd = RunDir.create(opts.out, world_path.name, opts.seed)
+        sim = _build(opts, rd, None)
+        rd.write_manifest(_manifest(sim, opts))
+        sim.attach(rd)
+
+    total = opts.ticks
+    if total is None:
+        hours = opts.hours if opts.hours is not None else 24.0
+        total = round(hours * 60 / sim.world.spec.tick_minutes)
+    progress = Progress(sim, total)
+    code = 0
+    try:
+        progress.start()
+        sim._sync(sim.arun(ticks=total, budget_check=getattr(sim.llm, "budget_exceeded", None)))
+    except KeyboardInterrupt:
+        sim.checkpoint()
+        code = 130
+    finally:
+        progress.stop()
+        _finish_manifest(sim, opts)
+        sim.close()
+    progress.summary(rd.path)
+    return code
