@@ -24,6 +24,7 @@ from agentsim.cognition.interview import Answer, interview
 from agentsim.cognition.memorize import Experience, memorize
 from agentsim.cognition.relationships import Relationships
 from agentsim.cognition.step import Intent, step
+from agentsim.errors import UserError
 from agentsim.events import (
     Event,
     EventBus,
@@ -166,7 +167,7 @@ class Simulation:
         for a in self.agents.values():
             if a.name.lower() == name_or_id.lower():
                 return a
-        raise KeyError(f"no agent {name_or_id!r}; agents: {', '.join(sorted(self.agents))}")
+        raise UserError(f"no agent named {name_or_id!r} in {self.world.spec.name}", field="agent")
 
     def retrieve(self, agent: str, query: str, k: int = 10) -> list[ScoredMemory]:
         """What `agent` would recall for `query` now, with each score component (no side effects)."""

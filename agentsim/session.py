@@ -123,13 +123,13 @@ def _manifest(sim: Simulation, opts: RunOptions, **extra: Any) -> dict[str, Any]
     }
 
 
-def _finish_manifest(sim: Simulation, opts: RunOptions) -> None:
+def _finish_manifest(sim: Simulation, opts: RunOptions, target: int) -> None:
     usage = sim.llm.usage.summary() if hasattr(sim.llm, "usage") else {}
     counts: dict[str, int] = {}
     for e in sim.events:
         counts[e.type] = counts.get(e.type, 0) + 1
     sim.run_dir.write_manifest(_manifest(
-        sim, opts, ticks=sim.clock.tick, sim_time=sim.clock.now.isoformat(),
+        sim, opts, target_tick=target, ticks=sim.clock.tick, sim_time=sim.clock.now.isoformat(),
         stopped=sim.stopped, events=counts, llm_usage=usage,
     ))
 
@@ -138,26 +138,29 @@ def run_cli(opts: RunOptions) -> int:
     """`agentsim run`: build, run with progress, write the manifest. Returns the exit code."""
     from agentsim.progress import Progress
 
+    target: int | None = None
     if opts.resume:
         rd = RunDir.open(opts.resume)
-        saved = rd.read_manifest()["options"]
+        manifest = rd.read_manifest()
+        saved = manifest["options"]
         opts = RunOptions(**{**saved, "hours": opts.hours, "ticks": opts.ticks,
                              "headless": opts.headless, "resume": opts.resume,
                              "llm": opts.llm or saved["llm"]})
         sim = _build(opts, rd, None)
         sim.attach(rd, resumed=True)
+        if opts.hours is None and opts.ticks is None:  # finish what the run set out to do
+            target = manifest.get("target_tick", sim.clock.tick)
     elif opts.replay:
         src = RunDir.open(opts.replay)
-        saved = src.read_manifest()["options"]
+        manifest = src.read_manifest()
+        saved = manifest["options"]
         opts = RunOptions(**{**saved, "out": opts.out, "replay": opts.replay,
-                             "headless": opts.headless, "resume": None,
-                             "hours": opts.hours if opts.hours is not None else saved["hours"],
-                             "ticks": opts.ticks if opts.ticks is not None else saved["ticks"]})
+                             "headless": opts.headless, "resume": None})
         rd = RunDir.create(opts.out, Path(opts.world).name + "-replay", opts.seed)
         if src.embeddings.exists():
             shutil.copy(src.embeddings, rd.embeddings)
         sim = _build(opts, rd, src.llm_log)
-        rd.write_manifest(_manifest(sim, opts))
+        target = manifest.get("ticks", manifest.get("target_tick"))
         sim.attach(rd)
     else:
         if opts.world is None:
@@ -165,13 +168,15 @@ def run_cli(opts: RunOptions) -> int:
         world_path = resolve_world(opts.world)
         rd = RunDir.create(opts.out, world_path.name, opts.seed)
         sim = _build(opts, rd, None)
-        rd.write_manifest(_manifest(sim, opts))
         sim.attach(rd)
 
-    total = opts.ticks
-    if total is None:
+    if target is None:
         hours = opts.hours if opts.hours is not None else 24.0
-        total = round(hours * 60 / sim.world.spec.tick_minutes)
+        ticks = opts.ticks if opts.ticks is not None else round(
+            hours * 60 / sim.world.spec.tick_minutes)
+        target = sim.clock.tick + ticks
+    total = max(0, target - sim.clock.tick)
+    rd.write_manifest(_manifest(sim, opts, target_tick=target))
     progress = Progress(sim, total)
     code = 0
     try:
@@ -182,7 +187,7 @@ def run_cli(opts: RunOptions) -> int:
         code = 130
     finally:
         progress.stop()
-        _finish_manifest(sim, opts)
+        _finish_manifest(sim, opts, target)
         sim.close()
     progress.summary(rd.path)
     return code

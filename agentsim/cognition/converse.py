@@ -10,7 +10,7 @@ from typing import Any
 
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context
-from agentsim.cognition.memorize import Experience, memorize, memory_vars, recall
+from agentsim.cognition.memorize import Experience, event_vars, memorize, memory_vars, recall
 from agentsim.cognition.plan import replan
 from agentsim.cognition.react import news_for, news_vars, relationship_line
 from agentsim.cognition.relationships import Relationships
@@ -74,8 +74,11 @@ async def converse(a: Agent, b: Agent, relationships: Relationships, ctx: Contex
             {
                 "speaker": speaker.name,
                 "text": out.utterance,
-                "shared": {"text": shared.text, "event": shared.event is not None}
-                if shared else None,
+                "shared": {
+                    "text": shared.text,
+                    "event": event_vars(shared.event, ctx.places.name(shared.event.place))
+                    if shared.event else None,
+                } if shared else None,
             }
         )
         turns.append(Utterance(speaker=speaker.id, text=out.utterance,

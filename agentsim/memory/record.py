@@ -31,6 +31,7 @@ class MemoryRecord:
     evidence: tuple[int, ...] = ()  # memory ids this one rests on (reflections)
     source: str | None = None  # citation, e.g. "knowledge/newsletter.md#2" or "Isabella Rodriguez"
     event: ScheduledEvent | None = None  # a scheduled event this memory tells of
+    about: tuple[str, ...] = ()  # names of the people it concerns
     embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 

@@ -1,0 +1,94 @@
+"""Build the LLM a run uses from a spec, a config file and the run's record/replay files.
+
+Provider packages (openai) are imported here only when a spec names a provider, so the
+offline path never loads them.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+from agentsim.llm.base import Backend
+from agentsim.llm.client import LLMClient
+from agentsim.llm.offline import OfflineMind
+from agentsim.llm.prompts import PromptLibrary
+
+
+def client_for(backend: Backend, **kwargs: Any) -> LLMClient:
+    """An LLMClient over one backend for every tier (tests, scripts)."""
+    kwargs.setdefault("rng", random.Random(0))
+    return LLMClient({"fast": backend, "smart": backend}, PromptLibrary(), **kwargs)
+
+
+def build_llm(
+    spec: str | None,
+    *,
+    config_path: str | Path | None = None,
+    record_path: Path | None = None,
+    replay_path: Path | None = None,
+    max_in_flight: int | None = None,
+    budget: tuple[int | None, int | None, float | None] = (None, None, None),
+    rng: random.Random | None = None,
+) -> LLMClient:
+    from agentsim.llm.accounting import Budget
+    from agentsim.llm.config import load_settings
+    from agentsim.llm.record import Recorder, ReplaySource
+
+    settings = load_settings(spec, config_path)
+    offline = OfflineMind()
+    if replay_path is not None:
+        backends: dict[str, Backend] = {tier: _Unavailable(s.model) for tier, s in
+                                        settings.tiers.items()}
+    else:
+        backends = {tier: _backend(s, offline) for tier, s in settings.tiers.items()}
+    calls, tokens, usd = budget
+    b = Budget(
+        calls=calls if calls is not None else settings.budget_calls,
+        tokens=tokens if tokens is not None else settings.budget_tokens,
+        usd=usd if usd is not None else settings.budget_usd,
+    )
+    client = LLMClient(
+        backends,
+        PromptLibrary(),
+        max_in_flight=max_in_flight or settings.max_in_flight,
+        timeout=settings.timeout,
+        max_retries=settings.max_retries,
+        rng=rng or random.Random(0),
+        recorder=Recorder(record_path) if record_path else None,
+        replay=ReplaySource(replay_path) if replay_path else None,
+        budget=b,
+        fallback=offline,
+        prices=settings.prices,
+    )
+    return client
+
+
+def _backend(settings: Any, offline: OfflineMind) -> Backend:
+    if settings.provider == "offline":
+        return offline
+    from agentsim.llm.openai_backend import OpenAIBackend
+
+    return OpenAIBackend(
+        settings.model,
+        base_url=settings.base_url,
+        api_key=settings.api_key,
+        name=settings.provider,
+        timeout=settings.timeout,
+    )
+
+
+class _Unavailable:
+    """The backend of a replay: any request the recording does not hold is a divergence."""
+
+    name = "replay"
+
+    def __init__(self, model: str):
+        self.model = model
+
+    async def complete(self, prompt):  # pragma: no cover - ReplaySource raises first
+        raise RuntimeError(f"replay: no recorded answer for {prompt.template_id}")
+
+    async def aclose(self) -> None:
+        return None

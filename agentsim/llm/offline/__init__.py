@@ -1,0 +1,99 @@
+"""The offline mind: a deterministic, rule-based backend that needs no model at all.
+
+It answers every prompt template from `prompt.template_id` and `prompt.variables` (never from
+the rendered text) with a JSON text that validates against that template's output model in
+`agentsim.cognition.schemas`. One module per cognitive function:
+
+    importance     cue table -> poignancy score
+    planning       day_plan, replan: the routine, plus the events the agent decides to attend
+    decompose      hour chunks and 5-15 minute actions, with the objects they use
+    react          start a conversation or not
+    conversation   converse_turn, conversation_memory
+    reflection     reflect_questions, reflect_insights
+    interview      answers in the first person from the memories retrieved
+
+There is no global randomness: every "coin" is a stable blake2b hash of the run seed and the
+identifying parts of the decision (see `common.coin`), so the same request always gets the
+same answer, while different agents answer differently.
+
+This package sits below `agentsim.cognition` and must not import it: answers are plain dicts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from agentsim.llm.base import Completion, Prompt
+from agentsim.llm.offline.conversation import conversation_memory, converse_turn
+from agentsim.llm.offline.decompose import decompose
+from agentsim.llm.offline.importance import importance
+from agentsim.llm.offline.interview import interview
+from agentsim.llm.offline.planning import day_plan, replan
+from agentsim.llm.offline.react import react
+from agentsim.llm.offline.reflection import reflect_insights, reflect_questions
+
+Answerer = Callable[[Mapping[str, Any], int], dict]
+
+ANSWERERS: dict[str, Answerer] = {
+    "importance": importance,
+    "day_plan": day_plan,
+    "replan": replan,
+    "decompose": decompose,
+    "react": react,
+    "converse_turn": converse_turn,
+    "conversation_memory": conversation_memory,
+    "reflect_questions": reflect_questions,
+    "reflect_insights": reflect_insights,
+    "interview": interview,
+}
+
+
+class UnknownTemplateError(KeyError):
+    """The offline mind has no rules for this template id."""
+
+    def __init__(self, template_id: str) -> None:
+        self.template_id = template_id
+        super().__init__(template_id)
+
+    def __str__(self) -> str:
+        known = ", ".join(sorted(ANSWERERS))
+        return (f"the offline mind cannot answer template {self.template_id!r}; "
+                f"it knows: {known}")
+
+
+class OfflineMind:
+    """A `Backend` that thinks by rules. `complete` is async only to fit the protocol."""
+
+    def __init__(self, name: str = "offline", model: str = "offline-mind-1") -> None:
+        self.name = name
+        self.model = model
+
+    def answer(self, template_id: str, variables: Mapping[str, Any], seed: int = 0) -> dict:
+        """The answer to one template as a plain dict (the JSON object `complete` returns)."""
+        try:
+            rule = ANSWERERS[template_id]
+        except KeyError:
+            raise UnknownTemplateError(template_id) from None
+        return rule(variables, seed)
+
+    async def complete(self, prompt: Prompt) -> Completion:
+        text = json.dumps(self.answer(prompt.template_id, prompt.variables, prompt.seed),
+                          ensure_ascii=False)
+        rendered = sum(len(str(m.get("content", ""))) for m in prompt.messages)
+        return Completion(
+            text=text,
+            prompt_tokens=rendered // 4,
+            completion_tokens=len(text) // 4,
+            model=self.model,
+        )
+
+    async def aclose(self) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"OfflineMind(name={self.name!r}, model={self.model!r})"
+
+
+__all__ = ["ANSWERERS", "OfflineMind", "UnknownTemplateError"]

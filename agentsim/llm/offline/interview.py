@@ -1,0 +1,89 @@
+"""Answering an interview question from the memories retrieved for it (best first).
+
+Up to three memories become sentences: an event is told with its title, place and time (as
+the host, as hearsay, or as something I know of); a first-person memory is used as it is;
+hearsay becomes "I heard from X that ..."; a reading "I read that ..."; anything else "I
+noticed that ...". If none of the top three is about an event but a later one is, it takes
+the third place. A single sentence gets a short closing one, so answers run 2-4 sentences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from agentsim.llm.offline.common import (
+    a_title,
+    event_key,
+    event_when,
+    event_where,
+    first_person,
+    inner,
+    my_name,
+    same_person,
+    sentence,
+    the_title,
+    unwrap_hearsay,
+)
+
+TOP = 3
+
+
+def _event_sentence(v: Mapping[str, Any], m: Mapping[str, Any]) -> str:
+    ev = m["event"]
+    title, where, when = str(ev.get("title")), event_where(ev), event_when(ev)
+    host = ev.get("host")
+    if same_person(host, my_name(v)):
+        return f"I'm hosting {a_title(title)} at {where} {when}."
+    who = m.get("source") if m.get("kind") == "chat" else None
+    heard = f"I heard from {who} that" if who else "I know that"
+    if host:
+        return f"{heard} {host} is hosting {a_title(title)} at {where} {when}."
+    return f"{heard} {the_title(title)} is happening at {where} {when}."
+
+
+def _sentence(v: Mapping[str, Any], m: Mapping[str, Any]) -> str:
+    if isinstance(m.get("event"), Mapping) and m["event"].get("title"):
+        return _event_sentence(v, m)
+    text = str(m.get("text", ""))
+    who, said = unwrap_hearsay(text)
+    if who:
+        return f"I heard from {who} that {inner(said)}."
+    if first_person(text):
+        return sentence(text)
+    if m.get("kind") == "reading":
+        return f"I read that {inner(text)}."
+    if m.get("source") and m.get("kind") == "chat":
+        return f"I heard from {m['source']} that {inner(text)}."
+    if "heard" in text.lower():
+        return sentence(text)
+    return f"I noticed that {inner(text)}."
+
+
+def interview(v: Mapping[str, Any], seed: int) -> dict:
+    memories = [m for m in v.get("memories") or [] if m.get("text") or m.get("event")]
+    if not memories:
+        return {"answer": "I don't know much about that.", "memory_ids": []}
+    chosen = list(memories[:TOP])
+    if not any(isinstance(m.get("event"), Mapping) for m in chosen):
+        later = next((m for m in memories[TOP:] if isinstance(m.get("event"), Mapping)), None)
+        if later is not None:
+            chosen[-1 if len(chosen) == TOP else len(chosen):] = [later]
+    sentences: list[str] = []
+    ids: list[int] = []
+    told_events: set[tuple[str, str]] = set()
+    for m in chosen:
+        ev = m.get("event")
+        if isinstance(ev, Mapping):
+            if event_key(ev) in told_events:
+                ids.append(m["id"])  # same event again: it backs what I already said
+                continue
+            told_events.add(event_key(ev))
+        s = _sentence(v, m)
+        if s and s not in sentences:
+            sentences.append(s)
+        ids.append(m["id"])
+    if len(sentences) < 2:
+        sentences.append("That's about all I know.")
+    return {"answer": " ".join(sentence(s) for s in sentences),
+            "memory_ids": list(dict.fromkeys(ids))}

@@ -1,0 +1,105 @@
+"""The command line: one-line errors with exit code 2, and the happy paths."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from agentsim.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALLVILLE = ROOT / "worlds" / "smallville"
+TINY = ROOT / "tests" / "fixtures" / "tiny_world"
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def one_line_error(result, *needles: str) -> str:
+    assert result.exit_code == 2, result.output
+    lines = [x for x in result.output.splitlines() if x.strip()]
+    assert len(lines) == 1, result.output
+    assert "Traceback" not in result.output
+    for n in needles:
+        assert n in lines[0], lines[0]
+    return lines[0]
+
+
+def test_validate_smallville():
+    r = invoke("validate", str(SMALLVILLE))
+    assert r.exit_code == 0
+    assert "25 agents" in r.output
+
+
+def test_missing_world_path():
+    one_line_error(invoke("run", "no/such/world", "--headless"), "no/such/world")
+
+
+def test_bad_yaml(tmp_path):
+    w = tmp_path / "w"
+    shutil.copytree(TINY, w)
+    (w / "world.yaml").write_text("name: [unclosed\n")
+    one_line_error(invoke("validate", str(w)), "world.yaml")
+
+
+def test_unknown_field(tmp_path):
+    w = tmp_path / "w"
+    shutil.copytree(TINY, w)
+    agent = sorted((w / "agents").glob("*.yaml"))[0]
+    agent.write_text(agent.read_text() + "favourite_colour: blue\n")
+    one_line_error(invoke("run", str(w), "--headless", "--ticks", "1"), agent.name,
+                   "favourite_colour")
+
+
+def test_both_hours_and_ticks():
+    one_line_error(invoke("run", str(SMALLVILLE), "--hours", "1", "--ticks", "3"), "--hours")
+
+
+def test_bad_flag_value():
+    r = CliRunner().invoke(main, ["run", str(SMALLVILLE), "--seed", "abc"])
+    assert r.exit_code == 2
+
+
+def test_unknown_llm_provider():
+    one_line_error(invoke("run", str(SMALLVILLE), "--headless", "--llm", "nosuch:model"),
+                   "nosuch")
+
+
+def test_debug_shows_traceback(tmp_path):
+    with pytest.raises(Exception):
+        CliRunner().invoke(main, ["--debug", "validate", "no/such/world"],
+                           catch_exceptions=False)
+
+
+def test_run_interview_inspect(tmp_path):
+    out = tmp_path / "runs"
+    r = invoke("run", str(SMALLVILLE), "--headless", "--hours", "2", "--seed", "1",
+               "--embedder", "hash", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    [run] = list(out.iterdir())
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["seed"] == 1 and manifest["ticks"] == 12
+    assert manifest["llm_usage"]["total"]["calls"] > 0
+
+    r = invoke("interview", str(run), "Isabella Rodriguez", "What are you planning?", "--json")
+    assert r.exit_code == 0, r.output
+    ans = json.loads(r.output)
+    assert ans["answer"] and ans["memories"]
+
+    r = invoke("inspect", str(run), "--agent", "Isabella Rodriguez", "--query",
+               "Valentine's Day party", "--json")
+    rows = json.loads(r.output)
+    assert rows
+    for row in rows:
+        w = row["weights"]
+        total = w[0] * row["recency"] + w[1] * row["importance"] + w[2] * row["relevance"]
+        assert row["score"] == pytest.approx(total)
+        for c in ("recency", "importance", "relevance"):
+            assert 0.0 <= row[c] <= 1.0
+
+    one_line_error(invoke("interview", str(run), "Nobody Here", "hi"), "Nobody Here")

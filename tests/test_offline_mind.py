@@ -1,0 +1,594 @@
+"""The offline mind: every template answered from its id and variables, valid, deterministic,
+and following its rules (plans, steps, conversations, reflections, interviews)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from agentsim.cognition.schemas import TEMPLATES
+from agentsim.llm.base import Backend, Prompt
+from agentsim.llm.offline import ANSWERERS, OfflineMind, UnknownTemplateError
+from agentsim.llm.offline.common import to_min
+
+MIND = OfflineMind()
+
+
+def persona(name: str, occupation: str = "shopkeeper") -> dict[str, Any]:
+    return {
+        "id": name.lower().replace(" ", "_"),
+        "name": name,
+        "age": 34,
+        "innate": ["friendly", "outgoing"],
+        "background": f"{name} has lived in Smallville for years.",
+        "lifestyle": "goes to bed around 10pm and wakes up around 6am",
+        "occupation": occupation,
+        "world": "Smallville",
+    }
+
+
+ISABELLA = persona("Isabella Rodriguez", "owner of Hobbs Cafe")
+TOM = persona("Tom Moreno")
+PLACES = [
+    {"id": "isabella_apartment", "name": "Isabella's apartment"},
+    {"id": "tom_house", "name": "Tom's house"},
+    {"id": "hobbs_cafe", "name": "Hobbs Cafe"},
+    {"id": "market", "name": "The Willows Market"},
+    {"id": "park", "name": "Johnson Park"},
+]
+PARTY = {
+    "title": "Valentine's Day party",
+    "place": "hobbs_cafe",
+    "place_name": "Hobbs Cafe",
+    "start": "17:00",
+    "end": "19:00",
+    "host": "Isabella Rodriguez",
+    "date_iso": "2023-02-14",
+    "date": "February 14",
+}
+ROUTINE = [
+    {"start": "06:00", "activity": "wake up and get ready", "place": "isabella_apartment",
+     "place_name": "Isabella's apartment"},
+    {"start": "07:00", "activity": "have breakfast", "place": "isabella_apartment",
+     "place_name": "Isabella's apartment"},
+    {"start": "08:00", "activity": "open Hobbs Cafe and serve customers", "place": "hobbs_cafe",
+     "place_name": "Hobbs Cafe"},
+    {"start": "12:00", "activity": "have lunch", "place": "hobbs_cafe",
+     "place_name": "Hobbs Cafe"},
+    {"start": "13:00", "activity": "work at the counter", "place": "hobbs_cafe",
+     "place_name": "Hobbs Cafe"},
+    {"start": "20:00", "activity": "close the cafe", "place": "hobbs_cafe",
+     "place_name": "Hobbs Cafe"},
+    {"start": "20:30", "activity": "read a book", "place": "isabella_apartment",
+     "place_name": "Isabella's apartment"},
+]
+OBJECTS = [
+    {"id": "coffee_machine", "name": "coffee machine", "states": ["idle", "brewing", "broken"]},
+    {"id": "counter", "name": "cafe counter", "states": []},
+    {"id": "piano", "name": "old piano", "states": ["idle", "being played"]},
+]
+MEMORIES = [
+    {"id": 0, "text": "Tom Moreno is drinking coffee", "kind": "observation", "importance": 2,
+     "about": ["Tom Moreno"], "source": None, "event": None},
+    {"id": 1, "text": "I talked with Tom Moreno at Hobbs Cafe about the Valentine's Day party.",
+     "kind": "chat", "importance": 7, "about": ["Tom Moreno"], "source": None, "event": None},
+    {"id": 2, "text": "Valentine's Day party at Hobbs Cafe on February 14, 17:00-19:00, hosted "
+     "by Isabella Rodriguez (I heard it from Tom Moreno)", "kind": "chat", "importance": 8,
+     "about": ["Tom Moreno"], "source": "Tom Moreno", "event": PARTY},
+    {"id": 3, "text": "I talked with Tom Moreno at the market about how our days are going.",
+     "kind": "chat", "importance": 4, "about": ["Tom Moreno"], "source": None, "event": None},
+    {"id": 5, "text": "Sam Moore is running for mayor", "kind": "reading", "importance": 8,
+     "about": ["Sam Moore"], "source": "knowledge/newsletter.md#2", "event": None},
+    {"id": 6, "text": "Klaus Mueller told me: Hi! Did you hear? The library closes early on "
+     "Friday.", "kind": "chat", "importance": 5, "about": ["Klaus Mueller"],
+     "source": "Klaus Mueller", "event": None},
+]
+def mem(memory_id: int) -> dict[str, Any]:
+    return next(m for m in MEMORIES if m["id"] == memory_id)
+
+
+PARTY_NEWS = {"id": 4, "text": "I am planning a Valentine's Day party at Hobbs Cafe",
+              "event": PARTY}
+MAYOR_NEWS = {"id": 9, "text": "Sam Moore is running for mayor", "event": None}
+
+
+def day_plan_vars(who: dict = ISABELLA, **over: Any) -> dict[str, Any]:
+    v = {
+        "persona": who,
+        "date": "Tuesday, February 14, 2023",
+        "date_iso": "2023-02-14",
+        "wake": "06:00",
+        "sleep": "22:00",
+        "routine": ROUTINE,
+        "yesterday": "I served many customers and talked about the party.",
+        "events": [PARTY],
+        "places": PLACES,
+        "goals": ["make the party a success"],
+    }
+    v.update(over)
+    return v
+
+
+def replan_vars(who: dict = TOM, **over: Any) -> dict[str, Any]:
+    v = {
+        "persona": who,
+        "date": "Tuesday, February 14",
+        "now": "10:00",
+        "remaining": [
+            {"start": "10:00", "activity": "work at the shop", "place": "market"},
+            {"start": "18:00", "activity": "go home and have dinner", "place": "tom_house"},
+        ],
+        "news": PARTY,
+        "places": PLACES,
+    }
+    v.update(over)
+    return v
+
+
+def decompose_vars(activity: str, minutes: int, granularity: str = "minutes",
+                   objects: list | None = None) -> dict[str, Any]:
+    return {
+        "persona": ISABELLA,
+        "item": {"start": "08:00", "end": "09:00", "activity": activity, "place": "hobbs_cafe",
+                 "place_name": "Hobbs Cafe"},
+        "minutes_total": minutes,
+        "granularity": granularity,
+        "objects": OBJECTS if objects is None else objects,
+    }
+
+
+def react_vars(who: dict = ISABELLA, **over: Any) -> dict[str, Any]:
+    v = {
+        "persona": who,
+        "now": "09:00",
+        "activity": "serve customers",
+        "other": {"name": "Tom Moreno", "activity": "drink coffee at the counter"},
+        "relationship": "Tom Moreno is your regular customer.",
+        "closeness": 0.3,
+        "news": [PARTY_NEWS],
+        "memories": [{"id": 0, "text": "Tom Moreno is drinking coffee"}],
+    }
+    v.update(over)
+    return v
+
+
+def turn_vars(who: dict = ISABELLA, other: str = "Tom Moreno", **over: Any) -> dict[str, Any]:
+    v = {
+        "persona": who,
+        "now": "09:10",
+        "place_name": "Hobbs Cafe",
+        "other": {"name": other, "activity": "drink coffee at the counter"},
+        "relationship": f"{other} is your regular customer.",
+        "closeness": 0.3,
+        "memories": [{"id": 7, "text": "The cafe has been busy this week"}],
+        "news": [PARTY_NEWS, MAYOR_NEWS],
+        "transcript": [],
+        "turn": 0,
+        "max_turns": 8,
+    }
+    v.update(over)
+    return v
+
+
+REALISTIC: dict[str, dict[str, Any]] = {
+    "importance": {"persona": ISABELLA, "observations": [
+        "Tom Moreno is sleeping", "the coffee machine is brewing",
+        "Isabella Rodriguez is planning a Valentine's Day party",
+        "Klaus Mueller told me that Sam Moore is running for mayor"]},
+    "day_plan": day_plan_vars(),
+    "replan": replan_vars(),
+    "decompose": decompose_vars("brew coffee for the morning rush", 45),
+    "react": react_vars(),
+    "converse_turn": turn_vars(),
+    "conversation_memory": {"persona": TOM, "other": "Isabella Rodriguez",
+                            "place_name": "Hobbs Cafe", "transcript": [
+                                {"speaker": "Isabella Rodriguez", "text": "Hi Tom! I'm hosting "
+                                 "a Valentine's Day party...", "shared": {
+                                     "text": PARTY_NEWS["text"], "event": PARTY}},
+                                {"speaker": "Tom Moreno", "text": "That sounds lovely!",
+                                 "shared": None}]},
+    "reflect_questions": {"persona": ISABELLA, "memories": MEMORIES, "n": 3},
+    "reflect_insights": {"persona": ISABELLA, "question": "What is my relationship with Tom "
+                         "Moreno like?", "memories": MEMORIES, "n": 2},
+    "interview": {"persona": TOM, "now": "Monday 10:00",
+                  "question": "What are you doing on Valentine's Day?", "memories": MEMORIES},
+}
+
+
+def ask(template_id: str, variables: dict[str, Any], seed: int = 0) -> dict[str, Any]:
+    """Answer, check it validates, and check the variables were not mutated."""
+    before = copy.deepcopy(variables)
+    answer = MIND.answer(template_id, variables, seed)
+    TEMPLATES[template_id][0].model_validate(answer)
+    json.dumps(answer)
+    assert variables == before
+    return answer
+
+
+# -- the backend ----------------------------------------------------------------------------
+def test_covers_every_template() -> None:
+    assert set(ANSWERERS) == set(TEMPLATES) == set(REALISTIC)
+
+
+@pytest.mark.parametrize("template_id", sorted(TEMPLATES))
+def test_answers_validate_and_are_deterministic(template_id: str) -> None:
+    first = ask(template_id, REALISTIC[template_id])
+    assert ask(template_id, copy.deepcopy(REALISTIC[template_id])) == first
+
+
+async def test_complete_answers_from_variables_not_text() -> None:
+    mind = OfflineMind()
+    assert isinstance(mind, Backend)
+    assert (mind.name, mind.model) == ("offline", "offline-mind-1")
+    messages = ({"role": "system", "content": "x" * 400}, {"role": "user", "content": "y" * 80})
+    prompt = Prompt("day_plan", REALISTIC["day_plan"], messages, None, "DayPlan", seed=3)
+    out = await mind.complete(prompt)
+    assert json.loads(out.text) == mind.answer("day_plan", REALISTIC["day_plan"], 3)
+    assert out.prompt_tokens == 120
+    assert out.completion_tokens == len(out.text) // 4
+    assert out.model == "offline-mind-1"
+    await mind.aclose()
+
+
+def test_unknown_template_is_a_clear_key_error() -> None:
+    with pytest.raises(KeyError) as info:
+        MIND.answer("horoscope", {"persona": ISABELLA})
+    assert isinstance(info.value, UnknownTemplateError)
+    assert "horoscope" in str(info.value)
+
+
+def test_does_not_import_cognition() -> None:
+    code = ("import sys, agentsim.llm.offline; "
+            "sys.exit(any(m.startswith('agentsim.cognition') for m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+# -- importance -----------------------------------------------------------------------------
+def test_importance_follows_cues() -> None:
+    obs = ["Isabella Rodriguez is sleeping", "Tom Moreno is walking to the market",
+           "Tom Moreno is talking with Sam Moore", "Isabella is inviting people to a party",
+           "Sam Moore is running for mayor", "Sam Moore is running for mayor (I heard it from Tom)",
+           "Klaus Mueller's grandfather died"]
+    s = ask("importance", {"persona": TOM, "observations": obs})["scores"]
+    assert len(s) == len(obs)
+    assert s[0] <= 2 and s[1] <= 3
+    assert 3 <= s[2] <= 4
+    assert s[3] >= 6 and s[4] >= 6 and s[6] >= 8
+    assert s[5] == s[4] + 1
+    assert ask("importance", {"persona": TOM, "observations": []}) == {"scores": []}
+
+
+# -- planning -------------------------------------------------------------------------------
+def _starts(items: list[dict]) -> list[int]:
+    return [to_min(i["start"]) for i in items]
+
+
+def test_day_plan_host_prepares_hosts_and_resumes() -> None:
+    items = ask("day_plan", day_plan_vars())["items"]
+    starts = _starts(items)
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)
+    assert {i["place"] for i in items} <= {p["id"] for p in PLACES}
+    by_start = {i["start"]: i for i in items}
+    assert by_start["16:00"]["activity"] == "prepare for the Valentine's Day party"
+    assert by_start["17:00"] == {"start": "17:00", "activity": "host the Valentine's Day party",
+                                 "place": "hobbs_cafe"}
+    assert by_start["19:00"]["activity"] == "work at the counter"  # what ran at 19:00 resumes
+    # the routine items outside the event are all kept, in order
+    routine_kept = [i["activity"] for i in items if "Valentine" not in i["activity"]]
+    assert routine_kept[:5] == [r["activity"] for r in ROUTINE[:5]]
+    assert routine_kept[-2:] == ["close the cafe", "read a book"]
+
+
+def test_day_plan_without_events_is_the_routine() -> None:
+    items = ask("day_plan", day_plan_vars(events=[]))["items"]
+    assert [(i["start"], i["activity"], i["place"]) for i in items] == [
+        (r["start"], r["activity"], r["place"]) for r in ROUTINE]
+
+
+def test_day_plan_guests_attend_about_70_percent() -> None:
+    names = [f"Resident {n}" for n in range(200)]
+    plans = [ask("day_plan", day_plan_vars(persona(n)))["items"] for n in names]
+    going = [any(i["activity"] == "attend the Valentine's Day party" for i in p) for p in plans]
+    assert 0.55 < sum(going) / len(going) < 0.85
+    for p, went in zip(plans, going, strict=True):
+        assert not any("prepare" in i["activity"] for i in p)  # only the host prepares
+        if went:
+            at = {i["start"]: i for i in p}
+            assert at["17:00"]["place"] == "hobbs_cafe"
+            assert at["19:00"]["activity"] == "work at the counter"
+
+
+def test_day_plan_ignores_events_of_other_days() -> None:
+    other_day = dict(PARTY, date_iso="2023-02-15")
+    items = ask("day_plan", day_plan_vars(events=[other_day]))["items"]
+    assert not any("Valentine" in i["activity"] for i in items)
+
+
+def test_day_plan_merges_long_routines_and_fills_short_ones() -> None:
+    long_routine = [{"start": f"{h:02d}:00", "activity": f"task {h}",
+                     "place": "park" if h % 3 == 0 else "hobbs_cafe", "place_name": ""}
+                    for h in range(7, 21)]
+    items = ask("day_plan", day_plan_vars(routine=long_routine, events=[]))["items"]
+    assert 5 <= len(items) <= 8
+    flat = ", then ".join(i["activity"] for i in items).split(", then ")
+    assert flat == [r["activity"] for r in long_routine]  # nothing lost, order kept
+    short = [{"start": "07:00", "activity": "get up", "place": "tom_house"},
+             {"start": "08:00", "activity": "work at the shop", "place": "market"},
+             {"start": "19:30", "activity": "relax at home", "place": "tom_house"}]
+    items = ask("day_plan", day_plan_vars(TOM, routine=short, events=[]))["items"]
+    assert len(items) == 5
+    assert ("12:00", "have lunch", "market") in [(i["start"], i["activity"], i["place"])
+                                                 for i in items]
+
+
+def test_replan_attends_or_keeps_the_plan() -> None:
+    remaining = replan_vars()["remaining"]
+    seen = set()
+    for n in range(40):
+        items = ask("replan", replan_vars(persona(f"Resident {n}")))["items"]
+        assert all(i["start"] >= "10:00" for i in items)
+        if any(i["activity"] == "attend the Valentine's Day party" for i in items):
+            seen.add("went")
+            assert [(i["start"], i["place"]) for i in items] == [
+                ("10:00", "market"), ("17:00", "hobbs_cafe"), ("19:00", "tom_house")]
+        else:
+            seen.add("kept")
+            assert items == remaining
+    assert seen == {"went", "kept"}
+
+
+def test_replan_host_prepares_from_now_and_past_events_change_nothing() -> None:
+    remaining = [{"start": "16:30", "activity": "work at the counter", "place": "hobbs_cafe"},
+                 {"start": "20:00", "activity": "close the cafe", "place": "hobbs_cafe"}]
+    items = ask("replan", replan_vars(ISABELLA, now="16:30", remaining=remaining))["items"]
+    assert [(i["start"], i["activity"]) for i in items] == [
+        ("16:30", "prepare for the Valentine's Day party"),
+        ("17:00", "host the Valentine's Day party"),
+        ("19:00", "work at the counter"),
+        ("20:00", "close the cafe")]
+    late = [{"start": "19:30", "activity": "close up", "place": "hobbs_cafe"}]
+    assert ask("replan", replan_vars(ISABELLA, now="19:30", remaining=late))["items"] == late
+
+
+def test_attendance_agrees_between_plan_replan_and_conversation() -> None:
+    for n in range(30):
+        guest = persona(f"Resident {n}")
+        planned = any("attend" in i["activity"] for i in
+                      ask("day_plan", day_plan_vars(guest))["items"])
+        replanned = any("attend" in i["activity"] for i in
+                        ask("replan", replan_vars(guest))["items"])
+        said = ask("converse_turn", turn_vars(guest, "Isabella Rodriguez", news=[], turn=1,
+                                              transcript=[{"speaker": "Isabella Rodriguez",
+                                                           "text": "Hi!", "shared": {
+                                                               "text": "party",
+                                                               "event": PARTY}}]))
+        assert planned == replanned == ("try to come" in said["utterance"])
+
+
+# -- decompose ------------------------------------------------------------------------------
+@pytest.mark.parametrize("total", [60, 61, 64, 65, 90, 150, 240, 600])
+def test_decompose_hours(total: int) -> None:
+    steps = ask("decompose", decompose_vars("open Hobbs Cafe", total, "hour"))["steps"]
+    assert sum(s["minutes"] for s in steps) == total
+    assert all(s["minutes"] >= 5 for s in steps)
+    assert all(s["minutes"] == 60 for s in steps[:-1])
+    assert len(steps) == max(1, (total + 55) // 60)  # a remainder under 5 joins the last chunk
+    if len(steps) == 1:
+        assert steps[0]["activity"] == "open Hobbs Cafe"
+        return
+    assert steps[0]["activity"] == "open Hobbs Cafe (getting started)"
+    assert steps[-1]["activity"] == "open Hobbs Cafe (wrapping up)"
+    assert all(s["activity"].endswith("(continuing)") for s in steps[1:-1])
+
+
+@pytest.mark.parametrize("activity", ["brew coffee", "have breakfast", "practice the piano",
+                                      "serve customers at the counter", "read a book",
+                                      "go shopping", "paint a portrait"])
+@pytest.mark.parametrize("total", [5, 10, 15, 25, 30, 45, 60, 64, 90])
+def test_decompose_minutes_sum_and_objects(activity: str, total: int) -> None:
+    steps = ask("decompose", decompose_vars(activity, total))["steps"]
+    assert sum(s["minutes"] for s in steps) == total
+    assert all(5 <= s["minutes"] <= 15 for s in steps)
+    objects = {o["id"]: o for o in OBJECTS}
+    for s in steps:
+        if s.get("object") is not None:
+            o = objects[s["object"]]
+            assert not o["states"] or s["object_state"] in o["states"]
+    used = [s for s in steps if s.get("object")]
+    if used:
+        last = steps[-1]
+        assert last["object"] == used[0]["object"]
+        assert last["object_state"] == "idle"
+
+
+def test_decompose_picks_fitting_objects_and_states() -> None:
+    coffee = ask("decompose", decompose_vars("brew coffee", 45))["steps"]
+    assert coffee[0]["object"] == "coffee_machine" and coffee[0]["object_state"] == "brewing"
+    assert coffee[-1]["object_state"] == "idle"
+    piano = ask("decompose", decompose_vars("practice the piano", 30))["steps"]
+    assert piano[0]["object_state"] == "being played"
+    serve = ask("decompose", decompose_vars("serve customers", 30))["steps"]
+    assert serve[0]["object"] == "counter" and serve[0]["object_state"] == "in use"
+    walk = ask("decompose", decompose_vars("go for a walk", 30))["steps"]
+    assert not any(s.get("object") for s in walk)
+    assert len({s["activity"] for s in coffee}) > 1  # concrete, varied sub-actions
+
+
+def test_decompose_chunk_in_the_middle_leaves_the_object_in_use() -> None:
+    steps = ask("decompose", decompose_vars("brew coffee (continuing)", 60))["steps"]
+    assert sum(s["minutes"] for s in steps) == 60
+    assert all(s.get("object_state") != "idle" for s in steps)
+    assert not any("(continuing)" in s["activity"] for s in steps)
+
+
+# -- react ----------------------------------------------------------------------------------
+def test_react_rules() -> None:
+    assert ask("react", react_vars())["react"] is True  # news to pass on
+    assert ask("react", react_vars(activity="sleeping"))["react"] is False
+    asleep_other = {"name": "Tom Moreno", "activity": "sleeping"}
+    assert ask("react", react_vars(other=asleep_other))["react"] is False
+
+    def rate(closeness: float) -> float:
+        hits = [ask("react", react_vars(news=[], closeness=closeness, now=f"{h:02d}:{m:02d}"))
+                ["react"] for h in range(8, 20) for m in range(0, 60, 5)]
+        return sum(hits) / len(hits)
+
+    low, high = rate(0.0), rate(1.0)
+    assert 0.05 < low < 0.3 and 0.5 < high < 0.8
+
+
+def test_react_differs_between_agents() -> None:
+    answers = {ask("react", react_vars(persona(f"Resident {n}"), news=[]))["react"]
+               for n in range(30)}
+    assert answers == {True, False}
+
+
+# -- conversation ---------------------------------------------------------------------------
+def test_turn_zero_greets_and_shares_the_first_news() -> None:
+    out = ask("converse_turn", turn_vars())
+    assert "Tom" in out["utterance"].split("!")[0]
+    assert out["shares_memory_id"] == 4
+    assert "hosting a Valentine's Day party at Hobbs Cafe on February 14 from 17:00 to 19:00" in (
+        out["utterance"])
+    assert out["end_conversation"] is False
+    guest = ask("converse_turn", turn_vars(TOM, "Klaus Mueller", news=[dict(PARTY_NEWS, id=11)]))
+    assert ("Have you heard? Isabella Rodriguez is hosting a Valentine's Day party at Hobbs Cafe"
+            in guest["utterance"])
+    plain = ask("converse_turn", turn_vars(news=[MAYOR_NEWS]))
+    assert "Did you hear? Sam Moore is running for mayor." in plain["utterance"]
+    assert plain["shares_memory_id"] == 9
+
+
+def _talk(news: dict[str, list[dict]], seed: int = 0, max_turns: int = 8) -> list[dict]:
+    """Run a conversation the way the caller does: told ids leave `news`."""
+    names = list(news)
+    people = {n: persona(n) for n in names}
+    transcript: list[dict] = []
+    outs = []
+    for turn in range(max_turns):
+        me, other = names[turn % 2], names[1 - turn % 2]
+        out = ask("converse_turn", turn_vars(people[me], other, news=list(news[me]),
+                                             transcript=list(transcript), turn=turn,
+                                             max_turns=max_turns), seed)
+        outs.append(out)
+        shared = None
+        if out["shares_memory_id"] is not None:
+            item = next(x for x in news[me] if x["id"] == out["shares_memory_id"])
+            news[me].remove(item)
+            shared = {"text": item["text"], "event": item["event"]}
+        transcript.append({"speaker": me, "text": out["utterance"], "shared": shared})
+        if out["end_conversation"]:
+            break
+    return outs
+
+
+def test_conversation_passes_all_news_then_ends() -> None:
+    news = {"Isabella Rodriguez": [PARTY_NEWS, MAYOR_NEWS],
+            "Tom Moreno": [{"id": 2, "text": "Klaus Mueller is writing a research paper",
+                            "event": None}]}
+    outs = _talk(news)
+    assert news == {"Isabella Rodriguez": [], "Tom Moreno": []}
+    assert outs[-1]["end_conversation"] and len(outs) < 8
+    assert [o["shares_memory_id"] for o in outs[:3]] == [4, 2, 9]
+    assert not any(o["end_conversation"] for o in outs[:-1])
+
+
+def test_conversation_without_news_ends_at_turn_two_and_caps_at_max_turns() -> None:
+    outs = _talk({"Isabella Rodriguez": [], "Tom Moreno": []})
+    assert len(outs) == 3 and outs[-1]["end_conversation"]
+    assert all(o["shares_memory_id"] is None for o in outs)
+    many = [{"id": i, "text": f"News number {i} about the town", "event": None}
+            for i in range(10)]
+    outs = _talk({"Isabella Rodriguez": many, "Tom Moreno": []}, max_turns=4)
+    assert len(outs) == 4 and outs[-1]["end_conversation"]
+
+
+def test_small_talk_varies_between_pairs() -> None:
+    lines = {ask("converse_turn", turn_vars(persona(f"Resident {n}"), news=[]))["utterance"]
+             for n in range(20)}
+    assert len(lines) > 3
+
+
+def test_conversation_memory() -> None:
+    out = ask("conversation_memory", REALISTIC["conversation_memory"])
+    assert out["summary"] == ("I talked with Isabella Rodriguez at Hobbs Cafe about the "
+                              "Valentine's Day party.")
+    assert "Isabella Rodriguez" in out["relationship"]
+    quiet = ask("conversation_memory", {"persona": TOM, "other": "Isabella Rodriguez",
+                                        "place_name": "Hobbs Cafe", "transcript": [
+                                            {"speaker": "Tom Moreno", "text": "Hi!",
+                                             "shared": None}]})
+    assert quiet["summary"].endswith("about how our days are going.")
+    assert 0.05 <= quiet["closeness_change"] < out["closeness_change"] <= 0.1
+    # the caller may flag events with a bool instead of the event itself
+    flagged = copy.deepcopy(REALISTIC["conversation_memory"])
+    flagged["transcript"][0]["text"] = ("Hi Tom! I'm hosting a Valentine's Day party at Hobbs "
+                                        "Cafe on February 14 from 17:00 to 19:00.")
+    flagged["transcript"][0]["shared"]["event"] = True
+    assert ask("conversation_memory", flagged)["summary"] == out["summary"]
+
+
+# -- reflection -----------------------------------------------------------------------------
+def test_reflect_questions_from_structure() -> None:
+    qs = ask("reflect_questions", {"persona": ISABELLA, "memories": MEMORIES, "n": 4})
+    assert qs["questions"] == [
+        "What is my relationship with Tom Moreno like?",
+        "What does the Valentine's Day party mean for me?",
+        "Who have I been talking with lately, and about what?",
+        "How is my work as an owner of Hobbs Cafe going?",
+    ]
+    for n in (1, 5):
+        got = ask("reflect_questions", {"persona": TOM, "memories": MEMORIES[:1], "n": n})
+        assert len(got["questions"]) == n
+
+
+def test_reflect_insights_cite_only_given_ids() -> None:
+    out = ask("reflect_insights", REALISTIC["reflect_insights"])
+    ids = {m["id"] for m in MEMORIES}
+    assert len(out["insights"]) == 2
+    assert all(i["evidence"] and set(i["evidence"]) <= ids for i in out["insights"])
+    assert out["insights"][0]["text"] == "I keep running into Tom Moreno; we have talked 3 times."
+    event = ask("reflect_insights", {"persona": TOM, "question": "What is going on?",
+                                     "memories": [mem(2), mem(5)], "n": 3})
+    texts = [i["text"] for i in event["insights"]]
+    assert any("Valentine's Day party at Hobbs Cafe on February 14 is something people are "
+               "talking about" in t for t in texts)
+    plain = [{"id": 40, "text": "The cafe was busy", "kind": "observation", "importance": 3,
+              "about": [], "event": None},
+             {"id": 41, "text": "The roof of the library leaks", "kind": "observation",
+              "importance": 6, "about": [], "event": None}]
+    out = ask("reflect_insights", {"persona": TOM, "question": "?", "memories": plain, "n": 2})
+    assert [i["evidence"] for i in out["insights"]] == [[41], [40]]
+    assert out["insights"][0]["text"] == "It matters to me that the roof of the library leaks."
+
+
+# -- interview ------------------------------------------------------------------------------
+def test_interview_cites_ids_and_mentions_the_event() -> None:
+    out = ask("interview", {"persona": TOM, "now": "Monday 10:00",
+                            "question": "What are you doing on Valentine's Day?",
+                            "memories": [mem(2), mem(1), mem(6)]})
+    assert out["memory_ids"] == [2, 1, 6]
+    assert ("I heard from Tom Moreno that Isabella Rodriguez is hosting a Valentine's Day party"
+            " at Hobbs Cafe on February 14 from 17:00 to 19:00.") in out["answer"]
+    assert "I talked with Tom Moreno at Hobbs Cafe" in out["answer"]
+    assert "I heard from Klaus Mueller that the library closes early on Friday." in out["answer"]
+    host = ask("interview", {"persona": ISABELLA, "now": "Monday 10:00", "question": "Plans?",
+                             "memories": [mem(0), mem(3), mem(5), mem(2)]})
+    assert 2 in host["memory_ids"] and "I'm hosting a Valentine's Day party" in host["answer"]
+    assert set(host["memory_ids"]) <= {m["id"] for m in MEMORIES}
+    empty = ask("interview", {"persona": TOM, "now": "Monday 10:00", "question": "Why?",
+                              "memories": []})
+    assert empty == {"answer": "I don't know much about that.", "memory_ids": []}
+
+
+def test_interview_answers_in_two_to_four_sentences() -> None:
+    for k in range(1, len(MEMORIES) + 1):
+        out = ask("interview", {"persona": TOM, "now": "Monday 10:00", "question": "News?",
+                                "memories": MEMORIES[:k]})
+        assert 2 <= out["answer"].count(". ") + 1 <= 4
+        assert out["memory_ids"]
