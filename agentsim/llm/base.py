@@ -35,6 +35,7 @@ class Prompt:
     agent: str | None = None
     max_tokens: int = 512
     temperature: float = 0.7
+    output: type[BaseModel] | None = field(default=None, compare=False, repr=False)
 
     def cache_key(self, model: str) -> str:
         """Content address of the request: same rendered request, same key."""

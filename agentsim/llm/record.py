@@ -1,0 +1,79 @@
+"""Recording LLM answers in a run, replaying them, and a cache shared across runs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import defaultdict
+from pathlib import Path
+
+from agentsim.llm.base import Completion, Prompt
+from agentsim.llm.errors import ReplayMiss
+
+
+class Recorder:
+    """Appends each answered request to `llm.jsonl`, one line each, flushed."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._f = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+
+    def write(self, key: str, prompt: Prompt, c: Completion) -> None:
+        self._f.write(json.dumps({
+            "key": key, "template_id": prompt.template_id, "tier": prompt.tier,
+            "agent": prompt.agent, "model": c.model, "text": c.text,
+            "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens,
+        }, ensure_ascii=False) + "\n")
+        self._f.flush()
+
+    def close(self) -> None:
+        self._f.close()
+
+
+class ReplaySource:
+    """Answers from a recording: the n-th request with a key gets the n-th answer recorded
+    for it (the last one once they run out). A key never recorded raises ReplayMiss."""
+
+    def __init__(self, path: Path):
+        self._answers: dict[str, list[Completion]] = defaultdict(list)
+        self._used: dict[str, int] = defaultdict(int)
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                r = json.loads(line)
+                self._answers[r["key"]].append(Completion(
+                    r["text"], r["prompt_tokens"], r["completion_tokens"], r["model"],
+                    cached=True))
+
+    def get(self, key: str, prompt: Prompt) -> Completion:
+        found = self._answers.get(key)
+        if not found:
+            raise ReplayMiss(prompt.template_id, key)
+        n = self._used[key]
+        self._used[key] = n + 1
+        return found[min(n, len(found) - 1)]
+
+
+class ResponseCache:
+    """A content-addressed cache (sqlite) that several runs can share: same request, same
+    answer, no call. Opened by one process at a time."""
+
+    def __init__(self, path: Path):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, text TEXT,"
+                         " model TEXT, pt INTEGER, ct INTEGER)")
+
+    def get(self, key: str) -> Completion | None:
+        row = self._db.execute("SELECT text, model, pt, ct FROM answers WHERE key=?",
+                               (key,)).fetchone()
+        return Completion(row[0], row[2], row[3], row[1], cached=True) if row else None
+
+    def put(self, key: str, c: Completion) -> None:
+        self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?)",
+                         (key, c.text, c.model, c.prompt_tokens, c.completion_tokens))
+
+    def close(self) -> None:
+        self._db.close()
