@@ -1,0 +1,221 @@
+"""A fake OpenAI-compatible server on 127.0.0.1, for tests and benchmarks.
+
+It speaks just enough HTTP/1.1 (keep-alive, Content-Length) for `POST /v1/chat/completions`
+and `GET /v1/models`, runs its own asyncio loop in a thread, sleeps `latency` seconds per
+request (so hundreds can be in flight at once), and injects faults on a seeded share of
+requests: "429" (with Retry-After), "500", "hang" (no answer for a long time), "malformed"
+(fenced or truncated JSON). With the `agentsim` meta field (OpenAIBackend's
+`send_request_meta=True`) it answers through `responder(template_id, variables)`; by
+default that is the offline mind, so a whole simulation can run against it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
+
+Responder = Callable[[str, Mapping[str, Any]], Any]
+
+
+def example_for(schema: Mapping[str, Any], defs: Mapping[str, Any] | None = None) -> Any:
+    """A minimal instance of a JSON schema (objects, arrays, scalars, enums, $ref)."""
+    defs = defs if defs is not None else schema.get("$defs", {})
+    if "$ref" in schema:
+        return example_for(defs[schema["$ref"].split("/")[-1]], defs)
+    if "enum" in schema:
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            options = [s for s in schema[key] if s.get("type") != "null"] or schema[key]
+            return example_for(options[0], defs)
+    t = schema.get("type", "object")
+    if t == "object":
+        props = schema.get("properties", {})
+        return {k: example_for(v, defs) for k, v in props.items()}
+    if t == "array":
+        n = max(1, schema.get("minItems", 1))
+        return [example_for(schema.get("items", {}), defs) for _ in range(n)]
+    if t == "integer":
+        return int(schema.get("minimum", 1))
+    if t == "number":
+        return float(schema.get("minimum", 0.0))
+    if t == "boolean":
+        return False
+    if t == "null":
+        return None
+    return "ok" if "pattern" not in schema else "12:00"
+
+
+class FakeOpenAIServer:
+    def __init__(
+        self,
+        responder: Responder | None = None,
+        *,
+        latency: float = 0.0,
+        faults: Mapping[str, float] | None = None,
+        seed: int = 0,
+        reject_json_schema: bool = False,
+        hang_seconds: float = 3600.0,
+    ):
+        if responder is None:
+            from agentsim.llm.offline import OfflineMind
+
+            mind = OfflineMind()
+            responder = lambda tid, v: mind.answer(tid, v, 0)  # noqa: E731
+        self.responder = responder
+        self.latency = latency
+        self.faults = dict(faults or {})
+        self.rng = random.Random(seed)
+        self.reject_json_schema = reject_json_schema
+        self.hang_seconds = hang_seconds
+        self.port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._ready = threading.Event()
+        self.reset_stats()
+
+    # -- lifecycle --------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> FakeOpenAIServer:
+        self._thread = threading.Thread(target=self._run, name="fake-openai", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("fake server did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._server is not None:
+            async def shutdown() -> None:
+                self._server.close()
+                for task in asyncio.all_tasks():
+                    if task is not asyncio.current_task():
+                        task.cancel()
+
+            asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def __enter__(self) -> FakeOpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reset_stats(self) -> None:
+        self.requests = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.by_status: Counter[str] = Counter()
+        self.started: list[float] = []
+
+    def _run(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+
+        async def serve() -> None:
+            self._server = await asyncio.start_server(self._conn, "127.0.0.1", 0, backlog=1024)
+            self.port = self._server.sockets[0].getsockname()[1]
+            self._ready.set()
+
+        self._loop.run_until_complete(serve())
+        self._loop.run_forever()
+        self._loop.close()
+
+    # -- HTTP -------------------------------------------------------------------------------
+    async def _conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {k.strip().lower(): v.strip() for k, _, v in
+                           (x.partition(":") for x in lines[1:] if x)}
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                status, extra, payload = await self._handle(method, path, body)
+                data = payload.encode()
+                hdrs = "".join(f"{k}: {v}\r\n" for k, v in extra.items())
+                writer.write(
+                    f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n"
+                    f"content-length: {len(data)}\r\n{hdrs}\r\n".encode() + data
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def _handle(self, method: str, path: str, body: bytes) -> tuple[int, dict, str]:
+        if method == "GET" and path.endswith("/models"):
+            return 200, {}, json.dumps({"object": "list", "data": [
+                {"id": "fake-model", "object": "model", "owned_by": "agentsim"}]})
+        if not (method == "POST" and path.endswith("/chat/completions")):
+            return 404, {}, json.dumps({"error": {"message": "not found"}})
+        self.requests += 1
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        self.started.append(time.perf_counter())
+        try:
+            status, extra, payload = await self._complete(json.loads(body))
+        finally:
+            self.in_flight -= 1
+        self.by_status[str(status)] += 1
+        return status, extra, payload
+
+    async def _complete(self, req: dict[str, Any]) -> tuple[int, dict, str]:
+        fmt = req.get("response_format") or {}
+        if self.reject_json_schema and fmt.get("type") == "json_schema":
+            return 400, {}, json.dumps({"error": {
+                "message": "response_format json_schema is not supported", "type": "invalid"}})
+        fault = self._fault()
+        if fault == "hang":
+            await asyncio.sleep(self.hang_seconds)
+        await asyncio.sleep(self.latency)
+        if fault == "429":
+            return 429, {"retry-after": "0.05"}, json.dumps({"error": {"message": "slow down"}})
+        if fault == "500":
+            return 500, {}, json.dumps({"error": {"message": "internal error"}})
+        text = self._answer(req)
+        if fault == "malformed":
+            text = self.rng.choice([f"```json\n{text}\n```", f"Sure! {text} Hope it helps.",
+                                    text[: max(1, len(text) // 2)]])
+        messages = req.get("messages", [])
+        pt = sum(len(str(m.get("content", ""))) for m in messages) // 4
+        ct = len(text) // 4
+        return 200, {}, json.dumps({
+            "id": f"fake-{self.requests}", "object": "chat.completion", "created": 0,
+            "model": req.get("model", "fake-model"),
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": text}}],
+            "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct},
+        })
+
+    def _fault(self) -> str | None:
+        r = self.rng.random()
+        acc = 0.0
+        for name, share in sorted(self.faults.items()):
+            acc += share
+            if r < acc:
+                return name
+        return None
+
+    def _answer(self, req: dict[str, Any]) -> str:
+        meta = req.get("agentsim")
+        if meta:
+            out = self.responder(meta["template_id"], meta["variables"])
+            return out if isinstance(out, str) else json.dumps(out)
+        fmt = req.get("response_format") or {}
+        schema = (fmt.get("json_schema") or {}).get("schema")
+        if schema:
+            return json.dumps(example_for(schema))
+        return "ok"
