@@ -27,6 +27,7 @@ def world_view(sim: Simulation) -> WorldView:
                 place=a.location,
                 area=places.area_of(a.location),
                 activity=a.action.activity if a.action else "sleeping",
+                doing=_broad(a),
                 awake=a.awake,
                 moving=bool(a.route),
             )
@@ -34,6 +35,15 @@ def world_view(sim: Simulation) -> WorldView:
         },
         objects=dict(sim.objects),
     )
+
+
+def _broad(a: Agent) -> str:
+    if a.action is None:
+        return "sleeping"
+    for item in a.day_plan:
+        if item.start <= a.action.start < item.end:
+            return item.activity
+    return a.action.activity
 
 
 class Resolver:

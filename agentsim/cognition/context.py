@@ -22,7 +22,7 @@ class Settings:
     weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
     decay: float = 0.995
     max_turns: int = 6
-    talk_cooldown_minutes: int = 90
+    talk_cooldown_minutes: int = 120
     attention: int = 6  # observations an agent can take in per tick
 
 

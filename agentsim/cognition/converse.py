@@ -12,7 +12,7 @@ from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context
 from agentsim.cognition.memorize import Experience, event_vars, memorize, memory_vars, recall
 from agentsim.cognition.plan import replan
-from agentsim.cognition.react import news_for, news_vars, relationship_line
+from agentsim.cognition.react import event_key, news_for, news_vars, relationship_line
 from agentsim.cognition.relationships import Relationships
 from agentsim.cognition.schemas import ConversationMemory, Turn
 from agentsim.events import Conversation, Learned, Utterance
@@ -37,8 +37,8 @@ async def converse(a: Agent, b: Agent, relationships: Relationships, ctx: Contex
     """Run one conversation between `a` (who started it) and `b`, then let both remember it."""
     transcript: list[dict[str, Any]] = []
     turns: list[Utterance] = []
-    heard: dict[str, list[tuple[Experience, int]]] = {a.id: [], b.id: []}
-    place = ctx.places.name(a.location)
+    heard: dict[str, list[Experience]] = {a.id: [], b.id: []}
+    place = ctx.places.describe(a.location)
     max_turns = ctx.settings.max_turns
     for turn in range(max_turns):
         speaker, listener = (a, b) if turn % 2 == 0 else (b, a)
@@ -69,7 +69,7 @@ async def converse(a: Agent, b: Agent, relationships: Relationships, ctx: Contex
         if out.shares_memory_id is not None and 0 <= out.shares_memory_id < len(speaker.memory):
             shared = speaker.memory.get(out.shares_memory_id)
             speaker.told.setdefault(listener.name, set()).add(shared.id)
-            heard[listener.id].append((_heard(speaker, shared, out.utterance, ctx), shared.id))
+            heard[listener.id].append(_heard(speaker, shared, out.utterance, ctx))
         transcript.append(
             {
                 "speaker": speaker.name,
@@ -96,7 +96,7 @@ async def _remember(
     me: Agent,
     other: Agent,
     transcript: list[dict[str, Any]],
-    heard: list[tuple[Experience, int]],
+    heard: list[Experience],
     relationships: Relationships,
     ctx: Context,
 ) -> None:
@@ -105,7 +105,7 @@ async def _remember(
         {
             "persona": me.persona_vars(ctx.world_name),
             "other": other.name,
-            "place_name": ctx.places.name(me.location),
+            "place_name": ctx.places.describe(me.location),
             "transcript": transcript,
         },
         schema=ConversationMemory,
@@ -115,17 +115,23 @@ async def _remember(
     relationships.after_conversation(me.name, other.name, out.relationship, out.closeness_change)
     me.last_talk[other.name] = ctx.now
     summary = Experience(MemoryKind.chat, out.summary, about=(other.name,))
-    records = await memorize(me, [summary] + [h for h, _ in heard], ctx)
-    # What I heard from them, they know: never pass it back to them.
-    me.told.setdefault(other.name, set()).update(r.id for r in records[1:])
+    # News I already knew is not a new memory: just note that we both know it.
+    mine = {event_key(r): r.id for r in me.memory.records() if r.event}
+    told = me.told.setdefault(other.name, set())
+    fresh = []
+    for exp in heard:
+        key = (exp.event.title, exp.event.start) if exp.event else None
+        if key is not None and key in mine:
+            told.add(mine[key])
+        else:
+            fresh.append(exp)
+    records = await memorize(me, [summary, *fresh], ctx)
+    told.update(r.id for r in records[1:])  # what they told me, they know
     today = ctx.now.date()
     for rec in records[1:]:
         ev = rec.event
         if ev is None:
             continue
-        key = (ev.title, ev.start)
-        if sum(1 for r in me.memory.records() if r.event and (r.event.title, r.event.start) == key) > 1:
-            continue  # already knew of it
         ctx.emit(Learned, agent=me.id, title=ev.title, source=other.id)
         if ev.start.date() == today and ev.end > ctx.now and me.plan_date == today:
             await replan(me, ev, ctx)

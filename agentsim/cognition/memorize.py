@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context
@@ -28,6 +28,12 @@ async def memorize(agent: Agent, experiences: list[Experience], ctx: Context) ->
     """Add experiences to the agent's memory: one batched importance call, one embed batch."""
     if not experiences:
         return []
+    # Seen this exact text before? Reuse its score rather than ask again.
+    experiences = [
+        e if e.importance is not None or (known := agent.memory.importance_of(e.text)) is None
+        else replace(e, importance=known)
+        for e in experiences
+    ]
     unscored = [e.text for e in experiences if e.importance is None]
     scores: list[int] = []
     if unscored:

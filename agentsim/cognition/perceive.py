@@ -18,7 +18,8 @@ class Seen:
     name: str
     place: str
     area: str
-    activity: str
+    activity: str  # the current 5-15 minute action
+    doing: str  # the broad activity of the day plan, what others notice
     awake: bool
     moving: bool
 
@@ -45,7 +46,7 @@ def perceive(agent: Agent, view: WorldView, places: PlaceGraph, attention: int) 
     for other in sorted(view.agents.values(), key=lambda s: (s.place != me.place, s.id)):
         if other.id == agent.id or other.area != me.area:
             continue
-        doing = other.activity if other.awake else "sleeping"
+        doing = progressive(other.doing) if other.awake else "sleeping"
         out.append(Percept(f"{other.id}|{doing}", f"{other.name} is {doing}", other.id))
     for obj in places.objects_in(me.place):
         state = view.objects.get(obj.id, obj.state)
@@ -53,6 +54,27 @@ def perceive(agent: Agent, view: WorldView, places: PlaceGraph, attention: int) 
         if state != default:
             out.append(Percept(f"{obj.id}|{state}", f"the {obj.name} is {state}"))
     return out[:attention]
+
+
+_DOUBLE = {"run", "get", "sit", "shop", "jog", "chat", "plan", "stop", "swim", "put", "set",
+           "cut", "hit", "nap", "dig", "tap", "map"}
+
+
+def progressive(activity: str) -> str:
+    """"serve customers" -> "serving customers", for "Isabella Rodriguez is ..." sentences."""
+    words = activity.strip().split(" ", 1)
+    verb = words[0].lower()
+    if not verb or verb.endswith("ing") or not verb.isalpha():
+        return activity
+    if verb in _DOUBLE:
+        ing = verb + verb[-1] + "ing"
+    elif verb.endswith("ie"):
+        ing = verb[:-2] + "ying"
+    elif verb.endswith("e") and not verb.endswith(("ee", "ye", "oe")) and verb != "be":
+        ing = verb[:-1] + "ing"
+    else:
+        ing = verb + "ing"
+    return " ".join([ing, *words[1:]])
 
 
 def notice(agent: Agent, percepts: list[Percept]) -> list[Percept]:

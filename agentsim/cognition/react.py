@@ -20,16 +20,29 @@ def _passable(rec: MemoryRecord) -> bool:
     return rec.kind is MemoryKind.chat and rec.source is not None
 
 
+def event_key(rec: MemoryRecord) -> tuple | None:
+    return (rec.event.title, rec.event.start) if rec.event else None
+
+
 def news_for(agent: Agent, other_name: str, ctx: Context, limit: int = 3) -> list[MemoryRecord]:
-    """What the agent knows that is worth passing on and that it has not told `other` yet:
-    upcoming events, and recent memories of high importance."""
+    """What the agent knows that is worth passing on and that `other` has not had from it:
+    upcoming events (one memory per event), and recent memories of high importance. Nothing
+    that `other` told the agent, nor anything about `other`'s own event."""
     told = agent.told.get(other_name, set())
+    records = agent.memory.records()
+    known = {event_key(r) for r in records
+             if r.event and (r.id in told or r.source == other_name)}
     since = ctx.now - timedelta(days=2)
-    found = []
-    for rec in agent.memory.records():
-        if rec.id in told or (rec.event and rec.event.host == other_name):
+    found, seen = [], set()
+    for rec in records:
+        if rec.id in told or rec.source == other_name:
             continue
-        if rec.event is not None and rec.event.end > ctx.now:
+        key = event_key(rec)
+        if key is not None:
+            if key in known or key in seen or rec.event.host == other_name \
+                    or rec.event.end <= ctx.now:
+                continue
+            seen.add(key)
             found.append(rec)
         elif rec.importance >= 7 and rec.created >= since and _passable(rec):
             found.append(rec)

@@ -42,6 +42,8 @@ async def reflect(agent: Agent, ctx: Context) -> None:
         )
         allowed = {s.record.id for s in found}
         for insight in answer.insights[:INSIGHTS_PER_QUESTION]:
+            if agent.memory.importance_of(insight.text) is not None:
+                continue  # an insight it already had: nothing new to remember
             evidence = tuple(sorted({i for i in insight.evidence if i in allowed}))
             about = tuple(sorted({n for s in found if s.record.id in evidence
                                   for n in s.record.about}))

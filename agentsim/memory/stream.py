@@ -43,6 +43,7 @@ class MemoryStream:
         self._source: list[str | None] = []
         self._event: list[ScheduledEvent | None] = []
         self._about: list[tuple[str, ...]] = []
+        self._by_text: dict[str, int] = {}
         self.importance_since_reflection = 0
 
     def __len__(self) -> int:
@@ -81,9 +82,15 @@ class MemoryStream:
         self._source.append(source)
         self._event.append(event)
         self._about.append(tuple(about))
+        self._by_text.setdefault(text, importance)
         self._n += 1
-        self.importance_since_reflection += importance
+        if kind is not MemoryKind.reflection:  # reflections must not trigger reflections
+            self.importance_since_reflection += importance
         return self.get(i)
+
+    def importance_of(self, text: str) -> int | None:
+        """The importance this agent gave the same text before, if it has seen it."""
+        return self._by_text.get(text)
 
     def get(self, i: int) -> MemoryRecord:
         if not 0 <= i < self._n:
@@ -211,5 +218,7 @@ class MemoryStream:
         s._source = list(state["source"])
         s._event = [ScheduledEvent.model_validate(e) if e else None for e in state["event"]]
         s._about = [tuple(a) for a in state["about"]]
+        for text, imp in zip(s._text, s._imp[:n], strict=True):
+            s._by_text.setdefault(text, int(imp))
         s.importance_since_reflection = state["importance_since_reflection"]
         return s
