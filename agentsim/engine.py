@@ -170,7 +170,7 @@ class Simulation:
         raise UserError(f"no agent named {name_or_id!r} in {self.world.spec.name}", field="agent")
 
     def retrieve(self, agent: str, query: str, k: int = 10) -> list[ScoredMemory]:
-        """What `agent` would recall for `query` now, with each score component (no side effects)."""
+        """What `agent` would recall for `query` now, with each score part (no side effects)."""
         a = self.agent(agent)
         if len(a.memory) == 0:
             return []

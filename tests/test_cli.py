@@ -71,7 +71,9 @@ def test_unknown_llm_provider():
 
 
 def test_debug_shows_traceback(tmp_path):
-    with pytest.raises(Exception):
+    from agentsim.errors import UserError
+
+    with pytest.raises(UserError, match="no such world folder"):
         CliRunner().invoke(main, ["--debug", "validate", "no/such/world"],
                            catch_exceptions=False)
 

@@ -115,10 +115,10 @@ def test_sigkill_and_resume_gives_the_same_log(tmp_path):
             "--embedder", "hash", "--seed", "4"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     ref = tmp_path / "ref"
-    subprocess.run([*args, "--hours", "3", "--out", str(ref)], check=True, env=env,
+    subprocess.run([*args, "--hours", "4", "--out", str(ref)], check=True, env=env,
                    capture_output=True, timeout=300)
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([*args, "--hours", "3", "--out", str(killed),
+    proc = subprocess.Popen([*args, "--hours", "4", "--out", str(killed),
                              "--checkpoint-every", "3"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # Wait until a checkpoint past tick 3 exists, then kill hard.
@@ -130,6 +130,7 @@ def test_sigkill_and_resume_gives_the_same_log(tmp_path):
         if runs:
             break
         time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed mid-way"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     [run] = list(killed.iterdir())

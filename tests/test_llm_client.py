@@ -187,7 +187,7 @@ def test_spec_grammar():
 
 
 def test_missing_key_says_what_to_set():
-    with pytest.raises(LLMConfigError, match="OPENAI_API_KEY.*ollama:MODEL"):
+    with pytest.raises(LLMConfigError, match=r"OPENAI_API_KEY.*ollama:MODEL"):
         parse_spec("openai:gpt-4o-mini", {})
 
 
@@ -206,7 +206,7 @@ def test_settings_precedence(tmp_path):
     assert load_settings(None, None, env={"OPENAI_API_KEY": "k"}).tiers["smart"].provider \
         == "offline"
     conf.write_text("[llm]\nspecc = 1\n")
-    with pytest.raises(LLMConfigError, match="llm.specc"):
+    with pytest.raises(LLMConfigError, match=r"llm\.specc"):
         load_settings(None, conf, env={})
 
 

@@ -12,7 +12,6 @@ from agentsim.cognition.schemas import Reaction
 from agentsim.memory.record import MemoryKind, MemoryRecord
 
 
-
 def _passable(rec: MemoryRecord) -> bool:
     """Facts that can be passed on: things seen or read, and things heard from someone."""
     if rec.kind in (MemoryKind.observation, MemoryKind.reading):

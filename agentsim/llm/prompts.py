@@ -63,4 +63,5 @@ def schema_instruction(schema: dict[str, Any]) -> str:
     """Appended to the last user message when an answer must be JSON: it makes JSON work even
     on servers that ignore `response_format`."""
     compact = json.dumps(schema, separators=(",", ":"))
-    return f"\n\nAnswer with one JSON object matching this JSON schema, and nothing else:\n{compact}"
+    return ("\n\nAnswer with one JSON object matching this JSON schema, and nothing else:\n"
+            + compact)
