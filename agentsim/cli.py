@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -155,12 +154,18 @@ def inspect(run_path: str, name: str, query: str, k: int, as_json: bool) -> None
         click.echo(f"{m.explain()}  [{m.record.id}] {m.record.kind}: {m.record.text}")
 
 
-def _path_exists(p: str) -> Path:
-    path = Path(p)
-    if not path.exists():
-        raise UserError("no such file or folder", path=p)
-    return path
+def run_main() -> None:
+    """The console script: click's usage errors become one line and exit 2, like ours."""
+    try:
+        main(standalone_mode=False)
+    except click.UsageError as e:
+        hint = f" (see: agentsim {e.ctx.info_name} --help)" if e.ctx and e.ctx.parent else ""
+        click.echo(f"agentsim: error: {e.format_message()}{hint}".replace("\n", " "), err=True)
+        sys.exit(2)
+    except click.Abort:
+        click.echo("agentsim: interrupted", err=True)
+        sys.exit(130)
 
 
 if __name__ == "__main__":
-    main()
+    run_main()

@@ -50,7 +50,8 @@ def _embedder(kind: str, cache: Path | None):
     return inner, BatchingEmbedder(inner)
 
 
-def _build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None) -> Simulation:
+def _build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None,
+           check: bool = False) -> Simulation:
     from agentsim.llm.factory import build_llm
 
     world = load_world(resolve_world(opts.world))
@@ -62,6 +63,7 @@ def _build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None) ->
         max_in_flight=opts.max_in_flight,
         budget=(opts.budget_calls, opts.budget_tokens, opts.budget_usd),
         rng=random.Random(opts.seed),
+        check_reachable=check,
     )
     embedder, batcher = _embedder(opts.embedder, run_dir.embeddings if run_dir else None)
     sim = Simulation(world, llm, batcher.embed, seed=opts.seed, dim=embedder.dim)
@@ -134,6 +136,16 @@ def _finish_manifest(sim: Simulation, opts: RunOptions, target: int) -> None:
     ))
 
 
+def _fresh(rd: RunDir, build) -> Simulation:
+    """Build into a new run directory; if that fails, leave no empty run behind."""
+    try:
+        return build()
+    except BaseException:
+        rd.close()
+        shutil.rmtree(rd.path, ignore_errors=True)
+        raise
+
+
 def run_cli(opts: RunOptions) -> int:
     """`agentsim run`: build, run with progress, write the manifest. Returns the exit code."""
     from agentsim.progress import Progress
@@ -146,7 +158,7 @@ def run_cli(opts: RunOptions) -> int:
         opts = RunOptions(**{**saved, "hours": opts.hours, "ticks": opts.ticks,
                              "headless": opts.headless, "resume": opts.resume,
                              "llm": opts.llm or saved["llm"]})
-        sim = _build(opts, rd, None)
+        sim = _build(opts, rd, None, check=True)
         sim.attach(rd, resumed=True)
         if opts.hours is None and opts.ticks is None:  # finish what the run set out to do
             target = manifest.get("target_tick", sim.clock.tick)
@@ -159,15 +171,16 @@ def run_cli(opts: RunOptions) -> int:
         rd = RunDir.create(opts.out, Path(opts.world).name + "-replay", opts.seed)
         if src.embeddings.exists():
             shutil.copy(src.embeddings, rd.embeddings)
-        sim = _build(opts, rd, src.llm_log)
+        sim = _fresh(rd, lambda: _build(opts, rd, src.llm_log))
         target = manifest.get("ticks", manifest.get("target_tick"))
         sim.attach(rd)
     else:
         if opts.world is None:
             raise UserError("missing WORLD", field="WORLD")
         world_path = resolve_world(opts.world)
+        load_world(world_path)  # a bad world fails before a run directory exists
         rd = RunDir.create(opts.out, world_path.name, opts.seed)
-        sim = _build(opts, rd, None)
+        sim = _fresh(rd, lambda: _build(opts, rd, None, check=True))
         sim.attach(rd)
 
     if target is None:

@@ -31,12 +31,15 @@ def build_llm(
     max_in_flight: int | None = None,
     budget: tuple[int | None, int | None, float | None] = (None, None, None),
     rng: random.Random | None = None,
+    check_reachable: bool = False,
 ) -> LLMClient:
     from agentsim.llm.accounting import Budget
     from agentsim.llm.config import load_settings
     from agentsim.llm.record import Recorder, ReplaySource
 
     settings = load_settings(spec, config_path)
+    if check_reachable and replay_path is None:
+        _preflight(settings)
     offline = OfflineMind()
     if replay_path is not None:
         backends: dict[str, Backend] = {tier: _Unavailable(s.model) for tier, s in
@@ -63,6 +66,23 @@ def build_llm(
         prices=settings.prices,
     )
     return client
+
+
+def _preflight(settings: Any) -> None:
+    """Fail at once, in one line, when a configured server is not there."""
+    import asyncio
+
+    from agentsim.errors import LLMConfigError
+    from agentsim.llm.openai_backend import check_reachable
+
+    seen = set()
+    for tier in settings.tiers.values():
+        if tier.provider == "offline" or (tier.base_url, tier.api_key) in seen:
+            continue
+        seen.add((tier.base_url, tier.api_key))
+        problem = asyncio.run(check_reachable(tier.base_url, tier.api_key, tier.provider))
+        if problem:
+            raise LLMConfigError(problem, field=f"--llm {tier.label}")
 
 
 def _backend(settings: Any, offline: OfflineMind) -> Backend:

@@ -1,0 +1,3 @@
+from agentsim.cli import run_main
+
+run_main()
