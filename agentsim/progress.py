@@ -16,7 +16,7 @@ from agentsim.events import Conversation, Event, Learned, Reflected, TickEnded
 class Progress:
     def __init__(self, sim: Simulation, total_ticks: int, console: Console | None = None):
         self.sim = sim
-        self.console = console or Console(stderr=True)
+        self.console = console or Console(stderr=True, soft_wrap=True)
         self.total = total_ticks
         self.hour: Counter[str] = Counter()
         self.bar = RichProgress(

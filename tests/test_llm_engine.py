@@ -1,0 +1,75 @@
+"""The LLM layer under a whole simulation: replay, budgets, concurrency and faults against the
+fake OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from agentsim.events import RunStopped
+from agentsim.llm.factory import client_for
+from agentsim.llm.offline import OfflineMind
+from agentsim.llm.openai_backend import OpenAIBackend
+from agentsim.session import RunOptions, load, run_cli
+from agentsim.testing import FakeOpenAIServer
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALLVILLE = str(ROOT / "worlds" / "smallville")
+
+
+def _run(tmp_path: Path, name: str, **kw) -> Path:
+    out = tmp_path / name
+    opts = RunOptions(world=SMALLVILLE, seed=5, embedder="hash", out=str(out), **kw)
+    assert run_cli(opts) == 0
+    [run] = list(out.iterdir())
+    return run
+
+
+def test_replay_makes_no_calls_and_reproduces_the_log(tmp_path):
+    original = _run(tmp_path, "orig", hours=3)
+    replay = tmp_path / "replay"
+    assert run_cli(RunOptions(replay=str(original), out=str(replay))) == 0
+    [rerun] = list(replay.iterdir())
+    assert (rerun / "events.jsonl").read_bytes() == (original / "events.jsonl").read_bytes()
+    usage = json.loads((rerun / "manifest.json").read_text())["llm_usage"]["total"]
+    assert usage["calls"] == 0 and usage["cache_hits"] > 100
+
+
+def test_budget_stops_cleanly_at_a_checkpoint(tmp_path):
+    run = _run(tmp_path, "budget", hours=4, budget_calls=60)
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert "call budget" in manifest["stopped"]
+    assert manifest["ticks"] < 24
+    assert (run / "checkpoints" / f"tick-{manifest['ticks']:06d}").is_dir()
+    last = (run / "events.jsonl").read_text().splitlines()[-1]
+    assert json.loads(last)["type"] == "run_stopped"
+    assert RunStopped.model_validate_json(last).reason == manifest["stopped"]
+
+
+def _fake_llm(server: FakeOpenAIServer, **kw):
+    backend = OpenAIBackend("fake-model", base_url=server.base_url, name="compat",
+                            send_request_meta=True)
+    return client_for(backend, fallback=OfflineMind(), **kw)
+
+
+def test_all_agents_calls_are_in_flight_together():
+    with FakeOpenAIServer(latency=0.2) as server:
+        sim = load(SMALLVILLE, seed=1, embedder="hash", llm=_fake_llm(server))
+        sim.clock.tick = 12  # 08:00: everyone is awake and plans
+        sim.run(ticks=1)
+        sim.close()
+    assert server.max_in_flight >= 20
+
+
+def test_a_run_survives_twenty_percent_faults(tmp_path):
+    faults = {"429": 0.05, "500": 0.05, "hang": 0.05, "malformed": 0.05}
+    with FakeOpenAIServer(faults=faults, seed=1) as server:
+        llm = _fake_llm(server, timeout=0.5, backoff_base=0.01, backoff_max=0.05)
+        sim = load(SMALLVILLE, seed=1, embedder="hash", llm=llm, out=str(tmp_path))
+        sim.clock.tick = 12
+        sim.run(hours=2)
+        t = llm.usage.total
+        sim.close()
+    assert sim.clock.tick == 24
+    assert t.retries > 0 and t.repairs > 0
+    assert server.by_status["429"] > 0 and server.by_status["500"] > 0
