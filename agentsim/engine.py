@@ -151,8 +151,8 @@ class Simulation:
     # -- interventions ----------------------------------------------------------------------
     async def awhisper(self, agent: str, text: str, importance: int = 8) -> None:
         a = self.agent(agent)
-        await memorize(a, [Experience(MemoryKind.observation, text, importance=importance)],
-                       self._context())
+        await memorize(a, [Experience(MemoryKind.observation, text, importance=importance,
+                                      source="whisper")], self._context())
         self._publish([Whispered(tick=self.clock.tick, time=self.clock.now, agent=a.id,
                                  text=text)])
 

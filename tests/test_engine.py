@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agentsim.engine import Simulation
-from agentsim.events import Conversation, RunStarted, TickEnded
+from agentsim.events import Conversation, Learned, PlanMade, Reflected, RunStarted, TickEnded
 from agentsim.session import load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,13 +99,26 @@ def test_llm_calls_of_a_tick_are_in_flight_together():
     sim.close()
 
 
-def test_conversations_pass_on_the_party(tmp_path):
+def test_one_day_in_smallville_on_the_offline_mind():
+    """From the morning of February 13 to midnight: everyone plans, several reflect, and the
+    party invitation spreads from Isabella by conversation."""
     sim = load(str(SMALLVILLE), seed=1, embedder="hash")
-    sim.run(hours=12)
-    convs = [e for e in sim.events if isinstance(e, Conversation)]
-    assert convs, "residents should talk"
-    knows = [a for a in sim.agents.values() if a.memory.search("Valentine")]
-    assert len(knows) >= 3
+    sim.run(hours=18)
+    planned = {e.agent for e in sim.events if isinstance(e, PlanMade) and e.level == "day"}
+    assert planned == set(sim.agents)
+    reflected = {e.agent for e in sim.events if isinstance(e, Reflected)}
+    assert len(reflected) >= 5
+    for e in sim.events:
+        if isinstance(e, Reflected):
+            assert e.evidence, "insights cite the memories they rest on"
+    heard = {e.agent for e in sim.events
+             if isinstance(e, Learned) and e.title == "Valentine's Day party"}
+    assert len(heard - {"isabella_rodriguez"}) >= 5
+    assert any(isinstance(e, Conversation) and e.participants[0] == "isabella_rodriguez"
+               and e.turns[0].shares_memory is not None for e in sim.events)
+    # Knowing is in memory, where an interview finds it.
+    for aid in heard:
+        assert sim.agents[aid].memory.search("Valentine's Day party")
     sim.close()
 
 

@@ -29,7 +29,7 @@ def _heard(speaker: Agent, shared: MemoryRecord, utterance: str, ctx: Context) -
             f"{ev.start:%H:%M}-{ev.end:%H:%M}{host} (I heard it from {speaker.name})"
         )
     else:
-        text = f"{speaker.name} told me: {utterance}"
+        text = f"{speaker.name} told me: {shared.text}"
     return Experience(MemoryKind.chat, text, about=(speaker.name,), source=speaker.name, event=ev)
 
 
@@ -56,7 +56,7 @@ async def converse(a: Agent, b: Agent, relationships: Relationships, ctx: Contex
                           "activity": listener.action.activity if listener.action else ""},
                 "relationship": relationship_line(speaker, listener.name, rel),
                 "closeness": rel["closeness"] if rel else 0.0,
-                "memories": memory_vars(memories),
+                "memories": memory_vars(memories, ctx.places),
                 "news": news_vars(news, ctx),
                 "transcript": transcript,
                 "turn": turn,

@@ -34,7 +34,7 @@ async def interview(
             "persona": agent.persona_vars(ctx.world_name),
             "now": f"{ctx.now:%A %H:%M}",
             "question": question,
-            "memories": memory_vars(found),
+            "memories": memory_vars(found, ctx.places),
         },
         schema=InterviewAnswer,
         agent=agent.id,

@@ -82,7 +82,7 @@ async def recall(agent: Agent, query: str, ctx: Context, k: int = 6, touch: bool
     )
 
 
-def memory_vars(records) -> list[dict]:
+def memory_vars(records, places=None) -> list[dict]:
     """Memories as prompt variables: id, text and the structure the offline mind reads."""
     out = []
     for r in records:
@@ -95,7 +95,8 @@ def memory_vars(records) -> list[dict]:
                 "importance": rec.importance,
                 "about": list(rec.about),
                 "source": rec.source,
-                "event": event_vars(rec.event) if rec.event else None,
+                "event": event_vars(rec.event, places.name(rec.event.place) if places else None)
+                if rec.event else None,
             }
         )
     return out

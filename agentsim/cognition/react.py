@@ -14,8 +14,12 @@ from agentsim.memory.record import MemoryKind, MemoryRecord
 
 def _passable(rec: MemoryRecord) -> bool:
     """Facts that can be passed on: things seen or read, and things heard from someone."""
-    if rec.kind in (MemoryKind.observation, MemoryKind.reading):
+    if rec.kind is MemoryKind.reading:
         return True
+    if rec.kind is MemoryKind.observation:
+        # News from outside (a whisper, a world event), not someone's routine or my own
+        # private thoughts from my persona.
+        return rec.source is not None and not rec.about
     return rec.kind is MemoryKind.chat and rec.source is not None
 
 
@@ -103,7 +107,7 @@ async def maybe_react(
             "relationship": relationship_line(agent, other.name, rel),
             "closeness": rel["closeness"] if rel else 0.0,
             "news": news_vars(news_for(agent, other.name, ctx), ctx),
-            "memories": memory_vars(memories),
+            "memories": memory_vars(memories, ctx.places),
         },
         schema=Reaction,
         tier="fast",

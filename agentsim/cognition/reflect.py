@@ -24,7 +24,7 @@ async def reflect(agent: Agent, ctx: Context) -> None:
     recent = agent.memory.recent(RECENT)
     questions = await ctx.llm.ask(
         "reflect_questions",
-        {"persona": persona, "memories": memory_vars(recent), "n": QUESTIONS},
+        {"persona": persona, "memories": memory_vars(recent, ctx.places), "n": QUESTIONS},
         schema=Questions,
         agent=agent.id,
     )
@@ -35,7 +35,7 @@ async def reflect(agent: Agent, ctx: Context) -> None:
             continue
         answer = await ctx.llm.ask(
             "reflect_insights",
-            {"persona": persona, "question": question, "memories": memory_vars(found),
+            {"persona": persona, "question": question, "memories": memory_vars(found, ctx.places),
              "n": INSIGHTS_PER_QUESTION},
             schema=Insights,
             agent=agent.id,

@@ -87,7 +87,8 @@ class PlaceGraph:
     def describe(self, place_id: str) -> str:
         p = self._places[place_id]
         if p.kind is PlaceKind.room and p.parent:
-            return f"the {p.name} in {self._places[p.parent].name}"
+            article = "" if p.name[:1].isupper() else "the "
+            return f"{article}{p.name} in {self._places[p.parent].name}"
         return p.name
 
     def objects_in(self, place_id: str) -> list[ObjectSpec]:
