@@ -180,12 +180,14 @@ class FakeOpenAIServer:
         fault = self._fault()
         if fault == "hang":
             await asyncio.sleep(self.hang_seconds)
-        await asyncio.sleep(self.latency)
+        t0 = time.perf_counter()
+        text = self._answer(req)
+        # `latency` is the whole time the server takes, its own work included.
+        await asyncio.sleep(max(0.0, self.latency - (time.perf_counter() - t0)))
         if fault == "429":
             return 429, {"retry-after": "0.05"}, json.dumps({"error": {"message": "slow down"}})
         if fault == "500":
             return 500, {}, json.dumps({"error": {"message": "internal error"}})
-        text = self._answer(req)
         if fault == "malformed":
             text = self.rng.choice([f"```json\n{text}\n```", f"Sure! {text} Hope it helps.",
                                     text[: max(1, len(text) // 2)]])

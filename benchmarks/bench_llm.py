@@ -1,0 +1,158 @@
+"""The LLM layer under load: Smallville against the fake OpenAI-compatible server.
+
+    python benchmarks/bench_llm.py [--agents 25 100] [--latency 0.2] [--hours 1] [--day]
+
+For each agent count it runs the engine against the fake server (the offline mind answers
+behind it, so agents behave as in an offline run) at a fixed latency per request, and prints:
+
+- wall time per tick against the ideal: the longest chain of dependent calls in the tick times
+  the latency. Within a tick an agent's own calls are sequential (perceive -> plan -> react),
+  and conversations, one turn after another, come after all steps; so the ideal of a tick is
+  (longest step chain + longest conversation chain) x latency;
+- LLM calls and tokens per agent per simulated hour; the server's peak requests in flight.
+
+`--day` also runs one whole simulated day (25 agents, latency 0) and prints the tokens per
+agent per game day: the token economy of the full architecture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextvars
+import dataclasses
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import agentsim.engine as engine_module
+from agentsim.engine import Simulation
+from agentsim.llm.factory import client_for
+from agentsim.llm.offline import OfflineMind
+from agentsim.llm.openai_backend import OpenAIBackend
+from agentsim.memory.embed import BatchingEmbedder, make_embedder
+from agentsim.testing import FakeOpenAIServer
+from agentsim.world.loader import load_world
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_engine import replicate  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+_phase: contextvars.ContextVar[str | None] = contextvars.ContextVar("phase", default=None)
+
+
+class ChainCounter:
+    """Wraps the LLM client and counts calls per (tick, chain): an agent's step or a talk."""
+
+    def __init__(self, llm, sim_ref):
+        self.llm = llm
+        self.sim_ref = sim_ref
+        self.calls: dict[tuple[int, str, str], int] = defaultdict(int)
+
+    async def ask(self, template_id, variables, *, schema=None, tier="smart", agent=None):
+        tick = self.sim_ref[0].clock.tick
+        pair = _phase.get()
+        if pair is None:
+            key = (tick, "step", agent or "?")
+        elif template_id == "converse_turn":
+            key = (tick, "turns", pair)
+        else:  # each participant remembers the talk, in parallel with the other
+            key = (tick, "after", f"{pair}/{agent}")
+        self.calls[key] += 1
+        return await self.llm.ask(template_id, variables, schema=schema, tier=tier, agent=agent)
+
+    def ideal_chain(self) -> int:
+        steps: dict[int, int] = defaultdict(int)
+        talks: dict[tuple[int, str], int] = defaultdict(int)
+        after: dict[tuple[int, str], int] = defaultdict(int)
+        for (tick, kind, key), n in self.calls.items():
+            if kind == "step":
+                steps[tick] = max(steps[tick], n)
+            elif kind == "turns":
+                talks[tick, key] += n
+            else:
+                pair = key.split("/")[0]
+                after[tick, pair] = max(after[tick, pair], n)
+        longest_talk: dict[int, int] = defaultdict(int)
+        for (tick, pair), n in talks.items():
+            longest_talk[tick] = max(longest_talk[tick], n + after[tick, pair])
+        return sum(steps.values()) + sum(longest_talk.values())
+
+    def __getattr__(self, name):
+        return getattr(self.llm, name)
+
+
+_real_converse = engine_module.converse
+
+
+async def _traced_converse(a, b, rel, ctx):
+    _phase.set(f"{a.id}+{b.id}")
+    await _real_converse(a, b, rel, ctx)
+
+
+def run(n_agents: int, latency: float, hours: float, start_hour: int) -> dict:
+    world = replicate(load_world(ROOT / "worlds" / "smallville"), n_agents)
+    spec = world.spec.model_copy(update={"start": world.spec.start.replace(hour=start_hour)})
+    world = dataclasses.replace(world, spec=spec)
+    with FakeOpenAIServer(latency=latency) as server:
+        backend = OpenAIBackend("fake-model", base_url=server.base_url, name="compat",
+                                send_request_meta=True)
+        client = client_for(backend, fallback=OfflineMind(), max_in_flight=4 * n_agents)
+        ref: list[Simulation] = []
+        counter = ChainCounter(client, ref)
+        sim = Simulation(world, counter, BatchingEmbedder(make_embedder("hash")).embed, seed=1)
+        ref.append(sim)
+        engine_module.converse = _traced_converse
+        try:
+            t0 = time.perf_counter()
+            sim.run(hours=hours)
+            wall = time.perf_counter() - t0
+        finally:
+            engine_module.converse = _real_converse
+        usage = client.usage.total
+        peak = server.max_in_flight
+        sim.close()
+    ticks = sim.clock.tick
+    ideal = counter.ideal_chain() * latency
+    return {
+        "agents": n_agents, "ticks": ticks, "wall_per_tick": wall / ticks,
+        "ideal_per_tick": ideal / ticks, "overhead": wall / ideal - 1 if ideal else float("nan"),
+        "calls_per_agent_hour": usage.calls / n_agents / hours,
+        "tokens_per_agent_hour": usage.tokens / n_agents / hours, "peak_in_flight": peak,
+        "retries": usage.retries,
+    }
+
+
+def day(n_agents: int) -> dict:
+    r = run(n_agents, 0.0, 24.0, 6)
+    return {"agents": n_agents, "tokens_per_agent_day": r["tokens_per_agent_hour"] * 24,
+            "calls_per_agent_day": r["calls_per_agent_hour"] * 24}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--agents", type=int, nargs="+", default=[25, 100])
+    ap.add_argument("--latency", type=float, default=0.2)
+    ap.add_argument("--hours", type=float, default=1.0)
+    ap.add_argument("--start-hour", type=int, default=8)
+    ap.add_argument("--day", action="store_true", help="also measure a whole day's tokens")
+    args = ap.parse_args()
+    print("$ python benchmarks/bench_llm.py " + " ".join(sys.argv[1:]))
+    print(f"latency {args.latency * 1000:.0f} ms per request, {args.hours:g} sim-hour(s) from "
+          f"{args.start_hour:02d}:00")
+    print(f"{'agents':>6} {'ticks':>5} {'wall s/tick':>11} {'ideal s/tick':>12} {'overhead':>8} "
+          f"{'calls/agent/h':>13} {'tokens/agent/h':>14} {'peak in flight':>14}")
+    for n in args.agents:
+        r = run(n, args.latency, args.hours, args.start_hour)
+        print(f"{r['agents']:>6} {r['ticks']:>5} {r['wall_per_tick']:>11.2f} "
+              f"{r['ideal_per_tick']:>12.2f} {r['overhead']:>8.1%} "
+              f"{r['calls_per_agent_hour']:>13.1f} {r['tokens_per_agent_hour']:>14.0f} "
+              f"{r['peak_in_flight']:>14}")
+    if args.day:
+        d = day(25)
+        print(f"one game day (06:00 to 06:00), 25 agents: {d['tokens_per_agent_day']:,.0f} tokens"
+              f" and {d['calls_per_agent_day']:.0f} calls per agent")
+
+
+if __name__ == "__main__":
+    main()
