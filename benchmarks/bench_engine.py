@@ -73,7 +73,7 @@ def main() -> None:
     args = ap.parse_args()
     print("$ python benchmarks/bench_engine.py " + " ".join(sys.argv[1:]))
     print(f"{'agents':>7} {'ticks':>6} {'wall s':>8} {'steps/s':>9} {'ms/tick':>9} "
-          f"{'convs':>6} {'LLM calls':>10} {'peak MB (py)':>13}")
+          f"{'convs':>6} {'LLM calls':>10} {'run alloc MB':>13}")
     for n in args.agents:
         r = bench(n, args.hours, args.start_hour)
         print(f"{r['agents']:>7} {r['ticks']:>6} {r['seconds']:>8.2f} {r['steps_per_s']:>9.0f} "

@@ -18,10 +18,14 @@ agent per game day: the token economy of the full architecture.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import contextvars
 import dataclasses
+import json
+import subprocess
 import sys
 import time
+import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
@@ -31,7 +35,6 @@ from agentsim.llm.factory import client_for
 from agentsim.llm.offline import OfflineMind
 from agentsim.llm.openai_backend import OpenAIBackend
 from agentsim.memory.embed import BatchingEmbedder, make_embedder
-from agentsim.testing import FakeOpenAIServer
 from agentsim.world.loader import load_world
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -90,12 +93,29 @@ async def _traced_converse(a, b, rel, ctx):
     await _real_converse(a, b, rel, ctx)
 
 
+@contextlib.contextmanager
+def server_process(latency: float):
+    """The fake server in a process of its own, as a real server would be."""
+    proc = subprocess.Popen([sys.executable, "-m", "agentsim.testing.fake_server",
+                             "--latency", str(latency)], stdout=subprocess.PIPE, text=True)
+    try:
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def _stats(base_url: str) -> dict:
+    with urllib.request.urlopen(base_url + "/stats") as r:
+        return json.loads(r.read())
+
+
 def run(n_agents: int, latency: float, hours: float, start_hour: int) -> dict:
     world = replicate(load_world(ROOT / "worlds" / "smallville"), n_agents)
     spec = world.spec.model_copy(update={"start": world.spec.start.replace(hour=start_hour)})
     world = dataclasses.replace(world, spec=spec)
-    with FakeOpenAIServer(latency=latency) as server:
-        backend = OpenAIBackend("fake-model", base_url=server.base_url, name="compat",
+    with server_process(latency) as base_url:
+        backend = OpenAIBackend("fake-model", base_url=base_url, name="compat",
                                 send_request_meta=True)
         client = client_for(backend, fallback=OfflineMind(), max_in_flight=4 * n_agents)
         ref: list[Simulation] = []
@@ -110,7 +130,7 @@ def run(n_agents: int, latency: float, hours: float, start_hour: int) -> dict:
         finally:
             engine_module.converse = _real_converse
         usage = client.usage.total
-        peak = server.max_in_flight
+        peak = _stats(base_url)["max_in_flight"]
         sim.close()
     ticks = sim.clock.tick
     ideal = counter.ideal_chain() * latency

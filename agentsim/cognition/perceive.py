@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.memorize import Experience
@@ -30,6 +30,12 @@ class WorldView:
 
     agents: dict[str, Seen]
     objects: dict[str, str]  # object id -> state
+    by_area: dict[str, list[Seen]] = field(default_factory=dict)  # sorted by id
+
+    def __post_init__(self) -> None:
+        if not self.by_area:
+            for s in sorted(self.agents.values(), key=lambda s: s.id):
+                self.by_area.setdefault(s.area, []).append(s)
 
 
 @dataclass(frozen=True)
@@ -43,8 +49,8 @@ def perceive(agent: Agent, view: WorldView, places: PlaceGraph, attention: int) 
     """People in the same area and non-idle objects in the same place, nearest first."""
     me = view.agents[agent.id]
     out: list[Percept] = []
-    for other in sorted(view.agents.values(), key=lambda s: (s.place != me.place, s.id)):
-        if other.id == agent.id or other.area != me.area:
+    for other in sorted(view.by_area[me.area], key=lambda s: s.place != me.place):
+        if other.id == agent.id:
             continue
         doing = progressive(other.doing) if other.awake else "sleeping"
         out.append(Percept(f"{other.id}|{doing}", f"{other.name} is {doing}", other.id))

@@ -32,7 +32,7 @@ def news_for(agent: Agent, other_name: str, ctx: Context, limit: int = 3) -> lis
     upcoming events (one memory per event), and recent memories of high importance. Nothing
     that `other` told the agent, nor anything about `other`'s own event."""
     told = agent.told.get(other_name, set())
-    records = agent.memory.records()
+    records = agent.memory.notable()
     known = {event_key(r) for r in records
              if r.event and (r.id in told or r.source == other_name)}
     since = ctx.now - timedelta(days=2)

@@ -5,6 +5,7 @@ repaired, re-asked, and as a last resort answered by the fallback (the offline m
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -31,7 +32,7 @@ class LLMClient:
         prompts: PromptLibrary,
         *,
         rng: random.Random,
-        max_in_flight: int = 64,
+        max_in_flight: int = 128,
         timeout: float = 60.0,
         max_retries: int = 6,
         backoff_base: float = 0.5,
@@ -125,9 +126,9 @@ class LLMClient:
     def _prompt(self, template_id: str, variables: Mapping[str, Any],
                 schema: type[BaseModel] | None, tier: str, agent: str | None) -> Prompt:
         messages = [dict(m) for m in self.prompts.render(template_id, dict(variables))]
-        json_schema = schema.model_json_schema() if schema is not None else None
+        json_schema = _json_schema(schema) if schema is not None else None
         if json_schema is not None:
-            messages[-1]["content"] += schema_instruction(json_schema)
+            messages[-1]["content"] += _instruction(schema)
         return Prompt(template_id, variables, tuple(messages), json_schema,
                       schema.__name__ if schema else None, tier, self.seed, agent, output=schema)
 
@@ -205,6 +206,16 @@ class LLMClient:
             # The validated answer, not the raw text: a replay then needs no repair.
             self.recorder.write(key, prompt, Completion(_dump(result), c.prompt_tokens,
                                                         c.completion_tokens, c.model))
+
+
+@functools.cache
+def _json_schema(schema: type[BaseModel]) -> dict[str, Any]:
+    return schema.model_json_schema()
+
+
+@functools.cache
+def _instruction(schema: type[BaseModel]) -> str:
+    return schema_instruction(_json_schema(schema))
 
 
 def _schema_of(prompt: Prompt) -> type[BaseModel] | None:

@@ -57,7 +57,7 @@ class TierSettings:
 @dataclass(frozen=True)
 class LLMSettings:
     tiers: dict[str, TierSettings]
-    max_in_flight: int = 64
+    max_in_flight: int = 128
     timeout: float = 60.0
     max_retries: int = 6
     budget_calls: int | None = None
@@ -132,7 +132,7 @@ def load_settings(spec: str | None, config_path: str | Path | None = None,
     prices = {m: (float(p[0]), float(p[1])) for m, p in conf.get("prices", {}).items()}
     return LLMSettings(
         tiers=parse_spec(chosen, env),
-        max_in_flight=int(conf.get("max_in_flight", 64)),
+        max_in_flight=int(conf.get("max_in_flight", 128)),
         timeout=float(conf.get("timeout", 60.0)),
         max_retries=int(conf.get("max_retries", 6)),
         budget_calls=conf.get("budget_calls"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import openai
+from openai.types.chat import ChatCompletion
 
 from agentsim.llm.base import Completion, Prompt
 from agentsim.llm.errors import FatalLLMError, RetryableLLMError
@@ -89,10 +90,14 @@ class OpenAIBackend:
             if fmt is not None:
                 kwargs["response_format"] = fmt
             if self.send_request_meta:
-                kwargs["extra_body"] = {"agentsim": {"template_id": prompt.template_id,
-                                                     "variables": prompt.variables}}
+                kwargs["agentsim"] = {"template_id": prompt.template_id,
+                                      "variables": prompt.variables}
             try:
-                resp = await self.client.chat.completions.create(**kwargs)
+                # The client's plain POST: the same request, errors and retries policy as
+                # chat.completions.create, without its per-request walk over the params
+                # (about 1 ms a call, which adds up when hundreds are in flight).
+                resp = await self.client.post("/chat/completions", body=kwargs,
+                                              cast_to=ChatCompletion)
             except openai.BadRequestError as e:
                 if fmt is not None and _about_format(e):
                     self.mode = MODES[MODES.index(self.mode) + 1]

@@ -30,6 +30,7 @@ class PromptLibrary:
             loader=jinja2.FileSystemLoader(str(self.directory)),
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
+            auto_reload=False,
             autoescape=False,
         )
 

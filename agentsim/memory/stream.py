@@ -13,6 +13,8 @@ from agentsim.memory.retrieval import score, top_k
 from agentsim.world.schema import ScheduledEvent
 
 _EPOCH = datetime(2000, 1, 1)
+_CODE = {k: i for i, k in enumerate(MemoryKind)}
+NOTABLE = 7
 
 
 def _secs(t: datetime) -> float:
@@ -37,6 +39,7 @@ class MemoryStream:
         self._imp = np.zeros(capacity, dtype=np.int16)
         self._created = np.zeros(capacity, dtype=np.float64)
         self._accessed = np.zeros(capacity, dtype=np.float64)
+        self._kcode = np.zeros(capacity, dtype=np.int8)
         self._text: list[str] = []
         self._kind: list[MemoryKind] = []
         self._evidence: list[tuple[int, ...]] = []
@@ -44,6 +47,8 @@ class MemoryStream:
         self._event: list[ScheduledEvent | None] = []
         self._about: list[tuple[str, ...]] = []
         self._by_text: dict[str, int] = {}
+        self._created_at: list[datetime] = []
+        self._notable: list[int] = []  # ids with a scheduled event or importance >= 7
         self.importance_since_reflection = 0
 
     def __len__(self) -> int:
@@ -51,7 +56,7 @@ class MemoryStream:
 
     def _grow(self) -> None:
         cap = max(64, 2 * self._emb.shape[0])
-        for name in ("_emb", "_imp", "_created", "_accessed"):
+        for name in ("_emb", "_imp", "_created", "_accessed", "_kcode"):
             old = getattr(self, name)
             new = np.zeros((cap, *old.shape[1:]), dtype=old.dtype)
             new[: self._n] = old[: self._n]
@@ -76,6 +81,7 @@ class MemoryStream:
         self._emb[i] = embedding
         self._imp[i] = importance
         self._created[i] = self._accessed[i] = _secs(created)
+        self._kcode[i] = _CODE[MemoryKind(kind)]
         self._text.append(text)
         self._kind.append(MemoryKind(kind))
         self._evidence.append(tuple(evidence))
@@ -83,6 +89,9 @@ class MemoryStream:
         self._event.append(event)
         self._about.append(tuple(about))
         self._by_text.setdefault(text, importance)
+        self._created_at.append(created)
+        if event is not None or importance >= NOTABLE:
+            self._notable.append(i)
         self._n += 1
         if kind is not MemoryKind.reflection:  # reflections must not trigger reflections
             self.importance_since_reflection += importance
@@ -95,13 +104,15 @@ class MemoryStream:
     def get(self, i: int) -> MemoryRecord:
         if not 0 <= i < self._n:
             raise IndexError(f"{self.agent} has no memory {i}")
+        created = self._created_at[i]
+        accessed = created if self._accessed[i] == self._created[i] else _time(self._accessed[i])
         return MemoryRecord(
             id=i,
             agent=self.agent,
             kind=self._kind[i],
             text=self._text[i],
-            created=_time(self._created[i]),
-            last_accessed=_time(self._accessed[i]),
+            created=created,
+            last_accessed=accessed,
             importance=int(self._imp[i]),
             evidence=self._evidence[i],
             source=self._source[i],
@@ -112,6 +123,10 @@ class MemoryStream:
 
     def records(self, kinds: set[MemoryKind] | None = None) -> list[MemoryRecord]:
         return [self.get(i) for i in range(self._n) if kinds is None or self._kind[i] in kinds]
+
+    def notable(self) -> list[MemoryRecord]:
+        """Memories that tell of a scheduled event or have importance >= 7 (news candidates)."""
+        return [self.get(i) for i in self._notable]
 
     def recent(self, n: int, kinds: set[MemoryKind] | None = None) -> list[MemoryRecord]:
         """The n newest memories, oldest first."""
@@ -160,7 +175,8 @@ class MemoryStream:
             return []
         cand = None
         if kinds is not None:
-            cand = np.array([i for i in range(n) if self._kind[i] in kinds], dtype=np.int64)
+            codes = np.array([_CODE[MemoryKind(k)] for k in kinds], dtype=np.int8)
+            cand = np.flatnonzero(np.isin(self._kcode[:n], codes))
             if cand.size == 0:
                 return []
         emb, imp, acc = self._emb[:n], self._imp[:n], self._accessed[:n]
@@ -214,11 +230,15 @@ class MemoryStream:
         s._accessed[:n] = arrays["accessed"]
         s._text = list(state["text"])
         s._kind = [MemoryKind(k) for k in state["kind"]]
+        s._kcode[:n] = [_CODE[k] for k in s._kind]
         s._evidence = [tuple(e) for e in state["evidence"]]
         s._source = list(state["source"])
         s._event = [ScheduledEvent.model_validate(e) if e else None for e in state["event"]]
         s._about = [tuple(a) for a in state["about"]]
-        for text, imp in zip(s._text, s._imp[:n], strict=True):
+        s._created_at = [_time(t) for t in s._created[:n]]
+        for i, (text, imp) in enumerate(zip(s._text, s._imp[:n], strict=True)):
             s._by_text.setdefault(text, int(imp))
+            if s._event[i] is not None or imp >= NOTABLE:
+                s._notable.append(i)
         s.importance_since_reflection = state["importance_since_reflection"]
         return s

@@ -156,6 +156,10 @@ class FakeOpenAIServer:
             writer.close()
 
     async def _handle(self, method: str, path: str, body: bytes) -> tuple[int, dict, str]:
+        if method == "GET" and path.endswith("/stats"):
+            return 200, {}, json.dumps({"requests": self.requests,
+                                        "max_in_flight": self.max_in_flight,
+                                        "by_status": dict(self.by_status)})
         if method == "GET" and path.endswith("/models"):
             return 200, {}, json.dumps({"object": "list", "data": [
                 {"id": "fake-model", "object": "model", "owned_by": "agentsim"}]})
@@ -221,3 +225,24 @@ class FakeOpenAIServer:
         if schema:
             return json.dumps(example_for(schema))
         return "ok"
+
+
+def main() -> None:
+    """`python -m agentsim.testing.fake_server --latency 0.2`: serve in a process of its own
+    (as a real server would be), print the base URL, run until killed."""
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--latency", type=float, default=0.0)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    server = FakeOpenAIServer(latency=args.latency, seed=args.seed).start()
+    print(server.base_url, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -14,6 +14,7 @@ from agentsim.world.places import PlaceGraph
 from agentsim.world.schema import PersonaSpec, PlaceSpec, WorldSpec
 
 M = TypeVar("M", bound=BaseModel)
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser, when PyYAML has it
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def _loc(loc: tuple[Any, ...]) -> str:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
