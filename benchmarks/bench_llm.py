@@ -38,7 +38,7 @@ from agentsim.memory.embed import BatchingEmbedder, make_embedder
 from agentsim.world.loader import load_world
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_engine import replicate  # noqa: E402
+from bench_engine import replicate
 
 ROOT = Path(__file__).resolve().parent.parent
 _phase: contextvars.ContextVar[str | None] = contextvars.ContextVar("phase", default=None)
