@@ -101,16 +101,16 @@ def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, h
 @click.argument("run_path", metavar="RUN")
 @click.argument("name")
 @click.argument("question")
-@click.option("--remember", is_flag=True, help="Let the agent remember being asked.")
 @click.option("--json", "as_json", is_flag=True)
 @_friendly
-def interview_cmd(run_path: str, name: str, question: str, remember: bool, as_json: bool) -> None:
-    """Ask NAME a QUESTION at the last checkpoint of RUN."""
+def interview_cmd(run_path: str, name: str, question: str, as_json: bool) -> None:
+    """Ask NAME a QUESTION at the last checkpoint of RUN. The run is not changed (from Python,
+    `sim.interview(name, question, remember=True)` lets the agent remember being asked)."""
     from agentsim.session import open_run
 
     sim = open_run(run_path, llm=None)
     try:
-        ans = sim.interview(name, question, remember=remember)
+        ans = sim.interview(name, question)
     finally:
         sim.close()
     if as_json:
