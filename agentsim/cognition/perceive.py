@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from agentsim.cognition.agent import Agent
@@ -46,26 +47,30 @@ class Percept:
 
 
 def perceive(agent: Agent, view: WorldView, places: PlaceGraph, attention: int) -> list[Percept]:
-    """People in the same area and non-idle objects in the same place, nearest first."""
+    """People in the same area and non-idle objects in the same place, nearest first, up to
+    the agent's attention."""
     me = view.agents[agent.id]
+    others = [o for o in view.by_area[me.area] if o.id != agent.id]
+    others.sort(key=lambda s: s.place != me.place)  # stable: same room first, then by id
     out: list[Percept] = []
-    for other in sorted(view.by_area[me.area], key=lambda s: s.place != me.place):
-        if other.id == agent.id:
-            continue
+    for other in others[:attention]:
         doing = progressive(other.doing) if other.awake else "sleeping"
         out.append(Percept(f"{other.id}|{doing}", f"{other.name} is {doing}", other.id))
     for obj in places.objects_in(me.place):
+        if len(out) >= attention:
+            break
         state = view.objects.get(obj.id, obj.state)
         default = obj.states[0] if obj.states else obj.state
         if state != default:
             out.append(Percept(f"{obj.id}|{state}", f"the {obj.name} is {state}"))
-    return out[:attention]
+    return out
 
 
 _DOUBLE = {"run", "get", "sit", "shop", "jog", "chat", "plan", "stop", "swim", "put", "set",
            "cut", "hit", "nap", "dig", "tap", "map"}
 
 
+@functools.lru_cache(maxsize=4096)
 def progressive(activity: str) -> str:
     """"serve customers" -> "serving customers", for "Isabella Rodriguez is ..." sentences."""
     words = activity.strip().split(" ", 1)
