@@ -74,11 +74,13 @@ def validate(world: str) -> None:
 @click.option("--budget-calls", type=int, help="Stop cleanly after this many LLM calls.")
 @click.option("--budget-tokens", type=int, help="Stop cleanly after this many tokens.")
 @click.option("--budget-usd", type=float, help="Stop cleanly after this many dollars.")
+@click.option("--cache", type=click.Path(dir_okay=False),
+              help="A response cache (sqlite file) shared across runs: same request, no call.")
 @click.option("--checkpoint-every", type=int, default=6, show_default=True,
               help="Ticks between checkpoints.")
 @_friendly
 def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, headless, out,
-        resume, replay, max_in_flight, budget_calls, budget_tokens, budget_usd,
+        resume, replay, max_in_flight, budget_calls, budget_tokens, budget_usd, cache,
         checkpoint_every) -> None:
     """Run WORLD (a folder such as worlds/smallville), or resume or replay a run."""
     from agentsim.session import RunOptions, run_cli
@@ -93,6 +95,7 @@ def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, h
         embedder=embedder, out=out, resume=resume, replay=replay, max_in_flight=max_in_flight,
         budget_calls=budget_calls, budget_tokens=budget_tokens, budget_usd=budget_usd,
         checkpoint_every=checkpoint_every, headless=headless or not sys.stdout.isatty(),
+        cache=cache,
     )
     sys.exit(run_cli(opts))
 

@@ -39,6 +39,7 @@ class RunOptions:
     budget_usd: float | None = None
     checkpoint_every: int = 6
     headless: bool = True
+    cache: str | None = None
 
 
 def _embedder(kind: str, cache: Path | None):
@@ -64,6 +65,7 @@ def _build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None,
         budget=(opts.budget_calls, opts.budget_tokens, opts.budget_usd),
         rng=random.Random(opts.seed),
         check_reachable=check,
+        cache_path=opts.cache,
     )
     embedder, batcher = _embedder(opts.embedder, run_dir.embeddings if run_dir else None)
     sim = Simulation(world, llm, batcher.embed, seed=opts.seed, dim=embedder.dim)

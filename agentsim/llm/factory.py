@@ -32,10 +32,11 @@ def build_llm(
     budget: tuple[int | None, int | None, float | None] = (None, None, None),
     rng: random.Random | None = None,
     check_reachable: bool = False,
+    cache_path: str | Path | None = None,
 ) -> LLMClient:
     from agentsim.llm.accounting import Budget
     from agentsim.llm.config import load_settings
-    from agentsim.llm.record import Recorder, ReplaySource
+    from agentsim.llm.record import Recorder, ReplaySource, ResponseCache
 
     settings = load_settings(spec, config_path)
     if check_reachable and replay_path is None:
@@ -61,6 +62,7 @@ def build_llm(
         rng=rng or random.Random(0),
         recorder=Recorder(record_path) if record_path else None,
         replay=ReplaySource(replay_path) if replay_path else None,
+        cache=ResponseCache(Path(cache_path)) if cache_path and not replay_path else None,
         budget=b,
         fallback=offline,
         prices=settings.prices,
