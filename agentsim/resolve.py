@@ -51,6 +51,7 @@ class Resolver:
         self.sim = sim
 
     def resolve(self, intents: list[Intent]) -> list[tuple[Agent, Agent]]:
+        """Pair talkers, then start actions, move and use objects, in sorted agent order."""
         sim = self.sim
         out: list[Event] = []
         ordered = sorted(intents, key=lambda i: i.agent)
@@ -69,9 +70,10 @@ class Resolver:
         sim, places = self.sim, self.sim.world.places
         paired: set[str] = set()
         pairs = []
-        for intent in ordered:
-            if intent.talk_to is None:
-                continue
+        # Who gets to talk first when two want the same person: a seeded draw, not the alphabet.
+        talkers = [i for i in ordered if i.talk_to is not None]
+        sim.rng.shuffle(talkers)
+        for intent in talkers:
             a, b = sim.agents[intent.agent], sim.agents.get(intent.talk_to)
             if b is None or a.id in paired or b.id in paired or not (a.awake and b.awake):
                 continue

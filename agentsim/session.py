@@ -66,6 +66,7 @@ def _build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None,
         rng=random.Random(opts.seed),
         check_reachable=check,
         cache_path=opts.cache,
+        seed=opts.seed,
     )
     embedder, batcher = _embedder(opts.embedder, run_dir.embeddings if run_dir else None)
     sim = Simulation(world, llm, batcher.embed, seed=opts.seed, dim=embedder.dim)

@@ -184,3 +184,13 @@ def test_state_round_trips():
     assert [e.to_json() for e in sim.events[-30:]] == [e.to_json() for e in other.events[-30:]]
     sim.close()
     other.close()
+
+
+def test_different_seeds_give_different_runs():
+    logs = []
+    for seed in (1, 2):
+        sim = load(str(SMALLVILLE), seed=seed, embedder="hash")
+        sim.run(hours=4)
+        logs.append([e.to_json() for e in sim.events if not isinstance(e, RunStarted)])
+        sim.close()
+    assert logs[0] != logs[1]

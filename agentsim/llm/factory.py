@@ -33,6 +33,7 @@ def build_llm(
     rng: random.Random | None = None,
     check_reachable: bool = False,
     cache_path: str | Path | None = None,
+    seed: int = 0,
 ) -> LLMClient:
     from agentsim.llm.accounting import Budget
     from agentsim.llm.config import load_settings
@@ -66,6 +67,7 @@ def build_llm(
         budget=b,
         fallback=offline,
         prices=settings.prices,
+        seed=seed,
     )
     return client
 
