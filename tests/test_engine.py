@@ -194,3 +194,19 @@ def test_different_seeds_give_different_runs():
         logs.append([e.to_json() for e in sim.events if not isinstance(e, RunStarted)])
         sim.close()
     assert logs[0] != logs[1]
+
+
+def test_the_party_happens_on_february_14():
+    """Nobody is told to come: residents hear of the party, plan for it on the day, and go."""
+    from datetime import datetime
+
+    sim = load(str(SMALLVILLE), seed=1, embedder="hash")
+    sim.run(until=lambda s: s.clock.now >= datetime(2023, 2, 14, 18, 0))
+    at_cafe = {a.id for a in sim.agents.values()
+               if sim.world.places.area_of(a.location) == "hobbs_cafe"}
+    guests = {a.id for a in sim.agents.values()
+              if a.action and "Valentine's Day party" in a.action.activity} - {
+        "isabella_rodriguez"}
+    assert "isabella_rodriguez" in at_cafe
+    assert len(guests & at_cafe) >= 5
+    sim.close()
