@@ -62,13 +62,13 @@ class Progress:
         places = self.sim.world.places
         where = Counter(places.name(places.area_of(a.location))
                         for a in self.sim.agents.values() if a.awake)
-        busiest = ", ".join(f"{n} {p}" for p, n in where.most_common(4)) or "all asleep"
+        busiest = ", ".join(f"{p} {n}" for p, n in where.most_common(3)) or "all asleep"
         calls = getattr(getattr(self.sim.llm, "usage", None), "total", None)
-        llm = f" | LLM calls {calls.calls}" if calls is not None else ""
+        llm = f" | {calls.calls} LLM calls" if calls is not None else ""
         self.bar.console.print(
-            f"{e.time:%a %H:%M} awake {e.awake:2d} | {busiest} | "
-            f"{self.hour['conversations']} conversations, {self.hour['learned']} news heard, "
-            f"{self.hour['reflections']} reflections{llm}"
+            f"{e.time:%a %H:%M} | {e.awake:2d} awake | {busiest} | "
+            f"{self.hour['conversations']} talks, {self.hour['learned']} heard news, "
+            f"{self.hour['reflections']} insights{llm}"
         )
         self.hour.clear()
 
