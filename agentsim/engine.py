@@ -33,6 +33,7 @@ from agentsim.events import (
     RunStopped,
     TickEnded,
     Whispered,
+    WorldEvent,
 )
 from agentsim.llm.base import LLM
 from agentsim.memory.record import MemoryKind, ScoredMemory
@@ -156,6 +157,24 @@ class Simulation:
         self._publish([Whispered(tick=self.clock.tick, time=self.clock.now, agent=a.id,
                                  text=text)])
 
+    async def ainject(self, text: str, place: str | None = None, importance: int = 7) -> None:
+        """Something happens in the world: everyone in `place`'s area (or everyone) notices."""
+        places = self.world.places
+        if place is not None and place not in places:
+            raise UserError(f"no place {place!r} in {self.world.spec.name}", field="place")
+        area = places.area_of(place) if place else None
+        who = [a for a in self.agents.values()
+               if area is None or places.area_of(a.location) == area]
+        ctx = self._context()
+        await asyncio.gather(*(
+            memorize(a, [Experience(MemoryKind.observation, text, importance=importance,
+                                    source="world")], ctx) for a in who))
+        self._publish([WorldEvent(tick=self.clock.tick, time=self.clock.now, place=place,
+                                  text=text)])
+
+    def inject(self, text: str, place: str | None = None, importance: int = 7) -> None:
+        self._sync(self.ainject(text, place, importance))
+
     async def ainterview(self, agent: str, question: str, *, remember: bool = False) -> Answer:
         if not self._seeded:
             await self._seed_memories()
@@ -234,7 +253,7 @@ class Simulation:
         return state, arrays
 
     def set_state(self, state: dict[str, Any], arrays: dict[str, Any]) -> None:
-        self.clock = replace_clock(self.clock, state["tick"])
+        self.clock.tick = state["tick"]
         self._seeded = state["seeded"]
         v, internal, gauss = state["rng"]
         self.rng.setstate((v, tuple(internal), gauss))
@@ -304,10 +323,6 @@ class Simulation:
                 for a in self.agents.values()
             )
         )
-
-
-def replace_clock(clock: SimClock, tick: int) -> SimClock:
-    return SimClock(clock.start, clock.tick_minutes, tick)
 
 
 def _jsonable(x: Any) -> Any:

@@ -210,3 +210,18 @@ def test_the_party_happens_on_february_14():
     assert "isabella_rodriguez" in at_cafe
     assert len(guests & at_cafe) >= 5
     sim.close()
+
+
+def test_whispers_and_world_events_become_news_that_spreads():
+    sim = load(str(SMALLVILLE), seed=1, embedder="hash")
+    sim.run(hours=2)
+    sim.whisper("Tom Moreno", "The Willows Market will close for good next month", importance=9)
+    sim.inject("A water main burst on the road by Johnson Park", place="johnson_park")
+    tom = sim.agent("Tom Moreno")
+    assert tom.memory.search("close for good")[0].source == "whisper"
+    sim.run(hours=6)
+    heard = [a.name for a in sim.agents.values()
+             if any(r.source not in (None, "whisper") for r in a.memory.search("close for good"))]
+    assert heard, "the whispered news was passed on by conversation"
+    assert any(e.type == "world_event" for e in sim.events)
+    sim.close()
