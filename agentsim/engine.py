@@ -216,12 +216,15 @@ class Simulation:
     def whisper(self, agent: str, text: str, importance: int = 8) -> None:
         self._sync(self.awhisper(agent, text, importance))
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         aclose = getattr(self.llm, "aclose", None)
         if aclose is not None:
-            self._sync(aclose())
+            await aclose()
         if self.run_dir is not None:
             self.run_dir.close()
+
+    def close(self) -> None:
+        self._sync(self.aclose())
         if self._loop is not None:
             self._loop.close()
             self._loop = None

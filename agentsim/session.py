@@ -149,6 +149,19 @@ def _fresh(rd: RunDir, build) -> Simulation:
         raise
 
 
+def _run_tui(sim: Simulation, opts: RunOptions, total: int, target: int) -> int:
+    from agentsim.tui import run_tui
+
+    try:
+        run_tui(sim, total)
+    finally:
+        _finish_manifest(sim, opts, target)
+        sim.run_dir.close()
+    print(f"Run saved to {sim.run_dir.path} (tick {sim.clock.tick}); "
+          f"resume: agentsim run --resume {sim.run_dir.path}")
+    return 0
+
+
 def run_cli(opts: RunOptions) -> int:
     """`agentsim run`: build, run with progress, write the manifest. Returns the exit code."""
     from agentsim.progress import Progress
@@ -193,6 +206,8 @@ def run_cli(opts: RunOptions) -> int:
         target = sim.clock.tick + ticks
     total = max(0, target - sim.clock.tick)
     rd.write_manifest(_manifest(sim, opts, target_tick=target))
+    if not opts.headless:
+        return _run_tui(sim, opts, total, target)
     progress = Progress(sim, total)
     code = 0
     try:
