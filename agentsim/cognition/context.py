@@ -46,10 +46,3 @@ class Context:
 
     def emit(self, cls: type[Event], **fields: Any) -> None:
         self.events.append(cls(tick=self.tick, time=self.now, **fields))
-
-    def fork(self) -> Context:
-        """The same view with its own event buffer (for one agent or one conversation)."""
-        return Context(
-            self.llm, self.embed, self.places, self.world_name, self.now, self.tick,
-            self.settings, self.tick_delta,
-        )

@@ -24,12 +24,6 @@ class WorldDef:
     personas: dict[str, PersonaSpec]  # by agent id (the file stem), sorted
     places: PlaceGraph
 
-    def persona_by_name(self, name: str) -> tuple[str, PersonaSpec] | None:
-        for aid, p in self.personas.items():
-            if p.name == name:
-                return aid, p
-        return None
-
 
 def _loc(loc: tuple[Any, ...]) -> str:
     out = ""

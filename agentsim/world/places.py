@@ -62,21 +62,12 @@ class PlaceGraph:
     def areas(self) -> list[str]:
         return [p.id for p in self._places.values() if p.kind is PlaceKind.area]
 
-    def place(self, place_id: str) -> Place:
-        return self._places[place_id]
-
     def name(self, place_id: str) -> str:
         p = self._places.get(place_id)
         return p.name if p else place_id
 
-    def kind(self, place_id: str) -> PlaceKind:
-        return self._places[place_id].kind
-
     def parent(self, place_id: str) -> str | None:
         return self._places[place_id].parent
-
-    def children(self, place_id: str) -> list[str]:
-        return list(self._places[place_id].children)
 
     def area_of(self, place_id: str) -> str:
         p = self._places[place_id]
