@@ -89,3 +89,25 @@ async def test_ui_answers_keys_while_the_llm_is_slow(tmp_path):
         assert time.perf_counter() - t0 < 0.5
         await pilot.press("q")
     assert list((tmp_path).glob("*/checkpoints/tick-*"))
+
+
+async def test_whisper_and_world_event_keys():
+    sim = sim_at_eight()
+    app = AgentsimApp(sim, 50, autostart=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        aid = app.selected()
+        before = len(sim.agents[aid].memory)
+        await pilot.press("w", *"The cafe is closing early", "enter")
+        for _ in range(50):
+            await pilot.pause(0.02)
+            if len(sim.agents[aid].memory) > before:
+                break
+        assert sim.agents[aid].memory.search("closing early")[0].source == "whisper"
+        await pilot.press("e", *"A fire alarm goes off", "enter")
+        for _ in range(50):
+            await pilot.pause(0.02)
+            if any(e.type == "world_event" for e in sim.events):
+                break
+        assert any(e.type == "world_event" for e in sim.events)
+        assert sim.agents[aid].memory.search("fire alarm")
+    await sim.aclose()

@@ -70,6 +70,29 @@ class AskScreen(ModalScreen[None]):
         self.query_one("#answer", Static).update("\n".join(lines))
 
 
+class TextScreen(ModalScreen[str | None]):
+    """One line of text from the user (a whisper, a world event); Esc cancels."""
+
+    BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, prompt: str, placeholder: str):
+        super().__init__()
+        self.prompt = prompt
+        self.placeholder = placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="ask"):
+            yield Static(self.prompt)
+            yield Input(placeholder=self.placeholder)
+
+    @on(Input.Submitted)
+    def submit(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class AgentsimApp(App[None]):
     CSS = """
     #left { width: 2fr; }
@@ -87,6 +110,8 @@ class AgentsimApp(App[None]):
         Binding("plus,equals_sign", "faster", "Faster"),
         Binding("minus", "slower", "Slower"),
         Binding("i", "interview", "Interview"),
+        Binding("w", "whisper", "Whisper"),
+        Binding("e", "inject", "World event"),
         Binding("s", "save", "Checkpoint"),
         Binding("q", "quit_run", "Quit"),
     ]
@@ -171,6 +196,32 @@ class AgentsimApp(App[None]):
         self.paused = True
         self.refresh_status()
         self.push_screen(AskScreen(self.sim, self.selected()))
+
+    def action_whisper(self) -> None:
+        aid = self.selected()
+
+        def done(text: str | None) -> None:
+            if text:
+                self.intervene(self.sim.awhisper(aid, text))
+
+        self.push_screen(TextScreen(f"Whisper a memory into {self.sim.agents[aid].name}",
+                                    "Tom Moreno is moving away next month"), done)
+
+    def action_inject(self) -> None:
+        place = self.sim.agents[self.selected()].location
+        area = self.sim.world.places.area_of(place)
+
+        def done(text: str | None) -> None:
+            if text:
+                self.intervene(self.sim.ainject(text, place=area))
+
+        self.push_screen(TextScreen(f"Something happens at {self.sim.world.places.name(area)}",
+                                    "A fire alarm goes off"), done)
+
+    @work(group="intervene")
+    async def intervene(self, change) -> None:
+        await change
+        self.refresh_views()
 
     def action_save(self) -> None:
         if self.sim.run_dir is None:
