@@ -1,7 +1,13 @@
-"""Load and check a world folder. Every mistake is one line naming the file and the field."""
+"""Load and check a world folder. Every mistake is one line naming the file and the field.
+
+    world.yaml          a WorldSpec: name, start, tick length, the place tree, paths
+    agents/<id>.yaml    a PersonaSpec each; the file stem is the agent's id
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -11,21 +17,99 @@ from pydantic import BaseModel, ValidationError
 
 from agentsim.errors import UserError
 from agentsim.world.places import PlaceGraph
-from agentsim.world.schema import PersonaSpec, PlaceSpec, WorldSpec
+from agentsim.world.schema import PersonaSpec, PlaceKind, PlaceSpec, WorldSpec
 
 M = TypeVar("M", bound=BaseModel)
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser, when PyYAML has it
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """yaml.safe_load's semantics (with the C parser when PyYAML has it, several times
+    faster), except that a key given twice in a mapping is an error, not silently the last."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue  # `<<: *anchor` keys may be overridden, that is what they are for
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_AGENT_ID = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+# The kind of place each kind may contain: town > area > room (rooms may nest).
+_CHILD_KINDS = {PlaceKind.town: {PlaceKind.area}, PlaceKind.area: {PlaceKind.room},
+                PlaceKind.room: {PlaceKind.room}}
 
 
 @dataclass(frozen=True)
 class WorldDef:
+    """A loaded, checked world."""
+
     path: Path
     spec: WorldSpec
     personas: dict[str, PersonaSpec]  # by agent id (the file stem), sorted
     places: PlaceGraph
 
+    def persona_by_name(self, name: str) -> PersonaSpec | None:
+        """The persona with this name (exact match first, then ignoring case), or None."""
+        for p in self.personas.values():
+            if p.name == name:
+                return p
+        folded = name.casefold()
+        return next((p for p in self.personas.values() if p.name.casefold() == folded), None)
+
+
+def load_world(path: str | Path) -> WorldDef:
+    """Read `path`/world.yaml and `path`/agents/*.yaml; raise UserError on any mistake."""
+    root = Path(path)
+    if not root.is_dir():
+        raise UserError("no such world folder", path=root)
+    wfile = root / "world.yaml"
+    if not wfile.is_file():
+        raise UserError("missing world.yaml in the world folder", path=root)
+    spec = _parse(WorldSpec, _read_yaml(wfile), wfile)
+    _check_tree(spec, wfile)
+    places = PlaceGraph(spec)
+    _check_connected(spec, places, wfile)
+
+    adir = root / "agents"
+    afiles = sorted(adir.glob("*.yaml")) if adir.is_dir() else []
+    if not afiles:
+        raise UserError("no agents: add agents/<id>.yaml files", path=adir)
+    personas: dict[str, PersonaSpec] = {}
+    files: dict[str, Path] = {}
+    for f in afiles:
+        if not _AGENT_ID.match(f.stem):
+            raise UserError("agent file names must be lowercase ids like jane_doe.yaml", path=f)
+        personas[f.stem] = _parse(PersonaSpec, _read_yaml(f), f)
+        files[f.stem] = f
+    _check_personas(personas, files, places)
+    return WorldDef(root, spec, dict(sorted(personas.items())), places)
+
+
+# -- reading and parsing ------------------------------------------------------------------
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or "invalid YAML"
+        raise UserError(f"YAML syntax error{where}: {problem}", path=path) from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"not UTF-8 text (byte {e.start})", path=path) from None
+    except OSError as e:
+        raise UserError(f"cannot read file ({e.strerror})", path=path) from None
+
 
 def _loc(loc: tuple[Any, ...]) -> str:
+    """('places', 'children', 2, 'id') -> 'places.children[2].id'."""
     out = ""
     for part in loc:
         if isinstance(part, int):
@@ -35,16 +119,19 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or "invalid YAML"
-        raise UserError(f"YAML syntax error{where}: {problem}", path=path) from None
-    except OSError as e:
-        raise UserError(f"cannot read file ({e.strerror})", path=path) from None
+def _message(err: Any) -> str:
+    """A short message for one pydantic error."""
+    kind, msg, value = err["type"], err["msg"], err.get("input")
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        at_index = bool(err["loc"]) and isinstance(err["loc"][-1], int)
+        return "too few items" if at_index else "required field is missing"
+    msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    scalar = isinstance(value, str | int | float | bool) and len(repr(value)) <= 40
+    if kind != "value_error" and scalar:
+        msg += f" (got {value!r})"
+    return msg
 
 
 def _parse(model: type[M], data: Any, path: Path) -> M:
@@ -54,94 +141,95 @@ def _parse(model: type[M], data: Any, path: Path) -> M:
         return model.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field"
-        elif err["type"] == "missing":
-            msg = "required field is missing"
         more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
-        raise UserError(f"{msg}{more}", path=path, field=_loc(err["loc"])) from None
+        raise UserError(f"{_message(err)}{more}", path=path, field=_loc(err["loc"])) from None
 
 
-def _walk(p: PlaceSpec, loc: str):
+# -- world.yaml -----------------------------------------------------------------------------
+
+
+def _walk(p: PlaceSpec, loc: str) -> Iterator[tuple[PlaceSpec, str]]:
+    """Every place of the tree with its field path, e.g. 'places.children[2]'."""
     yield p, loc
     for i, c in enumerate(p.children):
         yield from _walk(c, f"{loc}.children[{i}]")
 
 
-def load_world(path: str | Path) -> WorldDef:
-    root = Path(path)
-    if not root.is_dir():
-        raise UserError("no such world folder", path=root)
-    wfile = root / "world.yaml"
-    if not wfile.is_file():
-        raise UserError("missing world.yaml in the world folder", path=root)
-    spec = _parse(WorldSpec, _read_yaml(wfile), wfile)
-    _check_places(spec, wfile)
-    places = PlaceGraph(spec)
-
-    afiles = sorted((root / "agents").glob("*.yaml")) if (root / "agents").is_dir() else []
-    if not afiles:
-        raise UserError("no agents: add agents/<id>.yaml files", path=root / "agents")
-    personas: dict[str, PersonaSpec] = {}
-    files: dict[str, Path] = {}
-    for f in afiles:
-        if not f.stem.replace("_", "").isalnum() or f.stem != f.stem.lower():
-            raise UserError("agent file names must be lowercase ids like jane_doe.yaml", path=f)
-        personas[f.stem] = _parse(PersonaSpec, _read_yaml(f), f)
-        files[f.stem] = f
-    _check_personas(personas, files, places)
-    return WorldDef(root, spec, dict(sorted(personas.items())), places)
-
-
-def _check_places(spec: WorldSpec, wfile: Path) -> None:
+def _check_tree(spec: WorldSpec, wfile: Path) -> None:
+    """Kinds nest as town > area > room; place ids and object ids are unique; paths name
+    walkable places."""
     seen: dict[str, str] = {}
     objects: dict[str, str] = {}
     for p, loc in _walk(spec.places, "places"):
+        for i, c in enumerate(p.children):
+            if c.kind not in _CHILD_KINDS[p.kind]:
+                raise UserError(f"a {p.kind.value} cannot contain a {c.kind.value}", path=wfile,
+                                field=f"{loc}.children[{i}].kind")
         if p.id in seen:
             raise UserError(f"duplicate place id {p.id!r} (also at {seen[p.id]})", path=wfile,
                             field=f"{loc}.id")
         seen[p.id] = loc
         for i, o in enumerate(p.objects):
             if o.id in objects:
-                raise UserError(f"duplicate object id {o.id!r}", path=wfile,
-                                field=f"{loc}.objects[{i}].id")
-            objects[o.id] = loc
+                raise UserError(f"duplicate object id {o.id!r} (also at {objects[o.id]})",
+                                path=wfile, field=f"{loc}.objects[{i}].id")
+            objects[o.id] = f"{loc}.objects[{i}]"
     for i, path in enumerate(spec.paths):
         for end in ("a", "b"):
             pid = getattr(path, end)
-            if pid not in seen or pid == spec.places.id:
+            if pid == spec.places.id:
+                raise UserError(f"{pid!r} is the town itself, not a walkable place: name an "
+                                "area or a room", path=wfile, field=f"paths[{i}].{end}")
+            if pid not in seen:
                 raise UserError(f"no place {pid!r}", path=wfile, field=f"paths[{i}].{end}")
-    graph = PlaceGraph(spec)
-    ids = graph.ids()
-    if ids:
-        cut = graph.unreachable_from(ids[0])
-        if cut:
-            raise UserError(f"place {cut[0]!r} cannot be reached from {ids[0]!r}: add a path",
-                            path=wfile, field=f"{seen[cut[0]]}")
+
+
+def _check_connected(spec: WorldSpec, places: PlaceGraph, wfile: Path) -> None:
+    ids = places.ids()
+    if not ids:
+        raise UserError("the town has no areas", path=wfile, field="places.children")
+    cut = places.unreachable_from(ids[0])
+    if cut:
+        locs = {p.id: loc for p, loc in _walk(spec.places, "places")}
+        raise UserError(f"place {cut[0]!r} cannot be reached from {ids[0]!r}: add a path",
+                        path=wfile, field=f"{locs[cut[0]]}.id")
+
+
+# -- agents/*.yaml --------------------------------------------------------------------------
 
 
 def _check_personas(personas: dict[str, PersonaSpec], files: dict[str, Path],
                     places: PlaceGraph) -> None:
-    names: dict[str, str] = {}
+    names: dict[str, str] = {}  # casefolded name -> agent id
     for aid, p in personas.items():
-        if p.name in names:
-            raise UserError(f"two agents are named {p.name!r} (also {names[p.name]}.yaml)",
+        key = p.name.casefold()
+        if key in names:
+            raise UserError(f"two agents are named {p.name!r} (also {names[key]}.yaml)",
                             path=files[aid], field="name")
-        names[p.name] = aid
+        names[key] = aid
+    exact = {p.name for p in personas.values()}
+
     for aid, p in personas.items():
         f = files[aid]
-        if p.home not in places:
-            raise UserError(f"no place {p.home!r} in world.yaml", path=f, field="home")
+
+        def place(pid: str, field: str, f: Path = f) -> None:
+            if pid not in places:
+                raise UserError(f"no place {pid!r} in world.yaml", path=f, field=field)
+
+        def person(name: str, field: str, f: Path = f) -> None:
+            if name not in exact:
+                raise UserError(f"no agent named {name!r} in this world", path=f, field=field)
+
+        place(p.home, "home")
         for i, r in enumerate(p.daily_routine):
-            if r.place not in places:
-                raise UserError(f"no place {r.place!r} in world.yaml", path=f,
-                                field=f"daily_routine[{i}].place")
+            place(r.place, f"daily_routine[{i}].place")
         for i, r in enumerate(p.relationships):
-            if r.name not in names:
-                raise UserError(f"no agent named {r.name!r} in this world", path=f,
+            person(r.name, f"relationships[{i}].name")
+            if r.name == p.name:
+                raise UserError("a relationship with oneself", path=f,
                                 field=f"relationships[{i}].name")
         for i, m in enumerate(p.memories):
-            if m.event is not None and m.event.place not in places:
-                raise UserError(f"no place {m.event.place!r} in world.yaml", path=f,
-                                field=f"memories[{i}].event.place")
+            if m.event is not None:
+                place(m.event.place, f"memories[{i}].event.place")
+                if m.event.host is not None:
+                    person(m.event.host, f"memories[{i}].event.host")

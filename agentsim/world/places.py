@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import networkx as nx
@@ -12,6 +12,8 @@ from agentsim.world.schema import ObjectSpec, PlaceKind, PlaceSpec, WorldSpec
 
 @dataclass(frozen=True)
 class Place:
+    """One node of the place tree, flattened: its parent and children are ids."""
+
     id: str
     name: str
     kind: PlaceKind
@@ -19,21 +21,24 @@ class Place:
     description: str
     position: tuple[int, int] | None
     objects: tuple[ObjectSpec, ...]
-    children: tuple[str, ...] = field(default=())
+    children: tuple[str, ...] = ()
 
 
 class PlaceGraph:
     """Places by id, the tree they form, and a networkx graph of walking minutes.
 
-    Rooms are linked to their area by `minutes_from_parent`; `paths` link any two places.
-    The town root is not walkable. Routes are deterministic: shortest by minutes, ties broken
-    by the sorted order of node ids."""
+    Every area and room is a node of `graph` (the town root is not walkable). A room is linked
+    to its parent by `minutes_from_parent`; each of the world's `paths` links two places.
+    Routes are deterministic: shortest by minutes, ties broken by the sorted order of node ids,
+    so the same world gives the same routes whatever the order of its YAML.
+
+    The loader checks ids are unique and paths name known places before building this."""
 
     def __init__(self, spec: WorldSpec):
         self._places: dict[str, Place] = {}
         self._object_place: dict[str, str] = {}
-        self.graph = nx.Graph()
-        self.root = spec.places.id
+        self.graph: nx.Graph = nx.Graph()
+        self.root: str = spec.places.id
         self._add(spec.places, None)
         for p in spec.paths:
             self.graph.add_edge(p.a, p.b, minutes=p.minutes)
@@ -52,7 +57,10 @@ class PlaceGraph:
         for c in spec.children:
             self._add(c, spec.id)
 
+    # -- the tree ---------------------------------------------------------------------------
+
     def __contains__(self, place_id: object) -> bool:
+        """True for walkable places (areas and rooms); the town root is not one."""
         return place_id in self._places and place_id != self.root
 
     def ids(self) -> list[str]:
@@ -60,29 +68,49 @@ class PlaceGraph:
         return [p for p in self._places if p != self.root]
 
     def areas(self) -> list[str]:
+        """Area ids, in tree order."""
         return [p.id for p in self._places.values() if p.kind is PlaceKind.area]
 
+    def place(self, place_id: str) -> Place:
+        return self._places[place_id]
+
     def name(self, place_id: str) -> str:
+        """The place's display name (the id itself if there is no such place)."""
         p = self._places.get(place_id)
         return p.name if p else place_id
+
+    def kind(self, place_id: str) -> PlaceKind:
+        return self._places[place_id].kind
 
     def parent(self, place_id: str) -> str | None:
         return self._places[place_id].parent
 
+    def children(self, place_id: str) -> list[str]:
+        return list(self._places[place_id].children)
+
+    def position(self, place_id: str) -> tuple[int, int] | None:
+        """The map cell of the place's area, if the world gives one."""
+        return self._places[self.area_of(place_id)].position
+
     def area_of(self, place_id: str) -> str:
+        """The area a room is in; an area (or the town) is its own."""
         p = self._places[place_id]
         while p.kind is PlaceKind.room and p.parent is not None:
             p = self._places[p.parent]
         return p.id
 
     def describe(self, place_id: str) -> str:
+        """A phrase for prompts: 'the kitchen in Hobbs Cafe', or an area's name."""
         p = self._places[place_id]
         if p.kind is PlaceKind.room and p.parent:
             article = "" if p.name[:1].isupper() else "the "
             return f"{article}{p.name} in {self._places[p.parent].name}"
         return p.name
 
+    # -- objects ----------------------------------------------------------------------------
+
     def objects_in(self, place_id: str) -> list[ObjectSpec]:
+        """Objects of that place only (not of its children); [] for an unknown place."""
         p = self._places.get(place_id)
         return list(p.objects) if p else []
 
@@ -92,22 +120,31 @@ class PlaceGraph:
     def object_place(self, object_id: str) -> str:
         return self._object_place[object_id]
 
+    # -- walking ----------------------------------------------------------------------------
+
     @cached_property
     def _paths(self) -> dict[str, tuple[dict[str, float], dict[str, list[str]]]]:
-        # Sorted adjacency makes Dijkstra's tie-breaking, and so every route, deterministic.
+        """All-pairs shortest paths, computed on first use.
+
+        Dijkstra keeps the first of equally short paths it finds, and finds them in adjacency
+        order; rebuilding the graph from sorted nodes and sorted (min, max) edges makes every
+        node's neighbours sorted, so ties break by node id whatever the YAML order."""
         g = nx.Graph()
         g.add_nodes_from(sorted(self.graph.nodes))
-        g.add_edges_from(sorted(self.graph.edges(data=True)))
-        return {n: nx.single_source_dijkstra(g, n, weight="minutes") for n in sorted(g.nodes)}
+        edges = sorted((min(u, v), max(u, v), m) for u, v, m in self.graph.edges(data="minutes"))
+        g.add_weighted_edges_from(edges, weight="minutes")
+        return {n: nx.single_source_dijkstra(g, n, weight="minutes") for n in g.nodes}
 
     def travel_minutes(self, a: str, b: str) -> float:
-        return self._paths[a][0][b]
+        """Walking minutes on the shortest path from a to b (KeyError if b is unreachable)."""
+        return float(self._paths[a][0][b])
 
     def route(self, a: str, b: str) -> list[tuple[str, float]]:
-        """[(place, minutes from a)], starting with (a, 0) and ending with (b, total)."""
+        """[(place, minutes from a)], starting with (a, 0.0) and ending with (b, total)."""
         dist, paths = self._paths[a]
         return [(p, float(dist[p])) for p in paths[b]]
 
     def unreachable_from(self, start: str) -> list[str]:
+        """Walkable places with no path from `start`, sorted."""
         reach = nx.node_connected_component(self.graph, start)
         return sorted(set(self.graph.nodes) - reach)

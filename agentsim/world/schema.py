@@ -88,11 +88,12 @@ class WorldSpec(Strict):
         (1.0, 1.0, 1.0), description="recency, importance, relevance"
     )
 
-    @model_validator(mode="after")
-    def _root_is_town(self) -> WorldSpec:
-        if self.places.kind is not PlaceKind.town:
-            raise ValueError("the root place must be of kind 'town'")
-        return self
+    @field_validator("places")
+    @classmethod
+    def _root_is_town(cls, places: PlaceSpec) -> PlaceSpec:
+        if places.kind is not PlaceKind.town:
+            raise ValueError(f"the root place must be of kind 'town', not {places.kind.value!r}")
+        return places
 
 
 class ScheduledEvent(Strict):
