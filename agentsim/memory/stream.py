@@ -1,42 +1,40 @@
-"""An agent's memory stream: columnar storage for fast, exact scoring of every memory."""
+"""An agent's memory stream: columnar arrays, so every memory can be scored exactly and fast."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from agentsim.memory.record import MemoryKind, MemoryRecord, ScoredMemory
-from agentsim.memory.retrieval import score, top_k
+from agentsim.memory.retrieval import combine, relevance, top_k
 from agentsim.world.schema import ScheduledEvent
 
-_EPOCH = datetime(2000, 1, 1)
+_EPOCH = datetime(2000, 1, 1)  # sim-time seconds count from here (naive times are taken as UTC)
 _CODE = {k: i for i, k in enumerate(MemoryKind)}
-NOTABLE = 7
+NOTABLE = 7  # importance from which a memory is news worth passing on
 
 
 def _secs(t: datetime) -> float:
-    return (t - _EPOCH).total_seconds()
-
-
-def _time(s: float) -> datetime:
-    from datetime import timedelta
-
-    return _EPOCH + timedelta(seconds=float(s))
+    return (t - (_EPOCH if t.tzinfo is None else _EPOCH.replace(tzinfo=UTC))).total_seconds()
 
 
 class MemoryStream:
-    """Memories of one agent. Numbers live in numpy arrays (grown by doubling); texts and
-    structure in lists. Records are built on demand and are immutable snapshots."""
+    """The memories of one agent, with ids 0, 1, 2, ... in creation order.
+
+    Numbers live in numpy arrays grown by doubling (embeddings, importance, created and
+    last-accessed times as float64 seconds); texts and structure in Python lists, together with
+    the exact datetimes. Records are built on demand and are immutable snapshots."""
 
     def __init__(self, agent: str, dim: int, capacity: int = 64):
         self.agent = agent
         self.dim = dim
         self._n = 0
+        capacity = max(1, capacity)
         self._emb = np.zeros((capacity, dim), dtype=np.float32)
-        self._imp = np.zeros(capacity, dtype=np.int16)
+        self._imp = np.zeros(capacity, dtype=np.int8)
         self._created = np.zeros(capacity, dtype=np.float64)
         self._accessed = np.zeros(capacity, dtype=np.float64)
         self._kcode = np.zeros(capacity, dtype=np.int8)
@@ -46,16 +44,17 @@ class MemoryStream:
         self._source: list[str | None] = []
         self._event: list[ScheduledEvent | None] = []
         self._about: list[tuple[str, ...]] = []
-        self._by_text: dict[str, int] = {}
         self._created_at: list[datetime] = []
-        self._notable: list[int] = []  # ids with a scheduled event or importance >= 7
+        self._accessed_at: list[datetime] = []
+        self._by_text: dict[str, int] = {}  # first importance given to each text
+        self._notable: list[int] = []  # ids with a scheduled event or importance >= NOTABLE
         self.importance_since_reflection = 0
 
     def __len__(self) -> int:
         return self._n
 
     def _grow(self) -> None:
-        cap = max(64, 2 * self._emb.shape[0])
+        cap = 2 * self._emb.shape[0]
         for name in ("_emb", "_imp", "_created", "_accessed", "_kcode"):
             old = getattr(self, name)
             new = np.zeros((cap, *old.shape[1:]), dtype=old.dtype)
@@ -74,86 +73,90 @@ class MemoryStream:
         event: ScheduledEvent | None = None,
         about: Iterable[str] = (),
     ) -> MemoryRecord:
+        """Append a memory (importance is clamped to 1..10). Every kind but reflections adds its
+        importance to `importance_since_reflection`: reflections must not trigger reflections."""
+        kind = MemoryKind(kind)
+        vec = np.asarray(embedding, dtype=np.float32)
+        if vec.shape != (self.dim,):
+            raise ValueError(f"embedding of shape {vec.shape}, expected ({self.dim},)")
         if self._n == self._emb.shape[0]:
             self._grow()
         i = self._n
-        importance = int(min(10, max(1, importance)))
-        self._emb[i] = embedding
+        importance = min(10, max(1, int(importance)))
+        self._emb[i] = vec
         self._imp[i] = importance
+        self._kcode[i] = _CODE[kind]
         self._created[i] = self._accessed[i] = _secs(created)
-        self._kcode[i] = _CODE[MemoryKind(kind)]
+        self._created_at.append(created)
+        self._accessed_at.append(created)
         self._text.append(text)
-        self._kind.append(MemoryKind(kind))
+        self._kind.append(kind)
         self._evidence.append(tuple(evidence))
         self._source.append(source)
         self._event.append(event)
         self._about.append(tuple(about))
         self._by_text.setdefault(text, importance)
-        self._created_at.append(created)
         if event is not None or importance >= NOTABLE:
             self._notable.append(i)
         self._n += 1
-        if kind is not MemoryKind.reflection:  # reflections must not trigger reflections
+        if kind is not MemoryKind.reflection:
             self.importance_since_reflection += importance
         return self.get(i)
-
-    def importance_of(self, text: str) -> int | None:
-        """The importance this agent gave the same text before, if it has seen it."""
-        return self._by_text.get(text)
 
     def get(self, i: int) -> MemoryRecord:
         if not 0 <= i < self._n:
             raise IndexError(f"{self.agent} has no memory {i}")
-        created = self._created_at[i]
-        accessed = created if self._accessed[i] == self._created[i] else _time(self._accessed[i])
+        vec = self._emb[i].view()
+        vec.flags.writeable = False
         return MemoryRecord(
             id=i,
             agent=self.agent,
             kind=self._kind[i],
             text=self._text[i],
-            created=created,
-            last_accessed=accessed,
+            created=self._created_at[i],
+            last_accessed=self._accessed_at[i],
             importance=int(self._imp[i]),
             evidence=self._evidence[i],
             source=self._source[i],
             event=self._event[i],
             about=self._about[i],
-            embedding=self._emb[i],
+            embedding=vec,
         )
 
-    def records(self, kinds: set[MemoryKind] | None = None) -> list[MemoryRecord]:
-        return [self.get(i) for i in range(self._n) if kinds is None or self._kind[i] in kinds]
+    def _ids(self, kinds: set[MemoryKind] | None) -> range | list[int]:
+        if kinds is None:
+            return range(self._n)
+        return [i for i, kind in enumerate(self._kind) if kind in kinds]
 
-    def notable(self) -> list[MemoryRecord]:
-        """Memories that tell of a scheduled event or have importance >= 7 (news candidates)."""
-        return [self.get(i) for i in self._notable]
+    def records(self, kinds: set[MemoryKind] | None = None) -> list[MemoryRecord]:
+        return [self.get(i) for i in self._ids(kinds)]
 
     def recent(self, n: int, kinds: set[MemoryKind] | None = None) -> list[MemoryRecord]:
-        """The n newest memories, oldest first."""
-        out: list[MemoryRecord] = []
-        for i in range(self._n - 1, -1, -1):
-            if len(out) == n:
-                break
-            if kinds is None or self._kind[i] in kinds:
-                out.append(self.get(i))
-        return out[::-1]
+        """The n newest memories (of `kinds`), oldest first."""
+        ids = self._ids(kinds)
+        return [self.get(i) for i in ids[max(0, len(ids) - n):]] if n > 0 else []
 
     def search(self, text: str, kinds: set[MemoryKind] | None = None) -> list[MemoryRecord]:
-        needle = text.lower()
-        return [
-            self.get(i)
-            for i in range(self._n)
-            if needle in self._text[i].lower() and (kinds is None or self._kind[i] in kinds)
-        ]
+        """Memories whose text contains `text`, ignoring case, oldest first."""
+        needle = text.casefold()
+        return [self.get(i) for i in self._ids(kinds) if needle in self._text[i].casefold()]
+
+    def importance_of(self, text: str) -> int | None:
+        """The importance this agent gave the same text before, if it has seen it."""
+        return self._by_text.get(text)
+
+    def notable(self) -> list[MemoryRecord]:
+        """Memories that tell of a scheduled event or have importance >= 7 (news to pass on)."""
+        return [self.get(i) for i in self._notable]
 
     def events_known(self, on_or_after: datetime | None = None) -> list[ScheduledEvent]:
-        """Distinct scheduled events the agent knows of, in order of first learning."""
-        seen: dict[tuple, ScheduledEvent] = {}
+        """Distinct scheduled events told of by memories, by (title, start, place), as first
+        learnt and in that order; with `on_or_after`, only those not over by then (end > it)."""
+        seen: dict[tuple[str, datetime, str], ScheduledEvent] = {}
         for ev in self._event:
-            if ev is None or (on_or_after is not None and ev.end < on_or_after):
-                continue
-            seen.setdefault((ev.title, ev.start, ev.place), ev)
-        return list(seen.values())
+            if ev is not None:
+                seen.setdefault((ev.title, ev.start, ev.place), ev)
+        return [e for e in seen.values() if on_or_after is None or e.end > on_or_after]
 
     def reset_reflection_counter(self) -> None:
         self.importance_since_reflection = 0
@@ -168,54 +171,54 @@ class MemoryStream:
         decay: float = 0.995,
         touch: bool = True,
     ) -> list[ScoredMemory]:
-        """Top-k memories by the paper's score, best first. Scores every candidate exactly;
-        `touch` marks the retrieved ones as accessed now, as in the paper."""
+        """The k best memories (of `kinds`) by the paper's score, best first; every candidate is
+        scored exactly. With `touch`, the returned ones count as accessed `now` from here on (the
+        returned records still show the access time they were scored with)."""
         n = self._n
-        if n == 0:
-            return []
+        cosine = relevance(self._emb[:n], query_embedding)
+        importance, accessed = self._imp[:n], self._accessed[:n]
         cand = None
         if kinds is not None:
-            codes = np.array([_CODE[MemoryKind(k)] for k in kinds], dtype=np.int8)
+            codes = [_CODE[MemoryKind(kind)] for kind in kinds]
             cand = np.flatnonzero(np.isin(self._kcode[:n], codes))
-            if cand.size == 0:
-                return []
-        emb, imp, acc = self._emb[:n], self._imp[:n], self._accessed[:n]
-        if cand is not None:
-            emb, imp, acc = emb[cand], imp[cand], acc[cand]
-        hours = np.maximum(0.0, (_secs(now) - acc) / 3600.0)
-        total, rec, impn, rel = score(emb, imp, hours, query_embedding, weights, decay)
+            cosine, importance, accessed = cosine[cand], importance[cand], accessed[cand]
+        hours = np.subtract(_secs(now), accessed)
+        hours /= 3600.0
+        np.maximum(hours, 0.0, out=hours)  # `now` before the last access counts as no time
+        total, recency, imp, rel = combine(cosine, importance, hours, weights, decay)
         best = top_k(total, k)
-        w = tuple(float(x) for x in weights)
-        out = []
-        for j in best:
-            i = int(cand[j]) if cand is not None else int(j)
-            out.append(ScoredMemory(self.get(i), float(total[j]), float(rec[j]),
-                                    float(impn[j]), float(rel[j]), w))
+        ids = best if cand is None else cand[best]
+        w = (float(weights[0]), float(weights[1]), float(weights[2]))
+        out = [
+            ScoredMemory(self.get(int(i)), float(total[j]), float(recency[j]), float(imp[j]),
+                         float(rel[j]), w)
+            for i, j in zip(ids, best, strict=True)
+        ]
         if touch:
-            t = _secs(now)
-            for s in out:
-                self._accessed[s.record.id] = t
+            self._accessed[ids] = _secs(now)
+            for i in ids:
+                self._accessed_at[i] = now
         return out
 
     # -- state -----------------------------------------------------------------------------
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        n = self._n
+        """A JSON-able dict (times as ISO strings) and the arrays for an npz."""
         state = {
             "agent": self.agent,
             "dim": self.dim,
             "importance_since_reflection": self.importance_since_reflection,
             "text": list(self._text),
             "kind": [str(k) for k in self._kind],
+            "created": [t.isoformat() for t in self._created_at],
+            "last_accessed": [t.isoformat() for t in self._accessed_at],
             "evidence": [list(e) for e in self._evidence],
             "source": list(self._source),
             "event": [e.model_dump(mode="json") if e else None for e in self._event],
             "about": [list(a) for a in self._about],
         }
         arrays = {
-            "embeddings": self._emb[:n].copy(),
-            "importance": self._imp[:n].copy(),
-            "created": self._created[:n].copy(),
-            "accessed": self._accessed[:n].copy(),
+            "embeddings": self._emb[: self._n].copy(),
+            "importance": self._imp[: self._n].copy(),
         }
         return state, arrays
 
@@ -223,22 +226,16 @@ class MemoryStream:
     def from_state(cls, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> MemoryStream:
         n = len(state["text"])
         s = cls(state["agent"], state["dim"], capacity=max(64, n))
-        s._n = n
-        s._emb[:n] = arrays["embeddings"]
-        s._imp[:n] = arrays["importance"]
-        s._created[:n] = arrays["created"]
-        s._accessed[:n] = arrays["accessed"]
-        s._text = list(state["text"])
-        s._kind = [MemoryKind(k) for k in state["kind"]]
-        s._kcode[:n] = [_CODE[k] for k in s._kind]
-        s._evidence = [tuple(e) for e in state["evidence"]]
-        s._source = list(state["source"])
-        s._event = [ScheduledEvent.model_validate(e) if e else None for e in state["event"]]
-        s._about = [tuple(a) for a in state["about"]]
-        s._created_at = [_time(t) for t in s._created[:n]]
-        for i, (text, imp) in enumerate(zip(s._text, s._imp[:n], strict=True)):
-            s._by_text.setdefault(text, int(imp))
-            if s._event[i] is not None or imp >= NOTABLE:
-                s._notable.append(i)
+        columns = zip(
+            state["kind"], state["text"], state["created"], arrays["importance"],
+            arrays["embeddings"], state["evidence"], state["source"], state["event"],
+            state["about"], strict=True,
+        )
+        for kind, text, created, imp, vec, evidence, source, event, about in columns:
+            ev = ScheduledEvent.model_validate(event) if event else None
+            s.add(kind, text, datetime.fromisoformat(created), int(imp), vec, evidence, source,
+                  ev, about)
+        s._accessed_at = [datetime.fromisoformat(t) for t in state["last_accessed"]]
+        s._accessed[:n] = [_secs(t) for t in s._accessed_at]
         s.importance_since_reflection = state["importance_since_reflection"]
         return s
