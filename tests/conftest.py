@@ -1,5 +1,9 @@
-"""Tests run offline: any connection to a non-loopback address fails loudly, and no
-environment variable can point a test at a real LLM."""
+"""Tests run offline: any connection to a non-loopback address (and any DNS lookup of a
+remote name) raises RuntimeError("network access in tests: ..."), and no environment variable
+can point a test at a real LLM. A blocked attempt also fails the test at teardown, even when
+a library swallowed the error (the OpenAI SDK turns it into a connection error, which the LLM
+client retries and then answers from the fallback); a test that means to hit the guard
+clears the `offline` fixture's list."""
 
 from __future__ import annotations
 
@@ -10,34 +14,73 @@ import pytest
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
+_real_create_connection = socket.create_connection
+_real_getaddrinfo = socket.getaddrinfo
+
+_LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", socket.gethostname()}
 
 
-def _is_local(address) -> bool:
-    if isinstance(address, (str, bytes)):  # unix socket
+def _is_local(host: object) -> bool:
+    if host is None:
         return True
-    host = address[0]
-    if host in ("localhost",):
+    if isinstance(host, bytes):
+        host = host.decode()
+    host = str(host).strip("[]")
+    if host in _LOCAL_NAMES:
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
     except ValueError:
         return False
 
 
-def _guard(real):
+_attempts: list[str] = []
+
+
+def _blocked(address: object) -> RuntimeError:
+    if isinstance(address, bytes):
+        address = address.decode()
+    _attempts.append(repr(address))
+    return RuntimeError(f"network access in tests: {address!r}")
+
+
+def _guard_connect(real):
     def connect(self, address):
-        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address):
-            raise RuntimeError(f"network access in tests: {address!r}")
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address[0]):
+            raise _blocked(address)
         return real(self, address)
 
     return connect
 
 
+def _create_connection(address, *args, **kwargs):
+    if not _is_local(address[0]):
+        raise _blocked(address)
+    return _real_create_connection(address, *args, **kwargs)
+
+
+def _getaddrinfo(host, *args, **kwargs):
+    if not _is_local(host):
+        try:  # an IP literal needs no lookup; connect() decides about it
+            ipaddress.ip_address(str(host.decode() if isinstance(host, bytes) else host))
+        except ValueError:
+            raise _blocked(host) from None
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
 @pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setattr(socket.socket, "connect", _guard(_real_connect))
-    monkeypatch.setattr(socket.socket, "connect_ex", _guard(_real_connect_ex))
-    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AGENTSIM_LLM"):
+def offline(monkeypatch):
+    monkeypatch.setattr(socket.socket, "connect", _guard_connect(_real_connect))
+    monkeypatch.setattr(socket.socket, "connect_ex", _guard_connect(_real_connect_ex))
+    monkeypatch.setattr(socket, "create_connection", _create_connection)
+    monkeypatch.setattr(socket, "getaddrinfo", _getaddrinfo)
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AGENTSIM_LLM", "AGENTSIM_LLM_API_KEY"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    _attempts.clear()
+    yield _attempts
+    if _attempts:
+        tried = ", ".join(dict.fromkeys(_attempts))
+        _attempts.clear()
+        pytest.fail(f"network access in tests: {tried}", pytrace=False)

@@ -8,14 +8,20 @@ from typing import Any
 
 from agentsim.errors import BudgetExceeded
 
-# USD per 1M tokens (input, output). Local providers cost nothing. Extend with [llm.prices].
+# USD per 1M tokens (input, output), list prices of hosted models. A dated snapshot
+# ("gpt-4o-mini-2024-07-18") prices as its longest known prefix; unknown models cost 0.
+# Local providers cost nothing. Extend or override with `[llm] prices` in agentsim.toml.
 PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o-mini": (0.15, 0.60),
     "gpt-4o": (2.50, 10.00),
     "gpt-4.1-nano": (0.10, 0.40),
     "gpt-4.1-mini": (0.40, 1.60),
     "gpt-4.1": (2.00, 8.00),
+    "gpt-5-nano": (0.05, 0.40),
+    "gpt-5-mini": (0.25, 2.00),
+    "gpt-5": (1.25, 10.00),
 }
+FREE_PROVIDERS = frozenset({"offline", "ollama", "vllm", "llamacpp", "lmstudio"})
 
 
 @dataclass
@@ -70,14 +76,19 @@ class Usage:
         }
 
     def table(self) -> str:
-        rows = [("template", "calls", "cached", "tokens", "retries", "repairs", "fallbacks",
-                 "cost $")]
-        for name, c in sorted(self.by_template.items()):
-            rows.append((name, c.calls, c.cache_hits, c.tokens, c.retries, c.repairs,
-                         c.fallbacks, f"{c.cost_usd:.4f}"))
-        t = self.total
-        rows.append(("total", t.calls, t.cache_hits, t.tokens, t.retries, t.repairs,
-                     t.fallbacks, f"{t.cost_usd:.4f}"))
+        """A plain-text table for the end of a run: one row per template, per tier, total."""
+        rows: list[tuple[Any, ...]] = [("template", "calls", "cached", "tokens", "avg s",
+                                        "retries", "repairs", "fallbacks", "errors", "cost $")]
+
+        def row(name: str, c: Counter) -> tuple[Any, ...]:
+            avg = f"{c.latency_s / c.calls:.2f}" if c.calls else "-"
+            return (name, c.calls, c.cache_hits, c.tokens, avg, c.retries, c.repairs,
+                    c.fallbacks, c.errors, f"{c.cost_usd:.4f}")
+
+        rows += [row(name, c) for name, c in sorted(self.by_template.items())]
+        if len(self.by_tier) > 1:
+            rows += [row(f"tier:{tier}", c) for tier, c in sorted(self.by_tier.items())]
+        rows.append(row("total", self.total))
         widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
         return "\n".join(
             "  ".join(str(v).ljust(w) if i == 0 else str(v).rjust(w)
@@ -87,7 +98,12 @@ class Usage:
 
 
 def cost(model: str, prompt_tokens: int, completion_tokens: int,
-         prices: dict[str, tuple[float, float]] | None = None) -> float:
+         prices: dict[str, tuple[float, float]] | None = None, provider: str | None = None
+         ) -> float:
+    """USD for one call. `provider` (the backend's name): local servers cost nothing, unless
+    the model has a price of its own in `prices`."""
+    if provider in FREE_PROVIDERS and model not in (prices or {}):
+        return 0.0
     table = {**PRICES, **(prices or {})}
     p = table.get(model)
     if p is None:
@@ -99,6 +115,8 @@ def cost(model: str, prompt_tokens: int, completion_tokens: int,
 
 @dataclass(frozen=True)
 class Budget:
+    """Limits on calls, tokens and dollars spent (None: no limit)."""
+
     calls: int | None = None
     tokens: int | None = None
     usd: float | None = None
@@ -114,6 +132,7 @@ class Budget:
         return None
 
     def check(self, usage: Usage) -> None:
+        """Raises BudgetExceeded once a limit is reached."""
         reason = self.exceeded(usage)
         if reason:
             raise BudgetExceeded(reason)

@@ -1,10 +1,17 @@
 """The LLM client cognition talks to: render, route, cache/replay, retry, repair, validate,
 account. Model faults (429, 5xx, timeouts, garbled JSON) never crash a run: they are retried,
-repaired, re-asked, and as a last resort answered by the fallback (the offline mind)."""
+repaired, re-asked, and as a last resort answered by the fallback (the offline mind).
+
+    ask -> render the template -> Prompt -> replay? cache? -> budget check -> semaphore ->
+    backend (wait_for timeout; retryable errors: backoff with full jitter, Retry-After) ->
+    parse (fences, chatter, trailing commas, quotes) -> validate -> re-ask once with the
+    error -> fallback. Fatal errors (bad key, unknown model) raise LLMConfigError.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import random
@@ -14,11 +21,16 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from agentsim.errors import LLMConfigError
+from agentsim.errors import BudgetExceeded, LLMConfigError
 from agentsim.llm.accounting import Budget, Usage, cost
 from agentsim.llm.base import Backend, Completion, Prompt
-from agentsim.llm.errors import FatalLLMError, RetryableLLMError
-from agentsim.llm.prompts import PromptLibrary, schema_instruction
+from agentsim.llm.errors import FatalLLMError, RequestRejected, RetryableLLMError
+from agentsim.llm.prompts import (
+    PromptLibrary,
+    append_to_last_user,
+    reask_messages,
+    schema_instruction,
+)
 from agentsim.llm.record import Recorder, ReplaySource, ResponseCache
 from agentsim.llm.repair import extract_json
 
@@ -26,13 +38,15 @@ log = logging.getLogger("agentsim.llm")
 
 
 class LLMClient:
+    """`backends`: a Backend per tier ("smart" required; a missing tier uses smart's)."""
+
     def __init__(
         self,
         backends: Mapping[str, Backend],
         prompts: PromptLibrary,
         *,
         rng: random.Random,
-        max_in_flight: int = 128,
+        max_in_flight: int = 64,
         timeout: float = 60.0,
         max_retries: int = 6,
         backoff_base: float = 0.5,
@@ -86,10 +100,10 @@ class LLMClient:
         if self.replay is not None:
             c = self.replay.get(key, prompt)
             self.usage.add(agent, template_id, tier, cache_hits=1)
-            return self._validate(c.text, schema)
+            return _parse(c.text, schema)[0]
         if self.cache is not None and (c := self.cache.get(key)) is not None:
             self.usage.add(agent, template_id, tier, cache_hits=1)
-            result = self._validate(c.text, schema)
+            result = _parse(c.text, schema)[0]
             self._record(key, prompt, c, result)
             return result
         result, c = await self._answer(backend, prompt)
@@ -100,7 +114,17 @@ class LLMClient:
         return result
 
     def budget_exceeded(self) -> str | None:
+        """Why the budget is spent, or None: the engine checks it between ticks."""
         return self.budget.exceeded(self.usage)
+
+    def stats(self) -> dict[str, Any]:
+        """Live numbers for a progress line: totals, and what is in flight now."""
+        t = self.usage.total
+        return {"calls": t.calls, "cache_hits": t.cache_hits, "tokens": t.tokens,
+                "cost_usd": round(t.cost_usd, 6), "retries": t.retries, "repairs": t.repairs,
+                "fallbacks": t.fallbacks, "errors": t.errors, "in_flight": self.in_flight,
+                "max_in_flight_seen": self.max_in_flight_seen,
+                "max_in_flight": self.max_in_flight}
 
     def describe(self) -> dict[str, Any]:
         tiers = {t: {"backend": b.name, "model": b.model} for t, b in sorted(self.backends.items())}
@@ -125,29 +149,35 @@ class LLMClient:
     # -- internals --------------------------------------------------------------------------
     def _prompt(self, template_id: str, variables: Mapping[str, Any],
                 schema: type[BaseModel] | None, tier: str, agent: str | None) -> Prompt:
-        messages = [dict(m) for m in self.prompts.render(template_id, dict(variables))]
+        messages = self.prompts.render(template_id, variables)
         json_schema = _json_schema(schema) if schema is not None else None
-        if json_schema is not None:
-            messages[-1]["content"] += _instruction(schema)
-        return Prompt(template_id, variables, tuple(messages), json_schema,
+        if schema is not None:
+            messages = append_to_last_user(messages, _instruction(schema))
+        return Prompt(template_id, variables, messages, json_schema,
                       schema.__name__ if schema else None, tier, self.seed, agent, output=schema)
 
     async def _answer(self, backend: Backend, prompt: Prompt) -> tuple[Any, Completion]:
-        schema = _schema_of(prompt)
+        schema = prompt.output
         try:
             c = await self._call(backend, prompt)
             try:
-                return self._validate(c.text, schema), c
+                return self._validate(c.text, prompt), c
             except (ValidationError, ValueError) as err:
-                self.usage.add(prompt.agent, prompt.template_id, prompt.tier, repairs=1)
-                again = _reask(prompt, c.text, err)
-                c = await self._call(backend, again)
-                return self._validate(c.text, schema), c
-        except (ValidationError, ValueError, RetryableLLMError) as err:
-            return await self._fall_back(prompt, err)
+                self._count(prompt, repairs=1)
+                again = reask_messages(prompt.messages, c.text, err, prompt.json_schema is not None)
+                c = await self._call(backend, dataclasses.replace(prompt, messages=again))
+                return self._validate(c.text, prompt), c
+        except (ValueError, RetryableLLMError, BudgetExceeded) as err:  # incl. ValidationError
+            if isinstance(err, RequestRejected):
+                self._count(prompt, errors=1)
+            return await self._fall_back(prompt, err, schema)
+
+    def _count(self, prompt: Prompt, **amounts: float) -> None:
+        self.usage.add(prompt.agent, prompt.template_id, prompt.tier, **amounts)
 
     async def _call(self, backend: Backend, prompt: Prompt) -> Completion:
         for attempt in range(self.max_retries + 1):
+            self.budget.check(self.usage)  # before each live call, retries included
             try:
                 async with self._sem:
                     self.in_flight += 1
@@ -159,47 +189,47 @@ class LLMClient:
                         raise RetryableLLMError(f"timed out after {self.timeout:g}s") from None
                     finally:
                         self.in_flight -= 1
-                self.usage.add(
-                    prompt.agent, prompt.template_id, prompt.tier, calls=1,
+                self._count(
+                    prompt, calls=1,
                     prompt_tokens=c.prompt_tokens, completion_tokens=c.completion_tokens,
                     latency_s=time.perf_counter() - t0,
                     cost_usd=cost(c.model or backend.model, c.prompt_tokens,
-                                  c.completion_tokens, self.prices),
+                                  c.completion_tokens, self.prices, backend.name),
                 )
                 return c
             except RetryableLLMError as e:
-                self.usage.add(prompt.agent, prompt.template_id, prompt.tier, errors=1)
+                self._count(prompt, errors=1)
                 if attempt == self.max_retries:
                     raise
+                # Full jitter: uniform in [0, min(cap, base * 2^attempt)]; at least Retry-After.
                 delay = self.rng.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
                 if e.retry_after is not None:
                     delay = max(delay, min(e.retry_after, self.backoff_max))
-                self.usage.add(prompt.agent, prompt.template_id, prompt.tier, retries=1)
+                self._count(prompt, retries=1)
                 await self.sleep(delay)
             except FatalLLMError as e:
                 raise LLMConfigError(str(e), field=f"llm ({backend.name}:{backend.model})") \
                     from None
         raise AssertionError("unreachable")
 
-    async def _fall_back(self, prompt: Prompt, err: Exception) -> tuple[Any, Completion]:
+    async def _fall_back(self, prompt: Prompt, err: Exception,
+                         schema: type[BaseModel] | None) -> tuple[Any, Completion]:
         if self.fallback is None:
             raise err
-        self.usage.add(prompt.agent, prompt.template_id, prompt.tier, fallbacks=1)
-        if prompt.template_id not in self._warned:
-            self._warned.add(prompt.template_id)
-            log.warning("LLM gave no usable answer for %r (%s); using the offline mind for "
-                        "such calls when it happens", prompt.template_id, str(err)[:200])
+        self._count(prompt, fallbacks=1)
+        topic = "budget" if isinstance(err, BudgetExceeded) else prompt.template_id
+        if topic not in self._warned:  # once per template (and once for the budget)
+            self._warned.add(topic)
+            log.warning("no usable LLM answer for %r (%s): the fallback answers such calls",
+                        prompt.template_id, str(err)[:200])
         c = await self.fallback.complete(prompt)
-        result = self._validate(c.text, _schema_of(prompt))
-        return result, Completion(c.text, 0, 0, "fallback")
+        return _parse(c.text, schema)[0], Completion(c.text, 0, 0, "fallback")
 
-    def _validate(self, text: str, schema: type[BaseModel] | None) -> Any:
-        if schema is None:
-            return text.strip()
-        try:
-            return schema.model_validate_json(text)
-        except ValidationError:
-            return schema.model_validate(extract_json(text))
+    def _validate(self, text: str, prompt: Prompt) -> Any:
+        result, repaired = _parse(text, prompt.output)
+        if repaired:
+            self._count(prompt, repairs=1)
+        return result
 
     def _record(self, key: str, prompt: Prompt, c: Completion, result: Any) -> None:
         if self.recorder is not None:
@@ -218,20 +248,19 @@ def _instruction(schema: type[BaseModel]) -> str:
     return schema_instruction(_json_schema(schema))
 
 
-def _schema_of(prompt: Prompt) -> type[BaseModel] | None:
-    return prompt.output
+def _parse(text: str, schema: type[BaseModel] | None) -> tuple[Any, bool]:
+    """The validated answer, and whether the text needed a repair to get there. Raises
+    ValueError (or ValidationError, a ValueError) when there is no usable answer."""
+    if schema is None:
+        if not text.strip():
+            raise ValueError("the answer was empty")
+        return text.strip(), False
+    try:
+        return schema.model_validate_json(text), False
+    except ValidationError:
+        return schema.model_validate(extract_json(text)), True
 
 
 def _dump(result: Any) -> str:
     return result.model_dump_json() if isinstance(result, BaseModel) else str(result)
 
-
-def _reask(prompt: Prompt, bad: str, err: Exception) -> Prompt:
-    """The same request, plus the bad answer and what was wrong with it."""
-    problem = str(err).splitlines()[0:4]
-    messages = (*prompt.messages, {"role": "assistant", "content": bad[:2000]},
-                {"role": "user", "content": "That answer was not valid: " + " ".join(problem)
-                 + ". Answer again with only the JSON object."})
-    return Prompt(prompt.template_id, prompt.variables, messages, prompt.json_schema,
-                  prompt.schema_name, prompt.tier, prompt.seed, prompt.agent,
-                  prompt.max_tokens, prompt.temperature, prompt.output)

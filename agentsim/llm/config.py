@@ -8,8 +8,18 @@ Spec grammar:
     compat:MODEL@URL                        any other OpenAI-compatible server
     fast=SPEC,smart=SPEC                    a spec per tier; a tier not named uses smart's
 
-`--llm` wins over `AGENTSIM_LLM`, which wins over the config file's `[llm] spec`. Having
-OPENAI_API_KEY set does not by itself switch a run to a paid model: name it with --llm.
+    e.g. ollama:qwen2.5:3b    vllm:Qwen/Qwen2.5-7B-Instruct@http://gpu:8000/v1
+         fast=ollama:qwen2.5:3b,smart=openai:gpt-4o-mini
+
+`--llm` wins over `AGENTSIM_LLM`, which wins over the config file's `[llm] spec`; with none of
+them a run uses the offline mind. Having OPENAI_API_KEY or OPENAI_BASE_URL set does NOT switch
+a run to a paid model: name it with `--llm openai:MODEL` (`LLMSettings.notice` says so).
+`openai:` needs OPENAI_API_KEY and honours OPENAI_BASE_URL. The local providers send the key
+AGENTSIM_LLM_API_KEY if set (e.g. for `vllm serve --api-key`), else a placeholder; they are
+never sent OPENAI_API_KEY.
+
+`[llm]` in agentsim.toml: spec, max_in_flight, timeout, max_retries, budget_calls,
+budget_tokens, budget_usd, prices (`{ "my-model" = [0.5, 1.5] }`, USD per 1M in/out tokens).
 """
 
 from __future__ import annotations
@@ -17,7 +27,8 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +42,21 @@ PROVIDERS: dict[str, str | None] = {
     "vllm": "http://localhost:8000/v1",
     "llamacpp": "http://localhost:8080/v1",
     "lmstudio": "http://localhost:1234/v1",
-    "compat": None,
+    "compat": None,  # needs @URL
 }
+# One box serving a few requests at a time: fewer in flight, and more patience, by default.
+SINGLE_BOX = frozenset({"ollama", "llamacpp", "lmstudio"})
 
 HINTS = {
+    "openai": "check the network, or OPENAI_BASE_URL",
     "ollama": "is Ollama running? `ollama serve`, then `ollama pull MODEL`",
     "vllm": "is vLLM running? `vllm serve MODEL`",
     "llamacpp": "is llama.cpp's server running? `llama-server -m model.gguf`",
     "lmstudio": "is LM Studio's local server started?",
 }
+
+_KNOWN = ("spec", "max_in_flight", "timeout", "max_retries", "budget_calls", "budget_tokens",
+          "budget_usd", "prices")
 
 
 @dataclass(frozen=True)
@@ -48,6 +65,7 @@ class TierSettings:
     model: str
     base_url: str | None = None
     api_key: str | None = None
+    timeout: float = 60.0
 
     @property
     def label(self) -> str:
@@ -57,86 +75,166 @@ class TierSettings:
 @dataclass(frozen=True)
 class LLMSettings:
     tiers: dict[str, TierSettings]
-    max_in_flight: int = 128
+    max_in_flight: int = 64
     timeout: float = 60.0
     max_retries: int = 6
     budget_calls: int | None = None
     budget_tokens: int | None = None
     budget_usd: float | None = None
     prices: dict[str, tuple[float, float]] = field(default_factory=dict)
+    spec: str = "offline"
+    notice: str | None = None  # something the CLI should say once (e.g. a key being ignored)
+
+    @property
+    def offline(self) -> bool:
+        return all(t.provider == "offline" for t in self.tiers.values())
 
 
-def parse_one(spec: str, env: dict[str, str]) -> TierSettings:
+def _fail(message: str) -> LLMConfigError:
+    return LLMConfigError(message, field="--llm")
+
+
+def parse_one(spec: str, env: Mapping[str, str]) -> TierSettings:
+    """One `PROVIDER:MODEL[@URL]` (or `offline`)."""
     spec = spec.strip()
     if spec in ("", "offline"):
         return TierSettings("offline", "offline-mind-1")
     provider, sep, rest = spec.partition(":")
-    if not sep or provider not in PROVIDERS:
-        raise LLMConfigError(
-            f"unknown LLM spec {spec!r}: use offline, or one of "
-            f"{', '.join(p + ':MODEL' for p in PROVIDERS)} (e.g. ollama:llama3.1)", field="--llm")
+    if provider not in PROVIDERS:
+        raise _fail(f"unknown LLM spec {spec!r}: use offline, or one of "
+                    f"{', '.join(p + ':MODEL' for p in PROVIDERS)} (e.g. ollama:llama3.1)")
     model, _, url = rest.partition("@")
-    if not model:
-        raise LLMConfigError(f"LLM spec {spec!r} names no model, e.g. {provider}:MODEL",
-                             field="--llm")
-    base = url or PROVIDERS[provider]
-    key = env.get("OPENAI_API_KEY")
+    model, url = model.strip(), url.strip()
+    if not sep or not model:
+        raise _fail(f"LLM spec {spec!r} names no model, e.g. {provider}:MODEL")
+    if url and not re.match(r"^https?://[^\s/]+", url):
+        raise _fail(f"LLM spec {spec!r}: {url!r} is not an http(s) URL, e.g. "
+                    f"{provider}:{model}@http://host:8000/v1")
     if provider == "openai":
-        base = url or env.get("OPENAI_BASE_URL") or None
+        key = env.get("OPENAI_API_KEY")
         if not key:
-            raise LLMConfigError(
-                "OPENAI_API_KEY is not set: set it, or for a local model use "
-                "--llm ollama:MODEL (or vllm:, llamacpp:, lmstudio:)", field="--llm")
-    elif provider == "compat" and not url:
-        raise LLMConfigError("compat: needs a URL, e.g. compat:MODEL@http://host:port/v1",
-                             field="--llm")
-    return TierSettings(provider, model, base, key if provider == "openai" else key or "local")
+            raise _fail("OPENAI_API_KEY is not set: set OPENAI_API_KEY, or for a local model "
+                        "use --llm ollama:MODEL (or vllm:, llamacpp:, lmstudio:)")
+        return TierSettings(provider, model, url or env.get("OPENAI_BASE_URL") or None, key)
+    if provider == "compat" and not url:
+        raise _fail("compat: needs a URL, e.g. compat:MODEL@http://host:port/v1")
+    key = env.get("AGENTSIM_LLM_API_KEY") or ("ollama" if provider == "ollama" else "local")
+    timeout = 180.0 if provider in SINGLE_BOX else 60.0
+    return TierSettings(provider, model, url or PROVIDERS[provider], key, timeout)
 
 
-def parse_spec(spec: str, env: dict[str, str] | None = None) -> dict[str, TierSettings]:
-    env = dict(os.environ) if env is None else env
+def parse_spec(spec: str, env: Mapping[str, str] | None = None) -> dict[str, TierSettings]:
+    """A spec -> settings for every tier."""
+    env = os.environ if env is None else env
     parts = [p for p in spec.split(",") if p.strip()]
-    if parts and all(re.match(r"^\s*\w+\s*=", p) for p in parts):
-        named: dict[str, TierSettings] = {}
-        for p in parts:
-            tier, _, one = p.partition("=")
-            tier = tier.strip()
-            if tier not in TIERS:
-                raise LLMConfigError(f"unknown tier {tier!r} (use {' or '.join(TIERS)})",
-                                     field="--llm")
-            named[tier] = parse_one(one, env)
-        base = named.get("smart") or named[next(iter(named))]
-        return {t: named.get(t, base) for t in TIERS}
-    one = parse_one(spec, env)
-    return dict.fromkeys(TIERS, one)
+    tiered = [bool(re.match(r"^\s*\w+\s*=", p)) for p in parts]
+    if not any(tiered):
+        return dict.fromkeys(TIERS, parse_one(spec, env))
+    if not all(tiered):
+        raise _fail(f"LLM spec {spec!r} mixes tiers and plain specs: name each, e.g. "
+                    "fast=ollama:qwen2.5:3b,smart=openai:gpt-4o-mini")
+    named: dict[str, TierSettings] = {}
+    for p in parts:
+        tier, _, one = p.partition("=")
+        tier = tier.strip()
+        if tier not in TIERS:
+            raise _fail(f"unknown tier {tier!r} in {spec!r} (use {' or '.join(TIERS)})")
+        named[tier] = parse_one(one, env)
+    base = named.get("smart") or next(iter(named.values()))
+    return {t: named.get(t, base) for t in TIERS}
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        conf = tomllib.loads(path.read_text(encoding="utf-8")).get("llm", {})
+    except FileNotFoundError:
+        raise LLMConfigError("no such config file", path=path) from None
+    except tomllib.TOMLDecodeError as e:
+        raise LLMConfigError(f"bad TOML: {e}", path=path) from None
+    if not isinstance(conf, dict):
+        raise LLMConfigError("must be a table", path=path, field="llm")
+    for k in conf:
+        if k not in _KNOWN:
+            raise LLMConfigError(f"unknown setting (known: {', '.join(_KNOWN)})", path=path,
+                                 field=f"llm.{k}")
+    return conf
+
+
+def _number(conf: dict[str, Any], key: str, kind: type, path: Path | None,
+            minimum: float = 1e-9) -> Any:
+    value = conf.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum \
+            or (kind is int and not isinstance(value, int)):
+        what = "integer" if kind is int else "number"
+        need = f"a positive {what}" if minimum > 0 else f"an {what} >= 0"
+        raise LLMConfigError(f"must be {need}", path=path, field=f"llm.{key}")
+    return kind(value)
+
+
+def _prices(conf: dict[str, Any], path: Path | None) -> dict[str, tuple[float, float]]:
+    out = {}
+    for model, p in (conf.get("prices") or {}).items():
+        if isinstance(p, dict):
+            p = [p.get("input"), p.get("output")]
+        if not (isinstance(p, list) and len(p) == 2
+                and all(isinstance(x, (int, float)) and x >= 0 for x in p)):
+            raise LLMConfigError("a price is [input, output] in USD per 1M tokens",
+                                 path=path, field=f"llm.prices.{model}")
+        out[model] = (float(p[0]), float(p[1]))
+    return out
 
 
 def load_settings(spec: str | None, config_path: str | Path | None = None,
-                  env: dict[str, str] | None = None) -> LLMSettings:
-    env = dict(os.environ) if env is None else env
-    conf: dict[str, Any] = {}
-    if config_path is not None:
-        path = Path(config_path)
-        try:
-            conf = tomllib.loads(path.read_text()).get("llm", {})
-        except FileNotFoundError:
-            raise LLMConfigError("no such config file", path=path) from None
-        except tomllib.TOMLDecodeError as e:
-            raise LLMConfigError(f"bad TOML: {e}", path=path) from None
-        known = {"spec", "max_in_flight", "timeout", "max_retries", "budget_calls",
-                 "budget_tokens", "budget_usd", "prices"}
-        for k in conf:
-            if k not in known:
-                raise LLMConfigError("unknown setting", path=path, field=f"llm.{k}")
+                  env: Mapping[str, str] | None = None) -> LLMSettings:
+    """The settings of a run: `spec` (from --llm), else AGENTSIM_LLM, else the config file's
+    spec, else offline. Raises LLMConfigError with one line."""
+    env = os.environ if env is None else env
+    path = Path(config_path) if config_path is not None else None
+    conf = _read_config(path) if path is not None else {}
+    if not isinstance(conf.get("spec", ""), str):
+        raise LLMConfigError("must be a string, e.g. \"ollama:llama3.1\"", path=path,
+                             field="llm.spec")
     chosen = spec or env.get("AGENTSIM_LLM") or conf.get("spec") or "offline"
-    prices = {m: (float(p[0]), float(p[1])) for m, p in conf.get("prices", {}).items()}
+    tiers = parse_spec(chosen, env)
+    notice = None
+    if chosen == "offline" and (env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL")):
+        notice = ("OPENAI_API_KEY/OPENAI_BASE_URL is set, but no LLM was named: using the "
+                  "offline mind (name one with --llm openai:MODEL)")
+    timeout = _number(conf, "timeout", float, path)
+    if timeout is not None:
+        tiers = {t: replace(s, timeout=timeout) for t, s in tiers.items()}
+    single_box = any(s.provider in SINGLE_BOX for s in tiers.values())
     return LLMSettings(
-        tiers=parse_spec(chosen, env),
-        max_in_flight=int(conf.get("max_in_flight", 128)),
-        timeout=float(conf.get("timeout", 60.0)),
-        max_retries=int(conf.get("max_retries", 6)),
-        budget_calls=conf.get("budget_calls"),
-        budget_tokens=conf.get("budget_tokens"),
-        budget_usd=conf.get("budget_usd"),
-        prices=prices,
+        tiers=tiers,
+        max_in_flight=_number(conf, "max_in_flight", int, path) or (8 if single_box else 64),
+        timeout=timeout or max(s.timeout for s in tiers.values()),
+        max_retries=_or(_number(conf, "max_retries", int, path, minimum=0), 6),
+        budget_calls=_number(conf, "budget_calls", int, path),
+        budget_tokens=_number(conf, "budget_tokens", int, path),
+        budget_usd=_number(conf, "budget_usd", float, path),
+        prices=_prices(conf, path),
+        spec=chosen,
+        notice=notice,
     )
+
+
+def _or(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+async def check_reachable(settings: LLMSettings | TierSettings, timeout: float = 3.0) -> None:
+    """A quick GET /models on each configured server; raises LLMConfigError, e.g.
+    "cannot reach http://localhost:11434/v1 (is Ollama running? `ollama serve`, ...)"."""
+    from agentsim.llm.openai_backend import check_reachable as probe
+
+    tiers = settings.tiers.values() if isinstance(settings, LLMSettings) else [settings]
+    seen: set[tuple[str | None, str | None]] = set()
+    for tier in tiers:
+        if tier.provider == "offline" or (tier.base_url, tier.api_key) in seen:
+            continue
+        seen.add((tier.base_url, tier.api_key))
+        problem = await probe(tier.base_url, tier.api_key, tier.provider, timeout)
+        if problem:
+            raise LLMConfigError(problem, field=f"--llm {tier.label}")

@@ -3,49 +3,58 @@
 Structured output is asked for with `response_format` = json_schema. Local servers differ:
 some reject it with a 400, some ignore it. On a 400 that names the response format, the
 backend steps down (json_schema -> json_object -> plain prompt instructions) and remembers
-that for the rest of the run; the client validates every answer either way.
+that for the rest of the run; the client validates every answer either way. In the same way
+it drops `temperature` or `seed`, or sends `max_completion_tokens`, when a model refuses them.
+
+Errors map to RetryableLLMError (429, 408/409, 5xx, timeouts, connection errors), FatalLLMError
+(401, 403, 404, no quota) and RequestRejected (any other 4xx: this request only).
 """
 
 from __future__ import annotations
 
+import email.utils
+import time
+from collections.abc import Mapping
 from typing import Any
 
 import openai
 from openai.types.chat import ChatCompletion
 
 from agentsim.llm.base import Completion, Prompt
-from agentsim.llm.errors import FatalLLMError, RetryableLLMError
+from agentsim.llm.errors import FatalLLMError, RequestRejected, RetryableLLMError
 
 MODES = ("json_schema", "json_object", "none")
+_FORMAT_WORDS = ("response_format", "json_schema", "json_object", "schema", "grammar", "guided")
+
+__all__ = ["MODES", "OpenAIBackend", "RequestRejected", "check_reachable"]
 
 
-class RequestRejected(ValueError):
-    """The server refused this request (e.g. too long): no retry helps; the client falls back."""
-
-
-def _retry_after(headers: Any) -> float | None:
+def retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
     if headers is None:
         return None
     ms = headers.get("retry-after-ms")
     if ms:
         try:
-            return float(ms) / 1000
+            return max(0.0, float(ms) / 1000)
         except ValueError:
             pass
     s = headers.get("retry-after")
+    if not s:
+        return None
     try:
-        return float(s) if s else None
+        return max(0.0, float(s))
     except ValueError:
+        pass
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(s).timestamp() - time.time())
+    except (TypeError, ValueError):
         return None
 
 
-def _about_format(err: openai.BadRequestError) -> bool:
-    text = str(err).lower()
-    return any(w in text for w in ("response_format", "json_schema", "json_object", "schema",
-                                   "grammar", "guided"))
-
-
 class OpenAIBackend:
+    """A Backend over `openai.AsyncOpenAI` (no SDK retries: the client retries)."""
+
     def __init__(
         self,
         model: str,
@@ -62,74 +71,112 @@ class OpenAIBackend:
         self.base_url = base_url
         self.mode = "json_schema" if structured == "auto" else structured
         if self.mode not in MODES:
-            raise ValueError(f"structured must be auto or one of {MODES}")
-        self.send_request_meta = send_request_meta
+            raise ValueError(f"structured must be auto or one of {', '.join(MODES)}")
+        self.send_request_meta = send_request_meta  # tests only: the fake server reads it
+        self.dropped: set[str] = set()  # parameters this model refused: temperature, seed
+        self.max_tokens_param = "max_tokens"
         self.client = openai.AsyncOpenAI(
             base_url=base_url, api_key=api_key or "local", max_retries=0, timeout=timeout
         )
 
-    def _response_format(self, prompt: Prompt) -> dict[str, Any] | None:
-        if prompt.json_schema is None or self.mode == "none":
+    def _response_format(self, prompt: Prompt, mode: str) -> dict[str, Any] | None:
+        if prompt.json_schema is None or mode == "none":
             return None
-        if self.mode == "json_object":
+        if mode == "json_object":
             return {"type": "json_object"}
         return {"type": "json_schema", "json_schema": {
             "name": prompt.schema_name or "answer", "schema": prompt.json_schema,
             "strict": False}}
 
+    def _body(self, prompt: Prompt, mode: str) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [dict(m) for m in prompt.messages],
+            self.max_tokens_param: prompt.max_tokens,
+            "temperature": prompt.temperature,
+            "seed": prompt.seed,  # some servers ignore it
+        }
+        for p in self.dropped:
+            body.pop(p, None)
+        fmt = self._response_format(prompt, mode)
+        if fmt is not None:
+            body["response_format"] = fmt
+        if self.send_request_meta:
+            body["agentsim"] = {"template_id": prompt.template_id,
+                                "variables": prompt.variables}
+        return body
+
     async def complete(self, prompt: Prompt) -> Completion:
-        while True:
-            kwargs: dict[str, Any] = {
-                "model": self.model,
-                "messages": [dict(m) for m in prompt.messages],
-                "temperature": prompt.temperature,
-                "max_tokens": prompt.max_tokens,
-                "seed": prompt.seed,
-            }
-            fmt = self._response_format(prompt)
-            if fmt is not None:
-                kwargs["response_format"] = fmt
-            if self.send_request_meta:
-                kwargs["agentsim"] = {"template_id": prompt.template_id,
-                                      "variables": prompt.variables}
+        for _ in range(8):  # each pass gives up one refused parameter; there are few
+            mode = self.mode
             try:
-                # The client's plain POST: the same request, errors and retries policy as
+                # The client's plain POST: the same request, errors and retry policy as
                 # chat.completions.create, without its per-request walk over the params
                 # (about 1 ms a call, which adds up when hundreds are in flight).
-                resp = await self.client.post("/chat/completions", body=kwargs,
+                resp = await self.client.post("/chat/completions", body=self._body(prompt, mode),
                                               cast_to=ChatCompletion)
             except openai.BadRequestError as e:
-                if fmt is not None and _about_format(e):
-                    self.mode = MODES[MODES.index(self.mode) + 1]
+                if self._adapt(e, prompt, mode):
                     continue
                 raise RequestRejected(f"{self.name} rejected the request: {e}") from None
-            except openai.RateLimitError as e:
-                raise RetryableLLMError("429 rate limited",
-                                        _retry_after(e.response.headers)) from None
-            except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
-                raise FatalLLMError(f"{self.name} refused the API key ({e.status_code}): check "
-                                    f"OPENAI_API_KEY") from None
-            except openai.NotFoundError:
-                raise FatalLLMError(
-                    f"{self.name} has no model {self.model!r} at {self.base_url or 'the API'}"
-                    + (f" (try `ollama pull {self.model}`)" if self.name == "ollama" else "")
-                ) from None
             except openai.APIStatusError as e:
-                if e.status_code in (408, 409) or e.status_code >= 500:
-                    raise RetryableLLMError(f"{e.status_code} from {self.name}",
-                                            _retry_after(e.response.headers)) from None
-                raise RequestRejected(f"{e.status_code} from {self.name}: {e}") from None
+                raise self._status_error(e) from None
             except (openai.APITimeoutError, openai.APIConnectionError) as e:
                 raise RetryableLLMError(f"{type(e).__name__}: {e}") from None
+            except openai.APIResponseValidationError as e:
+                raise RequestRejected(f"{self.name} sent an unreadable response: {e}") from None
+            except openai.APIError as e:
+                raise RetryableLLMError(f"{type(e).__name__}: {e}") from None
             return self._completion(resp, prompt)
+        raise RequestRejected(f"{self.name} kept rejecting the request")
 
-    def _completion(self, resp: Any, prompt: Prompt) -> Completion:
-        choice = resp.choices[0] if resp.choices else None
-        text = (choice.message.content or "") if choice else ""
+    def _adapt(self, e: openai.BadRequestError, prompt: Prompt, mode: str) -> bool:
+        """Change what we send after a 400 that names a parameter; False if nothing helps.
+        A downgrade is decided against the mode the failed request used, so concurrent
+        failures step down once, not once each."""
+        text, param = str(e).lower(), (e.param or "").lower()
+        if prompt.json_schema is not None and mode != "none" and (
+                param == "response_format" or any(w in text for w in _FORMAT_WORDS)):
+            if self.mode == mode:
+                self.mode = MODES[MODES.index(mode) + 1]
+            return True
+        if param == "max_tokens" or ("max_tokens" in text and "max_completion_tokens" in text):
+            if self.max_tokens_param == "max_completion_tokens":
+                return False
+            self.max_tokens_param = "max_completion_tokens"
+            return True
+        for p in ("temperature", "seed"):
+            if p not in self.dropped and (param == p or f"'{p}'" in text or f"`{p}`" in text):
+                self.dropped.add(p)
+                return True
+        return False
+
+    def _status_error(self, e: openai.APIStatusError) -> Exception:
+        status, where = e.status_code, self.base_url or "the OpenAI API"
+        if status == 429 and e.code == "insufficient_quota":
+            return FatalLLMError(f"{self.name} says the account has no quota left ({where})")
+        if status in (408, 409, 429) or status >= 500:
+            return RetryableLLMError(f"{status} from {self.name}", retry_after(e.response.headers))
+        if status in (401, 403):
+            fix = "check OPENAI_API_KEY" if self.name == "openai" else f"server: {where}"
+            return FatalLLMError(f"{self.name} refused the API key ({status}): {fix}")
+        if status == 404:
+            hint = f" (try `ollama pull {self.model}`)" if self.name == "ollama" else ""
+            return FatalLLMError(f"{self.name} at {where} has no model {self.model!r}, or the "
+                                 f"URL is wrong (404){hint}")
+        return RequestRejected(f"{status} from {self.name}: {e}")
+
+    def _completion(self, resp: ChatCompletion, prompt: Prompt) -> Completion:
+        choice = resp.choices[0] if resp.choices else None  # a lenient parse: may be None
+        text = getattr(getattr(choice, "message", None), "content", None) or ""
         usage = resp.usage
-        pt = usage.prompt_tokens if usage else sum(len(m["content"]) for m in prompt.messages) // 4
-        ct = usage.completion_tokens if usage else len(text) // 4
-        return Completion(text, pt, ct, resp.model or self.model, extra={"mode": self.mode})
+        if usage is not None and isinstance(usage.prompt_tokens, int) and usage.prompt_tokens:
+            pt, ct = usage.prompt_tokens, usage.completion_tokens
+        else:  # some servers report no usage: estimate at 4 characters a token
+            pt, ct = sum(len(m["content"]) for m in prompt.messages) // 4, len(text) // 4
+        return Completion(str(text), pt, ct, resp.model or self.model,
+                          extra={"mode": self.mode,
+                                 "finish_reason": getattr(choice, "finish_reason", None)})
 
     async def aclose(self) -> None:
         await self.client.close()
@@ -147,11 +194,11 @@ async def check_reachable(base_url: str | None, api_key: str | None, provider: s
     except (openai.APIConnectionError, openai.APITimeoutError):
         hint = HINTS.get(provider, "check the URL")
         return f"cannot reach {base_url or 'the OpenAI API'} ({hint})"
-    except openai.AuthenticationError:
-        return f"{provider} refused the API key: check OPENAI_API_KEY"
+    except (openai.AuthenticationError, openai.PermissionDeniedError):
+        return (f"{provider} refused the API key: check OPENAI_API_KEY" if provider == "openai"
+                else f"{provider} at {base_url} refused the API key")
     except openai.APIStatusError:
         return None  # it answered: some servers have no /models, which is fine
     finally:
         await client.close()
     return None
-

@@ -14,8 +14,9 @@ from agentsim.llm.errors import ReplayMiss
 class Recorder:
     """Appends each answered request to `llm.jsonl`, one line each, flushed."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: str | Path):
         self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._f = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
 
     def write(self, key: str, prompt: Prompt, c: Completion) -> None:
@@ -27,24 +28,34 @@ class Recorder:
         self._f.flush()
 
     def close(self) -> None:
-        self._f.close()
+        if not self._f.closed:
+            self._f.close()
 
 
 class ReplaySource:
     """Answers from a recording: the n-th request with a key gets the n-th answer recorded
-    for it (the last one once they run out). A key never recorded raises ReplayMiss."""
+    for it (the last one once they run out). A key never recorded raises ReplayMiss. A torn
+    last line (a run killed mid-write) is skipped."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: str | Path):
         self._answers: dict[str, list[Completion]] = defaultdict(list)
         self._used: dict[str, int] = defaultdict(int)
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                if not line.strip():
-                    continue
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
                 r = json.loads(line)
-                self._answers[r["key"]].append(Completion(
-                    r["text"], r["prompt_tokens"], r["completion_tokens"], r["model"],
-                    cached=True))
+            except json.JSONDecodeError:
+                if n == len(lines):
+                    break
+                raise ValueError(f"{path}:{n}: not a JSON line") from None
+            self._answers[r["key"]].append(Completion(
+                r["text"], r.get("prompt_tokens", 0), r.get("completion_tokens", 0),
+                r.get("model", ""), cached=True))
+
+    def __len__(self) -> int:
+        return sum(map(len, self._answers.values()))
 
     def get(self, key: str, prompt: Prompt) -> Completion:
         found = self._answers.get(key)
@@ -57,11 +68,16 @@ class ReplaySource:
 
 class ResponseCache:
     """A content-addressed cache (sqlite) that several runs can share: same request, same
-    answer, no call. Opened by one process at a time."""
+    answer, no call. `path`: the sqlite file, or a folder to hold `llm-cache.sqlite`.
+    Runs in parallel may share it (WAL; a writer waits for the other)."""
 
-    def __init__(self, path: Path):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), isolation_level=None)
+    def __init__(self, path: str | Path):
+        path = Path(path)
+        if path.is_dir():
+            path = path / "llm-cache.sqlite"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, text TEXT,"
                          " model TEXT, pt INTEGER, ct INTEGER)")

@@ -4,14 +4,20 @@ It speaks just enough HTTP/1.1 (keep-alive, Content-Length) for `POST /v1/chat/c
 and `GET /v1/models`, runs its own asyncio loop in a thread, sleeps `latency` seconds per
 request (so hundreds can be in flight at once), and injects faults on a seeded share of
 requests: "429" (with Retry-After), "500", "hang" (no answer for a long time), "malformed"
-(fenced or truncated JSON). With the `agentsim` meta field (OpenAIBackend's
-`send_request_meta=True`) it answers through `responder(template_id, variables)`; by
-default that is the offline mind, so a whole simulation can run against it.
+(fenced, wrapped in chatter, or cut in half). With `reject_json_schema=True` it answers a
+`response_format` of type json_schema with a 400, as some local servers do.
+
+With the `agentsim` meta field (OpenAIBackend's `send_request_meta=True`) it answers through
+`responder(template_id, variables)` or `responder(template_id, variables, request_body)`
+(sync or async; a dict, a pydantic model or text); by default that is the offline mind, so
+a whole simulation can run against it. Without the meta field it answers a minimal valid
+instance of the requested JSON schema (`example_for`), or a short text.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import random
 import threading
@@ -20,39 +26,19 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-Responder = Callable[[str, Mapping[str, Any]], Any]
+from agentsim.testing.schema_example import example_for
 
+__all__ = ["FakeOpenAIServer", "example_for"]
 
-def example_for(schema: Mapping[str, Any], defs: Mapping[str, Any] | None = None) -> Any:
-    """A minimal instance of a JSON schema (objects, arrays, scalars, enums, $ref)."""
-    defs = defs if defs is not None else schema.get("$defs", {})
-    if "$ref" in schema:
-        return example_for(defs[schema["$ref"].split("/")[-1]], defs)
-    if "enum" in schema:
-        return schema["enum"][0]
-    for key in ("anyOf", "oneOf"):
-        if key in schema:
-            options = [s for s in schema[key] if s.get("type") != "null"] or schema[key]
-            return example_for(options[0], defs)
-    t = schema.get("type", "object")
-    if t == "object":
-        props = schema.get("properties", {})
-        return {k: example_for(v, defs) for k, v in props.items()}
-    if t == "array":
-        n = max(1, schema.get("minItems", 1))
-        return [example_for(schema.get("items", {}), defs) for _ in range(n)]
-    if t == "integer":
-        return int(schema.get("minimum", 1))
-    if t == "number":
-        return float(schema.get("minimum", 0.0))
-    if t == "boolean":
-        return False
-    if t == "null":
-        return None
-    return "ok" if "pattern" not in schema else "12:00"
+Responder = Callable[..., Any]  # (template_id, variables[, request_body]) -> dict | model | str
+FAULTS = ("429", "500", "hang", "malformed")
 
 
 class FakeOpenAIServer:
+    """`with FakeOpenAIServer(responder, latency=0.2, faults={"429": 0.05}) as server:` then
+    point an OpenAIBackend at `server.base_url`. Counters: requests, in_flight,
+    max_in_flight, by_status (e.g. `by_status["429"]`); `reset_stats()` zeroes them."""
+
     def __init__(
         self,
         responder: Responder | None = None,
@@ -69,8 +55,12 @@ class FakeOpenAIServer:
             mind = OfflineMind()
             responder = lambda tid, v: mind.answer(tid, v, 0)  # noqa: E731
         self.responder = responder
+        self._responder_wants_body = _arity(responder) >= 3
         self.latency = latency
         self.faults = dict(faults or {})
+        unknown = set(self.faults) - set(FAULTS)
+        if unknown or sum(self.faults.values()) > 1:
+            raise ValueError(f"faults: shares of {', '.join(FAULTS)} summing to at most 1")
         self.rng = random.Random(seed)
         self.reject_json_schema = reject_json_schema
         self.hang_seconds = hang_seconds
@@ -79,6 +69,7 @@ class FakeOpenAIServer:
         self._thread: threading.Thread | None = None
         self._server: asyncio.AbstractServer | None = None
         self._ready = threading.Event()
+        self.in_flight = 0
         self.reset_stats()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -113,9 +104,9 @@ class FakeOpenAIServer:
         self.stop()
 
     def reset_stats(self) -> None:
+        """Zero the counters: requests, max_in_flight, by_status (`in_flight` stays live)."""
         self.requests = 0
-        self.in_flight = 0
-        self.max_in_flight = 0
+        self.max_in_flight = self.in_flight
         self.by_status: Counter[str] = Counter()
         self.started: list[float] = []
 
@@ -150,6 +141,8 @@ class FakeOpenAIServer:
                     f"content-length: {len(data)}\r\n{hdrs}\r\n".encode() + data
                 )
                 await writer.drain()
+                if headers.get("connection", "").lower() == "close":
+                    break
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             pass
         finally:
@@ -171,6 +164,9 @@ class FakeOpenAIServer:
         self.started.append(time.perf_counter())
         try:
             status, extra, payload = await self._complete(json.loads(body))
+        except Exception as e:  # a broken request (400) or responder (500): say so, stay up
+            status, extra = 400 if isinstance(e, json.JSONDecodeError) else 500, {}
+            payload = json.dumps({"error": {"message": f"{type(e).__name__}: {e}"}})
         finally:
             self.in_flight -= 1
         self.by_status[str(status)] += 1
@@ -185,11 +181,12 @@ class FakeOpenAIServer:
         if fault == "hang":
             await asyncio.sleep(self.hang_seconds)
         t0 = time.perf_counter()
-        text = self._answer(req)
+        text = await self._answer(req)
         # `latency` is the whole time the server takes, its own work included.
         await asyncio.sleep(max(0.0, self.latency - (time.perf_counter() - t0)))
         if fault == "429":
-            return 429, {"retry-after": "0.05"}, json.dumps({"error": {"message": "slow down"}})
+            return 429, {"retry-after": "0.05", "retry-after-ms": "50"}, json.dumps(
+                {"error": {"message": "slow down", "type": "rate_limit_exceeded"}})
         if fault == "500":
             return 500, {}, json.dumps({"error": {"message": "internal error"}})
         if fault == "malformed":
@@ -215,16 +212,46 @@ class FakeOpenAIServer:
                 return name
         return None
 
-    def _answer(self, req: dict[str, Any]) -> str:
+    async def _answer(self, req: dict[str, Any]) -> str:
         meta = req.get("agentsim")
         if meta:
-            out = self.responder(meta["template_id"], meta["variables"])
+            args = (meta["template_id"], meta["variables"])
+            out = self.responder(*args, req) if self._responder_wants_body else \
+                self.responder(*args)
+            if inspect.isawaitable(out):
+                out = await out
+            if hasattr(out, "model_dump_json"):
+                return out.model_dump_json()
             return out if isinstance(out, str) else json.dumps(out)
         fmt = req.get("response_format") or {}
-        schema = (fmt.get("json_schema") or {}).get("schema")
+        schema = (fmt.get("json_schema") or {}).get("schema") or _schema_in_text(req)
         if schema:
             return json.dumps(example_for(schema))
         return "ok"
+
+
+def _schema_in_text(req: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema the client's instruction put on the last line of the last message
+    (what a model reads when the server ignores, or was never sent, `response_format`)."""
+    messages = req.get("messages") or [{}]
+    last = str(messages[-1].get("content", "")).rstrip().rsplit("\n", 1)[-1]
+    if not last.startswith("{"):
+        return None
+    try:
+        schema = json.loads(last)
+    except json.JSONDecodeError:
+        return None
+    return schema if isinstance(schema, dict) and "properties" in schema else None
+
+
+def _arity(fn: Callable[..., Any]) -> int:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return 2
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return 3
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
 
 
 def main() -> None:
