@@ -1,74 +1,217 @@
-"""The TUI, driven by Textual's Pilot: keys step, pause, speed up, interview and quit."""
+"""The TUI, driven by Textual's Pilot (keys step, pause, speed up, select, interview, whisper,
+inject, save and quit), the replay, and SVG snapshots of both screens."""
 
 from __future__ import annotations
 
 import asyncio
+import io
+import math
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import pytest
+from rich.console import Console
 from textual.widgets import DataTable, Static
 
+from agentsim.events import WorldEvent
+from agentsim.rundir import RunDir
 from agentsim.session import load
-from agentsim.tui.app import AgentsimApp, AskScreen
+from agentsim.tui.app import AgentsimApp, AskScreen, TextScreen
+from agentsim.tui.inspector import Inspector
+from agentsim.tui.model import Tracker, live_frame
+from agentsim.tui.replay import ReplayApp
+from agentsim.tui.timeline import Timeline
 
 SMALLVILLE = str(Path(__file__).resolve().parent.parent / "worlds" / "smallville")
+SIZE = (120, 40)
 
 
-def sim_at_eight(**kw):
-    sim = load(SMALLVILLE, seed=1, embedder="hash", **kw)
-    sim.clock.tick = 12
-    return sim
+def smallville(**kw):
+    return load(SMALLVILLE, seed=1, embedder="hash", **kw)
 
 
-def text(app, selector: str) -> str:
-    return str(app.query_one(selector, Static).render())
+def status(app) -> str:
+    return str(app.query_one("#status", Static).render())
 
 
-async def test_step_pause_speed_and_inspect():
-    sim = sim_at_eight()
+def plain(renderable) -> str:
+    console = Console(width=60, record=True, file=io.StringIO(), color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+async def until(pilot, condition, timeout: float = 5.0) -> None:
+    end = time.perf_counter() + timeout
+    while not condition():
+        assert time.perf_counter() < end, "timed out"
+        await pilot.pause(0.02)
+
+
+def test_import_agentsim_stays_free_of_textual():
+    code = ("import sys, agentsim, agentsim.engine, agentsim.session; "
+            "assert 'textual' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+async def test_step_advances_the_tick_and_updates_the_views():
+    sim = smallville()
     app = AgentsimApp(sim, 50, autostart=False)
-    async with app.run_test(size=(120, 40)) as pilot:
-        assert "paused" in text(app, "#status") and sim.clock.tick == 12
-        await pilot.press("n")
-        for _ in range(50):
-            await pilot.pause(0.02)
-            if sim.clock.tick == 13:
-                break
-        assert sim.clock.tick == 13
+    async with app.run_test(size=SIZE) as pilot:
+        assert "paused" in status(app) and "tick 0/50" in status(app)
         table = app.query_one("#residents", DataTable)
-        assert table.get_cell("isabella_rodriguez", "resident") == "Isabella Rodriguez"
-        assert table.get_cell("isabella_rodriguez", "doing") != ""
-        await pilot.press("plus")
-        assert app.speed == 20.0
-        await pilot.press("minus", "minus")
-        assert app.speed == 2.0
-        await pilot.press("down")
-        assert text(app, "#right").startswith(sim.agents[sorted(sim.agents)[1]].name)
-        await pilot.press("space")
-        assert "running" in text(app, "#status")
-        await pilot.press("space")
+        assert table.row_count == len(sim.agents)
+        assert table.get_cell("isabella_rodriguez", "doing") == "sleeping"
+        await pilot.press("n")
+        await until(pilot, lambda: sim.clock.tick == 1 and "tick 1/50" in status(app))
+        assert table.get_cell("isabella_rodriguez", "resident").startswith("Isabella")
+        assert table.get_cell("isabella_rodriguez", "doing") != "sleeping"
+        assert app.paused and "paused" in status(app)
+        await pilot.pause(0.2)
+        assert sim.clock.tick == 1  # a step is one tick
     await sim.aclose()
 
 
-async def test_interview_modal_answers_with_sources():
-    sim = sim_at_eight()
+async def test_pause_resume_and_speed_keys():
+    sim = smallville()
+    app = AgentsimApp(sim, 50, speed=1.0, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space")
+        assert not app.paused and "running" in status(app)
+        await pilot.press("space")
+        assert app.paused and "paused" in status(app)
+        await pilot.press("plus")
+        assert app.speed == 2.0 and "2 tick/s" in status(app)
+        await pilot.press("minus", "minus")
+        assert app.speed == 0.5 and "0.5 tick/s" in status(app)
+        await pilot.press("minus")
+        assert app.speed == 0.5
+        await pilot.press(*["plus"] * 6)
+        assert math.isinf(app.speed) and "max speed" in status(app)
+    await sim.aclose()
+
+
+async def test_selecting_a_resident_updates_the_inspector():
+    sim = smallville()
+    ids = sorted(sim.agents)
     app = AgentsimApp(sim, 50, autostart=False)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=SIZE) as pilot:
+        inspector = app.query_one(Inspector)
+        assert inspector.agent_id == ids[0]
+        await pilot.press("down")
+        assert app.selected() == inspector.agent_id == ids[1]
+        await pilot.press("j", "j")
+        assert inspector.agent_id == ids[3]
+        await pilot.press("k")
+        assert inspector.agent_id == ids[2]
+        text = plain(inspector.card)
+        agent = sim.agents[ids[2]]
+        assert agent.name in text and "Today's plan" in text and "Relationships" in text
+        known = [b for _, b in sim.relationships.graph.out_edges(agent.name)]
+        assert known and all(b in text for b in known)
+    await sim.aclose()
+
+
+async def test_interview_shows_the_answer_and_its_sources():
+    sim = smallville()
+    app = AgentsimApp(sim, 50, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
         await pilot.press("i")
         assert isinstance(app.screen, AskScreen)
-        await pilot.press(*"What are you planning?", "enter")
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if "thinking" not in text(app.screen, "#answer") and text(app.screen, "#answer"):
-                break
-        assert text(app.screen, "#answer").strip()
+        await pilot.press(*"Plans?", "enter")
+        answer = app.screen.query_one("#answer", Static)
+        await until(pilot, lambda: "Drawn from" in str(answer.render()))
+        text = str(answer.render())
+        assert "A: " in text and "recency" in text
         await pilot.press("escape")
         assert not isinstance(app.screen, AskScreen)
+        assert app.paused
     await sim.aclose()
 
 
-async def test_ui_answers_keys_while_the_llm_is_slow(tmp_path):
-    sim = sim_at_eight(out=str(tmp_path))
+async def test_whisper_adds_a_memory_to_the_selected_resident():
+    sim = smallville()
+    app = AgentsimApp(sim, 50, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("down")
+        aid = app.selected()
+        before = len(sim.agents[aid].memory)
+        await pilot.press("w")
+        assert isinstance(app.screen, TextScreen)
+        await pilot.press(*"Cafe closes early", "enter")
+        await until(pilot, lambda: len(sim.agents[aid].memory) > before)
+        [memory] = sim.agents[aid].memory.search("closes early")
+        assert memory.source == "whisper"
+        await until(pilot, lambda: "closes early" in plain(app.query_one(Inspector).card))
+    await sim.aclose()
+
+
+async def test_world_event_reaches_everyone_in_the_area():
+    sim = smallville()
+    app = AgentsimApp(sim, 50, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        aid = app.selected()
+        places = sim.world.places
+        area = places.area_of(sim.agents[aid].location)
+        there = [a for a in sim.agents.values() if places.area_of(a.location) == area]
+        elsewhere = [a for a in sim.agents.values() if places.area_of(a.location) != area]
+        await pilot.press("e", *"Fire alarm", "enter")
+        await until(pilot, lambda: any(isinstance(e, WorldEvent) for e in sim.events))
+        assert len(there) > 1 and all(a.memory.search("Fire alarm") for a in there)
+        assert not any(a.memory.search("Fire alarm") for a in elsewhere)
+    await sim.aclose()
+
+
+async def test_save_writes_a_checkpoint(tmp_path):
+    sim = smallville(out=str(tmp_path))
+    app = AgentsimApp(sim, 50, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        await until(pilot, lambda: sim.clock.tick == 1)
+        await pilot.press("s")
+        assert (sim.run_dir.path / "checkpoints" / "tick-000001" / "state.json").is_file()
+    await sim.aclose()
+
+
+async def test_save_without_a_run_directory_says_so():
+    sim = smallville()
+    app = AgentsimApp(sim, 50, autostart=False)
+    notes: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        app.notify = lambda message, **kw: notes.append(message)
+        await pilot.press("s")
+        assert any("no run directory" in n for n in notes)
+    await sim.aclose()
+
+
+async def test_quit_checkpoints_and_exits(tmp_path):
+    sim = smallville(out=str(tmp_path))
+    app = AgentsimApp(sim, 50, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        await until(pilot, lambda: sim.clock.tick == 1)
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
+    assert (sim.run_dir.path / "checkpoints" / "tick-000001").is_dir()
+    await sim.aclose()
+
+
+async def test_run_stops_at_total_ticks_without_exiting():
+    sim = smallville()
+    app = AgentsimApp(sim, 3, speed=math.inf)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "run finished" in status(app))
+        assert sim.clock.tick == 3 and app.is_running
+        await pilot.press("n", "space")
+        await pilot.pause(0.1)
+        assert sim.clock.tick == 3
+    await sim.aclose()
+
+
+async def test_ui_answers_keys_while_the_llm_is_slow():
+    sim = smallville()
     real = sim.llm
 
     class Slow:
@@ -80,34 +223,110 @@ async def test_ui_answers_keys_while_the_llm_is_slow(tmp_path):
             return await real.ask(*a, **kw)
 
     sim.llm = Slow()
-    app = AgentsimApp(sim, 50, autostart=True)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.2)  # a tick is now waiting on the slow LLM
+    app = AgentsimApp(sim, 50)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        assert app.runner.busy  # a tick is waiting on the slow LLM
         t0 = time.perf_counter()
         await pilot.press("space")
-        assert app.paused and "paused" in text(app, "#status")
+        assert app.paused and "paused" in status(app)
         assert time.perf_counter() - t0 < 0.5
-        await pilot.press("q")
-    assert list((tmp_path).glob("*/checkpoints/tick-*"))
-
-
-async def test_whisper_and_world_event_keys():
-    sim = sim_at_eight()
-    app = AgentsimApp(sim, 50, autostart=False)
-    async with app.run_test(size=(120, 40)) as pilot:
-        aid = app.selected()
-        before = len(sim.agents[aid].memory)
-        await pilot.press("w", *"The cafe is closing early", "enter")
-        for _ in range(50):
-            await pilot.pause(0.02)
-            if len(sim.agents[aid].memory) > before:
-                break
-        assert sim.agents[aid].memory.search("closing early")[0].source == "whisper"
-        await pilot.press("e", *"A fire alarm goes off", "enter")
-        for _ in range(50):
-            await pilot.pause(0.02)
-            if any(e.type == "world_event" for e in sim.events):
-                break
-        assert any(e.type == "world_event" for e in sim.events)
-        assert sim.agents[aid].memory.search("fire alarm")
+        await pilot.press("q")  # waits for the tick ...
+        assert app.is_running
+        await pilot.press("q")  # ... unless asked twice
+        await pilot.pause()
+        assert not app.is_running
+        assert time.perf_counter() - t0 < 1.5
+    sim.llm = real
     await sim.aclose()
+
+
+async def test_palette_lists_the_simulation_commands():
+    sim = smallville()
+    app = AgentsimApp(sim, 50, autostart=False)
+    async with app.run_test(size=SIZE):
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for title in ("Pause / resume", "Step", "Faster", "Slower", "Interview", "Whisper",
+                      "World event", "Save checkpoint", "Quit"):
+            assert titles.count(title) == 1
+    await sim.aclose()
+
+
+# -- replay ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def recorded():
+    """A 20-tick run: its events, and each tick's live frame."""
+    sim = smallville()
+    tracker = Tracker.for_sim(sim)
+    sim.bus.subscribe(tracker.feed)
+    frames = [live_frame(sim, tracker)]
+    for _ in range(20):
+        sim.step()
+        frames.append(live_frame(sim, tracker))
+    sim.close()
+    return sim, list(sim.events), frames
+
+
+def test_timeline_rebuilds_every_tick_from_the_events(recorded):
+    sim, events, live = recorded
+    timeline = Timeline(events, sim.world)
+    assert timeline.last == 20
+    for frame, rebuilt in zip(live, timeline.frames, strict=True):
+        assert rebuilt.time == frame.time and rebuilt.tick == frame.tick
+        assert rebuilt.residents == frame.residents
+    assert any(r.talking_with for f in timeline.frames for r in f.residents.values())
+
+
+async def test_replay_moves_back_and_forth(recorded):
+    sim, events, live = recorded
+    app = ReplayApp(events, sim.world)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one("#residents", DataTable)
+        assert app.position == 0 and "tick 0/20" in status(app)
+        await pilot.press("right", "right")
+        assert app.position == 2
+        await pilot.press("shift+right")
+        assert app.position == 8 and "tick 8/20" in status(app)
+        for aid, r in live[8].residents.items():
+            cell = table.get_cell(aid, "doing")
+            assert cell and r.doing.startswith(cell.rstrip("…"))
+        await pilot.press("left")
+        assert app.position == 7
+        await pilot.press("shift+left", "shift+left")
+        assert app.position == 0
+        await pilot.press("end")
+        assert app.position == 20
+        await pilot.press("right")
+        assert app.position == 20
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
+
+
+def test_a_run_directory_opens_for_replay(tmp_path):
+    from agentsim.tui import run_world
+
+    sim = smallville(out=str(tmp_path))
+    sim.run(ticks=3)
+    sim.close()
+    rd = RunDir.open(sim.run_dir.path)
+    app = ReplayApp(rd.read_events(), run_world(rd.read_manifest()))
+    assert app.timeline.last == 3 and app.world.spec.name == "Smallville"
+
+
+# -- snapshots ------------------------------------------------------------------------------
+def test_snapshot_main_screen(snap_compare):
+    sim = smallville()
+    app = AgentsimApp(sim, 144, autostart=False)
+
+    async def two_steps(pilot):
+        await pilot.press("n", "n")
+        await until(pilot, lambda: sim.clock.tick == 2 and not app.runner.busy)
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=two_steps)
+
+
+def test_snapshot_replay_screen(snap_compare, recorded):
+    sim, events, _ = recorded
+    assert snap_compare(ReplayApp(events, sim.world, position=8), terminal_size=SIZE)

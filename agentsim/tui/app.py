@@ -1,323 +1,268 @@
-"""Watch a simulation live: residents, an event log, an inspector; pause, step, speed, ask.
+"""Watch, steer and question a live simulation.
 
-The simulation runs in an async worker on the app's loop and posts one `TickDone` message per
-tick; the widgets only read the simulation when that message arrives, so the UI never waits
-on the LLM.
+    header, status bar (sim time, tick, run state, speed, LLM usage, which LLM)
+    town tree | resident table over the event log | inspector of the selected resident
+    footer with the keys
+
+The simulation runs in an async worker on the app's own loop (`Runner.run`), which posts one
+`TickDone` per tick. Events from the bus are queued as they happen and drawn on `TickDone`,
+so the widgets read the simulation only between ticks and never wait on the LLM.
 """
 
 from __future__ import annotations
 
-import asyncio
-from typing import ClassVar
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, ClassVar
 
-from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.message import Message
-from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Header, Input, RichLog, Static
+from textual.screen import ModalScreen, Screen
 
 from agentsim.engine import Simulation
-from agentsim.events import (
-    Conversation,
-    Event,
-    Learned,
-    Moved,
-    PlanMade,
-    Reflected,
-    RunStopped,
-    WorldEvent,
-)
+from agentsim.events import Event
+from agentsim.tui.dialogs import AskScreen, TextScreen
+from agentsim.tui.inspector import agent_card
+from agentsim.tui.layout import TownApp
+from agentsim.tui.messages import TickDone
+from agentsim.tui.model import Tracker, live_frame, title
+from agentsim.tui.runner import SPEEDS, Runner
+from agentsim.tui.status import live_status
 
-SPEEDS = [0.5, 1.0, 2.0, 5.0, 20.0, 0.0]  # ticks per second; 0 = as fast as possible
+__all__ = ["AgentsimApp", "AskScreen", "TextScreen", "TickDone"]
 
-
-class TickDone(Message):
-    pass
+# Actions that act on the simulation: off while a dialog is open.
+SIM_ACTIONS = frozenset({"toggle_pause", "step", "faster", "slower", "select", "interview",
+                         "whisper", "world_event", "save", "quit_run"})
 
 
-class AskScreen(ModalScreen[None]):
-    """Interview a resident: type a question, read the answer and what it rests on."""
-
-    BINDINGS: ClassVar = [Binding("escape", "dismiss", "Close")]
-
-    def __init__(self, sim: Simulation, agent_id: str):
-        super().__init__()
-        self.sim = sim
-        self.agent_id = agent_id
-
-    def compose(self) -> ComposeResult:
-        name = self.sim.agents[self.agent_id].name
-        with Vertical(id="ask"):
-            yield Static(f"Ask {name} (Enter to ask, Esc to close)")
-            yield Input(placeholder="Are you going to any parties this week?", id="question")
-            yield Static("", id="answer")
-
-    @on(Input.Submitted)
-    def ask(self, event: Input.Submitted) -> None:
-        self.query_one("#answer", Static).update("…thinking")
-        self.answer(event.value)
-
-    @work(exclusive=True)
-    async def answer(self, question: str) -> None:
-        ans = await self.sim.ainterview(self.agent_id, question)
-        lines = [ans.answer, ""] + [
-            f"  [{m.record.id}] {m.record.text}" + (f" (source: {m.record.source})"
-                                                   if m.record.source else "")
-            for m in ans.memories
-        ]
-        self.query_one("#answer", Static).update("\n".join(lines))
-
-
-class TextScreen(ModalScreen[str | None]):
-    """One line of text from the user (a whisper, a world event); Esc cancels."""
-
-    BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, prompt: str, placeholder: str):
-        super().__init__()
-        self.prompt = prompt
-        self.placeholder = placeholder
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="ask"):
-            yield Static(self.prompt)
-            yield Input(placeholder=self.placeholder)
-
-    @on(Input.Submitted)
-    def submit(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip() or None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class AgentsimApp(App[None]):
-    CSS = """
-    #left { width: 2fr; }
-    #right { width: 1fr; border-left: solid $primary; padding: 0 1; }
-    #residents { height: 1fr; }
-    #log { height: 1fr; border-top: solid $primary; }
-    #status { height: 1; background: $boost; }
-    AskScreen { align: center middle; }
-    #ask { width: 90; height: auto; max-height: 30; border: thick $primary; background: $surface;
-           padding: 1 2; }
-    """
+class AgentsimApp(TownApp):
     BINDINGS: ClassVar = [
-        Binding("space", "toggle_pause", "Pause/resume"),
+        Binding("space", "toggle_pause", "Pause/resume", priority=True),  # before the tree's
         Binding("n", "step", "Step"),
-        Binding("plus,equals_sign", "faster", "Faster"),
-        Binding("minus", "slower", "Slower"),
+        Binding("plus,equals_sign", "faster", "Faster", key_display="+"),
+        Binding("minus", "slower", "Slower", key_display="-"),
         Binding("i", "interview", "Interview"),
         Binding("w", "whisper", "Whisper"),
-        Binding("e", "inject", "World event"),
-        Binding("s", "save", "Checkpoint"),
+        Binding("e", "world_event", "World event"),
+        Binding("s", "save", "Save"),
         Binding("q", "quit_run", "Quit"),
     ]
 
-    def __init__(self, sim: Simulation, total_ticks: int | None = None, *,
-                 autostart: bool = True, speed: float = 5.0):
-        super().__init__()
+    def __init__(self, sim: Simulation, total_ticks: int | None = None, speed: float = 1.0,
+                 *, autostart: bool = True):
+        tracker = Tracker.for_sim(sim)
+        super().__init__(sim.world.places, tracker.name)
         self.sim = sim
-        self.end_tick = sim.clock.tick + total_ticks if total_ticks is not None else None
-        self.paused = not autostart
-        self.speed = speed
-        self.pending: list[Event] = []
-        self._wake = asyncio.Event()
-        self._stepping = False
-        self._unsubscribe = sim.bus.subscribe(self.pending.append)
+        self.tracker = tracker
+        self.runner = Runner(sim, total_ticks, speed=speed, paused=not autostart)
+        self._pending: deque[Event] = deque()
+        self._unsubscribe: Callable[[], None] | None = sim.bus.subscribe(self._pending.append)
+        self._quitting = False
+        self.title = f"agentsim · {sim.world.spec.name}"
+        self.sub_title = sim.run_dir.id if sim.run_dir else "in memory (no run directory)"
 
-    # -- layout -----------------------------------------------------------------------------
-    def compose(self) -> ComposeResult:
-        yield Header(show_clock=False)
-        yield Static("", id="status")
-        with Horizontal():
-            with Vertical(id="left"):
-                yield DataTable(id="residents", cursor_type="row", zebra_stripes=True)
-                yield RichLog(id="log", wrap=True, markup=False, max_lines=2000)
-            yield Static("", id="right")
-        yield Footer()
+    # -- what tests and commands read -------------------------------------------------------
+    @property
+    def paused(self) -> bool:
+        return self.runner.paused
+
+    @property
+    def speed(self) -> float:
+        return self.runner.speed
+
+    def selected(self) -> str:
+        """The agent id of the selected resident."""
+        return self.table.selected or sorted(self.sim.agents)[0]
 
     def on_mount(self) -> None:
-        self.title = f"agentsim: {self.sim.world.spec.name}"
-        table = self.query_one("#residents", DataTable)
-        for column in ("resident", "where", "doing"):
-            table.add_column(column, key=column)
-        for aid in sorted(self.sim.agents):
-            table.add_row("", "", "", key=aid)
+        super().on_mount()
+        self.drain()
         self.refresh_views()
-        self.run_simulation()
+        self.set_interval(0.5, self._while_busy)
+        self.run_worker(self.runner.run(self._tick_done), name="simulation", group="simulation",
+                        exclusive=True)
 
-    # -- the simulation worker --------------------------------------------------------------
-    @work(exclusive=True, group="sim")
-    async def run_simulation(self) -> None:
-        while self.end_tick is None or self.sim.clock.tick < self.end_tick:
-            if self.paused and not self._stepping:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            self._stepping = False
-            budget = getattr(self.sim.llm, "budget_exceeded", None)
-            reason = budget() if budget else None
-            if reason:
-                self.sim.stop(reason)
-                break
-            await self.sim.astep()
-            self.post_message(TickDone())
-            await asyncio.sleep(1 / self.speed if self.speed else 0)
-        self.post_message(TickDone())
+    def _tick_done(self) -> None:
+        self.post_message(TickDone(self.sim.clock.tick, self.runner.finished))
 
-    def on_tick_done(self, _: TickDone) -> None:
+    def on_tick_done(self, message: TickDone) -> None:
+        self.drain()
         self.refresh_views()
+        self.refresh_bindings()
+        if message.finished:
+            log = self.event_log
+            if self.runner.error is not None:
+                log.note(f"the run stopped on an error: {self.runner.error!r}", "bold red")
+                self.notify(str(self.runner.error), title="run stopped", severity="error",
+                            timeout=10)
+            else:
+                log.note(message.finished, "bold cyan")
+                self.notify(message.finished)
 
-    # -- actions ----------------------------------------------------------------------------
-    def action_toggle_pause(self) -> None:
-        self.paused = not self.paused
-        self._wake.set()
+    def _while_busy(self) -> None:
+        """While a tick waits on the LLM, keep the LLM counters moving."""
+        if self.runner.busy:
+            self.refresh_status()
+
+    # -- drawing ----------------------------------------------------------------------------
+    def drain(self) -> None:
+        """Log the events published since the last call."""
+        events = list(self._pending)
+        self._pending.clear()
+        for e in events:
+            self.tracker.feed(e)
+        self.event_log.show(events)
+
+    def refresh_views(self) -> None:
+        frame = live_frame(self.sim, self.tracker)
+        self.town.show(frame.residents.values())
+        self.table.show(frame.residents.values())
+        self.refresh_inspector()
         self.refresh_status()
+
+    def refresh_status(self) -> None:
+        self.status_bar.update(live_status(self.sim, self.runner))
+
+    def refresh_inspector(self) -> None:
+        aid = self.selected()
+        self.inspector.show(
+            aid, agent_card(self.sim, aid, self.tracker.conversations.get(aid), self.tracker.name))
+
+    # -- keys -------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in SIM_ACTIONS and isinstance(self.screen, ModalScreen):
+            return False
+        if action == "step" and (not self.runner.paused or self.runner.finished):
+            return None  # shown dimmed
+        if action == "faster" and self.runner.speed == SPEEDS[-1]:
+            return None
+        if action == "slower" and self.runner.speed == SPEEDS[0]:
+            return None
+        return True
+
+    def _changed(self) -> None:
+        self.refresh_status()
+        self.refresh_bindings()
+
+    def action_toggle_pause(self) -> None:
+        if self.runner.finished:
+            self.notify(f"The run is over ({self.runner.finished}).")
+            return
+        self.runner.toggle()
+        self._changed()
 
     def action_step(self) -> None:
-        if self.paused:
-            self._stepping = True
-            self._wake.set()
+        self.runner.step()
+        self._changed()
 
     def action_faster(self) -> None:
-        i = SPEEDS.index(self.speed) if self.speed in SPEEDS else 1
-        self.speed = SPEEDS[min(i + 1, len(SPEEDS) - 1)]
-        self.refresh_status()
+        self.runner.faster()
+        self._changed()
 
     def action_slower(self) -> None:
-        i = SPEEDS.index(self.speed) if self.speed in SPEEDS else 1
-        self.speed = SPEEDS[max(i - 1, 0)]
-        self.refresh_status()
+        self.runner.slower()
+        self._changed()
 
     def action_interview(self) -> None:
-        self.paused = True
-        self.refresh_status()
-        self.push_screen(AskScreen(self.sim, self.selected()))
+        self._dialog(AskScreen(self.sim, self.selected()))
 
     def action_whisper(self) -> None:
         aid = self.selected()
+        name = self.sim.agents[aid].name
+        self._dialog(
+            TextScreen(f"Whisper a memory into {name}", "Tom Moreno is moving away next month"),
+            lambda text: self.sim.awhisper(aid, text), f"{name} will remember that.")
 
-        def done(text: str | None) -> None:
-            if text:
-                self.intervene(self.sim.awhisper(aid, text))
-
-        self.push_screen(TextScreen(f"Whisper a memory into {self.sim.agents[aid].name}",
-                                    "Tom Moreno is moving away next month"), done)
-
-    def action_inject(self) -> None:
-        place = self.sim.agents[self.selected()].location
-        area = self.sim.world.places.area_of(place)
-
-        def done(text: str | None) -> None:
-            if text:
-                self.intervene(self.sim.ainject(text, place=area))
-
-        self.push_screen(TextScreen(f"Something happens at {self.sim.world.places.name(area)}",
-                                    "A fire alarm goes off"), done)
-
-    @work(group="intervene")
-    async def intervene(self, change) -> None:
-        await change
-        self.refresh_views()
+    def action_world_event(self) -> None:
+        places = self.sim.world.places
+        area = places.area_of(self.sim.agents[self.selected()].location)
+        where = title(places.name(area))
+        self._dialog(
+            TextScreen(f"Something happens at {where}; everyone there notices",
+                       "A fire alarm goes off"),
+            lambda text: self.sim.ainject(text, place=area), f"Everyone at {where} noticed.")
 
     def action_save(self) -> None:
         if self.sim.run_dir is None:
-            self.notify("no run directory: nothing to save to", severity="warning")
+            self.notify("no run directory: start the run with an output folder to save",
+                        severity="warning")
             return
-        self.sim.checkpoint()
-        self.notify(f"checkpoint saved at tick {self.sim.clock.tick}")
+        if not self.runner.after_tick(self._checkpoint):
+            self.notify("Saving when this tick ends…")
 
     def action_quit_run(self) -> None:
-        self.paused = True
-        if self.sim.run_dir is not None:
+        if self._quitting:  # asked twice while a tick is in flight: go now
+            self._leave()
+            return
+        self._quitting = True
+        self.runner.pause()
+        self._changed()
+        if not self.runner.after_tick(lambda: self._leave(save=True)):
+            self.notify("Quitting when this tick ends (q again: quit now, and a resumed run "
+                        "starts from the last checkpoint).", timeout=10)
+
+    async def action_quit(self) -> None:  # ctrl+q and the palette's Quit: the same clean exit
+        self.action_quit_run()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":
+                yield command
+        yield SystemCommand("Pause / resume", "Pause or resume the simulation (space)",
+                            self.action_toggle_pause)
+        yield SystemCommand("Step", "Run one tick while paused (n)", self.action_step)
+        yield SystemCommand("Faster", "More ticks per second (+)", self.action_faster)
+        yield SystemCommand("Slower", "Fewer ticks per second (-)", self.action_slower)
+        yield SystemCommand("Interview", "Ask the selected resident a question (i)",
+                            self.action_interview)
+        yield SystemCommand("Whisper", "Put a memory into the selected resident (w)",
+                            self.action_whisper)
+        yield SystemCommand("World event", "Something happens where the selected resident is (e)",
+                            self.action_world_event)
+        yield SystemCommand("Save checkpoint", "Save the run's state now (s)", self.action_save)
+        yield SystemCommand("Quit", "Pause, save a checkpoint and leave (q)",
+                            self.action_quit_run)
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _dialog(self, screen: ModalScreen, change: Callable[[str], Awaitable[Any]] | None = None,
+                done: str = "") -> None:
+        """Hold the run while a dialog is open; apply what it returns, then carry on."""
+        resume = not self.runner.paused and not self.runner.finished
+        self.runner.pause()
+        self._changed()
+
+        def closed(text: str | None) -> None:
+            if change is not None and text:
+                self.run_worker(self._intervene(change(text), done, resume), group="intervene")
+            elif resume:
+                self.runner.resume()
+                self._changed()
+
+        self.push_screen(screen, closed)
+
+    async def _intervene(self, change: Awaitable[Any], done: str, resume: bool) -> None:
+        try:
+            await change
+        except Exception as e:
+            self.notify(str(e), title="that did not work", severity="error")
+        else:
+            self.notify(done)
+        self.drain()
+        self.refresh_views()
+        if resume:
+            self.runner.resume()
+            self._changed()
+
+    def _checkpoint(self) -> None:
+        assert self.sim.run_dir is not None
+        self.sim.checkpoint()
+        self.notify(f"Checkpoint saved at tick {self.sim.clock.tick}.")
+
+    def _leave(self, save: bool = False) -> None:
+        if save and self.sim.run_dir is not None:
             self.sim.checkpoint()
-        self._unsubscribe()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         self.exit()
-
-    @on(DataTable.RowHighlighted)
-    def _selected(self, _: DataTable.RowHighlighted) -> None:
-        self.refresh_inspector()
-
-    # -- views ------------------------------------------------------------------------------
-    def selected(self) -> str:
-        table = self.query_one("#residents", DataTable)
-        key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        return str(key.value)
-
-    def refresh_views(self) -> None:
-        places = self.sim.world.places
-        table = self.query_one("#residents", DataTable)
-        for aid, a in self.sim.agents.items():
-            doing = a.action.activity if a.action and a.awake else "sleeping"
-            table.update_cell(aid, "resident", a.name)
-            area = places.area_of(a.location)
-            where = places.name(area) if area == a.location else \
-                f"{places.name(area)}: {places.name(a.location)}"
-            table.update_cell(aid, "where", where[:32])
-            table.update_cell(aid, "doing", doing)
-        log = self.query_one("#log", RichLog)
-        for e in self.pending:
-            line = describe(e, self.sim)
-            if line:
-                log.write(f"{e.time:%a %H:%M}  {line}")
-        self.pending.clear()
-        self.refresh_status()
-        self.refresh_inspector()
-
-    def refresh_status(self) -> None:
-        sim = self.sim
-        usage = getattr(getattr(sim.llm, "usage", None), "total", None)
-        llm = getattr(sim.llm, "describe", lambda: {"summary": "custom"})()["summary"]
-        state = "paused" if self.paused else "running"
-        if self.end_tick is not None and sim.clock.tick >= self.end_tick:
-            state = "finished"
-        speed = "max" if self.speed == 0 else f"{self.speed:g}/s"
-        calls = (f" | LLM {usage.calls} calls, {usage.tokens:,} tokens, ${usage.cost_usd:.4f}, "
-                 f"{usage.cache_hits} cached" if usage else "")
-        self.query_one("#status", Static).update(
-            f" {sim.clock.now:%a %b %d %H:%M} | tick {sim.clock.tick} | {state} | speed {speed}"
-            f"{calls} | {llm}")
-
-    def refresh_inspector(self) -> None:
-        a = self.sim.agents[self.selected()]
-        p = a.persona
-        lines = [f"{a.name}, {p.age}: {p.occupation}", ", ".join(p.innate), "", "Today:"]
-        now = self.sim.clock.now
-        for item in a.day_plan:
-            mark = "▶" if item.start <= now < item.end else " "
-            lines.append(f"{mark} {item.start:%H:%M} {item.activity}")
-        lines += ["", "Recent memories:"]
-        lines += [f"  {r.text}" for r in a.memory.recent(8)]
-        rel = self.sim.relationships.graph
-        if a.name in rel:
-            lines += ["", "Relationships:"]
-            for _, other, d in sorted(rel.out_edges(a.name, data=True),
-                                      key=lambda t: -t[2]["closeness"])[:8]:
-                lines.append(f"  {other}: {d['relation']} ({d['closeness']:.2f})")
-        self.query_one("#right", Static).update("\n".join(lines))
-
-
-def describe(e: Event, sim: Simulation) -> str | None:
-    """One log line for the events worth watching."""
-    def name(aid: str) -> str:
-        return sim.agents[aid].name if aid in sim.agents else aid
-
-    places = sim.world.places
-    if isinstance(e, Conversation):
-        turns = " / ".join(f"{name(t.speaker).split()[0]}: {t.text}" for t in e.turns)
-        return f"{name(e.participants[0])} and {name(e.participants[1])} talk: {turns}"
-    if isinstance(e, Learned):
-        return f"{name(e.agent)} hears of the {e.title} from {name(e.source)}"
-    if isinstance(e, Reflected):
-        return f"{name(e.agent)} reflects: {e.insight}"
-    if isinstance(e, PlanMade) and e.level in ("day", "revised"):
-        items = [i.split(" @ ")[0] for i in e.items[:6]]
-        return f"{name(e.agent)} plans ({e.level}): " + "; ".join(items)
-    if isinstance(e, Moved) and e.dst == e.destination:
-        return f"{name(e.agent)} arrives at {places.describe(e.dst)}"
-    if isinstance(e, WorldEvent | RunStopped):
-        return getattr(e, "text", None) or getattr(e, "reason", None)
-    return None

@@ -1,0 +1,132 @@
+"""The inspector: one resident in depth — who they are, today's plan (the current item marked),
+what they remember, whom they know, and their last conversation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from agentsim.engine import Simulation
+from agentsim.events import Conversation
+from agentsim.tui.model import Resident, where
+from agentsim.world.places import PlaceGraph
+
+MEMORIES = 8
+RELATIONSHIPS = 10
+
+
+def _heading(text: str) -> Text:
+    return Text(f"\n{text}", style="bold underline")
+
+
+def _grid(*widths: int | None) -> Table:
+    """Columns of fixed widths, the last one wrapping under itself."""
+    grid = Table.grid(padding=(0, 1))
+    for w in widths:
+        grid.add_column(width=w, no_wrap=w is not None)
+    return grid
+
+
+def _dim(text: str) -> Text:
+    return Text(text, style="dim")
+
+
+def conversation(c: Conversation, name: Callable[[str], str], me: str) -> list[RenderableType]:
+    others = ", ".join(name(p) for p in c.participants if p != me)
+    grid = _grid(None)
+    for t in c.turns:
+        grid.add_row(Text.assemble((name(t.speaker).split()[0], "bold green"), ": ", t.text))
+    return [_heading(f"Last conversation ({c.time:%a %H:%M}, with {others})"), grid]
+
+
+def relationships_of(sim: Simulation, person: str) -> list[tuple[str, dict[str, Any]]]:
+    """Whom `person` (a name) knows, closest first, from the relationship graph."""
+    graph = sim.relationships.graph
+    if person not in graph:
+        return []
+    edges = [(other, d) for _, other, d in graph.out_edges(person, data=True)]
+    return sorted(edges, key=lambda t: (-t[1].get("closeness", 0), t[0]))
+
+
+def agent_card(sim: Simulation, agent_id: str, last_talk: Conversation | None,
+               name: Callable[[str], str]) -> Group:
+    """Everything the inspector shows about a live agent."""
+    agent, now, places = sim.agents[agent_id], sim.clock.now, sim.world.places
+    p = agent.persona
+    parts: list[RenderableType] = [
+        Text.assemble((f" {agent.name} ", "bold reverse"), f" {p.age}"),
+        Text(p.occupation, style="italic"),
+        Text(", ".join(p.innate), style="cyan"),
+        _dim(p.background),
+    ]
+    now_line = Text("\nNow: ", style="bold")
+    if agent.awake and agent.action:
+        now_line.append(agent.action.activity, style="not bold")
+        now_line.append(f" (until {agent.action.end:%H:%M})", style="dim not bold")
+    else:
+        now_line.append("sleeping", style="not bold")
+    at = Text.assemble(("At: ", "bold"), where(places, agent.location))
+    if agent.destination and agent.destination != agent.location:
+        at.append(f" → {where(places, agent.destination)}", style="dim")
+    parts += [now_line, at, _heading("Today's plan")]
+
+    plan = _grid(1, 5, None)
+    for item in agent.day_plan:
+        current = item.start <= now < item.end
+        plan.add_row(Text("▶" if current else " ", style="bold yellow"), f"{item.start:%H:%M}",
+                     Text(item.activity, style="bold" if current else ""))
+    parts.append(plan if agent.day_plan else _dim("(no plan yet)"))
+
+    parts.append(_heading("Recent memories"))
+    memories = _grid(5, None)
+    for r in reversed(agent.memory.recent(MEMORIES)):
+        text = Text(r.text)
+        if r.source:
+            text.append(f" [{r.source}]", style="dim italic")
+        memories.add_row(_dim(f"{r.created:%H:%M}"), text)
+    parts.append(memories if memories.row_count else _dim("(none yet)"))
+
+    parts.append(_heading("Relationships"))
+    known = _grid(4, None)
+    for other, d in relationships_of(sim, agent.name)[:RELATIONSHIPS]:
+        who = Text(other)
+        if d.get("relation"):
+            who.append(f", {d['relation']}", style="dim")
+        known.add_row(Text(f"{d.get('closeness', 0):.2f}", style="bold"), who)
+    parts.append(known if known.row_count else _dim("(nobody yet)"))
+
+    if last_talk is not None:
+        parts += conversation(last_talk, name, agent.id)
+    return Group(*parts)
+
+
+def resident_card(r: Resident, places: PlaceGraph, last_talk: Conversation | None,
+                  name: Callable[[str], str]) -> Group:
+    """What a replay knows of a resident at one moment."""
+    parts: list[RenderableType] = [
+        Text(f" {r.name} ", style="bold reverse"),
+        Text.assemble(("\nAt: ", "bold"), where(places, r.place)),
+        Text.assemble(("Doing: ", "bold"), r.doing),
+    ]
+    if r.talking_with:
+        parts.append(Text.assemble(("Talking with: ", "bold"),
+                                   ", ".join(name(o) for o in r.talking_with), style="green"))
+    if last_talk is not None:
+        parts += conversation(last_talk, name, r.id)
+    return Group(*parts)
+
+
+class Inspector(Static):
+    """Shows a card; `agent_id` is whose. Put it in a scrolling container."""
+
+    agent_id: str | None = None
+    card: RenderableType = ""
+
+    def show(self, agent_id: str, card: RenderableType) -> None:
+        self.agent_id, self.card = agent_id, card
+        self.update(card)

@@ -1,0 +1,136 @@
+"""The loop that moves a simulation for a live view: run, pause, single steps, a speed.
+
+It runs on the UI's own asyncio loop (the simulation is asyncio-based), awaiting `astep()`
+once per tick, so the view stays free while a tick waits on the LLM. Every change of state
+(pause, step, speed) wakes it at once. No Textual here: the app hands it a callback per tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections.abc import Callable
+
+from agentsim.engine import Simulation
+
+SPEEDS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, math.inf)  # ticks per second; inf: no pause at all
+
+
+def speed_label(speed: float) -> str:
+    return "max speed" if math.isinf(speed) else f"{speed:g} tick/s"
+
+
+class Runner:
+    """Steps `sim` until `total_ticks` more ticks have run (None: forever)."""
+
+    def __init__(self, sim: Simulation, total_ticks: int | None = None, *,
+                 speed: float = 1.0, paused: bool = False):
+        self.sim = sim
+        self.end_tick = sim.clock.tick + total_ticks if total_ticks is not None else None
+        self.speed = speed if speed > 0 else math.inf
+        self.paused = paused
+        self.busy = False  # a tick is in flight
+        self.finished: str | None = None  # "run finished", "stopped: ...", "error: ..."
+        self.error: BaseException | None = None
+        self._steps = 0  # single steps asked for while paused
+        self._after_tick: list[Callable[[], None]] = []
+        self._wake = asyncio.Event()
+
+    # -- controls (called from the UI) ------------------------------------------------------
+    def toggle(self) -> None:
+        self.paused = not self.paused
+        self._wake.set()
+
+    def pause(self) -> None:
+        self.paused = True
+        self._wake.set()
+
+    def resume(self) -> None:
+        self.paused = False
+        self._wake.set()
+
+    def step(self) -> bool:
+        """One more tick while paused; False if running or finished."""
+        if not self.paused or self.finished:
+            return False
+        self._steps += 1
+        self._wake.set()
+        return True
+
+    def faster(self) -> None:
+        self.speed = next((s for s in SPEEDS if s > self.speed), SPEEDS[-1])
+        self._wake.set()
+
+    def slower(self) -> None:
+        self.speed = next((s for s in reversed(SPEEDS) if s < self.speed), SPEEDS[0])
+        self._wake.set()
+
+    def after_tick(self, fn: Callable[[], None]) -> bool:
+        """Run `fn` now if no tick is in flight (True), else as soon as it ends (False), so it
+        sees a whole tick (a checkpoint must never catch the world half-stepped)."""
+        if not self.busy:
+            fn()
+            return True
+        self._after_tick.append(fn)
+        return False
+
+    @property
+    def state(self) -> str:
+        if self.finished:
+            return self.finished
+        if self.paused:
+            return "paused, finishing the tick" if self.busy else "paused"
+        return "running"
+
+    # -- the loop ---------------------------------------------------------------------------
+    async def run(self, on_tick: Callable[[], None]) -> None:
+        """Step until the end, calling `on_tick()` after every tick and once when it stops."""
+        loop = asyncio.get_running_loop()
+        last = -math.inf  # loop time the last tick ended
+        while self.end_tick is None or self.sim.clock.tick < self.end_tick:
+            if self.paused and not self._steps:
+                await self._sleep(None)
+                continue
+            if not self.paused:
+                wait = last + 1 / self.speed - loop.time()
+                if wait > 0:
+                    await self._sleep(wait)
+                    continue
+            else:
+                self._steps -= 1
+            budget = getattr(self.sim.llm, "budget_exceeded", None)
+            reason = budget() if budget else None
+            if reason:
+                self.sim.stop(reason)
+                self.finished = f"stopped: {reason}"
+                break
+            self.busy = True
+            try:
+                await self.sim.astep()
+            except Exception as e:  # shown in the view; the run stops where it is
+                self.error = e
+                self.finished = f"error: {e}"
+                break
+            finally:
+                self.busy = False
+                self._run_after_tick()
+            last = loop.time()
+            on_tick()
+        if self.finished is None:
+            self.finished = "run finished"
+            if self.sim.run_dir is not None:
+                self.sim.checkpoint()
+        self._steps = 0
+        self._run_after_tick()
+        on_tick()
+
+    def _run_after_tick(self) -> None:
+        todo, self._after_tick = self._after_tick, []
+        for fn in todo:
+            fn()
+
+    async def _sleep(self, timeout: float | None) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
