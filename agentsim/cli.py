@@ -157,6 +157,18 @@ def inspect(run_path: str, name: str, query: str, k: int, as_json: bool) -> None
         click.echo(f"{m.explain()}  [{m.record.id}] {m.record.kind}: {m.record.text}")
 
 
+@main.command(name="replay")
+@click.argument("run_path", metavar="RUN")
+@_friendly
+def replay_cmd(run_path: str) -> None:
+    """Open a finished run in the TUI from its event log (no LLM); move through time."""
+    from agentsim.rundir import RunDir
+    from agentsim.tui import replay_tui
+
+    RunDir.open(run_path)  # one clear line if RUN is not a run directory
+    replay_tui(run_path)
+
+
 def run_main() -> None:
     """The console script: click's usage errors become one line and exit 2, like ours."""
     try:
