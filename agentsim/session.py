@@ -8,6 +8,7 @@ from __future__ import annotations
 import platform
 import random
 import shutil
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,7 @@ def _build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None,
         check_reachable=check,
         cache_path=opts.cache,
         seed=opts.seed,
+        notify=(lambda note: print(f"agentsim: note: {note}", file=sys.stderr)) if check else None,
     )
     embedder, batcher = _embedder(opts.embedder, run_dir.embeddings if run_dir else None)
     sim = Simulation(world, llm, batcher.embed, seed=opts.seed, dim=embedder.dim)

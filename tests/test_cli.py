@@ -105,3 +105,12 @@ def test_run_interview_inspect(tmp_path):
             assert 0.0 <= row[c] <= 1.0
 
     one_line_error(invoke("interview", str(run), "Nobody Here", "hi"), "Nobody Here")
+
+
+def test_an_ignored_openai_key_is_mentioned_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    result = CliRunner().invoke(main, ["run", str(TINY), "--headless", "--ticks", "1",
+                                       "--embedder", "hash", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    notes = [x for x in result.output.splitlines() if "OPENAI_API_KEY" in x]
+    assert len(notes) == 1 and "--llm openai:MODEL" in notes[0]
