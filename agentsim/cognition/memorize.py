@@ -112,6 +112,7 @@ def event_vars(ev: ScheduledEvent, place_name: str | None = None) -> dict:
         "start": ev.start.strftime("%H:%M"),
         "end": ev.end.strftime("%H:%M"),
         "host": ev.host,
+        "host_role": ev.host_role,
         "date_iso": ev.start.date().isoformat(),
         "date": ev.start.strftime("%B %-d"),
     }
