@@ -169,6 +169,37 @@ def replay_cmd(run_path: str) -> None:
     replay_tui(run_path)
 
 
+@main.command(name="export")
+@click.argument("run_path", metavar="RUN")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]),
+              default="parquet", show_default=True)
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="Folder (default RUN/export).")
+@_friendly
+def export_cmd(run_path: str, fmt: str, out: str | None) -> None:
+    """Write RUN's tables (events, conversations, agents, relationships, memories, LLM usage)."""
+    from agentsim.export import export_run
+
+    for f in export_run(run_path, fmt, out):
+        click.echo(str(f))
+
+
+@main.command(name="report")
+@click.argument("run_path", metavar="RUN")
+@click.option("--agent", help="Whose day to draw (default: the most talkative resident).")
+@click.option("--about", multiple=True, help="A phrase whose spread to plot (repeatable); the "
+              "world's scheduled events are always plotted.")
+@click.option("--html", "as_html", is_flag=True, help="HTML instead of Markdown.")
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="Folder (default RUN/report).")
+@_friendly
+def report_cmd(run_path: str, agent: str | None, about: tuple[str, ...], as_html: bool,
+               out: str | None) -> None:
+    """Write a report of RUN with figures: news spread, relationships, conversations, a day."""
+    from agentsim.report import write_report
+
+    click.echo(str(write_report(run_path, agent=agent, about=list(about), as_html=as_html,
+                                out=out)))
+
+
 @main.command(name="sweep")
 @click.argument("world")
 @click.option("--grid", "grid_items", multiple=True, metavar="KEY=V1,V2",

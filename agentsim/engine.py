@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context, Embed, Settings
@@ -42,6 +42,11 @@ from agentsim.resolve import Resolver, world_view
 from agentsim.rundir import RunDir
 from agentsim.world.clock import SimClock
 from agentsim.world.loader import WorldDef
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from agentsim.metrics import Metrics
 
 
 class Simulation:
@@ -92,6 +97,9 @@ class Simulation:
         self._seeded = False
         self._resolver = Resolver(self)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._shares = False  # a fork shares its original's LLM client and event loop
+        self.on_close: Callable[[], None] | None = None  # e.g. write the final manifest
+        self._dim = dim
 
     # -- the tick ---------------------------------------------------------------------------
     async def astep(self) -> None:
@@ -175,10 +183,19 @@ class Simulation:
     def inject(self, text: str, place: str | None = None, importance: int = 7) -> None:
         self._sync(self.ainject(text, place, importance))
 
-    async def ainterview(self, agent: str, question: str, *, remember: bool = False) -> Answer:
+    async def ainterview(self, agent: str | Sequence[str], question: str, *,
+                         remember: bool = False) -> Answer | list[Answer]:
+        """Ask one agent (a name or id), a list of them, or "all"; a list answers with a list,
+        every interview in flight together."""
         if not self._seeded:
             await self._seed_memories()
-        return await interview(self.agent(agent), question, self._context(), remember=remember)
+        if isinstance(agent, str) and agent != "all":
+            return await interview(self.agent(agent), question, self._context(),
+                                   remember=remember)
+        who = sorted(self.agents) if agent == "all" else [self.agent(a).id for a in agent]
+        ctx = self._context()
+        return list(await asyncio.gather(
+            *(interview(self.agents[a], question, ctx, remember=remember) for a in who)))
 
     def agent(self, name_or_id: str) -> Agent:
         if name_or_id in self.agents:
@@ -210,22 +227,66 @@ class Simulation:
             until: Callable[[Simulation], bool] | None = None) -> None:
         self._sync(self.arun(hours=hours, ticks=ticks, until=until))
 
-    def interview(self, agent: str, question: str, *, remember: bool = False) -> Answer:
+    def interview(self, agent: str | Sequence[str], question: str, *,
+                  remember: bool = False) -> Answer | list[Answer]:
+        """`interview("Tom Moreno", q)` -> an Answer; `interview("all", q)` or a list of
+        names -> a list of Answers (`agentsim.metrics.answers_frame` makes a table)."""
         return self._sync(self.ainterview(agent, question, remember=remember))
+
+    # -- experiments ------------------------------------------------------------------------
+    @property
+    def metrics(self) -> Metrics:
+        """Measures of the run so far (diffusion, relationships, occupancy, LLM usage)."""
+        from agentsim.metrics import of_simulation
+
+        return of_simulation(self)
+
+    def events_frame(self) -> pd.DataFrame:
+        """`events` as a pandas DataFrame, one row per event."""
+        from agentsim.metrics import events_frame
+
+        return events_frame(self.events)
+
+    def fork(self) -> Simulation:
+        """An independent copy at the current state, for control and treatment: its own
+        agents, memories, relationships, objects, RNG and event list (no run directory). It
+        shares the LLM client (and its usage counters) and the embedder; with the same LLM
+        answers, a fork left alone produces the same events as the original."""
+        import copy
+
+        twin = Simulation(self.world, self.llm, self.embed, seed=self.seed,
+                          settings=self.settings, dim=self._dim)
+        state, arrays = self.get_state()
+        twin.set_state(copy.deepcopy(state), {k: v.copy() for k, v in arrays.items()})
+        twin.events = list(self.events)
+        twin.bus = EventBus()
+        twin.bus.subscribe(twin.events.append)
+        twin.checkpoint_every = self.checkpoint_every
+        twin.stopped = self.stopped
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        twin._loop, twin._shares = self._loop, True
+        for name in ("embedder", "options"):  # what `agentsim.session` attaches
+            if hasattr(self, name):
+                setattr(twin, name, getattr(self, name))
+        return twin
 
     def whisper(self, agent: str, text: str, importance: int = 8) -> None:
         self._sync(self.awhisper(agent, text, importance))
 
     async def aclose(self) -> None:
         aclose = getattr(self.llm, "aclose", None)
-        if aclose is not None:
+        if aclose is not None and not self._shares:  # a fork leaves the shared LLM open
             await aclose()
         if self.run_dir is not None:
+            if self.on_close is not None:
+                self.on_close()
+                self.on_close = None
             self.run_dir.close()
 
     def close(self) -> None:
         self._sync(self.aclose())
-        if self._loop is not None:
+        if self._loop is not None and not self._shares:
             self._loop.close()
             self._loop = None
 

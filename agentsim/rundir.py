@@ -14,12 +14,15 @@ import os
 import shutil
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from agentsim.errors import UserError
 from agentsim.events import Event, parse_event
+
+if TYPE_CHECKING:
+    from agentsim.world.loader import WorldDef
 
 CHECKPOINTS = "checkpoints"
 
@@ -141,3 +144,20 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     tmp.replace(path)
+
+
+def world_of(manifest: dict[str, Any]) -> WorldDef:
+    """The world a run was made in: its recorded path, else the world option (or a bundled
+    world of that name)."""
+    from agentsim.errors import UserError
+    from agentsim.resources import resolve_world
+    from agentsim.world.loader import load_world
+
+    recorded = manifest.get("world", {})
+    candidates = [recorded.get("path"), manifest.get("options", {}).get("world"),
+                  recorded.get("name", "").lower()]
+    for c in filter(None, candidates):
+        path = resolve_world(c)
+        if path.is_dir():
+            return load_world(path)
+    raise UserError(f"cannot find the world of this run (tried {candidates})", field="world")

@@ -99,6 +99,8 @@ def load(
     if run_dir:
         run_dir.write_manifest(_manifest(sim, opts))
         sim.attach(run_dir)
+        # closing writes the final manifest (ticks, event counts, LLM usage), as a CLI run does
+        sim.on_close = lambda: _finish_manifest(sim, opts, sim.clock.tick)
     return sim
 
 

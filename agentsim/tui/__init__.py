@@ -33,17 +33,7 @@ def replay_tui(run_path: str | Path) -> None:
 
 
 def run_world(manifest: dict) -> WorldDef:
-    """The world a run was made in: its recorded path, else the world option (or a bundled
-    world of that name)."""
-    from agentsim.errors import UserError
-    from agentsim.resources import resolve_world
-    from agentsim.world.loader import load_world
+    """The world a run was made in (see `agentsim.rundir.world_of`)."""
+    from agentsim.rundir import world_of
 
-    recorded = manifest.get("world", {})
-    candidates = [recorded.get("path"), manifest.get("options", {}).get("world"),
-                  recorded.get("name", "").lower()]
-    for c in filter(None, candidates):
-        path = resolve_world(c)
-        if path.is_dir():
-            return load_world(path)
-    raise UserError(f"cannot find the world of this run (tried {candidates})", field="world")
+    return world_of(manifest)

@@ -1,0 +1,111 @@
+"""A run directory as tables, for pandas, R, DuckDB or a spreadsheet.
+
+    agentsim export runs/<id> --format parquet|csv|jsonl [-o DIR]
+
+writes one file per table:
+
+    events          one row per event (type, tick, time, agent, place, text, participants, data)
+    conversations   one row per utterance (conversation n, time, place, speaker, text, ...)
+    agents          the personas (id, name, age, occupation, home, traits)
+    relationships   the relationship graph at the last checkpoint (from, to, relation, ...)
+    memories        every agent's memory stream at the last checkpoint
+    llm_usage       calls, tokens and cost by template (with a total row)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agentsim.errors import UserError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FORMATS = ("parquet", "csv", "jsonl")
+
+
+def run_tables(path: str | Path) -> dict[str, pd.DataFrame]:
+    """The tables of a run directory (see the module docstring)."""
+    import pandas as pd
+
+    from agentsim.metrics import from_run
+    from agentsim.rundir import RunDir
+
+    m = from_run(path)
+    talks = [e for e in m.event_list if e.type == "conversation"]
+    conversations = pd.DataFrame(
+        [{"conversation": i, "time": c.time, "tick": c.tick, "place": c.place,
+          "participants": ";".join(c.participants), "turn": n, "speaker": t.speaker,
+          "text": t.text, "shares_memory": t.shares_memory}
+         for i, c in enumerate(talks) for n, t in enumerate(c.turns)],
+        columns=["conversation", "time", "tick", "place", "participants", "turn", "speaker",
+                 "text", "shares_memory"])
+    agents = pd.DataFrame(
+        [{"agent": aid, "name": p.name, "age": p.age, "occupation": p.occupation,
+          "home": p.home, "innate": ";".join(p.innate)} for aid, p in m.world.personas.items()],
+        columns=["agent", "name", "age", "occupation", "home", "innate"])
+
+    found = RunDir.open(path).latest_checkpoint()
+    edges: list[dict[str, Any]] = []
+    memories: list[dict[str, Any]] = []
+    if found is not None:
+        state, arrays = found
+        for a, b, d in state["relationships"]["edges"]:
+            edges.append({"from": a, "to": b, **d})
+        memories = _memories(m.world, state, arrays)
+    events = m.events
+    events["participants"] = events["participants"].map(
+        lambda p: ";".join(p) if isinstance(p, list) else None)
+    return {
+        "events": events,
+        "conversations": conversations,
+        "agents": agents,
+        "relationships": pd.DataFrame(edges, columns=_columns(edges, ["from", "to"])),
+        "memories": pd.DataFrame(memories, columns=_columns(memories, ["agent", "id"])),
+        "llm_usage": m.llm_usage("template"),
+    }
+
+
+def _columns(rows: list[dict[str, Any]], first: list[str]) -> list[str]:
+    rest = sorted({k for r in rows for k in r} - set(first))
+    return first + rest
+
+
+def _memories(world: Any, state: dict[str, Any], arrays: dict[str, Any]) -> list[dict]:
+    from agentsim.cognition.agent import Agent
+
+    out = []
+    for aid, s in sorted(state["agents"].items()):
+        prefix = f"{aid}/"
+        arr = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+        agent = Agent.from_state(world.personas[aid], s, arr)
+        for r in agent.memory.records():
+            out.append({"agent": aid, "id": r.id, "kind": str(r.kind), "text": r.text,
+                        "created": r.created, "last_accessed": r.last_accessed,
+                        "importance": r.importance, "source": r.source,
+                        "event": r.event.title if r.event else None,
+                        "evidence": json.dumps(list(r.evidence))})
+    return out
+
+
+def export_run(path: str | Path, fmt: str = "parquet", out: str | Path | None = None
+               ) -> list[Path]:
+    """Write the run's tables in `fmt` into `out` (default: RUN/export); returns the files."""
+    if fmt not in FORMATS:
+        raise UserError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})", field="--format")
+    tables = run_tables(path)
+    folder = Path(out) if out else Path(path) / "export"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, df in tables.items():
+        f = folder / f"{name}.{fmt}"
+        if fmt == "parquet":
+            df.to_parquet(f, index=False)
+        elif fmt == "csv":
+            df.to_csv(f, index=False)
+        else:
+            df.to_json(f, orient="records", lines=True, date_format="iso", force_ascii=False)
+        written.append(f)
+    return written
