@@ -16,7 +16,7 @@ from agentsim.events import Learned, TickEnded
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--hours", type=float, default=18)
+    ap.add_argument("--hours", type=float, default=18, help="38 reaches the party (Feb 14, 17-19)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--embedder", default="minilm")
     ap.add_argument("--llm", default=None)
@@ -37,6 +37,11 @@ def main() -> None:
     for name in sorted(heard)[:3]:
         answer = sim.interview(name, "Are you going to any parties this week?")
         print(f"\n{sim.agent(name).name}: {answer.answer}")
+    party = next(m.event for m in sim.agent("Isabella Rodriguez").persona.memories if m.event)
+    if sim.clock.now > party.start:
+        came = sim.metrics.occupancy(party.place, party.start, party.end)
+        print(f"\nAt Hobbs Cafe, {party.start:%b %d %H:%M}-{party.end:%H:%M}: {len(came)} came: "
+              + ", ".join(came["name"]))
     sim.close()
 
 
