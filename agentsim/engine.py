@@ -15,13 +15,14 @@ import asyncio
 import random
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context, Embed, Settings
 from agentsim.cognition.converse import converse
 from agentsim.cognition.interview import Answer, interview
 from agentsim.cognition.memorize import Experience, memorize
+from agentsim.cognition.read import Reading, read
 from agentsim.cognition.relationships import Relationships
 from agentsim.cognition.step import Intent, step
 from agentsim.errors import UserError
@@ -43,6 +44,9 @@ from agentsim.rundir import RunDir
 from agentsim.world.clock import SimClock
 from agentsim.world.loader import WorldDef
 
+if TYPE_CHECKING:
+    from agentsim.rag.store import KnowledgeBase
+
 
 class Simulation:
     """Owns the clock, the seeded RNG, the agents and the event bus.
@@ -60,8 +64,10 @@ class Simulation:
         seed: int = 0,
         settings: Settings | None = None,
         dim: int = 384,
+        knowledge: KnowledgeBase | None = None,
     ):
         self.world = world
+        self.knowledge = knowledge  # the world's knowledge/ documents (agentsim.rag)
         self.llm = llm
         self.embed = embed
         self.seed = seed
@@ -174,6 +180,27 @@ class Simulation:
 
     def inject(self, text: str, place: str | None = None, importance: int = 7) -> None:
         self._sync(self.ainject(text, place, importance))
+
+    async def aread(self, agent: str, document: str, query: str | None = None,
+                    k: int = 1) -> Reading:
+        """`agent` reads `document` ("knowledge/gazette.md"): the `k` chunks most relevant to
+        `query` (by default to what it is doing), each remembered with its citation; a `read`
+        event is published. The hook for a reading action outside the tick (e.g. a skill)."""
+        a = self.agent(agent)
+        if self.knowledge is None or document not in self.knowledge:
+            known = ", ".join(self.knowledge.documents()) if self.knowledge else "none"
+            raise UserError(f"no document {document!r} in {self.world.spec.name} "
+                            f"(documents: {known})", field="document")
+        if not self._seeded:
+            await self._seed_memories()
+        ctx = self._context()
+        found = await read(a, [document], ctx, query=query, k=k)
+        self._publish(ctx.events)
+        assert found is not None  # a known document has at least one chunk
+        return found
+
+    def read(self, agent: str, document: str, query: str | None = None, k: int = 1) -> Reading:
+        return self._sync(self.aread(agent, document, query, k))
 
     async def ainterview(self, agent: str, question: str, *, remember: bool = False) -> Answer:
         if not self._seeded:
@@ -305,6 +332,7 @@ class Simulation:
             tick=self.clock.tick,
             settings=self.settings,
             tick_delta=timedelta(minutes=self.world.spec.tick_minutes),
+            knowledge=self.knowledge,
         )
 
     def _publish(self, events: list[Event]) -> None:

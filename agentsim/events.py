@@ -110,6 +110,17 @@ class Learned(Event):
     source: str
 
 
+class Read(Event):
+    """An agent read part of a document and remembered it with its citation."""
+
+    type: Literal["read"] = "read"
+    agent: str
+    document: str  # "knowledge/hobbs_cafe_menu.md"
+    title: str
+    chunks: list[str]  # cited chunk ids, "knowledge/hobbs_cafe_menu.md#4"
+    memory: int | None = None  # id of the `reading` memory it left
+
+
 class Whispered(Event):
     type: Literal["whispered"] = "whispered"
     agent: str
@@ -145,6 +156,7 @@ AnyEvent = Annotated[
     | Conversation
     | Reflected
     | Learned
+    | Read
     | Whispered
     | WorldEvent
     | TickEnded

@@ -93,6 +93,9 @@ class Insights(Out):
 class InterviewAnswer(Out):
     answer: str
     memory_ids: list[int] = Field(default_factory=list, description="ids of memories drawn on")
+    sources: list[str] = Field(
+        default_factory=list, description="ids of the document passages drawn on, e.g. doc.md#2"
+    )
 
 
 TEMPLATES: dict[str, tuple[type[Out], str]] = {
