@@ -142,7 +142,14 @@ def chunk_text(document: str, text: str) -> list[Chunk]:
 
 
 # -- picking the lines that matter -------------------------------------------------------------
-_STOP = frozenset(["a", "an", "the", "and", "or", "but", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as", "is", "are", "was", "were", "be", "been", "it", "its", "this", "that", "these", "those", "i", "you", "he", "she", "we", "they", "my", "your", "his", "her", "our", "their", "me", "him", "us", "them", "do", "does", "did", "what", "which", "who", "whom", "when", "where", "why", "how", "much", "many", "there", "here", "not", "no", "so", "if", "then", "than", "about", "into", "over", "any", "some", "all", "can", "could", "would", "should", "will", "shall", "may", "might", "have", "has", "had", "am", "just", "also", "up", "out"])
+_STOP_WORDS = (
+    "a an the and or but of to in on at by for with from as is are was were be been it "
+    "its this that these those i you he she we they my your his her our their me him us "
+    "them do does did what which who whom when where why how much many there here not no "
+    "so if then than about into over any some all can could would should will shall may "
+    "might have has had am just also up out"
+)
+_STOP = frozenset(_STOP_WORDS.split())
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 

@@ -11,7 +11,15 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-_STOP = frozenset(["a", "an", "the", "and", "or", "but", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as", "is", "are", "was", "were", "be", "been", "it", "its", "this", "that", "these", "those", "i", "you", "he", "she", "we", "they", "my", "your", "his", "her", "our", "their", "me", "him", "us", "them", "do", "does", "did", "what", "which", "who", "whom", "when", "where", "why", "how", "much", "many", "there", "here", "not", "no", "so", "if", "then", "than", "about", "into", "over", "any", "some", "all", "can", "could", "would", "should", "will", "shall", "may", "might", "have", "has", "had", "am", "just", "also", "up", "out", "tell", "know", "say", "said", "hear", "heard", "think", "like", "get", "got", "go", "going", "really", "please", "yes", "ok", "okay", "oh", "hi", "hey"])
+_STOP_WORDS = (
+    "a an the and or but of to in on at by for with from as is are was were be been it "
+    "its this that these those i you he she we they my your his her our their me him us "
+    "them do does did what which who whom when where why how much many there here not no "
+    "so if then than about into over any some all can could would should will shall may "
+    "might have has had am just also up out tell know say said hear heard think like get "
+    "got go going really please yes ok okay oh hi hey"
+)
+_STOP = frozenset(_STOP_WORDS.split())
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(A-Z0-9$*])")
 MIN_SHARED = 2  # words a line must share with the question to count as answering it
