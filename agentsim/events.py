@@ -84,6 +84,7 @@ class Utterance(BaseModel):
     speaker: str
     text: str
     shares_memory: int | None = None
+    cites: str | None = None  # a document passage it passed a fact from, "knowledge/x.md#3"
 
 
 class Conversation(Event):

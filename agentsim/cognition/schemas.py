@@ -69,6 +69,9 @@ class Turn(Out):
         None, description="id of the memory whose news this utterance passes on, if any"
     )
     end_conversation: bool = False
+    cites: str | None = Field(
+        None, description="id of the document passage this utterance passes a fact from, if any"
+    )
 
 
 class ConversationMemory(Out):

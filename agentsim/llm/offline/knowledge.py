@@ -87,9 +87,12 @@ def best_line(question: str, passages: Sequence[Mapping[str, Any]],
 
 
 def short_title(title: str) -> str:
-    """'Hobbs Cafe Menu › Pastries' -> 'the Hobbs Cafe Menu'."""
+    """'Hobbs Cafe Menu › Pastries' -> 'the Hobbs Cafe Menu'; 'The Smallville Gazette' -> 'the
+    Smallville Gazette' (for use inside a sentence); a title starting 'A' keeps it."""
     t = str(title).split(" › ")[0].strip()
-    return t if re.match(r"^(the|a|an)\s", t, re.IGNORECASE) else f"the {t}"
+    if re.match(r"^the\s", t, re.IGNORECASE):
+        return "the" + t[3:]
+    return t if re.match(r"^an?\s", t, re.IGNORECASE) else f"the {t}"
 
 
 def clip(line: str, limit: int = 40) -> str:
