@@ -50,8 +50,8 @@ def sentences(text: str) -> list[str]:
 
 
 def document_title(document: str, text: str) -> str:
-    """The first level-1 heading, else the file name in words."""
-    for line in text.splitlines():
+    """The first level-1 heading of a Markdown file, else the file name in words."""
+    for line in text.splitlines() if not document.endswith(".txt") else []:
         m = _HEADING.match(line)
         if m and len(m[1]) == 1:
             return _clean(m[2])
