@@ -3,6 +3,7 @@ interviews and conversations (offline mind, hash embedder, no model)."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import shutil
 import subprocess
@@ -100,7 +101,7 @@ def test_chunks_keep_headings_lines_and_stable_ids():
     # and each later piece starts with the last sentence of the piece before.
     assert len(long) >= 2 and all(c.title == "Town Notes › Long section" for c in long)
     assert all(len(c.text.split()) <= MAX_WORDS + 20 for c in long)
-    for before, after in zip(long, long[1:], strict=False):
+    for before, after in itertools.pairwise(long):
         last = before.text.rsplit("Sentence ", 1)[-1]
         assert after.text.startswith("Sentence " + last)
     # Editing one section leaves the ids of the chunks before it alone.
@@ -267,7 +268,7 @@ def test_simulation_read_is_the_hook_for_a_read_action():
     state, arrays = sim.get_state()
     sim.set_state(state, arrays)
     assert sim.agent("Tom Moreno").memory.records({MemoryKind.reading}) == [rec]
-    with pytest.raises(UserError, match="no document 'knowledge/nope.md'"):
+    with pytest.raises(UserError, match=r"no document 'knowledge/nope\.md'"):
         sim.read("Tom Moreno", "knowledge/nope.md")
     sim.close()
 
