@@ -284,6 +284,10 @@ def test_a_fact_only_the_documents_hold_is_answered_with_its_citation():
     assert [c.document for c in ans.citations] == [MENU]
     assert ans.citations[0].chunk == f"{MENU}#4" and f"{MENU}#4" in ans.sources
     assert "Lavender honey scone" in ans.citations[0].quote
+    from agentsim.tui.dialogs import answer_text
+
+    shown = answer_text(ans).plain
+    assert "Cited:" in shown and f"[{MENU}#4]" in shown and "Hobbs Cafe Menu › Pastries" in shown
     sim.knowledge = None  # without the documents, the resident does not know
     blind = sim.interview("Klaus Mueller", SCONE)
     assert "3.25" not in blind.answer and not blind.citations
@@ -358,3 +362,22 @@ def test_offline_converse_turn_cites_only_a_fact_that_bears_on_what_was_said():
     off_topic = {**v, "transcript": [{"speaker": "Sam Moore", "text": "Nice weather today!",
                                       "shared": None}]}
     assert mind.answer("converse_turn", off_topic)["cites"] is None
+
+
+def test_offline_interview_quotes_a_passage_only_when_it_answers_the_question():
+    mind = OfflineMind()
+    passages = [{"id": "knowledge/notes.md#2", "title": "Town Notes › Bakery",
+                 "text": "The bakery sells rye bread for four dollars.\n\nIt opens at seven."}]
+    memories = [{"id": 0, "text": "I bought rye bread at the bakery yesterday", "kind":
+                 "observation", "source": None, "event": None},
+                {"id": 1, "text": "I am tired", "kind": "observation", "source": None,
+                 "event": None}]
+    base = {"persona": {"name": "Ann Lee"}, "now": "Monday 10:00", "memories": memories,
+            "knowledge": passages}
+    out = mind.answer("interview", {**base, "question": "What does rye bread cost at the bakery?"})
+    assert out["sources"] == ["knowledge/notes.md#2"]
+    assert out["answer"].startswith(
+        'The Town Notes says: "The bakery sells rye bread for four dollars."')
+    assert out["memory_ids"] == [0]  # the memory that shares a word, not the other one
+    plain = mind.answer("interview", {**base, "question": "How are you feeling?"})
+    assert not plain.get("sources") and plain["memory_ids"]
