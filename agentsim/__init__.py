@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Simulation", "__version__"]
+__all__ = ["Simulation", "__version__", "sweep"]
 
 if TYPE_CHECKING:
     from agentsim.engine import Simulation
+    from agentsim.sweeps import sweep
 
 
 def __getattr__(name: str) -> Any:
@@ -19,4 +20,8 @@ def __getattr__(name: str) -> Any:
         from agentsim.engine import Simulation
 
         return Simulation
+    if name == "sweep":
+        from agentsim.sweeps import sweep
+
+        return sweep
     raise AttributeError(f"module 'agentsim' has no attribute {name!r}")

@@ -175,6 +175,48 @@ def replay_cmd(run_path: str) -> None:
     replay_tui(run_path)
 
 
+@main.command(name="sweep")
+@click.argument("world")
+@click.option("--grid", "grid_items", multiple=True, metavar="KEY=V1,V2",
+              help="A parameter and its values, e.g. weights=1:1:1,1:1:3 or max_turns=2,6 "
+              "(repeat for more).")
+@click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds.")
+@click.option("--hours", type=float, help="Sim hours per run.")
+@click.option("--ticks", type=int, help="Ticks per run instead of hours.")
+@click.option("--workers", type=int, help="Local worker processes (default: one per core).")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="auto", default=None,
+              metavar="[ADDRESS]", help="Run on Ray: a local Ray, or the cluster at ADDRESS.")
+@click.option("--llm", "llm_spec", default="offline", show_default=True)
+@click.option("--embedder", type=click.Choice(["minilm", "hash"]), default="minilm",
+              show_default=True)
+@click.option("-o", "--out", type=click.Path(file_okay=False),
+              help="The sweep's folder (default: runs/sweep-<time>).")
+@_friendly
+def sweep_cmd(world, grid_items, seeds, hours, ticks, workers, ray_address, llm_spec, embedder,
+              out) -> None:
+    """Run WORLD for every combination of --grid values and every seed, in parallel; print the
+    mean and 95 % confidence interval of each measure per cell."""
+    from agentsim.sweeps import parse_grid, sweep
+
+    try:
+        seed_list = [int(x) for x in seeds.split(",") if x.strip()]
+    except ValueError:
+        raise UserError(f"bad seeds {seeds!r}: integers separated by commas",
+                        field="--seeds") from None
+    if hours is None and ticks is None:
+        hours = 24.0
+    result = sweep(world, parse_grid(grid_items), seed_list, hours=hours, ticks=ticks,
+                   workers=workers, backend="ray" if ray_address else "local",
+                   ray_address=None if ray_address in (None, "auto") else ray_address,
+                   llm=llm_spec, embedder=embedder, out=out)
+    click.echo(result.table())
+    failed = result.runs["error"].notna().sum()
+    if failed:
+        click.echo(f"{failed} run(s) failed; see runs.csv", err=True)
+    click.echo(f"{len(result.runs)} runs on {result.backend}: {result.out}/summary.csv, "
+               f"{result.out}/runs.csv")
+
+
 def run_main() -> None:
     """The console script: click's usage errors become one line and exit 2, like ours."""
     try:

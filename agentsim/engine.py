@@ -275,6 +275,9 @@ class Simulation:
             "agents": {},
             "events": len(self.events),
         }
+        llm_state = getattr(self.llm, "get_state", None)
+        if llm_state is not None:  # the LLM client's spend, so a resumed run keeps its budget
+            state["llm"] = llm_state()
         arrays: dict[str, Any] = {}
         for aid in sorted(self.agents):
             s, arr = self.agents[aid].get_state()
@@ -289,6 +292,8 @@ class Simulation:
         self.rng.setstate((v, tuple(internal), gauss))
         self.objects = dict(state["objects"])
         self.relationships = Relationships.from_state(state["relationships"])
+        if "llm" in state and hasattr(self.llm, "set_state"):
+            self.llm.set_state(state["llm"])
         for aid, s in state["agents"].items():
             prefix = f"{aid}/"
             arr = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import platform
 import random
 import shutil
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,7 @@ def _build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None,
         check_reachable=check,
         cache_path=opts.cache,
         seed=opts.seed,
+        notify=(lambda note: print(f"agentsim: note: {note}", file=sys.stderr)) if check else None,
     )
     embedder, batcher = _embedder(opts.embedder, run_dir.embeddings if run_dir else None)
     sim = Simulation(world, llm, batcher.embed, seed=opts.seed, dim=embedder.dim,
@@ -180,13 +182,17 @@ def run_cli(opts: RunOptions) -> int:
     from agentsim.progress import Progress
 
     target: int | None = None
+    replay_stop: str | None = None
     if opts.resume:
         rd = RunDir.open(opts.resume)
         manifest = rd.read_manifest()
         saved = manifest["options"]
+        budget = {k: v for k, v in (("budget_calls", opts.budget_calls),
+                                    ("budget_tokens", opts.budget_tokens),
+                                    ("budget_usd", opts.budget_usd)) if v is not None}
         opts = RunOptions(**{**saved, "hours": opts.hours, "ticks": opts.ticks,
                              "headless": opts.headless, "resume": opts.resume,
-                             "llm": opts.llm or saved["llm"]})
+                             "llm": opts.llm or saved["llm"], **budget})
         sim = _build(opts, rd, None, check=True)
         sim.attach(rd, resumed=True)
         if opts.hours is None and opts.ticks is None:  # finish what the run set out to do
@@ -202,6 +208,7 @@ def run_cli(opts: RunOptions) -> int:
             shutil.copy(src.embeddings, rd.embeddings)
         sim = _fresh(rd, lambda: _build(opts, rd, src.llm_log))
         target = manifest.get("ticks", manifest.get("target_tick"))
+        replay_stop = manifest.get("stopped")  # a budget stop ends the replay the same way
         sim.attach(rd)
     else:
         if opts.world is None:
@@ -226,6 +233,8 @@ def run_cli(opts: RunOptions) -> int:
     try:
         progress.start()
         sim._sync(sim.arun(ticks=total, budget_check=getattr(sim.llm, "budget_exceeded", None)))
+        if replay_stop and sim.stopped is None:
+            sim.stop(replay_stop)
     except KeyboardInterrupt:
         sim.checkpoint()
         code = 130

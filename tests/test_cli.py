@@ -105,3 +105,23 @@ def test_run_interview_inspect(tmp_path):
             assert 0.0 <= row[c] <= 1.0
 
     one_line_error(invoke("interview", str(run), "Nobody Here", "hi"), "Nobody Here")
+
+
+def test_an_ignored_openai_key_is_mentioned_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    result = CliRunner().invoke(main, ["run", str(TINY), "--headless", "--ticks", "1",
+                                       "--embedder", "hash", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    notes = [x for x in result.output.splitlines() if "OPENAI_API_KEY" in x]
+    assert len(notes) == 1 and "--llm openai:MODEL" in notes[0]
+
+
+def test_sweep_prints_the_summary_and_writes_tables(tmp_path):
+    result = invoke("sweep", str(TINY), "--grid", "max_turns=2,6", "--seeds", "0,1",
+                    "--ticks", "3", "--embedder", "hash", "--workers", "1", "-o", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "max_turns=2" in result.output and "max_turns=6" in result.output
+    assert "4 runs on local" in result.output
+    assert (tmp_path / "summary.csv").is_file() and (tmp_path / "runs.csv").is_file()
+    one_line_error(invoke("sweep", str(TINY), "--grid", "colour=1"), "unknown sweep parameter")
+    one_line_error(invoke("sweep", str(TINY), "--seeds", "a,b"), "--seeds")

@@ -13,8 +13,13 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
-def test_example_runs(path):
-    out = subprocess.run([sys.executable, str(path), "--hours", "2", "--embedder", "hash"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+def test_example_runs(path, tmp_path):
+    args = [sys.executable, str(path), "--hours", "2", "--embedder", "hash"]
+    if '"--out"' in path.read_text():  # examples that write files write them here
+        args += ["--out", str(tmp_path / "out")]
+    out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip()
+    if "--out" in args:
+        written = {p.suffix for p in (tmp_path / "out").rglob("*") if p.is_file()}
+        assert ".csv" in written, written

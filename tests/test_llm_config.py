@@ -108,6 +108,7 @@ def test_defaults_suit_the_server():
     ("[llm]\nprices = { m = [1] }\n", r"llm\.prices\.m"),
     ("[llm]\nspec = 3\n", r"llm\.spec: must be a string"),
     ("[llm\n", "bad TOML"),
+    ("[llm]\nstructured = \"xml\"\n", r"llm\.structured: must be one of auto, json_schema"),
 ])
 def test_config_file_errors_name_the_file_and_field(tmp_path, text, match):
     conf = tmp_path / "agentsim.toml"
@@ -115,6 +116,17 @@ def test_config_file_errors_name_the_file_and_field(tmp_path, text, match):
     with pytest.raises(LLMConfigError, match=match) as e:
         load_settings(None, conf, env={})
     assert str(conf) in str(e.value)
+
+
+def test_structured_output_can_be_pinned_for_a_server(tmp_path):
+    from agentsim.llm.factory import build_llm
+
+    conf = tmp_path / "agentsim.toml"
+    conf.write_text('[llm]\nspec = "vllm:m@http://127.0.0.1:9/v1"\nstructured = "json_object"\n')
+    assert load_settings(None, conf, env={}).structured == "json_object"
+    assert load_settings(None, None, env={}).structured == "auto"
+    llm = build_llm(None, config_path=conf)
+    assert {b.mode for b in llm.backends.values()} == {"json_object"}
 
 
 def test_missing_config_file(tmp_path):

@@ -45,6 +45,23 @@ def test_budget_stops_cleanly_at_a_checkpoint(tmp_path):
     assert json.loads(last)["type"] == "run_stopped"
     assert RunStopped.model_validate_json(last).reason == manifest["stopped"]
 
+    # Resumed, the run remembers what it spent: the budget is still spent, nothing runs.
+    assert run_cli(RunOptions(resume=str(run))) == 0
+    resumed = json.loads((run / "manifest.json").read_text())
+    assert resumed["ticks"] == manifest["ticks"] and "call budget" in resumed["stopped"]
+    assert resumed["llm_usage"]["total"]["calls"] == manifest["llm_usage"]["total"]["calls"]
+    # A larger budget on resume lets it go on.
+    assert run_cli(RunOptions(resume=str(run), budget_calls=10_000)) == 0
+    assert json.loads((run / "manifest.json").read_text())["ticks"] == 24
+
+
+def test_a_replay_of_a_budget_stopped_run_stops_the_same_way(tmp_path):
+    original = _run(tmp_path, "budget", hours=2, budget_calls=60)
+    replay = tmp_path / "replay"
+    assert run_cli(RunOptions(replay=str(original), out=str(replay))) == 0
+    [rerun] = list(replay.iterdir())
+    assert (rerun / "events.jsonl").read_bytes() == (original / "events.jsonl").read_bytes()
+
 
 def _fake_llm(server: FakeOpenAIServer, **kw):
     backend = OpenAIBackend("fake-model", base_url=server.base_url, name="compat",

@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -355,3 +356,25 @@ def test_minilm_embedder_loads_the_bundled_model(minilm):
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
     a, b, c = v
     assert float(a @ b) > float(a @ c) + 0.2
+
+
+async def test_batching_embedder_keeps_the_event_loop_free_while_the_model_works():
+    """The model runs on a worker thread: here it can only finish once the event loop has run
+    another coroutine (which it could not if the model blocked the loop)."""
+    loop_ran = threading.Event()
+
+    class NeedsTheLoop(HashEmbedder):
+        def embed(self, texts):
+            assert loop_ran.wait(5), "the event loop was blocked while embedding"
+            return super().embed(texts)
+
+    async def other_work():
+        await asyncio.sleep(0.01)
+        loop_ran.set()
+
+    b = BatchingEmbedder(NeedsTheLoop())
+    rows, _ = await asyncio.gather(b.embed(["a", "b"]), other_work())
+    np.testing.assert_array_equal(rows, HashEmbedder().embed(["a", "b"]))
+    b.close()
+    inline = BatchingEmbedder(HashEmbedder(), offload=False)
+    np.testing.assert_array_equal(await inline.embed(["a"]), HashEmbedder().embed(["a"]))

@@ -464,6 +464,17 @@ def test_turn_zero_greets_and_shares_the_first_news() -> None:
     assert plain["shares_memory_id"] == 9
 
 
+def test_the_host_role_words_the_news() -> None:
+    election = dict(PARTY, title="Smallville mayoral election", host="Isabella Rodriguez",
+                    host_role="running in")
+    mine = ask("converse_turn", turn_vars(news=[dict(PARTY_NEWS, event=election)]))
+    assert "I'm running in a Smallville mayoral election at Hobbs Cafe" in mine["utterance"]
+    assert "hosting" not in mine["utterance"] and "I hope to see you there" in mine["utterance"]
+    theirs = ask("converse_turn", turn_vars(TOM, "Klaus Mueller",
+                                            news=[dict(PARTY_NEWS, id=11, event=election)]))
+    assert "Isabella Rodriguez is running in a Smallville mayoral election" in theirs["utterance"]
+
+
 def _talk(news: dict[str, list[dict]], seed: int = 0, max_turns: int = 8) -> list[dict]:
     """Run a conversation the way the caller does: told ids leave `news`."""
     names = list(news)

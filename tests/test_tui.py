@@ -15,10 +15,11 @@ import pytest
 from rich.console import Console
 from textual.widgets import DataTable, Static
 
-from agentsim.events import WorldEvent
+from agentsim.events import Conversation, WorldEvent
 from agentsim.rundir import RunDir
 from agentsim.session import load
 from agentsim.tui.app import AgentsimApp, AskScreen, TextScreen
+from agentsim.tui.dialogs import ConversationsScreen
 from agentsim.tui.inspector import Inspector
 from agentsim.tui.model import Tracker, live_frame
 from agentsim.tui.replay import ReplayApp
@@ -247,8 +248,47 @@ async def test_palette_lists_the_simulation_commands():
     async with app.run_test(size=SIZE):
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for title in ("Pause / resume", "Step", "Faster", "Slower", "Interview", "Whisper",
-                      "World event", "Save checkpoint", "Quit"):
+                      "World event", "Conversations", "Save checkpoint", "Quit"):
             assert titles.count(title) == 1
+    await sim.aclose()
+
+
+async def test_inspector_shows_the_last_retrieval_with_its_score_breakdown():
+    sim = smallville()
+    app = AgentsimApp(sim, 50, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        aid = app.selected()
+        assert "Last retrieval" not in plain(app.inspector.card)
+        await sim.ainterview(aid, "What do you do for work?")
+        app.refresh_inspector()
+        await pilot.pause()
+        text = plain(app.inspector.card)
+        assert "Last retrieval" in text and "What do you do for work" in text
+        assert "recency" in text and "relevance" in text
+    await sim.aclose()
+
+
+async def test_conversations_screen_lists_the_selected_residents_talks_then_everyones():
+    sim = smallville()
+    await sim.arun(ticks=12)  # 06:00-08:00: the first conversations of the morning
+    talks = [e for e in sim.events if isinstance(e, Conversation)]
+    assert talks
+    someone = talks[0].participants[0]
+    app = AgentsimApp(sim, 50, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        app.table.select(someone)
+        await pilot.press("c")
+        screen = app.screen
+        assert isinstance(screen, ConversationsScreen)
+        mine = [c for c in talks if someone in c.participants]
+        assert screen.shown() == mine
+        text = str(screen.query_one("#talks", Static).render())
+        assert talks[0].turns[0].text.split()[0] in text
+        await pilot.press("a")
+        assert screen.shown() == talks
+        assert f"({len(talks)})" in str(screen.query_one("#talks-title").render())
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ConversationsScreen)
     await sim.aclose()
 
 
@@ -296,6 +336,12 @@ async def test_replay_moves_back_and_forth(recorded):
         assert app.position == 0
         await pilot.press("end")
         assert app.position == 20
+        await pilot.press("c")
+        assert isinstance(app.screen, ConversationsScreen)
+        await pilot.press("a")
+        everyone = [e for e in events if isinstance(e, Conversation)]
+        assert app.screen.shown() == everyone
+        await pilot.press("escape")
         await pilot.press("right")
         assert app.position == 20
         await pilot.press("q")
@@ -330,3 +376,30 @@ def test_snapshot_main_screen(snap_compare):
 def test_snapshot_replay_screen(snap_compare, recorded):
     sim, events, _ = recorded
     assert snap_compare(ReplayApp(events, sim.world, position=8), terminal_size=SIZE)
+
+
+def test_snapshot_interview_dialog(snap_compare):
+    sim = smallville()
+    app = AgentsimApp(sim, 144, autostart=False)
+
+    async def ask(pilot):
+        await pilot.press("i", *"Who are you?", "enter")
+        await until(pilot, lambda: "Drawn from" in str(
+            app.screen.query_one("#answer", Static).render()))
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=ask)
+
+
+def test_snapshot_conversations_screen(snap_compare, recorded):
+    sim, events, _ = recorded
+    talker = next(e for e in events if isinstance(e, Conversation)).participants[0]
+
+    async def open_talks(pilot):
+        app = pilot.app
+        app.table.select(talker)
+        await pilot.press("c")
+        await pilot.pause(0.1)
+
+    app = ReplayApp(events, sim.world, position=20)
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_talks)

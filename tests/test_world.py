@@ -15,7 +15,7 @@ import yaml
 
 from agentsim.errors import UserError
 from agentsim.world.clock import SimClock
-from agentsim.world.loader import WorldDef, load_world
+from agentsim.world.loader import WorldDef, build_world, load_world, write_world
 from agentsim.world.schema import PlaceKind
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -349,3 +349,18 @@ def test_clock():
     assert d == c and d.now == c.now
     with pytest.raises(ValueError):
         SimClock(datetime(2023, 1, 1), 0)
+
+
+def test_a_world_built_in_python_is_checked_and_round_trips_through_files(tmp_path):
+    tiny = load_world(TINY)
+    built = build_world(tiny.spec, dict(tiny.personas))
+    assert built.personas == tiny.personas and built.places.ids() == tiny.places.ids()
+    again = load_world(write_world(built, tmp_path / "copy"))
+    assert again.spec == tiny.spec and again.personas == tiny.personas
+
+    ann = tiny.personas["ann_lee"]
+    lost = ann.model_copy(update={"home": "moon_base"})
+    with pytest.raises(UserError, match=r"agents/ann_lee\.yaml: home: no place 'moon_base'"):
+        build_world(tiny.spec, {**tiny.personas, "ann_lee": lost})
+    with pytest.raises(UserError, match="agent ids must be lowercase"):
+        build_world(tiny.spec, {"Ann": ann})

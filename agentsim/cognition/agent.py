@@ -64,6 +64,8 @@ class Agent:
     last_talk: dict[str, datetime] = field(default_factory=dict)
     in_conversation_with: str | None = None
     yesterday: str = ""
+    # (query, when, results) of the agent's latest recall: shown by the TUI, not checkpointed
+    last_retrieval: tuple[str, datetime, list[Any]] | None = field(default=None, compare=False)
 
     @property
     def name(self) -> str:

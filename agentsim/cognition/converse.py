@@ -29,7 +29,8 @@ def _heard(speaker: Agent, shared: MemoryRecord, utterance: str, ctx: Context) -
     """What the listener remembers of a piece of news, with the scheduled event if any."""
     ev = shared.event
     if ev is not None:
-        host = f", hosted by {ev.host}" if ev.host else ""
+        host = "" if not ev.host else (f", hosted by {ev.host}" if ev.host_role == "hosting"
+                                        else f" ({ev.host} is {ev.host_role} it)")
         text = (
             f"{ev.title} at {ctx.places.name(ev.place)} on {ev.start:%B} {ev.start.day}, "
             f"{ev.start:%H:%M}-{ev.end:%H:%M}{host} (I heard it from {speaker.name})"

@@ -72,7 +72,7 @@ async def recall(agent: Agent, query: str, ctx: Context, k: int = 6, touch: bool
     if len(agent.memory) == 0:
         return []
     [vec] = await ctx.embed([query])
-    return agent.memory.retrieve(
+    found = agent.memory.retrieve(
         vec,
         ctx.now,
         k=k,
@@ -80,6 +80,8 @@ async def recall(agent: Agent, query: str, ctx: Context, k: int = 6, touch: bool
         decay=ctx.settings.decay,
         touch=touch,
     )
+    agent.last_retrieval = (query, ctx.now, found)
+    return found
 
 
 def memory_vars(records, places=None) -> list[dict]:
@@ -110,6 +112,7 @@ def event_vars(ev: ScheduledEvent, place_name: str | None = None) -> dict:
         "start": ev.start.strftime("%H:%M"),
         "end": ev.end.strftime("%H:%M"),
         "host": ev.host,
+        "host_role": ev.host_role,
         "date_iso": ev.start.date().isoformat(),
         "date": ev.start.strftime("%B %-d"),
     }

@@ -75,6 +75,15 @@ class Usage:
             "by_agent": {k: dump(v) for k, v in sorted(self.by_agent.items())},
         }
 
+    def restore(self, summary: dict[str, Any]) -> None:
+        """Continue counting from a `summary()` (a resumed run keeps its spend and budget)."""
+        def load(d: dict[str, Any]) -> Counter:
+            return Counter(**{k: v for k, v in d.items() if k in Counter.__dataclass_fields__})
+
+        self.total = load(summary.get("total", {}))
+        for name in ("by_tier", "by_template", "by_agent"):
+            setattr(self, name, {k: load(v) for k, v in summary.get(name, {}).items()})
+
     def table(self) -> str:
         """A plain-text table for the end of a run: one row per template, per tier, total."""
         rows: list[tuple[Any, ...]] = [("template", "calls", "cached", "tokens", "avg s",

@@ -113,6 +113,13 @@ class LLMClient:
                                            c.completion_tokens, c.model))
         return result
 
+    def get_state(self) -> dict[str, Any]:
+        """What a checkpoint keeps of the client: the spend so far."""
+        return {"usage": self.usage.summary()}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.usage.restore(state.get("usage", {}))
+
     def budget_exceeded(self) -> str | None:
         """Why the budget is spent, or None: the engine checks it between ticks."""
         return self.budget.exceeded(self.usage)

@@ -56,7 +56,10 @@ HINTS = {
 }
 
 _KNOWN = ("spec", "max_in_flight", "timeout", "max_retries", "budget_calls", "budget_tokens",
-          "budget_usd", "prices")
+          "budget_usd", "prices", "structured")
+# How answers are asked for as JSON: `auto` tries json_schema, then json_object, then the prompt
+# alone, stepping down when a server refuses; the others pin one way.
+STRUCTURED = ("auto", "json_schema", "json_object", "none")
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class LLMSettings:
     budget_usd: float | None = None
     prices: dict[str, tuple[float, float]] = field(default_factory=dict)
     spec: str = "offline"
+    structured: str = "auto"
     notice: str | None = None  # something the CLI should say once (e.g. a key being ignored)
 
     @property
@@ -206,6 +210,10 @@ def load_settings(spec: str | None, config_path: str | Path | None = None,
     if timeout is not None:
         tiers = {t: replace(s, timeout=timeout) for t, s in tiers.items()}
     single_box = any(s.provider in SINGLE_BOX for s in tiers.values())
+    structured = conf.get("structured", "auto")
+    if structured not in STRUCTURED:
+        raise LLMConfigError(f"must be one of {', '.join(STRUCTURED)}", path=path,
+                             field="llm.structured")
     return LLMSettings(
         tiers=tiers,
         max_in_flight=_number(conf, "max_in_flight", int, path) or (8 if single_box else 64),
@@ -216,6 +224,7 @@ def load_settings(spec: str | None, config_path: str | Path | None = None,
         budget_usd=_number(conf, "budget_usd", float, path),
         prices=_prices(conf, path),
         spec=chosen,
+        structured=structured,
         notice=notice,
     )
 

@@ -7,6 +7,7 @@ offline path never loads them.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,20 +35,28 @@ def build_llm(
     check_reachable: bool = False,
     cache_path: str | Path | None = None,
     seed: int = 0,
+    notify: Callable[[str], None] | None = None,
 ) -> LLMClient:
     from agentsim.llm.accounting import Budget
     from agentsim.llm.config import load_settings
     from agentsim.llm.record import Recorder, ReplaySource, ResponseCache
 
     settings = load_settings(spec, config_path)
+    if settings.notice and notify is not None:
+        notify(settings.notice)
     if check_reachable and replay_path is None:
-        _preflight(settings)
+        import asyncio
+
+        from agentsim.llm.config import check_reachable as probe
+
+        asyncio.run(probe(settings))
     offline = OfflineMind()
     if replay_path is not None:
         backends: dict[str, Backend] = {tier: _Unavailable(s.model) for tier, s in
                                         settings.tiers.items()}
     else:
-        backends = {tier: _backend(s, offline) for tier, s in settings.tiers.items()}
+        backends = {tier: _backend(s, offline, settings.structured)
+                    for tier, s in settings.tiers.items()}
     calls, tokens, usd = budget
     b = Budget(
         calls=calls if calls is not None else settings.budget_calls,
@@ -72,24 +81,7 @@ def build_llm(
     return client
 
 
-def _preflight(settings: Any) -> None:
-    """Fail at once, in one line, when a configured server is not there."""
-    import asyncio
-
-    from agentsim.errors import LLMConfigError
-    from agentsim.llm.openai_backend import check_reachable
-
-    seen = set()
-    for tier in settings.tiers.values():
-        if tier.provider == "offline" or (tier.base_url, tier.api_key) in seen:
-            continue
-        seen.add((tier.base_url, tier.api_key))
-        problem = asyncio.run(check_reachable(tier.base_url, tier.api_key, tier.provider))
-        if problem:
-            raise LLMConfigError(problem, field=f"--llm {tier.label}")
-
-
-def _backend(settings: Any, offline: OfflineMind) -> Backend:
+def _backend(settings: Any, offline: OfflineMind, structured: str = "auto") -> Backend:
     if settings.provider == "offline":
         return offline
     from agentsim.llm.openai_backend import OpenAIBackend
@@ -100,6 +92,7 @@ def _backend(settings: Any, offline: OfflineMind) -> Backend:
         api_key=settings.api_key,
         name=settings.provider,
         timeout=settings.timeout,
+        structured=structured,
     )
 
 

@@ -12,6 +12,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -184,15 +185,20 @@ class CachedEmbedder:
 class BatchingEmbedder:
     """`await embed(texts)` from many coroutines in one turn of the event loop becomes ONE call
     to `inner.embed`: the first caller schedules a flush with `loop.call_soon`, the flush
-    embeds every pending text and hands each caller its rows. The inner call runs in the loop
-    (the batch is what makes it cheap). `stats`: calls (to inner), requests, texts."""
+    embeds every pending text and hands each caller its rows. The inner call runs on one
+    worker thread (`offload=True`, the default), so a model busy for a second never freezes
+    the event loop (the TUI keeps answering keys); requests made meanwhile gather into the
+    next batch. `stats`: calls (to inner), requests, texts."""
 
-    def __init__(self, inner: Embedder):
+    def __init__(self, inner: Embedder, *, offload: bool = True):
         self.inner = inner
         self.dim = inner.dim
         self.name = inner.name
+        self.offload = offload
         self.stats = {"calls": 0, "requests": 0, "texts": 0}
         self._pending: dict[asyncio.AbstractEventLoop, list[tuple[list[str], asyncio.Future]]] = {}
+        self._executor: ThreadPoolExecutor | None = None
+        self._tasks: set[asyncio.Future] = set()
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         loop = asyncio.get_running_loop()
@@ -212,11 +218,29 @@ class BatchingEmbedder:
         self.stats["calls"] += 1
         self.stats["requests"] += len(batch)
         self.stats["texts"] += len(flat)
+        if not self.offload:
+            self._deliver(batch, flat, self._compute, flat)
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentsim-embed")
+        work = loop.run_in_executor(self._executor, self._compute, flat)
+        self._tasks.add(work)
+        work.add_done_callback(lambda w: (self._tasks.discard(w),
+                                          self._deliver(batch, flat, w.result)))
+
+    def _compute(self, flat: list[str]) -> np.ndarray:
+        vecs = np.asarray(self.inner.embed(flat))
+        if vecs.shape[0] != len(flat):
+            raise ValueError(f"{self.name} gave {vecs.shape[0]} rows for {len(flat)} texts")
+        return vecs
+
+    @staticmethod
+    def _deliver(batch: list[tuple[list[str], asyncio.Future]], flat: list[str],
+                 compute: Any, *args: Any) -> None:
+        """Hand each caller its rows, or the error to every caller."""
         try:
-            vecs = np.asarray(self.inner.embed(flat))
-            if vecs.shape[0] != len(flat):
-                raise ValueError(f"{self.name} gave {vecs.shape[0]} rows for {len(flat)} texts")
-        except Exception as e:  # hand the error to every waiting caller
+            vecs = compute(*args)
+        except Exception as e:
             for _, fut in batch:
                 if not fut.done():
                     fut.set_exception(e)
@@ -226,6 +250,11 @@ class BatchingEmbedder:
             if not fut.done():
                 fut.set_result(vecs[start:start + len(texts)])
             start += len(texts)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
 
 
 def make_embedder(kind: str = "minilm", cache_path: Path | None = None) -> CachedEmbedder:

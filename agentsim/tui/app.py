@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 
 from agentsim.engine import Simulation
-from agentsim.events import Event
+from agentsim.events import Conversation, Event
 from agentsim.tui.dialogs import AskScreen, TextScreen
 from agentsim.tui.inspector import agent_card
 from agentsim.tui.layout import TownApp
@@ -33,18 +33,19 @@ __all__ = ["AgentsimApp", "AskScreen", "TextScreen", "TickDone"]
 
 # Actions that act on the simulation: off while a dialog is open.
 SIM_ACTIONS = frozenset({"toggle_pause", "step", "faster", "slower", "select", "interview",
-                         "whisper", "world_event", "save", "quit_run"})
+                         "whisper", "world_event", "save", "quit_run", "conversations"})
 
 
 class AgentsimApp(TownApp):
     BINDINGS: ClassVar = [
-        Binding("space", "toggle_pause", "Pause/resume", priority=True),  # before the tree's
+        Binding("space", "toggle_pause", "Pause", priority=True),  # before the tree's
         Binding("n", "step", "Step"),
         Binding("plus,equals_sign", "faster", "Faster", key_display="+"),
         Binding("minus", "slower", "Slower", key_display="-"),
         Binding("i", "interview", "Interview"),
         Binding("w", "whisper", "Whisper"),
-        Binding("e", "world_event", "World event"),
+        Binding("e", "world_event", "Event"),
+        Binding("c", "conversations", "Talks"),
         Binding("s", "save", "Save"),
         Binding("q", "quit_run", "Quit"),
     ]
@@ -128,6 +129,9 @@ class AgentsimApp(TownApp):
         aid = self.selected()
         self.inspector.show(
             aid, agent_card(self.sim, aid, self.tracker.conversations.get(aid), self.tracker.name))
+
+    def conversations_so_far(self) -> list[Conversation]:
+        return [e for e in self.sim.events if isinstance(e, Conversation)]
 
     # -- keys -------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -220,6 +224,8 @@ class AgentsimApp(TownApp):
                             self.action_whisper)
         yield SystemCommand("World event", "Something happens where the selected resident is (e)",
                             self.action_world_event)
+        yield SystemCommand("Conversations", "Read the selected resident's conversations (c)",
+                            self.action_conversations)
         yield SystemCommand("Save checkpoint", "Save the run's state now (s)", self.action_save)
         yield SystemCommand("Quit", "Pause, save a checkpoint and leave (q)",
                             self.action_quit_run)

@@ -1,7 +1,9 @@
-"""Modal dialogs: interview a resident, or type a line (a whisper, a world event)."""
+"""Modal dialogs: interview a resident, read the conversations so far, or type a line (a whisper,
+a world event)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -14,6 +16,11 @@ from textual.widgets import Input, Label, Static
 
 from agentsim.cognition.interview import Answer
 from agentsim.engine import Simulation
+from agentsim.events import Conversation
+from agentsim.tui.model import where
+from agentsim.world.places import PlaceGraph
+
+SHOWN_CONVERSATIONS = 60
 
 
 def answer_text(ans: Answer) -> Text:
@@ -107,3 +114,65 @@ class TextScreen(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def conversations_text(talks: Sequence[Conversation], name: Callable[[str], str],
+                       places: PlaceGraph) -> Text:
+    """Conversations, newest first: when, where, who, and every turn."""
+    out = Text()
+    for c in list(reversed(talks))[:SHOWN_CONVERSATIONS]:
+        who = " and ".join(name(p) for p in c.participants)
+        out.append(f"{c.time:%a %H:%M}  ", style="dim")
+        out.append(who, style="bold green")
+        out.append(" at ")
+        out.append(where(places, c.place))
+        out.append("\n")
+        for t in c.turns:
+            out.append(f"  {name(t.speaker).split()[0]}: ", style="bold")
+            out.append(f"{t.text}\n")
+        out.append("\n")
+    if not talks:
+        out.append("(no conversations yet)", style="italic dim")
+    if len(talks) > SHOWN_CONVERSATIONS:
+        out.append(f"… and {len(talks) - SHOWN_CONVERSATIONS} earlier", style="dim")
+    out.rstrip()
+    return out
+
+
+class ConversationsScreen(ModalScreen[None]):
+    """The conversations so far: the selected resident's, or everyone's (a)."""
+
+    BINDINGS: ClassVar = [Binding("escape,c", "dismiss", "Close"),
+                          Binding("a", "toggle_everyone", "Everyone / one resident")]
+
+    def __init__(self, talks: Sequence[Conversation], agent_id: str,
+                 name: Callable[[str], str], places: PlaceGraph):
+        super().__init__()
+        self.talks, self.agent_id, self.name_of, self.places = talks, agent_id, name, places
+        self.everyone = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("", id="talks-title", classes="dialog-title")
+            with VerticalScroll(id="talks-box"):
+                yield Static("", id="talks")
+            yield Label("a: everyone / one resident   esc: close", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.show()
+
+    def shown(self) -> list[Conversation]:
+        if self.everyone:
+            return list(self.talks)
+        return [c for c in self.talks if self.agent_id in c.participants]
+
+    def show(self) -> None:
+        talks = self.shown()
+        whose = "Everyone's" if self.everyone else f"{self.name_of(self.agent_id)}'s"
+        self.query_one("#talks-title", Label).update(f"{whose} conversations ({len(talks)})")
+        self.query_one("#talks", Static).update(conversations_text(talks, self.name_of,
+                                                                   self.places))
+
+    def action_toggle_everyone(self) -> None:
+        self.everyone = not self.everyone
+        self.show()

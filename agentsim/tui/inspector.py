@@ -1,5 +1,6 @@
 """The inspector: one resident in depth — who they are, today's plan (the current item marked),
-what they remember, whom they know, and their last conversation."""
+what they remember (and why: the last retrieval with its score breakdown), whom they know, and
+their last conversation."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from agentsim.world.places import PlaceGraph
 
 MEMORIES = 8
 RELATIONSHIPS = 10
+RETRIEVED = 4
 
 
 def _heading(text: str) -> Text:
@@ -42,6 +44,23 @@ def conversation(c: Conversation, name: Callable[[str], str], me: str) -> list[R
     for t in c.turns:
         grid.add_row(Text.assemble((name(t.speaker).split()[0], "bold green"), ": ", t.text))
     return [_heading(f"Last conversation ({c.time:%a %H:%M}, with {others})"), grid]
+
+
+def last_retrieval(found: tuple[str, Any, list[Any]] | None) -> list[RenderableType]:
+    """The agent's latest recall: the query, and each memory with its score breakdown."""
+    if found is None:
+        return []
+    query, when, results = found
+    grid = _grid(None)
+    for s in results[:RETRIEVED]:
+        grid.add_row(Text(s.record.text))
+        grid.add_row(_dim(f"  {s.explain()}"))
+    head = _heading(f"Last retrieval ({when:%H:%M}): “{_clip(query, 40)}”")
+    return [head, grid if grid.row_count else _dim("(nothing came to mind)")]
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def relationships_of(sim: Simulation, person: str) -> list[tuple[str, dict[str, Any]]]:
@@ -90,6 +109,8 @@ def agent_card(sim: Simulation, agent_id: str, last_talk: Conversation | None,
             text.append(f" [{r.source}]", style="dim italic")
         memories.add_row(_dim(f"{r.created:%H:%M}"), text)
     parts.append(memories if memories.row_count else _dim("(none yet)"))
+
+    parts += last_retrieval(agent.last_retrieval)
 
     parts.append(_heading("Relationships"))
     known = _grid(4, None)

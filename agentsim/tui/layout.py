@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Tree
 
+from agentsim.events import Conversation
 from agentsim.tui.event_log import EventLog
 from agentsim.tui.inspector import Inspector
 from agentsim.tui.resident_table import ResidentTable
@@ -68,6 +69,18 @@ class TownApp(App[None]):
 
     def refresh_inspector(self) -> None:
         """Show the selected resident in the inspector."""
+
+    def conversations_so_far(self) -> list[Conversation]:
+        """Every conversation up to the moment shown."""
+        return []
+
+    def action_conversations(self) -> None:
+        from agentsim.tui.dialogs import ConversationsScreen
+
+        aid = self.selected()
+        if aid is not None:
+            self.push_screen(ConversationsScreen(self.conversations_so_far(), aid, self.name_of,
+                                                 self.places))
 
     @on(DataTable.RowHighlighted, "#residents")
     def _row_highlighted(self) -> None:

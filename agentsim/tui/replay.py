@@ -12,7 +12,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.binding import Binding
 
-from agentsim.events import Event
+from agentsim.events import Conversation, Event
 from agentsim.tui.event_log import describe
 from agentsim.tui.inspector import resident_card
 from agentsim.tui.layout import TownApp
@@ -33,6 +33,7 @@ class ReplayApp(TownApp):
         Binding("shift+right", "move_hours(1)", "Hour on", priority=True, key_display="⇧→"),
         Binding("home", "go(0)", "Start", priority=True),
         Binding("end", "go(-1)", "End", priority=True),
+        Binding("c", "conversations", "Talks"),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -75,6 +76,10 @@ class ReplayApp(TownApp):
 
     def action_go(self, position: int) -> None:
         self.go_to(self.timeline.last if position < 0 else position)
+
+    def conversations_so_far(self) -> list[Conversation]:
+        end = self.timeline.events_before(self.position)
+        return [e for e in self.timeline.events[:end] if isinstance(e, Conversation)]
 
     # -- drawing ----------------------------------------------------------------------------
     def _redraw_log(self) -> None:

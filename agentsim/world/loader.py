@@ -75,9 +75,7 @@ def load_world(path: str | Path) -> WorldDef:
     if not wfile.is_file():
         raise UserError("missing world.yaml in the world folder", path=root)
     spec = _parse(WorldSpec, _read_yaml(wfile), wfile)
-    _check_tree(spec, wfile)
-    places = PlaceGraph(spec)
-    _check_connected(spec, places, wfile)
+    _check_world(spec, wfile)
 
     adir = root / "agents"
     afiles = sorted(adir.glob("*.yaml")) if adir.is_dir() else []
@@ -90,10 +88,53 @@ def load_world(path: str | Path) -> WorldDef:
             raise UserError("agent file names must be lowercase ids like jane_doe.yaml", path=f)
         personas[f.stem] = _parse(PersonaSpec, _read_yaml(f), f)
         files[f.stem] = f
+    return _checked(root, spec, personas, files)
+
+
+def build_world(spec: WorldSpec, personas: dict[str, PersonaSpec],
+                path: str | Path = "<python>") -> WorldDef:
+    """A world made in Python, with the checks `load_world` makes (errors name the agent's
+    would-be file, `agents/<id>.yaml`, and the field). Save it with `write_world` to run it
+    from the command line or in a sweep."""
+    root = Path(path)
+    for aid in personas:
+        if not _AGENT_ID.match(aid):
+            raise UserError("agent ids must be lowercase ids like jane_doe", field=aid)
+    return _checked(root, spec, personas, {aid: root / "agents" / f"{aid}.yaml"
+                                           for aid in personas})
+
+
+def write_world(world: WorldDef, folder: str | Path) -> Path:
+    """Write `world` as a world folder (world.yaml, agents/<id>.yaml); returns the folder."""
+    root = Path(folder)
+    (root / "agents").mkdir(parents=True, exist_ok=True)
+
+    def dump(model: BaseModel, f: Path) -> None:
+        data = model.model_dump(mode="json", exclude_defaults=True)
+        f.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+    dump(world.spec, root / "world.yaml")
+    for aid, p in world.personas.items():
+        dump(p, root / "agents" / f"{aid}.yaml")
+    return root
+
+
+def _checked(root: Path, spec: WorldSpec, personas: dict[str, PersonaSpec],
+             files: dict[str, Path]) -> WorldDef:
+    wfile = root / "world.yaml"
+    _check_world(spec, wfile)
+    places = PlaceGraph(spec)
+    if not personas:
+        raise UserError("no agents: add agents/<id>.yaml files", path=root / "agents")
     _check_personas(personas, files, places)
     documents = _documents(root)
     _check_documents(spec, documents, wfile)
     return WorldDef(root, spec, dict(sorted(personas.items())), places, documents)
+
+
+def _check_world(spec: WorldSpec, wfile: Path) -> None:
+    _check_tree(spec, wfile)
+    _check_connected(spec, PlaceGraph(spec), wfile)
 
 
 # -- reading and parsing ------------------------------------------------------------------

@@ -113,6 +113,8 @@ class ScheduledEvent(Strict):
     start: datetime
     end: datetime
     host: str | None = None
+    # What the host does, as in "Sam Moore is running in the election": hosting, organising...
+    host_role: str = Field(default="hosting", min_length=1, max_length=40)
 
     @model_validator(mode="after")
     def _ordered(self) -> ScheduledEvent:

@@ -229,7 +229,8 @@ def topic(item: Mapping[str, Any]) -> str:
 
 
 _TITLE_IN_UTTERANCE = re.compile(
-    r"(?:hosting|there's|there is|have you heard about) (?:a |an |the )?(.+?) at ", re.IGNORECASE
+    r"(?:hosting|organi[sz]ing|running in|there's|there is|have you heard about) "
+    r"(?:a |an |the )?(.+?) at ", re.IGNORECASE
 )
 
 

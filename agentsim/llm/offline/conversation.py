@@ -52,15 +52,16 @@ def _greeting(first: str, now: str, seed: int, key: tuple) -> str:
 
 def _event_news(ev: Mapping[str, Any], me: str, them: str, later: bool) -> str:
     title, where, when = str(ev.get("title", "something")), event_where(ev), event_when(ev)
-    host = ev.get("host")
+    host, role = ev.get("host"), str(ev.get("host_role") or "hosting")
     if same_person(host, me):
         lead = "By the way, I'm" if later else "I'm"
-        return f"{lead} hosting {a_title(title)} at {where} {when}, would you like to come?"
+        ask = "would you like to come?" if role == "hosting" else "I hope to see you there."
+        return f"{lead} {role} {a_title(title)} at {where} {when}, {ask}"
     lead = "Oh, and have you heard?" if later else "Have you heard?"
     if same_person(host, them):
-        return f"{lead} I heard you're hosting {a_title(title)} at {where} {when}!"
+        return f"{lead} I heard you're {role} {a_title(title)} at {where} {when}!"
     if host:
-        return f"{lead} {host} is hosting {a_title(title)} at {where} {when}."
+        return f"{lead} {host} is {role} {a_title(title)} at {where} {when}."
     return f"{lead} There's {a_title(title)} at {where} {when}."
 
 

@@ -38,13 +38,13 @@ TOP = 3
 def _event_sentence(v: Mapping[str, Any], m: Mapping[str, Any]) -> str:
     ev = m["event"]
     title, where, when = str(ev.get("title")), event_where(ev), event_when(ev)
-    host = ev.get("host")
+    host, role = ev.get("host"), str(ev.get("host_role") or "hosting")
     if same_person(host, my_name(v)):
-        return f"I'm hosting {a_title(title)} at {where} {when}."
+        return f"I'm {role} {a_title(title)} at {where} {when}."
     who = m.get("source") if m.get("kind") == "chat" else None
     heard = f"I heard from {who} that" if who else "I know that"
     if host:
-        return f"{heard} {host} is hosting {a_title(title)} at {where} {when}."
+        return f"{heard} {host} is {role} {a_title(title)} at {where} {when}."
     return f"{heard} {the_title(title)} is happening at {where} {when}."
 
 

@@ -137,7 +137,8 @@ def _event_insight(v: Mapping[str, Any], ev: Mapping[str, Any], ms: list[Mapping
     what += f" on {day}" if day else ""
     role = attendance(v, ev, seed)
     if role == "host":
-        return f"I am hosting {what}, and I want people to come."
+        role = str(ev.get("host_role") or "hosting")
+        return f"I am {role} {what}, and I want people to come."
     heard = any(m.get("source") or m.get("kind") == "chat" for m in ms)
     text = (f"{what[0].upper()}{what[1:]} is something people are talking about" if heard
             else f"I know that {what} is happening")

@@ -1,0 +1,386 @@
+"""Parameter sweeps: every cell of a grid × every seed, run in parallel, one table back.
+
+    result = agentsim.sweep("worlds/smallville", grid={"weights": [(1, 1, 1), (1, 1, 3)]},
+                            seeds=[0, 1, 2], hours=6)
+    result.summary      # one row per cell and measure: mean, std, n, 95 % CI
+    result.runs         # one row per run: the cell's parameters, the seed, the measures, its dir
+
+Runs go to local processes (spawn) by default, or to Ray when `backend="ray"` (or "auto" with
+Ray installed and `ray.init()` already called, or an address given): a run is a pure function
+of (world, parameters, seed, hours), so both give the same numbers. Each run keeps its own run
+directory under `out/`. A run that fails leaves its error in its row; the sweep goes on.
+
+Worker processes are started with "spawn": a script that calls `sweep` must do so under
+`if __name__ == "__main__":`. A `measure` is any picklable function
+`Simulation -> dict[str, float]` (defined at module level, so that processes and Ray workers can
+import it); `default_measures` is used when none is given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import os
+import statistics
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
+from multiprocessing import get_context
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agentsim.errors import UserError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from agentsim.engine import Simulation
+
+Measure = Callable[["Simulation"], Mapping[str, float]]
+
+# Grid keys: the cognition settings a run can vary (agentsim.cognition.context.Settings).
+SETTINGS = {
+    "weights": "weights",  # (recency, importance, relevance)
+    "retrieval_weights": "weights",
+    "reflection_threshold": "reflection_threshold",
+    "decay": "decay",
+    "max_turns": "max_turns",
+    "talk_cooldown_minutes": "talk_cooldown_minutes",
+    "attention": "attention",
+}
+
+# Two-sided 95 % Student t quantiles for 1-30 degrees of freedom.
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+         2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def t_quantile(p: float, df: int) -> float:
+    """The Student t quantile: exact for p = 0.975 and df <= 30, otherwise the Cornish-Fisher
+    expansion around the normal quantile (error < 0.5 % for df >= 5)."""
+    if df < 1:
+        raise ValueError("df must be >= 1")
+    if abs(p - 0.975) < 1e-12 and df <= len(_T975):
+        return _T975[df - 1]
+    z = statistics.NormalDist().inv_cdf(p)
+    return (z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3))
+
+
+def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, int, float]:
+    """(mean, sample std, n, half-width of the `level` confidence interval of the mean)."""
+    xs = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+    n = len(xs)
+    if n == 0:
+        return math.nan, math.nan, 0, math.nan
+    mean = statistics.fmean(xs)
+    if n == 1:
+        return mean, math.nan, 1, math.nan
+    std = statistics.stdev(xs)
+    return mean, std, n, t_quantile(1 - (1 - level) / 2, n - 1) * std / math.sqrt(n)
+
+
+def default_measures(sim: Simulation) -> dict[str, float]:
+    """What a sweep reports when no measure is given: how far each scheduled event's news
+    spread (share of residents who learned of it), conversations per resident, reflections
+    per resident, and the density of the relationship graph (the paper's measure)."""
+    n = len(sim.agents)
+    learned: dict[str, set[str]] = {}
+    conversations = reflections = 0
+    for e in sim.events:
+        if e.type == "learned":
+            learned.setdefault(e.title, set()).add(e.agent)
+        elif e.type == "conversation":
+            conversations += 1
+        elif e.type == "reflected":
+            reflections += 1
+    out: dict[str, float] = {}
+    for title in sorted(_scheduled_titles(sim)):
+        hosts = _hosts(sim, title)
+        knew = {a.id for a in sim.agents.values() if _seeded_with(a, title)}
+        out[f"heard: {title}"] = len(learned.get(title, set()) | knew | hosts) / n
+    g = sim.relationships.graph
+    out["conversations per resident"] = 2 * conversations / n
+    out["reflections per resident"] = reflections / n
+    out["relationship density"] = g.number_of_edges() / (n * (n - 1)) if n > 1 else 0.0
+    return out
+
+
+def _scheduled_titles(sim: Simulation) -> set[str]:
+    return {m.event.title for p in sim.world.personas.values() for m in p.memories if m.event}
+
+
+def _hosts(sim: Simulation, title: str) -> set[str]:
+    return {aid for aid, p in sim.world.personas.items()
+            for m in p.memories if m.event and m.event.title == title and m.event.host == p.name}
+
+
+def _seeded_with(agent: Any, title: str) -> bool:
+    return any(m.event and m.event.title == title for m in agent.persona.memories)
+
+
+# -- the grid ---------------------------------------------------------------------------------
+def cells(grid: Mapping[str, Iterable[Any]] | None) -> list[dict[str, Any]]:
+    """Every combination of the grid's values, in the grid's order; one empty cell for none."""
+    grid = dict(grid or {})
+    for key in grid:
+        if key not in SETTINGS:
+            raise UserError(f"unknown sweep parameter {key!r} (known: {', '.join(SETTINGS)})",
+                            field="grid")
+    keys = list(grid)
+    values = [list(grid[k]) for k in keys]
+    for k, v in zip(keys, values, strict=True):
+        if not v:
+            raise UserError(f"no values for {k!r}", field="grid")
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*values)]
+
+
+def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
+    """`--grid key=v1,v2` items -> a grid; `1:1:3` is a tuple (for weights)."""
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if sep and key not in SETTINGS:
+            cells({key: [0]})  # the one-line error that lists the known keys
+        if not sep or not key or not raw.strip():
+            raise UserError(f"bad grid item {item!r}: use KEY=V1,V2 (e.g. "
+                            "weights=1:1:1,1:1:3)", field="--grid")
+        grid[key] = [_value(v.strip(), item) for v in raw.split(",") if v.strip()]
+    cells(grid)  # unknown keys fail here, with the list of known ones
+    return grid
+
+
+def _value(text: str, item: str) -> Any:
+    try:
+        if ":" in text:
+            return tuple(float(x) for x in text.split(":"))
+        number = float(text)
+        return int(number) if number.is_integer() and "." not in text else number
+    except ValueError:
+        raise UserError(f"bad value {text!r} in {item!r}: numbers, or a:b:c for weights",
+                        field="--grid") from None
+
+
+def _apply(sim: Simulation, params: Mapping[str, Any]) -> None:
+    changes: dict[str, Any] = {}
+    for key, value in params.items():
+        name = SETTINGS[key]
+        if name == "weights":
+            value = tuple(float(x) for x in value)
+            if len(value) != 3:
+                raise UserError(f"{key} needs 3 numbers (recency, importance, relevance)",
+                                field=key)
+        changes[name] = value
+    sim.settings = dataclasses.replace(sim.settings, **changes)
+
+
+# -- one run ----------------------------------------------------------------------------------
+def run_one(task: dict[str, Any]) -> dict[str, Any]:
+    """Run one (cell, seed) and measure it. Module level, so processes and Ray can call it."""
+    from agentsim.session import load
+
+    row: dict[str, Any] = {"cell": task["cell"], **task["params"], "seed": task["seed"]}
+    sim = None
+    try:
+        out = Path(task["out"]) / f"cell{task['cell']:03d}"
+        sim = load(task["world"], seed=task["seed"], llm=task["llm"],
+                   embedder=task["embedder"], out=str(out))
+        _apply(sim, task["params"])
+        if sim.run_dir is not None:
+            row["run_dir"] = str(sim.run_dir.path)
+        sim.run(hours=task["hours"], ticks=task["ticks"])
+        measure = task["measure"] or default_measures
+        row.update({k: float(v) for k, v in measure(sim).items()})
+        row["error"] = None
+    except Exception as e:  # one failed run is a row with its error, not a failed sweep
+        row["error"] = f"{type(e).__name__}: {e}"
+        row["traceback"] = traceback.format_exc(limit=5)
+    finally:
+        if sim is not None:
+            sim.close()
+    return row
+
+
+# -- the sweep --------------------------------------------------------------------------------
+@dataclasses.dataclass
+class SweepResult:
+    runs: pd.DataFrame
+    summary: pd.DataFrame
+    out: Path
+    backend: str
+
+    def table(self) -> str:
+        """The summary as text: one line per cell and measure."""
+        s = self.summary
+        if s.empty:
+            return "(no successful runs)"
+        lines = []
+        for _, r in s.iterrows():
+            params = ", ".join(f"{k}={_show(r[k])}" for k in self.params)
+            ci = "" if math.isnan(r["ci95"]) else f" ± {r['ci95']:.3f}"
+            lines.append(f"{params or '(defaults)'}  {r['measure']}: {r['mean']:.3f}{ci} "
+                         f"(n={r['n']})")
+        return "\n".join(lines)
+
+    @property
+    def params(self) -> list[str]:
+        return [c for c in self.summary.columns
+                if c not in ("cell", "measure", "mean", "std", "n", "ci95")]
+
+    def save(self) -> None:
+        self.runs.to_csv(self.out / "runs.csv", index=False)
+        self.summary.to_csv(self.out / "summary.csv", index=False)
+
+    def plot(self, measure: str, path: str | Path | None = None) -> Path:
+        """A bar per cell with its 95 % CI for one measure, as a PNG."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        s = self.summary[self.summary["measure"] == measure]
+        labels = [", ".join(f"{k}={_show(r[k])}" for k in self.params) or "defaults"
+                  for _, r in s.iterrows()]
+        fig, ax = plt.subplots(figsize=(max(4, 1.6 * len(s)), 3.5))
+        ax.bar(range(len(s)), s["mean"], yerr=s["ci95"].fillna(0), capsize=4,
+               color="#4c72b0")
+        ax.set_xticks(range(len(s)), labels, rotation=15, ha="right", fontsize=8)
+        ax.set_ylabel(measure)
+        ax.set_title(f"{measure} (mean and 95 % CI over seeds)", fontsize=10)
+        fig.tight_layout()
+        path = Path(path) if path else self.out / f"{_slug(measure)}.png"
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        return path
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, tuple):
+        return ":".join(f"{x:g}" for x in v)
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text).strip("_").lower() or "measure"
+
+
+def summarize(runs: pd.DataFrame, params: Sequence[str]) -> pd.DataFrame:
+    """One row per cell and measure: mean, sample std, n and the 95 % CI half-width."""
+    import pandas as pd
+
+    skip = {"cell", "seed", "run_dir", "error", "traceback", *params}
+    ok = runs[runs["error"].isna()] if "error" in runs else runs
+    measures = [c for c in runs.columns if c not in skip]
+    rows = []
+    for cell, group in ok.groupby("cell", sort=True):
+        first = group.iloc[0]
+        for m in measures:
+            mean, std, n, ci = mean_ci(group[m].tolist())
+            rows.append({"cell": cell, **{p: first[p] for p in params}, "measure": m,
+                         "mean": mean, "std": std, "n": n, "ci95": ci})
+    return pd.DataFrame(rows, columns=["cell", *params, "measure", "mean", "std", "n", "ci95"])
+
+
+def sweep(
+    world: str,
+    grid: Mapping[str, Iterable[Any]] | None = None,
+    seeds: Sequence[int] = (0,),
+    *,
+    hours: float | None = None,
+    ticks: int | None = None,
+    measure: Measure | None = None,
+    out: str | Path | None = None,
+    workers: int | None = None,
+    backend: str = "auto",
+    ray_address: str | None = None,
+    llm: str = "offline",
+    embedder: str = "minilm",
+) -> SweepResult:
+    """Run every cell of `grid` with every seed, in parallel; see the module docstring."""
+    import pandas as pd
+
+    from agentsim.resources import resolve_world
+    from agentsim.world.loader import load_world
+
+    if (hours is None) == (ticks is None):
+        raise UserError("give hours or ticks (one of them)", field="hours")
+    if not seeds:
+        raise UserError("no seeds", field="seeds")
+    world_path = resolve_world(world)
+    load_world(world_path)  # a bad world fails here, once, not in every run
+    grid_cells = cells(grid)
+    root = Path(out) if out else Path("runs") / f"sweep-{datetime.now():%Y%m%d-%H%M%S}"
+    root.mkdir(parents=True, exist_ok=True)
+    tasks = [{"cell": i, "params": params, "seed": int(seed), "world": str(world_path),
+              "hours": hours, "ticks": ticks, "measure": measure, "llm": llm,
+              "embedder": embedder, "out": str(root)}
+             for i, params in enumerate(grid_cells) for seed in seeds]
+    chosen = _backend(backend, ray_address)
+    rows = _run_ray(tasks, ray_address) if chosen == "ray" else _run_local(tasks, workers)
+    params = list(grid_cells[0])
+    runs = pd.DataFrame(sorted(rows, key=lambda r: (r["cell"], r["seed"])))
+    if "error" not in runs:
+        runs["error"] = None
+    result = SweepResult(runs, summarize(runs, params), root, chosen)
+    result.save()
+    return result
+
+
+def _backend(backend: str, ray_address: str | None) -> str:
+    if backend not in ("auto", "local", "ray"):
+        raise UserError(f"unknown backend {backend!r} (auto, local or ray)", field="backend")
+    if backend == "local":
+        return "local"
+    try:
+        import ray
+    except ImportError:
+        if backend == "ray":
+            raise UserError("Ray is not installed: pip install 'agentsim[ray]'",
+                            field="backend") from None
+        return "local"
+    if backend == "ray" or ray_address or ray.is_initialized():
+        return "ray"
+    return "local"
+
+
+def _run_local(tasks: list[dict[str, Any]], workers: int | None) -> list[dict[str, Any]]:
+    _check_picklable(tasks)
+    n = workers or min(os.cpu_count() or 1, len(tasks))
+    if n <= 1:
+        return [run_one(t) for t in tasks]
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn")) as pool:
+            return list(pool.map(run_one, tasks))
+    except BrokenProcessPool:
+        raise UserError("a worker process died: in a script, call sweep() under "
+                        "`if __name__ == \"__main__\":` (workers re-import it), or pass "
+                        "workers=1", field="workers") from None
+
+
+def _run_ray(tasks: list[dict[str, Any]], address: str | None) -> list[dict[str, Any]]:
+    import ray
+
+    _check_picklable(tasks)
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    remote = ray.remote(run_one)
+    return ray.get([remote.remote(t) for t in tasks])
+
+
+def _check_picklable(tasks: list[dict[str, Any]]) -> None:
+    import pickle
+
+    measure = tasks[0]["measure"] if tasks else None
+    if measure is None:
+        return
+    try:
+        pickle.dumps(measure)
+    except Exception:
+        raise UserError(f"the measure {getattr(measure, '__name__', measure)!r} cannot be sent "
+                        "to worker processes: define it at module level (not a lambda or a "
+                        "nested function)", field="measure") from None

@@ -1,0 +1,93 @@
+"""Sweeps: the grid, the statistics, local processes and Ray giving the same numbers."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from agentsim.errors import UserError
+from agentsim.sweeps import cells, mean_ci, parse_grid, sweep, t_quantile
+
+TINY = str(Path(__file__).resolve().parent / "fixtures" / "tiny_world")
+GRID = {"max_turns": [2, 6], "weights": [(1, 1, 1), (3, 1, 1)]}
+
+
+def test_grid_cells_and_parsing():
+    assert cells(None) == [{}]
+    assert cells({"max_turns": [2, 4], "attention": [3]}) == [
+        {"max_turns": 2, "attention": 3}, {"max_turns": 4, "attention": 3}]
+    assert parse_grid(["weights=1:1:1,1:0.5:3", "reflection_threshold=100,150"]) == {
+        "weights": [(1.0, 1.0, 1.0), (1.0, 0.5, 3.0)], "reflection_threshold": [100, 150]}
+    for bad, needle in [("colour=red", "unknown sweep parameter 'colour'"),
+                        ("max_turns", "use KEY=V1,V2"),
+                        ("max_turns=many", "bad value 'many'")]:
+        with pytest.raises(UserError, match=needle):
+            parse_grid([bad])
+
+
+def test_confidence_intervals():
+    mean, std, n, ci = mean_ci([1, 2, 3])
+    assert (mean, std, n) == (2.0, 1.0, 3)
+    assert ci == pytest.approx(4.303 / math.sqrt(3))
+    assert t_quantile(0.975, 40) == pytest.approx(2.0211, abs=1e-3)  # beyond the table
+    assert t_quantile(0.95, 10) == pytest.approx(1.8125, abs=2e-3)
+    assert math.isnan(mean_ci([5.0])[3]) and mean_ci([])[2] == 0
+
+
+def test_a_sweep_in_processes_matches_one_run_at_a_time(tmp_path):
+    parallel = sweep(TINY, {"max_turns": [2, 6]}, seeds=[0, 1, 2], ticks=6, embedder="hash",
+                     out=tmp_path / "p", workers=2, backend="local")
+    serial = sweep(TINY, {"max_turns": [2, 6]}, seeds=[0, 1, 2], ticks=6, embedder="hash",
+                   out=tmp_path / "s", workers=1, backend="local")
+    assert parallel.runs["error"].isna().all()
+    assert len(parallel.runs) == 6 and set(parallel.runs["seed"]) == {0, 1, 2}
+    assert parallel.summary.equals(serial.summary)
+    row = parallel.summary[parallel.summary["measure"] == "heard: party"].iloc[0]
+    assert row["n"] == 3 and 0 < row["mean"] <= 1
+    for run_dir in parallel.runs["run_dir"]:
+        assert (Path(run_dir) / "events.jsonl").stat().st_size > 0
+    assert (tmp_path / "p" / "summary.csv").is_file() and (tmp_path / "p" / "runs.csv").is_file()
+    assert "max_turns=2" in parallel.table()
+
+
+def fails_on_seed_one(sim):
+    if sim.seed == 1:
+        raise RuntimeError("no luck")
+    return {"ticks": float(sim.clock.tick)}
+
+
+def test_a_failed_run_is_a_row_with_its_error(tmp_path):
+    result = sweep(TINY, seeds=[0, 1], ticks=2, embedder="hash", measure=fails_on_seed_one,
+                   out=tmp_path, workers=1, backend="local")
+    errors = dict(zip(result.runs["seed"], result.runs["error"], strict=True))
+    assert result.runs["error"].isna().tolist() == [True, False]
+    assert "RuntimeError: no luck" in errors[1]
+    [row] = result.summary.to_dict("records")
+    assert row["measure"] == "ticks" and row["mean"] == 2.0 and row["n"] == 1
+
+
+def test_bad_input_is_one_clear_error(tmp_path):
+    with pytest.raises(UserError, match="unknown sweep parameter 'colour'"):
+        sweep(TINY, {"colour": [1]}, ticks=1, out=tmp_path)
+    with pytest.raises(UserError, match="give hours or ticks"):
+        sweep(TINY, ticks=1, hours=1, out=tmp_path)
+    with pytest.raises(UserError, match="define it at module level"):
+        sweep(TINY, seeds=[0, 1], ticks=1, embedder="hash", measure=lambda sim: {},
+              out=tmp_path, workers=2, backend="local")
+
+
+def test_ray_gives_the_same_numbers_as_local_processes(tmp_path):
+    ray = pytest.importorskip("ray")
+    local = sweep(TINY, GRID, seeds=[0, 1, 2], ticks=6, embedder="hash", out=tmp_path / "l",
+                  workers=2, backend="local")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        on_ray = sweep(TINY, GRID, seeds=[0, 1, 2], ticks=6, embedder="hash",
+                       out=tmp_path / "r")  # auto: Ray is initialised
+    finally:
+        ray.shutdown()
+    assert on_ray.backend == "ray" and local.backend == "local"
+    assert len(on_ray.runs) == 12 and on_ray.runs["error"].isna().all()
+    assert on_ray.summary.equals(local.summary)
