@@ -121,12 +121,18 @@ def interview_cmd(run_path: str, name: str, question: str, as_json: bool) -> Non
             "agent": ans.agent, "question": question, "answer": ans.answer,
             "memories": [{"id": m.record.id, "text": m.record.text, "source": m.record.source,
                           "score": round(m.score, 4)} for m in ans.memories],
+            "citations": [c.to_dict() for c in ans.citations],
+            "sources": ans.sources,
         }, indent=2))
         return
     click.echo(f"{sim.agent(ans.agent).name}: {ans.answer}")
     for m in ans.memories:
         src = f" (source: {m.record.source})" if m.record.source else ""
         click.echo(f"  [{m.record.id}] {m.record.text}{src}")
+    if ans.citations:
+        click.echo("Sources:")
+    for c in ans.citations:
+        click.echo(f"  [{c.chunk}] {c.title}: \"{c.quote}\"")
 
 
 @main.command()

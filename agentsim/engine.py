@@ -22,6 +22,7 @@ from agentsim.cognition.context import Context, Embed, Settings
 from agentsim.cognition.converse import converse
 from agentsim.cognition.interview import Answer, interview
 from agentsim.cognition.memorize import Experience, memorize
+from agentsim.cognition.read import Reading, read
 from agentsim.cognition.relationships import Relationships
 from agentsim.cognition.step import Intent, step
 from agentsim.errors import UserError
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from agentsim.metrics import Metrics
+    from agentsim.rag.store import KnowledgeBase
 
 
 class Simulation:
@@ -65,8 +67,10 @@ class Simulation:
         seed: int = 0,
         settings: Settings | None = None,
         dim: int = 384,
+        knowledge: KnowledgeBase | None = None,
     ):
         self.world = world
+        self.knowledge = knowledge  # the world's knowledge/ documents (agentsim.rag)
         self.llm = llm
         self.embed = embed
         self.seed = seed
@@ -183,6 +187,27 @@ class Simulation:
     def inject(self, text: str, place: str | None = None, importance: int = 7) -> None:
         self._sync(self.ainject(text, place, importance))
 
+    async def aread(self, agent: str, document: str, query: str | None = None,
+                    k: int = 1) -> Reading:
+        """`agent` reads `document` ("knowledge/gazette.md"): the `k` chunks most relevant to
+        `query` (by default to what it is doing), each remembered with its citation; a `read`
+        event is published. The hook for a reading action outside the tick (e.g. a skill)."""
+        a = self.agent(agent)
+        if self.knowledge is None or document not in self.knowledge:
+            known = ", ".join(self.knowledge.documents()) if self.knowledge else "none"
+            raise UserError(f"no document {document!r} in {self.world.spec.name} "
+                            f"(documents: {known})", field="document")
+        if not self._seeded:
+            await self._seed_memories()
+        ctx = self._context()
+        found = await read(a, [document], ctx, query=query, k=k)
+        self._publish(ctx.events)
+        assert found is not None  # a known document has at least one chunk
+        return found
+
+    def read(self, agent: str, document: str, query: str | None = None, k: int = 1) -> Reading:
+        return self._sync(self.aread(agent, document, query, k))
+
     async def ainterview(self, agent: str | Sequence[str], question: str, *,
                          remember: bool = False) -> Answer | list[Answer]:
         """Ask one agent (a name or id), a list of them, or "all"; a list answers with a list,
@@ -255,7 +280,7 @@ class Simulation:
         import copy
 
         twin = Simulation(self.world, self.llm, self.embed, seed=self.seed,
-                          settings=self.settings, dim=self._dim)
+                          settings=self.settings, dim=self._dim, knowledge=self.knowledge)
         state, arrays = self.get_state()
         twin.set_state(copy.deepcopy(state), {k: v.copy() for k, v in arrays.items()})
         twin.events = list(self.events)
@@ -371,6 +396,7 @@ class Simulation:
             tick=self.clock.tick,
             settings=self.settings,
             tick_delta=timedelta(minutes=self.world.spec.tick_minutes),
+            knowledge=self.knowledge,
         )
 
     def _publish(self, events: list[Event]) -> None:

@@ -84,6 +84,7 @@ class Utterance(BaseModel):
     speaker: str
     text: str
     shares_memory: int | None = None
+    cites: str | None = None  # a document passage it passed a fact from, "knowledge/x.md#3"
 
 
 class Conversation(Event):
@@ -108,6 +109,17 @@ class Learned(Event):
     agent: str
     title: str
     source: str
+
+
+class Read(Event):
+    """An agent read part of a document and remembered it with its citation."""
+
+    type: Literal["read"] = "read"
+    agent: str
+    document: str  # "knowledge/hobbs_cafe_menu.md"
+    title: str
+    chunks: list[str]  # cited chunk ids, "knowledge/hobbs_cafe_menu.md#4"
+    memory: int | None = None  # id of the `reading` memory it left
 
 
 class Whispered(Event):
@@ -145,6 +157,7 @@ AnyEvent = Annotated[
     | Conversation
     | Reflected
     | Learned
+    | Read
     | Whispered
     | WorldEvent
     | TickEnded

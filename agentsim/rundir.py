@@ -5,6 +5,7 @@
     checkpoints/tick-NNNNNN/state.json + arrays.npz   written to a temp dir, then renamed
     llm.jsonl            every LLM request's answer, for replay
     embeddings.sqlite    every embedding, so a resume or replay sees the same vectors
+    knowledge/           the world's documents indexed in chromadb (written by this run only)
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ class RunDir:
     @property
     def embeddings(self) -> Path:
         return self.path / "embeddings.sqlite"
+
+    @property
+    def knowledge(self) -> Path:
+        return self.path / "knowledge"
 
     @property
     def events_path(self) -> Path:

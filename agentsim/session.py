@@ -52,6 +52,18 @@ def _embedder(kind: str, cache: Path | None):
     return inner, BatchingEmbedder(inner)
 
 
+def _knowledge(world, embed, embedder, run_dir: RunDir | None):
+    """The world's documents as a knowledge base: kept in the run directory (its one writer is
+    this process), or in memory when there is none (e.g. interviewing a finished run, which
+    may still be open in another process). Indexed on first use."""
+    if not world.documents:
+        return None
+    from agentsim.rag.store import KnowledgeBase
+
+    return KnowledgeBase.from_world(world, embed, embedder_name=getattr(embedder, "name", "?"),
+                                    path=run_dir.knowledge if run_dir else None)
+
+
 def _build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None,
            check: bool = False) -> Simulation:
     from agentsim.llm.factory import build_llm
@@ -71,7 +83,8 @@ def _build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None,
         notify=(lambda note: print(f"agentsim: note: {note}", file=sys.stderr)) if check else None,
     )
     embedder, batcher = _embedder(opts.embedder, run_dir.embeddings if run_dir else None)
-    sim = Simulation(world, llm, batcher.embed, seed=opts.seed, dim=embedder.dim)
+    sim = Simulation(world, llm, batcher.embed, seed=opts.seed, dim=embedder.dim,
+                     knowledge=_knowledge(world, batcher.embed, embedder, run_dir))
     sim.checkpoint_every = opts.checkpoint_every
     sim.embedder = embedder
     sim.options = opts

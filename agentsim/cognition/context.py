@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from agentsim.events import Event
 from agentsim.llm.base import LLM
 from agentsim.world.places import PlaceGraph
+
+if TYPE_CHECKING:
+    from agentsim.rag.store import KnowledgeBase
 
 Embed = Callable[[Sequence[str]], Awaitable[np.ndarray]]
 
@@ -24,6 +27,8 @@ class Settings:
     max_turns: int = 6
     talk_cooldown_minutes: int = 120
     attention: int = 6  # observations an agent can take in per tick
+    knowledge_k: int = 4  # document chunks an interview is given
+    fact_threshold: float = 0.5  # cosine similarity at which a conversation topic finds a fact
 
 
 @dataclass
@@ -43,6 +48,7 @@ class Context:
     settings: Settings
     tick_delta: timedelta = timedelta(minutes=10)
     events: list[Event] = field(default_factory=list)
+    knowledge: KnowledgeBase | None = None  # the world's documents, if it has any
 
     def emit(self, cls: type[Event], **fields: Any) -> None:
         self.events.append(cls(tick=self.tick, time=self.now, **fields))

@@ -69,6 +69,9 @@ class Turn(Out):
         None, description="id of the memory whose news this utterance passes on, if any"
     )
     end_conversation: bool = False
+    cites: str | None = Field(
+        None, description="id of the document passage this utterance passes a fact from, if any"
+    )
 
 
 class ConversationMemory(Out):
@@ -93,6 +96,9 @@ class Insights(Out):
 class InterviewAnswer(Out):
     answer: str
     memory_ids: list[int] = Field(default_factory=list, description="ids of memories drawn on")
+    sources: list[str] = Field(
+        default_factory=list, description="ids of the document passages drawn on, e.g. doc.md#2"
+    )
 
 
 TEMPLATES: dict[str, tuple[type[Out], str]] = {

@@ -1,5 +1,6 @@
 """One agent's turn in a tick, in the order of the paper:
-perceive -> remember (importance scored in one call) -> reflect when due -> plan or react."""
+perceive -> remember (importance scored in one call) -> reflect when due -> plan or react
+(reading what is at hand when the next action is a reading one)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from agentsim.cognition.memorize import memorize
 from agentsim.cognition.perceive import WorldView, experiences, notice, perceive
 from agentsim.cognition.plan import next_action, plan_day
 from agentsim.cognition.react import maybe_react
+from agentsim.cognition.read import read_if_reading
 from agentsim.cognition.reflect import reflect, should_reflect
 from agentsim.cognition.relationships import Relationships
 from agentsim.events import FellAsleep, WokeUp
@@ -46,6 +48,7 @@ async def step(agent: Agent, view: WorldView, rel: Relationships, ctx: Context) 
     if should_reflect(agent, ctx):
         await reflect(agent, ctx)
     action = await next_action(agent, ctx) or _idle(agent, ctx)
+    await read_if_reading(agent, action, ctx)
     talk_to = await maybe_react(agent, new, view, rel, ctx)
     return Intent(agent.id, action, talk_to)
 

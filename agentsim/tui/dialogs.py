@@ -24,7 +24,8 @@ SHOWN_CONVERSATIONS = 60
 
 
 def answer_text(ans: Answer) -> Text:
-    """The answer, then each memory it drew on with its source and why it came up."""
+    """The answer, then each memory it drew on with its source and why it came up, then the
+    document passages it cites."""
     out = Text.assemble(("Q: ", "bold dim"), (ans.question, "dim"), "\n",
                         ("A: ", "bold"), (ans.answer, "bold"), "\n")
     out.append("\nDrawn from:\n" if ans.memories else "\n(no particular memory)\n",
@@ -35,6 +36,14 @@ def answer_text(ans: Answer) -> Text:
         if m.record.source:
             out.append(f"  [source: {m.record.source}]", style="italic cyan")
         out.append(f"\n  {m.explain()}\n", style="dim")
+    if ans.citations:
+        out.append("\nCited:\n", style="underline")
+    for c in ans.citations:
+        out.append("• ")
+        out.append(f"{c.title}", style="italic")
+        out.append(f"  [{c.chunk}]\n", style="italic cyan")
+        if c.quote:
+            out.append(f'  "{c.quote}"\n', style="dim")
     out.rstrip()
     return out
 

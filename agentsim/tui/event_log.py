@@ -15,6 +15,7 @@ from agentsim.events import (
     Learned,
     Moved,
     PlanMade,
+    Read,
     Reflected,
     RunResumed,
     RunStopped,
@@ -40,8 +41,12 @@ def describe(e: Event, name: Callable[[str], str], places: PlaceGraph) -> list[T
                                style="green")]
         for t in e.turns:
             lines.append(Text.assemble("  ", (name(t.speaker).split()[0], "bold green"),
-                                       ": ", t.text))
+                                       ": ", t.text,
+                                       (f"  [{t.cites}]" if t.cites else "", "italic cyan")))
         return lines
+    if isinstance(e, Read):
+        return [Text.assemble((name(e.agent), "bold"), " reads ", (e.title, "italic"),
+                              (f"  [{', '.join(e.chunks)}]", "dim"))]
     if isinstance(e, Reflected):
         return [Text.assemble((name(e.agent), "bold"), " reflects: ", (e.insight, "italic"),
                               style="magenta")]

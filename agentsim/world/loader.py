@@ -2,13 +2,15 @@
 
     world.yaml          a WorldSpec: name, start, tick length, the place tree, paths
     agents/<id>.yaml    a PersonaSpec each; the file stem is the agent's id
+    knowledge/**        documents (*.md, *.txt), optional; each known by its path under the world
+                        folder, e.g. "knowledge/gazette.md", which places and objects may list
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -53,6 +55,7 @@ class WorldDef:
     spec: WorldSpec
     personas: dict[str, PersonaSpec]  # by agent id (the file stem), sorted
     places: PlaceGraph
+    documents: dict[str, Path] = field(default_factory=dict)  # "knowledge/x.md" -> file, sorted
 
     def persona_by_name(self, name: str) -> PersonaSpec | None:
         """The persona with this name (exact match first, then ignoring case), or None."""
@@ -124,7 +127,9 @@ def _checked(root: Path, spec: WorldSpec, personas: dict[str, PersonaSpec],
     if not personas:
         raise UserError("no agents: add agents/<id>.yaml files", path=root / "agents")
     _check_personas(personas, files, places)
-    return WorldDef(root, spec, dict(sorted(personas.items())), places)
+    documents = _documents(root)
+    _check_documents(spec, documents, wfile)
+    return WorldDef(root, spec, dict(sorted(personas.items())), places, documents)
 
 
 def _check_world(spec: WorldSpec, wfile: Path) -> None:
@@ -234,6 +239,44 @@ def _check_connected(spec: WorldSpec, places: PlaceGraph, wfile: Path) -> None:
         locs = {p.id: loc for p, loc in _walk(spec.places, "places")}
         raise UserError(f"place {cut[0]!r} cannot be reached from {ids[0]!r}: add a path",
                         path=wfile, field=f"{locs[cut[0]]}.id")
+
+
+# -- knowledge/ ------------------------------------------------------------------------------
+
+KNOWLEDGE = "knowledge"
+DOCUMENT_SUFFIXES = (".md", ".markdown", ".txt")
+
+
+def _documents(root: Path) -> dict[str, Path]:
+    kdir = root / KNOWLEDGE
+    if not kdir.is_dir():
+        return {}
+    found = {}
+    for f in sorted(kdir.rglob("*")):
+        if f.is_file() and f.suffix.lower() in DOCUMENT_SUFFIXES:
+            try:
+                f.read_text(encoding="utf-8")
+            except UnicodeDecodeError as e:
+                raise UserError(f"not UTF-8 text (byte {e.start})", path=f) from None
+            found[f.relative_to(root).as_posix()] = f
+    return found
+
+
+def _check_documents(spec: WorldSpec, documents: dict[str, Path], wfile: Path) -> None:
+    """Every document a place or object lists is a file in the world's knowledge/ folder."""
+
+    def check(docs: list[str], loc: str) -> None:
+        for i, d in enumerate(docs):
+            if d not in documents:
+                hint = f" (did you mean {KNOWLEDGE}/{d!s}?)" \
+                    if f"{KNOWLEDGE}/{d}" in documents else ""
+                raise UserError(f"no document {d!r} in the world's {KNOWLEDGE}/ folder{hint}",
+                                path=wfile, field=f"{loc}.documents[{i}]")
+
+    for p, loc in _walk(spec.places, "places"):
+        check(p.documents, loc)
+        for j, o in enumerate(p.objects):
+            check(o.documents, f"{loc}.objects[{j}]")
 
 
 # -- agents/*.yaml --------------------------------------------------------------------------

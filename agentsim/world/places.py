@@ -22,6 +22,7 @@ class Place:
     position: tuple[int, int] | None
     objects: tuple[ObjectSpec, ...]
     children: tuple[str, ...] = ()
+    documents: tuple[str, ...] = ()  # posted here: read when reading here
 
 
 class PlaceGraph:
@@ -46,7 +47,7 @@ class PlaceGraph:
     def _add(self, spec: PlaceSpec, parent: str | None) -> None:
         self._places[spec.id] = Place(
             spec.id, spec.name, spec.kind, parent, spec.description, spec.position,
-            tuple(spec.objects), tuple(c.id for c in spec.children),
+            tuple(spec.objects), tuple(c.id for c in spec.children), tuple(spec.documents),
         )
         for o in spec.objects:
             self._object_place[o.id] = spec.id
@@ -119,6 +120,24 @@ class PlaceGraph:
 
     def object_place(self, object_id: str) -> str:
         return self._object_place[object_id]
+
+    # -- documents --------------------------------------------------------------------------
+
+    def documents_at(self, place_id: str) -> list[str]:
+        """Documents posted in the place or, for a room, in its area (not in its objects)."""
+        p = self._places.get(place_id)
+        if p is None:
+            return []
+        area = self._places[self.area_of(place_id)]
+        return list(dict.fromkeys([*p.documents, *(area.documents if area is not p else ())]))
+
+    def object_documents(self, object_id: str) -> list[str]:
+        """Documents an object holds (a shelf's books, a board's notices); [] if unknown."""
+        place = self._object_place.get(object_id)
+        if place is None:
+            return []
+        return next((list(o.documents) for o in self._places[place].objects
+                     if o.id == object_id), [])
 
     # -- walking ----------------------------------------------------------------------------
 

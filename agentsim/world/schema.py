@@ -4,6 +4,7 @@ A world is a folder:
 
     world.yaml          name, start time, tick length, the place tree, paths between areas
     agents/*.yaml       one persona each (the file stem is the agent's id)
+    knowledge/          documents (Markdown or text) places and objects may hold, optional
 
 Every model forbids unknown fields so a typo is an error naming the field, not a
 silently ignored setting.
@@ -43,6 +44,10 @@ class ObjectSpec(Strict):
     name: str
     state: str = "idle"
     states: list[str] = Field(default_factory=list, description="allowed states; empty means any")
+    documents: list[str] = Field(
+        default_factory=list,
+        description="documents an agent reads when using it, e.g. knowledge/gazette.md",
+    )
 
     _id = field_validator("id")(_check_id)
 
@@ -64,6 +69,10 @@ class PlaceSpec(Strict):
     minutes_from_parent: int = Field(1, ge=0, description="walking time to the parent place")
     objects: list[ObjectSpec] = Field(default_factory=list)
     children: list[PlaceSpec] = Field(default_factory=list)
+    documents: list[str] = Field(
+        default_factory=list,
+        description="documents posted here (a notice board, a menu), read when reading here",
+    )
 
     _id = field_validator("id")(_check_id)
 

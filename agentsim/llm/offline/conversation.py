@@ -8,6 +8,10 @@ told), or make small talk (about their activity, the place, a memory of mine, ho
 goes). The conversation ends at the last allowed turn, or from turn 2 on when I have nothing
 left to tell and the other told me nothing in their last turn.
 
+A document passage given as `fact` (what the town's documents say about what was just said):
+when I have no news to pass on and a line of it shares two words with the other's last turn, I
+quote that line and cite the passage ("That reminds me, the Smallville Gazette says: ...").
+
 conversation_memory: a summary naming the topics (event titles, pieces of news, or "how our
 days are going"), a relationship line that is warmer when news was exchanged, and a
 closeness change of 0.05 + 0.025 per item shared (at most 0.1).
@@ -37,6 +41,7 @@ from agentsim.llm.offline.common import (
     to_min,
     unwrap_hearsay,
 )
+from agentsim.llm.offline.knowledge import best_line, clip, short_title
 
 
 def _greeting(first: str, now: str, seed: int, key: tuple) -> str:
@@ -133,6 +138,9 @@ def _answer_to(last: Mapping[str, Any], v: Mapping[str, Any], seed: int, key: tu
         if going:
             return "That sounds lovely, I'll try to come!"
         return "Thanks for letting me know, but I don't think I can make it."
+    if last.get("cites"):
+        return pick(["Oh, I didn't know that.", "Huh, good to know.", "Is that so? Interesting."],
+                    seed, "learnt", *key)
     if "make it" in text.lower():
         return pick(["No worries, maybe next time!", "That's a shame. Maybe next time!"],
                     seed, "next time", *key)
@@ -142,6 +150,21 @@ def _answer_to(last: Mapping[str, Any], v: Mapping[str, Any], seed: int, key: tu
         return pick(["Pretty good, thanks for asking!", "Not bad at all, thanks.",
                      "Busy, but good!"], seed, "answer", *key)
     return pick(["That's nice.", "Oh, nice!", "Good to hear."], seed, "nod", *key)
+
+
+def _fact_line(v: Mapping[str, Any], last: Mapping[str, Any] | None, seed: int,
+               key: tuple) -> tuple[str, str] | None:
+    """(an utterance quoting the passage, its id), when it bears on the other's last turn."""
+    fact = v.get("fact")
+    if not isinstance(fact, Mapping) or not fact.get("id") or last is None:
+        return None
+    found = best_line(str(last.get("text", "")), [fact])
+    if found is None:
+        return None
+    line = clip(found[1], 30)
+    line = line if line[-1:] in ".!?" else line + "."
+    lead = pick(["That reminds me,", "Speaking of which,", "Oh, and"], seed, "fact", *key)
+    return f'{lead} {short_title(str(fact.get("title", "")))} says: "{line}"', str(fact["id"])
 
 
 def converse_turn(v: Mapping[str, Any], seed: int) -> dict:
@@ -158,8 +181,10 @@ def converse_turn(v: Mapping[str, Any], seed: int) -> dict:
     from_other = last if last and not same_person(last.get("speaker"), me) else None
     share = news[0] if news else None
 
-    other_quiet = from_other is not None and not from_other.get("shared")
-    end = turn >= max_turns - 1 or (turn >= 2 and share is None and other_quiet)
+    cited = _fact_line(v, from_other, seed, key) if share is None else None
+    other_quiet = from_other is not None and not from_other.get("shared") \
+        and not from_other.get("cites")
+    end = turn >= max_turns - 1 or (turn >= 2 and share is None and cited is None and other_quiet)
 
     parts: list[str] = []
     if turn == 0 or from_other is None:
@@ -168,6 +193,8 @@ def converse_turn(v: Mapping[str, Any], seed: int) -> dict:
         parts.append(_answer_to(from_other, v, seed, key))
     if share is not None:
         parts.append(_news_line(share, me, them, later=turn > 0))
+    elif cited is not None:
+        parts.append(cited[0])
     elif not end and (turn == 0 or other_quiet):
         parts.append(_small_talk(v, them, seed, key))
     if end:
@@ -178,6 +205,7 @@ def converse_turn(v: Mapping[str, Any], seed: int) -> dict:
         "utterance": " ".join(p for p in parts if p),
         "shares_memory_id": share.get("id") if share is not None else None,
         "end_conversation": end,
+        "cites": cited[1] if cited is not None else None,
     }
 
 
@@ -190,6 +218,11 @@ def conversation_memory(v: Mapping[str, Any], seed: int) -> dict:
     topics: list[str] = []
     told_me = told_them = 0
     for entry in transcript:
+        cites = entry.get("cites")
+        if isinstance(cites, Mapping) and cites.get("title"):
+            about_doc = f"what {short_title(str(cites['title']))} says"
+            if about_doc not in topics:
+                topics.append(about_doc)
         if not entry.get("shared"):
             continue
         topic = shared_topic(entry)

@@ -5,6 +5,11 @@ the host, as hearsay, or as something I know of); a first-person memory is used 
 hearsay becomes "I heard from X that ..."; a reading "I read that ..."; anything else "I
 noticed that ...". If none of the top three is about an event but a later one is, it takes
 the third place. A single sentence gets a short closing one, so answers run 2-4 sentences.
+
+When the question is about a fact one of the document passages given holds (a line of it
+shares at least two content words with the question), the answer opens by quoting that line
+and cites the passage in `sources`; then only memories that share a word with the question
+follow (at most two).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from agentsim.llm.offline.common import (
     the_title,
     unwrap_hearsay,
 )
+from agentsim.llm.offline.knowledge import best_line, clip, short_title, words
 
 TOP = 3
 
@@ -60,8 +66,23 @@ def _sentence(v: Mapping[str, Any], m: Mapping[str, Any]) -> str:
     return f"I noticed that {inner(text)}."
 
 
+def _cited(v: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(sentence quoting a passage, its id) when a passage answers the question."""
+    found = best_line(str(v.get("question", "")), list(v.get("knowledge") or []))
+    if found is None:
+        return None
+    passage, line, _ = found
+    title = short_title(str(passage.get("title", "")))
+    line = clip(line)
+    line = line if line[-1:] in ".!?" else line + "."
+    return f'{title[0].upper()}{title[1:]} says: "{line}"', str(passage["id"])
+
+
 def interview(v: Mapping[str, Any], seed: int) -> dict:
     memories = [m for m in v.get("memories") or [] if m.get("text") or m.get("event")]
+    cited = _cited(v)
+    if cited is not None:
+        return _cited_answer(v, memories, *cited)
     if not memories:
         return {"answer": "I don't know much about that.", "memory_ids": []}
     chosen = list(memories[:TOP])
@@ -87,3 +108,21 @@ def interview(v: Mapping[str, Any], seed: int) -> dict:
         sentences.append("That's about all I know.")
     return {"answer": " ".join(sentence(s) for s in sentences),
             "memory_ids": list(dict.fromkeys(ids))}
+
+
+def _cited_answer(v: Mapping[str, Any], memories: list, quote: str, source: str) -> dict:
+    want = words(str(v.get("question", "")))
+    sentences, ids = [quote], []
+    for m in memories:
+        if len(ids) == TOP - 1:
+            break
+        if not want & words(m.get("text", "")):
+            continue
+        s = _sentence(v, m)
+        if s and s not in sentences:
+            sentences.append(s)
+            ids.append(m["id"])
+    if len(sentences) < 2:
+        sentences.append("That's what I know about it.")
+    return {"answer": " ".join([quote, *(sentence(s) for s in sentences[1:])]),
+            "memory_ids": ids, "sources": [source]}
