@@ -83,42 +83,25 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float,
 
 
 def default_measures(sim: Simulation) -> dict[str, float]:
-    """What a sweep reports when no measure is given: how far each scheduled event's news
-    spread (share of residents who learned of it), conversations per resident, reflections
-    per resident, and the density of the relationship graph (the paper's measure)."""
+    """What a sweep reports when no measure is given (see `agentsim.metrics`): how far each
+    scheduled event's news spread (share of residents who know of it at the end),
+    conversations and reflections per resident, and the relationship graph's density."""
+    from agentsim.metrics import of_simulation
+
+    m = of_simulation(sim)
     n = len(sim.agents)
-    learned: dict[str, set[str]] = {}
-    conversations = reflections = 0
-    for e in sim.events:
-        if e.type == "learned":
-            learned.setdefault(e.title, set()).add(e.agent)
-        elif e.type == "conversation":
-            conversations += 1
-        elif e.type == "reflected":
-            reflections += 1
     out: dict[str, float] = {}
-    for title in sorted(_scheduled_titles(sim)):
-        hosts = _hosts(sim, title)
-        knew = {a.id for a in sim.agents.values() if _seeded_with(a, title)}
-        out[f"heard: {title}"] = len(learned.get(title, set()) | knew | hosts) / n
-    g = sim.relationships.graph
-    out["conversations per resident"] = 2 * conversations / n
-    out["reflections per resident"] = reflections / n
+    titles = {mem.event.title for p in sim.world.personas.values() for mem in p.memories
+              if mem.event}
+    for title in sorted(titles):
+        d = m.diffusion(title)
+        out[f"heard: {title}"] = float(d["share"].iloc[-1]) if len(d) else 0.0
+    talks = m.conversations_per_agent()
+    out["conversations per resident"] = float(talks.sum()) / n
+    out["reflections per resident"] = sum(e.type == "reflected" for e in sim.events) / n
+    g = m.relationship_graph()
     out["relationship density"] = g.number_of_edges() / (n * (n - 1)) if n > 1 else 0.0
     return out
-
-
-def _scheduled_titles(sim: Simulation) -> set[str]:
-    return {m.event.title for p in sim.world.personas.values() for m in p.memories if m.event}
-
-
-def _hosts(sim: Simulation, title: str) -> set[str]:
-    return {aid for aid, p in sim.world.personas.items()
-            for m in p.memories if m.event and m.event.title == title and m.event.host == p.name}
-
-
-def _seeded_with(agent: Any, title: str) -> bool:
-    return any(m.event and m.event.title == title for m in agent.persona.memories)
 
 
 # -- the grid ---------------------------------------------------------------------------------
