@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -122,6 +122,21 @@ class Read(Event):
     memory: int | None = None  # id of the `reading` memory it left
 
 
+class Refined(Event):
+    """One self-refine loop: what was asked, every attempt with its feedback, why it stopped.
+
+    `request` holds the generating template's id and variables, so the pair (request, final)
+    can be rendered again as a fine-tuning example (`agentsim export RUN --refinements`)."""
+
+    type: Literal["refined"] = "refined"
+    agent: str
+    kind: str  # "day_plan", "skill", ...
+    request: dict[str, Any]  # {"template": id, "variables": {...}}
+    attempts: list[dict[str, Any]]  # [{"output": ..., "feedback": {score, satisfied, ...}}]
+    stopped: str  # "satisfied" | "max_rounds"
+    final: Any
+
+
 class Whispered(Event):
     type: Literal["whispered"] = "whispered"
     agent: str
@@ -158,6 +173,7 @@ AnyEvent = Annotated[
     | Reflected
     | Learned
     | Read
+    | Refined
     | Whispered
     | WorldEvent
     | TickEnded

@@ -95,3 +95,16 @@ async def refine(generate: Generate[T], feedback: Critic[T], improve: Improve[T]
             trace.stopped = "max_rounds"
             return trace
         output = await improve(output, list(trace.attempts))
+
+
+def trace_fields(trace: Refinement[Any], template: str, variables: dict[str, Any],
+                 dump: Callable[[Any], Any]) -> dict[str, Any]:
+    """The fields of a `Refined` event for `trace`: `dump` turns an output into JSON data."""
+    return {
+        "kind": trace.kind,
+        "request": {"template": template, "variables": variables},
+        "attempts": [{"output": dump(a.output), "feedback": a.feedback.to_dict()}
+                     for a in trace.attempts],
+        "stopped": trace.stopped,
+        "final": dump(trace.final),
+    }
