@@ -78,10 +78,14 @@ def validate(world: str) -> None:
               help="A response cache (sqlite file) shared across runs: same request, no call.")
 @click.option("--checkpoint-every", type=int, default=6, show_default=True,
               help="Ticks between checkpoints.")
+@click.option("--no-skills", is_flag=True, help="Do tasks without the skill library.")
+@click.option("--skill-library", type=click.Path(dir_okay=False),
+              help="JSON-lines file of learned skills shared across runs "
+              "(default OUT/skill_library/WORLD.jsonl).")
 @_friendly
 def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, headless, out,
         resume, replay, max_in_flight, budget_calls, budget_tokens, budget_usd, cache,
-        checkpoint_every) -> None:
+        checkpoint_every, no_skills, skill_library) -> None:
     """Run WORLD (a folder such as worlds/smallville), or resume or replay a run."""
     from agentsim.session import RunOptions, run_cli
 
@@ -95,7 +99,7 @@ def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, h
         embedder=embedder, out=out, resume=resume, replay=replay, max_in_flight=max_in_flight,
         budget_calls=budget_calls, budget_tokens=budget_tokens, budget_usd=budget_usd,
         checkpoint_every=checkpoint_every, headless=headless or not sys.stdout.isatty(),
-        cache=cache,
+        cache=cache, skills=not no_skills, skill_library=skill_library or "auto",
     )
     sys.exit(run_cli(opts))
 
@@ -173,6 +177,41 @@ def replay_cmd(run_path: str) -> None:
 
     RunDir.open(run_path)  # one clear line if RUN is not a run directory
     replay_tui(run_path)
+
+
+@main.command(name="skills")
+@click.argument("target", metavar="WORLD_OR_RUN")
+@click.option("--runs", type=click.Path(file_okay=False), default="runs", show_default=True,
+              help="For a WORLD: the runs folder whose shared library to read.")
+@click.option("--show", "show", metavar="NAME", help="Print the code of one skill.")
+@click.option("--json", "as_json", is_flag=True)
+@_friendly
+def skills_cmd(target: str, runs: str, show: str | None, as_json: bool) -> None:
+    """List the skills of a world (seed skills and those learned in its runs) or of one run,
+    with their use and success counts."""
+    from agentsim.skills.listing import list_skills
+
+    skills, where = list_skills(target, runs)
+    if show is not None:
+        found = next((s for s in skills if s.name == show), None)
+        if found is None:
+            raise UserError(f"no skill {show!r} in {where}", field="--show")
+        click.echo(found.code.rstrip())
+        return
+    if as_json:
+        click.echo(json.dumps([s.to_dict() for s in skills], indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(skills)} skills in {where}", title_justify="left")
+    for col in ("skill", "origin", "used", "worked", "description"):
+        table.add_column(col, justify="right" if col in ("used", "worked") else "left")
+    for s in skills:
+        origin = "seed" if s.seed else "learned by " + s.provenance.split(":")[2] \
+            if s.provenance.count(":") >= 2 else "learned"
+        table.add_row(s.name, origin, str(s.uses), str(s.successes), s.description)
+    Console(width=max(100, Console().width)).print(table)
 
 
 @main.command(name="export")

@@ -32,6 +32,7 @@ from agentsim.events import (
     RunResumed,
     RunStarted,
     RunStopped,
+    SkillLearned,
     TickEnded,
     Whispered,
     WorldEvent,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 
     from agentsim.metrics import Metrics
     from agentsim.rag.store import KnowledgeBase
+    from agentsim.skills.library import SkillLibrary
 
 
 class Simulation:
@@ -68,9 +70,11 @@ class Simulation:
         settings: Settings | None = None,
         dim: int = 384,
         knowledge: KnowledgeBase | None = None,
+        skills: SkillLibrary | None = None,
     ):
         self.world = world
         self.knowledge = knowledge  # the world's knowledge/ documents (agentsim.rag)
+        self.skills = skills  # the skill library (agentsim.skills), seeded from skills/
         self.llm = llm
         self.embed = embed
         self.seed = seed
@@ -118,6 +122,7 @@ class Simulation:
         )
         for c in ctxs:
             self._publish(c.events)
+            await self._keep_skills(c)
         pairs = self._resolver.resolve(intents)
         talks = [self._context() for _ in pairs]
         await asyncio.gather(
@@ -280,7 +285,8 @@ class Simulation:
         import copy
 
         twin = Simulation(self.world, self.llm, self.embed, seed=self.seed,
-                          settings=self.settings, dim=self._dim, knowledge=self.knowledge)
+                          settings=self.settings, dim=self._dim, knowledge=self.knowledge,
+                          skills=self.skills.fork() if self.skills is not None else None)
         state, arrays = self.get_state()
         twin.set_state(copy.deepcopy(state), {k: v.copy() for k, v in arrays.items()})
         twin.events = list(self.events)
@@ -334,6 +340,8 @@ class Simulation:
             "agents": {},
             "events": len(self.events),
         }
+        if self.skills is not None:
+            state["skills"] = self.skills.get_state()
         llm_state = getattr(self.llm, "get_state", None)
         if llm_state is not None:  # the LLM client's spend, so a resumed run keeps its budget
             state["llm"] = llm_state()
@@ -351,6 +359,8 @@ class Simulation:
         self.rng.setstate((v, tuple(internal), gauss))
         self.objects = dict(state["objects"])
         self.relationships = Relationships.from_state(state["relationships"])
+        if "skills" in state and self.skills is not None:
+            self.skills.set_state(state["skills"])
         if "llm" in state and hasattr(self.llm, "set_state"):
             self.llm.set_state(state["llm"])
         for aid, s in state["agents"].items():
@@ -363,6 +373,8 @@ class Simulation:
         state, arrays = self.get_state()
         state["events_bytes"] = self.run_dir.events_size()
         self.run_dir.save_checkpoint(self.clock.tick, state, arrays)
+        if self.skills is not None:  # the run's library, readable by `agentsim skills RUN`
+            self.skills.write_jsonl(self.run_dir.path / "skills.jsonl")
 
     def attach(self, run_dir: RunDir, *, resumed: bool = False) -> None:
         """Log events to `run_dir`; on resume, restore the last checkpoint first."""
@@ -397,7 +409,16 @@ class Simulation:
             settings=self.settings,
             tick_delta=timedelta(minutes=self.world.spec.tick_minutes),
             knowledge=self.knowledge,
+            skills=self.skills,
         )
+
+    async def _keep_skills(self, ctx: Context) -> None:
+        """New verified skills join the library, in agent order, once every step is done."""
+        for agent, skill, rounds in ctx.learned:
+            if self.skills is not None and await self.skills.aadd(skill) is not None:
+                self._publish([SkillLearned(tick=self.clock.tick, time=self.clock.now,
+                                            agent=agent, skill=skill.name,
+                                            description=skill.description, rounds=rounds)])
 
     def _publish(self, events: list[Event]) -> None:
         for e in events:

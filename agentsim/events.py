@@ -137,6 +137,32 @@ class Refined(Event):
     final: Any
 
 
+class SkillUsed(Event):
+    """An agent ran a skill for a task: whether it worked, and if not, why (the sandbox's
+    error or the self-verification's critique)."""
+
+    type: Literal["skill_used"] = "skill_used"
+    agent: str
+    skill: str
+    task: str
+    ok: bool
+    args: dict[str, Any] = Field(default_factory=dict)
+    steps: int = 0  # primitive steps it produced
+    new: bool = False  # written for this task (not retrieved)
+    error: str | None = None
+    error_kind: str | None = None  # forbidden | timeout | memory | action | exception | ...
+
+
+class SkillLearned(Event):
+    """A new skill was verified and joined the library."""
+
+    type: Literal["skill_learned"] = "skill_learned"
+    agent: str
+    skill: str
+    description: str
+    rounds: int  # attempts it took (self-refine rounds)
+
+
 class Whispered(Event):
     type: Literal["whispered"] = "whispered"
     agent: str
@@ -174,6 +200,8 @@ AnyEvent = Annotated[
     | Learned
     | Read
     | Refined
+    | SkillUsed
+    | SkillLearned
     | Whispered
     | WorldEvent
     | TickEnded

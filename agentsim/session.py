@@ -19,7 +19,10 @@ from agentsim.errors import UserError
 from agentsim.llm.base import LLM
 from agentsim.resources import resolve_world
 from agentsim.rundir import RunDir
+from agentsim.skills.library import SharedLibrary
 from agentsim.world.loader import load_world
+
+INHERITED = "skills_inherited.jsonl"  # the learned skills a run started from
 
 
 @dataclass
@@ -41,6 +44,9 @@ class RunOptions:
     checkpoint_every: int = 6
     headless: bool = True
     cache: str | None = None
+    skills: bool = True  # hand tasks to the skill library (seed skills in worlds/<w>/skills/)
+    # learned skills shared across runs: "auto" is <out>/skill_library/<world>.jsonl; None: none
+    skill_library: str | None = "auto"
 
 
 def _embedder(kind: str, cache: Path | None):
@@ -64,8 +70,56 @@ def _knowledge(world, embed, embedder, run_dir: RunDir | None):
                                     path=run_dir.knowledge if run_dir else None)
 
 
+def shared_library_path(opts: RunOptions, world_path: Path) -> Path | None:
+    """Where the learned skills of this world persist across runs, if anywhere."""
+    if not opts.skills or not opts.skill_library:
+        return None
+    if opts.skill_library != "auto":
+        return Path(opts.skill_library)
+    return Path(opts.out) / "skill_library" / f"{world_path.name}.jsonl" if opts.out else None
+
+
+def _skills(world, embed, embedder, opts: RunOptions, run_dir: RunDir | None,
+            inherited_from: Path | None):
+    """The skill library: the world's seed skills, then the learned skills this run inherits
+    (from the shared library when a run starts, from the run's own record when it is resumed,
+    replayed or opened). Its chromadb index lives in the run directory (one writer: this
+    process), or in memory."""
+    if not opts.skills:
+        return None
+    from dataclasses import replace
+
+    from agentsim.skills.library import SkillLibrary, load_seed_skills, read_jsonl
+
+    seeds = load_seed_skills(world.path / "skills", world.path)
+    lib = SkillLibrary(embed, embedder_name=getattr(embedder, "name", "?"),
+                       path=run_dir.path / "skills" if run_dir else None)
+    lib.extend(seeds)
+    if inherited_from is not None:
+        lib.extend(replace(s, uses=0, successes=0) for s in read_jsonl(inherited_from)
+                   if not s.seed and s.name not in lib)
+    return lib
+
+
+def _inherit(opts: RunOptions, rd: RunDir, world_path: Path) -> None:
+    """A new run records the learned skills it starts from, so a resume or a replay starts
+    from the same ones whatever the shared library holds by then."""
+    shared = shared_library_path(opts, world_path)
+    if shared is not None and shared.exists():
+        shutil.copy(shared, rd.path / INHERITED)
+
+
+def _keep_learned(sim: Simulation, opts: RunOptions) -> None:
+    """Merge the run's skills and counts into the world's shared library."""
+    if sim.skills is None or opts.replay:
+        return
+    shared = shared_library_path(opts, Path(sim.world.path))
+    if shared is not None:
+        sim.skills.merge_into(SharedLibrary(shared))
+
+
 def _build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None,
-           check: bool = False) -> Simulation:
+           check: bool = False, inherited: Path | None = None) -> Simulation:
     from agentsim.llm.factory import build_llm
 
     world = load_world(resolve_world(opts.world))
@@ -83,8 +137,12 @@ def _build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None,
         notify=(lambda note: print(f"agentsim: note: {note}", file=sys.stderr)) if check else None,
     )
     embedder, batcher = _embedder(opts.embedder, run_dir.embeddings if run_dir else None)
+    if inherited is None and run_dir is not None:
+        inherited = run_dir.path / INHERITED
     sim = Simulation(world, llm, batcher.embed, seed=opts.seed, dim=embedder.dim,
-                     knowledge=_knowledge(world, batcher.embed, embedder, run_dir))
+                     knowledge=_knowledge(world, batcher.embed, embedder, run_dir),
+                     skills=_skills(world, batcher.embed, embedder, opts, run_dir,
+                                    inherited if inherited and inherited.exists() else None))
     sim.checkpoint_every = opts.checkpoint_every
     sim.embedder = embedder
     sim.options = opts
@@ -106,6 +164,8 @@ def load(
     opts = RunOptions(world=world, seed=seed, embedder=embedder, out=out,
                       llm=llm if isinstance(llm, str) else None, **options)
     run_dir = RunDir.create(out, Path(world).name, seed) if out else None
+    if run_dir:
+        _inherit(opts, run_dir, resolve_world(world))
     sim = _build(opts, run_dir, None)
     if llm is not None and not isinstance(llm, str):
         sim.llm = llm
@@ -113,7 +173,8 @@ def load(
         run_dir.write_manifest(_manifest(sim, opts))
         sim.attach(run_dir)
         # closing writes the final manifest (ticks, event counts, LLM usage), as a CLI run does
-        sim.on_close = lambda: _finish_manifest(sim, opts, sim.clock.tick)
+        sim.on_close = lambda: (_finish_manifest(sim, opts, sim.clock.tick),
+                                _keep_learned(sim, opts))
     return sim
 
 
@@ -123,7 +184,7 @@ def open_run(path: str, llm: str | None = None) -> Simulation:
     rd = RunDir.open(path)
     manifest = rd.read_manifest()
     opts = RunOptions(**{**manifest["options"], "llm": llm or manifest["options"]["llm"]})
-    sim = _build(opts, None, None)
+    sim = _build(opts, None, None, inherited=rd.path / INHERITED)
     found = rd.latest_checkpoint()
     if found is None:
         raise UserError("the run has no checkpoint yet", path=rd.path)
@@ -173,6 +234,7 @@ def _run_tui(sim: Simulation, opts: RunOptions, total: int, target: int) -> int:
         run_tui(sim, total)
     finally:
         _finish_manifest(sim, opts, target)
+        _keep_learned(sim, opts)
         sim.run_dir.close()
     print(f"Run saved to {sim.run_dir.path} (tick {sim.clock.tick}); "
           f"resume: agentsim run --resume {sim.run_dir.path}")
@@ -208,6 +270,8 @@ def run_cli(opts: RunOptions) -> int:
         rd = RunDir.create(opts.out, Path(opts.world).name + "-replay", opts.seed)
         if src.embeddings.exists():
             shutil.copy(src.embeddings, rd.embeddings)
+        if (src.path / INHERITED).exists():
+            shutil.copy(src.path / INHERITED, rd.path / INHERITED)
         sim = _fresh(rd, lambda: _build(opts, rd, src.llm_log))
         target = manifest.get("ticks", manifest.get("target_tick"))
         replay_stop = manifest.get("stopped")  # a budget stop ends the replay the same way
@@ -218,6 +282,7 @@ def run_cli(opts: RunOptions) -> int:
         world_path = resolve_world(opts.world)
         load_world(world_path)  # a bad world fails before a run directory exists
         rd = RunDir.create(opts.out, world_path.name, opts.seed)
+        _inherit(opts, rd, world_path)
         sim = _fresh(rd, lambda: _build(opts, rd, None, check=True))
         sim.attach(rd)
 
@@ -243,6 +308,7 @@ def run_cli(opts: RunOptions) -> int:
     finally:
         progress.stop()
         _finish_manifest(sim, opts, target)
+        _keep_learned(sim, opts)
         sim.close()
     progress.summary(rd.path)
     return code

@@ -21,9 +21,12 @@ class Action:
     end: datetime
     object: str | None = None
     object_state: str | None = None
+    skill: str | None = None  # the skill this action is a step of, if any
+    say_to: str | None = None  # an agent id this step means to talk to
+    document: str | None = None  # a document this step reads
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "activity": self.activity,
             "place": self.place,
             "start": self.start.isoformat(),
@@ -31,6 +34,8 @@ class Action:
             "object": self.object,
             "object_state": self.object_state,
         }
+        d.update({k: v for k in ("skill", "say_to", "document") if (v := getattr(self, k))})
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Action:
@@ -41,7 +46,38 @@ class Action:
             end=datetime.fromisoformat(d["end"]),
             object=d.get("object"),
             object_state=d.get("object_state"),
+            skill=d.get("skill"),
+            say_to=d.get("say_to"),
+            document=d.get("document"),
         )
+
+
+@dataclass
+class Learning:
+    """What an agent keeps about skills: today's count of tasks done with skills, the last
+    task tried (not tried again at once), and, for learning goals, the curriculum's progress."""
+
+    day: str = ""  # the date the counts are for
+    tasks: int = 0  # tasks done with skills today
+    lessons: int = 0  # curriculum proposals today
+    last_lesson: str = ""  # ISO time of the last proposal
+    tried: str = ""  # key of the last plan step handed to the skill library
+    progress: list[dict[str, Any]] = field(default_factory=list)  # {task, ok, skill, time}
+
+    def today(self, day: str) -> None:
+        if self.day != day:
+            self.day, self.tasks, self.lessons = day, 0, 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"day": self.day, "tasks": self.tasks, "lessons": self.lessons,
+                "last_lesson": self.last_lesson, "tried": self.tried,
+                "progress": list(self.progress)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> Learning:
+        d = d or {}
+        return cls(d.get("day", ""), d.get("tasks", 0), d.get("lessons", 0),
+                   d.get("last_lesson", ""), d.get("tried", ""), list(d.get("progress", [])))
 
 
 @dataclass
@@ -64,6 +100,7 @@ class Agent:
     last_talk: dict[str, datetime] = field(default_factory=dict)
     in_conversation_with: str | None = None
     yesterday: str = ""
+    learning: Learning = field(default_factory=Learning)
     # (query, when, results) of the agent's latest recall: shown by the TUI, not checkpointed
     last_retrieval: tuple[str, datetime, list[Any]] | None = field(default=None, compare=False)
 
@@ -108,6 +145,7 @@ class Agent:
             "told": {k: sorted(v) for k, v in sorted(self.told.items())},
             "last_talk": {k: v.isoformat() for k, v in sorted(self.last_talk.items())},
             "yesterday": self.yesterday,
+            "learning": self.learning.to_dict(),
             "memory": mem_state,
         }
         return state, mem_arrays
@@ -138,6 +176,7 @@ class Agent:
             told={k: set(v) for k, v in state["told"].items()},
             last_talk={k: datetime.fromisoformat(v) for k, v in state["last_talk"].items()},
             yesterday=state["yesterday"],
+            learning=Learning.from_dict(state.get("learning")),
         )
 
 

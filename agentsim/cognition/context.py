@@ -15,6 +15,7 @@ from agentsim.world.places import PlaceGraph
 
 if TYPE_CHECKING:
     from agentsim.rag.store import KnowledgeBase
+    from agentsim.skills.library import Skill, SkillLibrary
 
 Embed = Callable[[Sequence[str]], Awaitable[np.ndarray]]
 
@@ -29,6 +30,12 @@ class Settings:
     attention: int = 6  # observations an agent can take in per tick
     knowledge_k: int = 4  # document chunks an interview is given
     fact_threshold: float = 0.5  # cosine similarity at which a conversation topic finds a fact
+    skills: bool = True  # hand tasks to the skill library, when the world has one
+    skill_k: int = 5  # skills retrieved for a task
+    skill_rounds: int = 4  # attempts at writing a new skill (self-refine rounds)
+    skill_tasks_per_day: int = 12  # tasks an agent does with skills a day
+    skill_seconds: float = 2.0  # sandbox time limit for one run of a skill
+    skill_memory_mb: int = 256  # sandbox memory limit
 
 
 @dataclass
@@ -49,6 +56,10 @@ class Context:
     tick_delta: timedelta = timedelta(minutes=10)
     events: list[Event] = field(default_factory=list)
     knowledge: KnowledgeBase | None = None  # the world's documents, if it has any
+    skills: SkillLibrary | None = None  # the skill library, if skills are on
+    # new skills written this tick, (agent id, skill, rounds): the engine adds them to the
+    # library after every step is done, in agent order, so concurrency never changes it
+    learned: list[tuple[str, Skill, int]] = field(default_factory=list)
 
     def emit(self, cls: type[Event], **fields: Any) -> None:
         self.events.append(cls(tick=self.tick, time=self.now, **fields))

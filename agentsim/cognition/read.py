@@ -56,7 +56,9 @@ def documents_for(agent: Agent, action: Action, ctx: Context) -> list[str]:
     kb = ctx.knowledge
     if kb is None or agent.location != action.place:
         return []
-    docs = ctx.places.object_documents(action.object) if action.object else []
+    docs = [action.document] if action.document else []
+    if not docs and action.object:
+        docs = ctx.places.object_documents(action.object)
     if not docs:
         item = _day_item(agent, ctx.now)
         doing = f"{action.activity} {item.activity if item else ''}"

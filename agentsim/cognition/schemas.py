@@ -7,6 +7,7 @@ These models are the contract between cognition, the LLM backends and the offlin
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -101,6 +102,51 @@ class InterviewAnswer(Out):
     )
 
 
+class SkillChoice(Out):
+    """Which known skill does the task, with what arguments; no skill: write a new one."""
+
+    skill: str | None = Field(None, description="name of a skill from the list, or null")
+    args: dict[str, Any] = Field(default_factory=dict, description="arguments for the call")
+    reason: str = ""
+
+
+_SKILL_NAME = re.compile(r"^[a-z_][a-z0-9_]{1,60}$")
+
+
+class SkillCode(Out):
+    """A new skill: a Python function over the action API, and how to call it for this task."""
+
+    name: str = Field(description="the function's name, lower_case_with_underscores")
+    description: str = Field(description="one sentence: what the skill does, for retrieval")
+    code: str = Field(description="the whole function: def name(world, ...): with a docstring")
+    args: dict[str, Any] = Field(default_factory=dict, description="arguments for this task")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        v = v.strip()
+        if not _SKILL_NAME.match(v):
+            raise ValueError("name must be lower_case_with_underscores")
+        return v
+
+
+class SkillVerdict(Out):
+    """Self-verification: did the world change as the task asked?"""
+
+    success: bool
+    critique: str = Field("", description="what is missing or wrong, if not a success")
+
+
+class CurriculumTask(Out):
+    """The next task for a learning goal, or none for now."""
+
+    task: str | None = Field(None, description="the task, an imperative sentence, or null")
+    place: str | None = Field(None, description="id of the place it is done at")
+    object: str | None = Field(None, description="id of the object it uses, if any")
+    state: str | None = Field(None, description="the state that object should take, if any")
+    reason: str = ""
+
+
 TEMPLATES: dict[str, tuple[type[Out], str]] = {
     "importance": (ImportanceScores, "fast"),
     "day_plan": (DayPlan, "smart"),
@@ -112,4 +158,9 @@ TEMPLATES: dict[str, tuple[type[Out], str]] = {
     "reflect_questions": (Questions, "smart"),
     "reflect_insights": (Insights, "smart"),
     "interview": (InterviewAnswer, "smart"),
+    "skill_choose": (SkillChoice, "smart"),
+    "skill_write": (SkillCode, "smart"),
+    "skill_fix": (SkillCode, "smart"),
+    "skill_verify": (SkillVerdict, "smart"),
+    "curriculum": (CurriculumTask, "smart"),
 }

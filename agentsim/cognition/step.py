@@ -1,6 +1,7 @@
 """One agent's turn in a tick, in the order of the paper:
 perceive -> remember (importance scored in one call) -> reflect when due -> plan or react
-(reading what is at hand when the next action is a reading one)."""
+(a task is done with a skill when one works; reading what is at hand when the next action is
+a reading one)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from agentsim.cognition.react import maybe_react
 from agentsim.cognition.read import read_if_reading
 from agentsim.cognition.reflect import reflect, should_reflect
 from agentsim.cognition.relationships import Relationships
+from agentsim.cognition.skills import use_skills
 from agentsim.events import FellAsleep, WokeUp
 
 
@@ -48,9 +50,18 @@ async def step(agent: Agent, view: WorldView, rel: Relationships, ctx: Context) 
     if should_reflect(agent, ctx):
         await reflect(agent, ctx)
     action = await next_action(agent, ctx) or _idle(agent, ctx)
+    action = await use_skills(agent, action, view, ctx)
     await read_if_reading(agent, action, ctx)
-    talk_to = await maybe_react(agent, new, view, rel, ctx)
+    talk_to = await maybe_react(agent, new, view, rel, ctx) or _says_to(agent, action, view)
     return Intent(agent.id, action, talk_to)
+
+
+def _says_to(agent: Agent, action: Action, view: WorldView) -> str | None:
+    """A skill's `say` step: talk to that person if they are awake and in the same place."""
+    other = view.agents.get(action.say_to) if action.say_to else None
+    if other is None or not other.awake or other.place != agent.location:
+        return None
+    return other.id
 
 
 def go_to_sleep(agent: Agent, ctx: Context) -> None:

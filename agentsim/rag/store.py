@@ -77,6 +77,22 @@ def cite(chunk: Chunk, quote: str = "") -> Citation:
     return Citation(chunk.document, chunk.id, chunk.title, quote)
 
 
+def open_collection(name: str, path: Path | None) -> Any:
+    """A chromadb collection of cosine space with no embedding function of its own (we always
+    pass vectors), persisted at `path` or in memory; telemetry off. Imports chromadb."""
+    import chromadb
+    from chromadb.config import Settings
+
+    settings = Settings(anonymized_telemetry=False, allow_reset=False)
+    if path is not None:
+        path.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(path=str(path), settings=settings)
+    else:
+        client = chromadb.EphemeralClient(settings=settings)
+    return client.get_or_create_collection(
+        name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
+
+
 def _digest(*parts: str) -> str:
     h = hashlib.blake2b(digest_size=8)
     for p in parts:
@@ -143,17 +159,7 @@ class KnowledgeBase:
         return f"knowledge-{_digest(self.embedder_name, *sorted(self._hash.values()))}"
 
     def _open(self) -> Any:
-        import chromadb
-        from chromadb.config import Settings
-
-        settings = Settings(anonymized_telemetry=False, allow_reset=False)
-        if self.path is not None:
-            self.path.mkdir(parents=True, exist_ok=True)
-            client = chromadb.PersistentClient(path=str(self.path), settings=settings)
-        else:
-            client = chromadb.EphemeralClient(settings=settings)
-        return client.get_or_create_collection(
-            self._name(), embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
+        return open_collection(self._name(), self.path)
 
     async def ready(self) -> None:
         """Open the collection and embed whatever is missing or changed (once)."""

@@ -11,6 +11,7 @@ the rendered text) with a JSON text that validates against that template's outpu
     conversation   converse_turn, conversation_memory
     reflection     reflect_questions, reflect_insights
     interview      answers in the first person from the memories retrieved
+    skills         skill_choose, skill_write, skill_fix, skill_verify, curriculum
 
 There is no global randomness: every "coin" is a stable blake2b hash of the run seed and the
 identifying parts of the decision (see `common.coin`), so the same request always gets the
@@ -33,6 +34,13 @@ from agentsim.llm.offline.interview import interview
 from agentsim.llm.offline.planning import day_plan, replan
 from agentsim.llm.offline.react import react
 from agentsim.llm.offline.reflection import reflect_insights, reflect_questions
+from agentsim.llm.offline.skills import (
+    curriculum,
+    skill_choose,
+    skill_fix,
+    skill_verify,
+    skill_write,
+)
 
 Answerer = Callable[[Mapping[str, Any], int], dict]
 
@@ -47,6 +55,11 @@ ANSWERERS: dict[str, Answerer] = {
     "reflect_questions": reflect_questions,
     "reflect_insights": reflect_insights,
     "interview": interview,
+    "skill_choose": skill_choose,
+    "skill_write": skill_write,
+    "skill_fix": skill_fix,
+    "skill_verify": skill_verify,
+    "curriculum": curriculum,
 }
 
 

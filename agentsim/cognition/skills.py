@@ -1,0 +1,351 @@
+"""Skills in the tick, after Voyager: when an agent's next step is a task (it changes an
+object, or the curriculum proposed it), retrieve the closest skills, let the LLM call one or
+write a new one, run the code in the sandbox, verify the change, and keep what works.
+
+    task -> retrieve top k skills -> skill_choose
+         -> a known skill: sandbox run -> self-verification (skill_verify) -> counted
+         -> none, or it failed: self-refine (skill_write, then skill_fix with the errors and
+            critiques, up to `skill_rounds`) -> verified skills join the library at tick end
+    the run's primitive steps (move_to, use, say, wait, read) become the agent's next actions
+
+A skill never touches the live world: it runs against a snapshot (what the agent can see and
+where things are), and its calls become actions that the engine resolves like any other over
+the next ticks. A skill that breaks the rules (imports os, opens a file, loops forever,
+allocates gigabytes) is stopped by the sandbox; the error goes to the event log and the agent
+goes on with its plain plan step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from agentsim.cognition.agent import Action, Agent
+from agentsim.cognition.context import Context
+from agentsim.cognition.perceive import WorldView
+from agentsim.cognition.refine import Attempt, Feedback, refine, trace_fields
+from agentsim.cognition.schemas import SkillChoice, SkillCode, SkillVerdict
+from agentsim.events import Refined, SkillUsed
+from agentsim.skills.api import API_DOC
+from agentsim.skills.library import Skill, parse_skills
+from agentsim.skills.sandbox import Limits, SandboxResult, run_skill
+
+
+@dataclass(frozen=True)
+class Task:
+    """Something to get done: a sentence, where, and the object state it should leave."""
+
+    text: str
+    place: str
+    object: str | None = None
+    state: str | None = None
+    minutes: int = 10
+    source: str = "plan"  # "plan" | "curriculum"
+
+    @classmethod
+    def from_action(cls, a: Action) -> Task:
+        minutes = max(1, int((a.end - a.start).total_seconds() // 60))
+        return cls(a.activity, a.place, a.object, a.object_state, minutes)
+
+
+def is_task(action: Action) -> bool:
+    """A plan step is a task for the skill library when it changes an object's state."""
+    return action.skill is None and action.object is not None and action.object_state is not None
+
+
+# -- what the sandbox sees ----------------------------------------------------------------
+def snapshot(agent: Agent, view: WorldView, ctx: Context) -> dict[str, Any]:
+    """The world as the agent can act on it, as JSON data for `agentsim.skills.api`."""
+    places = ctx.places
+    kb = ctx.knowledge
+    return {
+        "agent": agent.id,
+        "name": agent.name,
+        "location": agent.location,
+        "time": ctx.now.isoformat(),
+        "places": {p: {"name": places.name(p), "area": places.area_of(p),
+                       "objects": [o.id for o in places.objects_in(p)],
+                       "documents": [d for d in places.documents_at(p) if kb and d in kb]}
+                   for p in places.ids()},
+        "edges": sorted([min(a, b), max(a, b), m]
+                        for a, b, m in places.graph.edges(data="minutes")),
+        "objects": {o.id: {"name": o.name, "place": places.object_place(o.id),
+                           "state": view.objects.get(o.id, o.state), "states": list(o.states)}
+                    for o in places.all_objects()},
+        "people": {s.id: {"name": s.name, "place": s.place} for s in view.agents.values()
+                   if s.id != agent.id},
+        "documents": {d: kb.title(d) for d in kb.documents()} if kb else {},
+    }
+
+
+def _task_vars(task: Task, ctx: Context) -> dict[str, Any]:
+    obj = None
+    if task.object:
+        obj = next((o for o in ctx.places.all_objects() if o.id == task.object), None)
+    return {"text": task.text, "place": task.place, "place_name": ctx.places.name(task.place),
+            "object": task.object, "object_name": obj.name if obj else None,
+            "state": task.state, "minutes": task.minutes, "source": task.source}
+
+
+def _objects_vars(task: Task, agent: Agent, snap: dict[str, Any]) -> list[dict[str, Any]]:
+    """Objects at the task's place and where the agent is, and the task's object wherever."""
+    where = {task.place, agent.location}
+    return [{"id": oid, "name": o["name"], "place": o["place"], "state": o["state"],
+             "states": o["states"]}
+            for oid, o in sorted(snap["objects"].items())
+            if o["place"] in where or oid == task.object]
+
+
+def _here(agent: Agent, ctx: Context) -> dict[str, str]:
+    return {"place": agent.location, "place_name": ctx.places.name(agent.location)}
+
+
+# -- running and verifying ----------------------------------------------------------------
+@dataclass
+class Outcome:
+    run: SandboxResult
+    verdict: SkillVerdict | None  # None when the run itself failed
+
+    @property
+    def ok(self) -> bool:
+        return self.run.ok and self.verdict is not None and self.verdict.success
+
+    @property
+    def why(self) -> str:
+        if not self.run.ok:
+            return self.run.error or "the skill failed"
+        return self.verdict.critique if self.verdict else ""
+
+
+def _step_text(s: dict[str, Any], snap: dict[str, Any]) -> str:
+    op = s.get("op")
+    if op == "move_to":
+        return f"walked to {snap['places'].get(s['place'], {}).get('name', s['place'])}"
+    if op == "use":
+        name = snap["objects"].get(s["object"], {}).get("name", s["object"])
+        return f"{s.get('activity') or 'used the ' + name}: {name} -> {s['state']}"
+    if op == "say":
+        return f"said to {snap['people'].get(s['person'], {}).get('name', s['person'])}: " \
+               f"{s['text']}"
+    if op == "read":
+        return f"read {snap['documents'].get(s['document'], s['document'])}"
+    return f"{s.get('activity') or 'waited'} ({s.get('minutes', 0)} min)"
+
+
+def _changes_vars(run: SandboxResult, snap: dict[str, Any], task: Task) -> dict[str, Any]:
+    c = run.changes or {}
+    objects = c.get("objects", {})
+    object_after = None
+    if task.object:
+        object_after = objects[task.object][1] if task.object in objects else \
+            snap["objects"].get(task.object, {}).get("state")
+    before, after = c.get("location", [snap["location"], snap["location"]])
+    names = snap["places"]
+    return {
+        "location_before": names.get(before, {}).get("name", before),
+        "location_after": names.get(after, {}).get("name", after),
+        "location_after_id": after,
+        "objects": [{"id": oid, "name": snap["objects"].get(oid, {}).get("name", oid),
+                     "old": old, "new": new}
+                    for oid, (old, new) in sorted(c.get("objects", {}).items())],
+        "said": [{"person": snap["people"].get(p, {}).get("name", p), "text": t}
+                 for p, t in c.get("said", [])],
+        "read": list(c.get("read", [])),
+        "minutes": c.get("minutes", 0),
+        "task_object_after": object_after,
+    }
+
+
+def _limits(ctx: Context) -> Limits:
+    s = ctx.settings
+    return Limits(seconds=s.skill_seconds, memory_mb=s.skill_memory_mb)
+
+
+async def attempt(agent: Agent, task: Task, name: str, code: str, args: dict[str, Any],
+                  snap: dict[str, Any], ctx: Context) -> Outcome:
+    """Run the skill in the sandbox; if it ran, ask the critic whether the task is done."""
+    run = await run_skill(code, name, dict(args), snap, _limits(ctx))
+    if not run.ok:
+        return Outcome(run, None)
+    verdict = await ctx.llm.ask("skill_verify", {
+        "world": ctx.world_name,
+        "task": _task_vars(task, ctx),
+        "skill": name,
+        "steps": [_step_text(s, snap) for s in run.steps],
+        "changes": _changes_vars(run, snap, task),
+        "returned": str(run.returned)[:200],
+    }, schema=SkillVerdict, agent=agent.id)
+    return Outcome(run, verdict)
+
+
+# -- steps to actions ---------------------------------------------------------------------
+def to_actions(agent: Agent, skill: str, steps: Sequence[dict[str, Any]], ctx: Context,
+               snap: dict[str, Any]) -> list[Action]:
+    """The run's primitive steps as the agent's actions from now on. Each lasts a whole number
+    of ticks, so every step is current at some tick and none is skipped."""
+    tick = ctx.tick_delta
+    t, place, out = ctx.now, agent.location, []
+    for s in steps:
+        minutes = max(1, int(s.get("minutes", 5)))
+        span = tick * max(1, math.ceil(timedelta(minutes=minutes) / tick))
+        op = s.get("op")
+        if op == "move_to":
+            place = s["place"]
+            a = Action(f"walking to {ctx.places.name(place)}", place, t, t + span, skill=skill)
+        elif op == "use":
+            name = snap["objects"][s["object"]]["name"]
+            a = Action(s.get("activity") or f"using the {name}", s.get("place", place), t,
+                       t + span, s["object"], s["state"], skill=skill)
+        elif op == "say":
+            who = snap["people"].get(s["person"], {}).get("name", s["person"])
+            a = Action(f"telling {who}: {s['text']}", place, t, t + span, skill=skill,
+                       say_to=s["person"])
+        elif op == "read":
+            title = snap["documents"].get(s["document"], s["document"])
+            a = Action(f"reading {title}", place, t, t + span, skill=skill,
+                       document=s["document"])
+        else:
+            a = Action(s.get("activity") or "waiting", place, t, t + span, skill=skill)
+        out.append(a)
+        t += span
+    return out
+
+
+def splice(agent: Agent, actions: list[Action], ctx: Context) -> Action:
+    """Put the skill's actions in place of the agent's steps from now, within the current item
+    of the day plan; the plan's own steps resume after them. Returns the action for now."""
+    item = next((a for a in agent.day_plan if a.start <= ctx.now < a.end), None)
+    if item is not None:
+        actions = [a for a in actions if a.start < item.end]
+    end = actions[-1].end
+    rest = [Action(a.activity, a.place, max(a.start, end), a.end, a.object, a.object_state)
+            for a in agent.steps if a.end > end]
+    agent.steps = actions + rest
+    return actions[0]
+
+
+# -- the whole move -----------------------------------------------------------------------
+def _dump(code: SkillCode) -> dict[str, Any]:
+    return code.model_dump()
+
+
+def _skill_of(code: SkillCode, provenance: str) -> Skill | None:
+    found = [s for s in parse_skills(code.code, "skill") if s.name == code.name] \
+        if code.code else []
+    if not found:
+        return None
+    s = found[0]
+    s.description = " ".join(code.description.split()) or s.description
+    s.provenance = provenance
+    return s
+
+
+async def perform(agent: Agent, task: Task, view: WorldView, ctx: Context
+                  ) -> tuple[list[Action] | None, str | None]:
+    """Do `task` with a skill. Returns (actions, skill name), or (None, None) if no skill
+    worked; every run is an event (`skill_used`), every new-skill loop a `refined` one."""
+    lib = ctx.skills
+    assert lib is not None
+    snap = snapshot(agent, view, ctx)
+    hits = await lib.aretrieve(task.text, k=ctx.settings.skill_k)
+    persona = agent.persona_vars(ctx.world_name)
+    tvars = _task_vars(task, ctx)
+    candidates = [{**s.to_vars(), "score": round(score, 3)} for s, score in hits]
+    choice = await ctx.llm.ask("skill_choose", {
+        "persona": persona, "now": f"{ctx.now:%H:%M}", "here": _here(agent, ctx),
+        "task": tvars, "candidates": candidates,
+    }, schema=SkillChoice, agent=agent.id)
+
+    failure = None
+    if choice.skill and choice.skill in lib:
+        skill = lib[choice.skill]
+        out = await attempt(agent, task, skill.name, skill.code, choice.args, snap, ctx)
+        lib.record(skill.name, out.ok)
+        _used(ctx, agent, skill.name, task, out, choice.args, new=False)
+        if out.ok:
+            return to_actions(agent, skill.name, out.run.steps, ctx, snap), skill.name
+        failure = f"{skill.name}({choice.args}) {out.why}"
+
+    objects = _objects_vars(task, agent, snap)
+    base = {"persona": persona, "here": _here(agent, ctx), "task": tvars, "api": API_DOC,
+            "objects": objects}
+    write_vars = {**base, "failure": failure,
+                  "examples": [{"name": s.name, "description": s.description, "code": s.code}
+                               for s, _ in hits[:2]]}
+    outcomes: dict[int, Outcome] = {}
+
+    async def generate() -> SkillCode:
+        return await ctx.llm.ask("skill_write", write_vars, schema=SkillCode, agent=agent.id)
+
+    async def feedback(code: SkillCode) -> Feedback:
+        if code.name in lib:
+            out = Outcome(SandboxResult(False, [], {}, error=(
+                f"skill {code.name}: that name is taken by a known skill; pick a new name"),
+                error_kind="invalid"), None)
+        else:
+            out = await attempt(agent, task, code.name, code.code, code.args, snap, ctx)
+        outcomes[id(code)] = out
+        _used(ctx, agent, code.name, task, out, code.args, new=True)
+        kind = out.run.error_kind or ("verified" if out.ok else "critique")
+        return Feedback(1.0 if out.ok else (0.5 if out.run.ok else 0.0), out.ok, out.why, (kind,))
+
+    async def improve(code: SkillCode, history: Sequence[Attempt[SkillCode]]) -> SkillCode:
+        return await ctx.llm.ask("skill_fix", {**base, "history": [
+            {"code": a.output.code, "args": a.output.args, "feedback": a.feedback.to_dict()}
+            for a in history]}, schema=SkillCode, agent=agent.id)
+
+    trace = await refine(generate, feedback, improve, kind="skill",
+                         max_rounds=ctx.settings.skill_rounds)
+    ctx.emit(Refined, agent=agent.id, **trace_fields(trace, "skill_write", write_vars, _dump))
+    if not trace.satisfied:
+        return None, None
+    code = trace.final
+    out = outcomes[id(code)]
+    skill = _skill_of(code, f"learned:{ctx.world_name}:{agent.id}:{ctx.now.isoformat()}")
+    if skill is not None:
+        skill.uses, skill.successes = 1, 1
+        ctx.learned.append((agent.id, skill, trace.rounds))
+    return to_actions(agent, code.name, out.run.steps, ctx, snap), code.name
+
+
+def _used(ctx: Context, agent: Agent, name: str, task: Task, out: Outcome,
+          args: dict[str, Any], *, new: bool) -> None:
+    ctx.emit(SkillUsed, agent=agent.id, skill=name, task=task.text, ok=out.ok,
+             args=_jsonable(args), steps=len(out.run.steps), new=new,
+             error=None if out.ok else out.why, error_kind=out.run.error_kind
+             or (None if out.ok else "critique"))
+
+
+def _jsonable(args: dict[str, Any]) -> dict[str, Any]:
+    ok = (str, int, float, bool, type(None))
+    return {str(k): v if isinstance(v, ok) else repr(v) for k, v in args.items()}
+
+
+async def use_skills(agent: Agent, action: Action, view: WorldView, ctx: Context) -> Action:
+    """The step's hook: a task from the curriculum or the plan is done with a skill when one
+    works; otherwise the plain action stands."""
+    from agentsim.cognition.curriculum import next_lesson, record_lesson
+
+    if ctx.skills is None or not ctx.settings.skills or action.skill is not None:
+        return action
+    learning = agent.learning
+    learning.today(ctx.now.date().isoformat())
+    if learning.tasks >= ctx.settings.skill_tasks_per_day:
+        return action
+    task = await next_lesson(agent, view, ctx)
+    if task is None:
+        key = f"{action.start.isoformat()}|{action.activity}"
+        if not is_task(action) or learning.tried == key:
+            return action
+        learning.tried = key
+        task = Task.from_action(action)
+    learning.tasks += 1
+    actions, name = await perform(agent, task, view, ctx)
+    if task.source == "curriculum":
+        record_lesson(agent, task, actions is not None, name, ctx)
+    if not actions:
+        return action
+    return splice(agent, actions, ctx)
