@@ -45,11 +45,14 @@ def main(debug: bool) -> None:
 def validate(world: str) -> None:
     """Check a world folder and print a summary."""
     from agentsim.resources import resolve_world
+    from agentsim.skills.library import load_seed_skills
     from agentsim.world.loader import load_world
 
     w = load_world(resolve_world(world))
+    skills = load_seed_skills(w.path / "skills", w.path)
     click.echo(
         f"{w.path}: ok: {w.spec.name}, {len(w.personas)} agents, {len(w.places.ids())} places, "
+        f"{len(w.documents)} documents, {len(skills)} skills, "
         f"tick {w.spec.tick_minutes} min, starts {w.spec.start:%Y-%m-%d %H:%M}"
     )
 

@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 
 from agentsim.engine import Simulation
-from agentsim.events import Conversation, Learned, PlanMade, Reflected, RunStarted, TickEnded
+from agentsim.events import (
+    Conversation,
+    Learned,
+    PlanMade,
+    Reflected,
+    RunStarted,
+    SkillLearned,
+    SkillUsed,
+    TickEnded,
+)
 from agentsim.session import load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,6 +128,12 @@ def test_one_day_in_smallville_on_the_offline_mind():
     # Knowing is in memory, where an interview finds it.
     for aid in heard:
         assert sim.agents[aid].memory.search("Valentine's Day party")
+    # Tasks are done with skills: seed skills are used, new ones written, verified and kept.
+    used = {e.skill for e in sim.events if isinstance(e, SkillUsed) and e.ok}
+    learned = [e.skill for e in sim.events if isinstance(e, SkillLearned)]
+    assert len(used) >= 3 and learned
+    assert used & {s.name for s in sim.skills.skills.values() if s.seed}
+    assert all(name in sim.skills and not sim.skills[name].seed for name in learned)
     sim.close()
 
 

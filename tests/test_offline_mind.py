@@ -175,6 +175,43 @@ def turn_vars(who: dict = ISABELLA, other: str = "Tom Moreno", **over: Any) -> d
     return v
 
 
+OVEN_TASK = {"text": "bake croissants", "place": "hobbs_cafe_kitchen", "place_name": "kitchen",
+             "object": "cafe_oven", "object_name": "oven", "state": "baking", "minutes": 30,
+             "source": "plan"}
+OVEN = {"id": "cafe_oven", "name": "oven", "place": "hobbs_cafe_kitchen", "state": "idle",
+        "states": ["idle", "baking"]}
+HERE = {"place": "hobbs_cafe_counter", "place_name": "counter"}
+SKILL_VARS: dict[str, dict[str, Any]] = {
+    "skill_choose": {"persona": ISABELLA, "now": "08:00", "here": HERE, "task": OVEN_TASK,
+                     "candidates": [{"name": "bake_in_the_cafe_oven", "description": "Bake bread "
+                                     "or pastries in the oven of the Hobbs Cafe kitchen.",
+                                     "signature": "bake_in_the_cafe_oven(minutes=40)",
+                                     "parameters": ["minutes"], "uses": 2, "successes": 2,
+                                     "score": 0.61}]},
+    "skill_write": {"persona": ISABELLA, "here": HERE, "task": OVEN_TASK, "api": "API",
+                    "objects": [OVEN], "failure": None, "examples": []},
+    "skill_fix": {"persona": ISABELLA, "here": HERE, "task": OVEN_TASK, "api": "API",
+                  "objects": [OVEN], "history": [{"code": "def bake(world):\n    pass\n",
+                                                  "args": {}, "feedback": {
+                                                      "score": 0.0, "satisfied": False,
+                                                      "critique": "use(...): the oven is not "
+                                                      "here", "issues": ["action"]}}]},
+    "skill_verify": {"world": "Smallville", "task": OVEN_TASK, "skill": "bake",
+                     "steps": ["walked to kitchen", "baking: oven -> baking"],
+                     "changes": {"location_before": "counter", "location_after": "kitchen",
+                                 "location_after_id": "hobbs_cafe_kitchen",
+                                 "objects": [{"id": "cafe_oven", "name": "oven", "old": "idle",
+                                              "new": "baking"}], "said": [], "read": [],
+                                 "minutes": 35, "task_object_after": "baking"},
+                     "returned": "baking"},
+    "curriculum": {"persona": ISABELLA, "now": "08:00", "here": HERE,
+                   "goals": ["learn to bake bread for the cafe"],
+                   "progress": {"done": [], "failed": []}, "skills": ["brew_coffee"],
+                   "options": [{"object": "cafe_oven", "object_name": "oven",
+                                "place": "hobbs_cafe_kitchen", "place_name": "kitchen",
+                                "state": "idle", "states": ["idle", "baking"]}]},
+}
+
 REALISTIC: dict[str, dict[str, Any]] = {
     "importance": {"persona": ISABELLA, "observations": [
         "Tom Moreno is sleeping", "the coffee machine is brewing",
@@ -197,6 +234,7 @@ REALISTIC: dict[str, dict[str, Any]] = {
                          "Moreno like?", "memories": MEMORIES, "n": 2},
     "interview": {"persona": TOM, "now": "Monday 10:00",
                   "question": "What are you doing on Valentine's Day?", "memories": MEMORIES},
+    **SKILL_VARS,
 }
 
 

@@ -85,7 +85,7 @@ def _task_vars(task: Task, ctx: Context) -> dict[str, Any]:
     obj = None
     if task.object:
         obj = next((o for o in ctx.places.all_objects() if o.id == task.object), None)
-    return {"text": task.text, "place": task.place, "place_name": ctx.places.name(task.place),
+    return {"text": task.text, "place": task.place, "place_name": ctx.places.describe(task.place),
             "object": task.object, "object_name": obj.name if obj else None,
             "state": task.state, "minutes": task.minutes, "source": task.source}
 
@@ -100,7 +100,7 @@ def _objects_vars(task: Task, agent: Agent, snap: dict[str, Any]) -> list[dict[s
 
 
 def _here(agent: Agent, ctx: Context) -> dict[str, str]:
-    return {"place": agent.location, "place_name": ctx.places.name(agent.location)}
+    return {"place": agent.location, "place_name": ctx.places.describe(agent.location)}
 
 
 # -- running and verifying ----------------------------------------------------------------

@@ -31,6 +31,7 @@ import numpy as np
 from agentsim.errors import UserError
 
 Embed = Callable[[Sequence[str]], Awaitable[np.ndarray]]
+EXACT_UP_TO = 512
 NEAR_DUPLICATE = 0.95  # cosine similarity of descriptions at which a new skill is not kept
 NAME = re.compile(r"^[a-z_][a-z0-9_]{1,60}$")
 
@@ -213,7 +214,9 @@ class SkillLibrary:
         [q] = await self.embed([task])
         q = np.asarray(q, dtype=np.float32)
         q = q / max(float(np.linalg.norm(q)), 1e-12)
-        n = min(len(self.skills), max(4 * k, 16))
+        # Small libraries are searched whole, so the ranking is exact and the same after a
+        # resume (whose index is built afresh); big ones re-rank chromadb's candidates.
+        n = len(self.skills) if len(self.skills) <= EXACT_UP_TO else max(4 * k, 64)
         found = self._collection.query(query_embeddings=q.reshape(1, -1), n_results=n)
         names = [x for x in found["ids"][0] if x in self.skills]
         ranked = sorted(((round(float(self._vectors[x] @ q), 6), x) for x in names),

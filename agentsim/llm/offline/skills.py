@@ -59,8 +59,12 @@ def words(*texts: Any) -> set[str]:
     return out
 
 
+_NAME_STOP = {"the", "a", "an", "to", "for", "at", "in", "on", "of", "with", "and", "my", "her",
+              "his", "their", "some", "it", "its", "into", "from", "by", "while", "then"}
+
+
 def _slug(text: str, n: int = 4) -> str:
-    ws = [w for w in _WORD.findall(text.lower()) if w not in _STOP][:n]
+    ws = [w for w in _WORD.findall(text.lower()) if w not in _NAME_STOP][:n]
     name = "_".join(ws) or "do_task"
     return name if name[0].isalpha() else f"do_{name}"
 
@@ -97,8 +101,8 @@ def _compose(name: str, task: Mapping[str, Any], place: str, obj: Mapping[str, A
     activity = str(task.get("text") or "doing the task").strip()
     minutes = max(5, min(120, int(task.get("minutes") or 10)))
     if obj is not None and state:
-        description = (f"Go to {place_name} and get the {obj['name']} {state}, "
-                       f"for tasks like {activity}.")
+        description = (f"{activity[:1].upper()}{activity[1:]} at {place_name}, with the "
+                       f"{obj['name']} {state}.")
         body = [
             "    if world.location != place:",
             "        world.move_to(place)",
@@ -113,7 +117,7 @@ def _compose(name: str, task: Mapping[str, Any], place: str, obj: Mapping[str, A
         args = {"place": place, "object": obj["id"], "state": state, "minutes": minutes,
                 "activity": activity}
     else:
-        description = f"Go to {place_name} and spend a while there {activity}."
+        description = f"{activity[:1].upper()}{activity[1:]} at {place_name}."
         body = [
             "    if world.location != place:",
             "        world.move_to(place)",

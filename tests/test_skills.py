@@ -1,0 +1,365 @@
+"""The skill library: seed skills, retrieval, near-duplicates, the shared library across runs,
+tasks done with skills in the tick (choose, write, verify, refine), the curriculum, and the
+`agentsim skills` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from agentsim.cli import main
+from agentsim.cognition.agent import Action
+from agentsim.cognition.curriculum import learning_goals, next_lesson
+from agentsim.cognition.skills import Task, perform, snapshot, use_skills
+from agentsim.errors import UserError
+from agentsim.events import Refined, SkillLearned, SkillUsed
+from agentsim.llm.offline import OfflineMind
+from agentsim.llm.offline.skills import curriculum, skill_choose, skill_verify, skill_write
+from agentsim.memory.embed import HashEmbedder
+from agentsim.resolve import world_view
+from agentsim.session import load
+from agentsim.skills.library import (
+    SharedLibrary,
+    Skill,
+    SkillLibrary,
+    load_seed_skills,
+    parse_skills,
+)
+from agentsim.skills.sandbox import check_code, run_skill
+from agentsim.testing import FakeLLM
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALLVILLE = ROOT / "worlds" / "smallville"
+OFFLINE = OfflineMind()
+
+
+def _library() -> SkillLibrary:
+    emb = HashEmbedder(384)
+
+    async def embed(texts):
+        return emb.embed(list(texts))
+
+    lib = SkillLibrary(embed, embedder_name=emb.name)
+    lib.extend(load_seed_skills(SMALLVILLE / "skills", SMALLVILLE))
+    return lib
+
+
+# -- seed skills and the library ---------------------------------------------------------------
+def test_seed_skills_parse_with_signature_and_pass_the_sandbox_check():
+    skills = load_seed_skills(SMALLVILLE / "skills", SMALLVILLE)
+    names = {s.name for s in skills}
+    assert {"brew_coffee", "bake_in_the_cafe_oven", "tell_the_news"} <= names
+    bake = next(s for s in skills if s.name == "bake_in_the_cafe_oven")
+    assert bake.signature() == "bake_in_the_cafe_oven(what='bread', minutes=40)"
+    assert bake.provenance == "seed:skills/cafe.py" and bake.seed
+    assert all(check_code(s.code, s.name) is None for s in skills)
+
+
+def test_a_bad_seed_skill_is_one_line_naming_file_and_function(tmp_path):
+    (tmp_path / "skills").mkdir()
+    (tmp_path / "skills" / "bad.py").write_text("def nodoc(world):\n    world.wait(5)\n")
+    with pytest.raises(UserError) as e:
+        load_seed_skills(tmp_path / "skills", tmp_path)
+    assert "skills/bad.py" in str(e.value) and "nodoc" in str(e.value)
+    (tmp_path / "skills" / "bad.py").write_text(
+        'def sneaky(world):\n    """Looks around."""\n    import os\n')
+    with pytest.raises(UserError, match=r"sneaky.*os|os.*sneaky"):
+        load_seed_skills(tmp_path / "skills", tmp_path)
+
+
+def test_retrieval_ranks_by_description_and_is_deterministic():
+    lib = _library()
+    first = asyncio.run(lib.aretrieve("brew a pot of coffee with the coffee machine", k=5))
+    again = asyncio.run(lib.aretrieve("brew a pot of coffee with the coffee machine", k=5))
+    assert first[0][0].name == "brew_coffee"
+    assert [(s.name, x) for s, x in first] == [(s.name, x) for s, x in again]
+    assert len(first) == 5
+    assert [x for _, x in first] == sorted((x for _, x in first), reverse=True)
+
+
+def test_near_duplicates_are_not_kept():
+    lib = _library()
+    brew = lib["brew_coffee"]
+    same_name = Skill("brew_coffee", "something else", "def brew_coffee(world):\n    pass\n")
+    same_code = Skill("another_name", "a different description", brew.code)
+    same_text = Skill("brew_again", brew.description, "def brew_again(world):\n    pass\n")
+    new = Skill("water_plants", "Water the plants in the garden with a watering can.",
+                "def water_plants(world):\n    world.wait(5)\n")
+    results = [asyncio.run(lib.aadd(s)) for s in (same_name, same_code, same_text, new)]
+    assert results[:3] == [None, None, None]
+    assert results[3] is new and "water_plants" in lib
+    assert asyncio.run(lib.aretrieve("water the plants in the garden", k=1))[0][0] is new
+
+
+def test_library_state_round_trips_and_counts():
+    lib = _library()
+    asyncio.run(lib.aadd(Skill("water_plants", "Water the plants.", "def water_plants(world):\n"
+                                                                    "    world.wait(5)\n",
+                               provenance="learned:x:a:t")))
+    lib.record("brew_coffee", ok=True)
+    lib.record("brew_coffee", ok=False)
+    state = json.loads(json.dumps(lib.get_state()))
+    twin = _library()
+    twin.set_state(state)
+    assert "water_plants" in twin
+    assert (twin["brew_coffee"].uses, twin["brew_coffee"].successes) == (2, 1)
+
+
+def test_shared_library_merges_runs_without_losing_or_double_counting(tmp_path):
+    shared = SharedLibrary(tmp_path / "lib" / "smallville.jsonl")
+    a, b = _library(), _library()
+    asyncio.run(a.aadd(Skill("water_plants", "Water the plants.",
+                             "def water_plants(world):\n    world.wait(5)\n", provenance="l")))
+    asyncio.run(b.aadd(Skill("sweep_floor", "Sweep the floor of the shop.",
+                             "def sweep_floor(world):\n    world.wait(9)\n", provenance="l")))
+    a.record("water_plants", True)
+    b.record("brew_coffee", True)
+    assert a.merge_into(shared) == len(a)  # every skill new to an empty library
+    b.merge_into(shared)
+    b.merge_into(shared)  # a second merge (a resumed run) adds only what is new since
+    got = {s.name: s for s in shared.read()}
+    assert {"water_plants", "sweep_floor", "brew_coffee"} <= set(got)
+    assert (got["water_plants"].uses, got["brew_coffee"].uses) == (1, 1)
+
+
+def test_parse_skills_reads_defaults_and_types():
+    [s] = parse_skills('def f_x(world, n: int = 3, where="park"):\n    """Do f."""\n', "m.py")
+    assert s.parameters == [{"name": "n", "type": "int", "default": 3},
+                            {"name": "where", "default": "park"}]
+
+
+# -- the offline mind's answers -----------------------------------------------------------------
+TASK = {"text": "bake bread for the morning", "place": "hobbs_cafe_kitchen",
+        "place_name": "kitchen", "object": "cafe_oven", "object_name": "oven",
+        "state": "baking", "minutes": 40, "source": "plan"}
+
+
+def test_offline_choose_picks_a_fitting_skill_and_fills_arguments():
+    lib = _library()
+    cands = [{**s.to_vars(), "score": x}
+             for s, x in asyncio.run(lib.aretrieve(TASK["text"], k=5))]
+    got = skill_choose({"task": TASK, "candidates": cands}, 0)
+    assert got["skill"] == "bake_in_the_cafe_oven"
+    assert got["args"] == {"minutes": 40}
+    none = skill_choose({"task": {**TASK, "text": "juggle", "object_name": "ball",
+                                  "state": "up"}, "candidates": cands}, 0)
+    assert none["skill"] is None
+
+
+def _snap(sim, agent="isabella_rodriguez"):
+    return snapshot(sim.agents[agent], world_view(sim), sim._context())
+
+
+def test_offline_written_skill_runs_and_is_verified():
+    sim = load(str(SMALLVILLE), seed=0, embedder="hash")
+    objects = [{"id": "cafe_oven", "name": "oven", "place": "hobbs_cafe_kitchen",
+                "state": "idle", "states": ["idle", "baking"]}]
+    code = skill_write({"task": TASK, "objects": objects,
+                        "here": {"place": "apt_isabella"}}, 0)
+    assert check_code(code["code"], code["name"]) is None
+    run = asyncio.run(run_skill(code["code"], code["name"], code["args"], _snap(sim)))
+    assert run.ok, run.error
+    assert run.changes["objects"] == {"cafe_oven": ["idle", "baking"]}
+    assert run.steps[0]["op"] == "move_to"
+    ok = skill_verify({"task": TASK, "changes": {"task_object_after": "baking"}}, 0)
+    bad = skill_verify({"task": TASK, "changes": {"task_object_after": "idle"}}, 0)
+    assert ok["success"] and not bad["success"] and "idle" in bad["critique"]
+    sim.close()
+
+
+def test_offline_curriculum_follows_the_goal_and_progress():
+    options = [{"object": "cafe_oven", "object_name": "oven", "place": "hobbs_cafe_kitchen",
+                "place_name": "kitchen", "state": "idle", "states": ["idle", "baking"]},
+               {"object": "cafe_register", "object_name": "cash register",
+                "place": "hobbs_cafe_counter", "place_name": "counter", "state": "idle",
+                "states": ["idle", "in use"]}]
+    v = {"goals": ["learn to bake bread for the cafe"], "options": options,
+         "progress": {"done": [], "failed": []}}
+    first = curriculum(v, 0)
+    assert (first["object"], first["state"]) == ("cafe_oven", "baking")
+    assert "bake bread" in first["task"]
+    v["progress"]["done"] = [first["task"]]
+    assert curriculum(v, 0)["task"] is None  # nothing else here fits the goal
+    v["goals"] = []
+    assert curriculum(v, 0)["task"] is None
+
+
+# -- tasks in the tick, with a fake LLM ------------------------------------------------------
+def _sim_with(overrides):
+    """Smallville on the offline mind, but some templates answered by `overrides`, a dict
+    template id -> fn(variables, n) where n counts the calls of that template so far."""
+    seen: dict[str, int] = {}
+
+    def fn(template, variables):
+        n = seen[template] = seen.get(template, -1) + 1
+        if template in overrides:
+            return overrides[template](variables, n)
+        return OFFLINE.answer(template, variables, 0)
+
+    return load(str(SMALLVILLE), seed=0, embedder="hash", llm=_client(FakeLLM(fn)))
+
+
+def _client(backend):
+    import random
+
+    from agentsim.llm.client import LLMClient
+    from agentsim.llm.prompts import PromptLibrary
+
+    return LLMClient({"smart": backend}, PromptLibrary(), rng=random.Random(0),
+                     sleep=lambda s: asyncio.sleep(0))
+
+
+def _perform(sim, task, agent="isabella_rodriguez"):
+    ctx = sim._context()
+    a = sim.agents[agent]
+    a.location = "hobbs_cafe_counter"
+    out = sim._sync(perform(a, task, world_view(sim), ctx))
+    return out, ctx
+
+
+OVEN = Task("bake bread for the morning", "hobbs_cafe_kitchen", "cafe_oven", "baking", 40)
+
+
+def test_a_known_skill_is_called_run_and_verified():
+    sim = _sim_with({})
+    (actions, name), ctx = _perform(sim, OVEN)
+    assert name == "bake_in_the_cafe_oven"
+    used = [e for e in ctx.events if isinstance(e, SkillUsed)]
+    assert [(e.skill, e.ok, e.new) for e in used] == [("bake_in_the_cafe_oven", True, False)]
+    assert sim.skills["bake_in_the_cafe_oven"].successes == 1
+    assert [a.skill for a in actions] == [name] * len(actions)
+    assert actions[1].object == "cafe_oven" and actions[1].object_state == "baking"
+    tick = sim._context().tick_delta
+    assert all((a.end - a.start) % tick == type(tick)(0) for a in actions)
+    sim.close()
+
+
+BAD = {
+    "forbidden": "def {n}(world):\n    \"\"\"x\"\"\"\n    import os\n    os.remove('x')\n",
+    "file": "def {n}(world):\n    \"\"\"x\"\"\"\n    return open('/etc/passwd').read()\n",
+    "timeout": "def {n}(world):\n    \"\"\"x\"\"\"\n    while True:\n        pass\n",
+    "memory": "def {n}(world):\n    \"\"\"x\"\"\"\n    return len(bytearray(4 * 1024 ** 3))\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD))
+def test_bad_skill_code_is_stopped_logged_and_fixed_by_refinement(kind):
+    """Round 1 writes bad code: the sandbox stops it and the error is in the log; round 2
+    (skill_fix, which sees the error) writes good code, which is verified and kept."""
+    def write(v, n):
+        return {"name": "bake_loaf", "description": "Bake a loaf in the cafe oven.",
+                "code": BAD[kind].format(n="bake_loaf"), "args": {}}
+
+    def fix(v, n):
+        assert v["history"][-1]["feedback"]["critique"]  # the error reached the fixer
+        return skill_write(v, 0)
+
+    sim = _sim_with({"skill_choose": lambda v, n: {"skill": None}, "skill_write": write,
+                     "skill_fix": fix})
+    sim.settings = type(sim.settings)(**{**sim.settings.__dict__, "skill_seconds": 1.0})
+    (actions, name), ctx = _perform(sim, OVEN)
+    used = [e for e in ctx.events if isinstance(e, SkillUsed)]
+    assert [e.ok for e in used] == [False, True]
+    expected = {"file": "forbidden"}.get(kind, kind)
+    assert used[0].error_kind == expected, used[0].error
+    assert used[0].error.startswith("skill bake_loaf")
+    [trace] = [e for e in ctx.events if isinstance(e, Refined)]
+    assert trace.kind == "skill" and trace.stopped == "satisfied" and len(trace.attempts) == 2
+    assert name == "bake_bread_morning" and actions
+    assert [s.name for _, s, _ in ctx.learned] == [name]
+    sim.close()
+
+
+def test_a_skill_that_never_works_gives_up_after_the_rounds():
+    sim = _sim_with({"skill_choose": lambda v, n: {"skill": None},
+                     "skill_write": lambda v, n: {"name": "nope", "description": "d",
+                                                  "code": "def nope(world):\n  \"\"\"d\"\"\"\n"
+                                                          "  world.move_to('the moon')\n"},
+                     "skill_fix": lambda v, n: {"name": "nope", "description": "d",
+                                                "code": "def nope(world):\n  \"\"\"d\"\"\"\n"
+                                                        "  world.wait(5)\n"}})
+    (actions, name), ctx = _perform(sim, OVEN)
+    assert (actions, name) == (None, None)
+    used = [e for e in ctx.events if isinstance(e, SkillUsed)]
+    assert len(used) == sim.settings.skill_rounds
+    assert used[0].error_kind == "action" and "the moon" in used[0].error
+    assert all(e.error_kind == "critique" for e in used[1:])  # ran, but the oven is idle
+    [trace] = [e for e in ctx.events if isinstance(e, Refined)]
+    assert trace.stopped == "max_rounds"
+    assert not ctx.learned
+    sim.close()
+
+
+def test_bad_skills_never_stop_the_simulation():
+    """Every new skill loops forever: each run is stopped and logged, and the day goes on."""
+    sim = _sim_with({
+        "skill_choose": lambda v, n: {"skill": None},
+        "skill_write": lambda v, n: {"name": "spin", "description": "Spin.",
+                                     "code": BAD["timeout"].format(n="spin")},
+    })
+    sim.settings = type(sim.settings)(**{**sim.settings.__dict__, "skill_seconds": 0.5,
+                                         "skill_rounds": 1, "skill_tasks_per_day": 1})
+    sim.run(hours=2)
+    used = [e for e in sim.events if isinstance(e, SkillUsed)]
+    assert used and all(e.error_kind == "timeout" for e in used)
+    assert "time limit" in used[0].error
+    assert sim.clock.tick == 12
+    assert not any(isinstance(e, SkillLearned) for e in sim.events)
+    sim.close()
+
+
+def test_curriculum_proposes_from_goals_and_records_progress():
+    sim = load(str(SMALLVILLE), seed=0, embedder="hash")
+    isabella = sim.agents["isabella_rodriguez"]
+    assert learning_goals(isabella) == ["learn to bake bread for the cafe"]
+    assert not learning_goals(sim.agents["klaus_mueller"])
+    isabella.location = "hobbs_cafe_counter"
+    ctx = sim._context()
+    task = sim._sync(next_lesson(isabella, world_view(sim), ctx))
+    assert task is not None and task.source == "curriculum"
+    assert (task.object, task.state) == ("cafe_oven", "baking")
+    # not due again at once
+    assert sim._sync(next_lesson(isabella, world_view(sim), sim._context())) is None
+    # once due, the step hook does the lesson with a skill and records the progress
+    isabella.learning.last_lesson = ""
+    now = ctx.now
+    plain = Action("wiping tables", "hobbs_cafe_counter", now, now + ctx.tick_delta)
+    got = sim._sync(use_skills(isabella, plain, world_view(sim), sim._context()))
+    assert got.skill is not None
+    [lesson] = isabella.learning.progress
+    assert lesson["ok"] and lesson["task"] == task.text and lesson["skill"] == got.skill
+    sim.close()
+
+
+# -- a run, and the command -------------------------------------------------------------------
+def test_a_run_learns_skills_and_agentsim_skills_lists_them(tmp_path):
+    sim = load(str(SMALLVILLE), seed=1, embedder="hash", out=str(tmp_path / "runs"))
+    sim.run(hours=3)
+    used = {e.skill for e in sim.events if isinstance(e, SkillUsed) and e.ok}
+    learned = [e for e in sim.events if isinstance(e, SkillLearned)]
+    assert len(used) >= 3 and learned
+    run = sim.run_dir.path
+    sim.close()
+    name = learned[0].skill
+    runner = CliRunner()
+    out = runner.invoke(main, ["skills", str(run), "--json"])
+    assert out.exit_code == 0, out.output
+    listed = {s["name"]: s for s in json.loads(out.output)}
+    assert name in listed and listed[name]["successes"] >= 1
+    assert listed[name]["provenance"].startswith("learned:")
+    # the world's listing includes what its runs learned (the shared library)
+    out = runner.invoke(main, ["skills", str(SMALLVILLE), "--runs", str(tmp_path / "runs"),
+                               "--json"])
+    assert name in {s["name"] for s in json.loads(out.output)}
+    shown = runner.invoke(main, ["skills", str(run), "--show", name])
+    assert shown.output.startswith(f"def {name}(world")
+    missing = runner.invoke(main, ["skills", str(run), "--show", "no_such_skill"])
+    assert missing.exit_code == 2 and "no_such_skill" in missing.output
+    # the next run of the world starts with the learned skills
+    nxt = load(str(SMALLVILLE), seed=2, embedder="hash", out=str(tmp_path / "runs"))
+    assert name in nxt.skills and nxt.skills[name].uses == 0
+    nxt.close()
