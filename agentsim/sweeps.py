@@ -169,8 +169,9 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
     sim = None
     try:
         out = Path(task["out"]) / f"cell{task['cell']:03d}"
+        # No shared skill library: a run must not depend on which runs finished before it.
         sim = load(task["world"], seed=task["seed"], llm=task["llm"],
-                   embedder=task["embedder"], out=str(out))
+                   embedder=task["embedder"], out=str(out), skill_library=None)
         _apply(sim, task["params"])
         if sim.run_dir is not None:
             row["run_dir"] = str(sim.run_dir.path)
