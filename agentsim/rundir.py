@@ -145,6 +145,14 @@ class RunDir:
         return state, arrays
 
 
+def run_dirs(root: str | Path) -> list[Path]:
+    """The run directories in a runs folder (those with a manifest), oldest name first; the
+    folder also holds `skill_library/`, the learned skills its runs share."""
+    root = Path(root)
+    return sorted(p for p in root.iterdir() if (p / "manifest.json").exists()) \
+        if root.is_dir() else []
+
+
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from agentsim.cli import main
+from agentsim.rundir import run_dirs
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALLVILLE = ROOT / "worlds" / "smallville"
@@ -83,7 +84,7 @@ def test_run_interview_inspect(tmp_path):
     r = invoke("run", str(SMALLVILLE), "--headless", "--hours", "2", "--seed", "1",
                "--embedder", "hash", "--out", str(out))
     assert r.exit_code == 0, r.output
-    [run] = list(out.iterdir())
+    [run] = run_dirs(out)
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["seed"] == 1 and manifest["ticks"] == 12
     assert manifest["llm_usage"]["total"]["calls"] > 0

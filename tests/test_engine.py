@@ -22,6 +22,7 @@ from agentsim.events import (
     SkillUsed,
     TickEnded,
 )
+from agentsim.rundir import run_dirs
 from agentsim.session import load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,11 +162,11 @@ def test_sigkill_and_resume_gives_the_same_log(tmp_path):
     assert proc.poll() is None, "the run ended before it could be killed mid-way"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    [run] = list(killed.iterdir())
+    [run] = run_dirs(killed)
     subprocess.run([sys.executable, "-m", "agentsim.cli", "run", "--resume", str(run),
                     "--headless"], check=True, env=env, capture_output=True,
                    timeout=300)
-    [ref_run] = list(ref.iterdir())
+    [ref_run] = run_dirs(ref)
     want = (ref_run / "events.jsonl").read_text().splitlines()
     got = [x for x in (run / "events.jsonl").read_text().splitlines() if "run_resumed" not in x]
     assert got == want

@@ -10,6 +10,7 @@ from agentsim.events import RunStopped
 from agentsim.llm.factory import client_for
 from agentsim.llm.offline import OfflineMind
 from agentsim.llm.openai_backend import OpenAIBackend
+from agentsim.rundir import run_dirs
 from agentsim.session import RunOptions, load, run_cli
 from agentsim.testing import FakeOpenAIServer
 
@@ -21,7 +22,7 @@ def _run(tmp_path: Path, name: str, **kw) -> Path:
     out = tmp_path / name
     opts = RunOptions(world=SMALLVILLE, seed=5, embedder="hash", out=str(out), **kw)
     assert run_cli(opts) == 0
-    [run] = list(out.iterdir())
+    [run] = run_dirs(out)
     return run
 
 
@@ -29,7 +30,7 @@ def test_replay_makes_no_calls_and_reproduces_the_log(tmp_path):
     original = _run(tmp_path, "orig", hours=3)
     replay = tmp_path / "replay"
     assert run_cli(RunOptions(replay=str(original), out=str(replay))) == 0
-    [rerun] = list(replay.iterdir())
+    [rerun] = run_dirs(replay)
     assert (rerun / "events.jsonl").read_bytes() == (original / "events.jsonl").read_bytes()
     usage = json.loads((rerun / "manifest.json").read_text())["llm_usage"]["total"]
     assert usage["calls"] == 0 and usage["cache_hits"] > 100
@@ -59,7 +60,7 @@ def test_a_replay_of_a_budget_stopped_run_stops_the_same_way(tmp_path):
     original = _run(tmp_path, "budget", hours=2, budget_calls=60)
     replay = tmp_path / "replay"
     assert run_cli(RunOptions(replay=str(original), out=str(replay))) == 0
-    [rerun] = list(replay.iterdir())
+    [rerun] = run_dirs(replay)
     assert (rerun / "events.jsonl").read_bytes() == (original / "events.jsonl").read_bytes()
 
 

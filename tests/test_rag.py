@@ -33,6 +33,7 @@ from agentsim.memory.record import MemoryKind
 from agentsim.memory.stream import MemoryStream
 from agentsim.rag import KnowledgeBase, chunk_text
 from agentsim.rag.chunk import MAX_WORDS
+from agentsim.rundir import run_dirs
 from agentsim.testing import FakeLLM
 from agentsim.world.loader import load_world
 from agentsim.world.schema import ScheduledEvent
@@ -313,7 +314,7 @@ def test_interview_cli_lists_the_sources(tmp_path):
     r = CliRunner().invoke(main, ["run", str(SMALLVILLE), "--headless", "--ticks", "1",
                                   "--embedder", "hash", "--out", str(out)])
     assert r.exit_code == 0, r.output
-    [run] = list(out.iterdir())
+    [run] = run_dirs(out)
     r = CliRunner().invoke(main, ["interview", str(run), "Klaus Mueller", SCONE])
     assert r.exit_code == 0, r.output
     assert "$3.25" in r.output and f"[{MENU}#4] Hobbs Cafe Menu › Pastries" in r.output
