@@ -363,3 +363,20 @@ def test_a_run_learns_skills_and_agentsim_skills_lists_them(tmp_path):
     nxt = load(str(SMALLVILLE), seed=2, embedder="hash", out=str(tmp_path / "runs"))
     assert name in nxt.skills and nxt.skills[name].uses == 0
     nxt.close()
+
+
+def test_a_new_skill_without_a_docstring_is_kept_with_its_description():
+    def write(v, n):
+        return {"name": "heat_oven", "description": "Heat the cafe oven for baking.",
+                "code": "def heat_oven(world):\n    world.move_to('hobbs_cafe_kitchen')\n"
+                        "    world.use('cafe_oven', 'baking', minutes=20)\n"}
+
+    sim = _sim_with({"skill_choose": lambda v, n: {"skill": None}, "skill_write": write})
+    (actions, name), ctx = _perform(sim, OVEN)
+    assert name == "heat_oven"
+    [(_, skill, rounds)] = ctx.learned
+    assert (skill.description, rounds) == ("Heat the cafe oven for baking.", 1)
+    assert skill.provenance.startswith("learned:Smallville:isabella_rodriguez:")
+    sim._sync(sim._keep_skills(ctx))
+    assert "heat_oven" in sim.skills
+    sim.close()

@@ -28,6 +28,7 @@ from agentsim.cognition.context import Context
 from agentsim.cognition.perceive import WorldView
 from agentsim.cognition.refine import Attempt, Feedback, refine, trace_fields
 from agentsim.cognition.schemas import SkillChoice, SkillCode, SkillVerdict
+from agentsim.errors import UserError
 from agentsim.events import Refined, SkillUsed
 from agentsim.skills.api import API_DOC
 from agentsim.skills.library import Skill, parse_skills
@@ -233,8 +234,11 @@ def _dump(code: SkillCode) -> dict[str, Any]:
 
 
 def _skill_of(code: SkillCode, provenance: str) -> Skill | None:
-    found = [s for s in parse_skills(code.code, "skill") if s.name == code.name] \
-        if code.code else []
+    try:
+        found = [s for s in parse_skills(code.code, "skill", require_doc=False)
+                 if s.name == code.name]
+    except UserError:  # it ran, so it parses; a name the library refuses is not kept
+        return None
     if not found:
         return None
     s = found[0]

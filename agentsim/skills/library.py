@@ -78,9 +78,10 @@ def _literal(node: ast.expr) -> Any:
         return ast.unparse(node)
 
 
-def parse_skills(code: str, where: str) -> list[Skill]:
+def parse_skills(code: str, where: str, *, require_doc: bool = True) -> list[Skill]:
     """Every top-level function of `code` whose first parameter is `world`, as a Skill whose
-    code is the function's source. `where` names the file in errors and in provenance."""
+    code is the function's source. `where` names the file in errors and in provenance. A seed
+    skill needs a docstring (its description); a learned one has its description apart."""
     try:
         tree = ast.parse(code)
     except SyntaxError as e:
@@ -92,7 +93,7 @@ def parse_skills(code: str, where: str) -> list[Skill]:
         args = node.args
         if not args.args or args.args[0].arg != "world":
             continue
-        doc = ast.get_docstring(node)
+        doc = ast.get_docstring(node) or ("" if require_doc else node.name.replace("_", " "))
         if not doc:
             raise UserError("a skill needs a docstring: its description", path=where,
                             field=node.name)
