@@ -29,6 +29,7 @@ class Settings:
     attention: int = 6  # observations an agent can take in per tick
     knowledge_k: int = 4  # document chunks an interview is given
     fact_threshold: float = 0.5  # cosine similarity at which a conversation topic finds a fact
+    refine_rounds: int = 3  # plans a day plan may go through (1: critique only; 0: no critic)
 
 
 @dataclass
