@@ -43,8 +43,9 @@ def _places(ctx: Context) -> list[dict[str, str]]:
 
 CRITERIA_QUESTIONS = {
     "places exist": "is every item at a place on the list of places?",
-    "reachable in time": "can each place be reached on foot from the one before (the first "
-                         "from the starting place) in the time the previous item leaves?",
+    "reachable in time": "can each place be reached on foot from the one before within the "
+                         "time the one before lasts (the first from the starting place, from "
+                         "the start of the day)?",
     "coherent times": "do the start times strictly increase, within the day's hours?",
     "fits the persona": "does it suit who this is: their work, their usual routine, the events "
                         "they know of today that they would go to, their goals?",

@@ -66,12 +66,10 @@ def _routine(v: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], int, int]]:
 
 def _work_item(v: Mapping[str, Any]) -> Mapping[str, Any] | None:
     home = str(v.get("home") or "")
-    routine = [r for r, _, _ in _routine(v)]
-    away = [end - max(start, _day(v)[0]) for _, start, end in _routine(v)]
-    candidates = [k for k, r in enumerate(routine) if r.get("place") != home]
-    if not candidates:
-        return None
-    return routine[max(candidates, key=lambda k: (away[k], -k))]  # longest, earliest of equals
+    day_start, _ = _day(v)
+    away = [(end - max(start, day_start), -k, r)
+            for k, (r, start, end) in enumerate(_routine(v)) if r.get("place") != home]
+    return max(away, key=lambda a: a[:2])[2] if away else None  # longest, earliest of equals
 
 
 def _attends(plan: Sequence[Mapping[str, Any]], spans: list[tuple[int, int]],
@@ -111,7 +109,7 @@ def _persona_fit(v: Mapping[str, Any], seed: int) -> tuple[float, str]:
     if routine_places:
         share = len(routine_places & places) / len(routine_places)
         (good if share >= 0.5 else bad).append(
-            f"{round(100 * share)} % of the usual places")
+            f"covers {round(100 * share)} % of the usual places")
 
     parts = len(good) + len(bad)
     if bad:
