@@ -184,7 +184,8 @@ def replay_cmd(run_path: str) -> None:
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Folder (default RUN/export).")
 @_friendly
 def export_cmd(run_path: str, fmt: str | None, refinements: bool, out: str | None) -> None:
-    """Write RUN's tables (events, conversations, agents, relationships, memories, LLM usage)."""
+    """Write RUN's tables (events, conversations, agents, relationships, memories, LLM usage)
+    or, with --refinements, its self-refine loops as fine-tuning examples."""
     from agentsim.export import export_refinements, export_run
 
     if refinements:
