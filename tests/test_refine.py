@@ -458,3 +458,16 @@ def test_export_command_writes_refinements(tmp_path):
     assert not (tmp_path / "o" / "events.parquet").exists()  # only what was asked for
     r = CliRunner().invoke(main, ["export", str(tmp_path), "--refinements"])
     assert r.exit_code == 2 and "not a run directory" in r.output
+
+
+def test_offline_day_plan_keeps_the_waking_item_at_home_when_merging():
+    p = SMALLVILLE.personas["sam_moore"]  # 9 routine items: 06:00 at home, 06:30 at the pond
+    routine = [{"start": r.start.strftime("%H:%M"), "activity": r.activity, "place": r.place}
+               for r in p.daily_routine]
+    out = MIND.answer("day_plan", {"persona": {"name": p.name}, "wake": "06:00",
+                                   "sleep": "21:30", "routine": routine, "events": [],
+                                   "places": []}, 0)
+    assert len(routine) == 9 and len(out["items"]) == 8
+    assert out["items"][0] == {"start": "06:00", "activity": routine[0]["activity"],
+                               "place": "moore_bedroom"}
+    assert out["items"][1]["start"] == "06:30"  # the next shortest pair was merged instead
