@@ -220,15 +220,22 @@ def skills_cmd(target: str, runs: str, show: str | None, as_json: bool) -> None:
 @main.command(name="export")
 @click.argument("run_path", metavar="RUN")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]),
-              default="parquet", show_default=True)
+              default=None, help="Format of the tables  [default: parquet]")
+@click.option("--refinements", is_flag=True, help="Write refinements.jsonl: each self-refine "
+              "loop as a chat fine-tuning example (the tables too if --format is given).")
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Folder (default RUN/export).")
 @_friendly
-def export_cmd(run_path: str, fmt: str, out: str | None) -> None:
-    """Write RUN's tables (events, conversations, agents, relationships, memories, LLM usage)."""
-    from agentsim.export import export_run
+def export_cmd(run_path: str, fmt: str | None, refinements: bool, out: str | None) -> None:
+    """Write RUN's tables (events, conversations, agents, relationships, memories, LLM usage)
+    or, with --refinements, its self-refine loops as fine-tuning examples."""
+    from agentsim.export import export_refinements, export_run
 
-    for f in export_run(run_path, fmt, out):
-        click.echo(str(f))
+    if refinements:
+        click.echo(str(export_refinements(run_path, out,
+                                          warn=lambda m: click.echo(m, err=True))))
+    if fmt is not None or not refinements:
+        for f in export_run(run_path, fmt or "parquet", out):
+            click.echo(str(f))
 
 
 @main.command(name="report")

@@ -10,11 +10,19 @@ writes one file per table:
     relationships   the relationship graph at the last checkpoint (from, to, relation, ...)
     memories        every agent's memory stream at the last checkpoint
     llm_usage       calls, tokens and cost by template (with a total row)
+
+    agentsim export runs/<id> --refinements
+
+writes `refinements.jsonl`: one chat-format fine-tuning example per `refined` event (a
+self-refine loop's trace), the generating prompt rendered again from the event's request
+and answered with the loop's final output (see `refinement_examples`).
 """
 
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +30,9 @@ from agentsim.errors import UserError
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from agentsim.events import Refined
+    from agentsim.llm.prompts import PromptLibrary
 
 FORMATS = ("parquet", "csv", "jsonl")
 
@@ -109,3 +120,75 @@ def export_run(path: str | Path, fmt: str = "parquet", out: str | Path | None = 
             df.to_json(f, orient="records", lines=True, date_format="iso", force_ascii=False)
         written.append(f)
     return written
+
+
+# -- refinements as fine-tuning examples ---------------------------------------------------
+def refinement_examples(events: Iterable[Refined], prompts: PromptLibrary | None = None
+                        ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """One example per `refined` event: `{"messages": [system, user, assistant], "kind",
+    "agent", "rounds", "stopped", "tick", "rendered"}`.
+
+    The prompt is the request's template rendered again with its variables (and, for a
+    template with an output schema, the same JSON instruction the LLM client appends), so it
+    is the request the model was given; the assistant's answer is the final output (as JSON;
+    a text output as it is). A request whose template cannot be rendered gets its variables as
+    JSON for the user message and `"rendered": false`. Returns the examples and, for each
+    template that could not be rendered, why."""
+    from agentsim.cognition.schemas import TEMPLATES
+    from agentsim.llm.client import _instruction
+    from agentsim.llm.prompts import PromptError, PromptLibrary, append_to_last_user
+
+    prompts = prompts or PromptLibrary()
+    failed: dict[str, str] = {}
+    examples = []
+    for ev in events:
+        template = str(ev.request.get("template", ""))
+        variables = ev.request.get("variables") or {}
+        rendered = True
+        try:
+            messages = prompts.render(template, variables)
+            if template in TEMPLATES and not isinstance(ev.final, str):
+                messages = append_to_last_user(messages, _instruction(TEMPLATES[template][0]))
+            messages = [dict(m) for m in messages]
+        except PromptError as e:
+            failed.setdefault(template, str(e))
+            rendered = False
+            messages = [{"role": "user", "content": json.dumps(
+                variables, ensure_ascii=False, sort_keys=True, default=str)}]
+        answer = ev.final if isinstance(ev.final, str) else json.dumps(ev.final,
+                                                                      ensure_ascii=False)
+        examples.append({
+            "messages": [*messages, {"role": "assistant", "content": answer}],
+            "kind": ev.kind, "agent": ev.agent, "rounds": len(ev.attempts),
+            "stopped": ev.stopped, "tick": ev.tick, "rendered": rendered,
+        })
+    return examples, failed
+
+
+def export_refinements(path: str | Path, out: str | Path | None = None, *,
+                       prompts: PromptLibrary | None = None,
+                       warn: Callable[[str], None] | None = None) -> Path:
+    """Write RUN's `refined` events as `refinements.jsonl` into `out` (default RUN/export).
+    `warn` (default: stderr) hears once about templates that could not be rendered."""
+    from agentsim.events import Refined
+    from agentsim.rundir import RunDir
+
+    run = RunDir.open(path)
+    events = [e for e in run.read_events() if isinstance(e, Refined)]
+    examples, failed = refinement_examples(events, prompts)
+    folder = Path(out) if out else Path(path) / "export"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "refinements.jsonl"
+    with open(target, "w", encoding="utf-8") as f:
+        for ex in examples:
+            f.write(json.dumps(ex, ensure_ascii=False) + "\n")
+    if failed:
+        n = sum(not ex["rendered"] for ex in examples)
+        why = "; ".join(failed.values())
+        (warn or _stderr)(f"agentsim: {n} refinement(s) written with their variables as JSON "
+                          f"instead of the prompt, which could not be rendered ({why})")
+    return target
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)

@@ -49,6 +49,7 @@ SETTINGS = {
     "max_turns": "max_turns",
     "talk_cooldown_minutes": "talk_cooldown_minutes",
     "attention": "attention",
+    "refine_rounds": "refine_rounds",
 }
 
 # Two-sided 95 % Student t quantiles for 1-30 degrees of freedom.

@@ -68,7 +68,8 @@ async def test_plan_day_then_hour_then_minutes():
     ctx = make_ctx(fn)
     await plan_day(agent, ctx)
     assert [a.start.time() for a in agent.day_plan] == [time(7), time(10), time(12)]
-    assert agent.day_plan[1].place == agent.persona.home  # unknown place falls back home
+    # The critic finds the unknown place; the refinement puts the routine's place instead.
+    assert agent.day_plan[1].place == "hobbs_cafe_counter"
     assert agent.day_plan[-1].end.time() == agent.persona.sleep
     assert any(isinstance(e, PlanMade) and e.level == "day" for e in ctx.events)
     assert agent.memory.records(kinds={MemoryKind.plan})

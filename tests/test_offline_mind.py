@@ -212,6 +212,51 @@ SKILL_VARS: dict[str, dict[str, Any]] = {
                                 "state": "idle", "states": ["idle", "baking"]}]},
 }
 
+
+def _plan(*items: tuple[str, str, str]) -> list[dict[str, str]]:
+    return [{"start": t, "activity": a, "place": p, "place_name": p} for t, a, p in items]
+
+
+def critique_vars(plan: list[dict[str, str]], checks: list[dict[str, Any]] | None = None
+                  ) -> dict[str, Any]:
+    ok = [{"criterion": c, "passed": True, "problems": []}
+          for c in ("places exist", "reachable in time", "coherent times")]
+    return {"persona": ISABELLA, "date": "Tuesday, February 14, 2023", "date_iso": "2023-02-14",
+            "day_start": "06:00", "day_end": "22:00", "home": "isabella_apartment",
+            "origin": {"id": "isabella_apartment", "name": "Isabella's apartment"},
+            "routine": [{k: r[k] for k in ("start", "activity", "place")} for r in ROUTINE],
+            "events": [PARTY], "goals": [], "plan": plan, "checks": checks or ok,
+            "criteria": [{"name": "fits the persona", "question": "does it suit them?"}]}
+
+
+GOOD_PLAN = _plan(("06:00", "wake up and get ready", "isabella_apartment"),
+                  ("08:00", "open Hobbs Cafe and serve customers", "hobbs_cafe"),
+                  ("16:00", "prepare for the Valentine's Day party", "hobbs_cafe"),
+                  ("17:00", "host the Valentine's Day party", "hobbs_cafe"),
+                  ("20:30", "read a book", "isabella_apartment"))
+BAD_PLAN = _plan(("06:00", "wake up", "isabella_apartment"),
+                 ("08:00", "serve customers", "the_moon"),
+                 ("07:30", "walk", "park"))
+BAD_CHECKS = [
+    {"criterion": "places exist", "passed": False,
+     "problems": [{"item": 1, "text": "item 2: no place 'the_moon' in the world"}]},
+    {"criterion": "reachable in time", "passed": False,
+     "problems": [{"item": 0, "text": "item 1: the walk takes 12 min, only 0 min are given",
+                   "walk_minutes": 12.0, "available_minutes": 0}]},
+    {"criterion": "coherent times", "passed": False,
+     "problems": [{"item": 2, "text": "item 3 starts at 07:30, not after item 2 (08:00)"}]},
+]
+
+
+def refine_vars(plan: list[dict[str, str]], checks: list[dict[str, Any]],
+                issues: list[str]) -> dict[str, Any]:
+    v = critique_vars(plan, checks)
+    del v["checks"], v["criteria"]
+    feedback = {"score": 0.3, "satisfied": False, "critique": "", "issues": issues}
+    return {**v, "places": PLACES,
+            "history": [{"plan": plan, "feedback": feedback, "checks": checks, "critic": []}]}
+
+
 REALISTIC: dict[str, dict[str, Any]] = {
     "importance": {"persona": ISABELLA, "observations": [
         "Tom Moreno is sleeping", "the coffee machine is brewing",
@@ -219,6 +264,9 @@ REALISTIC: dict[str, dict[str, Any]] = {
         "Klaus Mueller told me that Sam Moore is running for mayor"]},
     "day_plan": day_plan_vars(),
     "replan": replan_vars(),
+    "plan_critique": critique_vars(GOOD_PLAN),
+    "plan_refine": refine_vars(BAD_PLAN, BAD_CHECKS, ["places exist", "reachable in time",
+                                                      "coherent times", "fits the persona"]),
     "decompose": decompose_vars("brew coffee for the morning rush", 45),
     "react": react_vars(),
     "converse_turn": turn_vars(),

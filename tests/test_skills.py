@@ -372,7 +372,7 @@ def test_a_new_skill_without_a_docstring_is_kept_with_its_description():
                         "    world.use('cafe_oven', 'baking', minutes=20)\n"}
 
     sim = _sim_with({"skill_choose": lambda v, n: {"skill": None}, "skill_write": write})
-    (actions, name), ctx = _perform(sim, OVEN)
+    (_, name), ctx = _perform(sim, OVEN)
     assert name == "heat_oven"
     [(_, skill, rounds)] = ctx.learned
     assert (skill.description, rounds) == ("Heat the cafe oven for baking.", 1)

@@ -36,6 +36,7 @@ class Settings:
     skill_tasks_per_day: int = 12  # tasks an agent does with skills a day
     skill_seconds: float = 2.0  # sandbox time limit for one run of a skill
     skill_memory_mb: int = 256  # sandbox memory limit
+    refine_rounds: int = 3  # plans a day plan may go through (1: critique only; 0: no critic)
 
 
 @dataclass

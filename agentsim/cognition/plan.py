@@ -1,6 +1,12 @@
 """Planning, as in the paper: a day plan in broad strokes, decomposed into hour-long chunks and
 then into 5-15 minute actions only when they are reached; revised when the agent learns of
 something happening today.
+
+Day plans and replans go through the self-refine loop (`agentsim.cognition.refine`): the plan
+is checked against the world (`plan_checks`: places exist, walks fit, times make sense) and
+critiqued by the LLM against named criteria (`plan_critique`); while either finds fault and
+`Settings.refine_rounds` allows, the LLM improves it with the history of attempts
+(`plan_refine`). The trace is a `Refined` event.
 """
 
 from __future__ import annotations
@@ -11,8 +17,10 @@ from typing import Any
 from agentsim.cognition.agent import Action, Agent
 from agentsim.cognition.context import Context
 from agentsim.cognition.memorize import Experience, event_vars, memorize
-from agentsim.cognition.schemas import DayPlan, Decomposition, PlanItem
-from agentsim.events import PlanMade
+from agentsim.cognition.plan_checks import CRITERIA, PlanChecks, check_plan
+from agentsim.cognition.refine import Attempt, Feedback, refine, trace_fields
+from agentsim.cognition.schemas import DayPlan, Decomposition, PlanCritique, PlanItem
+from agentsim.events import PlanMade, Refined
 from agentsim.memory.record import MemoryKind
 from agentsim.world.schema import ScheduledEvent
 
@@ -31,6 +39,17 @@ def _fmt(a: Action) -> str:
 
 def _places(ctx: Context) -> list[dict[str, str]]:
     return [{"id": p, "name": ctx.places.name(p)} for p in ctx.places.ids()]
+
+
+CRITERIA_QUESTIONS = {
+    "places exist": "is every item at a place on the list of places?",
+    "reachable in time": "can each place be reached on foot from the one before within the "
+                         "time the one before lasts (the first from the starting place, from "
+                         "the start of the day)?",
+    "coherent times": "do the start times strictly increase, within the day's hours?",
+    "fits the persona": "does it suit who this is: their work, their usual routine, the events "
+                        "they know of today that they would go to, their goals?",
+}
 
 
 def events_today(agent: Agent, ctx: Context) -> list[ScheduledEvent]:
@@ -77,7 +96,9 @@ async def plan_day(agent: Agent, ctx: Context) -> None:
         "places": _places(ctx),
         "goals": list(p.goals),
     }
-    plan = await ctx.llm.ask("day_plan", variables, schema=DayPlan, agent=agent.id)
+    frame = {"origin": p.home, "day_start": variables["wake"], "day_end": variables["sleep"],
+             "events": variables["events"]}
+    plan = await _refined(agent, ctx, "day_plan", variables, frame, kind="day_plan")
     agent.day_plan = _to_actions(agent, plan.items, day, ctx)
     agent.plan_date = day
     agent.hour_plan, agent.steps = [], []
@@ -106,7 +127,9 @@ async def replan(agent: Agent, news: ScheduledEvent, ctx: Context) -> None:
         "news": event_vars(news, ctx.places.name(news.place)),
         "places": _places(ctx),
     }
-    plan = await ctx.llm.ask("replan", variables, schema=DayPlan, agent=agent.id)
+    frame = {"origin": agent.destination or agent.location, "day_start": now_hm,
+             "day_end": agent.persona.sleep.strftime("%H:%M"), "events": [variables["news"]]}
+    plan = await _refined(agent, ctx, "replan", variables, frame, kind="replan")
     items = [i for i in plan.items if i.start >= now_hm]
     if not items:
         return  # nothing usable from now on: keep the plan as it was
@@ -117,6 +140,79 @@ async def replan(agent: Agent, news: ScheduledEvent, ctx: Context) -> None:
     agent.day_plan = [a for a in kept if a.end > a.start] + new
     agent.hour_plan, agent.steps = [], []
     ctx.emit(PlanMade, agent=agent.id, level="revised", items=[_fmt(a) for a in new])
+
+
+async def _refined(agent: Agent, ctx: Context, template: str, variables: dict[str, Any],
+                   frame: dict[str, Any], *, kind: str) -> DayPlan:
+    """Ask `template` for a plan and run it through the self-refine loop (see the module
+    docstring); `frame` gives where the plan starts (`origin`), its hours and the events it
+    should respect. With `refine_rounds` 0 the plan is used as first asked."""
+    async def generate() -> DayPlan:
+        return await ctx.llm.ask(template, variables, schema=DayPlan, agent=agent.id)
+
+    rounds = ctx.settings.refine_rounds
+    if rounds < 1:
+        return await generate()
+    p = agent.persona
+    base = {
+        "persona": variables["persona"],
+        "date": variables["date"],
+        "date_iso": ctx.now.date().isoformat(),
+        "day_start": frame["day_start"],
+        "day_end": frame["day_end"],
+        "origin": {"id": frame["origin"], "name": ctx.places.name(frame["origin"])},
+        "home": p.home,
+        "routine": [{"start": r.start.strftime("%H:%M"), "activity": r.activity,
+                     "place": r.place} for r in p.daily_routine],
+        "events": frame["events"],
+        "goals": list(p.goals),
+    }
+    judged: list[tuple[PlanChecks, PlanCritique]] = []  # per attempt, for the refiner
+
+    def plan_vars(plan: DayPlan) -> list[dict[str, str]]:
+        return [{"start": i.start, "activity": i.activity, "place": i.place,
+                 "place_name": ctx.places.name(i.place) if i.place in ctx.places
+                 else "not a known place"} for i in plan.items]
+
+    async def feedback(plan: DayPlan) -> Feedback:
+        checks = check_plan(plan.items, ctx.places, origin=frame["origin"],
+                            earliest=frame["day_start"], latest=frame["day_end"])
+        critic = await ctx.llm.ask(
+            "plan_critique",
+            {**base, "plan": plan_vars(plan), "checks": checks.to_vars(),
+             "criteria": [{"name": c, "question": CRITERIA_QUESTIONS[c]} for c in CRITERIA]},
+            schema=PlanCritique, agent=agent.id)
+        judged.append((checks, critic))
+        return combine(checks, critic)
+
+    async def improve(latest: DayPlan, history: list[Attempt[DayPlan]]) -> DayPlan:
+        past = [{"plan": plan_vars(a.output), "feedback": a.feedback.to_dict(),
+                 "checks": judged[n][0].to_vars(),
+                 "critic": [c.model_dump() for c in judged[n][1].criteria]}
+                for n, a in enumerate(history)]
+        return await ctx.llm.ask(
+            "plan_refine",
+            {**base, "places": variables["places"], "plan": plan_vars(latest), "history": past},
+            schema=DayPlan, agent=agent.id)
+
+    trace = await refine(generate, feedback, improve, kind=kind, max_rounds=rounds)
+    ctx.emit(Refined, agent=agent.id,
+             **trace_fields(trace, template, variables, lambda d: d.model_dump()))
+    return trace.final
+
+
+def combine(checks: PlanChecks, critic: PlanCritique) -> Feedback:
+    """One verdict from the computed checks and the critic: satisfied only if both are; the
+    score is the product of theirs; the issues are the failed criteria, computed ones first."""
+    failed = [c.criterion for c in critic.criteria if not c.passed]
+    issues = tuple(dict.fromkeys([*checks.failed, *failed]))
+    satisfied = checks.passed and critic.satisfied
+    notes = checks.problems() + [f"{c.criterion}: {c.reason}" for c in critic.criteria
+                                 if not c.passed and c.criterion not in checks.failed]
+    if not satisfied and critic.critique and not notes:
+        notes.append(critic.critique)
+    return Feedback(score=checks.score * critic.score, satisfied=satisfied,
+                    critique="; ".join(notes), issues=issues)
 
 
 def _current(actions: list[Action], now: datetime) -> Action | None:

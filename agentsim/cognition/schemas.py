@@ -145,12 +145,33 @@ class CurriculumTask(Out):
     object: str | None = Field(None, description="id of the object it uses, if any")
     state: str | None = Field(None, description="the state that object should take, if any")
     reason: str = ""
+class CriterionVerdict(Out):
+    criterion: str = Field(description="the criterion's name, as given")
+    passed: bool
+    reason: str = Field("", description="one sentence: why it passes or fails")
+
+
+class PlanCritique(Out):
+    """A critic's verdict on a day plan: each named criterion, a score, and whether the plan is
+    good enough to keep as it is."""
+
+    criteria: list[CriterionVerdict] = Field(min_length=1, max_length=8)
+    score: float = Field(description="0 (unusable) to 1 (nothing to improve)")
+    satisfied: bool = Field(description="true if the plan can be kept as it is")
+    critique: str = Field("", description="what to change, briefly; empty if nothing")
+
+    @field_validator("score")
+    @classmethod
+    def _unit(cls, v: float) -> float:
+        return min(1.0, max(0.0, float(v)))
 
 
 TEMPLATES: dict[str, tuple[type[Out], str]] = {
     "importance": (ImportanceScores, "fast"),
     "day_plan": (DayPlan, "smart"),
     "replan": (DayPlan, "smart"),
+    "plan_critique": (PlanCritique, "smart"),
+    "plan_refine": (DayPlan, "smart"),
     "decompose": (Decomposition, "smart"),
     "react": (Reaction, "fast"),
     "converse_turn": (Turn, "smart"),

@@ -6,6 +6,7 @@ the rendered text) with a JSON text that validates against that template's outpu
 
     importance     cue table -> poignancy score
     planning       day_plan, replan: the routine, plus the events the agent decides to attend
+    critique       plan_critique, plan_refine: judge a plan against named criteria, fix it
     decompose      hour chunks and 5-15 minute actions, with the objects they use
     react          start a conversation or not
     conversation   converse_turn, conversation_memory
@@ -28,6 +29,7 @@ from typing import Any
 
 from agentsim.llm.base import Completion, Prompt
 from agentsim.llm.offline.conversation import conversation_memory, converse_turn
+from agentsim.llm.offline.critique import plan_critique, plan_refine
 from agentsim.llm.offline.decompose import decompose
 from agentsim.llm.offline.importance import importance
 from agentsim.llm.offline.interview import interview
@@ -48,6 +50,8 @@ ANSWERERS: dict[str, Answerer] = {
     "importance": importance,
     "day_plan": day_plan,
     "replan": replan,
+    "plan_critique": plan_critique,
+    "plan_refine": plan_refine,
     "decompose": decompose,
     "react": react,
     "converse_turn": converse_turn,

@@ -2,7 +2,8 @@
 
 Rules:
 - The day follows the routine, in order. More than 8 routine items: merge adjacent pairs
-  (same place first, then the shortest pair) until 8 are left. Fewer than 5: take a lunch
+  (same place first, then the shortest pair; the first item, where the agent wakes, is merged
+  into one elsewhere only if nothing else can be) until 8 are left. Fewer than 5: take a lunch
   (12:00-13:00) or dinner (18:00-19:00) break out of a long item that spans it.
 - Events: the host always goes; a guest goes by a stable coin with p=0.7 (see
   `common.attendance`). An attended event replaces what the plan had from its start to its
@@ -54,15 +55,18 @@ def _merge_down(items: list[Item], limit: int, day_end: int) -> list[Item]:
     """Merge adjacent unfixed pairs, same place first, then the shortest, until <= limit."""
     items = list(items)
     while len(items) > limit:
+        # The day's first item is where the agent wakes up: merging it into an item elsewhere
+        # would put them there the minute they wake, so that pair comes last of its kind.
         pairs = [
             (items[i].place != items[i + 1].place,
+             i == 0 and items[i].place != items[i + 1].place,
              _end_of(items, i + 1, day_end) - items[i].start, i)
             for i in range(len(items) - 1)
             if not items[i].fixed and not items[i + 1].fixed
         ]
         if not pairs:
             break
-        _, _, i = min(pairs)
+        *_, i = min(pairs)
         a, b = items[i], items[i + 1]
         longer = a if (b.start - a.start) >= (_end_of(items, i + 1, day_end) - b.start) else b
         items[i : i + 2] = [Item(a.start, f"{a.activity}, then {b.activity}", longer.place)]
