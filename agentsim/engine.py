@@ -239,11 +239,26 @@ class Simulation:
         w, decay = self.settings.weights, self.settings.decay
         return a.memory.retrieve(vec, self.clock.now, k=k, weights=w, decay=decay, touch=False)
 
-    # -- synchronous API (scripts; in a notebook's running loop use the a* methods) ---------
+    # -- synchronous API (scripts and notebooks; coroutines: the a* methods) ---------------
     def _sync(self, coro: Any) -> Any:
+        """Run `coro` to the end on the simulation's own event loop. Called where a loop is
+        already running (a Jupyter cell), that loop is left alone and ours runs in a helper
+        thread while the caller waits, so `sim.run(hours=1)` works in a notebook too."""
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
-        return self._loop.run_until_complete(coro)
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            return self._loop.run_until_complete(coro)
+        if running is self._loop or self._loop.is_running():
+            coro.close()
+            raise UserError("a blocking call from inside the running simulation (e.g. an "
+                            "event handler): use the coroutine (await sim.arun(...), "
+                            "sim.ainterview(...))", field="Simulation")
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1, thread_name_prefix="agentsim-sync") as pool:
+            return pool.submit(self._loop.run_until_complete, coro).result()
 
     def step(self) -> None:
         self._sync(self.astep())
