@@ -183,10 +183,13 @@ def replay_cmd(run_path: str) -> None:
 @_friendly
 def export_cmd(run_path: str, fmt: str, out: str | None) -> None:
     """Write RUN's tables (events, conversations, agents, relationships, memories, LLM usage)."""
-    from agentsim.export import export_run
+    from agentsim.export import export_run, has_checkpoint
 
     for f in export_run(run_path, fmt, out):
         click.echo(str(f))
+    if not has_checkpoint(run_path):
+        click.echo(f"agentsim: note: {run_path} has no checkpoint: the relationships and "
+                   "memories tables are empty", err=True)
 
 
 @main.command(name="report")
