@@ -15,7 +15,7 @@ import asyncio
 import random
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context, Embed, Settings
@@ -208,6 +208,13 @@ class Simulation:
     def read(self, agent: str, document: str, query: str | None = None, k: int = 1) -> Reading:
         return self._sync(self.aread(agent, document, query, k))
 
+    @overload
+    async def ainterview(self, agent: Literal["all"] | list[str] | tuple[str, ...],
+                         question: str, *, remember: bool = False) -> list[Answer]: ...
+    @overload
+    async def ainterview(self, agent: str, question: str, *,
+                         remember: bool = False) -> Answer: ...
+
     async def ainterview(self, agent: str | Sequence[str], question: str, *,
                          remember: bool = False) -> Answer | list[Answer]:
         """Ask one agent (a name or id), a list of them, or "all"; a list answers with a list,
@@ -266,6 +273,12 @@ class Simulation:
     def run(self, *, hours: float | None = None, ticks: int | None = None,
             until: Callable[[Simulation], bool] | None = None) -> None:
         self._sync(self.arun(hours=hours, ticks=ticks, until=until))
+
+    @overload
+    def interview(self, agent: Literal["all"] | list[str] | tuple[str, ...], question: str, *,
+                  remember: bool = False) -> list[Answer]: ...
+    @overload
+    def interview(self, agent: str, question: str, *, remember: bool = False) -> Answer: ...
 
     def interview(self, agent: str | Sequence[str], question: str, *,
                   remember: bool = False) -> Answer | list[Answer]:
