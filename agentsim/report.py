@@ -95,8 +95,8 @@ def graph_figure(m: Metrics, path: Path) -> Path:
     talks = m.conversations_per_agent()
     fig, ax = plt.subplots(figsize=(8.5, 7.5))
     u = g.to_undirected()
-    pos = nx.kamada_kawai_layout(u) if nx.is_connected(u) and len(u) > 2 else \
-        nx.spring_layout(u, seed=0, k=1.2 / max(1, len(u)) ** 0.5)
+    # spring layout: numpy only (kamada_kawai would load scipy and its own BLAS)
+    pos = nx.spring_layout(u, seed=0, k=1.6 / max(1, len(u)) ** 0.5, iterations=200)
     most = max([int(v) for v in talks.values] + [1])
     sizes = [250 + 1100 * int(talks.get(n, 0)) / most for n in g.nodes]
     talked = [(a, b) for a, b, d in u.edges(data=True)
