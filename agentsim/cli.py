@@ -228,7 +228,7 @@ def skills_cmd(target: str, runs: str, show: str | None, as_json: bool) -> None:
 def export_cmd(run_path: str, fmt: str | None, refinements: bool, out: str | None) -> None:
     """Write RUN's tables (events, conversations, agents, relationships, memories, LLM usage)
     or, with --refinements, its self-refine loops as fine-tuning examples."""
-    from agentsim.export import export_refinements, export_run
+    from agentsim.export import export_refinements, export_run, has_checkpoint
 
     if refinements:
         click.echo(str(export_refinements(run_path, out,
@@ -236,6 +236,9 @@ def export_cmd(run_path: str, fmt: str | None, refinements: bool, out: str | Non
     if fmt is not None or not refinements:
         for f in export_run(run_path, fmt or "parquet", out):
             click.echo(str(f))
+        if not has_checkpoint(run_path):
+            click.echo(f"agentsim: note: {run_path} has no checkpoint: the relationships and "
+                       "memories tables are empty", err=True)
 
 
 @main.command(name="report")

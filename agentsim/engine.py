@@ -15,7 +15,7 @@ import asyncio
 import random
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context, Embed, Settings
@@ -213,6 +213,13 @@ class Simulation:
     def read(self, agent: str, document: str, query: str | None = None, k: int = 1) -> Reading:
         return self._sync(self.aread(agent, document, query, k))
 
+    @overload
+    async def ainterview(self, agent: Literal["all"] | list[str] | tuple[str, ...],
+                         question: str, *, remember: bool = False) -> list[Answer]: ...
+    @overload
+    async def ainterview(self, agent: str, question: str, *,
+                         remember: bool = False) -> Answer: ...
+
     async def ainterview(self, agent: str | Sequence[str], question: str, *,
                          remember: bool = False) -> Answer | list[Answer]:
         """Ask one agent (a name or id), a list of them, or "all"; a list answers with a list,
@@ -244,11 +251,26 @@ class Simulation:
         w, decay = self.settings.weights, self.settings.decay
         return a.memory.retrieve(vec, self.clock.now, k=k, weights=w, decay=decay, touch=False)
 
-    # -- synchronous API (scripts; in a notebook's running loop use the a* methods) ---------
+    # -- synchronous API (scripts and notebooks; coroutines: the a* methods) ---------------
     def _sync(self, coro: Any) -> Any:
+        """Run `coro` to the end on the simulation's own event loop. Called where a loop is
+        already running (a Jupyter cell), that loop is left alone and ours runs in a helper
+        thread while the caller waits, so `sim.run(hours=1)` works in a notebook too."""
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
-        return self._loop.run_until_complete(coro)
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            return self._loop.run_until_complete(coro)
+        if running is self._loop or self._loop.is_running():
+            coro.close()
+            raise UserError("a blocking call from inside the running simulation (e.g. an "
+                            "event handler): use the coroutine (await sim.arun(...), "
+                            "sim.ainterview(...))", field="Simulation")
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1, thread_name_prefix="agentsim-sync") as pool:
+            return pool.submit(self._loop.run_until_complete, coro).result()
 
     def step(self) -> None:
         self._sync(self.astep())
@@ -256,6 +278,12 @@ class Simulation:
     def run(self, *, hours: float | None = None, ticks: int | None = None,
             until: Callable[[Simulation], bool] | None = None) -> None:
         self._sync(self.arun(hours=hours, ticks=ticks, until=until))
+
+    @overload
+    def interview(self, agent: Literal["all"] | list[str] | tuple[str, ...], question: str, *,
+                  remember: bool = False) -> list[Answer]: ...
+    @overload
+    def interview(self, agent: str, question: str, *, remember: bool = False) -> Answer: ...
 
     def interview(self, agent: str | Sequence[str], question: str, *,
                   remember: bool = False) -> Answer | list[Answer]:

@@ -44,6 +44,9 @@ def run_tables(path: str | Path) -> dict[str, pd.DataFrame]:
     from agentsim.metrics import from_run
     from agentsim.rundir import RunDir
 
+    rd = RunDir.open(path)
+    if not rd.events_path.is_file():
+        raise UserError("no events.jsonl: the run has no event log to export", path=rd.path)
     m = from_run(path)
     talks = [e for e in m.event_list if e.type == "conversation"]
     conversations = pd.DataFrame(
@@ -58,7 +61,7 @@ def run_tables(path: str | Path) -> dict[str, pd.DataFrame]:
           "home": p.home, "innate": ";".join(p.innate)} for aid, p in m.world.personas.items()],
         columns=["agent", "name", "age", "occupation", "home", "innate"])
 
-    found = RunDir.open(path).latest_checkpoint()
+    found = rd.latest_checkpoint()
     edges: list[dict[str, Any]] = []
     memories: list[dict[str, Any]] = []
     if found is not None:
@@ -77,6 +80,13 @@ def run_tables(path: str | Path) -> dict[str, pd.DataFrame]:
         "memories": pd.DataFrame(memories, columns=_columns(memories, ["agent", "id"])),
         "llm_usage": m.llm_usage("template"),
     }
+
+
+def has_checkpoint(path: str | Path) -> bool:
+    """Whether the run has a finished checkpoint (where relationships and memories come from)."""
+    from agentsim.rundir import CHECKPOINTS
+
+    return any(not p.name.endswith(".tmp") for p in (Path(path) / CHECKPOINTS).glob("tick-*"))
 
 
 def _columns(rows: list[dict[str, Any]], first: list[str]) -> list[str]:

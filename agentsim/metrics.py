@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -252,7 +252,8 @@ class Metrics:
 
     def occupancy(self, place: str, start: datetime, end: datetime) -> pd.DataFrame:
         """Who was at `place` (a room, or an area and its rooms) between `start` and `end`:
-        agent, name, arrived (or was there at `start`), left (None if still there at `end`)."""
+        agent, name, arrived (or was there at `start`), left (None if still there at `end`).
+        Only what the log covers counts: a window after its last tick is empty."""
         import pandas as pd
 
         places = self.world.places
@@ -270,10 +271,13 @@ class Metrics:
                 visits[-1][1] = row.time
             if inside(row.place) and (not visits or visits[-1][1] is not None):
                 visits.append([row.time, None])
+        ticks = self._ticks()
+        covered = (ticks[-1][1] + timedelta(minutes=self.world.spec.tick_minutes) if ticks
+                   else self.world.spec.start)  # the end of the last tick in the log
         out = []
         for aid, visits in sorted(stays.items()):
             for arrived, left in visits:
-                if arrived < end and (left is None or left > start):
+                if arrived < end and (left if left is not None else covered) > start:
                     out.append({"agent": aid, "name": names.get(aid, aid),
                                 "arrived": max(arrived, start),
                                 "left": left if left is not None and left < end else None})

@@ -43,40 +43,82 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
+def _time_axis(ax: Any) -> None:
+    """Ticks as 'Mon 06:00' (sim time), slanted."""
+    import matplotlib.dates as mdates
+
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=4, maxticks=9))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%a %H:%M"))
+    for label in ax.get_xticklabels():
+        label.set_rotation(30)
+        label.set_horizontalalignment("right")
+
+
 def diffusion_figure(m: Metrics, subjects: list[str], path: Path) -> Path:
+    """One panel per piece of news (curves that coincide would hide each other in one),
+    sharing the axes: the share of residents who know it, tick by tick."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    for s in subjects:
+    cols = 1 if len(subjects) == 1 else 2
+    rows = -(-len(subjects) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(7.5 if cols == 2 else 7, 0.6 + 2.4 * rows),
+                             sharex=True, sharey=True, squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, s in enumerate(subjects):
+        ax = axes[i // cols][i % cols]
         d = m.diffusion(s)
-        ax.plot(d["time"], d["share"] * 100, label=s, linewidth=2)
-    ax.set_ylim(0, 105)
-    ax.set_ylabel("residents who know (%)")
-    ax.set_title("How the news spread")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.autofmt_xdate()
+        ax.plot(d["time"], d["share"] * 100, linewidth=2, color=colours[i % len(colours)])
+        ax.fill_between(d["time"], d["share"] * 100, alpha=0.15,
+                        color=colours[i % len(colours)])
+        end = d["share"].iloc[-1] if len(d) else 0.0
+        ax.set_title(f"{s}: {end:.0%} at the end", fontsize=9)
+        ax.set_ylim(0, 105)
+        ax.grid(alpha=0.3)
+        if i % cols == 0:
+            ax.set_ylabel("know it (%)", fontsize=8)
+        _time_axis(ax)
+        ax.tick_params(labelsize=7)
+    for j in range(len(subjects), rows * cols):  # an empty slot in the last row
+        axes[j // cols][j % cols].axis("off")
+        above = axes[j // cols - 1][j % cols]
+        above.xaxis.set_tick_params(labelbottom=True)
+        _time_axis(above)
+    fig.suptitle("How the news spread: residents who know, over time", fontsize=11)
     return _save(fig, path)
 
 
 def graph_figure(m: Metrics, path: Path) -> Path:
     import networkx as nx
+    from matplotlib.lines import Line2D
 
     plt = _plt()
     g = m.relationship_graph()
     talks = m.conversations_per_agent()
-    fig, ax = plt.subplots(figsize=(7.5, 6.5))
-    pos = nx.spring_layout(g.to_undirected(), seed=0, k=0.9)
-    sizes = [200 + 120 * int(talks.get(n, 0)) for n in g.nodes]
-    talked = [(a, b) for a, b, d in g.edges(data=True) if d.get("conversations")]
-    known = [(a, b) for a, b, d in g.edges(data=True) if not d.get("conversations")]
-    nx.draw_networkx_edges(g, pos, edgelist=known, ax=ax, edge_color="#bbbbbb", arrows=False)
-    nx.draw_networkx_edges(g, pos, edgelist=talked, ax=ax, edge_color="#c44e52", width=1.6,
-                           arrows=False)
-    nx.draw_networkx_nodes(g, pos, ax=ax, node_size=sizes, node_color="#4c72b0", alpha=0.85)
-    nx.draw_networkx_labels(g, pos, ax=ax, font_size=7,
-                            labels={n: n.split()[0] for n in g.nodes})
-    ax.set_title("Relationships at the end (red: talked during the run; size: conversations)",
-                 fontsize=9)
+    fig, ax = plt.subplots(figsize=(8.5, 7.5))
+    u = g.to_undirected()
+    # spring layout: numpy only (kamada_kawai would load scipy and its own BLAS)
+    pos = nx.spring_layout(u, seed=0, k=1.6 / max(1, len(u)) ** 0.5, iterations=200)
+    most = max([int(v) for v in talks.values] + [1])
+    sizes = [250 + 1100 * int(talks.get(n, 0)) / most for n in g.nodes]
+    talked = [(a, b) for a, b, d in u.edges(data=True)
+              if d.get("conversations") or g.get_edge_data(b, a, {}).get("conversations")]
+    known = [e for e in u.edges if e not in set(talked)]
+    nx.draw_networkx_edges(u, pos, edgelist=known, ax=ax, edge_color="#bbbbbb", width=1.0)
+    nx.draw_networkx_edges(u, pos, edgelist=talked, ax=ax, edge_color="#c44e52", width=1.4,
+                           alpha=0.8)
+    nx.draw_networkx_nodes(u, pos, ax=ax, node_size=sizes, node_color="#4c72b0", alpha=0.9)
+    for n, (x, y) in pos.items():
+        ax.annotate(n, (x, y), xytext=(0, -13 - 0.012 * sizes[list(g.nodes).index(n)]),
+                    textcoords="offset points", ha="center", va="top", fontsize=8,
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
+                          "alpha": 0.8})
+    ax.legend(handles=[Line2D([], [], color="#c44e52", lw=1.6, label="talked during the run"),
+                       Line2D([], [], color="#bbbbbb", lw=1.2, label="knew each other before"),
+                       Line2D([], [], marker="o", ls="", color="#4c72b0", markersize=9,
+                              label="size: conversations")],
+              loc="lower left", fontsize=8, frameon=False)
+    ax.set_title(f"Relationships at the end: {len(g)} residents, {len(u.edges)} ties, "
+                 f"{len(talked)} of them talked", fontsize=10)
+    ax.margins(0.08)
     ax.axis("off")
     return _save(fig, path)
 
@@ -89,7 +131,7 @@ def density_figure(m: Metrics, path: Path) -> Path:
     ax.set_ylabel("network density")
     ax.set_title("Relationship network density (edges / n(n-1))")
     ax.grid(alpha=0.3)
-    fig.autofmt_xdate()
+    _time_axis(ax)
     return _save(fig, path)
 
 
@@ -120,7 +162,7 @@ def timeline_figure(m: Metrics, agent: str, end: datetime, path: Path) -> Path:
     ax.set_yticks(range(len(order)), order, fontsize=8)
     ax.set_title(f"{m.world.personas[agent].name}'s day: where, when")
     ax.grid(axis="x", alpha=0.3)
-    fig.autofmt_xdate()
+    _time_axis(ax)
     return _save(fig, path)
 
 
@@ -230,7 +272,8 @@ def _write_html(folder: Path, title: str, sections: list[tuple[str, str]],
     for head, body in sections:
         parts.append(f"<h2>{html.escape(head)}</h2>{_md_table_html(body)}")
     for head, f in figures:
-        parts.append(f"<h2>{html.escape(head)}</h2><img src='{f.name}' alt='{head}'>")
+        parts.append(f'<h2>{html.escape(head)}</h2><img src="{html.escape(f.name)}" '
+                     f'alt="{html.escape(head)}">')
     report = folder / "report.html"
     report.write_text("\n".join(parts), encoding="utf-8")
     return report

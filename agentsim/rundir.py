@@ -109,7 +109,20 @@ class RunDir:
         if not self.events_path.exists():
             return []
         with open(self.events_path, encoding="utf-8") as f:
-            return [parse_event(line) for line in f if line.strip()]
+            lines = f.read().split("\n")
+        events = []
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                events.append(parse_event(line))
+            except ValueError as e:
+                if n == len(lines):  # no newline after it: a write cut short (a killed run)
+                    break
+                first = str(e).splitlines()[0]
+                raise UserError(f"line {n} is not an event ({first})",
+                                path=self.events_path) from None
+        return events
 
     def close(self) -> None:
         if self._events is not None:

@@ -118,7 +118,33 @@ def cells(grid: Mapping[str, Iterable[Any]] | None) -> list[dict[str, Any]]:
     for k, v in zip(keys, values, strict=True):
         if not v:
             raise UserError(f"no values for {k!r}", field="grid")
+        for x in v:
+            _check(k, x)
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*values)]
+
+
+_WHOLE = {"max_turns", "talk_cooldown_minutes", "attention", "reflection_threshold"}
+
+
+def _check(key: str, value: Any) -> None:
+    """A grid value a run can use, or a one-line error naming the key (before any run)."""
+    name = SETTINGS[key]
+    if name == "weights":
+        ok = (isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 3
+              and all(_number(x) and x >= 0 for x in value))
+        want = "3 numbers >= 0 (recency, importance, relevance), e.g. 1:1:3"
+    elif name == "decay":
+        ok, want = _number(value) and 0 < value <= 1, "a number in (0, 1]"
+    else:
+        ok = _number(value) and float(value).is_integer() and value >= (0 if name in (
+            "talk_cooldown_minutes",) else 1)
+        want = "a whole number" + (" >= 0" if name == "talk_cooldown_minutes" else " >= 1")
+    if not ok:
+        raise UserError(f"bad value {value!r} for {key}: {want}", field="grid")
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
@@ -157,6 +183,8 @@ def _apply(sim: Simulation, params: Mapping[str, Any]) -> None:
             if len(value) != 3:
                 raise UserError(f"{key} needs 3 numbers (recency, importance, relevance)",
                                 field=key)
+        elif name in _WHOLE:
+            value = int(value)
         changes[name] = value
     sim.settings = dataclasses.replace(sim.settings, **changes)
 
@@ -332,29 +360,61 @@ def _backend(backend: str, ray_address: str | None) -> str:
 
 
 def _run_local(tasks: list[dict[str, Any]], workers: int | None) -> list[dict[str, Any]]:
+    """Every task in a pool of spawned processes. A run that kills its worker process (a
+    crash, os._exit, the kernel's OOM killer) breaks the pool: the runs that finished keep
+    their rows, and the unfinished ones are retried one process each, so only the run that
+    really dies becomes an error row."""
     _check_picklable(tasks)
     n = workers or min(os.cpu_count() or 1, len(tasks))
     if n <= 1:
         return [run_one(t) for t in tasks]
     from concurrent.futures.process import BrokenProcessPool
 
-    try:
-        with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn")) as pool:
-            return list(pool.map(run_one, tasks))
-    except BrokenProcessPool:
-        raise UserError("a worker process died: in a script, call sweep() under "
-                        "`if __name__ == \"__main__\":` (workers re-import it), or pass "
-                        "workers=1", field="workers") from None
+    rows: list[dict[str, Any]] = []
+    unfinished: list[dict[str, Any]] = []
+    with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn")) as pool:
+        futures = [(pool.submit(run_one, t), t) for t in tasks]
+        for future, task in futures:
+            try:
+                rows.append(future.result())
+            except BrokenProcessPool:
+                unfinished.append(task)
+    died = []
+    for task in unfinished:
+        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as alone:
+            try:
+                rows.append(alone.submit(run_one, task).result())
+            except BrokenProcessPool:
+                died.append(_died(task, "its worker process died (crashed or was killed)"))
+        if died and not rows and len(died) >= min(2, len(tasks)):
+            raise UserError("worker processes die before running anything: in a script, "
+                            "call sweep() under `if __name__ == \"__main__\":` (workers "
+                            "re-import it), or pass workers=1", field="workers")
+    return rows + died
+
+
+def _died(task: dict[str, Any], why: str) -> dict[str, Any]:
+    return {"cell": task["cell"], **task["params"], "seed": task["seed"], "error": why}
 
 
 def _run_ray(tasks: list[dict[str, Any]], address: str | None) -> list[dict[str, Any]]:
+    """Every task as a Ray task; one whose worker dies (retried once, as Ray does for lost
+    workers) becomes an error row, and the other rows are kept."""
     import ray
 
     _check_picklable(tasks)
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    remote = ray.remote(run_one)
-    return ray.get([remote.remote(t) for t in tasks])
+    remote = ray.remote(max_retries=1)(run_one)
+    refs = [remote.remote(t) for t in tasks]
+    rows = []
+    for ref, task in zip(refs, tasks, strict=True):
+        try:
+            rows.append(ray.get(ref))
+        except ray.exceptions.RayError as e:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            rows.append(_died(task, f"{type(e).__name__} on Ray: {first}"))
+    return rows
 
 
 def _check_picklable(tasks: list[dict[str, Any]]) -> None:

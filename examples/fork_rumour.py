@@ -57,6 +57,7 @@ def main() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -67,6 +68,7 @@ def main() -> None:
     ax.set_title("A rumour in Smallville: treatment vs control")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%a %H:%M"))
     fig.autofmt_xdate()
     fig.tight_layout()
     fig.savefig(out / "diffusion.png", dpi=110)

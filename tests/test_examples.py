@@ -10,11 +10,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
+FEWER = {"sweep_retrieval_weights.py": ["--seeds", "0,1"]}  # 3 x 2 runs, not 3 x 3
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_example_runs(path, tmp_path):
-    args = [sys.executable, str(path), "--hours", "2", "--embedder", "hash"]
+    args = [sys.executable, str(path), "--hours", "1", "--embedder", "hash",
+            *FEWER.get(path.name, [])]
     if '"--out"' in path.read_text():  # examples that write files write them here
         args += ["--out", str(tmp_path / "out")]
     out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -23,3 +25,5 @@ def test_example_runs(path, tmp_path):
     if "--out" in args:
         written = {p.suffix for p in (tmp_path / "out").rglob("*") if p.is_file()}
         assert ".csv" in written, written
+        if "savefig" in path.read_text() or ".plot(" in path.read_text():
+            assert ".png" in written, written

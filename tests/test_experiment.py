@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import shutil
 from datetime import datetime
 from pathlib import Path
 
@@ -12,7 +15,7 @@ from agentsim.cli import main
 from agentsim.errors import UserError
 from agentsim.events import Conversation, Learned, Moved, TickEnded, Utterance, Whispered
 from agentsim.export import export_run
-from agentsim.metrics import Metrics, answers_frame, events_frame, knowledge_times
+from agentsim.metrics import Metrics, answers_frame, events_frame, from_run, knowledge_times
 from agentsim.report import write_report
 from agentsim.session import load
 from agentsim.world.loader import load_world
@@ -156,7 +159,8 @@ def test_report_has_the_diffusion_curve_and_the_relationship_graph(smallville_da
     assert "Valentine's Day party" in text and "| template |" in text
     page = write_report(smallville_day, out=tmp_path / "h", agent="Isabella Rodriguez",
                         as_html=True)
-    assert "<img src='relationships.png'" in page.read_text()
+    assert '<img src="relationships.png" alt="Relationship graph">' in page.read_text()
+    assert 'alt="A resident&#x27;s day"' in page.read_text()
     with pytest.raises(UserError, match="no agent named 'Zed'"):
         write_report(smallville_day, out=tmp_path, agent="Zed")
 
@@ -171,3 +175,131 @@ def test_export_and_report_commands(smallville_day, tmp_path):
     assert r.exit_code == 0 and r.output.strip().endswith("report.md")
     r = CliRunner().invoke(main, ["export", str(tmp_path), "--format", "csv"])
     assert r.exit_code == 2 and "not a run directory" in r.output
+
+
+def test_notebook_style_use_inside_a_running_event_loop():
+    from agentsim.cognition.interview import Answer
+
+    async def cell():  # what a Jupyter cell is: code running inside an event loop
+        sim = load(str(TINY), seed=0, embedder="hash")
+        await sim.arun(until=lambda s: s.clock.tick >= 2)
+        sim.run(ticks=1)  # the blocking call works there too
+        await sim.awhisper("Ann Lee", "The cafe's oven broke this morning")
+        answers = await sim.ainterview("all", "What happened to the cafe's oven?")
+        await sim.arun(until=lambda s: True)  # already true: no tick
+        tick = sim.clock.tick
+        await sim.aclose()
+        return tick, answers
+
+    tick, answers = asyncio.run(cell())
+    assert tick == 3
+    assert [a.agent for a in answers] == ["ann_lee", "bob_park", "cal_moss"]
+    assert all(isinstance(a, Answer) and a.question.startswith("What happened") for a in answers)
+    ann = answers[0]
+    assert "whisper" in ann.sources and all(m.score >= 0 for m in ann.memories)
+    assert any("oven" in m.record.text for m in ann.memories)
+
+
+def test_a_blocking_call_from_an_event_handler_is_a_clear_error():
+    sim = load(str(TINY), seed=0, embedder="hash")
+    errors = []
+
+    def handler(e):
+        if isinstance(e, TickEnded) and not errors:
+            try:
+                sim.interview("Ann Lee", "Hello?")
+            except UserError as err:
+                errors.append(str(err))
+
+    sim.bus.subscribe(handler)
+    sim.run(ticks=1)
+    assert errors and "await sim.arun" in errors[0] and sim.clock.tick == 1
+    sim.close()
+
+
+def test_a_fork_is_independent_of_its_original():
+    def state(s):
+        return (s.clock.tick, [e.to_json() for e in s.events], dict(s.objects),
+                {a: [r.text for r in x.memory.records()] for a, x in s.agents.items()},
+                s.relationships.get_state(), s.rng.getstate(), s.settings)
+
+    sim = load(str(TINY), seed=0, embedder="hash")
+    sim.run(ticks=3)
+    before = state(sim)
+    twin = sim.fork()
+    assert state(twin)[:5] == before[:5]
+    twin.whisper("Ann Lee", "a secret")
+    twin.inject("The fire alarm rings")
+    twin.objects = {k: "broken" for k in twin.objects}
+    twin.settings = dataclasses.replace(twin.settings, max_turns=1)
+    twin.run(ticks=2)
+    assert state(sim) == before
+    assert twin.clock.tick == 5 and len(twin.agents["ann_lee"].memory) > len(
+        sim.agents["ann_lee"].memory)
+    sim.run(ticks=2)  # the original goes on as if there were no fork
+    fresh = load(str(TINY), seed=0, embedder="hash")
+    fresh.run(ticks=5)
+    assert [e.to_json() for e in sim.events] == [e.to_json() for e in fresh.events]
+    for s in (twin, sim, fresh):
+        s.close()
+
+
+def test_occupancy_counts_only_what_the_log_covers():
+    events = [TickEnded(tick=0, time=at(0), awake=3, conversations=0),
+              Moved(tick=1, time=at(10), agent="bob_park", src="house_b_bedroom",
+                    dst="cafe_counter", destination="cafe_counter"),
+              TickEnded(tick=1, time=at(10), awake=3, conversations=0)]
+    m = tiny_metrics(events)
+    assert list(m.occupancy("cafe", at(15), at(19))["agent"]) == ["bob_park"]
+    assert m.occupancy("cafe", at(20), at(50)).empty  # after the log: unknown, not "there"
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A one-tick run of the tiny world: nobody has talked yet."""
+    sim = load(str(TINY), seed=0, embedder="hash", out=str(tmp_path_factory.mktemp("tiny")))
+    sim.run(ticks=1)
+    path = sim.run_dir.path
+    sim.close()
+    return path
+
+
+def test_report_of_a_run_without_conversations(tiny_run, tmp_path):
+    assert not [e for e in from_run(tiny_run).event_list if e.type == "conversation"]
+    text = write_report(tiny_run, out=tmp_path).read_text()
+    assert "No scheduled event has started yet" in text and "](relationships.png)" in text
+    for png in ("diffusion", "relationships", "density", "conversations", "timeline"):
+        assert (tmp_path / f"{png}.png").stat().st_size > 1000
+
+
+def test_export_and_report_of_runs_with_missing_or_broken_files(tiny_run, tmp_path):
+    from click.testing import CliRunner
+
+    def copy(name):
+        shutil.copytree(tiny_run, tmp_path / name)
+        return tmp_path / name
+
+    def cli(*args):
+        r = CliRunner().invoke(main, list(map(str, args)))
+        return r.exit_code, r.output.strip().splitlines()
+
+    no_log = copy("no-log")
+    (no_log / "events.jsonl").unlink()
+    code, out = cli("export", no_log, "--format", "csv")
+    assert code == 2 and len(out) == 1 and "no events.jsonl" in out[0]
+    assert cli("report", no_log)[0] == 2
+
+    no_ckpt = copy("no-checkpoint")
+    shutil.rmtree(no_ckpt / "checkpoints")
+    code, out = cli("export", no_ckpt, "--format", "csv", "-o", tmp_path / "x")
+    assert code == 0 and any("no checkpoint" in line for line in out)
+    assert pd.read_csv(tmp_path / "x" / "events.csv").shape[0] >= 5
+
+    torn = copy("torn")
+    with open(torn / "events.jsonl", "a") as f:
+        f.write('{"type": "moved", "tick": 1')  # a write cut short by a kill
+    assert cli("export", torn, "--format", "jsonl", "-o", tmp_path / "t")[0] == 0
+    with open(torn / "events.jsonl", "a") as f:
+        f.write("\n{}\n")
+    code, out = cli("export", torn, "--format", "jsonl")
+    assert code == 2 and len(out) == 1 and "events.jsonl: line" in out[0]

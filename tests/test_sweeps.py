@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from agentsim.errors import UserError
@@ -91,3 +92,40 @@ def test_ray_gives_the_same_numbers_as_local_processes(tmp_path):
     assert on_ray.backend == "ray" and local.backend == "local"
     assert len(on_ray.runs) == 12 and on_ray.runs["error"].isna().all()
     assert on_ray.summary.equals(local.summary)
+
+
+def dies_on_seed_one(sim):
+    import os
+
+    if sim.seed == 1:
+        os._exit(3)  # a crash that takes the worker process with it
+    return {"ticks": float(sim.clock.tick)}
+
+
+def test_a_run_that_kills_its_worker_loses_only_its_own_row(tmp_path):
+    result = sweep(TINY, seeds=[0, 1], ticks=1, embedder="hash", measure=dies_on_seed_one,
+                   out=tmp_path, workers=2, backend="local")
+    errors = dict(zip(result.runs["seed"], result.runs["error"], strict=True))
+    assert pd.isna(errors[0]) and "worker process died" in errors[1]
+    [row] = result.summary.to_dict("records")
+    assert row["n"] == 1 and row["mean"] == 1.0
+    assert "seed" in (tmp_path / "runs.csv").read_text()
+
+
+def test_sweep_command_rejects_a_bad_grid_in_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from agentsim.cli import main
+
+    for grid, needle in [("colour=1", "unknown sweep parameter 'colour'"),
+                         ("weights=1:1", "bad value (1.0, 1.0) for weights: 3 numbers"),
+                         ("max_turns=0", "bad value 0 for max_turns"),
+                         ("decay=x", "bad value 'x'")]:
+        r = CliRunner().invoke(main, ["sweep", TINY, "--grid", grid, "--ticks", "1", "-o",
+                                      str(tmp_path)])
+        assert r.exit_code == 2, r.output
+        [line] = r.output.strip().splitlines()
+        assert line.startswith("agentsim: error: ") and needle in line
+    r = CliRunner().invoke(main, ["sweep", TINY, "--seeds", "1,x", "--ticks", "1"])
+    assert r.exit_code == 2 and "bad seeds" in r.output
+    assert not any(tmp_path.iterdir())  # nothing ran
