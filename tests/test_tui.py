@@ -1,5 +1,6 @@
 """The TUI, driven by Textual's Pilot (keys step, pause, speed up, select, interview, whisper,
-inject, save and quit), the replay, and SVG snapshots of both screens."""
+inject, save and quit; the palette; the town tree), the replay, and SVG snapshots of the main
+screen, the conversations, the interview dialog and the replay."""
 
 from __future__ import annotations
 
@@ -10,16 +11,19 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from rich.console import Console
 from textual.widgets import DataTable, Static
 
-from agentsim.events import Conversation, WorldEvent
+from agentsim.events import Conversation, Event, WorldEvent
+from agentsim.memory.embed import BatchingEmbedder, HashEmbedder
 from agentsim.rundir import RunDir
 from agentsim.session import load
 from agentsim.tui.app import AgentsimApp, AskScreen, TextScreen
 from agentsim.tui.dialogs import ConversationsScreen
+from agentsim.tui.event_log import REWRAP_DELAY, describe
 from agentsim.tui.inspector import Inspector
 from agentsim.tui.model import Tracker, live_frame
 from agentsim.tui.replay import ReplayApp
@@ -41,6 +45,31 @@ def plain(renderable) -> str:
     console = Console(width=60, record=True, file=io.StringIO(), color_system=None)
     console.print(renderable)
     return console.export_text()
+
+
+class SkillUsed(Event):
+    """What the skill library publishes when an agent runs a skill: the TUI reads such events
+    by their `type` and fields alone."""
+
+    type: Literal["skill_used"] = "skill_used"
+    agent: str
+    skill: str
+    task: str
+    ok: bool
+    error: str | None = None
+
+
+class SkillLearned(Event):
+    type: Literal["skill_learned"] = "skill_learned"
+    agent: str
+    skill: str
+    description: str
+
+
+def log_text(app) -> str:
+    """The log's lines as one string, with every run of whitespace (wrapping, the time
+    column) made one space."""
+    return " ".join(" ".join(line.text for line in app.event_log.lines).split())
 
 
 async def until(pilot, condition, timeout: float = 5.0) -> None:
@@ -212,6 +241,8 @@ async def test_run_stops_at_total_ticks_without_exiting():
 
 
 async def test_ui_answers_keys_while_the_llm_is_slow():
+    """Every LLM call takes 2 s, so a tick takes several: each key must be answered while the
+    first tick is still waiting on the LLM (a view that waited for the tick could not be)."""
     sim = smallville()
     real = sim.llm
 
@@ -226,18 +257,22 @@ async def test_ui_answers_keys_while_the_llm_is_slow():
     sim.llm = Slow()
     app = AgentsimApp(sim, 50)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
-        assert app.runner.busy  # a tick is waiting on the slow LLM
+        await until(pilot, lambda: app.runner.busy)  # the first tick waits on the slow LLM
         t0 = time.perf_counter()
         await pilot.press("space")
-        assert app.paused and "paused" in status(app)
-        assert time.perf_counter() - t0 < 0.5
+        assert app.paused and "‖ pausing…" in status(app)  # the tick in flight goes on
+        await pilot.press("plus")
+        assert "2 tick/s" in status(app)
+        await pilot.press("j")
+        assert app.inspector.agent_id == sorted(sim.agents)[1]
+        assert time.perf_counter() - t0 < 1.5  # well inside one 2 s call
+        assert app.runner.busy and sim.clock.tick == 0
         await pilot.press("q")  # waits for the tick ...
         assert app.is_running
         await pilot.press("q")  # ... unless asked twice
         await pilot.pause()
         assert not app.is_running
-        assert time.perf_counter() - t0 < 1.5
+        assert sim.clock.tick == 0  # it left without waiting for the LLM
     sim.llm = real
     await sim.aclose()
 
@@ -250,6 +285,168 @@ async def test_palette_lists_the_simulation_commands():
         for title in ("Pause / resume", "Step", "Faster", "Slower", "Interview", "Whisper",
                       "World event", "Conversations", "Save checkpoint", "Quit"):
             assert titles.count(title) == 1
+    await sim.aclose()
+
+
+async def test_ui_answers_keys_while_embedding_is_slow():
+    """An embedder busy for 1.5 s a batch (as the MiniLM model can be on a loaded machine) runs
+    on its own thread: keys are answered while the tick waits on it."""
+    sim = smallville()
+
+    class SlowHash(HashEmbedder):
+        def embed(self, texts):
+            time.sleep(1.5)
+            return super().embed(texts)
+
+    batching = BatchingEmbedder(SlowHash())
+    sim.embed = batching.embed
+    app = AgentsimApp(sim, 50)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.runner.busy and batching.stats["calls"] > 0)
+        t0 = time.perf_counter()
+        await pilot.press("space")
+        await pilot.press("j")
+        assert "‖ pausing…" in status(app)
+        assert app.inspector.agent_id == sorted(sim.agents)[1]
+        assert time.perf_counter() - t0 < 1.0  # inside one 1.5 s batch
+        assert app.runner.busy and sim.clock.tick == 0
+        await pilot.press("q", "q")
+        await pilot.pause()
+        assert not app.is_running
+    batching.close()
+    await sim.aclose()
+
+
+async def test_palette_runs_a_simulation_command():
+    sim = smallville()
+    app = AgentsimApp(sim, 50, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Faster")
+        await until(pilot, lambda: "Faster" in str(app.screen.query("CommandList").first()
+                                                     .get_option_at_index(0).prompt))
+        await pilot.press("enter")
+        await until(pilot, lambda: app.speed == 2.0)
+        assert "2 tick/s" in status(app)
+    await sim.aclose()
+
+
+async def test_ctrl_q_quits_with_a_checkpoint_like_q(tmp_path):
+    sim = smallville(out=str(tmp_path))
+    app = AgentsimApp(sim, 50, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        await until(pilot, lambda: sim.clock.tick == 1 and not app.runner.busy)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert not app.is_running
+    assert (sim.run_dir.path / "checkpoints" / "tick-000001").is_dir()
+    await sim.aclose()
+
+
+async def test_choosing_a_resident_in_the_town_tree_selects_them():
+    sim = smallville()
+    app = AgentsimApp(sim, 50, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        leaf = next(n for area in app.town.root.children for n in area.children
+                    if n.data == "klaus_mueller")
+        app.town.focus()
+        app.town.move_cursor(leaf)
+        await pilot.press("enter")
+        assert app.selected() == app.inspector.agent_id == "klaus_mueller"
+        assert "Klaus Mueller" in plain(app.inspector.card)
+    await sim.aclose()
+
+
+async def test_inspector_lists_the_skills_used_and_the_log_warns_of_a_failed_one():
+    sim = smallville()
+    aid = "isabella_rodriguez"
+    app = AgentsimApp(sim, 50, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        app.table.select(aid)
+        await pilot.pause()
+        assert "Skills used" in plain(app.inspector.card)
+        assert "no skills used yet" in plain(app.inspector.card)
+        now, tick = sim.clock.now, sim.clock.tick
+        sim.bus.publish(SkillLearned(tick=tick, time=now, agent=aid, skill="brew_coffee",
+                                     description="make a pot of coffee at the counter"))
+        sim.bus.publish(SkillUsed(tick=tick, time=now, agent=aid, skill="brew_coffee",
+                                  task="open the cafe", ok=True))
+        sim.bus.publish(SkillUsed(tick=tick, time=now, agent=aid, skill="bake_bread",
+                                  task="bake for the party", ok=False,
+                                  error="no oven at the counter"))
+        sim.bus.publish(SkillUsed(tick=tick, time=now, agent="klaus_mueller", skill="take_notes",
+                                  task="study", ok=True))
+        await pilot.press("n")  # the events are drawn when the tick ends
+        await until(pilot, lambda: sim.clock.tick == 1 and not app.runner.busy)
+        await pilot.pause()
+        card = plain(app.inspector.card)
+        assert "no skills used yet" not in card and "take_notes" not in card
+        assert card.index("bake_bread") < card.index("brew_coffee")  # newest first
+        assert "✗" in card and "failed: no oven at the counter" in card and "✓" in card
+        log = log_text(app)
+        assert "learns a skill: brew_coffee" in log and "uses brew_coffee" in log
+        assert "skill bake_bread failed (bake for the party): no oven" in log
+    [warning] = describe(SkillUsed(tick=0, time=now, agent=aid, skill="bake_bread", task="",
+                                   ok=False), lambda a: a, sim.world.places)
+    assert warning.style == "yellow" and str(warning).startswith("⚠ ")
+    await sim.aclose()
+
+
+async def test_log_lines_wrap_again_after_a_resize():
+    sim = smallville()
+    app = AgentsimApp(sim, 50, autostart=False)
+    long_text = " ".join(["The bakery on the corner is closing for good next month"] * 3)
+    async with app.run_test(size=SIZE) as pilot:
+        app.event_log.show([WorldEvent(tick=0, time=sim.clock.now, place=None, text=long_text)])
+        await pilot.pause(REWRAP_DELAY + 0.1)
+        narrow = len(app.event_log.lines)
+        await pilot.resize_terminal(200, 40)
+        await pilot.pause(REWRAP_DELAY + 0.2)
+        wide = len(app.event_log.lines)
+        assert wide < narrow
+        assert max(line.cell_length for line in app.event_log.lines) > 100
+        await pilot.resize_terminal(*SIZE)
+        await pilot.pause(REWRAP_DELAY + 0.2)
+        assert len(app.event_log.lines) == narrow
+    await sim.aclose()
+
+
+async def test_status_line_fits_the_width_with_every_figure():
+    sim = smallville()
+    app = AgentsimApp(sim, 50, autostart=False)
+    async with app.run_test(size=(100, 40)) as pilot:
+        line = status(app)
+        assert len(line) <= 100
+        for part in ("Mon 06:00", "tick 0/50", "paused", "1 tick/s", "LLM 0 ·", "0 tok",
+                     "$0.0000", "0 cached", "offline mind"):
+            assert part in line
+        await pilot.resize_terminal(*SIZE)
+        await pilot.pause()
+        assert "Mon Feb 13 06:00" in status(app) and "0 calls" in status(app)
+    await sim.aclose()
+
+
+async def test_a_resumed_run_opens_with_its_log_and_conversations(tmp_path):
+    from agentsim.session import RunOptions, _build
+
+    first = smallville(out=str(tmp_path))
+    await first.arun(ticks=12)  # 06:00-08:00: the first conversations of the morning
+    await first.aclose()
+    talk = next(e for e in first.events if isinstance(e, Conversation))
+    rd = RunDir.open(first.run_dir.path)
+    sim = _build(RunOptions(world=SMALLVILLE, seed=1, embedder="hash"), rd, None)
+    sim.attach(rd, resumed=True)
+    app = AgentsimApp(sim, 6, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        log = log_text(app)
+        assert "resumed from the checkpoint at tick 12" in log
+        assert "talk at" in log
+        someone = talk.participants[0]
+        app.table.select(someone)
+        await pilot.pause()
+        assert "Last conversation" in plain(app.inspector.card)
     await sim.aclose()
 
 

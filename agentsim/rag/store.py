@@ -169,7 +169,9 @@ class KnowledgeBase:
             self._lock = asyncio.Lock()
         async with self._lock:
             if self._collection is None:
-                col = self._open()
+                # chromadb takes seconds to import and open: not on the event loop (a live
+                # view keeps answering keys meanwhile)
+                col = await asyncio.to_thread(self._open)
                 await self._sync(col)
                 self._collection = col
 

@@ -5,8 +5,10 @@
     footer with the keys
 
 The simulation runs in an async worker on the app's own loop (`Runner.run`), which posts one
-`TickDone` per tick. Events from the bus are queued as they happen and drawn on `TickDone`,
-so the widgets read the simulation only between ticks and never wait on the LLM.
+`TickDone` per tick; it starts once the first screen is drawn, so the town shows at once.
+Events from the bus are queued as they happen and drawn on `TickDone`, so the widgets read
+the simulation only between ticks and never wait on the LLM. A resumed run opens with the
+end of its log so far, and what the view tracks (conversations, skills) rebuilt from it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from textual.screen import ModalScreen, Screen
 from agentsim.engine import Simulation
 from agentsim.events import Conversation, Event
 from agentsim.tui.dialogs import AskScreen, TextScreen
+from agentsim.tui.event_log import describe
 from agentsim.tui.inspector import agent_card
 from agentsim.tui.layout import TownApp
 from agentsim.tui.messages import TickDone
@@ -30,6 +33,8 @@ from agentsim.tui.runner import SPEEDS, Runner
 from agentsim.tui.status import live_status
 
 __all__ = ["AgentsimApp", "AskScreen", "TextScreen", "TickDone"]
+
+HISTORY_LINES = 300  # events of a resumed run's past shown in the log
 
 # Actions that act on the simulation: off while a dialog is open.
 SIM_ACTIONS = frozenset({"toggle_pause", "step", "faster", "slower", "select", "interview",
@@ -57,6 +62,9 @@ class AgentsimApp(TownApp):
         self.sim = sim
         self.tracker = tracker
         self.runner = Runner(sim, total_ticks, speed=speed, paused=not autostart)
+        for e in sim.events:  # a resumed run's past
+            tracker.feed(e)
+        self._history = self._worth_logging(sim.events)
         self._pending: deque[Event] = deque()
         self._unsubscribe: Callable[[], None] | None = sim.bus.subscribe(self._pending.append)
         self._quitting = False
@@ -78,11 +86,27 @@ class AgentsimApp(TownApp):
 
     def on_mount(self) -> None:
         super().on_mount()
+        self.status_bar.source = lambda width: live_status(self.sim, self.runner, width)
+        self.event_log.show(self._history)
+        self._history = []
         self.drain()
         self.refresh_views()
         self.set_interval(0.5, self._while_busy)
+        self.call_after_refresh(self._start)
+
+    def _start(self) -> None:
         self.run_worker(self.runner.run(self._tick_done), name="simulation", group="simulation",
                         exclusive=True)
+
+    def _worth_logging(self, events: list[Event]) -> list[Event]:
+        """The last HISTORY_LINES events of `events` that make a log line."""
+        out: list[Event] = []
+        for e in reversed(events):
+            if len(out) == HISTORY_LINES:
+                break
+            if describe(e, self.tracker.name, self.sim.world.places):
+                out.append(e)
+        return out[::-1]
 
     def _tick_done(self) -> None:
         self.post_message(TickDone(self.sim.clock.tick, self.runner.finished))
@@ -123,12 +147,13 @@ class AgentsimApp(TownApp):
         self.refresh_status()
 
     def refresh_status(self) -> None:
-        self.status_bar.update(live_status(self.sim, self.runner))
+        self.status_bar.refresh()
 
     def refresh_inspector(self) -> None:
         aid = self.selected()
-        self.inspector.show(
-            aid, agent_card(self.sim, aid, self.tracker.conversations.get(aid), self.tracker.name))
+        t = self.tracker
+        self.inspector.show(aid, agent_card(self.sim, aid, t.conversations.get(aid), t.name,
+                                            t.skills.get(aid, ())))
 
     def conversations_so_far(self) -> list[Conversation]:
         return [e for e in self.sim.events if isinstance(e, Conversation)]
@@ -155,6 +180,8 @@ class AgentsimApp(TownApp):
             return
         self.runner.toggle()
         self._changed()
+        if self.runner.paused and self.runner.busy:
+            self.notify("Pausing when this tick ends…", timeout=3)
 
     def action_step(self) -> None:
         self.runner.step()

@@ -1,12 +1,20 @@
-"""The live log: one line (or a few) per event worth watching, stamped with sim time."""
+"""The live log: one line (or a few) per event worth watching, stamped with sim time.
+
+Lines are wrapped to the log's width; after a resize the last `REWRAP` entries are wrapped
+again to the new width."""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import date
+from typing import Any
 
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual import events
+from textual.timer import Timer
 from textual.widgets import RichLog
 
 from agentsim.events import (
@@ -26,10 +34,34 @@ from agentsim.tui.model import where
 from agentsim.world.places import PlaceGraph
 
 PLAN_ITEMS = 3  # of a day plan, in the log
+REWRAP = 800  # entries wrapped again after a resize
+REWRAP_DELAY = 0.1  # s: a resize by dragging sends many sizes; wrap once it settles
+
+
+def _skill_line(e: Any, name: Callable[[str], str]) -> list[Text]:
+    """Skill library events, read by their `type` and fields alone: "skill_used" (agent,
+    skill, task, ok, error) and "skill_learned" (agent, skill, description). A failed use is
+    a warning."""
+    who = name(str(getattr(e, "agent", "?")))
+    skill = str(getattr(e, "skill", "?"))
+    if e.type == "skill_learned":
+        about = getattr(e, "description", "")
+        return [Text.assemble((who, "bold"), " learns a skill: ", (skill, "bold"),
+                              f" — {about}" if about else "", style="magenta")]
+    task = getattr(e, "task", "")
+    if getattr(e, "ok", False):
+        return [Text.assemble((who, "bold"), " uses ", (skill, "bold"),
+                              f" to {task}" if task else "", style="dim")]
+    error = getattr(e, "error", None)
+    return [Text.assemble(("⚠ ", "bold"), (who, "bold"), "'s skill ", (skill, "bold"),
+                          " failed", f" ({task})" if task else "",
+                          f": {error}" if error else "", style="yellow")]
 
 
 def describe(e: Event, name: Callable[[str], str], places: PlaceGraph) -> list[Text]:
     """The log lines for an event; [] for the ones not worth a line (hourly plans, ...)."""
+    if getattr(e, "type", None) in ("skill_used", "skill_learned"):
+        return _skill_line(e, name)
     if isinstance(e, Moved):
         if e.dst != e.destination:
             return []
@@ -80,6 +112,9 @@ class EventLog(RichLog):
         self.name_of = names
         self.places = places
         self._day: date | None = None
+        self._written: deque[RenderableType] = deque(maxlen=REWRAP)
+        self._wrapped_at = 0  # the content width the lines were wrapped to
+        self._rewrap_timer: Timer | None = None
 
     def show(self, events: Iterable[Event]) -> None:
         for e in events:
@@ -88,18 +123,57 @@ class EventLog(RichLog):
                 continue
             if e.time.date() != self._day:
                 self._day = e.time.date()
-                self.write(Text(f"── {e.time:%A %B %d} ──", style="dim"))
+                self._add(Text(f"── {e.time:%A %B %d} ──", style="dim"))
             grid = Table.grid(padding=(0, 1))
             grid.add_column(width=5, style="dim", no_wrap=True)
             grid.add_column(ratio=1)
             for i, line in enumerate(lines):
                 grid.add_row(f"{e.time:%H:%M}" if i == 0 else "", line)
-            self.write(grid)
+            self._add(grid)
 
     def note(self, text: str, style: str = "bold") -> None:
         """A line that is not an event (an error, a finished run)."""
-        self.write(Text(text, style=style))
+        self._add(Text(text, style=style))
+
+    def _add(self, renderable: RenderableType) -> None:
+        """Write `renderable`, and keep it to wrap again after a resize."""
+        self._written.append(renderable)
+        if self._size_known:  # wrap to the log's width (the console's may be wider)
+            self._wrapped_at = self.scrollable_content_region.width
+            self.write(renderable, width=self._wrapped_at)
+        else:  # written once the size is known, and wrapped again then
+            self._wrapped_at = 0
+            self.write(renderable)
+
+    def clear(self) -> EventLog:
+        self._written.clear()
+        super().clear()
+        return self
 
     def reset(self) -> None:
         self.clear()
         self._day = None
+
+    def on_resize(self, event: events.Resize) -> None:
+        # (RichLog's own handler runs too: it writes what came before the size was known.)
+        if self._rewrap_timer is not None:
+            self._rewrap_timer.stop()
+        self._rewrap_timer = self.set_timer(REWRAP_DELAY, self.rewrap)
+
+    def rewrap(self) -> None:
+        """Wrap the kept entries again if the width changed since they were wrapped."""
+        self._rewrap_timer = None
+        width = self.scrollable_content_region.width
+        if not self._written or not self._size_known or width == self._wrapped_at:
+            return
+        at_end = self.is_vertical_scroll_end
+        offset = self.max_scroll_y - self.scroll_y  # lines from the end
+        kept = list(self._written)
+        super().clear()
+        for renderable in kept:
+            super().write(renderable, width=width, scroll_end=False)
+        self._wrapped_at = width
+        if at_end:
+            self.scroll_end(animate=False, immediate=True)
+        else:
+            self.scroll_to(y=max(0, self.max_scroll_y - offset), animate=False, immediate=True)

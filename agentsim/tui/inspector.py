@@ -1,10 +1,11 @@
 """The inspector: one resident in depth — who they are, today's plan (the current item marked),
-what they remember (and why: the last retrieval with its score breakdown), whom they know, and
-their last conversation."""
+what they remember (and why: the last retrieval with its score breakdown), whom they know, the
+skills they used lately, and their last conversation."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -20,6 +21,7 @@ from agentsim.world.places import PlaceGraph
 MEMORIES = 8
 RELATIONSHIPS = 10
 RETRIEVED = 4
+SKILLS = 5
 
 
 def _heading(text: str) -> Text:
@@ -59,6 +61,29 @@ def last_retrieval(found: tuple[str, Any, list[Any]] | None) -> list[RenderableT
     return [head, grid if grid.row_count else _dim("(nothing came to mind)")]
 
 
+def skills_used(uses: Sequence[Any]) -> list[RenderableType]:
+    """The last skill uses, newest first, each ok (✓) or failed (✗, with its error). A use is
+    any event of type "skill_used"; its fields are read by name (time, skill, task, ok, error),
+    so nothing here depends on the skill library's own classes."""
+    head = _heading("Skills used")
+    if not uses:
+        return [head, _dim("(no skills used yet)")]
+    grid = _grid(5, 1, None)
+    for u in list(reversed(uses))[:SKILLS]:
+        when = getattr(u, "time", None)
+        ok = bool(getattr(u, "ok", False))
+        line = Text(str(getattr(u, "skill", "?")), style="bold")
+        task = getattr(u, "task", "")
+        if task:
+            line.append(f" — {task}", style="not bold")
+        if not ok:
+            error = getattr(u, "error", None)
+            line.append(f"\nfailed: {error}" if error else "\nfailed", style="yellow")
+        grid.add_row(_dim(f"{when:%H:%M}" if isinstance(when, datetime) else ""),
+                     Text("✓", style="green") if ok else Text("✗", style="bold yellow"), line)
+    return [head, grid]
+
+
 def _clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
@@ -73,8 +98,8 @@ def relationships_of(sim: Simulation, person: str) -> list[tuple[str, dict[str, 
 
 
 def agent_card(sim: Simulation, agent_id: str, last_talk: Conversation | None,
-               name: Callable[[str], str]) -> Group:
-    """Everything the inspector shows about a live agent."""
+               name: Callable[[str], str], skills: Sequence[Any] = ()) -> Group:
+    """Everything the inspector shows about a live agent; `skills`: its "skill_used" events."""
     agent, now, places = sim.agents[agent_id], sim.clock.now, sim.world.places
     p = agent.persona
     parts: list[RenderableType] = [
@@ -121,13 +146,14 @@ def agent_card(sim: Simulation, agent_id: str, last_talk: Conversation | None,
         known.add_row(Text(f"{d.get('closeness', 0):.2f}", style="bold"), who)
     parts.append(known if known.row_count else _dim("(nobody yet)"))
 
+    parts += skills_used(skills)
     if last_talk is not None:
         parts += conversation(last_talk, name, agent.id)
     return Group(*parts)
 
 
 def resident_card(r: Resident, places: PlaceGraph, last_talk: Conversation | None,
-                  name: Callable[[str], str]) -> Group:
+                  name: Callable[[str], str], skills: Sequence[Any] = ()) -> Group:
     """What a replay knows of a resident at one moment."""
     parts: list[RenderableType] = [
         Text(f" {r.name} ", style="bold reverse"),
@@ -137,6 +163,7 @@ def resident_card(r: Resident, places: PlaceGraph, last_talk: Conversation | Non
     if r.talking_with:
         parts.append(Text.assemble(("Talking with: ", "bold"),
                                    ", ".join(name(o) for o in r.talking_with), style="green"))
+    parts += skills_used(skills)
     if last_talk is not None:
         parts += conversation(last_talk, name, r.id)
     return Group(*parts)

@@ -2,13 +2,16 @@
 from an event log. No Textual here, so the replay reconstruction is testable on its own.
 
 A `Tracker` folds events into what the simulation does not keep: who talked with whom during
-the last tick, and the last conversation each resident took part in.
+the last tick, the last conversation each resident took part in, and the skills each one used
+lately (events of type "skill_used", read by their fields alone: tick, time, agent, skill,
+task, ok, error).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from agentsim.engine import Simulation
 from agentsim.events import (
@@ -22,6 +25,7 @@ from agentsim.events import (
 )
 from agentsim.world.places import PlaceGraph
 
+SKILLS_KEPT = 6  # skill uses remembered per resident
 
 @dataclass(frozen=True)
 class Resident:
@@ -43,6 +47,7 @@ class Frame:
     time: datetime
     residents: dict[str, Resident]  # by agent id, sorted by id
     conversations: dict[str, Conversation] = field(default_factory=dict)  # last, per agent id
+    skills: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # last uses, per agent id
 
 
 def title(text: str) -> str:
@@ -74,6 +79,7 @@ class Tracker:
         }
         self.talking: dict[str, tuple[str, ...]] = {}  # during the last finished tick
         self.conversations: dict[str, Conversation] = {}
+        self.skills: dict[str, tuple[Any, ...]] = {}  # "skill_used" events, oldest first
         self._asleep = set(names)
         self._activity: dict[str, str] = {}
         self._talk_now: dict[str, list[str]] = {}
@@ -87,7 +93,11 @@ class Tracker:
         return self.names.get(aid, aid)
 
     def feed(self, e: Event) -> None:
-        if isinstance(e, Conversation):
+        if getattr(e, "type", None) == "skill_used":
+            agent = getattr(e, "agent", None)
+            if agent in self.residents:
+                self.skills[agent] = (*self.skills.get(agent, ()), e)[-SKILLS_KEPT:]
+        elif isinstance(e, Conversation):
             for p in e.participants:
                 self.conversations[p] = e
                 others = [o for o in e.participants if o != p]
@@ -116,7 +126,8 @@ class Tracker:
                                        self.talking.get(aid, ()), r.home)
 
     def frame(self, tick: int, time: datetime) -> Frame:
-        return Frame(tick, time, dict(self.residents), dict(self.conversations))
+        return Frame(tick, time, dict(self.residents), dict(self.conversations),
+                     dict(self.skills))
 
 
 def live_frame(sim: Simulation, tracker: Tracker) -> Frame:
@@ -129,4 +140,5 @@ def live_frame(sim: Simulation, tracker: Tracker) -> Frame:
         )
         for aid, a in sorted(sim.agents.items())
     }
-    return Frame(sim.clock.tick, sim.clock.now, residents, dict(tracker.conversations))
+    return Frame(sim.clock.tick, sim.clock.now, residents, dict(tracker.conversations),
+                 dict(tracker.skills))

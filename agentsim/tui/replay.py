@@ -108,4 +108,5 @@ class ReplayApp(TownApp):
             return
         frame = self.frame
         self.inspector.show(aid, resident_card(
-            frame.residents[aid], self.world.places, frame.conversations.get(aid), self.name_of))
+            frame.residents[aid], self.world.places, frame.conversations.get(aid), self.name_of,
+            frame.skills.get(aid, ())))

@@ -80,7 +80,7 @@ class Runner:
         if self.finished:
             return self.finished
         if self.paused:
-            return "paused, finishing the tick" if self.busy else "paused"
+            return "pausing…" if self.busy else "paused"  # "pausing": the tick is finishing
         return "running"
 
     # -- the loop ---------------------------------------------------------------------------

@@ -1,7 +1,11 @@
-"""The status bar: sim time and tick, run state and speed, what the LLM has cost, which LLM."""
+"""The status bar: sim time and tick, run state and speed, what the LLM has cost, which LLM.
+
+The line is drawn for the bar's width: when the full line does not fit, a shorter one
+(weekday and time, no unit words) keeps every figure in view."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from rich.text import Text
@@ -13,8 +17,9 @@ from agentsim.tui.runner import Runner, speed_label
 SEP = (" │ ", "dim")
 
 
-def clock_text(now: datetime, tick: int, end: int | None) -> Text:
-    return Text.assemble((f" {now:%a %b %d %H:%M}", "bold"), SEP,
+def clock_text(now: datetime, tick: int, end: int | None, short: bool = False) -> Text:
+    when = f" {now:%a %H:%M}" if short else f" {now:%a %b %d %H:%M}"
+    return Text.assemble((when, "bold"), SEP,
                          f"tick {tick}" + (f"/{end}" if end is not None else ""))
 
 
@@ -25,14 +30,16 @@ def compact(n: int) -> str:
     return f"{n / 1000:.1f}k" if n < 1_000_000 else f"{n / 1_000_000:.2f}M"
 
 
-def llm_text(sim: Simulation) -> Text:
+def llm_text(sim: Simulation, short: bool = False) -> Text:
     """'LLM 26 calls · 11.4k tok · $0.0000 · 0 cached │ offline mind', from what the LLM
-    tells (an LLM without `usage` or `describe` shows what it can)."""
+    tells (an LLM without `usage` or `describe` shows what it can); `short`:
+    'LLM 26 · 11.4k tok · $0.0000 · 0 cached │ offline mind'."""
     out = Text()
     usage = getattr(getattr(sim.llm, "usage", None), "total", None)
     if usage is not None:
-        out.append(f"LLM {usage.calls:,} calls · {compact(usage.tokens)} tok · "
-                   f"${usage.cost_usd:.4f} · {usage.cache_hits:,} cached")
+        calls = compact(usage.calls) if short else f"{usage.calls:,} calls"
+        out.append(f"LLM {calls} · {compact(usage.tokens)} tok · "
+                   f"${usage.cost_usd:.4f} · {compact(usage.cache_hits)} cached")
     describe = getattr(sim.llm, "describe", None)
     summary = describe().get("summary") if callable(describe) else type(sim.llm).__name__
     if summary:
@@ -42,22 +49,39 @@ def llm_text(sim: Simulation) -> Text:
     return out
 
 
-def live_status(sim: Simulation, runner: Runner) -> Text:
+STATE_WIDTH = 40  # a long error or stop reason is clipped here (the log has all of it)
+
+
+def live_status(sim: Simulation, runner: Runner, width: int | None = None) -> Text:
+    """The live view's line; given `width`, the short form if the full one is wider."""
     state = runner.state
-    style = ("bold green" if state == "running" else "bold yellow" if state.startswith("paused")
+    style = ("bold green" if state == "running" else "bold yellow" if state.startswith("paus")
              else "bold red" if state.startswith(("error", "stopped")) else "bold cyan")
-    icon = "▶" if state == "running" else "‖" if state.startswith("paused") else "■"
-    out = clock_text(sim.clock.now, sim.clock.tick, runner.end_tick)
-    out.append(*SEP)
-    out.append(f"{icon} {state}", style=style)
-    out.append(*SEP)
-    out.append(speed_label(runner.speed))
-    llm = llm_text(sim)
-    if llm:
+    icon = "▶" if state == "running" else "‖" if state.startswith("paus") else "■"
+    if len(state) > STATE_WIDTH:
+        state = state[:STATE_WIDTH - 1] + "…"
+    for short in (False, True):
+        out = clock_text(sim.clock.now, sim.clock.tick, runner.end_tick, short)
         out.append(*SEP)
-        out.append_text(llm)
+        out.append(f"{icon} {state}", style=style)
+        out.append(*SEP)
+        out.append(speed_label(runner.speed))
+        llm = llm_text(sim, short)
+        if llm:
+            out.append(*SEP)
+            out.append_text(llm)
+        if width is None or out.cell_len <= width:
+            break
     return out
 
 
 class StatusBar(Static):
-    """One line under the header."""
+    """One line under the header. Given a `source` (width -> line), the line is asked for
+    whenever the bar is drawn, so it fits the bar after a resize; else, what `update` set."""
+
+    source: Callable[[int], Text] | None = None
+
+    def render(self):
+        if self.source is not None:
+            return self.source(self.size.width)
+        return super().render()
