@@ -1,0 +1,13 @@
+"""Skills: Python functions over the world's action API, run in a sandbox.
+
+    api       WorldProxy (the action API a skill sees, simulated on a JSON snapshot of the
+              world), ActionError, API_DOC (the API as prompts show it), PRIMITIVES
+    sandbox   check_code (static check), run_skill (a fresh child process per run, with a time
+              limit, a memory limit and no file, network or process access), Limits,
+              SandboxResult
+    _runner   the child's entry point (run as a script, never imported by agentsim)
+
+A skill does not act on the live world: its calls are recorded as primitive steps, which the
+engine turns into the agent's actions over the next ticks. Nothing here is imported by
+`import agentsim`.
+"""

@@ -1,0 +1,418 @@
+"""The action API a skill's code sees: a `WorldProxy` over a JSON snapshot of the world.
+
+A skill does not act on the live world. It runs against a snapshot of the world as its agent
+sees it, and each action it calls is simulated on the proxy's own copy (moving changes the
+location, using an object changes its state, time moves on by the action's minutes) and
+recorded as a primitive step. The engine turns the steps into the agent's actions over the
+next ticks. A call that breaks the world's rules raises `ActionError`, whose message is fed
+back to the LLM that wrote the skill.
+
+Standard library only, and only what loads fast (heapq): the sandbox's child process loads
+this file by its path at every run.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+PRIMITIVES = ("move_to", "use", "say", "wait", "read")
+
+MAX_STEPS = 50
+MAX_TOTAL_MINUTES = 24 * 60
+MAX_ACTION_MINUTES = 240
+MAX_TEXT = 1000
+MAX_LOG_ENTRIES = 200
+MAX_LOG_CHARS = 500
+
+API_DOC = """\
+A skill is one Python function whose first parameter is `world`; its other parameters are the
+skill's arguments, e.g.
+
+    def bake_bread(world, loaves: int = 2):
+        \"\"\"Bake bread in the cafe oven and put it out for sale.\"\"\"
+        world.move_to("hobbs_cafe_kitchen")
+        world.use("hobbs_cafe_oven", "baking", minutes=40, activity=f"baking {loaves} loaves")
+        world.wait(10, "letting the bread cool")
+        return f"baked {loaves} loaves"
+
+The function runs on the world as its agent sees it now. Every action below is carried out
+in order, one after the other, and moves the clock on by its minutes; reading the world
+afterwards shows the result (after move_to, world.location is the new place). An action that
+breaks the world's rules raises ActionError with the reason.
+
+Reading the world (no time passes):
+    world.location              id of the place the agent is at
+    world.time                  the time of day, "HH:MM"
+    world.minutes_used          minutes the skill's actions have taken so far
+    world.places()              every place id, sorted
+    world.place_name(place)     a place's name
+    world.find_place(text)      the id of a place whose id or name contains text
+                                (case-insensitive; the shortest such id)
+    world.objects_here()        objects at the agent's place: [{"id", "name", "state", "states"}]
+                                ("states" lists the states it can be put in; [] means any)
+    world.state_of(object)      an object's current state
+    world.people_here()         names of the other people at the agent's place
+    world.documents_here()      ids of the documents one can read here
+    world.minutes_to(place)     walking minutes from here to a place (shortest route)
+
+Acting (each returns None):
+    world.move_to(place)                          walk to a place (a place id)
+    world.use(object, state, minutes=10, activity=None)
+                                                  put an object here in a state for a while,
+                                                  e.g. use("cafe_oven", "baking", minutes=40)
+    world.say(person, text)                       say something to a person here (a name or
+                                                  id); takes 5 minutes
+    world.wait(minutes, activity="waiting")       spend some minutes where you are
+    world.read(document)                          read a document here; takes 10 minutes
+    world.log(*values)                            note something for debugging (not an action)
+
+minutes are whole numbers from 1 to 240. A skill may take at most 50 actions and 24 hours
+in all. Imports allowed: math, random, itertools, functools, statistics, re, string,
+collections, datetime, json. Use world.time for the time of day, not the computer's clock.
+No files, network, processes, eval/exec, getattr, or names starting with "_".
+Return a short text saying what was done.
+"""
+
+
+class ActionError(Exception):
+    """An action the world's rules refuse; the message says why and what would be allowed."""
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _bigrams(text: str) -> set[str]:
+    text = text.lower()
+    return {text[i:i + 2] for i in range(len(text) - 1)} or {text}
+
+
+def _similarity(word: str, option: str) -> float:
+    """Dice coefficient of character pairs with the option or its best word, 0.6 at least
+    when one contains the other."""
+    low, opt = word.lower(), option.lower()
+    mine = _bigrams(low)
+    parts = [opt, *opt.replace("_", " ").replace("/", " ").replace(".", " ").split()]
+    score = max(2 * len(mine & _bigrams(p)) / (len(mine) + len(_bigrams(p))) for p in parts)
+    if low and (low in opt or opt in low):
+        score = max(score, 0.6)
+    return score
+
+
+def _close(word: str, options: dict[str, str] | list[str], n: int = 3) -> str:
+    """"; did you mean 'a', 'b'?" for the options most like `word`, or "". `options` maps
+    what is suggested to the text it is known by (its name), or is a list of both."""
+    known = options if isinstance(options, dict) else {o: o for o in options}
+    scored = sorted((-max(_similarity(word, o), _similarity(word, str(text))), o)
+                    for o, text in known.items())
+    near = [o for score, o in scored[:n] if -score >= 0.5]
+    return f"; did you mean {', '.join(repr(x) for x in near)}?" if near else ""
+
+
+def _copy(value: object) -> object:
+    """A deep copy of JSON-like data (dicts, lists, tuples as lists)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _minute_of_day(when: object) -> int:
+    """Minutes since midnight of an ISO time such as "2023-02-13T08:00:00" (0 if none)."""
+    text = str(when)
+    clock = text[11:16] if len(text) >= 16 and text[10] in "T " else text[:5]
+    try:
+        hours, minutes = int(clock[:2]), int(clock[3:5])
+    except ValueError:
+        return 0
+    return hours * 60 + minutes if clock[2:3] == ":" else 0
+
+
+class WorldProxy:
+    """The world as a skill sees it, built from a snapshot dict (see the module's docstring
+    in `agentsim.skills.sandbox` for its shape). The snapshot is copied; the proxy never
+    changes it. `steps` are the recorded primitive steps, `changes()` the world change."""
+
+    __slots__ = ("_adj", "_agent", "_documents", "_location", "_log", "_max_steps",
+                 "_minutes", "_name", "_objects", "_people", "_places", "_read", "_said",
+                 "_start", "_start_location", "_start_states", "_steps")
+
+    def __init__(self, snapshot: dict, max_steps: int = MAX_STEPS):
+        snap = _copy(snapshot)
+        self._agent: str = str(snap.get("agent", ""))
+        self._name: str = str(snap.get("name", self._agent))
+        self._places: dict[str, dict] = dict(snap.get("places") or {})
+        self._objects: dict[str, dict] = dict(snap.get("objects") or {})
+        self._people: dict[str, dict] = dict(snap.get("people") or {})
+        self._documents: dict[str, str] = dict(snap.get("documents") or {})
+        self._location: str = str(snap.get("location", ""))
+        self._start_location = self._location
+        self._start_states = {o: d.get("state", "") for o, d in self._objects.items()}
+        self._start = _minute_of_day(snap.get("time", ""))
+        self._adj: dict[str, list[tuple[str, float]]] = {p: [] for p in self._places}
+        for a, b, minutes in snap.get("edges") or []:
+            self._adj.setdefault(a, []).append((b, float(minutes)))
+            self._adj.setdefault(b, []).append((a, float(minutes)))
+        for nbrs in self._adj.values():
+            nbrs.sort()
+        self._max_steps = max_steps
+        self._minutes = 0
+        self._steps: list[dict] = []
+        self._said: list[list[str]] = []
+        self._read: list[str] = []
+        self._log: list[str] = []
+
+    # -- reading ----------------------------------------------------------------------------
+    @property
+    def location(self) -> str:
+        return self._location
+
+    @property
+    def time(self) -> str:
+        hours, minutes = divmod((self._start + self._minutes) % (24 * 60), 60)
+        return f"{hours:02d}:{minutes:02d}"
+
+    @property
+    def minutes_used(self) -> int:
+        return self._minutes
+
+    @property
+    def steps(self) -> list[dict]:
+        return [dict(s) for s in self._steps]
+
+    @property
+    def logged(self) -> list[str]:
+        return list(self._log)
+
+    def places(self) -> list[str]:
+        return sorted(self._places)
+
+    def place_name(self, place: str) -> str:
+        return str(self._places[self._place(place, "place_name")].get("name", place))
+
+    def find_place(self, text: str) -> str:
+        if not isinstance(text, str) or not text.strip():
+            raise ActionError(f"find_place({text!r}): give a piece of a place's name or id")
+        low = text.strip().lower()
+        hits = [p for p, d in self._places.items()
+                if low in p.lower() or low in str(d.get("name", "")).lower()]
+        if not hits:
+            raise ActionError(f"find_place({text!r}): no place's id or name contains it"
+                              + _close(text, self._place_names()))
+        return min(hits, key=lambda p: (len(p), p))
+
+    def objects_here(self) -> list[dict]:
+        return [{"id": o, "name": str(d.get("name", o)), "state": str(d.get("state", "")),
+                 "states": [str(s) for s in d.get("states") or []]}
+                for o, d in sorted(self._objects.items()) if d.get("place") == self._location]
+
+    def state_of(self, obj: str) -> str:
+        return str(self._objects[self._object(obj, "state_of")].get("state", ""))
+
+    def people_here(self) -> list[str]:
+        return sorted(str(d.get("name", p)) for p, d in self._people.items()
+                      if d.get("place") == self._location and p != self._agent)
+
+    def documents_here(self) -> list[str]:
+        return [str(d) for d in self._places.get(self._location, {}).get("documents") or []]
+
+    def minutes_to(self, place: str) -> int:
+        target = self._place(place, "minutes_to")
+        return self._walk(target, "minutes_to")[0]
+
+    # -- acting -----------------------------------------------------------------------------
+    def move_to(self, place: str) -> None:
+        target = self._place(place, "move_to")
+        if target == self._location:
+            return
+        minutes, _route = self._walk(target, "move_to")
+        self._record({"op": "move_to", "place": target, "minutes": minutes})
+        self._location = target
+
+    def use(self, obj: str, state: str, minutes: int = 10, activity: str | None = None) -> None:
+        call = f"use({obj!r}, {state!r})"
+        oid = self._object(obj, "use")
+        o = self._objects[oid]
+        where = o.get("place")
+        if where != self._location:
+            raise ActionError(f"{call}: {oid} is at {where}, not here ({self._location}); "
+                              f"move_to({where!r}) first")
+        if not isinstance(state, str) or not state.strip():
+            raise ActionError(f"{call}: the state must be a non-empty text")
+        states = [str(s) for s in o.get("states") or []]
+        if states and state not in states:
+            raise ActionError(f"{call}: {oid} can be {', '.join(repr(s) for s in states)}, "
+                              f"not {state!r}")
+        self._minutes_arg(minutes, call)
+        if activity is not None and not isinstance(activity, str):
+            raise ActionError(f"{call}: activity must be a text or None")
+        text = self._text(activity, call, "activity") if activity else \
+            f"using the {o.get('name', oid)}"
+        self._record({"op": "use", "object": oid, "state": state, "place": self._location,
+                      "minutes": minutes, "activity": text})
+        o["state"] = state
+
+    def say(self, person: str, text: str) -> None:
+        call = f"say({person!r}, ...)"
+        pid = self._person(person, call)
+        where = self._people[pid].get("place")
+        if where != self._location:
+            here = self.people_here()
+            raise ActionError(f"{call}: {self._people[pid].get('name', pid)} is not here "
+                              f"({self._location}); people here: "
+                              f"{', '.join(here) if here else 'nobody'}")
+        text = self._text(text, call, "text")
+        self._record({"op": "say", "person": pid, "text": text, "place": self._location,
+                      "minutes": 5})
+        self._said.append([pid, text])
+
+    def wait(self, minutes: int, activity: str = "waiting") -> None:
+        call = f"wait({minutes!r})"
+        self._minutes_arg(minutes, call)
+        text = self._text(activity, call, "activity")
+        self._record({"op": "wait", "minutes": minutes, "activity": text,
+                      "place": self._location})
+
+    def read(self, document: str) -> None:
+        call = f"read({document!r})"
+        if not isinstance(document, str) or document not in self._documents:
+            raise ActionError(f"{call}: no document with that id"
+                              + _close(str(document), {d: str(t) for d, t
+                                                       in sorted(self._documents.items())}))
+        posted = sorted(p for p, d in self._places.items()
+                        if document in (d.get("documents") or []))
+        if posted and self._location not in posted:
+            raise ActionError(f"{call}: it is at {', '.join(posted)}, not here "
+                              f"({self._location}); move_to({posted[0]!r}) first")
+        self._record({"op": "read", "document": document, "place": self._location,
+                      "minutes": 10})
+        self._read.append(document)
+
+    def log(self, *values: object) -> None:
+        if len(self._log) < MAX_LOG_ENTRIES:
+            self._log.append(" ".join(str(v) for v in values)[:MAX_LOG_CHARS])
+
+    # -- results ----------------------------------------------------------------------------
+    def changes(self) -> dict:
+        objects = {o: [old, str(self._objects[o].get("state", ""))]
+                   for o, old in sorted(self._start_states.items())
+                   if str(self._objects[o].get("state", "")) != old}
+        return {"location": [self._start_location, self._location], "objects": objects,
+                "said": [list(s) for s in self._said], "read": list(self._read),
+                "minutes": self._minutes}
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _record(self, step: dict) -> None:
+        if len(self._steps) >= self._max_steps:
+            raise ActionError(f"{step['op']}(...): the skill went over its limit of "
+                              f"{self._max_steps} actions")
+        if self._minutes + step["minutes"] > MAX_TOTAL_MINUTES:
+            raise ActionError(f"{step['op']}(...): the skill went over its limit of 24 hours "
+                              f"({self._minutes} minutes used, this takes {step['minutes']})")
+        self._steps.append(step)
+        self._minutes += step["minutes"]
+
+    def _place(self, place: object, call: str) -> str:
+        if not isinstance(place, str):
+            raise ActionError(f"{call}({place!r}): a place is given by its id, a text")
+        if place in self._places:
+            return place
+        low = place.strip().lower()
+        for p, d in sorted(self._places.items()):
+            if str(d.get("name", "")).lower() == low or p.lower() == low:
+                return p
+        raise ActionError(f"{call}({place!r}): no such place"
+                          + _close(place, self._place_names())
+                          + " (world.find_place(text) finds a place by name)")
+
+    def _place_names(self) -> dict[str, str]:
+        return {p: str(d.get("name", p)) for p, d in sorted(self._places.items())}
+
+    def _object(self, obj: object, call: str) -> str:
+        if not isinstance(obj, str):
+            raise ActionError(f"{call}({obj!r}): an object is given by its id, a text")
+        if obj in self._objects:
+            return obj
+        here = [o for o, d in sorted(self._objects.items()) if d.get("place") == self._location]
+        for o in here + sorted(self._objects):
+            if str(self._objects[o].get("name", "")).lower() == obj.strip().lower():
+                return o
+        raise ActionError(f"{call}({obj!r}): no such object"
+                          + _close(obj, {o: str(d.get("name", o))
+                                         for o, d in sorted(self._objects.items())})
+                          + f" (objects here: {', '.join(here) if here else 'none'})")
+
+    def _person(self, person: object, call: str) -> str:
+        if isinstance(person, str):
+            if person in self._people and person != self._agent:
+                return person
+            low = person.strip().lower()
+            for p, d in sorted(self._people.items()):
+                if p != self._agent and str(d.get("name", "")).lower() == low:
+                    return p
+        names = sorted(str(d.get("name", p)) for p, d in self._people.items() if p != self._agent)
+        raise ActionError(f"{call}: no such person" + _close(str(person), names))
+
+    def _minutes_arg(self, minutes: object, call: str) -> None:
+        if not _is_int(minutes):
+            raise ActionError(f"{call}: minutes must be a whole number, not {minutes!r}")
+        if not 1 <= minutes <= MAX_ACTION_MINUTES:
+            raise ActionError(f"{call}: minutes must be from 1 to {MAX_ACTION_MINUTES}, "
+                              f"not {minutes}")
+
+    @staticmethod
+    def _text(text: object, call: str, what: str) -> str:
+        if not isinstance(text, str) or not text.strip():
+            raise ActionError(f"{call}: {what} must be a non-empty text")
+        if len(text) > MAX_TEXT:
+            raise ActionError(f"{call}: {what} is {len(text)} characters long; "
+                              f"at most {MAX_TEXT}")
+        return text
+
+    def _walk(self, target: str, call: str) -> tuple[int, list[str]]:
+        """Shortest walk from here (Dijkstra); equally short routes are broken by the sorted
+        place ids along them, so the route does not depend on the snapshot's order."""
+        start = self._location
+        heap: list[tuple[float, list[str]]] = [(0.0, [start])]
+        done: set[str] = set()
+        while heap:
+            dist, route = heapq.heappop(heap)
+            node = route[-1]
+            if node in done:
+                continue
+            if node == target:
+                return int(-(-dist // 1)), route
+            done.add(node)
+            for nxt, minutes in self._adj.get(node, ()):
+                if nxt not in done:
+                    heapq.heappush(heap, (dist + minutes, [*route, nxt]))
+        raise ActionError(f"{call}({target!r}): there is no walking route from {start} "
+                          f"to {target}")
+
+
+def replay(snapshot: dict, steps: list[dict], max_steps: int = MAX_STEPS) -> WorldProxy:
+    """A fresh proxy with `steps` carried out through the public API, so steps recorded
+    elsewhere (in the sandbox's child) are checked against the world's rules again.
+    Raises ActionError on a step that breaks them or is not a primitive step."""
+    world = WorldProxy(snapshot, max_steps)
+    for i, step in enumerate(steps):
+        op = step.get("op") if isinstance(step, dict) else None
+        try:
+            if op == "move_to":
+                world.move_to(step["place"])
+            elif op == "use":
+                world.use(step["object"], step["state"], step["minutes"], step["activity"])
+            elif op == "say":
+                world.say(step["person"], step["text"])
+            elif op == "wait":
+                world.wait(step["minutes"], step["activity"])
+            elif op == "read":
+                world.read(step["document"])
+            else:
+                raise ActionError(f"step {i}: {op!r} is not a primitive action")
+        except KeyError as err:
+            raise ActionError(f"step {i}: {op} without {err}") from None
+    if world._steps != list(steps):
+        raise ActionError("the steps do not match what the world records for them")
+    return world

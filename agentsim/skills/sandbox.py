@@ -1,0 +1,293 @@
+"""Running a skill's code safely: a static check, then a fresh child process per run.
+
+    check_code(code, entry)                      the one-line reason the code is refused, or None
+    await run_skill(code, entry, args, snapshot, limits)   -> SandboxResult (never raises for
+                                                 anything the skill's code does)
+
+The snapshot a skill runs on is the world as its agent sees it::
+
+    {"agent": "isabella_rodriguez", "name": "Isabella Rodriguez",
+     "location": "hobbs_cafe_counter", "time": "2023-02-13T08:00:00",
+     "places": {place_id: {"name", "area", "objects": [object ids], "documents": [ids]}},
+     "edges": [[place_a, place_b, minutes], ...],          # the walking graph, undirected
+     "objects": {object_id: {"name", "place", "state", "states": [...]}},  # [] = any state
+     "people": {agent_id: {"name", "place"}},
+     "documents": {document_id: title}}
+
+Defence in depth, each layer stopping what it can on its own:
+
+1. `check_code` (AST, nothing runs): imports outside a small whitelist, names starting with
+   "__", attributes starting with "_" and the frame/code attributes (`gi_frame`, `f_back`,
+   `tb_frame`, ...), and open/exec/eval/compile/getattr/... are refused.
+2. The child (`_runner.py`) runs with a safe subset of builtins; its `__import__` admits only
+   the whitelist and hands out module views without private names or other modules.
+3. An audit hook in the child refuses opening files, sockets, processes, ctypes, new imports
+   and the os module, and, while the skill runs, every other audited event not known to be
+   harmless (frame access, code objects, exec, compile).
+4. Resource limits in the child: address space `memory_mb`, CPU seconds, no file writes, few
+   file descriptors, no new processes; a wall-clock timer ends the child after `seconds`,
+   and the parent kills its whole process group a little later should that fail.
+5. The parent replays the recorded steps on its own `WorldProxy`, so only steps that obey
+   the world's rules ever leave the sandbox, whatever happened in the child.
+
+The child gets a fresh empty temporary directory as its working directory and an environment
+of its own (no variable of the parent's, so no keys or proxies). Without the `resource`
+module (not Linux or macOS) the memory, CPU and process limits cannot be enforced; the
+wall-clock limit and the other layers still hold. macOS may refuse an address-space limit.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import contextlib
+import hashlib
+import json
+import marshal
+import os
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentsim.skills.api import ActionError, replay
+
+ALLOWED_MODULES = frozenset({"math", "random", "itertools", "functools", "statistics", "re",
+                             "string", "collections", "datetime", "json"})
+FORBIDDEN_CALLS = frozenset({"open", "exec", "eval", "compile", "globals", "locals", "vars",
+                             "getattr", "setattr", "delattr", "input", "breakpoint",
+                             "memoryview"})
+# attributes that lead from ordinary objects to frames, code and other modules' globals
+FORBIDDEN_ATTRIBUTES = frozenset({"gi_frame", "gi_code", "gi_yieldfrom", "cr_frame",
+                                  "cr_code", "cr_await", "ag_frame", "ag_code", "ag_await",
+                                  "f_back", "f_globals", "f_locals", "f_builtins", "f_code",
+                                  "tb_frame", "tb_next", "co_code", "get_field", "mro"})
+RUNNER = Path(__file__).with_name("_runner.py")
+START_GRACE = 1.0  # seconds the parent allows the child for its start beyond `seconds`
+STDERR_TAIL = 300
+
+
+@dataclass(frozen=True)
+class Limits:
+    seconds: float = 2.0  # wall-clock limit for one run (CPU limit too)
+    memory_mb: int = 256  # address-space limit of the child
+    max_steps: int = 50
+
+
+@dataclass(frozen=True)
+class SandboxResult:
+    ok: bool
+    steps: list[dict]  # the recorded primitive steps ([] unless ok)
+    changes: dict  # WorldProxy.changes() ({} unless ok)
+    returned: Any = None  # the function's return value, made JSON-safe (repr if not)
+    error: str | None = None  # one line for the event log and for the LLM
+    error_kind: str | None = None  # forbidden | timeout | memory | action | exception | invalid
+    log: list[str] = field(default_factory=list)
+    wall_ms: float = 0.0
+
+
+def _static_check(code: str, entry: str) -> tuple[str, str] | None:
+    """(error_kind, one-line error) for code that must not run, else None."""
+    prefix = f"skill {entry}:"
+    try:
+        tree = ast.parse(code, filename="<skill>")
+    except SyntaxError as err:
+        return "invalid", f"{prefix} syntax error: {err.msg} (line {err.lineno})"
+    except (ValueError, MemoryError, RecursionError) as err:
+        return "invalid", f"{prefix} the code cannot be parsed: {type(err).__name__}"
+
+    def refuse(what: str, node: ast.AST) -> tuple[str, str]:
+        return "forbidden", f"{prefix} {what} is not allowed (line {node.lineno})"
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                top = alias.name.split(".")[0]
+                if top not in ALLOWED_MODULES:
+                    return refuse(f"import of {top!r}", node)
+        elif isinstance(node, ast.ImportFrom):
+            top = (node.module or "").split(".")[0]
+            if node.level or top not in ALLOWED_MODULES:
+                return refuse(f"import of {'.' * node.level + top!r}", node)
+            for alias in node.names:
+                if alias.name.startswith("_") or alias.name == "*":
+                    return refuse(f"import of {alias.name!r} from {top!r}", node)
+        elif isinstance(node, ast.Name):
+            if node.id.startswith("__"):
+                return refuse(f"the name {node.id!r}", node)
+            if node.id in FORBIDDEN_CALLS:
+                return refuse(f"{node.id}()", node)
+        elif isinstance(node, ast.Attribute):
+            if node.attr.startswith("_"):
+                return refuse(f"the attribute {node.attr!r}", node)
+            if node.attr in FORBIDDEN_ATTRIBUTES:
+                return refuse(f"the attribute {node.attr!r}", node)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            if node.name.startswith("__"):
+                return refuse(f"the name {node.name!r}", node)
+        elif isinstance(node, ast.arg):
+            if node.arg.startswith("__"):
+                return refuse(f"the name {node.arg!r}", node)
+        elif isinstance(node, ast.keyword):
+            if node.arg and node.arg.startswith("__"):
+                return refuse(f"the name {node.arg!r}", node)
+        elif isinstance(node, ast.Global | ast.Nonlocal):
+            names = [n for n in node.names if n.startswith("__")]
+            if names:
+                return refuse(f"the name {names[0]!r}", node)
+        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) \
+                and node.name and node.name.startswith("__"):
+            return refuse(f"the name {node.name!r}", node)
+    fn = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == entry), None)
+    if fn is None:
+        return "invalid", f"{prefix} no function named {entry!r} (define def {entry}(world, ...))"
+    params = [*fn.args.posonlyargs, *fn.args.args]
+    if not params or params[0].arg != "world":
+        return "invalid", (f"{prefix} the first parameter of {entry} must be `world` "
+                           f"(line {fn.lineno})")
+    return None
+
+
+def check_code(code: str, entry: str) -> str | None:
+    """The one-line reason `code` must not run as skill `entry`, or None. Nothing is run:
+    a syntax error, no function `entry` whose first parameter is `world`, an import outside
+    the whitelist, a name or attribute that leads out of the sandbox, or a forbidden call."""
+    found = _static_check(code, entry)
+    return found[1] if found else None
+
+
+def _imports(code: str) -> list[str]:
+    """The whitelisted modules `code` imports, for the child to load before it is locked."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return sorted(ALLOWED_MODULES)
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+    return sorted(names & ALLOWED_MODULES)
+
+
+def _seed(entry: str, args: dict, snapshot: dict) -> int:
+    """The child's `random` seed: the same skill on the same world draws the same numbers."""
+    blob = json.dumps([entry, args, snapshot], sort_keys=True, default=repr).encode()
+    return int.from_bytes(hashlib.sha256(blob).digest()[:8], "big")
+
+
+def _child_env() -> dict[str, str]:
+    return {"PYTHONHASHSEED": "0", "PYTHONIOENCODING": "utf-8", "LC_ALL": "C.UTF-8"}
+
+
+def _kill(proc: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if sys.platform != "win32":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+
+
+async def run_skill(code: str, entry: str, args: dict, snapshot: dict,
+                    limits: Limits = Limits()) -> SandboxResult:
+    """Run skill `entry` of `code` with `args` on a copy of `snapshot` in a fresh child
+    process. Never raises for anything the skill's code does: every failure is a result
+    with `ok=False`, a one-line `error` and its `error_kind`."""
+    found = _static_check(code, entry)
+    if found:
+        return SandboxResult(False, [], {}, error=found[1], error_kind=found[0])
+    return await _spawn(code, entry, args, snapshot, limits)
+
+
+async def _spawn(code: str, entry: str, args: dict, snapshot: dict,
+                 limits: Limits) -> SandboxResult:
+    """The child-process part of `run_skill`, without the static check (the runtime layers
+    on their own; tests use this to show each layer holds)."""
+    t0 = time.perf_counter()
+    prefix = f"skill {entry}:"
+
+    def done(**kw: Any) -> SandboxResult:
+        kw.setdefault("steps", [])
+        kw.setdefault("changes", {})
+        return SandboxResult(wall_ms=(time.perf_counter() - t0) * 1000, **kw)
+
+    try:
+        args, snapshot = json.loads(json.dumps([dict(args), snapshot]))
+    except (TypeError, ValueError) as err:
+        return done(ok=False, error=f"{prefix} its arguments are not JSON: {err}",
+                    error_kind="invalid")
+    # marshal: the child reads it without importing json (the same interpreter writes it)
+    message = marshal.dumps({"code": code, "entry": entry, "args": args, "snapshot": snapshot,
+                             "seed": _seed(entry, args, snapshot), "imports": _imports(code),
+                             "limits": {"seconds": float(limits.seconds),
+                                        "memory_mb": int(limits.memory_mb),
+                                        "max_steps": int(limits.max_steps)}})
+    timed_out = False
+    with tempfile.TemporaryDirectory(prefix="agentsim-skill-") as cwd:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-S", "-s", "-B", "-P", str(RUNNER),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, cwd=cwd, env=_child_env(),
+            start_new_session=sys.platform != "win32")
+        try:
+            out, err_out = await asyncio.wait_for(proc.communicate(message),
+                                                  limits.seconds + START_GRACE)
+        except TimeoutError:
+            timed_out = True
+            _kill(proc)
+            out, err_out = b"", b""
+            with contextlib.suppress(Exception):
+                out, err_out = await asyncio.wait_for(proc.communicate(), 5.0)
+        except BaseException:
+            _kill(proc)  # cancelled: leave no child behind
+            raise
+        finally:
+            _kill(proc)  # whatever the skill may have left in its group
+        code_rc = await proc.wait()
+
+    timeout_msg = f"{prefix} ran past its {float(limits.seconds)!r} s time limit"
+    memory_msg = f"{prefix} went over its {limits.memory_mb} MB memory limit"
+    tail = " ".join(err_out.decode("utf-8", "replace").split())[-STDERR_TAIL:]
+    if timed_out or code_rc in (-signal.SIGALRM, -getattr(signal, "SIGXCPU", 24)):
+        return done(ok=False, error=timeout_msg, error_kind="timeout")
+    try:
+        res = json.loads(out.decode("utf-8"))
+        if not isinstance(res, dict):
+            raise ValueError("not an object")
+    except (ValueError, UnicodeDecodeError):
+        if code_rc == -signal.SIGKILL or "MemoryError" in tail or "memory" in tail.lower():
+            return done(ok=False, error=memory_msg, error_kind="memory")
+        how = f"exit code {code_rc}" if code_rc >= 0 else _signal_name(-code_rc)
+        return done(ok=False, error_kind="exception",
+                    error=f"{prefix} the sandbox gave no result ({how})"
+                          + (f": {tail}" if tail else ""))
+    log = [str(x) for x in res.get("log") or []]
+    kind = res.get("kind")
+    if not res.get("ok"):
+        if kind == "memory":
+            return done(ok=False, error=memory_msg, error_kind="memory", log=log)
+        line = res.get("line")
+        text = f"{prefix} {res.get('error') or 'failed'}" + (f" (line {line})" if line else "")
+        kind = kind if kind in ("forbidden", "action", "exception", "invalid") else "exception"
+        return done(ok=False, error=" ".join(text.split()), error_kind=kind, log=log)
+    steps = res.get("steps")
+    try:
+        if not isinstance(steps, list):
+            raise ActionError("no list of steps")
+        world = replay(snapshot, steps, limits.max_steps)
+    except ActionError as err:
+        return done(ok=False, error_kind="forbidden", log=log,
+                    error=f"{prefix} its recorded steps do not obey the world's rules: {err}")
+    return done(ok=True, steps=world.steps, changes=world.changes(),
+                returned=res.get("returned"), log=log)
+
+
+def _signal_name(num: int) -> str:
+    try:
+        return f"killed by {signal.Signals(num).name}"
+    except ValueError:
+        return f"killed by signal {num}"
