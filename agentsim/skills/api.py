@@ -87,15 +87,22 @@ def _bigrams(text: str) -> set[str]:
     return {text[i:i + 2] for i in range(len(text) - 1)} or {text}
 
 
+def _subsequence(short: str, long: str) -> bool:
+    chars = iter(long)
+    return all(c in chars for c in short)
+
+
 def _similarity(word: str, option: str) -> float:
-    """Dice coefficient of character pairs with the option or its best word, 0.6 at least
-    when one contains the other."""
+    """Dice coefficient of character pairs with the option or its best word; 0.6 at least
+    when one contains the other, 0.5 when the word's letters are in a part in order."""
     low, opt = word.lower(), option.lower()
     mine = _bigrams(low)
     parts = [opt, *opt.replace("_", " ").replace("/", " ").replace(".", " ").split()]
     score = max(2 * len(mine & _bigrams(p)) / (len(mine) + len(_bigrams(p))) for p in parts)
     if low and (low in opt or opt in low):
         score = max(score, 0.6)
+    elif len(low) >= 3 and any(_subsequence(low, p) for p in parts[1:]):
+        score = max(score, 0.5)
     return score
 
 

@@ -102,7 +102,10 @@ def _static_check(code: str, entry: str) -> tuple[str, str] | None:
     def refuse(what: str, node: ast.AST) -> tuple[str, str]:
         return "forbidden", f"{prefix} {what} is not allowed (line {node.lineno})"
 
-    for node in ast.walk(tree):
+    # the first offence in reading order (ast.walk goes breadth first)
+    nodes = sorted((n for n in ast.walk(tree) if hasattr(n, "lineno")),
+                   key=lambda n: (n.lineno, n.col_offset, n.end_col_offset or 0))
+    for node in nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 top = alias.name.split(".")[0]
