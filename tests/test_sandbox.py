@@ -150,6 +150,10 @@ CASES = {
         w = {SUBCLASS}
         w.__init__.__globals__["_exit"](3)
         '''), "s", {}, False),
+    "flood": (skill(f'''
+        w = {SUBCLASS}
+        w.__init__.__globals__["write"](1, b"x" * (9 * 2**20))
+        '''), "s", {}, False),
     # limits
     "loop": (skill("while True:\n    pass"), "s", {}, True),
     "loop_catching": (skill('''
@@ -350,6 +354,12 @@ def test_child_without_result_is_an_error_not_a_crash(results):
     r = results["exit_silently"]
     assert (r.ok, r.error_kind) == (False, "exception")
     assert r.error == "skill s: the sandbox gave no result (exit code 3)"
+
+
+def test_child_flooding_its_output_is_stopped(results):
+    r = results["flood"]
+    assert (r.ok, r.error_kind) == (False, "exception")
+    assert r.error == "skill s: the sandbox wrote more than 8 MB"
 
 
 # -- limits ---------------------------------------------------------------------------------

@@ -274,7 +274,9 @@ def main() -> None:
     err: BaseException | None = None
     sys.addaudithook(hook)
     stage[0] = "exec"  # the hook lets this one exec through, then the skill is running
-    signal.setitimer(signal.ITIMER_REAL, float(limits["seconds"]))
+    timer = getattr(signal, "setitimer", None)  # not on Windows: the parent's limit holds
+    if timer:
+        timer(signal.ITIMER_REAL, float(limits["seconds"]))
     try:
         exec(code, env)
         fn = env.get(entry)
@@ -295,7 +297,8 @@ def main() -> None:
             result.update(ok=False, kind="exception",
                           error=f"{type(e).__name__}: {text}" if text else type(e).__name__)
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        if timer:
+            timer(signal.ITIMER_REAL, 0)
         stage[0] = "after"
     if err is not None:
         result["line"] = _skill_line(err)

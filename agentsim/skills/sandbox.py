@@ -67,7 +67,9 @@ FORBIDDEN_ATTRIBUTES = frozenset({"gi_frame", "gi_code", "gi_yieldfrom", "cr_fra
                                   "tb_frame", "tb_next", "co_code", "get_field", "mro"})
 RUNNER = Path(__file__).with_name("_runner.py")
 START_GRACE = 1.0  # seconds the parent allows the child for its start beyond `seconds`
-STDERR_TAIL = 300
+STDERR_TAIL = 300  # characters of the child's stderr in an error
+STDERR_KEEP = 64 * 1024  # bytes of it kept
+MAX_OUTPUT = 8 * 2**20  # bytes of a child's result at most
 
 
 @dataclass(frozen=True)
@@ -229,7 +231,8 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict,
                              "limits": {"seconds": float(limits.seconds),
                                         "memory_mb": int(limits.memory_mb),
                                         "max_steps": int(limits.max_steps)}})
-    timed_out = False
+    timed_out = too_much = False
+    out, err_out = b"", b""
     with tempfile.TemporaryDirectory(prefix="agentsim-skill-") as cwd:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-S", "-s", "-B", "-P", str(RUNNER),
@@ -237,26 +240,28 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict,
             stderr=asyncio.subprocess.PIPE, cwd=cwd, env=_child_env(),
             start_new_session=sys.platform != "win32")
         try:
-            out, err_out = await asyncio.wait_for(proc.communicate(message),
-                                                  limits.seconds + START_GRACE)
+            out, err_out, _ = await asyncio.wait_for(asyncio.gather(
+                _talk(proc, message), _read(proc.stderr, STDERR_KEEP, tail=True), proc.wait()),
+                limits.seconds + START_GRACE)
         except TimeoutError:
             timed_out = True
-            _kill(proc)
-            out, err_out = b"", b""
-            with contextlib.suppress(Exception):
-                out, err_out = await asyncio.wait_for(proc.communicate(), 5.0)
-        except BaseException:
-            _kill(proc)  # cancelled: leave no child behind
-            raise
+        except _TooMuchOutput:
+            too_much = True
         finally:
-            _kill(proc)  # whatever the skill may have left in its group
+            # on a timeout, too much output or a cancellation: the child and its group. Only
+            # while it is not reaped: its pid (the group's id) cannot have been reused then
+            if proc.returncode is None:
+                _kill(proc)
         code_rc = await proc.wait()
 
     timeout_msg = f"{prefix} ran past its {float(limits.seconds)!r} s time limit"
     memory_msg = f"{prefix} went over its {limits.memory_mb} MB memory limit"
     tail = " ".join(err_out.decode("utf-8", "replace").split())[-STDERR_TAIL:]
-    if timed_out or code_rc in (-signal.SIGALRM, -getattr(signal, "SIGXCPU", 24)):
+    if timed_out or code_rc in (-getattr(signal, "SIGALRM", 14), -getattr(signal, "SIGXCPU", 24)):
         return done(ok=False, error=timeout_msg, error_kind="timeout")
+    if too_much:
+        return done(ok=False, error_kind="exception",
+                    error=f"{prefix} the sandbox wrote more than {MAX_OUTPUT // 2**20} MB")
     try:
         res = json.loads(out.decode("utf-8"))
         if not isinstance(res, dict):
@@ -287,6 +292,31 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict,
                     error=f"{prefix} its recorded steps do not obey the world's rules: {err}")
     return done(ok=True, steps=world.steps, changes=world.changes(),
                 returned=res.get("returned"), log=log)
+
+
+class _TooMuchOutput(Exception):
+    pass
+
+
+async def _talk(proc: asyncio.subprocess.Process, message: bytes) -> bytes:
+    """Send the message, then read the child's stdout (at most MAX_OUTPUT bytes)."""
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        proc.stdin.write(message)
+        await proc.stdin.drain()
+        proc.stdin.close()
+    return await _read(proc.stdout, MAX_OUTPUT)
+
+
+async def _read(stream: asyncio.StreamReader, cap: int, tail: bool = False) -> bytes:
+    """All of a stream; past `cap` bytes, raise _TooMuchOutput (or keep the last `cap`)."""
+    data = bytearray()
+    while chunk := await stream.read(65536):
+        data += chunk
+        if len(data) > cap:
+            if not tail:
+                raise _TooMuchOutput
+            del data[:-cap]
+    return bytes(data)
 
 
 def _signal_name(num: int) -> str:
