@@ -8,7 +8,10 @@ one of them, so the whole file takes a few seconds."""
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -65,8 +68,13 @@ def skill(body: str, name: str = "s") -> str:
     return f"def {name}(world):\n" + textwrap.indent(textwrap.dedent(body).strip(), "    ")
 
 
-SUBCLASS = ('[k for k in ().__class__.__bases__[0].__subclasses__()'
-            ' if k.__name__ == "_wrap_close"][0]')  # os._wrap_close: its methods see os
+# from any object to the interpreter's sys and the posix module (os is not even loaded)
+ESCAPE = """
+imp = [k for k in ().__class__.__bases__[0].__subclasses__()
+       if k.__name__ == "BuiltinImporter"][0]
+sys = imp.create_module.__globals__["sys"]
+posix = sys.modules["posix"]
+"""
 
 # name -> (code, entry, args, checked): checked runs run_skill (static check first), unchecked
 # runs only the child, to show the runtime layers hold without the static check
@@ -124,19 +132,12 @@ CASES = {
         return "carried on"
         '''), "s", {}, False),
     "getattr_escape": (skill("return getattr(world, '_places')"), "s", {}, False),
-    "os_open_via_subclasses": (skill(f'''
-        w = {SUBCLASS}
-        return w.__init__.__globals__["open"]("/etc/passwd", 0)
-        '''), "s", {}, False),
-    "system_via_subclasses": (skill(f'''
-        w = {SUBCLASS}
-        return w.__init__.__globals__["system"]("echo escaped")
-        '''), "s", {}, False),
-    "socket_via_importlib": (skill(f'''
-        w = {SUBCLASS}
-        sys = w.__init__.__globals__["sys"]
-        return sys.modules["_frozen_importlib"]._gcd_import("_socket").socket()
-        '''), "s", {}, False),
+    "os_open_via_subclasses": (skill(ESCAPE + 'return posix.open("/etc/passwd", 0)'),
+                               "s", {}, False),
+    "system_via_subclasses": (skill(ESCAPE + 'return posix.system("echo escaped")'),
+                              "s", {}, False),
+    "socket_via_importlib": (skill(ESCAPE + 'return sys.modules["_frozen_importlib"]'
+                                            '._gcd_import("_socket").socket()'), "s", {}, False),
     "frames": (skill('''
         def g():
             yield gen.gi_frame.f_back.f_back.f_globals
@@ -146,14 +147,8 @@ CASES = {
     "tampered_steps": (skill('''
         world._steps.append({"op": "move_to", "place": "the_bank_vault", "minutes": 1})
         '''), "s", {}, False),
-    "exit_silently": (skill(f'''
-        w = {SUBCLASS}
-        w.__init__.__globals__["_exit"](3)
-        '''), "s", {}, False),
-    "flood": (skill(f'''
-        w = {SUBCLASS}
-        w.__init__.__globals__["write"](1, b"x" * (9 * 2**20))
-        '''), "s", {}, False),
+    "exit_silently": (skill(ESCAPE + "posix._exit(3)"), "s", {}, False),
+    "flood": (skill(ESCAPE + 'posix.write(1, b"x" * (9 * 2**20))'), "s", {}, False),
     # limits
     "loop": (skill("while True:\n    pass"), "s", {}, True),
     "loop_catching": (skill('''
@@ -338,9 +333,9 @@ async def test_run_skill_refuses_before_running():
     ("open_builtin", "skill s: opening files is not allowed (line 2)"),
     ("open_caught", "skill s: opening files is not allowed"),
     ("getattr_escape", "skill s: getattr() is not allowed (line 2)"),
-    ("os_open_via_subclasses", "skill s: opening files is not allowed (line 3)"),
-    ("system_via_subclasses", "skill s: running programs is not allowed (line 3)"),
-    ("socket_via_importlib", "skill s: import of '_socket' is not allowed (line 4)"),
+    ("os_open_via_subclasses", "skill s: opening files is not allowed (line 6)"),
+    ("system_via_subclasses", "skill s: running programs is not allowed (line 6)"),
+    ("socket_via_importlib", "skill s: import of '_socket' is not allowed (line 6)"),
     ("frames", "skill s: access to frames and code is not allowed (line 3)"),
     ("tampered_steps", "skill s: its recorded steps do not obey the world's rules"),
 ])
@@ -369,6 +364,39 @@ def test_time_limit(results, case):
     assert (r.ok, r.error_kind) == (False, "timeout")
     assert r.error == "skill s: ran past its 1.0 s time limit"
     assert LIMITS.seconds * 1000 <= r.wall_ms < (LIMITS.seconds + START_GRACE + 0.5) * 1000
+
+
+def _children() -> list[int]:
+    """Pids of this process's children (Linux /proc)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid():
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+async def test_cancelled_run_leaves_no_child():
+    before = set(_children())
+    task = asyncio.ensure_future(run_skill(skill("while True:\n    pass"), "s", {}, SNAPSHOT,
+                                           Limits(seconds=30.0)))
+    for _ in range(100):
+        await asyncio.sleep(0.02)
+        if set(_children()) - before:
+            break
+    assert set(_children()) - before, "the child never started"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(50):
+        if not set(_children()) - before:
+            break
+        await asyncio.sleep(0.02)
+    assert not set(_children()) - before
 
 
 @pytest.mark.parametrize("case", ["bytearray", "big_list"])

@@ -4,7 +4,8 @@
 
 The message (in `marshal` format: the parent made it, and json would cost the start
 importing re and enum) is {"code", "entry", "args", "snapshot", "limits": {"seconds", "memory_mb",
-"max_steps"}, "seed", "imports"}; "imports" are the whitelisted modules the code imports
+"max_steps"}, "seed", "imports", "api"}; "api" is api.py compiled by the parent (marshal),
+"imports" are the whitelisted modules the code imports
 (only these are loaded, to keep the start short; without it, all of them). In this order,
 before the skill's code runs:
 
@@ -25,14 +26,14 @@ The result is {"ok", "steps", "returned", "log", "error", "kind", "line"}; "erro
 "skill NAME:" prefix and no line (the parent adds both).
 """
 
-import contextlib
+# only modules that are loaded at start-up or cost nothing: a run pays for every import here
+import _signal  # signal without its enums
 import io
 import marshal
 import math
-import os
-import signal
 import sys
-import types
+
+ModuleType = type(sys)
 
 ALLOWED_MODULES = ("math", "random", "itertools", "functools", "statistics", "re", "string",
                    "collections", "datetime", "json")
@@ -45,6 +46,7 @@ LAZY_DEPENDENCIES = {"datetime": ("_strptime",), "collections": ("collections.ab
 INTERNAL_IMPORTS = frozenset({"_strptime", "time"})
 RETURN_CHARS = 500
 _out = sys.stdout.buffer
+HERE = __file__[:max(__file__.rfind("/"), __file__.rfind("\\")) + 1]
 
 
 _ESCAPES = {i: f"\\u{i:04x}" for i in range(32)} | {ord('"'): '\\"', ord("\\"): "\\\\"}
@@ -69,8 +71,8 @@ def _json(value: object) -> str:
 
 def _write(result: dict) -> None:
     data = (_json(result) + "\n").encode("utf-8", "backslashreplace")
-    while data:
-        data = data[os.write(_out.fileno(), data):]
+    _out.write(data)
+    _out.flush()
 
 
 class Refused(RuntimeError):
@@ -123,23 +125,23 @@ def _refusal(event: str, args: tuple) -> str | None:
     return None
 
 
-def _module_views(allowed: tuple[str, ...]) -> dict[str, types.ModuleType]:
+def _module_views(allowed: tuple[str, ...]) -> dict[str, ModuleType]:
     """A copy of each whitelisted module with only its public names, and no other modules
     than whitelisted submodules (so `datetime.sys` or `random._os` are not there)."""
-    views: dict[str, types.ModuleType] = {}
+    views: dict[str, ModuleType] = {}
 
     def ok(name: str) -> bool:
         return name.split(".")[0] in allowed
 
-    def view(mod: types.ModuleType) -> types.ModuleType:
+    def view(mod: ModuleType) -> ModuleType:
         name = mod.__name__
         if name in views:
             return views[name]
-        v = views[name] = types.ModuleType(name)
+        v = views[name] = ModuleType(name)
         for key, value in list(vars(mod).items()):
             if key.startswith("_"):
                 continue
-            if isinstance(value, types.ModuleType):
+            if isinstance(value, ModuleType):
                 if ok(value.__name__):
                     setattr(v, key, view(value))
                 continue
@@ -152,15 +154,19 @@ def _module_views(allowed: tuple[str, ...]) -> dict[str, types.ModuleType]:
     return views
 
 
-def _load_api() -> types.ModuleType:
-    """api.py from this file's folder, by its path (agentsim itself is not importable here)."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "api.py")
-    with open(path, encoding="utf-8") as f:
-        source = f.read()
-    api = types.ModuleType("agentsim_skill_api")
+def _load_api(compiled: bytes | None) -> ModuleType:
+    """api.py from this file's folder (agentsim itself is not importable here): the code the
+    parent compiled, if it sent it (saves compiling it at every run), else the file."""
+    path = HERE + "api.py"
+    if compiled:
+        code = marshal.loads(compiled)
+    else:
+        with open(path, encoding="utf-8") as f:
+            code = compile(f.read(), path, "exec")
+    api = ModuleType("agentsim_skill_api")
     api.__file__ = path
     sys.modules[api.__name__] = api
-    exec(compile(source, path, "exec"), vars(api))
+    exec(code, vars(api))
     return api
 
 
@@ -193,14 +199,16 @@ def _repr(value: object) -> str:
 
 def main() -> None:
     msg = marshal.loads(sys.stdin.buffer.read())
-    api = _load_api()
+    api = _load_api(msg.get("api"))
     limits = msg["limits"]
     _set_limits(limits)
     wanted = [m for m in msg.get("imports", ALLOWED_MODULES) if m in ALLOWED_MODULES]
     lazy = [d for m in wanted for d in LAZY_DEPENDENCIES.get(m, ())]
     for name in (*LAZY_ALWAYS, *wanted, *lazy):
-        with contextlib.suppress(ImportError):
+        try:
             __import__(name)
+        except ImportError:
+            continue
     if "random" in sys.modules:
         sys.modules["random"].seed(int(msg.get("seed", 0)))
     views = _module_views(ALLOWED_MODULES)
@@ -274,9 +282,9 @@ def main() -> None:
     err: BaseException | None = None
     sys.addaudithook(hook)
     stage[0] = "exec"  # the hook lets this one exec through, then the skill is running
-    timer = getattr(signal, "setitimer", None)  # not on Windows: the parent's limit holds
+    timer = getattr(_signal, "setitimer", None)  # not on Windows: the parent's limit holds
     if timer:
-        timer(signal.ITIMER_REAL, float(limits["seconds"]))
+        timer(_signal.ITIMER_REAL, float(limits["seconds"]))
     try:
         exec(code, env)
         fn = env.get(entry)
@@ -298,7 +306,7 @@ def main() -> None:
                           error=f"{type(e).__name__}: {text}" if text else type(e).__name__)
     finally:
         if timer:
-            timer(signal.ITIMER_REAL, 0)
+            timer(_signal.ITIMER_REAL, 0)
         stage[0] = "after"
     if err is not None:
         result["line"] = _skill_line(err)

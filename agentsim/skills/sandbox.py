@@ -41,6 +41,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import marshal
@@ -179,6 +180,13 @@ def _imports(code: str) -> list[str]:
     return sorted(names & ALLOWED_MODULES)
 
 
+@functools.cache
+def _api_code() -> bytes:
+    """api.py compiled once per process, for the child (same interpreter) to load."""
+    path = RUNNER.with_name("api.py")
+    return marshal.dumps(compile(path.read_text(encoding="utf-8"), str(path), "exec"))
+
+
 def _seed(entry: str, args: dict, snapshot: dict) -> int:
     """The child's `random` seed: the same skill on the same world draws the same numbers."""
     blob = json.dumps([entry, args, snapshot], sort_keys=True, default=repr).encode()
@@ -228,6 +236,7 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict,
     # marshal: the child reads it without importing json (the same interpreter writes it)
     message = marshal.dumps({"code": code, "entry": entry, "args": args, "snapshot": snapshot,
                              "seed": _seed(entry, args, snapshot), "imports": _imports(code),
+                             "api": _api_code(),
                              "limits": {"seconds": float(limits.seconds),
                                         "memory_mb": int(limits.memory_mb),
                                         "max_steps": int(limits.max_steps)}})
@@ -239,19 +248,27 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, cwd=cwd, env=_child_env(),
             start_new_session=sys.platform != "win32")
+        tasks = [asyncio.ensure_future(_talk(proc, message)),
+                 asyncio.ensure_future(_read(proc.stderr, STDERR_KEEP, tail=True)),
+                 asyncio.ensure_future(proc.wait())]
         try:
-            out, err_out, _ = await asyncio.wait_for(asyncio.gather(
-                _talk(proc, message), _read(proc.stderr, STDERR_KEEP, tail=True), proc.wait()),
-                limits.seconds + START_GRACE)
-        except TimeoutError:
-            timed_out = True
-        except _TooMuchOutput:
-            too_much = True
+            _done, pending = await asyncio.wait(tasks, timeout=limits.seconds + START_GRACE,
+                                                return_when=asyncio.FIRST_EXCEPTION)
+            too_much = tasks[0].done() and isinstance(tasks[0].exception(), _TooMuchOutput)
+            timed_out = bool(pending) and not too_much
+            if not pending:
+                out, err_out = tasks[0].result(), tasks[1].result()
         finally:
             # on a timeout, too much output or a cancellation: the child and its group. Only
             # while it is not reaped: its pid (the group's id) cannot have been reused then
             if proc.returncode is None:
                 _kill(proc)
+            for t in tasks:
+                t.cancel()
+            await asyncio.wait(tasks)
+            # the pipes must reach their end for the process to count as finished
+            await asyncio.wait_for(asyncio.gather(
+                _discard(proc.stdout), _discard(proc.stderr), return_exceptions=True), 5.0)
         code_rc = await proc.wait()
 
     timeout_msg = f"{prefix} ran past its {float(limits.seconds)!r} s time limit"
@@ -317,6 +334,12 @@ async def _read(stream: asyncio.StreamReader, cap: int, tail: bool = False) -> b
                 raise _TooMuchOutput
             del data[:-cap]
     return bytes(data)
+
+
+async def _discard(stream: asyncio.StreamReader) -> None:
+    """Read what is left of a pipe (the child is gone: there is at most a pipe's buffer)."""
+    while await stream.read(65536):
+        pass
 
 
 def _signal_name(num: int) -> str:
