@@ -148,6 +148,8 @@ CASES = {
         world._steps.append({"op": "move_to", "place": "the_bank_vault", "minutes": 1})
         '''), "s", {}, False),
     "exit_silently": (skill(ESCAPE + "posix._exit(3)"), "s", {}, False),
+    "env_and_cwd": (skill(ESCAPE + "return [sorted(k.decode() for k in posix.environ),"
+                                   " posix.getcwd()]"), "s", {}, False),
     "flood": (skill(ESCAPE + 'posix.write(1, b"x" * (9 * 2**20))'), "s", {}, False),
     # limits
     "loop": (skill("while True:\n    pass"), "s", {}, True),
@@ -205,7 +207,9 @@ def results():
         out |= dict(zip(rest, await asyncio.gather(*(gated(k) for k in rest)), strict=True))
         return out
 
-    return asyncio.run(run_all())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AGENTSIM_TEST_SECRET", "not for skills")
+        return asyncio.run(run_all())
 
 
 # -- the happy paths ------------------------------------------------------------------------
@@ -343,6 +347,14 @@ def test_runtime_layers_refuse(results, case, message):
     r = results[case]
     assert (r.ok, r.error_kind, r.steps, r.changes) == (False, "forbidden", [], {})
     assert r.error.startswith(message), r.error
+
+
+def test_child_gets_no_environment_and_an_empty_directory(results):
+    r = results["env_and_cwd"]
+    assert r.ok, r.error
+    env, cwd = r.returned
+    assert env == ["LC_ALL", "PYTHONHASHSEED", "PYTHONIOENCODING"]
+    assert Path(cwd).name.startswith("agentsim-skill-") and not Path(cwd).exists()
 
 
 def test_child_without_result_is_an_error_not_a_crash(results):

@@ -62,7 +62,8 @@ Acting (each returns None):
                                                   id); takes 5 minutes
     world.wait(minutes, activity="waiting")       spend some minutes where you are
     world.read(document)                          read a document here; takes 10 minutes
-    world.log(*values)                            note something for debugging (not an action)
+    world.log(*values)                            note something for debugging (not an action;
+                                                  print() notes too)
 
 minutes are whole numbers from 1 to 240. A skill may take at most 50 actions and 24 hours
 in all. Imports allowed: math, random, itertools, functools, statistics, re, string,
