@@ -76,6 +76,9 @@ sys = imp.create_module.__globals__["sys"]
 posix = sys.modules["posix"]
 """
 
+# a result written by a child that was taken over: a step that no rule allows, a bad log
+FORGED = b'{"ok": true, "log": 5, "steps": [{"op": "say", "person": [1], "text": "hi"}]}\n'
+
 # name -> (code, entry, args, checked): checked runs run_skill (static check first), unchecked
 # runs only the child, to show the runtime layers hold without the static check
 CASES = {
@@ -148,6 +151,8 @@ CASES = {
         world._steps.append({"op": "move_to", "place": "the_bank_vault", "minutes": 1})
         '''), "s", {}, False),
     "exit_silently": (skill(ESCAPE + "posix._exit(3)"), "s", {}, False),
+    "forged_result": (skill(ESCAPE + f"posix.write(1, {FORGED!r})\nposix._exit(0)"),
+                      "s", {}, False),
     "env_and_cwd": (skill(ESCAPE + "return [sorted(k.decode() for k in posix.environ),"
                                    " posix.getcwd()]"), "s", {}, False),
     "flood": (skill(ESCAPE + 'posix.write(1, b"x" * (9 * 2**20))'), "s", {}, False),
@@ -342,6 +347,7 @@ async def test_run_skill_refuses_before_running():
     ("socket_via_importlib", "skill s: import of '_socket' is not allowed (line 6)"),
     ("frames", "skill s: access to frames and code is not allowed (line 3)"),
     ("tampered_steps", "skill s: its recorded steps do not obey the world's rules"),
+    ("forged_result", "skill s: its recorded steps do not obey the world's rules: say([1], "),
 ])
 def test_runtime_layers_refuse(results, case, message):
     r = results[case]

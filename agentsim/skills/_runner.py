@@ -239,9 +239,11 @@ def main() -> None:
 
     def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
         top = str(name).split(".")[0]
-        if level == 0 and name in INTERNAL_IMPORTS and name in sys.modules:
+        if type(fromlist) is list and not fromlist and level == 0 \
+                and name in INTERNAL_IMPORTS and name in sys.modules:
             # C code of a whitelisted module importing its helper lazily through the
-            # builtins' __import__ (datetime.strptime imports _strptime)
+            # builtins' __import__ (datetime.strptime imports _strptime): PyImport_Import
+            # passes an empty list, an import statement None or a tuple
             return sys.modules[name]
         if level != 0 or top not in ALLOWED_MODULES or str(name) not in views:
             raise refuse(f"import of {top!r} is not allowed")
@@ -253,12 +255,13 @@ def main() -> None:
         call.__name__ = fname
         return call
 
-    def skill_print(*values, sep=" ", end="\n"):
+    def skill_print(*values, sep=" ", end="\n", file=None, flush=False):
         world.log(str(sep).join(str(v) for v in values))
 
     import builtins
     safe = {name: getattr(builtins, name) for name in (
         "abs", "all", "any", "ascii", "bin", "bool", "bytearray", "bytes", "callable", "chr",
+        "complex",
         "dict", "divmod", "enumerate", "filter", "float", "format", "frozenset", "hash",
         "hex", "int", "isinstance", "issubclass", "iter", "len", "list", "map", "max", "min",
         "next", "oct", "ord", "pow", "range", "repr", "reversed", "round", "set", "slice",

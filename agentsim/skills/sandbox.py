@@ -71,6 +71,8 @@ START_GRACE = 1.0  # seconds the parent allows the child for its start beyond `s
 STDERR_TAIL = 300  # characters of the child's stderr in an error
 STDERR_KEEP = 64 * 1024  # bytes of it kept
 MAX_OUTPUT = 8 * 2**20  # bytes of a child's result at most
+RETURN_CHARS = 500  # of a text or repr in a skill's return value (the child cuts them)
+MAX_RETURNED = 64 * 1024  # characters of JSON of a return value at most, else cut to text
 
 
 @dataclass(frozen=True)
@@ -243,11 +245,15 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict,
     timed_out = too_much = False
     out, err_out = b"", b""
     with tempfile.TemporaryDirectory(prefix="agentsim-skill-") as cwd:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-S", "-s", "-B", "-P", str(RUNNER),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, cwd=cwd, env=_child_env(),
-            start_new_session=sys.platform != "win32")
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-S", "-s", "-B", "-P", str(RUNNER),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, cwd=cwd, env=_child_env(),
+                start_new_session=sys.platform != "win32")
+        except OSError as err:  # no process to be had (fork failed, too many open files)
+            return done(ok=False, error_kind="exception",
+                        error=f"{prefix} the sandbox could not start: {err}")
         tasks = [asyncio.ensure_future(_talk(proc, message)),
                  asyncio.ensure_future(_read(proc.stderr, STDERR_KEEP, tail=True)),
                  asyncio.ensure_future(proc.wait())]
@@ -271,44 +277,60 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict,
                 _discard(proc.stdout), _discard(proc.stderr), return_exceptions=True), 5.0)
         code_rc = await proc.wait()
 
-    timeout_msg = f"{prefix} ran past its {float(limits.seconds)!r} s time limit"
-    memory_msg = f"{prefix} went over its {limits.memory_mb} MB memory limit"
-    tail = " ".join(err_out.decode("utf-8", "replace").split())[-STDERR_TAIL:]
     if timed_out or code_rc in (-getattr(signal, "SIGALRM", 14), -getattr(signal, "SIGXCPU", 24)):
-        return done(ok=False, error=timeout_msg, error_kind="timeout")
+        return done(ok=False, error_kind="timeout",
+                    error=f"{prefix} ran past its {float(limits.seconds)!r} s time limit")
     if too_much:
         return done(ok=False, error_kind="exception",
                     error=f"{prefix} the sandbox wrote more than {MAX_OUTPUT // 2**20} MB")
+    try:
+        return done(**_interpret(out, err_out, code_rc, prefix, snapshot, limits))
+    except Exception as err:  # a child that lost its mind (or was taken over) wrote this
+        return done(ok=False, error_kind="exception",
+                    error=f"{prefix} the sandbox gave a malformed result ({type(err).__name__})")
+
+
+def _interpret(out: bytes, err_out: bytes, code_rc: int, prefix: str, snapshot: dict,
+               limits: Limits) -> dict[str, Any]:
+    """The SandboxResult fields from what the child wrote and how it ended."""
+    memory_msg = f"{prefix} went over its {limits.memory_mb} MB memory limit"
+    tail = " ".join(err_out.decode("utf-8", "replace").split())[-STDERR_TAIL:]
     try:
         res = json.loads(out.decode("utf-8"))
         if not isinstance(res, dict):
             raise ValueError("not an object")
     except (ValueError, UnicodeDecodeError):
         if code_rc == -signal.SIGKILL or "MemoryError" in tail or "memory" in tail.lower():
-            return done(ok=False, error=memory_msg, error_kind="memory")
+            return {"ok": False, "error": memory_msg, "error_kind": "memory"}
         how = f"exit code {code_rc}" if code_rc >= 0 else _signal_name(-code_rc)
-        return done(ok=False, error_kind="exception",
-                    error=f"{prefix} the sandbox gave no result ({how})"
-                          + (f": {tail}" if tail else ""))
-    log = [str(x) for x in res.get("log") or []]
+        return {"ok": False, "error_kind": "exception",
+                "error": f"{prefix} the sandbox gave no result ({how})"
+                         + (f": {tail}" if tail else "")}
+    log = res.get("log")
+    log = [str(x) for x in log] if isinstance(log, list) else []
     kind = res.get("kind")
     if not res.get("ok"):
         if kind == "memory":
-            return done(ok=False, error=memory_msg, error_kind="memory", log=log)
+            return {"ok": False, "error": memory_msg, "error_kind": "memory", "log": log}
         line = res.get("line")
-        text = f"{prefix} {res.get('error') or 'failed'}" + (f" (line {line})" if line else "")
+        text = f"{prefix} {res.get('error') or 'failed'}"
+        if isinstance(line, int) and not isinstance(line, bool):
+            text += f" (line {line})"
         kind = kind if kind in ("forbidden", "action", "exception", "invalid") else "exception"
-        return done(ok=False, error=" ".join(text.split()), error_kind=kind, log=log)
+        return {"ok": False, "error": " ".join(text.split()), "error_kind": kind, "log": log}
     steps = res.get("steps")
     try:
         if not isinstance(steps, list):
             raise ActionError("no list of steps")
         world = replay(snapshot, steps, limits.max_steps)
-    except ActionError as err:
-        return done(ok=False, error_kind="forbidden", log=log,
-                    error=f"{prefix} its recorded steps do not obey the world's rules: {err}")
-    return done(ok=True, steps=world.steps, changes=world.changes(),
-                returned=res.get("returned"), log=log)
+    except (ActionError, TypeError, ValueError) as err:
+        return {"ok": False, "error_kind": "forbidden", "log": log,
+                "error": f"{prefix} its recorded steps do not obey the world's rules: {err}"}
+    returned = res.get("returned")
+    if len(json.dumps(returned)) > MAX_RETURNED:
+        returned = json.dumps(returned)[:RETURN_CHARS]
+    return {"ok": True, "steps": world.steps, "changes": world.changes(),
+            "returned": returned, "log": log}
 
 
 class _TooMuchOutput(Exception):
