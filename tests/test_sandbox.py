@@ -8,6 +8,7 @@ one of them, so the whole file takes a few seconds."""
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import sys
 import textwrap
@@ -585,3 +586,49 @@ def test_api_doc_mentions_every_primitive():
         assert f"{name}" in API_DOC, name
     for name in PRIMITIVES:
         assert f"world.{name}(" in API_DOC, name
+
+
+def smallville():
+    """(snapshot, place graph): Smallville as its café owner sees it at 08:00, everyone at
+    home."""
+    from agentsim.world.loader import load_world
+
+    w = load_world(Path(__file__).resolve().parent.parent / "worlds" / "smallville")
+    pg = w.places
+    return {
+        "agent": "isabella_rodriguez", "name": "Isabella Rodriguez",
+        "location": w.personas["isabella_rodriguez"].home, "time": "2023-02-13T08:00:00",
+        "places": {p: {"name": pg.name(p), "area": pg.area_of(p),
+                       "objects": [o.id for o in pg.objects_in(p)],
+                       "documents": pg.documents_at(p)} for p in pg.ids()},
+        "edges": sorted([min(a, b), max(a, b), m] for a, b, m in pg.graph.edges(data="minutes")),
+        "objects": {o.id: {"name": o.name, "place": pg.object_place(o.id), "state": o.state,
+                           "states": list(o.states)} for o in pg.all_objects()},
+        "people": {i: {"name": p.name, "place": p.home} for i, p in w.personas.items()},
+        "documents": {d: d for d in w.documents},
+    }, pg
+
+
+def test_walks_match_the_world_place_graph():
+    """The proxy's Dijkstra gives the world's own routes (networkx, ties by place id)."""
+    snap, pg = smallville()
+    walkable = sorted(pg.graph.nodes)
+    for a in walkable[::7]:
+        w = WorldProxy({**snap, "location": a})
+        for b in walkable:
+            if b == a:
+                continue
+            minutes, route = w._walk(b, "test")
+            assert route == [p for p, _ in pg.route(a, b)], (a, b)
+            assert minutes == math.ceil(pg.travel_minutes(a, b)), (a, b)
+
+
+async def test_a_skill_on_smallville():
+    snap, pg = smallville()
+    code = BAKE_BREAD.replace("hobbs_cafe_oven", "cafe_oven")
+    r = await run_skill(code, "bake_bread", {}, snap, LIMITS)
+    assert r.ok, r.error
+    walk = math.ceil(pg.travel_minutes(snap["location"], "hobbs_cafe_kitchen"))
+    assert r.steps[0] == {"op": "move_to", "place": "hobbs_cafe_kitchen", "minutes": walk}
+    assert r.changes["objects"] == {"cafe_oven": ["idle", "baking"]}
+    assert r.changes["minutes"] == walk + 50
