@@ -154,7 +154,7 @@ class WorldProxy:
         self._documents: dict[str, str] = dict(snap.get("documents") or {})
         self._location: str = str(snap.get("location", ""))
         self._start_location = self._location
-        self._start_states = {o: d.get("state", "") for o, d in self._objects.items()}
+        self._start_states = {o: str(d.get("state", "")) for o, d in self._objects.items()}
         self._start = _minute_of_day(snap.get("time", ""))
         self._adj: dict[str, list[tuple[str, float]]] = {p: [] for p in self._places}
         for a, b, minutes in snap.get("edges") or []:
