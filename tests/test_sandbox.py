@@ -115,7 +115,9 @@ CASES = {
         return [day, point.y, json.dumps({"a": [1]}), math.sqrt(16), re.findall(r"\\d", "a1b2"),
                 statistics.median([3, 1, 2]), string.ascii_lowercase[:3],
                 functools.reduce(lambda a, b: a * b, range(1, 5)),
-                list(itertools.islice(itertools.count(), 3)), "é".encode("latin-1").hex()]
+                list(itertools.islice(itertools.count(), 3)), "é".encode("latin-1").hex(),
+                collections.Counter("abca").most_common(1), statistics.NormalDist().cdf(0),
+                functools.singledispatch(len)("abc")]
         '''), "s", {}, True),
     "returns_object": (skill('''
         class Basket:
@@ -268,7 +270,7 @@ def test_whitelisted_modules_work(results):
     r = results["modules"]
     assert r.ok, r.error
     assert r.returned == ["Monday", 2, '{"a": [1]}', 4.0, ["1", "2"], 2, "abc", 24, [0, 1, 2],
-                          "e9"]
+                          "e9", [["a", 2]], 0.5, 3]
 
 
 def test_returned_value_is_json_safe_and_short(results):

@@ -41,7 +41,8 @@ ALLOWED_MODULES = ("math", "random", "itertools", "functools", "statistics", "re
 # strftime) and by the whitelisted modules a skill imports
 LAZY_ALWAYS = ("time", "encodings.latin_1", "encodings.ascii", "encodings.utf_16",
                "encodings.utf_32", "encodings.cp1252")
-LAZY_DEPENDENCIES = {"datetime": ("_strptime",), "collections": ("collections.abc",),
+LAZY_DEPENDENCIES = {"datetime": ("_strptime",), "collections": ("collections.abc", "heapq"),
+                     "functools": ("weakref", "types"),  # singledispatch
                      "json": ("json.decoder", "json.encoder", "json.scanner")}
 INTERNAL_IMPORTS = frozenset({"_strptime", "time"})
 RETURN_CHARS = 500
