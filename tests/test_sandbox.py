@@ -12,6 +12,7 @@ import math
 import os
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import pytest
@@ -316,6 +317,22 @@ def test_check_code_refuses(code, message):
 def test_check_code_accepts_ordinary_code():
     assert check_code(BAKE_BREAD, "bake_bread") is None
     assert check_code(skill("import math\nfrom collections import Counter\nreturn 1"), "s") is None
+
+
+def test_check_code_keeps_syntax_warnings_to_itself():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert check_code(skill("import re\nreturn re.findall('\\d+', 'a12')"), "s") is None
+
+
+@pytest.mark.parametrize(("kw", "message"), [
+    ({"seconds": 0}, "Limits.seconds must be more than 0"),
+    ({"memory_mb": 8}, "Limits.memory_mb must be at least 32"),
+    ({"max_steps": 0}, "Limits.max_steps must be at least 1"),
+])
+def test_limits_are_checked(kw, message):
+    with pytest.raises(ValueError, match=message):
+        Limits(**kw)
 
 
 @pytest.mark.parametrize(("code", "entry", "message"), [

@@ -50,6 +50,7 @@ import signal
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,15 @@ class Limits:
     memory_mb: int = 256  # address-space limit of the child
     max_steps: int = 50
 
+    def __post_init__(self) -> None:
+        if not self.seconds > 0:
+            raise ValueError(f"Limits.seconds must be more than 0, not {self.seconds!r}")
+        if not self.memory_mb >= 32:
+            raise ValueError(f"Limits.memory_mb must be at least 32 (the interpreter needs "
+                             f"it), not {self.memory_mb!r}")
+        if not self.max_steps >= 1:
+            raise ValueError(f"Limits.max_steps must be at least 1, not {self.max_steps!r}")
+
 
 @dataclass(frozen=True)
 class SandboxResult:
@@ -94,11 +104,19 @@ class SandboxResult:
     wall_ms: float = 0.0
 
 
+def _parse(code: str) -> ast.Module:
+    """The code's syntax tree, without the warnings LLM-written code often causes (an
+    invalid escape sequence in a regular expression) reaching the simulation's output."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(code, filename="<skill>")
+
+
 def _static_check(code: str, entry: str) -> tuple[str, str] | None:
     """(error_kind, one-line error) for code that must not run, else None."""
     prefix = f"skill {entry}:"
     try:
-        tree = ast.parse(code, filename="<skill>")
+        tree = _parse(code)
     except SyntaxError as err:
         return "invalid", f"{prefix} syntax error: {err.msg} (line {err.lineno})"
     except (ValueError, MemoryError, RecursionError) as err:
@@ -170,7 +188,7 @@ def check_code(code: str, entry: str) -> str | None:
 def _imports(code: str) -> list[str]:
     """The whitelisted modules `code` imports, for the child to load before it is locked."""
     try:
-        tree = ast.parse(code)
+        tree = _parse(code)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return sorted(ALLOWED_MODULES)
     names = set()
