@@ -157,6 +157,15 @@ CASES = {
     "exit_silently": (skill(ESCAPE + "posix._exit(3)"), "s", {}, False),
     "forged_result": (skill(ESCAPE + f"posix.write(1, {FORGED!r})\nposix._exit(0)"),
                       "s", {}, False),
+    "rlimits": (skill(ESCAPE + '''
+resource = sys.modules["resource"]
+return [list(resource.getrlimit(n)) for n in (resource.RLIMIT_AS, resource.RLIMIT_CPU,
+        resource.RLIMIT_FSIZE, resource.RLIMIT_NOFILE, resource.RLIMIT_CORE)]
+'''), "s", {}, False),
+    "raise_rlimit": (skill(ESCAPE + '''
+resource = sys.modules["resource"]
+resource.setrlimit(resource.RLIMIT_AS, (-1, -1))
+'''), "s", {}, False),
     "env_and_cwd": (skill(ESCAPE + "return [sorted(k.decode() for k in posix.environ),"
                                    " posix.getcwd()]"), "s", {}, False),
     "flood": (skill(ESCAPE + 'posix.write(1, b"x" * (9 * 2**20))'), "s", {}, False),
@@ -364,7 +373,8 @@ async def test_run_skill_refuses_before_running():
     ("getattr_escape", "skill s: getattr() is not allowed (line 2)"),
     ("os_open_via_subclasses", "skill s: opening files is not allowed (line 6)"),
     ("system_via_subclasses", "skill s: running programs is not allowed (line 6)"),
-    ("socket_via_importlib", "skill s: import of '_socket' is not allowed (line 6)"),
+    ("socket_via_importlib", "skill s: import of '_socket' is not allowed (a function used it, "
+                             "or tried to load a module) (line 6)"),
     ("frames", "skill s: access to frames and code is not allowed (line 3)"),
     ("tampered_steps", "skill s: its recorded steps do not obey the world's rules"),
     ("forged_result", "skill s: its recorded steps do not obey the world's rules: say([1], "),
@@ -373,6 +383,17 @@ def test_runtime_layers_refuse(results, case, message):
     r = results[case]
     assert (r.ok, r.error_kind, r.steps, r.changes) == (False, "forbidden", [], {})
     assert r.error.startswith(message), r.error
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux resource limits")
+def test_child_runs_under_resource_limits(results):
+    r = results["rlimits"]
+    assert r.ok, r.error
+    mem = LIMITS.memory_mb * 2**20
+    assert r.returned == [[mem, mem], [2, 3], [0, 0], [16, 16], [0, 0]]
+    r = results["raise_rlimit"]
+    assert (r.ok, r.error_kind) == (False, "forbidden")
+    assert r.error == "skill s: access to the operating system is not allowed (line 8)"
 
 
 def test_child_gets_no_environment_and_an_empty_directory(results):

@@ -114,8 +114,9 @@ def _refusal(event: str, args: tuple) -> str | None:
         return "running programs is not allowed"
     if event.startswith("ctypes.") or event == "cffi":
         return "ctypes is not allowed"
-    if event == "import":
-        return f"import of {str(args[0]).split('.')[0]!r} is not allowed"
+    if event == "import":  # a module not loaded before the lock: not from an import statement
+        return (f"import of {str(args[0]).split('.')[0]!r} is not allowed (a function used "
+                f"it, or tried to load a module)")
     if event.startswith(("os.", "shutil.", "glob.", "tempfile.", "sqlite3.", "pathlib.",
                          "fcntl.", "mmap.", "resource.", "signal.", "syslog.", "winreg.")):
         return "access to the operating system is not allowed"
