@@ -2,23 +2,26 @@
 
     python -S -s -B -P _runner.py      (stdin: one message, stdout: one JSON result)
 
-The message (in `marshal` format: the parent made it, and json would cost the start
-importing re and enum) is {"code", "entry", "args", "snapshot", "limits": {"seconds", "memory_mb",
-"max_steps"}, "seed", "imports", "api"}; "api" is api.py compiled by the parent (marshal),
-"imports" are the whitelisted modules the code imports
-(only these are loaded, to keep the start short; without it, all of them). In this order,
-before the skill's code runs:
+The message is a dict in `marshal` format (the parent made it; json would cost the start
+importing re and enum): {"code", "entry", "args", "snapshot", "limits": {"seconds",
+"memory_mb", "max_steps"}, "seed", "imports", "api"}. "api" is api.py compiled by the parent
+(same interpreter), "imports" the whitelisted modules the code imports: only these are
+loaded, to keep the start short (without it, all of them). In this order, before the
+skill's code runs:
 
-1. the inputs are read and `api.py` is loaded from this file's folder by its path;
+1. the inputs are read and `api.py` is loaded (the parent's compiled code, else the file
+   next to this one);
 2. resource limits: address space (memory_mb), CPU seconds, no file writes, few file
    descriptors, no new processes, no core dumps (where the platform has `resource`);
-3. the whitelisted modules the code imports (and what they import lazily) are imported;
+3. the whitelisted modules the code imports (and what they import lazily) are imported,
+   and `random` is seeded with the message's seed;
 4. an audit hook is installed that refuses opening files, sockets, processes, ctypes, new
    imports, the rest of the os module, the interpreter's internals (sys, gc, threads, code
    objects) and, while the skill runs, the audited attributes that lead to frames and code
    (gi_frame, tb_frame, __code__);
 5. the code is executed with a safe subset of builtins, whose `__import__` admits only the
-   whitelist and gives module views without private names or other modules;
+   whitelist and gives module views without private names or other modules; print() goes
+   to the skill's log;
 6. a wall-clock timer (SIGALRM, default action: the process ends) runs while the skill does.
 
 A refused operation fails the run even when the skill catches the exception it raised.

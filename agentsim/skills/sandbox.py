@@ -21,14 +21,22 @@ Defence in depth, each layer stopping what it can on its own:
    `tb_frame`, ...), and open/exec/eval/compile/getattr/... are refused.
 2. The child (`_runner.py`) runs with a safe subset of builtins; its `__import__` admits only
    the whitelist and hands out module views without private names or other modules.
-3. An audit hook in the child refuses opening files, sockets, processes, ctypes, new imports
-   and the os module, and, while the skill runs, every other audited event not known to be
-   harmless (frame access, code objects, exec, compile).
+3. An audit hook in the child refuses opening files, sockets, processes, ctypes, new imports,
+   the os module and the interpreter's internals (sys, gc, threads, code objects), and,
+   while the skill runs, the audited attributes that lead to frames and code (gi_frame,
+   tb_frame, __code__). A refusal fails the run even if the skill catches it.
 4. Resource limits in the child: address space `memory_mb`, CPU seconds, no file writes, few
    file descriptors, no new processes; a wall-clock timer ends the child after `seconds`,
    and the parent kills its whole process group a little later should that fail.
 5. The parent replays the recorded steps on its own `WorldProxy`, so only steps that obey
-   the world's rules ever leave the sandbox, whatever happened in the child.
+   the world's rules ever leave the sandbox, whatever happened in the child; it reads at
+   most MAX_OUTPUT bytes of the child's output.
+
+Error kinds: "invalid" (syntax error, no such function, arguments that do not fit),
+"forbidden" (refused by a layer above), "timeout", "memory", "action" (an ActionError: a
+call that breaks the world's rules) and "exception" (any other exception, with its line in
+the skill's code; also a child that gave no result). A deep recursion is an "exception"
+(RecursionError).
 
 The child gets a fresh empty temporary directory as its working directory and an environment
 of its own (no variable of the parent's, so no keys or proxies). Without the `resource`
