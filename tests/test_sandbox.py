@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from agentsim.skills import sandbox
 from agentsim.skills.api import API_DOC, PRIMITIVES, ActionError, WorldProxy, replay
 from agentsim.skills.sandbox import START_GRACE, Limits, _spawn, check_code, run_skill
 
@@ -456,6 +457,19 @@ async def test_cancelled_run_leaves_no_child():
             break
         await asyncio.sleep(0.02)
     assert not set(_children()) - before
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+async def test_children_at_once_are_capped(monkeypatch):
+    monkeypatch.setattr(sandbox, "MAX_CHILDREN", 2)
+    before, peak = set(_children()), 0
+    runs = asyncio.gather(*(run_skill(skill("while True:\n    pass"), "s", {}, SNAPSHOT,
+                                      Limits(seconds=0.2)) for _ in range(5)))
+    while not runs.done():
+        peak = max(peak, len(set(_children()) - before))
+        await asyncio.sleep(0.01)
+    assert [r.error_kind for r in runs.result()] == ["timeout"] * 5
+    assert peak == 2
 
 
 @pytest.mark.parametrize("case", ["bytearray", "big_list"])

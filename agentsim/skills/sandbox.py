@@ -59,6 +59,7 @@ import sys
 import tempfile
 import time
 import warnings
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,11 @@ START_GRACE = 1.0  # seconds the parent allows the child for its start beyond `s
 STDERR_TAIL = 300  # characters of the child's stderr in an error
 STDERR_KEEP = 64 * 1024  # bytes of it kept
 MAX_OUTPUT = 8 * 2**20  # bytes of a child's result at most
+# children at once per event loop: each may use `memory_mb`, so 100 agents' skills at once
+# must not mean 100 x 256 MB; a run's time limit starts when its child does
+MAX_CHILDREN = max(8, 4 * (os.cpu_count() or 1))
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = \
+    weakref.WeakKeyDictionary()
 RETURN_CHARS = 500  # of a text or repr in a skill's return value (the child cuts them)
 MAX_RETURNED = 64 * 1024  # characters of JSON of a return value at most, else cut to text
 
@@ -236,12 +242,18 @@ def _kill(proc: asyncio.subprocess.Process) -> None:
 async def run_skill(code: str, entry: str, args: dict, snapshot: dict,
                     limits: Limits = Limits()) -> SandboxResult:
     """Run skill `entry` of `code` with `args` on a copy of `snapshot` in a fresh child
-    process. Never raises for anything the skill's code does: every failure is a result
-    with `ok=False`, a one-line `error` and its `error_kind`."""
+    process (at most MAX_CHILDREN at once per event loop; the others wait their turn).
+    Never raises for anything the skill's code does: every failure is a result with
+    `ok=False`, a one-line `error` and its `error_kind`."""
     found = _static_check(code, entry)
     if found:
         return SandboxResult(False, [], {}, error=found[1], error_kind=found[0])
-    return await _spawn(code, entry, args, snapshot, limits)
+    loop = asyncio.get_running_loop()
+    gate = _gates.get(loop)
+    if gate is None:
+        gate = _gates[loop] = asyncio.Semaphore(MAX_CHILDREN)
+    async with gate:
+        return await _spawn(code, entry, args, snapshot, limits)
 
 
 async def _spawn(code: str, entry: str, args: dict, snapshot: dict,
