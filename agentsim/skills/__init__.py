@@ -6,6 +6,9 @@
               limit, a memory limit and no file, network or process access), Limits,
               SandboxResult
     _runner   the child's entry point (run as a script, never imported by agentsim)
+    library   Skill, SkillLibrary (descriptions in chromadb, retrieval by task, counts),
+              SharedLibrary (learned skills across runs), seed skills from worlds/<w>/skills/
+    listing   what `agentsim skills WORLD_OR_RUN` shows
 
 A skill does not act on the live world: its calls are recorded as primitive steps, which the
 engine turns into the agent's actions over the next ticks. Nothing here is imported by

@@ -1,20 +1,27 @@
 """The sandbox's child: runs one skill and prints one JSON result. Never imported by agentsim.
 
-    python -S -s -B -P _runner.py      (stdin: one JSON message, stdout: one JSON result)
+    python -S -s -B -P _runner.py      (stdin: one message, stdout: one JSON result)
 
-The message is {"code", "entry", "args", "snapshot", "limits": {"seconds", "memory_mb",
-"max_steps"}, "seed"}. In this order, before the skill's code runs:
+The message is a dict in `marshal` format (the parent made it; json would cost the start
+importing re and enum): {"code", "entry", "args", "snapshot", "limits": {"seconds",
+"memory_mb", "max_steps"}, "seed", "imports", "api"}. "api" is api.py compiled by the parent
+(same interpreter), "imports" the whitelisted modules the code imports: only these are
+loaded, to keep the start short (without it, all of them). In this order, before the
+skill's code runs:
 
-1. the inputs are read and `api.py` is loaded from this file's folder by its path;
+1. the inputs are read and `api.py` is loaded (the parent's compiled code, else the file
+   next to this one);
 2. resource limits: address space (memory_mb), CPU seconds, no file writes, few file
    descriptors, no new processes, no core dumps (where the platform has `resource`);
-3. the whitelisted modules (and what they import lazily) are imported;
+3. the whitelisted modules the code imports (and what they import lazily) are imported,
+   and `random` is seeded with the message's seed;
 4. an audit hook is installed that refuses opening files, sockets, processes, ctypes, new
    imports, the rest of the os module, the interpreter's internals (sys, gc, threads, code
    objects) and, while the skill runs, the audited attributes that lead to frames and code
    (gi_frame, tb_frame, __code__);
 5. the code is executed with a safe subset of builtins, whose `__import__` admits only the
-   whitelist and gives module views without private names or other modules;
+   whitelist and gives module views without private names or other modules; print() goes
+   to the skill's log;
 6. a wall-clock timer (SIGALRM, default action: the process ends) runs while the skill does.
 
 A refused operation fails the run even when the skill catches the exception it raised.
@@ -22,32 +29,54 @@ The result is {"ok", "steps", "returned", "log", "error", "kind", "line"}; "erro
 "skill NAME:" prefix and no line (the parent adds both).
 """
 
-import importlib.util
+# only modules that are loaded at start-up or cost nothing: a run pays for every import here
+import _signal  # signal without its enums
 import io
-import json
+import marshal
 import math
-import os
-import signal
 import sys
-import types
+
+ModuleType = type(sys)
 
 ALLOWED_MODULES = ("math", "random", "itertools", "functools", "statistics", "re", "string",
                    "collections", "datetime", "json")
-# imported by the whitelisted modules on first use of some function
-LAZY_DEPENDENCIES = ("_strptime", "calendar", "locale", "collections.abc", "json.decoder",
-                     "json.encoder", "json.scanner", "fractions", "decimal", "numbers",
-                     "bisect", "operator", "time", "encodings.latin_1", "encodings.ascii",
-                     "encodings.utf_16", "encodings.utf_32", "encodings.cp1252",
-                     "encodings.idna", "unicodedata")
+# imported on first use of some function: always (the codecs of str.encode, time for
+# strftime) and by the whitelisted modules a skill imports
+LAZY_ALWAYS = ("time", "encodings.latin_1", "encodings.ascii", "encodings.utf_16",
+               "encodings.utf_32", "encodings.cp1252")
+LAZY_DEPENDENCIES = {"datetime": ("_strptime",), "collections": ("collections.abc", "heapq"),
+                     "functools": ("weakref", "types"),  # singledispatch
+                     "json": ("json.decoder", "json.encoder", "json.scanner")}
 INTERNAL_IMPORTS = frozenset({"_strptime", "time"})
 RETURN_CHARS = 500
 _out = sys.stdout.buffer
+HERE = __file__[:max(__file__.rfind("/"), __file__.rfind("\\")) + 1]
+
+
+_ESCAPES = {i: f"\\u{i:04x}" for i in range(32)} | {ord('"'): '\\"', ord("\\"): "\\\\"}
+
+
+def _json(value: object) -> str:
+    """JSON text of plain data (the json module is not loaded unless a skill imports it)."""
+    if value is None or value is True or value is False:
+        return {None: "null", True: "true", False: "false"}[value]
+    if type(value) is int:
+        return str(value)
+    if type(value) is float:
+        return repr(value) if math.isfinite(value) else "null"
+    if type(value) is str:
+        return '"' + value.translate(_ESCAPES) + '"'
+    if type(value) in (list, tuple):
+        return "[" + ",".join(_json(v) for v in value) + "]"
+    if type(value) is dict:
+        return "{" + ",".join(_json(str(k)) + ":" + _json(v) for k, v in value.items()) + "}"
+    return _json(str(value))
 
 
 def _write(result: dict) -> None:
-    data = json.dumps(result, ensure_ascii=True).encode() + b"\n"
-    while data:
-        data = data[os.write(_out.fileno(), data):]
+    data = (_json(result) + "\n").encode("utf-8", "backslashreplace")
+    _out.write(data)
+    _out.flush()
 
 
 class Refused(RuntimeError):
@@ -88,8 +117,9 @@ def _refusal(event: str, args: tuple) -> str | None:
         return "running programs is not allowed"
     if event.startswith("ctypes.") or event == "cffi":
         return "ctypes is not allowed"
-    if event == "import":
-        return f"import of {str(args[0]).split('.')[0]!r} is not allowed"
+    if event == "import":  # a module not loaded before the lock: not from an import statement
+        return (f"import of {str(args[0]).split('.')[0]!r} is not allowed (a function used "
+                f"it, or tried to load a module)")
     if event.startswith(("os.", "shutil.", "glob.", "tempfile.", "sqlite3.", "pathlib.",
                          "fcntl.", "mmap.", "resource.", "signal.", "syslog.", "winreg.")):
         return "access to the operating system is not allowed"
@@ -100,23 +130,23 @@ def _refusal(event: str, args: tuple) -> str | None:
     return None
 
 
-def _module_views(allowed: tuple[str, ...]) -> dict[str, types.ModuleType]:
+def _module_views(allowed: tuple[str, ...]) -> dict[str, ModuleType]:
     """A copy of each whitelisted module with only its public names, and no other modules
     than whitelisted submodules (so `datetime.sys` or `random._os` are not there)."""
-    views: dict[str, types.ModuleType] = {}
+    views: dict[str, ModuleType] = {}
 
     def ok(name: str) -> bool:
         return name.split(".")[0] in allowed
 
-    def view(mod: types.ModuleType) -> types.ModuleType:
+    def view(mod: ModuleType) -> ModuleType:
         name = mod.__name__
         if name in views:
             return views[name]
-        v = views[name] = types.ModuleType(name)
+        v = views[name] = ModuleType(name)
         for key, value in list(vars(mod).items()):
             if key.startswith("_"):
                 continue
-            if isinstance(value, types.ModuleType):
+            if isinstance(value, ModuleType):
                 if ok(value.__name__):
                     setattr(v, key, view(value))
                 continue
@@ -127,6 +157,22 @@ def _module_views(allowed: tuple[str, ...]) -> dict[str, types.ModuleType]:
         if ok(name):
             view(sys.modules[name])
     return views
+
+
+def _load_api(compiled: bytes | None) -> ModuleType:
+    """api.py from this file's folder (agentsim itself is not importable here): the code the
+    parent compiled, if it sent it (saves compiling it at every run), else the file."""
+    path = HERE + "api.py"
+    if compiled:
+        code = marshal.loads(compiled)
+    else:
+        with open(path, encoding="utf-8") as f:
+            code = compile(f.read(), path, "exec")
+    api = ModuleType("agentsim_skill_api")
+    api.__file__ = path
+    sys.modules[api.__name__] = api
+    exec(code, vars(api))
+    return api
 
 
 def _jsonsafe(value: object, depth: int = 0) -> object:
@@ -157,20 +203,19 @@ def _repr(value: object) -> str:
 
 
 def main() -> None:
-    msg = json.loads(sys.stdin.buffer.read().decode("utf-8"))
-    spec = importlib.util.spec_from_file_location(
-        "agentsim_skill_api", os.path.join(os.path.dirname(os.path.abspath(__file__)), "api.py"))
-    api = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(api)
+    msg = marshal.loads(sys.stdin.buffer.read())
+    api = _load_api(msg.get("api"))
     limits = msg["limits"]
     _set_limits(limits)
-    for name in (*ALLOWED_MODULES, *LAZY_DEPENDENCIES):
+    wanted = [m for m in msg.get("imports", ALLOWED_MODULES) if m in ALLOWED_MODULES]
+    lazy = [d for m in wanted for d in LAZY_DEPENDENCIES.get(m, ())]
+    for name in (*LAZY_ALWAYS, *wanted, *lazy):
         try:
             __import__(name)
         except ImportError:
-            pass
-    import random
-    random.seed(int(msg.get("seed", 0)))
+            continue
+    if "random" in sys.modules:
+        sys.modules["random"].seed(int(msg.get("seed", 0)))
     views = _module_views(ALLOWED_MODULES)
     code = compile(msg["code"], "<skill>", "exec")
     entry = str(msg["entry"])
@@ -199,9 +244,11 @@ def main() -> None:
 
     def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
         top = str(name).split(".")[0]
-        if level == 0 and name in INTERNAL_IMPORTS and name in sys.modules:
+        if type(fromlist) is list and not fromlist and level == 0 \
+                and name in INTERNAL_IMPORTS and name in sys.modules:
             # C code of a whitelisted module importing its helper lazily through the
-            # builtins' __import__ (datetime.strptime imports _strptime)
+            # builtins' __import__ (datetime.strptime imports _strptime): PyImport_Import
+            # passes an empty list, an import statement None or a tuple
             return sys.modules[name]
         if level != 0 or top not in ALLOWED_MODULES or str(name) not in views:
             raise refuse(f"import of {top!r} is not allowed")
@@ -213,12 +260,13 @@ def main() -> None:
         call.__name__ = fname
         return call
 
-    def skill_print(*values, sep=" ", end="\n"):
+    def skill_print(*values, sep=" ", end="\n", file=None, flush=False):
         world.log(str(sep).join(str(v) for v in values))
 
     import builtins
     safe = {name: getattr(builtins, name) for name in (
         "abs", "all", "any", "ascii", "bin", "bool", "bytearray", "bytes", "callable", "chr",
+        "complex",
         "dict", "divmod", "enumerate", "filter", "float", "format", "frozenset", "hash",
         "hex", "int", "isinstance", "issubclass", "iter", "len", "list", "map", "max", "min",
         "next", "oct", "ord", "pow", "range", "repr", "reversed", "round", "set", "slice",
@@ -242,7 +290,9 @@ def main() -> None:
     err: BaseException | None = None
     sys.addaudithook(hook)
     stage[0] = "exec"  # the hook lets this one exec through, then the skill is running
-    signal.setitimer(signal.ITIMER_REAL, float(limits["seconds"]))
+    timer = getattr(_signal, "setitimer", None)  # not on Windows: the parent's limit holds
+    if timer:
+        timer(_signal.ITIMER_REAL, float(limits["seconds"]))
     try:
         exec(code, env)
         fn = env.get(entry)
@@ -263,7 +313,8 @@ def main() -> None:
             result.update(ok=False, kind="exception",
                           error=f"{type(e).__name__}: {text}" if text else type(e).__name__)
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        if timer:
+            timer(_signal.ITIMER_REAL, 0)
         stage[0] = "after"
     if err is not None:
         result["line"] = _skill_line(err)

@@ -7,16 +7,11 @@ recorded as a primitive step. The engine turns the steps into the agent's action
 next ticks. A call that breaks the world's rules raises `ActionError`, whose message is fed
 back to the LLM that wrote the skill.
 
-Standard library only: the sandbox's child process loads this file by its path.
+Standard library only, and only what loads fast (heapq): the sandbox's child process loads
+this file by its path at every run.
 """
 
-from __future__ import annotations
-
-import copy
-import difflib
-import heapq
-from datetime import datetime, timedelta
-from typing import Any
+import heapq  # no `from __future__ import annotations`: one import less at every run
 
 PRIMITIVES = ("move_to", "use", "say", "wait", "read")
 
@@ -67,7 +62,8 @@ Acting (each returns None):
                                                   id); takes 5 minutes
     world.wait(minutes, activity="waiting")       spend some minutes where you are
     world.read(document)                          read a document here; takes 10 minutes
-    world.log(*values)                            note something for debugging (not an action)
+    world.log(*values)                            note something for debugging (not an action;
+                                                  print() notes too)
 
 minutes are whole numbers from 1 to 240. A skill may take at most 50 actions and 24 hours
 in all. Imports allowed: math, random, itertools, functools, statistics, re, string,
@@ -85,12 +81,58 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _close(word: str, options: list[str], n: int = 3) -> str:
-    near = difflib.get_close_matches(word, options, n=n, cutoff=0.5)
-    if not near:
-        low = word.lower()
-        near = [o for o in options if low in o.lower() or o.lower() in low][:n]
+def _bigrams(text: str) -> set[str]:
+    text = text.lower()
+    return {text[i:i + 2] for i in range(len(text) - 1)} or {text}
+
+
+def _subsequence(short: str, long: str) -> bool:
+    chars = iter(long)
+    return all(c in chars for c in short)
+
+
+def _similarity(word: str, option: str) -> float:
+    """Dice coefficient of character pairs with the option or its best word; 0.6 at least
+    when one contains the other, 0.5 when the word's letters are in a part in order."""
+    low, opt = word.lower(), option.lower()
+    mine = _bigrams(low)
+    parts = [opt, *opt.replace("_", " ").replace("/", " ").replace(".", " ").split()]
+    score = max(2 * len(mine & _bigrams(p)) / (len(mine) + len(_bigrams(p))) for p in parts)
+    if low and (low in opt or opt in low):
+        score = max(score, 0.6)
+    elif len(low) >= 3 and any(_subsequence(low, p) for p in parts[1:]):
+        score = max(score, 0.5)
+    return score
+
+
+def _close(word: str, options: dict[str, str] | list[str], n: int = 3) -> str:
+    """"; did you mean 'a', 'b'?" for the options most like `word`, or "". `options` maps
+    what is suggested to the text it is known by (its name), or is a list of both."""
+    known = options if isinstance(options, dict) else {o: o for o in options}
+    scored = sorted((-max(_similarity(word, o), _similarity(word, str(text))), o)
+                    for o, text in known.items())
+    near = [o for score, o in scored[:n] if -score >= 0.5]
     return f"; did you mean {', '.join(repr(x) for x in near)}?" if near else ""
+
+
+def _copy(value: object) -> object:
+    """A deep copy of JSON-like data (dicts, lists, tuples as lists)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _minute_of_day(when: object) -> int:
+    """Minutes since midnight of an ISO time such as "2023-02-13T08:00:00" (0 if none)."""
+    text = str(when)
+    clock = text[11:16] if len(text) >= 16 and text[10] in "T " else text[:5]
+    try:
+        hours, minutes = int(clock[:2]), int(clock[3:5])
+    except ValueError:
+        return 0
+    return hours * 60 + minutes if clock[2:3] == ":" else 0
 
 
 class WorldProxy:
@@ -102,8 +144,8 @@ class WorldProxy:
                  "_minutes", "_name", "_objects", "_people", "_places", "_read", "_said",
                  "_start", "_start_location", "_start_states", "_steps")
 
-    def __init__(self, snapshot: dict[str, Any], max_steps: int = MAX_STEPS):
-        snap = copy.deepcopy(snapshot)
+    def __init__(self, snapshot: dict, max_steps: int = MAX_STEPS):
+        snap = _copy(snapshot)
         self._agent: str = str(snap.get("agent", ""))
         self._name: str = str(snap.get("name", self._agent))
         self._places: dict[str, dict] = dict(snap.get("places") or {})
@@ -112,11 +154,8 @@ class WorldProxy:
         self._documents: dict[str, str] = dict(snap.get("documents") or {})
         self._location: str = str(snap.get("location", ""))
         self._start_location = self._location
-        self._start_states = {o: d.get("state", "") for o, d in self._objects.items()}
-        try:
-            self._start = datetime.fromisoformat(str(snap.get("time", "")))
-        except ValueError:
-            self._start = datetime(2000, 1, 1)
+        self._start_states = {o: str(d.get("state", "")) for o, d in self._objects.items()}
+        self._start = _minute_of_day(snap.get("time", ""))
         self._adj: dict[str, list[tuple[str, float]]] = {p: [] for p in self._places}
         for a, b, minutes in snap.get("edges") or []:
             self._adj.setdefault(a, []).append((b, float(minutes)))
@@ -137,7 +176,8 @@ class WorldProxy:
 
     @property
     def time(self) -> str:
-        return (self._start + timedelta(minutes=self._minutes)).strftime("%H:%M")
+        hours, minutes = divmod((self._start + self._minutes) % (24 * 60), 60)
+        return f"{hours:02d}:{minutes:02d}"
 
     @property
     def minutes_used(self) -> int:
@@ -164,9 +204,8 @@ class WorldProxy:
         hits = [p for p, d in self._places.items()
                 if low in p.lower() or low in str(d.get("name", "")).lower()]
         if not hits:
-            names = [str(d.get("name", p)) for p, d in self._places.items()]
             raise ActionError(f"find_place({text!r}): no place's id or name contains it"
-                              + _close(text, sorted(self._places) + sorted(names)))
+                              + _close(text, self._place_names()))
         return min(hits, key=lambda p: (len(p), p))
 
     def objects_here(self) -> list[dict]:
@@ -245,7 +284,8 @@ class WorldProxy:
         call = f"read({document!r})"
         if not isinstance(document, str) or document not in self._documents:
             raise ActionError(f"{call}: no document with that id"
-                              + _close(str(document), sorted(self._documents)))
+                              + _close(str(document), {d: str(t) for d, t
+                                                       in sorted(self._documents.items())}))
         posted = sorted(p for p, d in self._places.items()
                         if document in (d.get("documents") or []))
         if posted and self._location not in posted:
@@ -289,8 +329,11 @@ class WorldProxy:
             if str(d.get("name", "")).lower() == low or p.lower() == low:
                 return p
         raise ActionError(f"{call}({place!r}): no such place"
-                          + _close(place, sorted(self._places))
+                          + _close(place, self._place_names())
                           + " (world.find_place(text) finds a place by name)")
+
+    def _place_names(self) -> dict[str, str]:
+        return {p: str(d.get("name", p)) for p, d in sorted(self._places.items())}
 
     def _object(self, obj: object, call: str) -> str:
         if not isinstance(obj, str):
@@ -302,7 +345,8 @@ class WorldProxy:
             if str(self._objects[o].get("name", "")).lower() == obj.strip().lower():
                 return o
         raise ActionError(f"{call}({obj!r}): no such object"
-                          + _close(obj, sorted(self._objects))
+                          + _close(obj, {o: str(d.get("name", o))
+                                         for o, d in sorted(self._objects.items())})
                           + f" (objects here: {', '.join(here) if here else 'none'})")
 
     def _person(self, person: object, call: str) -> str:
@@ -353,7 +397,7 @@ class WorldProxy:
                           f"to {target}")
 
 
-def replay(snapshot: dict[str, Any], steps: list[dict], max_steps: int = MAX_STEPS) -> WorldProxy:
+def replay(snapshot: dict, steps: list[dict], max_steps: int = MAX_STEPS) -> WorldProxy:
     """A fresh proxy with `steps` carried out through the public API, so steps recorded
     elsewhere (in the sandbox's child) are checked against the world's rules again.
     Raises ActionError on a step that breaks them or is not a primitive step."""

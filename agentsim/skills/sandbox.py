@@ -21,14 +21,22 @@ Defence in depth, each layer stopping what it can on its own:
    `tb_frame`, ...), and open/exec/eval/compile/getattr/... are refused.
 2. The child (`_runner.py`) runs with a safe subset of builtins; its `__import__` admits only
    the whitelist and hands out module views without private names or other modules.
-3. An audit hook in the child refuses opening files, sockets, processes, ctypes, new imports
-   and the os module, and, while the skill runs, every other audited event not known to be
-   harmless (frame access, code objects, exec, compile).
+3. An audit hook in the child refuses opening files, sockets, processes, ctypes, new imports,
+   the os module and the interpreter's internals (sys, gc, threads, code objects), and,
+   while the skill runs, the audited attributes that lead to frames and code (gi_frame,
+   tb_frame, __code__). A refusal fails the run even if the skill catches it.
 4. Resource limits in the child: address space `memory_mb`, CPU seconds, no file writes, few
    file descriptors, no new processes; a wall-clock timer ends the child after `seconds`,
    and the parent kills its whole process group a little later should that fail.
 5. The parent replays the recorded steps on its own `WorldProxy`, so only steps that obey
-   the world's rules ever leave the sandbox, whatever happened in the child.
+   the world's rules ever leave the sandbox, whatever happened in the child; it reads at
+   most MAX_OUTPUT bytes of the child's output.
+
+Error kinds: "invalid" (syntax error, no such function, arguments that do not fit),
+"forbidden" (refused by a layer above), "timeout", "memory", "action" (an ActionError: a
+call that breaks the world's rules) and "exception" (any other exception, with its line in
+the skill's code; also a child that gave no result). A deep recursion is an "exception"
+(RecursionError).
 
 The child gets a fresh empty temporary directory as its working directory and an environment
 of its own (no variable of the parent's, so no keys or proxies). Without the `resource`
@@ -41,13 +49,17 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
+import marshal
 import os
 import signal
 import sys
 import tempfile
 import time
+import warnings
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,7 +78,16 @@ FORBIDDEN_ATTRIBUTES = frozenset({"gi_frame", "gi_code", "gi_yieldfrom", "cr_fra
                                   "tb_frame", "tb_next", "co_code", "get_field", "mro"})
 RUNNER = Path(__file__).with_name("_runner.py")
 START_GRACE = 1.0  # seconds the parent allows the child for its start beyond `seconds`
-STDERR_TAIL = 300
+STDERR_TAIL = 300  # characters of the child's stderr in an error
+STDERR_KEEP = 64 * 1024  # bytes of it kept
+MAX_OUTPUT = 8 * 2**20  # bytes of a child's result at most
+# children at once per event loop: each may use `memory_mb`, so 100 agents' skills at once
+# must not mean 100 x 256 MB; a run's time limit starts when its child does
+MAX_CHILDREN = max(8, 4 * (os.cpu_count() or 1))
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = \
+    weakref.WeakKeyDictionary()
+RETURN_CHARS = 500  # of a text or repr in a skill's return value (the child cuts them)
+MAX_RETURNED = 64 * 1024  # characters of JSON of a return value at most, else cut to text
 
 
 @dataclass(frozen=True)
@@ -74,6 +95,15 @@ class Limits:
     seconds: float = 2.0  # wall-clock limit for one run (CPU limit too)
     memory_mb: int = 256  # address-space limit of the child
     max_steps: int = 50
+
+    def __post_init__(self) -> None:
+        if not self.seconds > 0:
+            raise ValueError(f"Limits.seconds must be more than 0, not {self.seconds!r}")
+        if not self.memory_mb >= 32:
+            raise ValueError(f"Limits.memory_mb must be at least 32 (the interpreter needs "
+                             f"it), not {self.memory_mb!r}")
+        if not self.max_steps >= 1:
+            raise ValueError(f"Limits.max_steps must be at least 1, not {self.max_steps!r}")
 
 
 @dataclass(frozen=True)
@@ -88,11 +118,19 @@ class SandboxResult:
     wall_ms: float = 0.0
 
 
+def _parse(code: str) -> ast.Module:
+    """The code's syntax tree, without the warnings LLM-written code often causes (an
+    invalid escape sequence in a regular expression) reaching the simulation's output."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(code, filename="<skill>")
+
+
 def _static_check(code: str, entry: str) -> tuple[str, str] | None:
     """(error_kind, one-line error) for code that must not run, else None."""
     prefix = f"skill {entry}:"
     try:
-        tree = ast.parse(code, filename="<skill>")
+        tree = _parse(code)
     except SyntaxError as err:
         return "invalid", f"{prefix} syntax error: {err.msg} (line {err.lineno})"
     except (ValueError, MemoryError, RecursionError) as err:
@@ -101,7 +139,10 @@ def _static_check(code: str, entry: str) -> tuple[str, str] | None:
     def refuse(what: str, node: ast.AST) -> tuple[str, str]:
         return "forbidden", f"{prefix} {what} is not allowed (line {node.lineno})"
 
-    for node in ast.walk(tree):
+    # the first offence in reading order (ast.walk goes breadth first)
+    nodes = sorted((n for n in ast.walk(tree) if hasattr(n, "lineno")),
+                   key=lambda n: (n.lineno, n.col_offset, n.end_col_offset or 0))
+    for node in nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 top = alias.name.split(".")[0]
@@ -137,12 +178,9 @@ def _static_check(code: str, entry: str) -> tuple[str, str] | None:
             names = [n for n in node.names if n.startswith("__")]
             if names:
                 return refuse(f"the name {names[0]!r}", node)
-        elif isinstance(node, ast.ExceptHandler):
-            if node.name and node.name.startswith("__"):
-                return refuse(f"the name {node.name!r}", node)
-        elif isinstance(node, ast.MatchAs | ast.MatchStar):
-            if node.name and node.name.startswith("__"):
-                return refuse(f"the name {node.name!r}", node)
+        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) \
+                and node.name and node.name.startswith("__"):
+            return refuse(f"the name {node.name!r}", node)
     fn = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == entry), None)
     if fn is None:
         return "invalid", f"{prefix} no function named {entry!r} (define def {entry}(world, ...))"
@@ -159,6 +197,28 @@ def check_code(code: str, entry: str) -> str | None:
     the whitelist, a name or attribute that leads out of the sandbox, or a forbidden call."""
     found = _static_check(code, entry)
     return found[1] if found else None
+
+
+def _imports(code: str) -> list[str]:
+    """The whitelisted modules `code` imports, for the child to load before it is locked."""
+    try:
+        tree = _parse(code)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return sorted(ALLOWED_MODULES)
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+    return sorted(names & ALLOWED_MODULES)
+
+
+@functools.cache
+def _api_code() -> bytes:
+    """api.py compiled once per process, for the child (same interpreter) to load."""
+    path = RUNNER.with_name("api.py")
+    return marshal.dumps(compile(path.read_text(encoding="utf-8"), str(path), "exec"))
 
 
 def _seed(entry: str, args: dict, snapshot: dict) -> int:
@@ -180,14 +240,20 @@ def _kill(proc: asyncio.subprocess.Process) -> None:
 
 
 async def run_skill(code: str, entry: str, args: dict, snapshot: dict,
-                    limits: Limits = Limits()) -> SandboxResult:  # noqa: B008 (frozen)
+                    limits: Limits = Limits()) -> SandboxResult:
     """Run skill `entry` of `code` with `args` on a copy of `snapshot` in a fresh child
-    process. Never raises for anything the skill's code does: every failure is a result
-    with `ok=False`, a one-line `error` and its `error_kind`."""
+    process (at most MAX_CHILDREN at once per event loop; the others wait their turn).
+    Never raises for anything the skill's code does: every failure is a result with
+    `ok=False`, a one-line `error` and its `error_kind`."""
     found = _static_check(code, entry)
     if found:
         return SandboxResult(False, [], {}, error=found[1], error_kind=found[0])
-    return await _spawn(code, entry, args, snapshot, limits)
+    loop = asyncio.get_running_loop()
+    gate = _gates.get(loop)
+    if gate is None:
+        gate = _gates[loop] = asyncio.Semaphore(MAX_CHILDREN)
+    async with gate:
+        return await _spawn(code, entry, args, snapshot, limits)
 
 
 async def _spawn(code: str, entry: str, args: dict, snapshot: dict,
@@ -203,72 +269,137 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict,
         return SandboxResult(wall_ms=(time.perf_counter() - t0) * 1000, **kw)
 
     try:
-        message = json.dumps({"code": code, "entry": entry, "args": dict(args),
-                              "snapshot": snapshot, "seed": _seed(entry, args, snapshot),
-                              "limits": {"seconds": limits.seconds,
-                                         "memory_mb": limits.memory_mb,
-                                         "max_steps": limits.max_steps}}).encode()
+        args, snapshot = json.loads(json.dumps([dict(args), snapshot]))
     except (TypeError, ValueError) as err:
         return done(ok=False, error=f"{prefix} its arguments are not JSON: {err}",
                     error_kind="invalid")
-    timed_out = False
+    # marshal: the child reads it without importing json (the same interpreter writes it)
+    message = marshal.dumps({"code": code, "entry": entry, "args": args, "snapshot": snapshot,
+                             "seed": _seed(entry, args, snapshot), "imports": _imports(code),
+                             "api": _api_code(),
+                             "limits": {"seconds": float(limits.seconds),
+                                        "memory_mb": int(limits.memory_mb),
+                                        "max_steps": int(limits.max_steps)}})
+    timed_out = too_much = False
+    out, err_out = b"", b""
     with tempfile.TemporaryDirectory(prefix="agentsim-skill-") as cwd:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-S", "-s", "-B", "-P", str(RUNNER),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, cwd=cwd, env=_child_env(),
-            start_new_session=sys.platform != "win32")
         try:
-            out, err_out = await asyncio.wait_for(proc.communicate(message),
-                                                  limits.seconds + START_GRACE)
-        except TimeoutError:
-            timed_out = True
-            _kill(proc)
-            out, err_out = b"", b""
-            with contextlib.suppress(Exception):
-                out, err_out = await asyncio.wait_for(proc.communicate(), 5.0)
-        except BaseException:
-            _kill(proc)  # cancelled: leave no child behind
-            raise
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-S", "-s", "-B", "-P", str(RUNNER),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, cwd=cwd, env=_child_env(),
+                start_new_session=sys.platform != "win32")
+        except OSError as err:  # no process to be had (fork failed, too many open files)
+            return done(ok=False, error_kind="exception",
+                        error=f"{prefix} the sandbox could not start: {err}")
+        tasks = [asyncio.ensure_future(_talk(proc, message)),
+                 asyncio.ensure_future(_read(proc.stderr, STDERR_KEEP, tail=True)),
+                 asyncio.ensure_future(proc.wait())]
+        try:
+            _done, pending = await asyncio.wait(tasks, timeout=limits.seconds + START_GRACE,
+                                                return_when=asyncio.FIRST_EXCEPTION)
+            too_much = tasks[0].done() and isinstance(tasks[0].exception(), _TooMuchOutput)
+            timed_out = bool(pending) and not too_much
+            if not pending:
+                out, err_out = tasks[0].result(), tasks[1].result()
         finally:
-            _kill(proc)  # whatever the skill may have left in its group
+            # on a timeout, too much output or a cancellation: the child and its group. Only
+            # while it is not reaped: its pid (the group's id) cannot have been reused then
+            if proc.returncode is None:
+                _kill(proc)
+            for t in tasks:
+                t.cancel()
+            await asyncio.wait(tasks)
+            # the pipes must reach their end for the process to count as finished
+            await asyncio.wait_for(asyncio.gather(
+                _discard(proc.stdout), _discard(proc.stderr), return_exceptions=True), 5.0)
         code_rc = await proc.wait()
 
-    timeout_msg = f"{prefix} ran past its {float(limits.seconds)!r} s time limit"
+    if timed_out or code_rc in (-getattr(signal, "SIGALRM", 14), -getattr(signal, "SIGXCPU", 24)):
+        return done(ok=False, error_kind="timeout",
+                    error=f"{prefix} ran past its {float(limits.seconds)!r} s time limit")
+    if too_much:
+        return done(ok=False, error_kind="exception",
+                    error=f"{prefix} the sandbox wrote more than {MAX_OUTPUT // 2**20} MB")
+    try:
+        return done(**_interpret(out, err_out, code_rc, prefix, snapshot, limits))
+    except Exception as err:  # a child that lost its mind (or was taken over) wrote this
+        return done(ok=False, error_kind="exception",
+                    error=f"{prefix} the sandbox gave a malformed result ({type(err).__name__})")
+
+
+def _interpret(out: bytes, err_out: bytes, code_rc: int, prefix: str, snapshot: dict,
+               limits: Limits) -> dict[str, Any]:
+    """The SandboxResult fields from what the child wrote and how it ended."""
     memory_msg = f"{prefix} went over its {limits.memory_mb} MB memory limit"
     tail = " ".join(err_out.decode("utf-8", "replace").split())[-STDERR_TAIL:]
-    if timed_out or code_rc in (-signal.SIGALRM, -getattr(signal, "SIGXCPU", 24)):
-        return done(ok=False, error=timeout_msg, error_kind="timeout")
     try:
         res = json.loads(out.decode("utf-8"))
         if not isinstance(res, dict):
             raise ValueError("not an object")
     except (ValueError, UnicodeDecodeError):
         if code_rc == -signal.SIGKILL or "MemoryError" in tail or "memory" in tail.lower():
-            return done(ok=False, error=memory_msg, error_kind="memory")
+            return {"ok": False, "error": memory_msg, "error_kind": "memory"}
         how = f"exit code {code_rc}" if code_rc >= 0 else _signal_name(-code_rc)
-        return done(ok=False, error_kind="exception",
-                    error=f"{prefix} the sandbox gave no result ({how})"
-                          + (f": {tail}" if tail else ""))
-    log = [str(x) for x in res.get("log") or []]
+        return {"ok": False, "error_kind": "exception",
+                "error": f"{prefix} the sandbox gave no result ({how})"
+                         + (f": {tail}" if tail else "")}
+    log = res.get("log")
+    log = [str(x) for x in log] if isinstance(log, list) else []
     kind = res.get("kind")
     if not res.get("ok"):
         if kind == "memory":
-            return done(ok=False, error=memory_msg, error_kind="memory", log=log)
+            return {"ok": False, "error": memory_msg, "error_kind": "memory", "log": log}
         line = res.get("line")
-        text = f"{prefix} {res.get('error') or 'failed'}" + (f" (line {line})" if line else "")
+        text = f"{prefix} {res.get('error') or 'failed'}"
+        if isinstance(line, int) and not isinstance(line, bool):
+            text += f" (line {line})"
         kind = kind if kind in ("forbidden", "action", "exception", "invalid") else "exception"
-        return done(ok=False, error=" ".join(text.split()), error_kind=kind, log=log)
+        return {"ok": False, "error": " ".join(text.split()), "error_kind": kind, "log": log}
     steps = res.get("steps")
     try:
         if not isinstance(steps, list):
             raise ActionError("no list of steps")
         world = replay(snapshot, steps, limits.max_steps)
-    except ActionError as err:
-        return done(ok=False, error_kind="forbidden", log=log,
-                    error=f"{prefix} its recorded steps do not obey the world's rules: {err}")
-    return done(ok=True, steps=world.steps, changes=world.changes(),
-                returned=res.get("returned"), log=log)
+    except (ActionError, TypeError, ValueError) as err:
+        return {"ok": False, "error_kind": "forbidden", "log": log,
+                "error": f"{prefix} its recorded steps do not obey the world's rules: {err}"}
+    returned = res.get("returned")
+    if len(json.dumps(returned)) > MAX_RETURNED:
+        returned = json.dumps(returned)[:RETURN_CHARS]
+    return {"ok": True, "steps": world.steps, "changes": world.changes(),
+            "returned": returned, "log": log}
+
+
+class _TooMuchOutput(Exception):
+    pass
+
+
+async def _talk(proc: asyncio.subprocess.Process, message: bytes) -> bytes:
+    """Send the message, then read the child's stdout (at most MAX_OUTPUT bytes)."""
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        proc.stdin.write(message)
+        await proc.stdin.drain()
+        proc.stdin.close()
+    return await _read(proc.stdout, MAX_OUTPUT)
+
+
+async def _read(stream: asyncio.StreamReader, cap: int, tail: bool = False) -> bytes:
+    """All of a stream; past `cap` bytes, raise _TooMuchOutput (or keep the last `cap`)."""
+    data = bytearray()
+    while chunk := await stream.read(65536):
+        data += chunk
+        if len(data) > cap:
+            if not tail:
+                raise _TooMuchOutput
+            del data[:-cap]
+    return bytes(data)
+
+
+async def _discard(stream: asyncio.StreamReader) -> None:
+    """Read what is left of a pipe (the child is gone: there is at most a pipe's buffer)."""
+    while await stream.read(65536):
+        pass
 
 
 def _signal_name(num: int) -> str:
