@@ -441,9 +441,14 @@ class Simulation:
         )
 
     async def _keep_skills(self, ctx: Context) -> None:
-        """New verified skills join the library, in agent order, once every step is done."""
+        """Skill use counts and new verified skills take effect once every step is done, in
+        agent order, so what one agent's prompts show never depends on another's timing."""
+        if self.skills is None:
+            return
+        for name, ok in ctx.uses:
+            self.skills.record(name, ok)
         for agent, skill, rounds in ctx.learned:
-            if self.skills is not None and await self.skills.aadd(skill) is not None:
+            if await self.skills.aadd(skill) is not None:
                 self._publish([SkillLearned(tick=self.clock.tick, time=self.clock.now,
                                             agent=agent, skill=skill.name,
                                             description=skill.description, rounds=rounds)])

@@ -230,6 +230,8 @@ def test_a_known_skill_is_called_run_and_verified():
     assert name == "bake_in_the_cafe_oven"
     used = [e for e in ctx.events if isinstance(e, SkillUsed)]
     assert [(e.skill, e.ok, e.new) for e in used] == [("bake_in_the_cafe_oven", True, False)]
+    assert sim.skills["bake_in_the_cafe_oven"].successes == 0  # counted at tick end
+    sim._sync(sim._keep_skills(ctx))
     assert sim.skills["bake_in_the_cafe_oven"].successes == 1
     assert [a.skill for a in actions] == [name] * len(actions)
     assert actions[1].object == "cafe_oven" and actions[1].object_state == "baking"

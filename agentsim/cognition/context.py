@@ -61,6 +61,9 @@ class Context:
     # new skills written this tick, (agent id, skill, rounds): the engine adds them to the
     # library after every step is done, in agent order, so concurrency never changes it
     learned: list[tuple[str, Skill, int]] = field(default_factory=list)
+    # uses of known skills this tick, (skill, ok): counted at tick end, so no agent's prompt
+    # sees another's use from the same tick
+    uses: list[tuple[str, bool]] = field(default_factory=list)
 
     def emit(self, cls: type[Event], **fields: Any) -> None:
         self.events.append(cls(tick=self.tick, time=self.now, **fields))

@@ -267,7 +267,7 @@ async def perform(agent: Agent, task: Task, view: WorldView, ctx: Context
     if choice.skill and choice.skill in lib:
         skill = lib[choice.skill]
         out = await attempt(agent, task, skill.name, skill.code, choice.args, snap, ctx)
-        lib.record(skill.name, out.ok)
+        ctx.uses.append((skill.name, out.ok))  # counted at tick end
         _used(ctx, agent, skill.name, task, out, choice.args, new=False)
         if out.ok:
             return to_actions(agent, skill.name, out.run.steps, ctx, snap), skill.name
