@@ -208,13 +208,16 @@ def skills_cmd(target: str, runs: str, show: str | None, as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(title=f"{len(skills)} skills in {where}", title_justify="left")
-    for col in ("skill", "origin", "used", "worked", "description"):
-        table.add_column(col, justify="right" if col in ("used", "worked") else "left")
+    table.add_column("skill", no_wrap=True)
+    table.add_column("origin", no_wrap=True)
+    table.add_column("used", justify="right")
+    table.add_column("worked", justify="right")
+    table.add_column("description", ratio=1)
     for s in skills:
         origin = "seed" if s.seed else "learned by " + s.provenance.split(":")[2] \
             if s.provenance.count(":") >= 2 else "learned"
         table.add_row(s.name, origin, str(s.uses), str(s.successes), s.description)
-    Console(width=max(100, Console().width)).print(table)
+    Console(width=max(132, Console().width)).print(table)
 
 
 @main.command(name="export")
