@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from agentsim.skills.sandbox import Limits, check_code, run_skill
+from agentsim.skills.snapshot import smallville_at_home
 from agentsim.world.loader import load_world
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,20 +64,7 @@ def bake_bread(world, loaves: int = 2):
 
 def smallville() -> dict:
     """Smallville as its café owner sees it at 08:00, everyone at home."""
-    w = load_world(ROOT / "worlds" / "smallville")
-    pg = w.places
-    return {
-        "agent": "isabella_rodriguez", "name": "Isabella Rodriguez",
-        "location": w.personas["isabella_rodriguez"].home, "time": "2023-02-13T08:00:00",
-        "places": {p: {"name": pg.name(p), "area": pg.area_of(p),
-                       "objects": [o.id for o in pg.objects_in(p)],
-                       "documents": pg.documents_at(p)} for p in pg.ids()},
-        "edges": sorted([min(a, b), max(a, b), m] for a, b, m in pg.graph.edges(data="minutes")),
-        "objects": {o.id: {"name": o.name, "place": pg.object_place(o.id), "state": o.state,
-                           "states": list(o.states)} for o in pg.all_objects()},
-        "people": {i: {"name": p.name, "place": p.home} for i, p in w.personas.items()},
-        "documents": {d: d for d in w.documents},
-    }
+    return smallville_at_home(load_world(ROOT / "worlds" / "smallville"), "isabella_rodriguez")
 
 
 # (name, code, limits, snapshot)

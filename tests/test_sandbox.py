@@ -645,22 +645,11 @@ def test_api_doc_mentions_every_primitive():
 def smallville():
     """(snapshot, place graph): Smallville as its café owner sees it at 08:00, everyone at
     home."""
+    from agentsim.skills.snapshot import smallville_at_home
     from agentsim.world.loader import load_world
 
     w = load_world(Path(__file__).resolve().parent.parent / "worlds" / "smallville")
-    pg = w.places
-    return {
-        "agent": "isabella_rodriguez", "name": "Isabella Rodriguez",
-        "location": w.personas["isabella_rodriguez"].home, "time": "2023-02-13T08:00:00",
-        "places": {p: {"name": pg.name(p), "area": pg.area_of(p),
-                       "objects": [o.id for o in pg.objects_in(p)],
-                       "documents": pg.documents_at(p)} for p in pg.ids()},
-        "edges": sorted([min(a, b), max(a, b), m] for a, b, m in pg.graph.edges(data="minutes")),
-        "objects": {o.id: {"name": o.name, "place": pg.object_place(o.id), "state": o.state,
-                           "states": list(o.states)} for o in pg.all_objects()},
-        "people": {i: {"name": p.name, "place": p.home} for i, p in w.personas.items()},
-        "documents": {d: d for d in w.documents},
-    }, pg
+    return smallville_at_home(w, "isabella_rodriguez"), w.places
 
 
 def test_walks_match_the_world_place_graph():

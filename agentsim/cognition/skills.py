@@ -33,6 +33,7 @@ from agentsim.events import Refined, SkillUsed
 from agentsim.skills.api import API_DOC
 from agentsim.skills.library import Skill, parse_skills
 from agentsim.skills.sandbox import Limits, SandboxResult, run_skill
+from agentsim.skills.snapshot import world_snapshot
 
 
 @dataclass(frozen=True)
@@ -60,26 +61,12 @@ def is_task(action: Action) -> bool:
 # -- what the sandbox sees ----------------------------------------------------------------
 def snapshot(agent: Agent, view: WorldView, ctx: Context) -> dict[str, Any]:
     """The world as the agent can act on it, as JSON data for `agentsim.skills.api`."""
-    places = ctx.places
     kb = ctx.knowledge
-    return {
-        "agent": agent.id,
-        "name": agent.name,
-        "location": agent.location,
-        "time": ctx.now.isoformat(),
-        "places": {p: {"name": places.name(p), "area": places.area_of(p),
-                       "objects": [o.id for o in places.objects_in(p)],
-                       "documents": [d for d in places.documents_at(p) if kb and d in kb]}
-                   for p in places.ids()},
-        "edges": sorted([min(a, b), max(a, b), m]
-                        for a, b, m in places.graph.edges(data="minutes")),
-        "objects": {o.id: {"name": o.name, "place": places.object_place(o.id),
-                           "state": view.objects.get(o.id, o.state), "states": list(o.states)}
-                    for o in places.all_objects()},
-        "people": {s.id: {"name": s.name, "place": s.place} for s in view.agents.values()
-                   if s.id != agent.id},
-        "documents": {d: kb.title(d) for d in kb.documents()} if kb else {},
-    }
+    return world_snapshot(
+        ctx.places, agent=agent.id, name=agent.name, location=agent.location,
+        time=ctx.now.isoformat(), states=view.objects,
+        people={s.id: (s.name, s.place) for s in view.agents.values() if s.id != agent.id},
+        documents={d: kb.title(d) for d in kb.documents()} if kb else {})
 
 
 def _task_vars(task: Task, ctx: Context) -> dict[str, Any]:
