@@ -11,13 +11,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Literal
 
 import pytest
 from rich.console import Console
 from textual.widgets import DataTable, Static
 
-from agentsim.events import Conversation, Event, WorldEvent
+from agentsim.events import Conversation, SkillLearned, SkillUsed, WorldEvent
 from agentsim.memory.embed import BatchingEmbedder, HashEmbedder
 from agentsim.rundir import RunDir
 from agentsim.session import load
@@ -45,25 +44,6 @@ def plain(renderable) -> str:
     console = Console(width=60, record=True, file=io.StringIO(), color_system=None)
     console.print(renderable)
     return console.export_text()
-
-
-class SkillUsed(Event):
-    """What the skill library publishes when an agent runs a skill: the TUI reads such events
-    by their `type` and fields alone."""
-
-    type: Literal["skill_used"] = "skill_used"
-    agent: str
-    skill: str
-    task: str
-    ok: bool
-    error: str | None = None
-
-
-class SkillLearned(Event):
-    type: Literal["skill_learned"] = "skill_learned"
-    agent: str
-    skill: str
-    description: str
 
 
 def log_text(app) -> str:
@@ -369,7 +349,8 @@ async def test_inspector_lists_the_skills_used_and_the_log_warns_of_a_failed_one
         assert "no skills used yet" in plain(app.inspector.card)
         now, tick = sim.clock.now, sim.clock.tick
         sim.bus.publish(SkillLearned(tick=tick, time=now, agent=aid, skill="brew_coffee",
-                                     description="make a pot of coffee at the counter"))
+                                     description="make a pot of coffee at the counter",
+                                     rounds=1))
         sim.bus.publish(SkillUsed(tick=tick, time=now, agent=aid, skill="brew_coffee",
                                   task="open the cafe", ok=True))
         sim.bus.publish(SkillUsed(tick=tick, time=now, agent=aid, skill="bake_bread",

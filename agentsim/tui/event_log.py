@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import date
-from typing import Any
 
 from rich.console import RenderableType
 from rich.table import Table
@@ -24,9 +23,12 @@ from agentsim.events import (
     Moved,
     PlanMade,
     Read,
+    Refined,
     Reflected,
     RunResumed,
     RunStopped,
+    SkillLearned,
+    SkillUsed,
     Whispered,
     WorldEvent,
 )
@@ -38,30 +40,37 @@ REWRAP = 800  # entries wrapped again after a resize
 REWRAP_DELAY = 0.1  # s: a resize by dragging sends many sizes; wrap once it settles
 
 
-def _skill_line(e: Any, name: Callable[[str], str]) -> list[Text]:
-    """Skill library events, read by their `type` and fields alone: "skill_used" (agent,
-    skill, task, ok, error) and "skill_learned" (agent, skill, description). A failed use is
-    a warning."""
-    who = name(str(getattr(e, "agent", "?")))
-    skill = str(getattr(e, "skill", "?"))
-    if e.type == "skill_learned":
-        about = getattr(e, "description", "")
-        return [Text.assemble((who, "bold"), " learns a skill: ", (skill, "bold"),
-                              f" — {about}" if about else "", style="magenta")]
-    task = getattr(e, "task", "")
-    if getattr(e, "ok", False):
-        return [Text.assemble((who, "bold"), " uses ", (skill, "bold"),
-                              f" to {task}" if task else "", style="dim")]
-    error = getattr(e, "error", None)
-    return [Text.assemble(("⚠ ", "bold"), (who, "bold"), "'s skill ", (skill, "bold"),
-                          " failed", f" ({task})" if task else "",
-                          f": {error}" if error else "", style="yellow")]
+def _skill_line(e: SkillUsed | SkillLearned, name: Callable[[str], str]) -> list[Text]:
+    """A skill use (a failed one is a warning) or a new skill kept."""
+    who = name(e.agent)
+    if isinstance(e, SkillLearned):
+        return [Text.assemble((who, "bold"), " learns a skill: ", (e.skill, "bold"),
+                              f" — {e.description}" if e.description else "", style="magenta")]
+    if e.ok:
+        return [Text.assemble((who, "bold"), " uses ", (e.skill, "bold"),
+                              f" to {e.task}" if e.task else "", style="dim")]
+    return [Text.assemble(("⚠ ", "bold"), (who, "bold"), "'s skill ", (e.skill, "bold"),
+                          " failed", f" ({e.task})" if e.task else "",
+                          f": {e.error}" if e.error else "", style="yellow")]
+
+
+def _refined_line(e: Refined, name: Callable[[str], str]) -> list[Text]:
+    """A plan that took more than one round of self-refinement, and what the critic said."""
+    if e.kind not in ("day_plan", "replan") or len(e.attempts) < 2:
+        return []  # a skill's rounds show as its skill_used lines
+    first = (e.attempts[0].get("feedback") or {}).get("critique", "")
+    what = "day plan" if e.kind == "day_plan" else "change of plans"
+    return [Text.assemble((name(e.agent), "bold"), f" refines the {what} in "
+                          f"{len(e.attempts)} rounds", f": {first}" if first else "",
+                          style="dim blue")]
 
 
 def describe(e: Event, name: Callable[[str], str], places: PlaceGraph) -> list[Text]:
     """The log lines for an event; [] for the ones not worth a line (hourly plans, ...)."""
-    if getattr(e, "type", None) in ("skill_used", "skill_learned"):
+    if isinstance(e, SkillUsed | SkillLearned):
         return _skill_line(e, name)
+    if isinstance(e, Refined):
+        return _refined_line(e, name)
     if isinstance(e, Moved):
         if e.dst != e.destination:
             return []
