@@ -50,6 +50,7 @@ SETTINGS = {
     "talk_cooldown_minutes": "talk_cooldown_minutes",
     "attention": "attention",
     "refine_rounds": "refine_rounds",
+    "refine_dialogue": "refine_dialogue",
 }
 
 # Two-sided 95 % Student t quantiles for 1-30 degrees of freedom.
@@ -123,7 +124,9 @@ def cells(grid: Mapping[str, Iterable[Any]] | None) -> list[dict[str, Any]]:
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*values)]
 
 
-_WHOLE = {"max_turns", "talk_cooldown_minutes", "attention", "reflection_threshold"}
+_WHOLE = {"max_turns", "talk_cooldown_minutes", "attention", "reflection_threshold",
+          "refine_rounds", "refine_dialogue"}
+_ZERO_OK = {"talk_cooldown_minutes", "refine_rounds", "refine_dialogue"}  # 0: off
 
 
 def _check(key: str, value: Any) -> None:
@@ -136,9 +139,9 @@ def _check(key: str, value: Any) -> None:
     elif name == "decay":
         ok, want = _number(value) and 0 < value <= 1, "a number in (0, 1]"
     else:
-        ok = _number(value) and float(value).is_integer() and value >= (0 if name in (
-            "talk_cooldown_minutes",) else 1)
-        want = "a whole number" + (" >= 0" if name == "talk_cooldown_minutes" else " >= 1")
+        low = 0 if name in _ZERO_OK else 1
+        ok = _number(value) and float(value).is_integer() and value >= low
+        want = f"a whole number >= {low}"
     if not ok:
         raise UserError(f"bad value {value!r} for {key}: {want}", field="grid")
 

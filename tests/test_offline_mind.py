@@ -283,6 +283,16 @@ REALISTIC: dict[str, dict[str, Any]] = {
     "interview": {"persona": TOM, "now": "Monday 10:00",
                   "question": "What are you doing on Valentine's Day?", "memories": MEMORIES},
     **SKILL_VARS,
+    "dialogue_critique": {"persona": ISABELLA, "other": {"name": "Tom Moreno", "activity": ""},
+                          "transcript": [{"speaker": "Tom Moreno", "text": "Morning!"}],
+                          "utterance": "Morning!", "problems": [
+                              "it repeats something already said in this conversation"],
+                          "criteria": [{"name": "moves on", "question": "new?"}]},
+    "dialogue_refine": {**turn_vars(), "history": [{"turn": {
+        "utterance": "Morning!", "shares_memory_id": 99, "end_conversation": False,
+        "cites": None}, "feedback": {"score": 0.2, "satisfied": False, "issues": ["checks"],
+                                     "critique": "it repeats something already said; memory "
+                                                 "99 is not one of the memories given"}}]},
 }
 
 

@@ -30,6 +30,7 @@ class Settings:
     attention: int = 6  # observations an agent can take in per tick
     knowledge_k: int = 4  # document chunks an interview is given
     fact_threshold: float = 0.5  # cosine similarity at which a conversation topic finds a fact
+    refine_dialogue: int = 0  # drafts a turn of dialogue may go through (0: said as asked)
     skills: bool = True  # hand tasks to the skill library, when the world has one
     skill_k: int = 5  # skills retrieved for a task
     skill_rounds: int = 4  # attempts at writing a new skill (self-refine rounds)

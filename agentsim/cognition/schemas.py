@@ -166,6 +166,15 @@ class PlanCritique(Out):
         return min(1.0, max(0.0, float(v)))
 
 
+class DialogueCritique(Out):
+    """A critic's verdict on one turn of dialogue."""
+
+    score: float = Field(ge=0, le=1, description="0 poor .. 1 just right")
+    satisfied: bool = Field(description="true if the turn is good as it is")
+    failed: list[str] = Field(default_factory=list, description="names of criteria it fails")
+    critique: str = Field("", description="one sentence: what to change, if anything")
+
+
 TEMPLATES: dict[str, tuple[type[Out], str]] = {
     "importance": (ImportanceScores, "fast"),
     "day_plan": (DayPlan, "smart"),
@@ -179,6 +188,8 @@ TEMPLATES: dict[str, tuple[type[Out], str]] = {
     "reflect_questions": (Questions, "smart"),
     "reflect_insights": (Insights, "smart"),
     "interview": (InterviewAnswer, "smart"),
+    "dialogue_critique": (DialogueCritique, "fast"),
+    "dialogue_refine": (Turn, "smart"),
     "skill_choose": (SkillChoice, "smart"),
     "skill_write": (SkillCode, "smart"),
     "skill_fix": (SkillCode, "smart"),

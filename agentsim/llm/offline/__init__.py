@@ -10,6 +10,7 @@ the rendered text) with a JSON text that validates against that template's outpu
     decompose      hour chunks and 5-15 minute actions, with the objects they use
     react          start a conversation or not
     conversation   converse_turn, conversation_memory
+    dialogue       dialogue_critique, dialogue_refine (a turn through self-refine)
     reflection     reflect_questions, reflect_insights
     interview      answers in the first person from the memories retrieved
     skills         skill_choose, skill_write, skill_fix, skill_verify, curriculum
@@ -31,6 +32,7 @@ from agentsim.llm.base import Completion, Prompt
 from agentsim.llm.offline.conversation import conversation_memory, converse_turn
 from agentsim.llm.offline.critique import plan_critique, plan_refine
 from agentsim.llm.offline.decompose import decompose
+from agentsim.llm.offline.dialogue import dialogue_critique, dialogue_refine
 from agentsim.llm.offline.importance import importance
 from agentsim.llm.offline.interview import interview
 from agentsim.llm.offline.planning import day_plan, replan
@@ -56,6 +58,8 @@ ANSWERERS: dict[str, Answerer] = {
     "react": react,
     "converse_turn": converse_turn,
     "conversation_memory": conversation_memory,
+    "dialogue_critique": dialogue_critique,
+    "dialogue_refine": dialogue_refine,
     "reflect_questions": reflect_questions,
     "reflect_insights": reflect_insights,
     "interview": interview,
