@@ -382,3 +382,21 @@ def test_a_new_skill_without_a_docstring_is_kept_with_its_description():
     sim._sync(sim._keep_skills(ctx))
     assert "heat_oven" in sim.skills
     sim.close()
+
+
+def test_what_models_get_wrong_in_skill_answers_is_read_as_meant():
+    """Code in a Markdown fence, a name that differs from the function written, arguments as
+    a JSON text, "none" for no skill: read as meant, not failed."""
+    from agentsim.cognition.schemas import SkillChoice, SkillCode
+
+    code = SkillCode.model_validate({
+        "name": "BakeBread", "description": "Bake bread.", "args": '{"n": 3}',
+        "code": "Here it is:\n```python\ndef bake_bread(world, n=2):\n    world.wait(5)\n```"})
+    assert (code.name, code.args) == ("bake_bread", {"n": 3})
+    assert code.code == "def bake_bread(world, n=2):\n    world.wait(5)\n"
+    assert check_code(code.code, code.name) is None
+    assert SkillChoice.model_validate({"skill": "none", "args": None}).skill is None
+    assert SkillChoice.model_validate({"skill": "brew_coffee()"}).skill == "brew_coffee"
+    with pytest.raises(ValueError):  # two functions and neither is the name: no guessing
+        SkillCode.model_validate({"name": "Bad Name", "description": "d", "code":
+                                  "def a(world):\n    pass\ndef b(world):\n    pass\n"})

@@ -6,10 +6,11 @@ These models are the contract between cognition, the LLM backends and the offlin
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
 
@@ -109,8 +110,37 @@ class SkillChoice(Out):
     args: dict[str, Any] = Field(default_factory=dict, description="arguments for the call")
     reason: str = ""
 
+    @field_validator("skill", mode="before")
+    @classmethod
+    def _none(cls, v: Any) -> Any:
+        """"none", "null" or "" mean no skill; "brew_coffee()" means brew_coffee."""
+        if isinstance(v, str):
+            v = v.strip().removesuffix("()")
+            return None if v.lower() in ("", "none", "null") else v
+        return v
+
+    @field_validator("args", mode="before")
+    @classmethod
+    def _args(cls, v: Any) -> Any:
+        return _json_object(v)
+
+
+def _json_object(v: Any) -> Any:
+    """Arguments sent as a JSON text, or as null, read as an object."""
+    if v is None:
+        return {}
+    if isinstance(v, str):
+        try:
+            parsed = json.loads(v or "{}")
+        except json.JSONDecodeError:
+            return v
+        return parsed if isinstance(parsed, dict) else v
+    return v
+
 
 _SKILL_NAME = re.compile(r"^[a-z_][a-z0-9_]{1,60}$")
+_FENCE = re.compile(r"```[a-zA-Z0-9_+-]*\n(.*?)```", re.DOTALL)
+_WORLD_FUNCTION = re.compile(r"^def\s+([A-Za-z_]\w*)\s*\(\s*world\b", re.MULTILINE)
 
 
 class SkillCode(Out):
@@ -121,13 +151,29 @@ class SkillCode(Out):
     code: str = Field(description="the whole function: def name(world, ...): with a docstring")
     args: dict[str, Any] = Field(default_factory=dict, description="arguments for this task")
 
-    @field_validator("name")
+    @field_validator("code")
     @classmethod
-    def _name(cls, v: str) -> str:
-        v = v.strip()
-        if not _SKILL_NAME.match(v):
+    def _unfence(cls, v: str) -> str:
+        """Models often wrap code in a Markdown fence: keep what is inside."""
+        m = _FENCE.search(v)
+        return (m.group(1) if m else v).strip("\n") + "\n"
+
+    @field_validator("args", mode="before")
+    @classmethod
+    def _args(cls, v: Any) -> Any:
+        return _json_object(v)
+
+    @model_validator(mode="after")
+    def _named_as_defined(self) -> SkillCode:
+        """The name is the function the code defines: a model that names it one way and
+        defines it another means the function it wrote (when it wrote just one)."""
+        self.name = self.name.strip()
+        defined = _WORLD_FUNCTION.findall(self.code)
+        if self.name not in defined and len(set(defined)) == 1:
+            self.name = defined[0]
+        if not _SKILL_NAME.match(self.name):
             raise ValueError("name must be lower_case_with_underscores")
-        return v
+        return self
 
 
 class SkillVerdict(Out):
