@@ -2,6 +2,8 @@
 
     tick(now):
         intents  = gather(step(agent) for every agent)    perceive, remember, reflect, plan/react
+                                                           (tasks done with skills, sandboxed)
+        keep new skills and skill counts                   in agent order
         pairs    = resolve(intents)                        fixed agent order, seeded RNG
         gather(converse(a, b) for a, b in pairs)           all conversations in flight together
         publish events; checkpoint when due
