@@ -238,6 +238,35 @@ class Metrics:
         s = pd.Series(counts, name="conversations", dtype="int64")
         return s.sort_values(ascending=False, kind="stable")
 
+    def skills(self) -> pd.DataFrame:
+        """Each skill run: uses, successes, the residents who used it, who wrote it (for a
+        skill learned in this run) and the commonest error; most used first."""
+        import pandas as pd
+
+        names = self._names()
+        rows: dict[str, dict[str, Any]] = {}
+        for e in self.event_list:
+            if e.type not in ("skill_used", "skill_learned"):
+                continue
+            r = rows.setdefault(e.skill, {"skill": e.skill, "uses": 0, "successes": 0,
+                                          "users": set(), "learned_by": "", "errors": {}})
+            if e.type == "skill_learned":
+                r["learned_by"] = names.get(e.agent, e.agent)
+                continue
+            r["uses"] += 1
+            r["successes"] += int(e.ok)
+            r["users"].add(names.get(e.agent, e.agent))
+            if not e.ok and e.error_kind:
+                r["errors"][e.error_kind] = r["errors"].get(e.error_kind, 0) + 1
+        out = [{**{k: v for k, v in r.items() if k not in ("users", "errors")},
+                "residents": len(r["users"]),
+                "main error": max(r["errors"], key=r["errors"].get) if r["errors"] else ""}
+               for r in rows.values()]
+        cols = ["skill", "uses", "successes", "residents", "learned_by", "main error"]
+        df = pd.DataFrame(out, columns=cols)
+        return df.sort_values(["uses", "skill"], ascending=[False, True],
+                              kind="stable").reset_index(drop=True)
+
     def whereabouts(self) -> pd.DataFrame:
         """Each agent's place over time: one row per move (agent, time, place), starting at
         home at the first tick."""

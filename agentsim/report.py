@@ -166,6 +166,16 @@ def timeline_figure(m: Metrics, agent: str, end: datetime, path: Path) -> Path:
     return _save(fig, path)
 
 
+def _skills_md(m: Metrics) -> str:
+    df = m.skills()
+    if df.empty:
+        return "No skill was used in this run.\n"
+    learned = int((df["learned_by"] != "").sum())
+    return (f"{len(df)} skills used, {int(df['uses'].sum())} runs, "
+            f"{int(df['successes'].sum())} worked; {learned} learned in this run.\n\n"
+            + _table_md(df))
+
+
 def _table_md(df: pd.DataFrame) -> str:
     if df.empty:
         return "(none)\n"
@@ -249,6 +259,7 @@ def write_report(path: str | Path, *, agent: str | None = None, about: list[str]
                 ("Who came", _table_md(pd.DataFrame(occupancy, columns=[
                     "event", "place", "window", "came", "who"])) if occupancy else
                  "No scheduled event has started yet within this run.\n"),
+                ("Skills", _skills_md(m)),
                 ("LLM usage", _table_md(m.llm_usage("template")))]
     title = f"agentsim report: {Path(path).name}"
     if as_html:

@@ -345,6 +345,10 @@ def test_a_run_learns_skills_and_agentsim_skills_lists_them(tmp_path):
     learned = [e for e in sim.events if isinstance(e, SkillLearned)]
     assert len(used) >= 3 and learned
     run = sim.run_dir.path
+    table = sim.metrics.skills()
+    row = table[table["skill"] == learned[0].skill].iloc[0]
+    assert row["learned_by"] == sim.agents[learned[0].agent].name and row["successes"] >= 1
+    assert set(table["skill"]) == {e.skill for e in sim.events if isinstance(e, SkillUsed)}
     sim.close()
     name = learned[0].skill
     runner = CliRunner()
