@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context
 from agentsim.cognition.perceive import WorldView
 from agentsim.cognition.schemas import CurriculumTask
-
-if TYPE_CHECKING:
-    from agentsim.cognition.skills import Task
+from agentsim.cognition.task import Task
 
 LEARNING = re.compile(r"\b(learn\w*|practi[cs]\w*|master\w*|get better at|improve)\b",
                       re.IGNORECASE)
@@ -61,8 +59,6 @@ def _due(agent: Agent, ctx: Context) -> bool:
 async def next_lesson(agent: Agent, view: WorldView, ctx: Context) -> Task | None:
     """The curriculum's next task for the agent now, or None (no goal, not due, or nothing
     around helps)."""
-    from agentsim.cognition.skills import Task
-
     goals = learning_goals(agent)
     if not goals or not _due(agent, ctx):
         return None

@@ -25,32 +25,17 @@ from typing import Any
 
 from agentsim.cognition.agent import Action, Agent
 from agentsim.cognition.context import Context
+from agentsim.cognition.curriculum import next_lesson, record_lesson
 from agentsim.cognition.perceive import WorldView
 from agentsim.cognition.refine import Attempt, Feedback, refine, trace_fields
 from agentsim.cognition.schemas import SkillChoice, SkillCode, SkillVerdict
+from agentsim.cognition.task import Task
 from agentsim.errors import UserError
 from agentsim.events import Refined, SkillUsed
 from agentsim.skills.api import API_DOC
 from agentsim.skills.library import Skill, parse_skills
 from agentsim.skills.sandbox import Limits, SandboxResult, run_skill
 from agentsim.skills.snapshot import world_snapshot
-
-
-@dataclass(frozen=True)
-class Task:
-    """Something to get done: a sentence, where, and the object state it should leave."""
-
-    text: str
-    place: str
-    object: str | None = None
-    state: str | None = None
-    minutes: int = 10
-    source: str = "plan"  # "plan" | "curriculum"
-
-    @classmethod
-    def from_action(cls, a: Action) -> Task:
-        minutes = max(1, int((a.end - a.start).total_seconds() // 60))
-        return cls(a.activity, a.place, a.object, a.object_state, minutes)
 
 
 def is_task(action: Action) -> bool:
@@ -318,8 +303,6 @@ def _jsonable(args: dict[str, Any]) -> dict[str, Any]:
 async def use_skills(agent: Agent, action: Action, view: WorldView, ctx: Context) -> Action:
     """The step's hook: a task from the curriculum or the plan is done with a skill when one
     works; otherwise the plain action stands."""
-    from agentsim.cognition.curriculum import next_lesson, record_lesson
-
     if ctx.skills is None or not ctx.settings.skills or action.skill is not None:
         return action
     learning = agent.learning
