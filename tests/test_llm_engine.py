@@ -90,4 +90,7 @@ def test_a_run_survives_twenty_percent_faults(tmp_path):
         sim.close()
     assert sim.clock.tick == 24
     assert t.retries > 0 and t.repairs > 0
+    # the skill library's prompts went over HTTP too, faults and all
+    by_template = llm.usage.summary()["by_template"]
+    assert by_template["skill_choose"]["calls"] > 0 and by_template["skill_verify"]["calls"] > 0
     assert server.by_status["429"] > 0 and server.by_status["500"] > 0
