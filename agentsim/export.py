@@ -84,9 +84,9 @@ def run_tables(path: str | Path) -> dict[str, pd.DataFrame]:
 
 def has_checkpoint(path: str | Path) -> bool:
     """Whether the run has a finished checkpoint (where relationships and memories come from)."""
-    from agentsim.rundir import CHECKPOINTS
+    from agentsim.rundir import RunDir
 
-    return any(not p.name.endswith(".tmp") for p in (Path(path) / CHECKPOINTS).glob("tick-*"))
+    return bool(RunDir.open(path).checkpoints())
 
 
 def _columns(rows: list[dict[str, Any]], first: list[str]) -> list[str]:
@@ -145,7 +145,7 @@ def refinement_examples(events: Iterable[Refined], prompts: PromptLibrary | None
     JSON for the user message and `"rendered": false`. Returns the examples and, for each
     template that could not be rendered, why."""
     from agentsim.cognition.schemas import TEMPLATES
-    from agentsim.llm.client import _instruction
+    from agentsim.llm.client import output_instruction
     from agentsim.llm.prompts import PromptError, PromptLibrary, append_to_last_user
 
     prompts = prompts or PromptLibrary()
@@ -158,7 +158,7 @@ def refinement_examples(events: Iterable[Refined], prompts: PromptLibrary | None
         try:
             messages = prompts.render(template, variables)
             if template in TEMPLATES and not isinstance(ev.final, str):
-                messages = append_to_last_user(messages, _instruction(TEMPLATES[template][0]))
+                messages = append_to_last_user(messages, output_instruction(TEMPLATES[template][0]))
             messages = [dict(m) for m in messages]
         except PromptError as e:
             failed.setdefault(template, str(e))

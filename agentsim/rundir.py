@@ -146,9 +146,13 @@ class RunDir:
         tmp.rename(final)
         return final
 
-    def latest_checkpoint(self) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
+    def checkpoints(self) -> list[Path]:
+        """The finished checkpoints, oldest first (a half-written `.tmp` one is not)."""
         root = self.path / CHECKPOINTS
-        done = sorted(p for p in root.glob("tick-*") if not p.name.endswith(".tmp"))
+        return sorted(p for p in root.glob("tick-*") if not p.name.endswith(".tmp"))
+
+    def latest_checkpoint(self) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
+        done = self.checkpoints()
         if not done:
             return None
         last = done[-1]

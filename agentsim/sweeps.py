@@ -197,7 +197,7 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
     """Run one (cell, seed) and measure it. Module level, so processes and Ray can call it."""
     from agentsim.session import load
 
-    row: dict[str, Any] = {"cell": task["cell"], **task["params"], "seed": task["seed"]}
+    row = _row(task)
     sim = None
     try:
         out = Path(task["out"]) / f"cell{task['cell']:03d}"
@@ -396,8 +396,13 @@ def _run_local(tasks: list[dict[str, Any]], workers: int | None) -> list[dict[st
     return rows + died
 
 
+def _row(task: dict[str, Any]) -> dict[str, Any]:
+    """The start of a task's row in the results: its cell, parameters and seed."""
+    return {"cell": task["cell"], **task["params"], "seed": task["seed"]}
+
+
 def _died(task: dict[str, Any], why: str) -> dict[str, Any]:
-    return {"cell": task["cell"], **task["params"], "seed": task["seed"], "error": why}
+    return {**_row(task), "error": why}
 
 
 def _run_ray(tasks: list[dict[str, Any]], address: str | None) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ from agentsim.cognition.refine import Feedback, refine, trace_fields
 from agentsim.cognition.schemas import TEMPLATES, PlanCritique, PlanItem
 from agentsim.events import PlanMade, Refined
 from agentsim.export import export_refinements, refinement_examples
-from agentsim.llm.client import _instruction
+from agentsim.llm.client import output_instruction
 from agentsim.llm.factory import client_for
 from agentsim.llm.offline import OfflineMind
 from agentsim.llm.prompts import PromptLibrary
@@ -417,7 +417,7 @@ async def test_export_renders_the_generating_prompt_and_the_final_plan(tmp_path)
     expected = PromptLibrary().render("day_plan", ev.request["variables"])
     assert system == expected[0]
     assert user["role"] == "user"
-    assert user["content"] == expected[1]["content"] + _instruction(TEMPLATES["day_plan"][0])
+    assert user["content"] == expected[1]["content"] + output_instruction(TEMPLATES["day_plan"][0])
     assert json.loads(assistant["content"]) == FIXED and assistant["role"] == "assistant"
     assert {k: line[k] for k in ("kind", "agent", "rounds", "stopped", "tick", "rendered")} == {
         "kind": "day_plan", "agent": "isabella_rodriguez", "rounds": 2, "stopped": "satisfied",

@@ -88,5 +88,5 @@ async def speak(speaker: Agent, variables: dict[str, Any], ctx: Context) -> Turn
 
     trace = await refine(generate, feedback, improve, kind="dialogue", max_rounds=rounds)
     ctx.emit(Refined, agent=speaker.id,
-             **trace_fields(trace, "converse_turn", variables, lambda t: t.model_dump()))
+             **trace_fields(trace, "converse_turn", variables))
     return trace.final

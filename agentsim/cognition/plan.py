@@ -197,7 +197,7 @@ async def _refined(agent: Agent, ctx: Context, template: str, variables: dict[st
 
     trace = await refine(generate, feedback, improve, kind=kind, max_rounds=rounds)
     ctx.emit(Refined, agent=agent.id,
-             **trace_fields(trace, template, variables, lambda d: d.model_dump()))
+             **trace_fields(trace, template, variables))
     return trace.final
 
 

@@ -98,8 +98,10 @@ async def refine(generate: Generate[T], feedback: Critic[T], improve: Improve[T]
 
 
 def trace_fields(trace: Refinement[Any], template: str, variables: dict[str, Any],
-                 dump: Callable[[Any], Any]) -> dict[str, Any]:
-    """The fields of a `Refined` event for `trace`: `dump` turns an output into JSON data."""
+                 dump: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+    """The fields of a `Refined` event for `trace`: `dump` turns an output into JSON data
+    (by default the output's own `model_dump()`, for the pydantic answers of the LLM)."""
+    dump = dump or (lambda output: output.model_dump())
     return {
         "kind": trace.kind,
         "request": {"template": template, "variables": variables},

@@ -54,12 +54,10 @@ def snapshot(agent: Agent, view: WorldView, ctx: Context) -> dict[str, Any]:
         documents={d: kb.title(d) for d in kb.documents()} if kb else {})
 
 
-def _task_vars(task: Task, ctx: Context) -> dict[str, Any]:
-    obj = None
-    if task.object:
-        obj = next((o for o in ctx.places.all_objects() if o.id == task.object), None)
+def _task_vars(task: Task, snap: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    obj = snap["objects"].get(task.object) if task.object else None
     return {"text": task.text, "place": task.place, "place_name": ctx.places.describe(task.place),
-            "object": task.object, "object_name": obj.name if obj else None,
+            "object": task.object, "object_name": obj["name"] if obj else None,
             "state": task.state, "minutes": task.minutes, "source": task.source}
 
 
@@ -145,7 +143,7 @@ async def attempt(agent: Agent, task: Task, name: str, code: str, args: dict[str
         return Outcome(run, None)
     verdict = await ctx.llm.ask("skill_verify", {
         "world": ctx.world_name,
-        "task": _task_vars(task, ctx),
+        "task": _task_vars(task, snap, ctx),
         "skill": name,
         "steps": [_step_text(s, snap) for s in run.steps],
         "changes": _changes_vars(run, snap, task),
@@ -201,10 +199,6 @@ def splice(agent: Agent, actions: list[Action], ctx: Context) -> Action:
 
 
 # -- the whole move -----------------------------------------------------------------------
-def _dump(code: SkillCode) -> dict[str, Any]:
-    return code.model_dump()
-
-
 def _skill_of(code: SkillCode, provenance: str) -> Skill | None:
     try:
         found = [s for s in parse_skills(code.code, "skill", require_doc=False)
@@ -228,10 +222,11 @@ async def perform(agent: Agent, task: Task, view: WorldView, ctx: Context
     snap = snapshot(agent, view, ctx)
     hits = await lib.aretrieve(task.text, k=ctx.settings.skill_k)
     persona = agent.persona_vars(ctx.world_name)
-    tvars = _task_vars(task, ctx)
+    tvars = _task_vars(task, snap, ctx)
+    here = _here(agent, ctx)
     candidates = [{**s.to_vars(), "score": round(score, 3)} for s, score in hits]
     choice = await ctx.llm.ask("skill_choose", {
-        "persona": persona, "now": f"{ctx.now:%H:%M}", "here": _here(agent, ctx),
+        "persona": persona, "now": f"{ctx.now:%H:%M}", "here": here,
         "task": tvars, "candidates": candidates,
     }, schema=SkillChoice, agent=agent.id)
 
@@ -246,12 +241,12 @@ async def perform(agent: Agent, task: Task, view: WorldView, ctx: Context
         failure = f"{skill.name}({choice.args}) {out.why}"
 
     objects = _objects_vars(task, agent, snap)
-    base = {"persona": persona, "here": _here(agent, ctx), "task": tvars, "api": API_DOC,
+    base = {"persona": persona, "here": here, "task": tvars, "api": API_DOC,
             "objects": objects}
     write_vars = {**base, "failure": failure,
                   "examples": [{"name": s.name, "description": s.description, "code": s.code}
                                for s, _ in hits[:2]]}
-    outcomes: dict[int, Outcome] = {}
+    outcomes: list[Outcome] = []  # one per attempt, in order
 
     async def generate() -> SkillCode:
         return await ctx.llm.ask("skill_write", write_vars, schema=SkillCode, agent=agent.id)
@@ -263,7 +258,7 @@ async def perform(agent: Agent, task: Task, view: WorldView, ctx: Context
                 error_kind="invalid"), None)
         else:
             out = await attempt(agent, task, code.name, code.code, code.args, snap, ctx)
-        outcomes[id(code)] = out
+        outcomes.append(out)
         _used(ctx, agent, code.name, task, out, code.args, new=True)
         kind = out.run.error_kind or ("verified" if out.ok else "critique")
         return Feedback(1.0 if out.ok else (0.5 if out.run.ok else 0.0), out.ok, out.why, (kind,))
@@ -275,11 +270,10 @@ async def perform(agent: Agent, task: Task, view: WorldView, ctx: Context
 
     trace = await refine(generate, feedback, improve, kind="skill",
                          max_rounds=ctx.settings.skill_rounds)
-    ctx.emit(Refined, agent=agent.id, **trace_fields(trace, "skill_write", write_vars, _dump))
+    ctx.emit(Refined, agent=agent.id, **trace_fields(trace, "skill_write", write_vars))
     if not trace.satisfied:
         return None, None
-    code = trace.final
-    out = outcomes[id(code)]
+    code, out = trace.final, outcomes[-1]  # a satisfied loop ends on its final attempt
     skill = _skill_of(code, f"learned:{ctx.world_name}:{agent.id}:{ctx.now.isoformat()}")
     if skill is not None:
         skill.uses, skill.successes = 1, 1
@@ -290,14 +284,9 @@ async def perform(agent: Agent, task: Task, view: WorldView, ctx: Context
 def _used(ctx: Context, agent: Agent, name: str, task: Task, out: Outcome,
           args: dict[str, Any], *, new: bool) -> None:
     ctx.emit(SkillUsed, agent=agent.id, skill=name, task=task.text, ok=out.ok,
-             args=_jsonable(args), steps=len(out.run.steps), new=new,
+             args=args, steps=len(out.run.steps), new=new,
              error=None if out.ok else out.why, error_kind=out.run.error_kind
              or (None if out.ok else "critique"))
-
-
-def _jsonable(args: dict[str, Any]) -> dict[str, Any]:
-    ok = (str, int, float, bool, type(None))
-    return {str(k): v if isinstance(v, ok) else repr(v) for k, v in args.items()}
 
 
 async def use_skills(agent: Agent, action: Action, view: WorldView, ctx: Context) -> Action:

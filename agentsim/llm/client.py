@@ -159,7 +159,7 @@ class LLMClient:
         messages = self.prompts.render(template_id, variables)
         json_schema = _json_schema(schema) if schema is not None else None
         if schema is not None:
-            messages = append_to_last_user(messages, _instruction(schema))
+            messages = append_to_last_user(messages, output_instruction(schema))
         return Prompt(template_id, variables, messages, json_schema,
                       schema.__name__ if schema else None, tier, self.seed, agent, output=schema)
 
@@ -251,7 +251,9 @@ def _json_schema(schema: type[BaseModel]) -> dict[str, Any]:
 
 
 @functools.cache
-def _instruction(schema: type[BaseModel]) -> str:
+def output_instruction(schema: type[BaseModel]) -> str:
+    """The JSON instruction appended to a prompt that answers `schema` (also what an exported
+    fine-tuning example shows the model)."""
     return schema_instruction(_json_schema(schema))
 
 

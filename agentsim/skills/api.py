@@ -144,8 +144,10 @@ class WorldProxy:
                  "_minutes", "_name", "_objects", "_people", "_places", "_read", "_said",
                  "_start", "_start_location", "_start_states", "_steps")
 
-    def __init__(self, snapshot: dict, max_steps: int = MAX_STEPS):
-        snap = _copy(snapshot)
+    def __init__(self, snapshot: dict, max_steps: int = MAX_STEPS, *, copy: bool = True):
+        """`copy=False` lets the proxy change the snapshot's objects in place (for a caller
+        that owns the snapshot and needs it no more)."""
+        snap = _copy(snapshot) if copy else snapshot
         self._agent: str = str(snap.get("agent", ""))
         self._name: str = str(snap.get("name", self._agent))
         self._places: dict[str, dict] = dict(snap.get("places") or {})
@@ -397,11 +399,12 @@ class WorldProxy:
                           f"to {target}")
 
 
-def replay(snapshot: dict, steps: list[dict], max_steps: int = MAX_STEPS) -> WorldProxy:
+def replay(snapshot: dict, steps: list[dict], max_steps: int = MAX_STEPS, *,
+           copy: bool = True) -> WorldProxy:
     """A fresh proxy with `steps` carried out through the public API, so steps recorded
     elsewhere (in the sandbox's child) are checked against the world's rules again.
     Raises ActionError on a step that breaks them or is not a primitive step."""
-    world = WorldProxy(snapshot, max_steps)
+    world = WorldProxy(snapshot, max_steps, copy=copy)
     for i, step in enumerate(steps):
         op = step.get("op") if isinstance(step, dict) else None
         try:

@@ -1,5 +1,7 @@
 """The skill library (after Voyager): skills are code plus a description; descriptions are
-embedded and kept in a chromadb collection, and a task retrieves the closest skills.
+embedded and kept in a chromadb collection, and a task retrieves the closest skills (scored
+exactly over every description while the library is small; over chromadb's nearest
+candidates once it is large).
 
     lib = SkillLibrary(embed, embedder_name="minilm-384", path=run_dir / "skills")
     lib.extend(load_seed_skills(world.root / "skills"))      # worlds/<world>/skills/*.py
@@ -156,7 +158,8 @@ class SkillLibrary:
         self.embedder_name = embedder_name
         self.path = Path(path) if path is not None else None
         self.skills: dict[str, Skill] = {}
-        self._vectors: dict[str, np.ndarray] = {}
+        self._vectors: dict[str, np.ndarray] = {}  # unit vectors of the descriptions
+        self._codes: dict[str, str] = {}  # normalized code, for near-duplicates
         self._collection: Any = None
         self._indexed: set[str] = set()
         self._lock = asyncio.Lock()
@@ -176,7 +179,14 @@ class SkillLibrary:
         for s in skills:
             self.skills[s.name] = s
             self._vectors.pop(s.name, None)
+            self._codes.pop(s.name, None)
             self._indexed.discard(s.name)
+
+    def _code_of(self, skill: Skill) -> str:
+        """The skill's code, normalized (its syntax tree), computed once per skill."""
+        if skill.name not in self._codes:
+            self._codes[skill.name] = _normalized(skill.code)
+        return self._codes[skill.name]
 
     def learned(self) -> list[Skill]:
         return [s for s in self.skills.values() if not s.seed]
@@ -215,11 +225,12 @@ class SkillLibrary:
         [q] = await self.embed([task])
         q = np.asarray(q, dtype=np.float32)
         q = q / max(float(np.linalg.norm(q)), 1e-12)
-        # Small libraries are searched whole, so the ranking is exact and the same after a
-        # resume (whose index is built afresh); big ones re-rank chromadb's candidates.
-        n = len(self.skills) if len(self.skills) <= EXACT_UP_TO else max(4 * k, 64)
-        found = self._collection.query(query_embeddings=q.reshape(1, -1), n_results=n)
-        names = [x for x in found["ids"][0] if x in self.skills]
+        if len(self.skills) <= EXACT_UP_TO:  # every vector is at hand: score them all
+            names: list[str] = list(self.skills)
+        else:  # chromadb's nearest candidates, scored again exactly
+            found = self._collection.query(query_embeddings=q.reshape(1, -1),
+                                           n_results=max(4 * k, 64))
+            names = [x for x in found["ids"][0] if x in self.skills]
         ranked = sorted(((round(float(self._vectors[x] @ q), 6), x) for x in names),
                         key=lambda t: (-t[0], t[1]))
         return [(self.skills[x], s) for s, x in ranked[:k]]
@@ -231,7 +242,7 @@ class SkillLibrary:
             return self.skills[skill.name]
         code = _normalized(skill.code)
         for s in self.skills.values():
-            if _normalized(s.code) == code:
+            if self._code_of(s) == code:
                 return s
         hits = await self.aretrieve(skill.description, k=1)
         if hits and hits[0][1] >= NEAR_DUPLICATE:

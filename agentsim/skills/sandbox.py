@@ -126,8 +126,10 @@ def _parse(code: str) -> ast.Module:
         return ast.parse(code, filename="<skill>")
 
 
+@functools.lru_cache(maxsize=1024)
 def _static_check(code: str, entry: str) -> tuple[str, str] | None:
-    """(error_kind, one-line error) for code that must not run, else None."""
+    """(error_kind, one-line error) for code that must not run, else None. Cached: the same
+    skill is run again and again."""
     prefix = f"skill {entry}:"
     try:
         tree = _parse(code)
@@ -199,19 +201,20 @@ def check_code(code: str, entry: str) -> str | None:
     return found[1] if found else None
 
 
-def _imports(code: str) -> list[str]:
+@functools.lru_cache(maxsize=1024)
+def _imports(code: str) -> tuple[str, ...]:
     """The whitelisted modules `code` imports, for the child to load before it is locked."""
     try:
         tree = _parse(code)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
-        return sorted(ALLOWED_MODULES)
+        return tuple(sorted(ALLOWED_MODULES))
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(a.name.split(".")[0] for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module.split(".")[0])
-    return sorted(names & ALLOWED_MODULES)
+    return tuple(sorted(names & ALLOWED_MODULES))
 
 
 @functools.cache
@@ -360,7 +363,7 @@ def _interpret(out: bytes, err_out: bytes, code_rc: int, prefix: str, snapshot: 
     try:
         if not isinstance(steps, list):
             raise ActionError("no list of steps")
-        world = replay(snapshot, steps, limits.max_steps)
+        world = replay(snapshot, steps, limits.max_steps, copy=False)  # ours alone
     except (ActionError, TypeError, ValueError) as err:
         return {"ok": False, "error_kind": "forbidden", "log": log,
                 "error": f"{prefix} its recorded steps do not obey the world's rules: {err}"}
@@ -372,7 +375,7 @@ def _interpret(out: bytes, err_out: bytes, code_rc: int, prefix: str, snapshot: 
 
 
 class _TooMuchOutput(Exception):
-    pass
+    """The child wrote more than MAX_OUTPUT bytes."""
 
 
 async def _talk(proc: asyncio.subprocess.Process, message: bytes) -> bytes:

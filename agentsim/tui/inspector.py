@@ -5,7 +5,6 @@ skills they used lately, and their last conversation."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -14,7 +13,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from agentsim.engine import Simulation
-from agentsim.events import Conversation
+from agentsim.events import Conversation, SkillUsed
 from agentsim.tui.model import Resident, where
 from agentsim.world.places import PlaceGraph
 
@@ -61,26 +60,20 @@ def last_retrieval(found: tuple[str, Any, list[Any]] | None) -> list[RenderableT
     return [head, grid if grid.row_count else _dim("(nothing came to mind)")]
 
 
-def skills_used(uses: Sequence[Any]) -> list[RenderableType]:
-    """The last skill uses, newest first, each ok (✓) or failed (✗, with its error). A use is
-    any event of type "skill_used"; its fields are read by name (time, skill, task, ok, error),
-    so nothing here depends on the skill library's own classes."""
+def skills_used(uses: Sequence[SkillUsed]) -> list[RenderableType]:
+    """The last skill uses, newest first, each ok (✓) or failed (✗, with its error)."""
     head = _heading("Skills used")
     if not uses:
         return [head, _dim("(no skills used yet)")]
     grid = _grid(5, 1, None)
     for u in list(reversed(uses))[:SKILLS]:
-        when = getattr(u, "time", None)
-        ok = bool(getattr(u, "ok", False))
-        line = Text(str(getattr(u, "skill", "?")), style="bold")
-        task = getattr(u, "task", "")
-        if task:
-            line.append(f" — {task}", style="not bold")
-        if not ok:
-            error = getattr(u, "error", None)
-            line.append(f"\nfailed: {error}" if error else "\nfailed", style="yellow")
-        grid.add_row(_dim(f"{when:%H:%M}" if isinstance(when, datetime) else ""),
-                     Text("✓", style="green") if ok else Text("✗", style="bold yellow"), line)
+        line = Text(u.skill, style="bold")
+        if u.task:
+            line.append(f" — {u.task}", style="not bold")
+        if not u.ok:
+            line.append(f"\nfailed: {u.error}" if u.error else "\nfailed", style="yellow")
+        grid.add_row(_dim(f"{u.time:%H:%M}"),
+                     Text("✓", style="green") if u.ok else Text("✗", style="bold yellow"), line)
     return [head, grid]
 
 
@@ -98,8 +91,8 @@ def relationships_of(sim: Simulation, person: str) -> list[tuple[str, dict[str, 
 
 
 def agent_card(sim: Simulation, agent_id: str, last_talk: Conversation | None,
-               name: Callable[[str], str], skills: Sequence[Any] = ()) -> Group:
-    """Everything the inspector shows about a live agent; `skills`: its "skill_used" events."""
+               name: Callable[[str], str], skills: Sequence[SkillUsed] = ()) -> Group:
+    """Everything the inspector shows about a live agent; `skills`: its last skill uses."""
     agent, now, places = sim.agents[agent_id], sim.clock.now, sim.world.places
     p = agent.persona
     parts: list[RenderableType] = [
@@ -153,7 +146,7 @@ def agent_card(sim: Simulation, agent_id: str, last_talk: Conversation | None,
 
 
 def resident_card(r: Resident, places: PlaceGraph, last_talk: Conversation | None,
-                  name: Callable[[str], str], skills: Sequence[Any] = ()) -> Group:
+                  name: Callable[[str], str], skills: Sequence[SkillUsed] = ()) -> Group:
     """What a replay knows of a resident at one moment."""
     parts: list[RenderableType] = [
         Text(f" {r.name} ", style="bold reverse"),

@@ -3,15 +3,13 @@ from an event log. No Textual here, so the replay reconstruction is testable on 
 
 A `Tracker` folds events into what the simulation does not keep: who talked with whom during
 the last tick, the last conversation each resident took part in, and the skills each one used
-lately (events of type "skill_used", read by their fields alone: tick, time, agent, skill,
-task, ok, error).
+lately (its last `skill_used` events).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from agentsim.engine import Simulation
 from agentsim.events import (
@@ -20,6 +18,7 @@ from agentsim.events import (
     Event,
     FellAsleep,
     Moved,
+    SkillUsed,
     TickEnded,
     WokeUp,
 )
@@ -47,7 +46,7 @@ class Frame:
     time: datetime
     residents: dict[str, Resident]  # by agent id, sorted by id
     conversations: dict[str, Conversation] = field(default_factory=dict)  # last, per agent id
-    skills: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # last uses, per agent id
+    skills: dict[str, tuple[SkillUsed, ...]] = field(default_factory=dict)  # last uses, per agent
 
 
 def title(text: str) -> str:
@@ -79,7 +78,7 @@ class Tracker:
         }
         self.talking: dict[str, tuple[str, ...]] = {}  # during the last finished tick
         self.conversations: dict[str, Conversation] = {}
-        self.skills: dict[str, tuple[Any, ...]] = {}  # "skill_used" events, oldest first
+        self.skills: dict[str, tuple[SkillUsed, ...]] = {}  # last uses, oldest first
         self._asleep = set(names)
         self._activity: dict[str, str] = {}
         self._talk_now: dict[str, list[str]] = {}
@@ -93,10 +92,9 @@ class Tracker:
         return self.names.get(aid, aid)
 
     def feed(self, e: Event) -> None:
-        if getattr(e, "type", None) == "skill_used":
-            agent = getattr(e, "agent", None)
-            if agent in self.residents:
-                self.skills[agent] = (*self.skills.get(agent, ()), e)[-SKILLS_KEPT:]
+        if isinstance(e, SkillUsed):
+            if e.agent in self.residents:
+                self.skills[e.agent] = (*self.skills.get(e.agent, ()), e)[-SKILLS_KEPT:]
         elif isinstance(e, Conversation):
             for p in e.participants:
                 self.conversations[p] = e
