@@ -401,8 +401,12 @@ def test_child_gets_no_environment_and_an_empty_directory(results):
     r = results["env_and_cwd"]
     assert r.ok, r.error
     env, cwd = r.returned
-    assert env == ["LC_ALL", "PYTHONHASHSEED", "PYTHONIOENCODING"]
-    assert Path(cwd).name.startswith("agentsim-skill-") and not Path(cwd).exists()
+    if sandbox.wall_status().available:  # bubblewrap sets PWD; a tmpfs of the sandbox's own
+        assert env == ["LC_ALL", "PWD", "PYTHONHASHSEED", "PYTHONIOENCODING", "TZ"]
+        assert cwd == "/work"
+    else:
+        assert env == ["LC_ALL", "PYTHONHASHSEED", "PYTHONIOENCODING", "TZ"]
+        assert Path(cwd).name.startswith("agentsim-skill-") and not Path(cwd).exists()
 
 
 def test_child_without_result_is_an_error_not_a_crash(results):

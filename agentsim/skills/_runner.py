@@ -15,6 +15,10 @@ skill's code runs:
    descriptors, no new processes, no core dumps (where the platform has `resource`);
 3. the whitelisted modules the code imports (and what they import lazily) are imported,
    and `random` is seeded with the message's seed;
+3b. the seccomp filter in "seccomp" (if any) is installed: from here on, starting a process
+   or program, a socket, a signal to another process and much more kill the process (SIGSYS),
+   and opening or changing files fails. "require_seccomp" and a filter that cannot be
+   installed: no skill runs;
 4. an audit hook is installed that refuses opening files, sockets, processes, ctypes, new
    imports, the rest of the os module, the interpreter's internals (sys, gc, threads, code
    objects) and, while the skill runs, the audited attributes that lead to frames and code
@@ -24,7 +28,11 @@ skill's code runs:
    to the skill's log;
 6. a wall-clock timer (SIGALRM, default action: the process ends) runs while the skill does.
 
-A refused operation fails the run even when the skill catches the exception it raised.
+A refused operation ends the process at once (it writes `REFUSED_MARK` and the reason to
+stderr, then raises SIGKILL on itself; SIGSYS under the seccomp filter), so nothing the
+skill does afterwards can take the refusal back. The callables the skill is given (print,
+__import__, the refusing stand-ins) are made in a namespace of their own, so their globals
+lead nowhere, and the audit hook holds its policy in its closure, not in this module.
 The result is {"ok", "steps", "returned", "log", "error", "kind", "line"}; "error" has no
 "skill NAME:" prefix and no line (the parent adds both).
 """
@@ -48,6 +56,97 @@ LAZY_DEPENDENCIES = {"datetime": ("_strptime",), "collections": ("collections.ab
                      "functools": ("weakref", "types"),  # singledispatch
                      "json": ("json.decoder", "json.encoder", "json.scanner")}
 INTERNAL_IMPORTS = frozenset({"_strptime", "time"})
+REFUSED_MARK = "agentsim-sandbox-refused:"
+# the whole runner's frames and globals are out of reach of these: they are made from this
+# source in a namespace that holds only what they are given
+_SKILL_CALLABLES = """
+def make(world, views, modules, internal, allowed, policy, getframe, err_write, die, mark):
+    stage = [0]  # 0 before the skill, 1 while it runs, 2 after (or refused)
+
+    def where():
+        line, frame = None, getframe(1)
+        while frame is not None:
+            if frame.f_code.co_filename == "<skill>":
+                line = frame.f_lineno
+                break
+            frame = frame.f_back
+        return line
+
+    def refuse(message):
+        if stage[0] != 3:
+            stage[0] = 3  # the hook stops watching: the process ends here
+            line = where()
+            if line is not None:
+                message = message + " (line " + str(line) + ")"
+            err_write((mark + " " + message + "\\n").encode("utf-8", "backslashreplace"))
+            die()
+        raise RuntimeError(message)
+
+    def hook(event, args):
+        # added just before the skill's code is executed: its first exec event is that one;
+        # from then on the skill runs, until finished() (the runner reads its traceback)
+        if stage[0] != 1:
+            if stage[0] == 0 and event == "exec":
+                stage[0] = 1
+            return
+        message = policy(event, args)
+        if message is None and event in ("object.__getattr__", "sys._getframe",
+                                         "sys._getframemodulename"):
+            message = "access to frames and code is not allowed"  # gi_frame, tb_frame ...
+        if message is not None:
+            refuse(message)
+
+    def finished():
+        if stage[0] == 1:
+            stage[0] = 2
+
+    def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
+        top = str(name).split(".")[0]
+        if type(fromlist) is list and not fromlist and level == 0 \\
+                and name in internal and name in modules:
+            # C code of a whitelisted module importing its helper lazily through the
+            # builtins' __import__ (datetime.strptime imports _strptime): PyImport_Import
+            # passes an empty list, an import statement None or a tuple
+            return modules[name]
+        if level != 0 or top not in allowed or str(name) not in views:
+            refuse("import of " + repr(top) + " is not allowed")
+        return views[str(name) if fromlist else top]
+
+    def forbidden(fname, message=None):
+        def call(*_args, **_kwargs):
+            refuse(message or fname + "() is not allowed")
+        call.__name__ = fname
+        return call
+
+    def skill_print(*values, sep=" ", end="\\n", file=None, flush=False):
+        world.log(str(sep).join(str(v) for v in values))
+
+    return hook, finished, guarded_import, forbidden, skill_print
+
+
+def wrappers(namedtuple_, update_wrapper_, assigned_default, updated_default):
+    # namedtuple asks sys._getframe for its caller's module unless it is given one
+    def namedtuple(typename, field_names, *, rename=False, defaults=None, module=None):
+        return namedtuple_(typename, field_names, rename=rename, defaults=defaults,
+                           module=module or "skill")
+
+    # update_wrapper and wraps with their default attribute lists only: any other list could
+    # copy a function's __globals__ or __dict__ onto an object the skill reads
+    def update_wrapper(wrapper, wrapped, assigned=assigned_default, updated=updated_default):
+        if tuple(assigned) != assigned_default or tuple(updated) != updated_default:
+            raise ValueError("update_wrapper takes only its default attribute lists here")
+        return update_wrapper_(wrapper, wrapped)
+
+    def wraps(wrapped, assigned=None, updated=None):
+        if assigned is not None or updated is not None:
+            raise ValueError("wraps takes only its default attribute lists here")
+
+        def decorate(wrapper):
+            return update_wrapper(wrapper, wrapped)
+        return decorate
+
+    return namedtuple, update_wrapper, wraps
+"""
 RETURN_CHARS = 500
 _out = sys.stdout.buffer
 HERE = __file__[:max(__file__.rfind("/"), __file__.rfind("\\")) + 1]
@@ -124,8 +223,7 @@ def _refusal(event: str, args: tuple) -> str | None:
                          "fcntl.", "mmap.", "resource.", "signal.", "syslog.", "winreg.")):
         return "access to the operating system is not allowed"
     if event.startswith(("sys.", "gc.", "cpython.", "marshal.", "pickle.", "_thread.",
-                         "code.", "function.", "builtins.input", "builtins.breakpoint")) \
-            and event != "sys._getframe":  # namedtuple looks at its caller's module
+                         "code.", "function.", "builtins.input", "builtins.breakpoint")):
         return "access to the interpreter is not allowed"
     return None
 
@@ -159,9 +257,11 @@ def _module_views(allowed: tuple[str, ...]) -> dict[str, ModuleType]:
     return views
 
 
-def _load_api(compiled: bytes | None) -> ModuleType:
+def _load_api(compiled: bytes | None, builtins_: dict) -> ModuleType:
     """api.py from this file's folder (agentsim itself is not importable here): the code the
-    parent compiled, if it sent it (saves compiling it at every run), else the file."""
+    parent compiled, if it sent it (saves compiling it at every run), else the file. It runs
+    with `builtins_` (the skill's safe builtins and the few its classes need), not the real
+    builtins: its functions' globals are reachable from the `world` the skill is given."""
     path = HERE + "api.py"
     if compiled:
         code = marshal.loads(compiled)
@@ -170,9 +270,31 @@ def _load_api(compiled: bytes | None) -> ModuleType:
             code = compile(f.read(), path, "exec")
     api = ModuleType("agentsim_skill_api")
     api.__file__ = path
+    api.__builtins__ = builtins_
     sys.modules[api.__name__] = api
     exec(code, vars(api))
     return api
+
+
+def _install_filter(program: bytes) -> str | None:
+    """Install the seccomp program on this process (and no-new-privileges before it);
+    None when done, else why not."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+
+        class Prog(ctypes.Structure):
+            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+        buf = ctypes.create_string_buffer(program, len(program))
+        prog = Prog(len(program) // 8, ctypes.addressof(buf))
+        if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+            return f"no_new_privs: errno {ctypes.get_errno()}"
+        if libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:  # PR_SET_SECCOMP, FILTER
+            return f"seccomp: errno {ctypes.get_errno()}"
+    except Exception as err:  # no ctypes, no libc
+        return f"{type(err).__name__}: {err}"
+    return None
 
 
 def _jsonsafe(value: object, depth: int = 0) -> object:
@@ -204,7 +326,6 @@ def _repr(value: object) -> str:
 
 def main() -> None:
     msg = marshal.loads(sys.stdin.buffer.read())
-    api = _load_api(msg.get("api"))
     limits = msg["limits"]
     _set_limits(limits)
     wanted = [m for m in msg.get("imports", ALLOWED_MODULES) if m in ALLOWED_MODULES]
@@ -214,56 +335,20 @@ def main() -> None:
             __import__(name)
         except ImportError:
             continue
+    if "time" in sys.modules:
+        sys.modules["time"].localtime()  # the C library reads its time zone now, not later
     if "random" in sys.modules:
         sys.modules["random"].seed(int(msg.get("seed", 0)))
     views = _module_views(ALLOWED_MODULES)
+    if "string" in views:  # its vformat hands any object's attributes to a subclass
+        vars(views["string"]).pop("Formatter", None)
     code = compile(msg["code"], "<skill>", "exec")
     entry = str(msg["entry"])
-    world = api.WorldProxy(msg["snapshot"], int(limits["max_steps"]))
     reserve = bytearray(2 * 1024 * 1024)  # freed on MemoryError, to report it
-    sys.stdout = io.StringIO()
-    sys.stdin = io.StringIO()
-
-    stage = ["setup"]
-    refused: list[str] = []
-
-    def refuse(message: str) -> Refused:
-        if not refused:
-            refused.append(message)
-        return Refused(message)
-
-    def hook(event: str, args: tuple) -> None:
-        message = _refusal(event, args)
-        if stage[0] == "exec" and event == "exec":
-            stage[0] = "running"
-            return
-        if message is None and stage[0] == "running" and event == "object.__getattr__":
-            message = "access to frames and code is not allowed"  # gi_frame, tb_frame ...
-        if message is not None:
-            raise refuse(message)
-
-    def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
-        top = str(name).split(".")[0]
-        if type(fromlist) is list and not fromlist and level == 0 \
-                and name in INTERNAL_IMPORTS and name in sys.modules:
-            # C code of a whitelisted module importing its helper lazily through the
-            # builtins' __import__ (datetime.strptime imports _strptime): PyImport_Import
-            # passes an empty list, an import statement None or a tuple
-            return sys.modules[name]
-        if level != 0 or top not in ALLOWED_MODULES or str(name) not in views:
-            raise refuse(f"import of {top!r} is not allowed")
-        return views[str(name) if fromlist else top]
-
-    def forbidden(fname: str, message: str | None = None):
-        def call(*_args, **_kwargs):
-            raise refuse(message or f"{fname}() is not allowed")
-        call.__name__ = fname
-        return call
-
-    def skill_print(*values, sep=" ", end="\n", file=None, flush=False):
-        world.log(str(sep).join(str(v) for v in values))
 
     import builtins
+    import posix
+    from functools import partial
     safe = {name: getattr(builtins, name) for name in (
         "abs", "all", "any", "ascii", "bin", "bool", "bytearray", "bytes", "callable", "chr",
         "complex",
@@ -275,6 +360,30 @@ def main() -> None:
         "KeyError", "LookupError", "NotImplementedError", "OverflowError", "RuntimeError",
         "StopIteration", "TypeError", "ValueError", "ZeroDivisionError", "NotImplemented",
         "Ellipsis")}
+    api_builtins = dict(safe, object=object, property=property, staticmethod=staticmethod,
+                        __import__=builtins.__import__)
+    api = _load_api(msg.get("api"), api_builtins)
+    del api_builtins["__import__"]  # it imported heapq; nothing else
+    world = api.WorldProxy(msg["snapshot"], int(limits["max_steps"]))
+
+    namespace: dict = {"__builtins__": {
+        "str": str, "repr": repr, "type": type, "list": list, "tuple": tuple,
+        "RuntimeError": RuntimeError, "ValueError": ValueError}}
+    exec(_SKILL_CALLABLES, namespace)
+    internal = {n: sys.modules[n] for n in INTERNAL_IMPORTS if n in sys.modules}
+    hook, finished, guarded_import, forbidden, skill_print = namespace["make"](
+        world, views, internal, INTERNAL_IMPORTS, ALLOWED_MODULES, _refusal, sys._getframe,
+        partial(posix.write, 2), partial(_signal.raise_signal, _signal.SIGKILL), REFUSED_MARK)
+    if "collections" in views or "functools" in views:
+        functools_ = sys.modules["functools"]
+        namedtuple, update_wrapper, wraps = namespace["wrappers"](
+            sys.modules["collections"].namedtuple, functools_.update_wrapper,
+            functools_.WRAPPER_ASSIGNMENTS, functools_.WRAPPER_UPDATES)
+        if "collections" in views:
+            views["collections"].namedtuple = namedtuple
+        if "functools" in views:
+            views["functools"].update_wrapper = update_wrapper
+            views["functools"].wraps = wraps
     for name in ("exec", "eval", "compile", "globals", "locals", "vars", "getattr", "setattr",
                  "delattr", "input", "breakpoint", "memoryview", "help", "exit", "quit",
                  "dir", "type", "object", "super", "classmethod", "staticmethod", "property"):
@@ -284,12 +393,22 @@ def main() -> None:
     safe["print"] = skill_print
     safe["ActionError"] = api.ActionError
     env = {"__builtins__": safe, "__name__": "skill", "ActionError": api.ActionError}
+    sys.stdout = io.StringIO()
+    sys.stdin = io.StringIO()
+
+    program = msg.get("seccomp")
+    if program:
+        failed = _install_filter(program)
+        if failed and msg.get("require_seccomp"):
+            _write({"ok": False, "steps": [], "returned": None, "log": [], "line": None,
+                    "kind": "exception",
+                    "error": f"the sandbox could not install its system-call filter ({failed})"})
+            return
 
     result: dict = {"ok": False, "steps": [], "returned": None, "log": [], "error": None,
                     "kind": None, "line": None}
     err: BaseException | None = None
     sys.addaudithook(hook)
-    stage[0] = "exec"  # the hook lets this one exec through, then the skill is running
     timer = getattr(_signal, "setitimer", None)  # not on Windows: the parent's limit holds
     if timer:
         timer(_signal.ITIMER_REAL, float(limits["seconds"]))
@@ -315,14 +434,12 @@ def main() -> None:
     finally:
         if timer:
             timer(_signal.ITIMER_REAL, 0)
-        stage[0] = "after"
+        finished()
     if err is not None:
         result["line"] = _skill_line(err)
         if result["kind"] == "exception" and result["line"] is None \
                 and isinstance(err, TypeError):
             result["kind"] = "invalid"  # the call itself: arguments that do not fit
-    if refused:
-        result.update(ok=False, kind="forbidden", error=refused[0])
     if result["ok"]:
         result["steps"] = world.steps
     result["log"] = world.logged

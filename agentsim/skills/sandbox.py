@@ -65,6 +65,7 @@ from pathlib import Path
 from typing import Any
 
 from agentsim.skills.api import ActionError, replay
+from agentsim.skills.wall import Wall, syscall_filter, wall_argv, wall_status
 
 ALLOWED_MODULES = frozenset({"math", "random", "itertools", "functools", "statistics", "re",
                              "string", "collections", "datetime", "json"})
@@ -77,6 +78,7 @@ FORBIDDEN_ATTRIBUTES = frozenset({"gi_frame", "gi_code", "gi_yieldfrom", "cr_fra
                                   "f_back", "f_globals", "f_locals", "f_builtins", "f_code",
                                   "tb_frame", "tb_next", "co_code", "get_field", "mro"})
 RUNNER = Path(__file__).with_name("_runner.py")
+REFUSED_MARK = "agentsim-sandbox-refused:"  # the runner's line before it ends itself
 START_GRACE = 1.0  # seconds the parent allows the child for its start beyond `seconds`
 STDERR_TAIL = 300  # characters of the child's stderr in an error
 STDERR_KEEP = 64 * 1024  # bytes of it kept
@@ -231,7 +233,10 @@ def _seed(entry: str, args: dict, snapshot: dict) -> int:
 
 
 def _child_env() -> dict[str, str]:
-    return {"PYTHONHASHSEED": "0", "PYTHONIOENCODING": "utf-8", "LC_ALL": "C.UTF-8"}
+    """The child's whole environment (behind the wall, bubblewrap's too: its own process is
+    visible in the sandbox's PID namespace, so it must hold nothing of the parent's)."""
+    return {"PYTHONHASHSEED": "0", "PYTHONIOENCODING": "utf-8", "LC_ALL": "C.UTF-8",
+            "TZ": "UTC"}
 
 
 def _kill(proc: asyncio.subprocess.Process) -> None:
@@ -243,26 +248,45 @@ def _kill(proc: asyncio.subprocess.Process) -> None:
 
 
 async def run_skill(code: str, entry: str, args: dict, snapshot: dict,
-                    limits: Limits = Limits()) -> SandboxResult:
+                    limits: Limits = Limits(), *, model_written: bool = True,
+                    allow_unsandboxed: bool = False) -> SandboxResult:
     """Run skill `entry` of `code` with `args` on a copy of `snapshot` in a fresh child
-    process (at most MAX_CHILDREN at once per event loop; the others wait their turn).
-    Never raises for anything the skill's code does: every failure is a result with
-    `ok=False`, a one-line `error` and its `error_kind`."""
-    found = _static_check(code, entry)
-    if found:
-        return SandboxResult(False, [], {}, error=found[1], error_kind=found[0])
-    loop = asyncio.get_running_loop()
-    gate = _gates.get(loop)
-    if gate is None:
-        gate = _gates[loop] = asyncio.Semaphore(MAX_CHILDREN)
-    async with gate:
-        return await _spawn(code, entry, args, snapshot, limits)
+    process (at most MAX_CHILDREN at once per event loop; the others wait their turn),
+    behind the operating-system wall where this machine has it (`wall_status()`).
+    Without the wall, code a model wrote runs only when `allow_unsandboxed`; a world's seed
+    skills (`model_written=False`) still run under the Python layers and the system-call
+    filter. Never raises: every failure is a result with `ok=False`, a one-line `error` and
+    its `error_kind`."""
+    try:
+        found = _static_check(code, entry)
+        if found:
+            return SandboxResult(False, [], {}, error=found[1], error_kind=found[0])
+        wall = wall_status()
+        if not wall.available and model_written and not allow_unsandboxed:
+            return SandboxResult(False, [], {}, error_kind="forbidden", error=(
+                f"skill {entry}: not run: {wall.reason}; code written by a model runs only "
+                f"behind it (or with --allow-unsandboxed-skills)"))
+        loop = asyncio.get_running_loop()
+        gate = _gates.get(loop)
+        if gate is None:
+            gate = _gates[loop] = asyncio.Semaphore(MAX_CHILDREN)
+        async with gate:
+            return await _spawn(code, entry, args, snapshot, limits, wall=wall,
+                                require_filter=not allow_unsandboxed)
+    except asyncio.CancelledError:
+        raise
+    except Exception as err:  # our own fault, or the machine's: still only a failed skill
+        return SandboxResult(False, [], {}, error_kind="exception",
+                             error=f"skill {entry}: the sandbox failed: "
+                                   f"{type(err).__name__}: {err}"[:300])
 
 
-async def _spawn(code: str, entry: str, args: dict, snapshot: dict,
-                 limits: Limits) -> SandboxResult:
+async def _spawn(code: str, entry: str, args: dict, snapshot: dict, limits: Limits,
+                 wall: Wall | None = None, require_filter: bool = True) -> SandboxResult:
     """The child-process part of `run_skill`, without the static check (the runtime layers
-    on their own; tests use this to show each layer holds)."""
+    on their own; tests use this to show each layer holds). `wall` defaults to this
+    machine's (`wall_status()`); `Wall(False, ...)` runs the child without it."""
+    wall = wall_status() if wall is None else wall
     t0 = time.perf_counter()
     prefix = f"skill {entry}:"
 
@@ -279,17 +303,24 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict,
     # marshal: the child reads it without importing json (the same interpreter writes it)
     message = marshal.dumps({"code": code, "entry": entry, "args": args, "snapshot": snapshot,
                              "seed": _seed(entry, args, snapshot), "imports": _imports(code),
-                             "api": _api_code(),
+                             "api": _api_code(), "seccomp": syscall_filter(),
+                             "require_seccomp": bool(require_filter),
                              "limits": {"seconds": float(limits.seconds),
                                         "memory_mb": int(limits.memory_mb),
                                         "max_steps": int(limits.max_steps)}})
     timed_out = too_much = False
     out, err_out = b"", b""
-    with tempfile.TemporaryDirectory(prefix="agentsim-skill-") as cwd:
+    # behind the wall the child's working directory is a tmpfs of its own; without it, a
+    # fresh empty folder
+    with contextlib.ExitStack() as stack:
+        if wall.available:
+            argv, cwd = wall_argv(wall), None
+        else:
+            argv = [sys.executable, "-S", "-s", "-B", "-P", str(RUNNER)]
+            cwd = stack.enter_context(tempfile.TemporaryDirectory(prefix="agentsim-skill-"))
         try:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-S", "-s", "-B", "-P", str(RUNNER),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE, cwd=cwd, env=_child_env(),
                 start_new_session=sys.platform != "win32")
         except OSError as err:  # no process to be had (fork failed, too many open files)
@@ -306,17 +337,26 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict,
             if not pending:
                 out, err_out = tasks[0].result(), tasks[1].result()
         finally:
-            # on a timeout, too much output or a cancellation: the child and its group. Only
+            # on a timeout, too much output or a cancellation: the child and its group (behind
+            # the wall, bwrap: its PID namespace ends with it, and every process in it). Only
             # while it is not reaped: its pid (the group's id) cannot have been reused then
             if proc.returncode is None:
                 _kill(proc)
             for t in tasks:
                 t.cancel()
             await asyncio.wait(tasks)
-            # the pipes must reach their end for the process to count as finished
-            await asyncio.wait_for(asyncio.gather(
-                _discard(proc.stdout), _discard(proc.stderr), return_exceptions=True), 5.0)
-        code_rc = await proc.wait()
+            # the pipes must reach their end for the process to count as finished; a
+            # descendant that kept them open (no wall) is not waited for long
+            with contextlib.suppress(TimeoutError, OSError):
+                await asyncio.wait_for(asyncio.gather(
+                    _discard(proc.stdout), _discard(proc.stderr), return_exceptions=True), 5.0)
+        try:
+            code_rc = await asyncio.wait_for(proc.wait(), 5.0)
+        except TimeoutError:
+            _kill(proc)
+            code_rc = -signal.SIGKILL
+        if wall.available and 128 < code_rc < 128 + 65:
+            code_rc = 128 - code_rc  # bwrap's exit code for a child killed by a signal
 
     if timed_out or code_rc in (-getattr(signal, "SIGALRM", 14), -getattr(signal, "SIGXCPU", 24)):
         return done(ok=False, error_kind="timeout",
@@ -335,7 +375,17 @@ def _interpret(out: bytes, err_out: bytes, code_rc: int, prefix: str, snapshot: 
                limits: Limits) -> dict[str, Any]:
     """The SandboxResult fields from what the child wrote and how it ended."""
     memory_msg = f"{prefix} went over its {limits.memory_mb} MB memory limit"
-    tail = " ".join(err_out.decode("utf-8", "replace").split())[-STDERR_TAIL:]
+    text = err_out.decode("utf-8", "replace")
+    refused = next((line[len(REFUSED_MARK):].strip() for line in text.splitlines()
+                    if line.startswith(REFUSED_MARK)), None)
+    if refused is not None:  # the runner ended itself on a refusal: whatever it wrote before
+        return {"ok": False, "error_kind": "forbidden",
+                "error": f"{prefix} {' '.join(refused.split())[:300]}"}
+    if code_rc == -getattr(signal, "SIGSYS", 31):
+        return {"ok": False, "error_kind": "forbidden",
+                "error": f"{prefix} made a system call the sandbox forbids (starting a "
+                         f"process or program, the network, another process, ...)"}
+    tail = " ".join(text.split())[-STDERR_TAIL:]
     try:
         res = json.loads(out.decode("utf-8"))
         if not isinstance(res, dict):
@@ -359,6 +409,10 @@ def _interpret(out: bytes, err_out: bytes, code_rc: int, prefix: str, snapshot: 
             text += f" (line {line})"
         kind = kind if kind in ("forbidden", "action", "exception", "invalid") else "exception"
         return {"ok": False, "error": " ".join(text.split()), "error_kind": kind, "log": log}
+    if code_rc != 0:  # a result, then a death: the result is not believed
+        return {"ok": False, "error_kind": "exception", "log": log,
+                "error": f"{prefix} the sandbox ended with "
+                         f"{_signal_name(-code_rc) if code_rc < 0 else f'exit code {code_rc}'}"}
     steps = res.get("steps")
     try:
         if not isinstance(steps, list):
