@@ -315,7 +315,8 @@ def test_eight_runs_in_flight(results):
     ("world._steps.clear()", "the attribute '_steps' is not allowed (line 2)"),
     ("import random\nrandom._os.system('id')", "the attribute '_os' is not allowed (line 3)"),
     ("g = (i for i in [1])\ng.gi_frame.f_back", "the attribute 'gi_frame' is not allowed"),
-    ("import string\nstring.Formatter().get_field('0', [1], {})", "the attribute 'get_field'"),
+    ("import string\nstring.Formatter().get_field('0', [1], {})", "the attribute 'Formatter'"),
+    ("def f(x):\n    return x.get_field('0', [1], {})", "the attribute 'get_field'"),
     ("vars(world)", "vars() is not allowed"),
 ])
 def test_check_code_refuses(code, message):

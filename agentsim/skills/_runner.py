@@ -328,7 +328,9 @@ def main() -> None:
     msg = marshal.loads(sys.stdin.buffer.read())
     limits = msg["limits"]
     _set_limits(limits)
-    wanted = [m for m in msg.get("imports", ALLOWED_MODULES) if m in ALLOWED_MODULES]
+    python_layers = msg.get("python_layers", True) is not False
+    wanted = [m for m in msg.get("imports", ALLOWED_MODULES)
+              if m in ALLOWED_MODULES or not python_layers]
     lazy = [d for m in wanted for d in LAZY_DEPENDENCIES.get(m, ())]
     for name in (*LAZY_ALWAYS, *wanted, *lazy):
         try:
@@ -393,6 +395,8 @@ def main() -> None:
     safe["print"] = skill_print
     safe["ActionError"] = api.ActionError
     env = {"__builtins__": safe, "__name__": "skill", "ActionError": api.ActionError}
+    if not python_layers:  # the tests of the wall: the code runs as if it escaped them all
+        env = {"__name__": "skill", "ActionError": api.ActionError}
     sys.stdout = io.StringIO()
     sys.stdin = io.StringIO()
 
@@ -408,7 +412,8 @@ def main() -> None:
     result: dict = {"ok": False, "steps": [], "returned": None, "log": [], "error": None,
                     "kind": None, "line": None}
     err: BaseException | None = None
-    sys.addaudithook(hook)
+    if python_layers:
+        sys.addaudithook(hook)
     timer = getattr(_signal, "setitimer", None)  # not on Windows: the parent's limit holds
     if timer:
         timer(_signal.ITIMER_REAL, float(limits["seconds"]))

@@ -128,12 +128,17 @@ def load_seed_skills(folder: Path, world_root: Path | None = None) -> list[Skill
     skills: dict[str, Skill] = {}
     for f in sorted(folder.glob("*.py")):
         where = str(f.relative_to(world_root)) if world_root else f.name
-        for s in parse_skills(f.read_text(encoding="utf-8"), where):
+        text = f.read_text(encoding="utf-8")
+        for s in parse_skills(text, where):
             if s.name in skills:
                 raise UserError(f"skill {s.name!r} is defined twice", path=where,
                                 field=s.name)
             problem = check_code(s.code, s.name)
-            if problem:
+            if problem:  # its line in the file, not in the function's own source
+                start = next(n.lineno for n in ast.parse(text).body
+                             if isinstance(n, ast.FunctionDef) and n.name == s.name)
+                problem = re.sub(r"\(line (\d+)\)$", lambda m, first=start:
+                                 f"(line {int(m.group(1)) + first - 1})", problem)
                 raise UserError(problem, path=where, field=s.name)
             skills[s.name] = s
     return list(skills.values())

@@ -46,6 +46,7 @@ wall-clock limit and the other layers still hold. macOS may refuse an address-sp
 
 from __future__ import annotations
 
+import _string
 import ast
 import asyncio
 import contextlib
@@ -54,6 +55,7 @@ import hashlib
 import json
 import marshal
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -76,7 +78,8 @@ FORBIDDEN_CALLS = frozenset({"open", "exec", "eval", "compile", "globals", "loca
 FORBIDDEN_ATTRIBUTES = frozenset({"gi_frame", "gi_code", "gi_yieldfrom", "cr_frame",
                                   "cr_code", "cr_await", "ag_frame", "ag_code", "ag_await",
                                   "f_back", "f_globals", "f_locals", "f_builtins", "f_code",
-                                  "tb_frame", "tb_next", "co_code", "get_field", "mro"})
+                                  "tb_frame", "tb_next", "co_code", "get_field", "mro",
+                                  "Formatter", "vformat"})
 RUNNER = Path(__file__).with_name("_runner.py")
 REFUSED_MARK = "agentsim-sandbox-refused:"  # the runner's line before it ends itself
 START_GRACE = 1.0  # seconds the parent allows the child for its start beyond `seconds`
@@ -157,7 +160,8 @@ def _static_check(code: str, entry: str) -> tuple[str, str] | None:
             if node.level or top not in ALLOWED_MODULES:
                 return refuse(f"import of {'.' * node.level + top!r}", node)
             for alias in node.names:
-                if alias.name.startswith("_") or alias.name == "*":
+                if alias.name.startswith("_") or alias.name == "*" \
+                        or alias.name in FORBIDDEN_ATTRIBUTES:
                     return refuse(f"import of {alias.name!r} from {top!r}", node)
         elif isinstance(node, ast.Name):
             if node.id.startswith("__"):
@@ -185,6 +189,15 @@ def _static_check(code: str, entry: str) -> tuple[str, str] | None:
         elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) \
                 and node.name and node.name.startswith("__"):
             return refuse(f"the name {node.name!r}", node)
+        elif isinstance(node, ast.MatchClass):  # case Box(__dict__=d) reads the attribute
+            bad = [a for a in node.kwd_attrs
+                   if a.startswith("_") or a in FORBIDDEN_ATTRIBUTES]
+            if bad:
+                return refuse(f"the attribute {bad[0]!r}", node)
+        elif isinstance(node, ast.Call):
+            problem = _call_problem(node)
+            if problem:
+                return refuse(problem, node)
     fn = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == entry), None)
     if fn is None:
         return "invalid", f"{prefix} no function named {entry!r} (define def {entry}(world, ...))"
@@ -192,6 +205,30 @@ def _static_check(code: str, entry: str) -> tuple[str, str] | None:
     if not params or params[0].arg != "world":
         return "invalid", (f"{prefix} the first parameter of {entry} must be `world` "
                            f"(line {fn.lineno})")
+    return None
+
+
+def _call_problem(node: ast.Call) -> str | None:
+    """What a call hides from the attribute check: a format string whose fields read private
+    attributes ("{0.__globals__}"), or update_wrapper/wraps told to copy other attributes."""
+    func = node.func
+    if isinstance(func, ast.Attribute) and func.attr in ("format", "format_map") \
+            and isinstance(func.value, ast.Constant) and isinstance(func.value.value, str):
+        try:
+            fields = [f for _t, f, _s, _c in _string.formatter_parser(func.value.value) if f]
+        except ValueError:
+            return None  # str.format raises the same at run time
+        for field_name in fields:
+            parts = re.split(r"[.\[\]]", field_name)[1:]
+            bad = [x for x in parts if x.startswith("_") or x in FORBIDDEN_ATTRIBUTES]
+            if bad:
+                return f"the attribute {bad[0]!r} in a format string"
+    name = func.attr if isinstance(func, ast.Attribute) else \
+        func.id if isinstance(func, ast.Name) else None
+    if name in ("update_wrapper", "wraps") and (
+            any(k.arg in ("assigned", "updated") for k in node.keywords)
+            or len(node.args) > (2 if name == "update_wrapper" else 1)):
+        return f"{name}() with attribute lists"
     return None
 
 
@@ -204,8 +241,9 @@ def check_code(code: str, entry: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=1024)
-def _imports(code: str) -> tuple[str, ...]:
-    """The whitelisted modules `code` imports, for the child to load before it is locked."""
+def _imports(code: str, whitelisted: bool = True) -> tuple[str, ...]:
+    """The whitelisted modules `code` imports, for the child to load before it is locked
+    (all it imports, for the tests of the wall with the Python layers off)."""
     try:
         tree = _parse(code)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
@@ -216,7 +254,7 @@ def _imports(code: str) -> tuple[str, ...]:
             names.update(a.name.split(".")[0] for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module.split(".")[0])
-    return tuple(sorted(names & ALLOWED_MODULES))
+    return tuple(sorted(names & ALLOWED_MODULES if whitelisted else names))
 
 
 @functools.cache
@@ -282,10 +320,13 @@ async def run_skill(code: str, entry: str, args: dict, snapshot: dict,
 
 
 async def _spawn(code: str, entry: str, args: dict, snapshot: dict, limits: Limits,
-                 wall: Wall | None = None, require_filter: bool = True) -> SandboxResult:
+                 wall: Wall | None = None, require_filter: bool = True, *,
+                 python_layers: bool = True, seccomp: bool = True) -> SandboxResult:
     """The child-process part of `run_skill`, without the static check (the runtime layers
     on their own; tests use this to show each layer holds). `wall` defaults to this
-    machine's (`wall_status()`); `Wall(False, ...)` runs the child without it."""
+    machine's (`wall_status()`); `Wall(False, ...)` runs the child without it. For the tests
+    of the wall alone, `python_layers=False` runs the code with the real builtins and no
+    audit hook, as if it had escaped them, and `seccomp=False` sends no system-call filter."""
     wall = wall_status() if wall is None else wall
     t0 = time.perf_counter()
     prefix = f"skill {entry}:"
@@ -302,9 +343,12 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict, limits: Limi
                     error_kind="invalid")
     # marshal: the child reads it without importing json (the same interpreter writes it)
     message = marshal.dumps({"code": code, "entry": entry, "args": args, "snapshot": snapshot,
-                             "seed": _seed(entry, args, snapshot), "imports": _imports(code),
-                             "api": _api_code(), "seccomp": syscall_filter(),
+                             "seed": _seed(entry, args, snapshot),
+                             "imports": _imports(code, whitelisted=python_layers),
+                             "api": _api_code(),
+                             "seccomp": syscall_filter() if seccomp else None,
                              "require_seccomp": bool(require_filter),
+                             "python_layers": bool(python_layers),
                              "limits": {"seconds": float(limits.seconds),
                                         "memory_mb": int(limits.memory_mb),
                                         "max_steps": int(limits.max_steps)}})
