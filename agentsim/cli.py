@@ -85,10 +85,13 @@ def validate(world: str) -> None:
 @click.option("--skill-library", type=click.Path(dir_okay=False),
               help="JSON-lines file of learned skills shared across runs "
               "(default OUT/skill_library/WORLD.jsonl).")
+@click.option("--allow-unsandboxed-skills", is_flag=True,
+              help="Run skills a model writes even where the sandbox's operating-system wall "
+              "(bubblewrap, Linux) is unavailable.")
 @_friendly
 def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, headless, out,
         resume, replay, max_in_flight, budget_calls, budget_tokens, budget_usd, cache,
-        checkpoint_every, no_skills, skill_library) -> None:
+        checkpoint_every, no_skills, skill_library, allow_unsandboxed_skills) -> None:
     """Run WORLD (a folder such as worlds/smallville), or resume or replay a run."""
     from agentsim.session import RunOptions, run_cli
 
@@ -103,6 +106,7 @@ def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, h
         budget_calls=budget_calls, budget_tokens=budget_tokens, budget_usd=budget_usd,
         checkpoint_every=checkpoint_every, headless=headless or not sys.stdout.isatty(),
         cache=cache, skills=not no_skills, skill_library=skill_library or "auto",
+        allow_unsandboxed_skills=allow_unsandboxed_skills,
     )
     sys.exit(run_cli(opts))
 

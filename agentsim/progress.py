@@ -10,7 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as RichProgress
 
 from agentsim.engine import Simulation
-from agentsim.events import Conversation, Event, Learned, Reflected, TickEnded
+from agentsim.events import Conversation, Event, Learned, Reflected, SkillUsed, TickEnded
+from agentsim.skills.wall import sandbox_notice
 
 
 class Progress:
@@ -39,6 +40,10 @@ class Progress:
         if llm.get("offline"):
             self.console.print("[yellow]No LLM configured: running on the built-in offline mind "
                                "(rule-based stand-in). Use --llm to use a model.[/]")
+        notice = sandbox_notice(self.sim.skills is not None,
+                                self.sim.settings.allow_unsandboxed_skills)
+        if notice:
+            self.console.print(f"[yellow]Skills: {notice}[/]", highlight=False)
         self.bar.start()
 
     def stop(self) -> None:
@@ -46,7 +51,15 @@ class Progress:
         self._unsubscribe()
 
     def _on_event(self, e: Event) -> None:
-        if isinstance(e, Conversation):
+        if isinstance(e, SkillUsed) and not e.ok and e.error_kind != "critique":
+            # the sandbox stopped it: a line of its own, not only in events.jsonl
+            name = self.sim.agents[e.agent].name if e.agent in self.sim.agents else e.agent
+            what = "stopped by the sandbox" if e.error_kind in ("forbidden", "timeout",
+                                                                 "memory") else "failed"
+            self.bar.console.print(f"[yellow]{e.time:%a %H:%M} | {name}'s skill {e.skill} "
+                                   f"{what} ({e.error_kind}): {e.error}[/]", highlight=False,
+                                   markup=True)
+        elif isinstance(e, Conversation):
             self.hour["conversations"] += 1
         elif isinstance(e, Reflected):
             self.hour["reflections"] += 1

@@ -9,7 +9,7 @@ import platform
 import random
 import shutil
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ class RunOptions:
     skills: bool = True  # hand tasks to the skill library (seed skills in worlds/<w>/skills/)
     # learned skills shared across runs: "auto" is <out>/skill_library/<world>.jsonl; None: none
     skill_library: str | None = "auto"
+    allow_unsandboxed_skills: bool = False  # model-written skills without the sandbox's wall
 
 
 def _embedder(kind: str, cache: Path | None):
@@ -87,7 +88,6 @@ def _skills(world, embed, embedder, opts: RunOptions, run_dir: RunDir | None,
     process), or in memory."""
     if not opts.skills:
         return None
-    from dataclasses import replace
 
     from agentsim.skills.library import SkillLibrary, load_seed_skills, read_jsonl
 
@@ -144,6 +144,8 @@ def _build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None,
                      skills=_skills(world, batcher.embed, embedder, opts, run_dir,
                                     inherited if inherited and inherited.exists() else None))
     sim.checkpoint_every = opts.checkpoint_every
+    if opts.allow_unsandboxed_skills:
+        sim.settings = replace(sim.settings, allow_unsandboxed_skills=True)
     sim.embedder = embedder
     sim.options = opts
     return sim

@@ -9,6 +9,9 @@ on all of Smallville (68 places, 54 objects, 25 residents); "imports" imports ev
 whitelisted module first; "timeout" loops until its time limit (0.2 s here) ends it. For
 comparison, "bare" is starting `python -S -c pass` the same way (asyncio, pipes), and the
 static check alone.
+Each row runs behind the operating-system wall (bubblewrap and the seccomp filter, where this
+machine has it) and without it (`--wall off`: the child started directly, the seccomp filter
+still installed), one after the other, so the two can be compared within one run.
 The rows run one after the other, each its sequential runs then its runs in flight.
 """
 
@@ -21,8 +24,10 @@ import sys
 import time
 from pathlib import Path
 
+from agentsim.skills import sandbox
 from agentsim.skills.sandbox import Limits, check_code, run_skill
 from agentsim.skills.snapshot import smallville_at_home
+from agentsim.skills.wall import Wall, wall_argv, wall_status
 from agentsim.world.loader import load_world
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,15 +79,22 @@ SKILLS = [("small", SMALL, Limits(), SNAPSHOT),
           ("timeout", TIMEOUT, Limits(seconds=0.2), SNAPSHOT)]
 
 
+NO_WALL = Wall(False, "benchmark without the wall")
+
+
 async def once(code: str | None, limits: Limits, snapshot: dict) -> None:
     if code is None:  # a bare interpreter, started as the sandbox starts its child
+        wall = sandbox.wall_status()
+        argv = wall_argv(wall, ["-c", "pass"]) if wall.available else \
+            [sys.executable, "-S", "-s", "-B", "-P", "-c", "pass"]
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-S", "-s", "-B", "-P", "-c", "pass",
+            *argv,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, env={}, start_new_session=True)
         await proc.communicate(b"")
         return
-    r = await run_skill(code, "bake_bread", {"loaves": 3}, snapshot, limits)
+    r = await run_skill(code, "bake_bread", {"loaves": 3}, snapshot, limits,
+                        allow_unsandboxed=True)
     assert r.ok or r.error_kind == "timeout", r.error
 
 
@@ -113,17 +125,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--flight", type=int, default=8)
+    ap.add_argument("--wall", choices=["both", "on", "off"], default="both")
     a = ap.parse_args()
     print("$ python benchmarks/bench_sandbox.py" + "".join(f" {x}" for x in sys.argv[1:]))
-    print(f"{'skill':>10} {'limit s':>8} {'ms/run':>8} {'p95 ms':>8} "
+    wall = wall_status()
+    print(f"wall: {wall.reason}")
+    modes = {"both": ["wall", "no wall"], "on": ["wall"], "off": ["no wall"]}[a.wall]
+    if not wall.available:
+        modes = ["no wall"]
+    print(f"{'skill':>10} {'mode':>8} {'limit s':>8} {'ms/run':>8} {'p95 ms':>8} "
           f"{f'runs/s ({a.flight} in flight)':>22}")
     for name, code, limits, snapshot in [("bare", None, Limits(), {}), *SKILLS]:
-        times = asyncio.run(sequential(code, limits, snapshot, a.runs))
-        rate = asyncio.run(in_flight(code, limits, snapshot, a.runs, a.flight))
-        p95 = statistics.quantiles(times, n=20)[-1]
-        limit = f"{limits.seconds:.1f}" if code else "-"
-        print(f"{name:>10} {limit:>8} {statistics.median(times):>8.1f} {p95:>8.1f} "
-              f"{rate:>22.1f}")
+        for mode in modes:
+            sandbox.wall_status = wall_status if mode == "wall" else (lambda: NO_WALL)
+            times = asyncio.run(sequential(code, limits, snapshot, a.runs))
+            rate = asyncio.run(in_flight(code, limits, snapshot, a.runs, a.flight))
+            p95 = statistics.quantiles(times, n=20)[-1]
+            limit = f"{limits.seconds:.1f}" if code else "-"
+            print(f"{name:>10} {mode:>8} {limit:>8} {statistics.median(times):>8.1f} "
+                  f"{p95:>8.1f} {rate:>22.1f}")
+    sandbox.wall_status = wall_status
     t0 = time.perf_counter()
     for _ in range(1000):
         check_code(IMPORTS, "bake_bread")

@@ -458,3 +458,48 @@ def test_wall_status_says_why_not(monkeypatch):
             assert "failed here" in wall_status().reason
     finally:
         wall_status.cache_clear()
+
+
+# -- what the user sees --------------------------------------------------------------------
+def test_headless_run_says_once_there_is_no_wall_and_prints_sandbox_failures(monkeypatch):
+    import io
+    from datetime import datetime
+
+    from rich.console import Console
+
+    from agentsim.events import SkillUsed
+    from agentsim.progress import Progress
+    from agentsim.session import load
+
+    monkeypatch.setattr(wall_mod, "wall_status", lambda: NO_WALL)
+    sim = load(str(Path(__file__).parent.parent / "worlds" / "smallville"), seed=0,
+               embedder="hash")
+    out = io.StringIO()
+    progress = Progress(sim, 1, console=Console(file=out, width=300))
+    progress.start()
+    agent = sorted(sim.agents)[0]
+    for kind in ("forbidden", "critique"):
+        progress._on_event(SkillUsed(time=datetime(2023, 2, 13, 9), tick=1, agent=agent,
+                                     skill="peek", task="look around", ok=False,
+                                     error=f"skill peek: {kind} here", error_kind=kind))
+    progress.stop()
+    sim.close()
+    text = out.getvalue()
+    assert text.count("Skills: no wall (test): the world's seed skills run") == 1
+    assert "--allow-unsandboxed-skills" in text
+    assert "skill peek stopped by the sandbox (forbidden): skill peek: forbidden here" in text
+    assert "critique here" not in text  # a critic's verdict is learning, not a fault
+
+
+def test_tui_log_names_a_forbidden_action():
+    from datetime import datetime
+
+    from agentsim.events import SkillUsed
+    from agentsim.tui.event_log import describe
+
+    e = SkillUsed(time=datetime(2023, 2, 13, 9), tick=1, agent="a", skill="peek", task="t",
+                  ok=False, error="skill peek: opening files is not allowed (line 3)",
+                  error_kind="forbidden")
+    line = describe(e, lambda a: "Ann", None)[0].plain
+    assert line.startswith("⛔ Ann's skill peek was stopped by the sandbox for a forbidden")
+    assert "opening files is not allowed (line 3)" in line

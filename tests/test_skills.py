@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -404,3 +405,37 @@ def test_what_models_get_wrong_in_skill_answers_is_read_as_meant():
     with pytest.raises(ValueError):  # two functions and neither is the name: no guessing
         SkillCode.model_validate({"name": "Bad Name", "description": "d", "code":
                                   "def a(world):\n    pass\ndef b(world):\n    pass\n"})
+
+
+# -- without the sandbox's wall ---------------------------------------------------------------
+def test_without_the_wall_seed_skills_run_and_none_are_written(monkeypatch):
+    """Where the wall is unavailable, the world's seed skills still run (Python layers and
+    filter), a model is not asked to write code that could not run, unless allowed."""
+    from agentsim.skills.wall import Wall
+
+    no_wall = Wall(False, "no wall (test)")
+    monkeypatch.setattr("agentsim.skills.sandbox.wall_status", lambda: no_wall)
+    monkeypatch.setattr("agentsim.cognition.skills.wall_status", lambda: no_wall)
+    asked: list[str] = []
+
+    def count(template):
+        def answer(v, n):
+            asked.append(template)
+            return OFFLINE.answer(template, v, n)
+        return answer
+
+    sim = _sim_with({"skill_write": count("skill_write")})
+    (actions, name), _ctx = _perform(sim, OVEN)
+    assert name == "bake_in_the_cafe_oven" and actions  # a seed skill
+    kettle = Task("boil water for tea", "hobbs_cafe_kitchen", "cafe_oven", "baking", 10)
+    sim.skills.skills.clear()  # no known skill: a new one would be written
+    (actions, name), _ctx = _perform(sim, kettle)
+    assert (actions, name) == (None, None) and asked == []
+    sim.close()
+
+    sim = _sim_with({"skill_write": count("skill_write")})
+    sim.settings = replace(sim.settings, allow_unsandboxed_skills=True)
+    sim.skills.skills.clear()
+    (actions, name), _ctx = _perform(sim, kettle)
+    assert asked == ["skill_write"] and name is not None
+    sim.close()

@@ -37,6 +37,9 @@ class Settings:
     skill_tasks_per_day: int = 12  # tasks an agent does with skills a day
     skill_seconds: float = 2.0  # sandbox time limit for one run of a skill
     skill_memory_mb: int = 256  # sandbox memory limit
+    # run skills a model wrote without the sandbox's operating-system wall, where this machine
+    # has none (the Python layers and the system-call filter still apply)
+    allow_unsandboxed_skills: bool = False
     refine_rounds: int = 3  # plans a day plan may go through (1: critique only; 0: no critic)
 
 

@@ -36,6 +36,7 @@ from agentsim.skills.api import API_DOC
 from agentsim.skills.library import Skill, parse_skills
 from agentsim.skills.sandbox import Limits, SandboxResult, run_skill
 from agentsim.skills.snapshot import world_snapshot
+from agentsim.skills.wall import wall_status
 
 
 def is_task(action: Action) -> bool:
@@ -135,10 +136,18 @@ def _limits(ctx: Context) -> Limits:
     return Limits(seconds=s.skill_seconds, memory_mb=s.skill_memory_mb)
 
 
+def may_write_skills(ctx: Context) -> bool:
+    """Whether code a model writes may run here: behind the sandbox's wall, or where the user
+    allowed it to run without (`Settings.allow_unsandboxed_skills`)."""
+    return wall_status().available or ctx.settings.allow_unsandboxed_skills
+
+
 async def attempt(agent: Agent, task: Task, name: str, code: str, args: dict[str, Any],
-                  snap: dict[str, Any], ctx: Context) -> Outcome:
-    """Run the skill in the sandbox; if it ran, ask the critic whether the task is done."""
-    run = await run_skill(code, name, dict(args), snap, _limits(ctx))
+                  snap: dict[str, Any], ctx: Context, *, seed: bool = False) -> Outcome:
+    """Run the skill in the sandbox; if it ran, ask the critic whether the task is done.
+    `seed`: the world's own code, which runs without the wall too."""
+    run = await run_skill(code, name, dict(args), snap, _limits(ctx), model_written=not seed,
+                          allow_unsandboxed=ctx.settings.allow_unsandboxed_skills)
     if not run.ok:
         return Outcome(run, None)
     verdict = await ctx.llm.ask("skill_verify", {
@@ -233,12 +242,15 @@ async def perform(agent: Agent, task: Task, view: WorldView, ctx: Context
     failure = None
     if choice.skill and choice.skill in lib:
         skill = lib[choice.skill]
-        out = await attempt(agent, task, skill.name, skill.code, choice.args, snap, ctx)
+        out = await attempt(agent, task, skill.name, skill.code, choice.args, snap, ctx,
+                            seed=skill.seed)
         ctx.uses.append((skill.name, out.ok))  # counted at tick end
         _used(ctx, agent, skill.name, task, out, choice.args, new=False)
         if out.ok:
             return to_actions(agent, skill.name, out.run.steps, ctx, snap), skill.name
         failure = f"{skill.name}({choice.args}) {out.why}"
+    if not may_write_skills(ctx):  # no new code: it could not run here
+        return None, None
 
     objects = _objects_vars(task, agent, snap)
     base = {"persona": persona, "here": here, "task": tvars, "api": API_DOC,

@@ -74,7 +74,8 @@ def _python() -> str:
     return os.path.realpath(sys.executable)
 
 
-def _binds() -> list[str]:
+@functools.cache
+def _binds() -> tuple[str, ...]:
     """bwrap arguments for a read-only Python and system libraries, site-packages hidden."""
     args: list[str] = ["--ro-bind", "/usr", "/usr"]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
@@ -96,7 +97,7 @@ def _binds() -> list[str]:
             args += ["--tmpfs", hidden]
     for name in ("_runner.py", "api.py"):
         args += ["--ro-bind", str(_HERE / name), f"{RUNNER_DIR}/{name}"]
-    return args
+    return tuple(args)
 
 
 def wall_argv(wall: Wall, command: list[str] | None = None) -> list[str]:
@@ -154,6 +155,21 @@ def wall_status() -> Wall:
     how = "namespaces" + (" + seccomp" if seccomp else "")
     return Wall(True, f"skills run behind the sandbox's wall (bubblewrap {how}, no network, "
                       f"no host files, uid {SANDBOX_UID})", bwrap, _python(), seccomp)
+
+
+def sandbox_notice(skills_on: bool, allow_unsandboxed: bool) -> str | None:
+    """The one line a run says at its start when skills run without the wall, else None."""
+    if not skills_on:
+        return None
+    wall = wall_status()
+    if wall.available:
+        return None
+    if allow_unsandboxed:
+        return (f"{wall.reason}: skills a model writes run without it "
+                f"(--allow-unsandboxed-skills), under the Python layers"
+                f"{' and the system-call filter' if wall.seccomp else ''} only")
+    return (f"{wall.reason}: the world's seed skills run under the Python layers only, and "
+            f"no new skills are written (--allow-unsandboxed-skills allows them)")
 
 
 # -- seccomp ----------------------------------------------------------------------------

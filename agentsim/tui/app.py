@@ -23,6 +23,7 @@ from textual.screen import ModalScreen, Screen
 
 from agentsim.engine import Simulation
 from agentsim.events import Conversation, Event
+from agentsim.skills.wall import sandbox_notice
 from agentsim.tui.dialogs import AskScreen, TextScreen
 from agentsim.tui.event_log import describe
 from agentsim.tui.inspector import agent_card
@@ -87,6 +88,10 @@ class AgentsimApp(TownApp):
     def on_mount(self) -> None:
         super().on_mount()
         self.status_bar.source = lambda width: live_status(self.sim, self.runner, width)
+        notice = sandbox_notice(self.sim.skills is not None,
+                                self.sim.settings.allow_unsandboxed_skills)
+        if notice:
+            self.event_log.note(f"Skills: {notice}", style="bold yellow")
         self.event_log.show(self._history)
         self._history = []
         self.drain()

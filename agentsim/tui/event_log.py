@@ -49,8 +49,13 @@ def _skill_line(e: SkillUsed | SkillLearned, name: Callable[[str], str]) -> list
     if e.ok:
         return [Text.assemble((who, "bold"), " uses ", (e.skill, "bold"),
                               f" to {e.task}" if e.task else "", style="dim")]
+    if e.error_kind == "forbidden":  # a forbidden action: said as such, in red
+        return [Text.assemble(("⛔ ", "bold"), (who, "bold"), "'s skill ", (e.skill, "bold"),
+                              " was stopped by the sandbox for a forbidden action",
+                              f": {e.error}" if e.error else "", style="red")]
     return [Text.assemble(("⚠ ", "bold"), (who, "bold"), "'s skill ", (e.skill, "bold"),
                           " failed", f" ({e.task})" if e.task else "",
+                          f" [{e.error_kind}]" if e.error_kind else "",
                           f": {e.error}" if e.error else "", style="yellow")]
 
 
