@@ -199,7 +199,8 @@ _KILL = {
     "io_uring_register": 427, "kexec_load": 246, "kexec_file_load": 320, "init_module": 175,
     "finit_module": 313, "delete_module": 176, "personality": 135, "acct": 163,
     "swapon": 167, "swapoff": 168, "reboot": 169, "sethostname": 170, "setdomainname": 171,
-    "iopl": 172, "ioperm": 173, "quotactl": 179, "syslog": 103,
+    "iopl": 172, "ioperm": 173, "quotactl": 179, "syslog": 103, "modify_ldt": 154,
+    "uselib": 134, "_sysctl": 156, "lookup_dcookie": 212, "vhangup": 153,
 }
 # Refused with EACCES: any file opened, created, renamed, deleted or changed.
 _DENY = {
