@@ -326,3 +326,31 @@ def test_bad_numbers_for_other_commands_are_one_line(agentsim, tmp_path, args, o
     code, err = agentsim(*args)
     assert code == 2
     assert len(err) == 1 and option in err[0], err
+
+
+def test_ctrl_c_mid_tick_keeps_the_last_whole_checkpoint(agentsim, tmp_path, monkeypatch,
+                                                         reference):
+    """Interrupted in the middle of a tick, the half-updated state is not checkpointed: the
+    resume starts from the last checkpoint and gives the uninterrupted run's log."""
+    from agentsim.resolve import Resolver
+
+    real = Resolver.resolve
+    calls = []
+
+    def resolve(self, intents):
+        calls.append(1)
+        if len(calls) == 4:  # tick 3, its steps done and logged, its conversations not yet
+            raise KeyboardInterrupt
+        return real(self, intents)
+
+    monkeypatch.setattr(Resolver, "resolve", resolve)
+    code, _ = agentsim(*RUN, "--checkpoint-every", "2", "--out", tmp_path / "runs")
+    assert code == 130
+    monkeypatch.undo()
+    [run] = run_dirs(tmp_path / "runs")
+    assert [c.name for c in RunDir(run).checkpoints()] == ["tick-000002"]
+    code, err = agentsim("run", "--resume", run, "--headless")
+    assert code == 0, err
+    assert _events(run) == _lines(reference / "events.jsonl")
+    assert _keys(run) == _keys(reference)
+    _clean(run)
