@@ -243,9 +243,11 @@ def _disk_full_error(e: BaseException, sim: Simulation, rd: RunDir) -> UserError
     done = rd.checkpoints()
     last = f"its last checkpoint ({done[-1].name}) is intact" if done else "it has no checkpoint"
     why = os.strerror(e.errno) if isinstance(e, OSError) and e.errno else str(e)
-    return UserError(f"disk full ({why}): the run stopped at tick {sim.clock.tick} and {last}; "
-                     f"free some space, then: agentsim run --resume {rd.path}",
-                     path=getattr(e, "filename", None) or rd.path)
+    err = UserError(f"disk full ({why}): the run stopped at tick {sim.clock.tick} and {last}; "
+                    f"free some space, then: agentsim run --resume {rd.path}",
+                    path=getattr(e, "filename", None) or rd.path)
+    err.__cause__ = e  # what --debug shows
+    return err
 
 
 def _finish_manifest(sim: Simulation, opts: RunOptions, target: int) -> None:
