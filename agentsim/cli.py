@@ -4,12 +4,47 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import sys
 from typing import Any
 
 import click
 
 from agentsim.errors import UserError
+
+
+class Number(click.ParamType):
+    """A finite int or float no less than `low` (above it if `above`): nan, inf and values out
+    of range are usage errors naming the option (one line, exit 2)."""
+
+    def __init__(self, kind: type, low: float, *, above: bool = False):
+        self.kind, self.low, self.above = kind, low, above
+        self.name = "integer" if kind is int else "number"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if isinstance(value, self.kind) and not isinstance(value, bool):
+            x = value
+        else:
+            try:
+                x = self.kind(str(value).strip())
+            except ValueError:
+                self.fail(f"{value!r} is not a{'n integer' if self.kind is int else ' number'}",
+                          param, ctx)
+        if self.kind is float and not math.isfinite(x):
+            self.fail(f"{value} is not a finite number", param, ctx)
+        if x < self.low or (self.above and x == self.low):
+            low = int(self.low) if float(self.low).is_integer() else self.low
+            self.fail(f"{value} is not {'>' if self.above else '>='} {low}", param, ctx)
+        return x
+
+    def __repr__(self) -> str:
+        return f"Number({self.kind.__name__}, {'>' if self.above else '>='}{self.low})"
+
+
+POSITIVE = Number(float, 0, above=True)  # sim hours
+COUNT = Number(int, 1)  # ticks, k, workers, checkpoint interval, requests in flight
+NATURAL = Number(int, 0)  # seeds, budgets
+DOLLARS = Number(float, 0)
 
 
 def _friendly(fn):
@@ -28,6 +63,15 @@ def _friendly(fn):
         except KeyboardInterrupt:
             click.echo("agentsim: interrupted", err=True)
             sys.exit(130)
+        except OSError as e:
+            from agentsim.session import disk_full
+
+            if debug or not disk_full(e):
+                raise
+            where = f"{e.filename}: " if e.filename else ""
+            click.echo(f"agentsim: error: {where}disk full ({e.strerror}); free some space and "
+                       "try again", err=True)
+            sys.exit(2)
 
     return wrapper
 
@@ -59,9 +103,9 @@ def validate(world: str) -> None:
 
 @main.command()
 @click.argument("world", required=False)
-@click.option("--hours", type=float, help="Sim hours to run (default: 24, or what is left).")
-@click.option("--ticks", type=int, help="Ticks to run instead of hours.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--hours", type=POSITIVE, help="Sim hours to run (default: 24, or what is left).")
+@click.option("--ticks", type=COUNT, help="Ticks to run instead of hours.")
+@click.option("--seed", type=NATURAL, default=0, show_default=True)
 @click.option("--llm", "llm_spec", help="LLM spec, e.g. offline, ollama:llama3.1, "
               "openai:gpt-4o-mini, fast=ollama:qwen2.5:3b,smart=openai:gpt-4o-mini.")
 @click.option("--llm-config", type=click.Path(dir_okay=False), help="agentsim.toml with [llm].")
@@ -73,13 +117,13 @@ def validate(world: str) -> None:
               "last checkpoint.")
 @click.option("--replay", type=click.Path(file_okay=False), help="Rerun runs/<id> from its "
               "recorded LLM answers, with no LLM calls.")
-@click.option("--max-in-flight", type=int, help="Max LLM requests in flight.")
-@click.option("--budget-calls", type=int, help="Stop cleanly after this many LLM calls.")
-@click.option("--budget-tokens", type=int, help="Stop cleanly after this many tokens.")
-@click.option("--budget-usd", type=float, help="Stop cleanly after this many dollars.")
+@click.option("--max-in-flight", type=COUNT, help="Max LLM requests in flight.")
+@click.option("--budget-calls", type=NATURAL, help="Stop cleanly after this many LLM calls.")
+@click.option("--budget-tokens", type=NATURAL, help="Stop cleanly after this many tokens.")
+@click.option("--budget-usd", type=DOLLARS, help="Stop cleanly after this many dollars.")
 @click.option("--cache", type=click.Path(dir_okay=False),
               help="A response cache (sqlite file) shared across runs: same request, no call.")
-@click.option("--checkpoint-every", type=int, default=6, show_default=True,
+@click.option("--checkpoint-every", type=COUNT, default=6, show_default=True,
               help="Ticks between checkpoints.")
 @click.option("--no-skills", is_flag=True, help="Do tasks without the skill library.")
 @click.option("--skill-library", type=click.Path(dir_okay=False),
@@ -150,7 +194,7 @@ def interview_cmd(run_path: str, name: str, question: str, as_json: bool) -> Non
 @click.argument("run_path", metavar="RUN")
 @click.option("--agent", "name", required=True)
 @click.option("--query", required=True)
-@click.option("-k", "k", type=int, default=10, show_default=True)
+@click.option("-k", "k", type=COUNT, default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @_friendly
 def inspect(run_path: str, name: str, query: str, k: int, as_json: bool) -> None:
@@ -271,9 +315,9 @@ def report_cmd(run_path: str, agent: str | None, about: tuple[str, ...], as_html
               help="A parameter and its values, e.g. weights=1:1:1,1:1:3 or max_turns=2,6 "
               "(repeat for more).")
 @click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds.")
-@click.option("--hours", type=float, help="Sim hours per run.")
-@click.option("--ticks", type=int, help="Ticks per run instead of hours.")
-@click.option("--workers", type=int, help="Local worker processes (default: one per core).")
+@click.option("--hours", type=POSITIVE, help="Sim hours per run.")
+@click.option("--ticks", type=COUNT, help="Ticks per run instead of hours.")
+@click.option("--workers", type=COUNT, help="Local worker processes (default: one per core).")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="auto", default=None,
               metavar="[ADDRESS]", help="Run on Ray: a local Ray, or the cluster at ADDRESS.")
 @click.option("--llm", "llm_spec", default="offline", show_default=True)
@@ -291,8 +335,10 @@ def sweep_cmd(world, grid_items, seeds, hours, ticks, workers, ray_address, llm_
     try:
         seed_list = [int(x) for x in seeds.split(",") if x.strip()]
     except ValueError:
-        raise UserError(f"bad seeds {seeds!r}: integers separated by commas",
-                        field="--seeds") from None
+        seed_list = [-1]
+    if not seed_list or min(seed_list) < 0:
+        raise UserError(f"bad seeds {seeds!r}: integers >= 0 separated by commas",
+                        field="--seeds")
     if hours is None and ticks is None:
         hours = 24.0
     result = sweep(world, parse_grid(grid_items), seed_list, hours=hours, ticks=ticks,

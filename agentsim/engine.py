@@ -104,6 +104,7 @@ class Simulation:
         self.run_dir: RunDir | None = None
         self.checkpoint_every = 6
         self.stopped: str | None = None
+        self.mid_tick = False  # a tick has begun and not ended: the state is not checkpointable
         self._seeded = False
         self._resolver = Resolver(self)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -114,6 +115,7 @@ class Simulation:
     # -- the tick ---------------------------------------------------------------------------
     async def astep(self) -> None:
         """Advance the world by one tick."""
+        self.mid_tick = True
         if not self._seeded:
             await self._seed_memories()
         view = world_view(self)
@@ -136,6 +138,7 @@ class Simulation:
         self._publish([TickEnded(tick=self.clock.tick, time=self.clock.now, awake=awake,
                                  conversations=len(pairs))])
         self.clock.advance()
+        self.mid_tick = False
         if self.run_dir is not None:
             self.run_dir.flush()
             if self.clock.tick % self.checkpoint_every == 0:
@@ -401,20 +404,22 @@ class Simulation:
     def checkpoint(self) -> None:
         assert self.run_dir is not None
         state, arrays = self.get_state()
-        state["events_bytes"] = self.run_dir.events_size()
+        # events.jsonl and llm.jsonl flushed to disk and their sizes kept: the checkpoint and
+        # the two logs are one unit, which a resume cuts back to (RunDir.resume_point)
+        state.update(self.run_dir.sync_logs())
         self.run_dir.save_checkpoint(self.clock.tick, state, arrays)
         if self.skills is not None:  # the run's library, readable by `agentsim skills RUN`
             self.skills.write_jsonl(self.run_dir.path / "skills.jsonl")
 
     def attach(self, run_dir: RunDir, *, resumed: bool = False) -> None:
-        """Log events to `run_dir`; on resume, restore the last checkpoint first."""
+        """Log events to `run_dir`; on resume, restore the newest usable checkpoint first (the
+        logs cut back to it)."""
         self.run_dir = run_dir
         if resumed:
-            found = run_dir.latest_checkpoint()
+            found = run_dir.resume_point()
             if found is not None:
                 state, arrays = found
                 self.set_state(state, arrays)
-                run_dir.truncate_events(state["events_bytes"])
                 self.events = run_dir.read_events()
                 self.bus = EventBus()
                 self.bus.subscribe(self.events.append)
@@ -422,7 +427,6 @@ class Simulation:
                 self._publish([RunResumed(tick=self.clock.tick, time=self.clock.now,
                                           from_tick=self.clock.tick)])
                 return
-            run_dir.truncate_events(0)
         self.bus.subscribe(run_dir.append)
         self._publish([RunStarted(tick=0, time=self.clock.now, world=self.world.spec.name,
                                   seed=self.seed, agents=sorted(self.agents))])

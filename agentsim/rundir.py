@@ -1,18 +1,24 @@
 """A run directory: `runs/<id>/` with the manifest, the event log, checkpoints and the LLM record.
 
-    manifest.json        world, seed, LLM config, versions, counts (rewritten atomically)
+    manifest.json        world, seed, LLM config, versions, counts (written first, before
+                         anything slow; rewritten atomically)
     events.jsonl         one event a line, append-only, flushed every tick
-    checkpoints/tick-NNNNNN/state.json + arrays.npz   written to a temp dir, then renamed
+    checkpoints/tick-NNNNNN/state.json + arrays.npz   written to a temp dir, fsynced, renamed
     llm.jsonl            every LLM request's answer, for replay
+    run.lock             held (flock) by the one process writing the run
     embeddings.sqlite    every embedding, so a resume or replay sees the same vectors
     knowledge/           the world's documents indexed in chromadb (written by this run only)
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import shutil
+import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,17 +31,38 @@ from agentsim.events import Event, parse_event
 if TYPE_CHECKING:
     from agentsim.world.loader import WorldDef
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no lock
+    fcntl = None  # type: ignore[assignment]
+
 CHECKPOINTS = "checkpoints"
+LOCK = "run.lock"
+_CHECKPOINT_NAME = re.compile(r"tick-(\d+)(\.old)?")
+# What a checkpoint's state must hold to be resumed from (`events_bytes`, `llm_bytes`: the
+# sizes of events.jsonl and llm.jsonl when it was taken; `llm_bytes` is new, so optional).
+_STATE_KEYS = ("tick", "seeded", "rng", "objects", "relationships", "agents", "events_bytes")
+
+Checkpoint = tuple[dict[str, Any], dict[str, np.ndarray]]
+
+
+def warn(message: str) -> None:
+    """A one-line warning on stderr."""
+    print(f"agentsim: warning: {message}".replace("\n", " "), file=sys.stderr)
 
 
 class RunDir:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._events = None
+        self._lock: int | None = None
+        self._resume: Checkpoint | None = None
+        self._cut = False
 
     # -- creation ----------------------------------------------------------------------------
     @classmethod
     def create(cls, root: str | Path, name: str, seed: int) -> RunDir:
+        """A new run directory, locked by this process (see `lock`)."""
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")  # the run's name only; never in events
         base = Path(root) / f"{name}-s{seed}-{stamp}"
         path, n = base, 1
@@ -44,14 +71,40 @@ class RunDir:
             path = base.with_name(f"{base.name}-{n}")
         path.mkdir(parents=True)
         (path / CHECKPOINTS).mkdir()
-        return cls(path)
+        rd = cls(path)
+        rd.lock()
+        return rd
 
     @classmethod
     def open(cls, path: str | Path) -> RunDir:
         p = Path(path)
         if not (p / "manifest.json").is_file():
+            if not p.is_dir():
+                raise UserError("no such run directory", path=p)
+            if (p / CHECKPOINTS).is_dir():  # made by `create`, killed before its manifest
+                raise UserError("no manifest.json: the run was stopped before it started, so "
+                                "there is nothing to resume; delete the folder and start a new "
+                                "run (agentsim run WORLD)", path=p)
             raise UserError("not a run directory (no manifest.json)", path=p)
         return cls(p)
+
+    def lock(self) -> None:
+        """Take the run directory for this process: an exclusive lock on `run.lock`, held until
+        `close`. A second process (say, two resumes at once) gets a UserError, not a corrupt
+        run."""
+        if self._lock is not None or fcntl is None:
+            return
+        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise UserError("another agentsim process is using this run directory; wait "
+                                "for it to end (or stop it), then try again",
+                                path=self.path) from None
+            raise
+        self._lock = fd
 
     @property
     def id(self) -> str:
@@ -98,12 +151,40 @@ class RunDir:
         self.flush()
         return self.events_path.stat().st_size if self.events_path.exists() else 0
 
+    def sync_logs(self) -> dict[str, int]:
+        """Flush events.jsonl and llm.jsonl to disk (fsync); their sizes now, which a
+        checkpoint keeps (`events_bytes`, `llm_bytes`) so that a resume can cut both logs back
+        to exactly that moment."""
+        self.flush()
+        sizes = {}
+        for key, path in (("events_bytes", self.events_path), ("llm_bytes", self.llm_log)):
+            sizes[key] = 0
+            if path.exists():
+                with open(path, "rb") as f:  # the LLM recorder flushes every line it writes
+                    os.fsync(f.fileno())
+                    sizes[key] = os.fstat(f.fileno()).st_size
+        return sizes
+
     def truncate_events(self, size: int) -> None:
         """Drop what was logged after a checkpoint; the resumed run writes it again."""
-        self.close()
-        if self.events_path.exists():
-            with open(self.events_path, "r+b") as f:
-                f.truncate(size)
+        self.cut_logs({"events_bytes": size})
+
+    def cut_logs(self, state: dict[str, Any]) -> None:
+        """Cut events.jsonl and llm.jsonl back to their sizes in `state` (a checkpoint's): what
+        was logged after it (a torn last line too) goes, and the resumed run writes it again.
+        Never makes a log longer. A log whose size `state` does not know (a checkpoint from
+        before llm_bytes) loses a torn last line only."""
+        self._close_events()
+        for path, size in ((self.events_path, state.get("events_bytes")),
+                           (self.llm_log, state.get("llm_bytes"))):
+            if not path.exists():
+                continue
+            have = path.stat().st_size
+            if size is None:
+                size = _whole_lines(path)
+            if size < have:
+                os.truncate(path, size)
+                _fsync_path(path)
 
     def read_events(self) -> list[Event]:
         if not self.events_path.exists():
@@ -124,42 +205,165 @@ class RunDir:
                                 path=self.events_path) from None
         return events
 
-    def close(self) -> None:
+    def _close_events(self) -> None:
         if self._events is not None:
-            self._events.close()
-            self._events = None
+            events, self._events = self._events, None
+            events.close()
+
+    def close(self) -> None:
+        """Close the event log and let go of the run directory's lock."""
+        try:
+            self._close_events()
+        finally:
+            if self._lock is not None:
+                os.close(self._lock)  # closing the descriptor releases the flock
+                self._lock = None
 
     # -- checkpoints -------------------------------------------------------------------------
     def save_checkpoint(self, tick: int, state: dict[str, Any], arrays: dict[str, Any]) -> Path:
-        final = self.path / CHECKPOINTS / f"tick-{tick:06d}"
+        """Write a checkpoint atomically: files in a temp dir, fsynced, then renamed into
+        place. A crash (or a full disk) never leaves a half-written newest checkpoint: the
+        temp dir is removed or ignored, the older checkpoints stay."""
+        root = self.path / CHECKPOINTS
+        root.mkdir(exist_ok=True)
+        final = root / f"tick-{tick:06d}"
         tmp = final.with_name(final.name + ".tmp")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir(parents=True)
-        (tmp / "state.json").write_text(json.dumps(state, separators=(",", ":")))
-        with open(tmp / "arrays.npz", "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.rename(final)
+        old = final.with_name(final.name + ".old")
+        try:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            tmp.mkdir()
+            with open(tmp / "state.json", "w", encoding="utf-8") as f:
+                f.write(json.dumps(state, separators=(",", ":")))
+                f.flush()
+                os.fsync(f.fileno())
+            with open(tmp / "arrays.npz", "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            _fsync_path(tmp)
+            if final.exists():  # the same tick again (e.g. a stop): keep it until replaced
+                if old.exists():
+                    shutil.rmtree(old)
+                os.replace(final, old)
+            os.replace(tmp, final)
+            _fsync_path(root)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
         return final
 
     def checkpoints(self) -> list[Path]:
-        """The finished checkpoints, oldest first (a half-written `.tmp` one is not)."""
+        """The finished checkpoints, oldest first (a half-written `.tmp` one is not; a `.old`
+        one is, if the checkpoint replacing it never arrived)."""
         root = self.path / CHECKPOINTS
-        return sorted(p for p in root.glob("tick-*") if not p.name.endswith(".tmp"))
+        found: dict[int, Path] = {}
+        for p in root.glob("tick-*") if root.is_dir() else ():
+            m = _CHECKPOINT_NAME.fullmatch(p.name)
+            if m and p.is_dir() and (not m[2] or int(m[1]) not in found):
+                found[int(m[1])] = p
+        return [found[t] for t in sorted(found)]
 
-    def latest_checkpoint(self) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
-        done = self.checkpoints()
-        if not done:
-            return None
-        last = done[-1]
-        state = json.loads((last / "state.json").read_text())
-        with np.load(last / "arrays.npz") as z:
+    def latest_checkpoint(self, *, warn: Callable[[str], None] | None = warn) -> Checkpoint | None:
+        """The newest checkpoint that loads; a broken newer one is skipped with a warning."""
+        for ck in reversed(self.checkpoints()):
+            try:
+                return load_checkpoint(ck)
+            except CheckpointError as e:
+                if warn is not None:
+                    warn(f"{ck}: {e}; using an older checkpoint")
+        return None
+
+    def resume_point(self, *, warn: Callable[[str], None] | None = warn) -> Checkpoint | None:
+        """Where a resume starts: the newest checkpoint that loads and matches the logs (they
+        hold at least what they held when it was taken), with events.jsonl and llm.jsonl cut
+        back to that moment. None (both logs emptied) when the run has no checkpoint: it starts
+        again from tick 0. A broken newer checkpoint is skipped with a one-line warning; if
+        there are checkpoints but none is usable, a UserError (nothing is cut). Asked again,
+        the same answer (the logs are cut once)."""
+        if self._cut:
+            return self._resume
+        problems = []
+        for ck in reversed(self.checkpoints()):
+            try:
+                state, arrays = load_checkpoint(ck)
+                self._check_logs(state)
+            except CheckpointError as e:
+                problems.append(f"{ck.name}: {e}")
+                if warn is not None:
+                    warn(f"{ck}: {e}; using an older checkpoint")
+                continue
+            self.cut_logs(state)
+            self._resume, self._cut = (state, arrays), True
+            return self._resume
+        if problems:
+            raise UserError(f"no usable checkpoint ({problems[0]}); start a new run",
+                            path=self.path / CHECKPOINTS)
+        self.cut_logs({"events_bytes": 0, "llm_bytes": 0})
+        self._resume, self._cut = None, True
+        return None
+
+    def _check_logs(self, state: dict[str, Any]) -> None:
+        for path, key in ((self.events_path, "events_bytes"), (self.llm_log, "llm_bytes")):
+            size = state.get(key)
+            if size is None or size == 0:
+                continue
+            have = path.stat().st_size if path.exists() else 0
+            if have < size:
+                raise CheckpointError(f"{path.name} is shorter ({have} bytes) than when it was "
+                                      f"taken ({size} bytes)")
+            with open(path, "rb") as f:
+                f.seek(size - 1)
+                if f.read(1) != b"\n":
+                    raise CheckpointError(f"{path.name} does not end a line at byte {size}")
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be resumed from (unreadable, incomplete, or not matching the
+    logs); the message says why in a few words."""
+
+
+def load_checkpoint(ck: Path) -> Checkpoint:
+    """A checkpoint's state and arrays; CheckpointError if it is broken."""
+    try:
+        state = json.loads((ck / "state.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError("no state.json") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise CheckpointError(f"state.json is unreadable ({str(e).splitlines()[0]})") from None
+    missing = [k for k in _STATE_KEYS if k not in state] if isinstance(state, dict) else ["all"]
+    if missing:
+        raise CheckpointError(f"state.json is incomplete (no {', '.join(missing)})")
+    try:
+        with np.load(ck / "arrays.npz") as z:
             arrays = {k: z[k] for k in z.files}
-        return state, arrays
+    except FileNotFoundError:
+        raise CheckpointError("no arrays.npz") from None
+    except Exception as e:  # a truncated or corrupt zip: BadZipFile, EOFError, ValueError, ...
+        raise CheckpointError(f"arrays.npz is unreadable ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0] if str(e) else 'corrupt'})") from None
+    return state, arrays
+
+
+def _whole_lines(path: Path) -> int:
+    """The size of `path` without a torn last line (one with no newline after it)."""
+    data = path.read_bytes()
+    return data.rfind(b"\n") + 1
+
+
+def _fsync_path(path: Path) -> None:
+    """fsync a file or a directory (so a rename in it is on disk), where the OS allows."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def run_dirs(root: str | Path) -> list[Path]:
@@ -171,9 +375,18 @@ def run_dirs(root: str | Path) -> list[Path]:
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    """Write `path` whole or not at all: a temp file, fsynced, renamed over it."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_path(path.parent)
 
 
 def world_of(manifest: dict[str, Any]) -> WorldDef:

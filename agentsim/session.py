@@ -5,9 +5,12 @@ This is where the provider-free core meets the concrete pieces a user picked.
 
 from __future__ import annotations
 
+import errno
+import os
 import platform
 import random
 import shutil
+import sqlite3
 import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -167,6 +170,7 @@ def load(
                       llm=llm if isinstance(llm, str) else None, **options)
     run_dir = RunDir.create(out, Path(world).name, seed) if out else None
     if run_dir:
+        run_dir.write_manifest(_first_manifest(opts, resolve_world(world)))
         _inherit(opts, run_dir, resolve_world(world))
     sim = _build(opts, run_dir, None)
     if llm is not None and not isinstance(llm, str):
@@ -206,6 +210,46 @@ def _manifest(sim: Simulation, opts: RunOptions, **extra: Any) -> dict[str, Any]
         "agents": len(sim.agents),
         **extra,
     }
+
+
+def _first_manifest(opts: RunOptions, world_path: Path, **extra: Any) -> dict[str, Any]:
+    """The manifest a run directory gets first, before anything slow (building the LLM, the
+    embedder, the knowledge index), so a run killed early can still be resumed."""
+    return {
+        "agentsim": __version__,
+        "python": platform.python_version(),
+        "world": {"name": world_path.name, "path": str(world_path)},
+        "seed": opts.seed,
+        "options": asdict(opts),
+        **extra,
+    }
+
+
+def _ticks(opts: RunOptions, tick_minutes: int) -> int:
+    hours = opts.hours if opts.hours is not None else 24.0
+    return opts.ticks if opts.ticks is not None else round(hours * 60 / tick_minutes)
+
+
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def disk_full(e: BaseException) -> bool:
+    """Whether `e` says the disk (or a quota) is full."""
+    if isinstance(e, OSError):
+        return e.errno in _DISK_FULL
+    return isinstance(e, sqlite3.Error) and (
+        getattr(e, "sqlite_errorcode", None) == 13 or "disk is full" in str(e))  # SQLITE_FULL
+
+
+def _disk_full_error(e: BaseException, sim: Simulation, rd: RunDir) -> UserError:
+    done = rd.checkpoints()
+    last = f"its last checkpoint ({done[-1].name}) is intact" if done else "it has no checkpoint"
+    why = os.strerror(e.errno) if isinstance(e, OSError) and e.errno else str(e)
+    err = UserError(f"disk full ({why}): the run stopped at tick {sim.clock.tick} and {last}; "
+                    f"free some space, then: agentsim run --resume {rd.path}",
+                    path=getattr(e, "filename", None) or rd.path)
+    err.__cause__ = e  # what --debug shows
+    return err
 
 
 def _finish_manifest(sim: Simulation, opts: RunOptions, target: int) -> None:
@@ -251,16 +295,22 @@ def run_cli(opts: RunOptions) -> int:
     replay_stop: str | None = None
     if opts.resume:
         rd = RunDir.open(opts.resume)
-        manifest = rd.read_manifest()
-        saved = manifest["options"]
-        budget = {k: v for k, v in (("budget_calls", opts.budget_calls),
-                                    ("budget_tokens", opts.budget_tokens),
-                                    ("budget_usd", opts.budget_usd)) if v is not None}
-        opts = RunOptions(**{**saved, "hours": opts.hours, "ticks": opts.ticks,
-                             "headless": opts.headless, "resume": opts.resume,
-                             "llm": opts.llm or saved["llm"], **budget})
-        sim = _build(opts, rd, None, check=True)
-        sim.attach(rd, resumed=True)
+        rd.lock()  # one process per run directory: a second resume stops here
+        try:
+            manifest = rd.read_manifest()
+            saved = manifest["options"]
+            budget = {k: v for k, v in (("budget_calls", opts.budget_calls),
+                                        ("budget_tokens", opts.budget_tokens),
+                                        ("budget_usd", opts.budget_usd)) if v is not None}
+            opts = RunOptions(**{**saved, "hours": opts.hours, "ticks": opts.ticks,
+                                 "headless": opts.headless, "resume": opts.resume,
+                                 "llm": opts.llm or saved["llm"], **budget})
+            rd.resume_point()  # the logs cut back to the checkpoint before the LLM record opens
+            sim = _build(opts, rd, None, check=True)
+            sim.attach(rd, resumed=True)
+        except BaseException:
+            rd.close()
+            raise
         if opts.hours is None and opts.ticks is None:  # finish what the run set out to do
             target = manifest.get("target_tick", sim.clock.tick)
     elif opts.replay:
@@ -270,6 +320,7 @@ def run_cli(opts: RunOptions) -> int:
         opts = RunOptions(**{**saved, "out": opts.out, "replay": opts.replay,
                              "headless": opts.headless, "resume": None})
         rd = RunDir.create(opts.out, Path(opts.world).name + "-replay", opts.seed)
+        rd.write_manifest(_first_manifest(opts, Path(manifest["world"]["path"])))
         if src.embeddings.exists():
             shutil.copy(src.embeddings, rd.embeddings)
         if (src.path / INHERITED).exists():
@@ -282,35 +333,52 @@ def run_cli(opts: RunOptions) -> int:
         if opts.world is None:
             raise UserError("missing WORLD", field="WORLD")
         world_path = resolve_world(opts.world)
-        load_world(world_path)  # a bad world fails before a run directory exists
+        world = load_world(world_path)  # a bad world fails before a run directory exists
+        target = _ticks(opts, world.spec.tick_minutes)
         rd = RunDir.create(opts.out, world_path.name, opts.seed)
+        rd.write_manifest(_first_manifest(opts, world_path, target_tick=target))
         _inherit(opts, rd, world_path)
         sim = _fresh(rd, lambda: _build(opts, rd, None, check=True))
         sim.attach(rd)
 
     if target is None:
-        hours = opts.hours if opts.hours is not None else 24.0
-        ticks = opts.ticks if opts.ticks is not None else round(
-            hours * 60 / sim.world.spec.tick_minutes)
-        target = sim.clock.tick + ticks
+        target = sim.clock.tick + _ticks(opts, sim.world.spec.tick_minutes)
     total = max(0, target - sim.clock.tick)
     rd.write_manifest(_manifest(sim, opts, target_tick=target))
     if not opts.headless:
         return _run_tui(sim, opts, total, target)
     progress = Progress(sim, total)
     code = 0
+    failed: UserError | None = None
     try:
         progress.start()
         sim._sync(sim.arun(ticks=total, budget_check=getattr(sim.llm, "budget_exceeded", None)))
         if replay_stop and sim.stopped is None:
             sim.stop(replay_stop)
     except KeyboardInterrupt:
-        sim.checkpoint()
         code = 130
+        if not sim.mid_tick:  # mid-tick the state is half-updated: the last checkpoint stands
+            try:
+                sim.checkpoint()
+            except (OSError, sqlite3.Error) as e:
+                if not disk_full(e):
+                    raise
+                failed = _disk_full_error(e, sim, rd)
+    except (OSError, sqlite3.Error) as e:  # a full disk: stop cleanly, checkpoints intact
+        if not disk_full(e):
+            raise
+        failed = _disk_full_error(e, sim, rd)
     finally:
         progress.stop()
-        _finish_manifest(sim, opts, target)
-        _keep_learned(sim, opts)
-        sim.close()
+        for wrap_up in (lambda: _finish_manifest(sim, opts, target),
+                        lambda: _keep_learned(sim, opts), sim.close, rd.close):
+            try:
+                wrap_up()
+            except (OSError, sqlite3.Error) as e:
+                if not disk_full(e):
+                    raise
+                failed = failed or _disk_full_error(e, sim, rd)
+    if failed is not None:
+        raise failed
     progress.summary(rd.path)
     return code
