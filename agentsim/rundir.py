@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 CHECKPOINTS = "checkpoints"
 
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 class RunDir:
     def __init__(self, path: Path):
@@ -88,7 +91,10 @@ class RunDir:
     def append(self, event: Event) -> None:
         if self._events is None:
             self._events = open(self.events_path, "a", encoding="utf-8")  # noqa: SIM115
-        self._events.write(event.to_json() + "\n")
+        line = event.to_json()
+        if _SURROGATE.search(line):  # a lone surrogate (no UTF-8 for it): U+FFFD instead
+            line = _SURROGATE.sub("\ufffd", line)
+        self._events.write(line + "\n")
 
     def flush(self) -> None:
         if self._events is not None:

@@ -32,7 +32,7 @@ from agentsim.llm.prompts import (
     schema_instruction,
 )
 from agentsim.llm.record import Recorder, ReplaySource, ResponseCache
-from agentsim.llm.repair import extract_json
+from agentsim.llm.repair import extract_json, scrub
 
 log = logging.getLogger("agentsim.llm")
 
@@ -156,7 +156,8 @@ class LLMClient:
     # -- internals --------------------------------------------------------------------------
     def _prompt(self, template_id: str, variables: Mapping[str, Any],
                 schema: type[BaseModel] | None, tier: str, agent: str | None) -> Prompt:
-        messages = self.prompts.render(template_id, variables)
+        # A lone surrogate (say from a skill's return value) cannot be sent or stored.
+        messages = tuple(scrub(m) for m in self.prompts.render(template_id, variables))
         json_schema = _json_schema(schema) if schema is not None else None
         if schema is not None:
             messages = append_to_last_user(messages, output_instruction(schema))
@@ -260,6 +261,7 @@ def output_instruction(schema: type[BaseModel]) -> str:
 def _parse(text: str, schema: type[BaseModel] | None) -> tuple[Any, bool]:
     """The validated answer, and whether the text needed a repair to get there. Raises
     ValueError (or ValidationError, a ValueError) when there is no usable answer."""
+    text = scrub(text)
     if schema is None:
         if not text.strip():
             raise ValueError("the answer was empty")

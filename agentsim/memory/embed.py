@@ -39,7 +39,8 @@ _WORD = re.compile(r"(?:[^\W_]|')+")  # letters, digits and apostrophes (any scr
 
 @lru_cache(maxsize=1 << 16)
 def _bucket(feature: str, dim: int) -> tuple[int, float]:
-    h = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "little")
+    h = int.from_bytes(hashlib.blake2b(feature.encode("utf-8", "surrogatepass"),
+                                       digest_size=8).digest(), "little")
     weight = 2.0 if feature.startswith("w:") else 1.0
     return h % dim, weight if h >> 63 else -weight
 
@@ -136,7 +137,8 @@ class CachedEmbedder:
             self._db.execute("CREATE TABLE IF NOT EXISTS vec (key TEXT PRIMARY KEY, v BLOB)")
 
     def _key(self, text: str) -> str:
-        return hashlib.sha256(f"{self.inner.name}\0{text}".encode()).hexdigest()
+        return hashlib.sha256(f"{self.inner.name}\0{text}".encode("utf-8", "surrogatepass")
+                              ).hexdigest()
 
     def _load(self, keys: list[str]) -> None:
         """Copy what the sqlite file has of `keys` into memory."""
