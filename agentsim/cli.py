@@ -77,6 +77,12 @@ def validate(world: str) -> None:
 @click.option("--budget-calls", type=int, help="Stop cleanly after this many LLM calls.")
 @click.option("--budget-tokens", type=int, help="Stop cleanly after this many tokens.")
 @click.option("--budget-usd", type=float, help="Stop cleanly after this many dollars.")
+@click.option("--give-up-after", type=click.FloatRange(min=0), metavar="SECONDS",
+              help="Stop (at the last checkpoint, resumable) when no LLM call has succeeded "
+              "for this long  [default: 120, or the LLM timeout if longer; 0: never]")
+@click.option("--give-up-failures", type=click.IntRange(min=0), metavar="N",
+              help="Stop (at the last checkpoint, resumable) after N LLM calls in a row failed "
+              "after all their retries  [default: 20; 0: never]")
 @click.option("--cache", type=click.Path(dir_okay=False),
               help="A response cache (sqlite file) shared across runs: same request, no call.")
 @click.option("--checkpoint-every", type=int, default=6, show_default=True,
@@ -87,8 +93,8 @@ def validate(world: str) -> None:
               "(default OUT/skill_library/WORLD.jsonl).")
 @_friendly
 def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, headless, out,
-        resume, replay, max_in_flight, budget_calls, budget_tokens, budget_usd, cache,
-        checkpoint_every, no_skills, skill_library) -> None:
+        resume, replay, max_in_flight, budget_calls, budget_tokens, budget_usd, give_up_after,
+        give_up_failures, cache, checkpoint_every, no_skills, skill_library) -> None:
     """Run WORLD (a folder such as worlds/smallville), or resume or replay a run."""
     from agentsim.session import RunOptions, run_cli
 
@@ -101,6 +107,7 @@ def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, h
         world=world, hours=hours, ticks=ticks, seed=seed, llm=llm_spec, llm_config=llm_config,
         embedder=embedder, out=out, resume=resume, replay=replay, max_in_flight=max_in_flight,
         budget_calls=budget_calls, budget_tokens=budget_tokens, budget_usd=budget_usd,
+        give_up_after=give_up_after, give_up_failures=give_up_failures,
         checkpoint_every=checkpoint_every, headless=headless or not sys.stdout.isatty(),
         cache=cache, skills=not no_skills, skill_library=skill_library or "auto",
     )

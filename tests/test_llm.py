@@ -383,3 +383,57 @@ def test_a_lone_surrogate_reaches_the_event_log_and_the_embedder_intact(tmp_path
     assert rd.read_events()[0].text == "x\ufffd"
     emb = make_embedder("hash", cache_path=tmp_path / "emb.sqlite")
     assert emb.embed(["x" + LONE]).shape == (1, emb.dim)
+
+
+# -- giving up on a server that is gone ------------------------------------------------------
+async def test_a_dead_server_is_given_up_after_some_failed_calls_in_a_row(prompts):
+    from agentsim.errors import LLMUnavailable
+
+    def refuse(t, v):
+        raise RetryableLLMError("connection refused")
+
+    dead = FakeLLM(refuse)
+    c = client(dead, prompts, max_retries=2, fallback=FALLBACK, give_up_failures=3)
+    assert (await c.ask("echo", V, schema=Answer)).word == "fallback"  # one failed call: fine
+    assert c.failed_in_a_row == 1
+    with pytest.raises(LLMUnavailable, match=r"seems down \(fake:fake\): 3 LLM calls in a row"):
+        await asyncio.gather(*(c.ask("echo", {"who": "x", "what": str(i)}, schema=Answer)
+                               for i in range(10)))
+    tried = len(dead.calls)
+    with pytest.raises(LLMUnavailable):  # from now on every call fails at once
+        await c.ask("echo", {"who": "x", "what": "later"}, schema=Answer)
+    assert len(dead.calls) == tried and c.gave_up
+
+
+async def test_an_answer_resets_the_count_of_failed_calls(prompts):
+    n = iter(range(1000))
+
+    def flaky(t, v):  # every other call fails for good, the rest answer
+        if next(n) % 4 < 2:
+            raise RetryableLLMError("503")
+        return {"word": "w", "n": 1}
+
+    c = client(FakeLLM(flaky), prompts, max_retries=1, fallback=FALLBACK, give_up_failures=2)
+    outs = [await c.ask("echo", {"who": "x", "what": str(i)}, schema=Answer) for i in range(20)]
+    assert {o.word for o in outs} == {"w", "fallback"} and c.gave_up is None
+
+
+async def test_a_hanging_server_is_given_up_after_a_while_without_an_answer(prompts):
+    from agentsim.errors import LLMUnavailable
+
+    async def hang(t, v):
+        await asyncio.Event().wait()
+
+    c = client(FakeLLM(hang), prompts, timeout=3600, fallback=FALLBACK, give_up_after=0.2)
+    with pytest.raises(LLMUnavailable, match=r"no LLM call succeeded for 0\.2s"):
+        await asyncio.gather(*(c.ask("echo", {"who": "x", "what": str(i)}, schema=Answer)
+                               for i in range(5)))
+    await asyncio.sleep(0)
+    assert c.in_flight == 0 and c.usage.total.fallbacks == 0
+
+
+async def test_idle_time_is_no_outage(prompts):
+    c = client(FakeLLM(lambda t, v: {"word": "w", "n": 1}), prompts, give_up_after=0.05)
+    await c.ask("echo", V, schema=Answer)
+    await asyncio.sleep(0.1)  # nothing asked meanwhile
+    assert (await c.ask("echo", {"who": "x", "what": "z"}, schema=Answer)).word == "w"

@@ -31,6 +31,7 @@ def build_llm(
     replay_path: Path | None = None,
     max_in_flight: int | None = None,
     budget: tuple[int | None, int | None, float | None] = (None, None, None),
+    give_up: tuple[float | None, int | None] = (None, None),
     rng: random.Random | None = None,
     check_reachable: bool = False,
     cache_path: str | Path | None = None,
@@ -38,7 +39,7 @@ def build_llm(
     notify: Callable[[str], None] | None = None,
 ) -> LLMClient:
     from agentsim.llm.accounting import Budget
-    from agentsim.llm.config import load_settings
+    from agentsim.llm.config import _or, load_settings
     from agentsim.llm.record import Recorder, ReplaySource, ResponseCache
 
     settings = load_settings(spec, config_path)
@@ -77,6 +78,8 @@ def build_llm(
         fallback=offline,
         prices=settings.prices,
         seed=seed,
+        give_up_after=_or(give_up[0], settings.give_up_after),
+        give_up_failures=_or(give_up[1], settings.give_up_failures),
     )
     return client
 

@@ -7,7 +7,8 @@ requests: "429" (with Retry-After), "500", "hang" (no answer for a long time), "
 (fenced, wrapped in chatter, or cut in half), "html" (status 200 with an HTML page, as a proxy
 or a captive portal sends). With `reject_json_schema=True` it answers a `response_format` of
 type json_schema with a 400, as some local servers do. With `die_after=N` it answers N chat
-requests, then dies: it stops listening and drops every connection without an answer.
+requests, then dies: it stops listening and drops every connection without an answer. With
+`hang_after=N` it answers N chat requests, then hangs on every one after them.
 A handler may set its own `content-type` in the extra headers it returns.
 
 With the `agentsim` meta field (OpenAIBackend's `send_request_meta=True`) it answers through
@@ -54,6 +55,7 @@ class FakeOpenAIServer:
         reject_json_schema: bool = False,
         hang_seconds: float = 3600.0,
         die_after: int | None = None,
+        hang_after: int | None = None,
     ):
         if responder is None:
             from agentsim.llm.offline import OfflineMind
@@ -71,6 +73,7 @@ class FakeOpenAIServer:
         self.reject_json_schema = reject_json_schema
         self.hang_seconds = hang_seconds
         self.die_after = die_after
+        self.hang_after = hang_after
         self.dead = False
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -199,7 +202,7 @@ class FakeOpenAIServer:
             return 400, {}, json.dumps({"error": {
                 "message": "response_format json_schema is not supported", "type": "invalid"}})
         fault = self._fault()
-        if fault == "hang":
+        if fault == "hang" or (self.hang_after is not None and self.requests > self.hang_after):
             await asyncio.sleep(self.hang_seconds)
         t0 = time.perf_counter()
         text = await self._answer(req)
