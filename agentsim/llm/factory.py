@@ -40,8 +40,11 @@ def build_llm(
 ) -> LLMClient:
     from agentsim.llm.accounting import Budget
     from agentsim.llm.config import _or, load_settings
+    from agentsim.llm.prompt_check import check_prompts
     from agentsim.llm.record import Recorder, ReplaySource, ResponseCache
 
+    prompts = PromptLibrary()
+    check_prompts(prompts)  # a broken template: one line naming it now, not mid-run
     settings = load_settings(spec, config_path)
     if settings.notice and notify is not None:
         notify(settings.notice)
@@ -66,7 +69,7 @@ def build_llm(
     )
     client = LLMClient(
         backends,
-        PromptLibrary(),
+        prompts,
         max_in_flight=max_in_flight or settings.max_in_flight,
         timeout=settings.timeout,
         max_retries=settings.max_retries,
