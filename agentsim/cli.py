@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from agentsim.errors import UserError
+from agentsim.errors import LLMUnavailable, UserError
 
 
 def _friendly(fn):
@@ -25,6 +25,11 @@ def _friendly(fn):
                 raise
             click.echo(f"agentsim: error: {e}", err=True)
             sys.exit(2)
+        except LLMUnavailable as e:  # e.g. an interview with the server gone
+            if debug:
+                raise
+            click.echo(f"agentsim: error: {e}", err=True)
+            sys.exit(LLMUnavailable.exit_code)
         except KeyboardInterrupt:
             click.echo("agentsim: interrupted", err=True)
             sys.exit(130)

@@ -137,3 +137,25 @@ def test_a_server_that_hangs_stops_the_run_cleanly(tmp_path, capsys):
     with FakeOpenAIServer(hang_after=150) as server:
         run, line = _stopped_run(tmp_path, capsys, server, give_up_after=0.3)
     _assert_stopped_cleanly(run, line, "no LLM call succeeded for 0.3s")
+
+
+async def test_the_live_view_stops_on_a_dead_server_and_never_checkpoints_the_half_tick(
+        tmp_path):
+    from agentsim.llm.errors import RetryableLLMError
+    from agentsim.testing import FakeLLM
+    from agentsim.tui.runner import Runner
+
+    def refuse(t, v):
+        raise RetryableLLMError("connection refused")
+
+    llm = client_for(FakeLLM(refuse), fallback=OfflineMind(), max_retries=0, give_up_failures=3)
+    sim = load(SMALLVILLE, seed=1, embedder="hash", llm=llm, out=str(tmp_path))
+    sim.clock.tick = 12  # 08:00: everyone plans
+    runner = Runner(sim, 5, speed=float("inf"))
+    await runner.run(lambda: None)
+    assert runner.finished.startswith("stopped: the LLM server seems down")
+    assert sim.halted and sim.clock.tick == 12 and sim.stopped in runner.finished
+    sim.checkpoint()  # what `s` or `q` in the view would do: nothing, the world is half-stepped
+    assert not sim.run_dir.checkpoints()
+    assert sim.events[-1].type == "run_stopped"
+    await sim.aclose()
