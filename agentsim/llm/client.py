@@ -22,6 +22,7 @@ import functools
 import logging
 import random
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -102,7 +103,9 @@ class LLMClient:
         self.failed_in_a_row = 0  # calls answered by the fallback since the last answer
         self._since: float | None = None  # when the calls being tried began, with no answer
         self._trying = 0  # calls being tried (in flight or waiting to retry)
-        self._gave_up_event: asyncio.Event | None = None
+        # set when the client gives up, one per event loop it is used on
+        self._gone: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Event] = \
+            weakref.WeakKeyDictionary()
 
     # -- the interface ----------------------------------------------------------------------
     async def ask(
@@ -258,10 +261,11 @@ class LLMClient:
     async def _complete(self, backend: Backend, prompt: Prompt) -> Completion:
         """One request, ended by the timeout, or at once when the client gives up (a hung
         request is not waited for beyond `give_up_after` since the last answer)."""
-        if self._gave_up_event is None:
-            self._gave_up_event = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        if (event := self._gone.get(loop)) is None:
+            event = self._gone[loop] = asyncio.Event()
         request = asyncio.ensure_future(backend.complete(prompt))
-        gone = asyncio.ensure_future(self._gave_up_event.wait())
+        gone = asyncio.ensure_future(event.wait())
         deadline = time.monotonic() + self.timeout
         try:
             while True:
@@ -314,8 +318,8 @@ class LLMClient:
             names = sorted({f"{b.name}:{b.model}" for b in self.backends.values()})
             self.gave_up = f"the LLM server seems down ({', '.join(names)}): {reason}"
             log.info("%s", self.gave_up)
-            if self._gave_up_event is not None:
-                self._gave_up_event.set()
+            for event in self._gone.values():
+                event.set()
 
     async def _fall_back(self, prompt: Prompt, err: Exception,
                          schema: type[BaseModel] | None) -> tuple[Any, Completion]:
