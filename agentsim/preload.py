@@ -7,9 +7,11 @@ skill library open chromadb on worker threads, the embedder loads sentence-trans
 own thread, and the event loop's first request through the OpenAI SDK imports the rest of its
 HTTP stack (anyio's backend). They share packages (httpx, anyio, pydantic, ...).
 
-`preload()` imports what a run will need on the calling thread, before any of those threads
-exist; `heavy_import()` is the one way the lazy imports of these packages are made, behind one
-lock, so whatever is still imported late is imported by one thread at a time.
+So: `preload()` imports on the calling thread, before any of those threads exist, what the
+main thread would otherwise import late (the SDK's HTTP stack: cheap); and the worker threads
+import theirs (chromadb, sentence-transformers: seconds each, so not at start-up, where a live
+view must come up at once) with `heavy_import()`, and open a client or load a model, behind one
+lock (`IMPORT_LOCK`): one thread at a time.
 """
 
 from __future__ import annotations
@@ -46,9 +48,9 @@ def hub_offline() -> None:
 
 
 def preload(*, openai: bool = False, chromadb: bool = False, minilm: bool = False) -> list[str]:
-    """Import on this thread the packages a run will use: the OpenAI SDK's HTTP stack, chromadb
-    (knowledge base, skill library), sentence-transformers (the minilm embedder). Returns the
-    names imported; a package that is not installed is left to fail where it is used."""
+    """Import on this thread the packages asked for: the OpenAI SDK's HTTP stack, chromadb,
+    sentence-transformers. Returns the names imported; a package that is not installed is
+    left to fail where it is used."""
     names = [*(OPENAI if openai else ()), *(CHROMADB if chromadb else ()),
              *(MINILM if minilm else ())]
     done = []

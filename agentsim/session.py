@@ -140,7 +140,7 @@ def _build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None,
         notify=(lambda note: print(f"agentsim: note: {note}", file=sys.stderr)) if check else None,
     )
     embedder, batcher = _embedder(opts.embedder, run_dir.embeddings if run_dir else None)
-    _preload(llm, world, opts)
+    _preload(llm)
     if inherited is None and run_dir is not None:
         inherited = run_dir.path / INHERITED
     sim = Simulation(world, llm, batcher.embed, seed=opts.seed, dim=embedder.dim,
@@ -153,15 +153,14 @@ def _build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None,
     return sim
 
 
-def _preload(llm: Any, world: Any, opts: RunOptions) -> None:
-    """Import the packages the run's threads will need now, on this thread, before any of
-    them starts (two threads importing one package at once can break it): see
-    `agentsim.preload`."""
+def _preload(llm: Any) -> None:
+    """What the event loop's first LLM request would import, imported now, before the run's
+    threads start (two threads importing one package at once can break it; the threads
+    import chromadb and sentence-transformers behind one lock): see `agentsim.preload`."""
     from agentsim.preload import preload
 
     backends = getattr(llm, "backends", {}).values()
-    preload(openai=any(type(b).__name__ == "OpenAIBackend" for b in backends),
-            chromadb=bool(world.documents) or opts.skills, minilm=opts.embedder == "minilm")
+    preload(openai=any(type(b).__name__ == "OpenAIBackend" for b in backends))
 
 
 def load(
@@ -184,7 +183,7 @@ def load(
     sim = _build(opts, run_dir, None)
     if llm is not None and not isinstance(llm, str):
         sim.llm = llm
-        _preload(llm, sim.world, opts)
+        _preload(llm)
     if run_dir:
         run_dir.write_manifest(_manifest(sim, opts))
         sim.attach(run_dir)
