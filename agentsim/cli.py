@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from agentsim.errors import UserError
+from agentsim.errors import LLMUnavailable, UserError
 
 
 class Number(click.ParamType):
@@ -60,6 +60,11 @@ def _friendly(fn):
                 raise
             click.echo(f"agentsim: error: {e}", err=True)
             sys.exit(2)
+        except LLMUnavailable as e:  # e.g. an interview with the server gone
+            if debug:
+                raise
+            click.echo(f"agentsim: error: {e}", err=True)
+            sys.exit(LLMUnavailable.exit_code)
         except KeyboardInterrupt:
             click.echo("agentsim: interrupted", err=True)
             sys.exit(130)
@@ -121,6 +126,12 @@ def validate(world: str) -> None:
 @click.option("--budget-calls", type=NATURAL, help="Stop cleanly after this many LLM calls.")
 @click.option("--budget-tokens", type=NATURAL, help="Stop cleanly after this many tokens.")
 @click.option("--budget-usd", type=DOLLARS, help="Stop cleanly after this many dollars.")
+@click.option("--give-up-after", type=click.FloatRange(min=0), metavar="SECONDS",
+              help="Stop (at the last checkpoint, resumable) when no LLM call has succeeded "
+              "for this long  [default: 120, or the LLM timeout if longer; 0: never]")
+@click.option("--give-up-failures", type=click.IntRange(min=0), metavar="N",
+              help="Stop (at the last checkpoint, resumable) after N LLM calls in a row failed "
+              "after all their retries  [default: 20; 0: never]")
 @click.option("--cache", type=click.Path(dir_okay=False),
               help="A response cache (sqlite file) shared across runs: same request, no call.")
 @click.option("--checkpoint-every", type=COUNT, default=6, show_default=True,
@@ -134,8 +145,9 @@ def validate(world: str) -> None:
               "(bubblewrap, Linux) is unavailable.")
 @_friendly
 def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, headless, out,
-        resume, replay, max_in_flight, budget_calls, budget_tokens, budget_usd, cache,
-        checkpoint_every, no_skills, skill_library, allow_unsandboxed_skills) -> None:
+        resume, replay, max_in_flight, budget_calls, budget_tokens, budget_usd, give_up_after,
+        give_up_failures, cache, checkpoint_every, no_skills, skill_library,
+        allow_unsandboxed_skills) -> None:
     """Run WORLD (a folder such as worlds/smallville), or resume or replay a run."""
     from agentsim.session import RunOptions, run_cli
 
@@ -148,6 +160,7 @@ def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, h
         world=world, hours=hours, ticks=ticks, seed=seed, llm=llm_spec, llm_config=llm_config,
         embedder=embedder, out=out, resume=resume, replay=replay, max_in_flight=max_in_flight,
         budget_calls=budget_calls, budget_tokens=budget_tokens, budget_usd=budget_usd,
+        give_up_after=give_up_after, give_up_failures=give_up_failures,
         checkpoint_every=checkpoint_every, headless=headless or not sys.stdout.isatty(),
         cache=cache, skills=not no_skills, skill_library=skill_library or "auto",
         allow_unsandboxed_skills=allow_unsandboxed_skills,

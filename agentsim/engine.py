@@ -27,7 +27,7 @@ from agentsim.cognition.memorize import Experience, memorize
 from agentsim.cognition.read import Reading, read
 from agentsim.cognition.relationships import Relationships
 from agentsim.cognition.step import Intent, step
-from agentsim.errors import UserError
+from agentsim.errors import LLMUnavailable, UserError
 from agentsim.events import (
     Event,
     EventBus,
@@ -105,6 +105,7 @@ class Simulation:
         self.checkpoint_every = 6
         self.stopped: str | None = None
         self.mid_tick = False  # a tick has begun and not ended: the state is not checkpointable
+        self.halted = False  # stopped mid-tick: no checkpoint may catch this state
         self._seeded = False
         self._resolver = Resolver(self)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -121,7 +122,7 @@ class Simulation:
         view = world_view(self)
         agents = [self.agents[a] for a in sorted(self.agents)]
         ctxs = [self._context() for _ in agents]
-        intents: list[Intent] = await asyncio.gather(
+        intents: list[Intent] = await _all(
             *(step(a, view, self.relationships, c) for a, c in zip(agents, ctxs, strict=True))
         )
         for c in ctxs:
@@ -129,7 +130,7 @@ class Simulation:
             await self._keep_skills(c)
         pairs = self._resolver.resolve(intents)
         talks = [self._context() for _ in pairs]
-        await asyncio.gather(
+        await _all(
             *(converse(a, b, self.relationships, c) for (a, b), c in zip(pairs, talks, strict=True))
         )
         for c in talks:
@@ -161,7 +162,11 @@ class Simulation:
             if reason:
                 self.stop(reason)
                 return
-            await self.astep()
+            try:
+                await self.astep()
+            except LLMUnavailable as e:
+                self.halt(str(e))
+                raise
         if self.run_dir is not None:
             self.checkpoint()
 
@@ -170,6 +175,13 @@ class Simulation:
         self._publish([RunStopped(tick=self.clock.tick, time=self.clock.now, reason=reason)])
         if self.run_dir is not None:
             self.checkpoint()
+
+    def halt(self, reason: str) -> None:
+        """Stop in the middle of a tick (the LLM server is gone): the half-stepped world is
+        never checkpointed, so a resume starts from the last checkpoint."""
+        self.halted = True
+        self.stopped = reason
+        self._publish([RunStopped(tick=self.clock.tick, time=self.clock.now, reason=reason)])
 
     # -- interventions ----------------------------------------------------------------------
     async def awhisper(self, agent: str, text: str, importance: int = 8) -> None:
@@ -403,6 +415,8 @@ class Simulation:
 
     def checkpoint(self) -> None:
         assert self.run_dir is not None
+        if self.halted:  # a half-stepped world: the last checkpoint stays the last
+            return
         state, arrays = self.get_state()
         # events.jsonl and llm.jsonl flushed to disk and their sizes kept: the checkpoint and
         # the two logs are one unit, which a resume cuts back to (RunDir.resume_point)
@@ -478,6 +492,19 @@ class Simulation:
                 for a in self.agents.values()
             )
         )
+
+
+async def _all(*coros: Any) -> list[Any]:
+    """asyncio.gather, except that when one fails the others are cancelled (and awaited), so
+    no part of an abandoned tick goes on running behind the caller's back."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def _jsonable(x: Any) -> Any:

@@ -33,3 +33,12 @@ class LLMConfigError(UserError):
 
 class BudgetExceeded(Exception):
     """Raised by the LLM layer when a configured budget is spent; the engine stops cleanly."""
+
+
+class LLMUnavailable(Exception):
+    """Raised by the LLM layer when the model server looks down or hung for good: no call has
+    succeeded for a while, or too many calls in a row ended in the fallback. It is raised in
+    the middle of a tick, so the run loops stop without a checkpoint of the half-stepped
+    world: a resume starts from the last checkpoint. The CLI prints one line, exit code 3."""
+
+    exit_code = 3

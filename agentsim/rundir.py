@@ -51,6 +51,8 @@ def warn(message: str) -> None:
     print(f"agentsim: warning: {message}".replace("\n", " "), file=sys.stderr)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 class RunDir:
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -141,7 +143,10 @@ class RunDir:
     def append(self, event: Event) -> None:
         if self._events is None:
             self._events = open(self.events_path, "a", encoding="utf-8")  # noqa: SIM115
-        self._events.write(event.to_json() + "\n")
+        line = event.to_json()
+        if _SURROGATE.search(line):  # a lone surrogate (no UTF-8 for it): U+FFFD instead
+            line = _SURROGATE.sub("\ufffd", line)
+        self._events.write(line + "\n")
 
     def flush(self) -> None:
         if self._events is not None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from agentsim import __version__
 from agentsim.engine import Simulation
-from agentsim.errors import UserError
+from agentsim.errors import LLMUnavailable, UserError
 from agentsim.llm.base import LLM
 from agentsim.resources import resolve_world
 from agentsim.rundir import RunDir
@@ -44,6 +44,8 @@ class RunOptions:
     budget_calls: int | None = None
     budget_tokens: int | None = None
     budget_usd: float | None = None
+    give_up_after: float | None = None  # seconds with no LLM answer: stop (None: default)
+    give_up_failures: int | None = None  # LLM calls in a row failed: stop (None: default)
     checkpoint_every: int = 6
     headless: bool = True
     cache: str | None = None
@@ -133,6 +135,7 @@ def _build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None,
         replay_path=replay_log,
         max_in_flight=opts.max_in_flight,
         budget=(opts.budget_calls, opts.budget_tokens, opts.budget_usd),
+        give_up=(opts.give_up_after, opts.give_up_failures),
         rng=random.Random(opts.seed),
         check_reachable=check,
         cache_path=opts.cache,
@@ -140,6 +143,7 @@ def _build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None,
         notify=(lambda note: print(f"agentsim: note: {note}", file=sys.stderr)) if check else None,
     )
     embedder, batcher = _embedder(opts.embedder, run_dir.embeddings if run_dir else None)
+    _preload(llm)
     if inherited is None and run_dir is not None:
         inherited = run_dir.path / INHERITED
     sim = Simulation(world, llm, batcher.embed, seed=opts.seed, dim=embedder.dim,
@@ -152,6 +156,16 @@ def _build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None,
     sim.embedder = embedder
     sim.options = opts
     return sim
+
+
+def _preload(llm: Any) -> None:
+    """What the event loop's first LLM request would import, imported now, before the run's
+    threads start (two threads importing one package at once can break it; the threads
+    import chromadb and sentence-transformers behind one lock): see `agentsim.preload`."""
+    from agentsim.preload import preload
+
+    backends = getattr(llm, "backends", {}).values()
+    preload(openai=any(type(b).__name__ == "OpenAIBackend" for b in backends))
 
 
 def load(
@@ -175,6 +189,7 @@ def load(
     sim = _build(opts, run_dir, None)
     if llm is not None and not isinstance(llm, str):
         sim.llm = llm
+        _preload(llm)
     if run_dir:
         run_dir.write_manifest(_manifest(sim, opts))
         sim.attach(run_dir)
@@ -282,6 +297,9 @@ def _run_tui(sim: Simulation, opts: RunOptions, total: int, target: int) -> int:
         _finish_manifest(sim, opts, target)
         _keep_learned(sim, opts)
         sim.run_dir.close()
+    if sim.halted:
+        print(halted_line(sim, sim.run_dir), file=sys.stderr)
+        return LLMUnavailable.exit_code
     print(f"Run saved to {sim.run_dir.path} (tick {sim.clock.tick}); "
           f"resume: agentsim run --resume {sim.run_dir.path}")
     return 0
@@ -301,7 +319,10 @@ def run_cli(opts: RunOptions) -> int:
             saved = manifest["options"]
             budget = {k: v for k, v in (("budget_calls", opts.budget_calls),
                                         ("budget_tokens", opts.budget_tokens),
-                                        ("budget_usd", opts.budget_usd)) if v is not None}
+                                        ("budget_usd", opts.budget_usd),
+                                        ("give_up_after", opts.give_up_after),
+                                        ("give_up_failures", opts.give_up_failures))
+                      if v is not None}
             opts = RunOptions(**{**saved, "hours": opts.hours, "ticks": opts.ticks,
                                  "headless": opts.headless, "resume": opts.resume,
                                  "llm": opts.llm or saved["llm"], **budget})
@@ -364,6 +385,8 @@ def run_cli(opts: RunOptions) -> int:
                 if not disk_full(e):
                     raise
                 failed = _disk_full_error(e, sim, rd)
+    except LLMUnavailable:
+        code = LLMUnavailable.exit_code
     except (OSError, sqlite3.Error) as e:  # a full disk: stop cleanly, checkpoints intact
         if not disk_full(e):
             raise
@@ -380,5 +403,17 @@ def run_cli(opts: RunOptions) -> int:
                 failed = failed or _disk_full_error(e, sim, rd)
     if failed is not None:
         raise failed
+    if code == LLMUnavailable.exit_code:
+        print(halted_line(sim, rd), file=sys.stderr)
+        return code
     progress.summary(rd.path)
     return code
+
+
+def halted_line(sim: Simulation, rd: RunDir) -> str:
+    """The one line a run stopped by an unavailable LLM ends with: why, and how to go on."""
+    done = rd.checkpoints()
+    at = f"its last checkpoint (tick {int(done[-1].name.split('-')[-1])})" if done else \
+        "its start (no checkpoint yet)"
+    return (f"agentsim: stopped: {sim.stopped}; the run is saved at {at}: resume with "
+            f"`agentsim run --resume {rd.path}`")

@@ -126,3 +126,21 @@ def test_sweep_prints_the_summary_and_writes_tables(tmp_path):
     assert (tmp_path / "summary.csv").is_file() and (tmp_path / "runs.csv").is_file()
     one_line_error(invoke("sweep", str(TINY), "--grid", "colour=1"), "unknown sweep parameter")
     one_line_error(invoke("sweep", str(TINY), "--seeds", "a,b"), "--seeds")
+
+
+def test_a_hung_llm_server_stops_the_run_with_one_line_and_exit_code_3(tmp_path):
+    from agentsim.testing import FakeOpenAIServer
+
+    with FakeOpenAIServer(hang_after=150) as server:
+        r = invoke("run", str(SMALLVILLE), "--headless", "--hours", "12", "--embedder", "hash",
+                   "--llm", f"compat:fake-model@{server.base_url}", "--out", str(tmp_path),
+                   "--give-up-after", "0.3", "--give-up-failures", "50")
+    assert r.exit_code == 3, r.output
+    assert "Traceback" not in r.output
+    [run] = run_dirs(tmp_path)
+    last = r.output.strip().splitlines()[-1]
+    assert last.startswith("agentsim: stopped: the LLM server seems down (compat:fake-model): "
+                           "no LLM call succeeded for 0.3s; the run is saved at its last "
+                           "checkpoint (tick ")
+    assert last.endswith(f"resume with `agentsim run --resume {run}`")
+    assert json.loads((run / "manifest.json").read_text())["options"]["give_up_after"] == 0.3

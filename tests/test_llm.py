@@ -340,3 +340,100 @@ async def test_fake_llm_takes_async_functions_and_models(prompts):
 def test_extract_json_refuses_what_is_not_there():
     with pytest.raises(ValueError):
         extract_json("nothing { here")
+
+
+# -- lone surrogates -------------------------------------------------------------------------
+LONE = "\udc00"  # e.g. from a skill's return value: no UTF-8 encoder takes it
+
+
+async def test_a_lone_surrogate_in_a_variable_or_an_answer_is_no_crash(prompts, tmp_path):
+    from agentsim.llm.offline.common import unit
+
+    log, cache = tmp_path / "llm.jsonl", ResponseCache(tmp_path / "cache.sqlite")
+    fake = FakeLLM(lambda t, v: '{"word": "a\\udc00b", "n": 1}' if t == "echo" else "t" + LONE)
+    c = client(fake, prompts, recorder=Recorder(log), cache=cache)
+    got = await c.ask("echo", {"who": "x", "what": "y" + LONE}, schema=Answer)
+    assert got == Answer(word="a\ufffdb", n=1)  # U+FFFD stands in for it
+    assert await c.ask("plain", {"what": LONE}) == "t\ufffd"
+    assert LONE not in fake.calls[0].messages[1]["content"]  # what was sent: valid text
+    assert c.usage.total.fallbacks == 0
+    await c.aclose()
+    log.read_bytes().decode("utf-8")  # the record is valid UTF-8 ...
+    r = client(FakeLLM(lambda t, v: pytest.fail("no call")), prompts, replay=ReplaySource(log))
+    assert await r.ask("echo", {"who": "x", "what": "y" + LONE}, schema=Answer) == got  # ... and
+    c2 = client(FakeLLM(lambda t, v: pytest.fail("no call")), prompts,  # replays, as the
+                cache=ResponseCache(tmp_path / "cache.sqlite"))         # cache does
+    assert await c2.ask("echo", {"who": "x", "what": "y" + LONE}, schema=Answer) == got
+    await c2.aclose()
+    assert 0 <= unit(0, "ann", LONE) < 1  # the offline mind's coins take it too
+    assert unit(0, "ann") == unit(0, "ann")
+
+
+def test_a_lone_surrogate_reaches_the_event_log_and_the_embedder_intact(tmp_path):
+    from datetime import datetime
+
+    from agentsim.events import WorldEvent
+    from agentsim.memory.embed import make_embedder
+    from agentsim.rundir import RunDir
+
+    rd = RunDir.create(tmp_path, "w", 0)
+    rd.append(WorldEvent(tick=0, time=datetime(2023, 2, 13), place=None, text="x" + LONE))
+    rd.close()
+    rd.events_path.read_bytes().decode("utf-8")
+    assert rd.read_events()[0].text == "x\ufffd"
+    emb = make_embedder("hash", cache_path=tmp_path / "emb.sqlite")
+    assert emb.embed(["x" + LONE]).shape == (1, emb.dim)
+
+
+# -- giving up on a server that is gone ------------------------------------------------------
+async def test_a_dead_server_is_given_up_after_some_failed_calls_in_a_row(prompts):
+    from agentsim.errors import LLMUnavailable
+
+    def refuse(t, v):
+        raise RetryableLLMError("connection refused")
+
+    dead = FakeLLM(refuse)
+    c = client(dead, prompts, max_retries=2, fallback=FALLBACK, give_up_failures=3)
+    assert (await c.ask("echo", V, schema=Answer)).word == "fallback"  # one failed call: fine
+    assert c.failed_in_a_row == 1
+    with pytest.raises(LLMUnavailable, match=r"seems down \(fake:fake\): 3 LLM calls in a row"):
+        await asyncio.gather(*(c.ask("echo", {"who": "x", "what": str(i)}, schema=Answer)
+                               for i in range(10)))
+    tried = len(dead.calls)
+    with pytest.raises(LLMUnavailable):  # from now on every call fails at once
+        await c.ask("echo", {"who": "x", "what": "later"}, schema=Answer)
+    assert len(dead.calls) == tried and c.gave_up
+
+
+async def test_an_answer_resets_the_count_of_failed_calls(prompts):
+    n = iter(range(1000))
+
+    def flaky(t, v):  # every other call fails for good, the rest answer
+        if next(n) % 4 < 2:
+            raise RetryableLLMError("503")
+        return {"word": "w", "n": 1}
+
+    c = client(FakeLLM(flaky), prompts, max_retries=1, fallback=FALLBACK, give_up_failures=2)
+    outs = [await c.ask("echo", {"who": "x", "what": str(i)}, schema=Answer) for i in range(20)]
+    assert {o.word for o in outs} == {"w", "fallback"} and c.gave_up is None
+
+
+async def test_a_hanging_server_is_given_up_after_a_while_without_an_answer(prompts):
+    from agentsim.errors import LLMUnavailable
+
+    async def hang(t, v):
+        await asyncio.Event().wait()
+
+    c = client(FakeLLM(hang), prompts, timeout=3600, fallback=FALLBACK, give_up_after=0.2)
+    with pytest.raises(LLMUnavailable, match=r"no LLM call succeeded for 0\.2s"):
+        await asyncio.gather(*(c.ask("echo", {"who": "x", "what": str(i)}, schema=Answer)
+                               for i in range(5)))
+    await asyncio.sleep(0)
+    assert c.in_flight == 0 and c.usage.total.fallbacks == 0
+
+
+async def test_idle_time_is_no_outage(prompts):
+    c = client(FakeLLM(lambda t, v: {"word": "w", "n": 1}), prompts, give_up_after=0.05)
+    await c.ask("echo", V, schema=Answer)
+    await asyncio.sleep(0.1)  # nothing asked meanwhile
+    assert (await c.ask("echo", {"who": "x", "what": "z"}, schema=Answer)).word == "w"

@@ -156,3 +156,19 @@ def test_build_llm_from_a_spec():
     assert d["tiers"]["fast"] == {"backend": "ollama", "model": "small"}
     assert d["tiers"]["smart"] == {"backend": "vllm", "model": "big"}
     assert d["max_in_flight"] == 8 and llm.backends["fast"].client.timeout == 180
+
+
+def test_give_up_rules_from_the_config_file_the_flags_and_the_defaults(tmp_path):
+    from agentsim.llm.factory import build_llm
+
+    assert (build_llm("vllm:m").give_up_after, build_llm("vllm:m").give_up_failures) == (120, 20)
+    assert build_llm("ollama:m").give_up_after == 180  # never before one call could time out
+    conf = tmp_path / "agentsim.toml"
+    conf.write_text('[llm]\ngive_up_after = 30\ngive_up_failures = 0\n')
+    s = load_settings("vllm:m", conf, env={})
+    assert (s.give_up_after, s.give_up_failures) == (30, 0)
+    llm = build_llm("vllm:m", config_path=conf, give_up=(None, 5))
+    assert (llm.give_up_after, llm.give_up_failures) == (30, 5)  # a flag wins over the file
+    conf.write_text('[llm]\ngive_up_after = -1\n')
+    with pytest.raises(LLMConfigError, match=r"llm\.give_up_after"):
+        load_settings("vllm:m", conf, env={})

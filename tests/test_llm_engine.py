@@ -94,3 +94,68 @@ def test_a_run_survives_twenty_percent_faults(tmp_path):
     by_template = llm.usage.summary()["by_template"]
     assert by_template["skill_choose"]["calls"] > 0 and by_template["skill_verify"]["calls"] > 0
     assert server.by_status["429"] > 0 and server.by_status["500"] > 0
+
+
+def _stopped_run(tmp_path: Path, capsys, server: FakeOpenAIServer, **kw) -> tuple[Path, str]:
+    config = tmp_path / "agentsim.toml"
+    config.write_text("[llm]\nmax_retries = 1\n")
+    out = tmp_path / "runs"
+    opts = RunOptions(world=SMALLVILLE, seed=5, embedder="hash", out=str(out), hours=12,
+                      llm=f"compat:fake-model@{server.base_url}", llm_config=str(config), **kw)
+    capsys.readouterr()
+    assert run_cli(opts) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    [run] = run_dirs(out)
+    return run, err[-1] if err else ""
+
+
+def _assert_stopped_cleanly(run: Path, line: str, why: str) -> dict:
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert why in manifest["stopped"] and "seems down" in manifest["stopped"]
+    assert line.startswith("agentsim: stopped: the LLM server seems down") and why in line
+    assert f"resume with `agentsim run --resume {run}`" in line and "Traceback" not in line
+    last = json.loads((run / "events.jsonl").read_text().splitlines()[-1])
+    assert last["type"] == "run_stopped" and last["reason"] == manifest["stopped"]
+    ticks = sorted(int(p.name.split("-")[1]) for p in (run / "checkpoints").glob("tick-*"))
+    assert ticks and ticks[-1] <= manifest["ticks"] < 72  # no checkpoint of a half tick
+    return manifest
+
+
+def test_a_server_that_dies_mid_run_stops_it_cleanly_and_it_resumes(tmp_path, capsys):
+    with FakeOpenAIServer(die_after=150) as server:
+        run, line = _stopped_run(tmp_path, capsys, server, give_up_failures=3)
+    assert server.dead
+    _assert_stopped_cleanly(run, line, "3 LLM calls in a row failed")
+    with FakeOpenAIServer() as again:  # the server is back (at a new address)
+        assert run_cli(RunOptions(resume=str(run),
+                                  llm=f"compat:fake-model@{again.base_url}")) == 0
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["ticks"] == manifest["target_tick"] == 72 and not manifest["stopped"]
+
+
+def test_a_server_that_hangs_stops_the_run_cleanly(tmp_path, capsys):
+    with FakeOpenAIServer(hang_after=150) as server:
+        run, line = _stopped_run(tmp_path, capsys, server, give_up_after=0.3)
+    _assert_stopped_cleanly(run, line, "no LLM call succeeded for 0.3s")
+
+
+async def test_the_live_view_stops_on_a_dead_server_and_never_checkpoints_the_half_tick(
+        tmp_path):
+    from agentsim.llm.errors import RetryableLLMError
+    from agentsim.testing import FakeLLM
+    from agentsim.tui.runner import Runner
+
+    def refuse(t, v):
+        raise RetryableLLMError("connection refused")
+
+    llm = client_for(FakeLLM(refuse), fallback=OfflineMind(), max_retries=0, give_up_failures=3)
+    sim = load(SMALLVILLE, seed=1, embedder="hash", llm=llm, out=str(tmp_path))
+    sim.clock.tick = 12  # 08:00: everyone plans
+    runner = Runner(sim, 5, speed=float("inf"))
+    await runner.run(lambda: None)
+    assert runner.finished.startswith("stopped: the LLM server seems down")
+    assert sim.halted and sim.clock.tick == 12 and sim.stopped in runner.finished
+    sim.checkpoint()  # what `s` or `q` in the view would do: nothing, the world is half-stepped
+    assert not sim.run_dir.checkpoints()
+    assert sim.events[-1].type == "run_stopped"
+    await sim.aclose()

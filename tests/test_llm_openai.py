@@ -242,3 +242,32 @@ async def test_odd_replies_fall_back_instead_of_crashing(prompts, reply):
                    fallback=FakeLLM(lambda t, v: {"word": "fb", "n": 0}))
         assert isinstance(await c.ask("echo", V, schema=Answer), Answer)
         await c.aclose()
+
+
+async def test_an_html_page_with_status_200_is_retried_not_a_crash(prompts):
+    from agentsim.testing.fake_server import HTML_PAGE
+
+    html = (200, {"content-type": "text/html; charset=utf-8"}, HTML_PAGE)
+    with Scripted(html) as server:  # once: the retry gets a real answer
+        c = client(backend(server), prompts)
+        assert await c.ask("echo", V, schema=Answer) == Answer(word="ok", n=1)
+        assert c.usage.total.retries == 1 and c.usage.total.fallbacks == 0
+        await c.aclose()
+    with FakeOpenAIServer(lambda t, v: {"word": "w", "n": 1}, faults={"html": 1.0}) as server:
+        c = client(backend(server), prompts, max_retries=2,
+                   fallback=FakeLLM(lambda t, v: {"word": "fb", "n": 0}))
+        assert (await c.ask("echo", V, schema=Answer)).word == "fb"
+        assert c.usage.total.retries == 2 and server.by_status["200"] == 3
+        await c.aclose()
+
+
+@pytest.mark.parametrize("reply", ["[1, 2]", '"just a string"', "null", "42",
+                                   '{"choices": "many"}', '{"choices": [{"message": "hi"}]}',
+                                   '{"choices": [{"message": {"content": {"word": "x"}}}]}',
+                                   '{"choices": [], "usage": "lots", "model": 7}'])
+async def test_json_that_is_no_chat_completion_falls_back_instead_of_crashing(prompts, reply):
+    with Scripted(*[(200, {}, reply)] * 4) as server:
+        c = client(backend(server), prompts, max_retries=1,
+                   fallback=FakeLLM(lambda t, v: {"word": "fb", "n": 0}))
+        assert isinstance(await c.ask("echo", V, schema=Answer), Answer)
+        await c.aclose()

@@ -51,7 +51,9 @@ class Prompt:
             sort_keys=True,
             ensure_ascii=False,
         )
-        return hashlib.sha256(blob.encode()).hexdigest()
+        # surrogatepass: the same bytes as plain UTF-8 for any valid text, and no crash on a
+        # lone surrogate
+        return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,12 @@
 account. Model faults (429, 5xx, timeouts, garbled JSON) never crash a run: they are retried,
 repaired, re-asked, and as a last resort answered by the fallback (the offline mind).
 
+A server that is down or hangs for good is given up on (LLMUnavailable, which the run loops
+turn into a clean stop) when no call has succeeded for `give_up_after` seconds while calls
+were being tried, or when `give_up_failures` calls in a row ended in the fallback after their
+retries. Any answer from the server resets both. Calls in flight when the client gives up end
+at once with the same error, and so does every later call.
+
     ask -> render the template -> Prompt -> replay? cache? -> budget check -> semaphore ->
     backend (wait_for timeout; retryable errors: backoff with full jitter, Retry-After) ->
     parse (fences, chatter, trailing commas, quotes) -> validate -> re-ask once with the
@@ -16,12 +22,13 @@ import functools
 import logging
 import random
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from agentsim.errors import BudgetExceeded, LLMConfigError
+from agentsim.errors import BudgetExceeded, LLMConfigError, LLMUnavailable
 from agentsim.llm.accounting import Budget, Usage, cost
 from agentsim.llm.base import Backend, Completion, Prompt
 from agentsim.llm.errors import FatalLLMError, RequestRejected, RetryableLLMError
@@ -32,7 +39,7 @@ from agentsim.llm.prompts import (
     schema_instruction,
 )
 from agentsim.llm.record import Recorder, ReplaySource, ResponseCache
-from agentsim.llm.repair import extract_json
+from agentsim.llm.repair import extract_json, scrub
 
 log = logging.getLogger("agentsim.llm")
 
@@ -59,7 +66,14 @@ class LLMClient:
         prices: dict[str, tuple[float, float]] | None = None,
         seed: int = 0,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        give_up_after: float | None = None,
+        give_up_failures: int | None = 20,
     ):
+        """`give_up_after`: seconds without a successful call (while calls are tried) after
+        which the server counts as gone; None: 120, or `timeout` if that is longer (a slow
+        server's single answer must not count as an outage); 0 never gives up on time.
+        `give_up_failures`: calls in a row answered by the fallback after all their retries
+        (a dead server); 0 or None: never."""
         if "smart" not in backends:
             raise ValueError("backends need at least a 'smart' tier")
         self.backends = dict(backends)
@@ -83,6 +97,15 @@ class LLMClient:
         self.max_in_flight_seen = 0
         self._sem = asyncio.Semaphore(max_in_flight)
         self._warned: set[str] = set()
+        self.give_up_after = max(120.0, timeout) if give_up_after is None else give_up_after
+        self.give_up_failures = give_up_failures or 0
+        self.gave_up: str | None = None  # why the client gave up on the server, once it has
+        self.failed_in_a_row = 0  # calls answered by the fallback since the last answer
+        self._since: float | None = None  # when the calls being tried began, with no answer
+        self._trying = 0  # calls being tried (in flight or waiting to retry)
+        # set when the client gives up, one per event loop it is used on
+        self._gone: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Event] = \
+            weakref.WeakKeyDictionary()
 
     # -- the interface ----------------------------------------------------------------------
     async def ask(
@@ -156,7 +179,8 @@ class LLMClient:
     # -- internals --------------------------------------------------------------------------
     def _prompt(self, template_id: str, variables: Mapping[str, Any],
                 schema: type[BaseModel] | None, tier: str, agent: str | None) -> Prompt:
-        messages = self.prompts.render(template_id, variables)
+        # A lone surrogate (say from a skill's return value) cannot be sent or stored.
+        messages = tuple(scrub(m) for m in self.prompts.render(template_id, variables))
         json_schema = _json_schema(schema) if schema is not None else None
         if schema is not None:
             messages = append_to_last_user(messages, output_instruction(schema))
@@ -177,25 +201,38 @@ class LLMClient:
         except (ValueError, RetryableLLMError, BudgetExceeded) as err:  # incl. ValidationError
             if isinstance(err, RequestRejected):
                 self._count(prompt, errors=1)
+            if isinstance(err, RetryableLLMError) and self.fallback is not None:
+                self._failed_call(err)  # raises LLMUnavailable when that was one too many
             return await self._fall_back(prompt, err, schema)
 
     def _count(self, prompt: Prompt, **amounts: float) -> None:
         self.usage.add(prompt.agent, prompt.template_id, prompt.tier, **amounts)
 
     async def _call(self, backend: Backend, prompt: Prompt) -> Completion:
+        self._trying += 1
+        if self._since is None:
+            self._since = time.monotonic()
+        try:
+            return await self._try(backend, prompt)
+        finally:
+            self._trying -= 1
+            if self._trying == 0:  # nothing is being tried: idle time is no outage
+                self._since = None
+
+    async def _try(self, backend: Backend, prompt: Prompt) -> Completion:
         for attempt in range(self.max_retries + 1):
             self.budget.check(self.usage)  # before each live call, retries included
             try:
                 async with self._sem:
+                    self._check_alive()
                     self.in_flight += 1
                     self.max_in_flight_seen = max(self.max_in_flight_seen, self.in_flight)
                     t0 = time.perf_counter()
                     try:
-                        c = await asyncio.wait_for(backend.complete(prompt), self.timeout)
-                    except TimeoutError:
-                        raise RetryableLLMError(f"timed out after {self.timeout:g}s") from None
+                        c = await self._complete(backend, prompt)
                     finally:
                         self.in_flight -= 1
+                self._answered()
                 self._count(
                     prompt, calls=1,
                     prompt_tokens=c.prompt_tokens, completion_tokens=c.completion_tokens,
@@ -213,11 +250,76 @@ class LLMClient:
                 if e.retry_after is not None:
                     delay = max(delay, min(e.retry_after, self.backoff_max))
                 self._count(prompt, retries=1)
+                self._check_alive()
                 await self.sleep(delay)
             except FatalLLMError as e:
                 raise LLMConfigError(str(e), field=f"llm ({backend.name}:{backend.model})") \
                     from None
         raise AssertionError("unreachable")
+
+    # -- giving up on a server that is gone ---------------------------------------------------
+    async def _complete(self, backend: Backend, prompt: Prompt) -> Completion:
+        """One request, ended by the timeout, or at once when the client gives up (a hung
+        request is not waited for beyond `give_up_after` since the last answer)."""
+        loop = asyncio.get_running_loop()
+        if (event := self._gone.get(loop)) is None:
+            event = self._gone[loop] = asyncio.Event()
+        request = asyncio.ensure_future(backend.complete(prompt))
+        gone = asyncio.ensure_future(event.wait())
+        deadline = time.monotonic() + self.timeout
+        try:
+            while True:
+                now = time.monotonic()
+                wait = deadline - now
+                if self.give_up_after > 0 and self._since is not None:
+                    wait = min(wait, self._since + self.give_up_after - now)
+                done, _ = await asyncio.wait({request, gone}, timeout=max(0.0, wait),
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if request in done:
+                    return request.result()
+                self._check_alive()  # gives up when it is time, and raises
+                if time.monotonic() >= deadline:
+                    raise RetryableLLMError(f"timed out after {self.timeout:g}s")
+        finally:
+            gone.cancel()
+            if not request.done():
+                request.cancel()
+                try:
+                    await request
+                except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():  # we are cancelled too
+                        raise
+                except Exception:  # the request we dropped failed meanwhile: no matter
+                    pass
+
+    def _answered(self) -> None:
+        """An answer came: the server is there."""
+        self.failed_in_a_row = 0
+        self._since = None if self._trying <= 1 else time.monotonic()
+
+    def _failed_call(self, err: Exception) -> None:
+        self.failed_in_a_row += 1
+        if self.give_up_failures and self.failed_in_a_row >= self.give_up_failures:
+            self._give_up(f"{self.failed_in_a_row} LLM calls in a row failed after all their "
+                          f"retries (last: {str(err)[:120]})")
+        self._check_alive()
+
+    def _check_alive(self) -> None:
+        """Raises LLMUnavailable once the client has given up, or it is time to."""
+        if self.gave_up is None and self.give_up_after > 0 and self._since is not None \
+                and time.monotonic() - self._since >= self.give_up_after:
+            self._give_up(f"no LLM call succeeded for {self.give_up_after:g}s")
+        if self.gave_up is not None:
+            raise LLMUnavailable(self.gave_up)
+
+    def _give_up(self, reason: str) -> None:
+        if self.gave_up is None:
+            names = sorted({f"{b.name}:{b.model}" for b in self.backends.values()})
+            self.gave_up = f"the LLM server seems down ({', '.join(names)}): {reason}"
+            log.info("%s", self.gave_up)
+            for event in self._gone.values():
+                event.set()
 
     async def _fall_back(self, prompt: Prompt, err: Exception,
                          schema: type[BaseModel] | None) -> tuple[Any, Completion]:
@@ -260,6 +362,7 @@ def output_instruction(schema: type[BaseModel]) -> str:
 def _parse(text: str, schema: type[BaseModel] | None) -> tuple[Any, bool]:
     """The validated answer, and whether the text needed a repair to get there. Raises
     ValueError (or ValidationError, a ValueError) when there is no usable answer."""
+    text = scrub(text)
     if schema is None:
         if not text.strip():
             raise ValueError("the answer was empty")

@@ -19,7 +19,10 @@ AGENTSIM_LLM_API_KEY if set (e.g. for `vllm serve --api-key`), else a placeholde
 never sent OPENAI_API_KEY.
 
 `[llm]` in agentsim.toml: spec, max_in_flight, timeout, max_retries, budget_calls,
-budget_tokens, budget_usd, prices (`{ "my-model" = [0.5, 1.5] }`, USD per 1M in/out tokens).
+budget_tokens, budget_usd, prices (`{ "my-model" = [0.5, 1.5] }`, USD per 1M in/out tokens),
+give_up_after (seconds with no successful call while calls are tried: the run stops at its
+last checkpoint; default 120, or the timeout if longer; 0: never) and give_up_failures (calls
+in a row that failed after all their retries: the run stops; default 20; 0: never).
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ HINTS = {
 }
 
 _KNOWN = ("spec", "max_in_flight", "timeout", "max_retries", "budget_calls", "budget_tokens",
-          "budget_usd", "prices", "structured")
+          "budget_usd", "prices", "structured", "give_up_after", "give_up_failures")
 # How answers are asked for as JSON: `auto` tries json_schema, then json_object, then the prompt
 # alone, stepping down when a server refuses; the others pin one way.
 STRUCTURED = ("auto", "json_schema", "json_object", "none")
@@ -87,6 +90,8 @@ class LLMSettings:
     prices: dict[str, tuple[float, float]] = field(default_factory=dict)
     spec: str = "offline"
     structured: str = "auto"
+    give_up_after: float | None = None  # None: 120 s, or the timeout if longer; 0: never
+    give_up_failures: int = 20  # 0: never
     notice: str | None = None  # something the CLI should say once (e.g. a key being ignored)
 
     @property
@@ -225,6 +230,8 @@ def load_settings(spec: str | None, config_path: str | Path | None = None,
         prices=_prices(conf, path),
         spec=chosen,
         structured=structured,
+        give_up_after=_number(conf, "give_up_after", float, path, minimum=0),
+        give_up_failures=_or(_number(conf, "give_up_failures", int, path, minimum=0), 20),
         notice=notice,
     )
 

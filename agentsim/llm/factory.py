@@ -31,6 +31,7 @@ def build_llm(
     replay_path: Path | None = None,
     max_in_flight: int | None = None,
     budget: tuple[int | None, int | None, float | None] = (None, None, None),
+    give_up: tuple[float | None, int | None] = (None, None),
     rng: random.Random | None = None,
     check_reachable: bool = False,
     cache_path: str | Path | None = None,
@@ -38,9 +39,12 @@ def build_llm(
     notify: Callable[[str], None] | None = None,
 ) -> LLMClient:
     from agentsim.llm.accounting import Budget
-    from agentsim.llm.config import load_settings
+    from agentsim.llm.config import _or, load_settings
+    from agentsim.llm.prompt_check import check_prompts
     from agentsim.llm.record import Recorder, ReplaySource, ResponseCache
 
+    prompts = PromptLibrary()
+    check_prompts(prompts)  # a broken template: one line naming it now, not mid-run
     settings = load_settings(spec, config_path)
     if settings.notice and notify is not None:
         notify(settings.notice)
@@ -65,7 +69,7 @@ def build_llm(
     )
     client = LLMClient(
         backends,
-        PromptLibrary(),
+        prompts,
         max_in_flight=max_in_flight or settings.max_in_flight,
         timeout=settings.timeout,
         max_retries=settings.max_retries,
@@ -77,6 +81,8 @@ def build_llm(
         fallback=offline,
         prices=settings.prices,
         seed=seed,
+        give_up_after=_or(give_up[0], settings.give_up_after),
+        give_up_failures=_or(give_up[1], settings.give_up_failures),
     )
     return client
 

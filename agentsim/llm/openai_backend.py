@@ -6,13 +6,16 @@ backend steps down (json_schema -> json_object -> plain prompt instructions) and
 that for the rest of the run; the client validates every answer either way. In the same way
 it drops `temperature` or `seed`, or sends `max_completion_tokens`, when a model refuses them.
 
-Errors map to RetryableLLMError (429, 408/409, 5xx, timeouts, connection errors), FatalLLMError
-(401, 403, 404, no quota) and RequestRejected (any other 4xx: this request only).
+Errors map to RetryableLLMError (429, 408/409, 5xx, timeouts, connection errors, and a reply
+that is not JSON at all, such as a proxy's HTML page sent with status 200), FatalLLMError
+(401, 403, 404, no quota) and RequestRejected (any other 4xx, or JSON that is no chat
+completion: this request only).
 """
 
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -127,7 +130,14 @@ class OpenAIBackend:
                 raise RequestRejected(f"{self.name} sent an unreadable response: {e}") from None
             except openai.APIError as e:
                 raise RetryableLLMError(f"{type(e).__name__}: {e}") from None
-            return self._completion(resp, prompt)
+            if not isinstance(resp, ChatCompletion):  # the SDK hands over non-JSON as it came
+                raise RetryableLLMError(f"{self.name} answered with something that is not a "
+                                        f"chat completion: {_snippet(resp)}")
+            try:
+                return self._completion(resp, prompt)
+            except (AttributeError, TypeError, IndexError, KeyError, ValueError) as e:
+                raise RequestRejected(f"{self.name} sent an unreadable chat completion "
+                                      f"({type(e).__name__}: {e})") from None
         raise RequestRejected(f"{self.name} kept rejecting the request")
 
     def _adapt(self, e: openai.BadRequestError, prompt: Prompt, mode: str) -> bool:
@@ -169,17 +179,28 @@ class OpenAIBackend:
     def _completion(self, resp: ChatCompletion, prompt: Prompt) -> Completion:
         choice = resp.choices[0] if resp.choices else None  # a lenient parse: may be None
         text = getattr(getattr(choice, "message", None), "content", None) or ""
-        usage = resp.usage
-        if usage is not None and isinstance(usage.prompt_tokens, int) and usage.prompt_tokens:
-            pt, ct = usage.prompt_tokens, usage.completion_tokens
-        else:  # some servers report no usage: estimate at 4 characters a token
+        if not isinstance(text, str):  # e.g. a list of parts, or an object
+            text = json.dumps(text, ensure_ascii=False, default=str)
+        usage = getattr(resp, "usage", None)
+        pt = getattr(usage, "prompt_tokens", None)
+        ct = getattr(usage, "completion_tokens", None)
+        if not (isinstance(pt, int) and pt and isinstance(ct, int)):
+            # some servers report no usage: estimate at 4 characters a token
             pt, ct = sum(len(m["content"]) for m in prompt.messages) // 4, len(text) // 4
-        return Completion(str(text), pt, ct, resp.model or self.model,
+        model = getattr(resp, "model", None)
+        model = model if isinstance(model, str) and model else self.model
+        return Completion(text, pt, ct, model,
                           extra={"mode": self.mode,
                                  "finish_reason": getattr(choice, "finish_reason", None)})
 
     async def aclose(self) -> None:
         await self.client.close()
+
+
+def _snippet(reply: object) -> str:
+    """The start of an odd reply, on one line (e.g. `<!DOCTYPE html> <html><head>...`)."""
+    text = " ".join(str(reply).split())
+    return repr(text[:80] + ("..." if len(text) > 80 else ""))
 
 
 async def check_reachable(base_url: str | None, api_key: str | None, provider: str,

@@ -17,7 +17,9 @@ class Recorder:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._f = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        # A lone surrogate left in a JSON string is written as its escape, \\udc00, which
+        # reads back as the same string.
+        self._f = open(self.path, "a", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
 
     def write(self, key: str, prompt: Prompt, c: Completion) -> None:
         self._f.write(json.dumps({

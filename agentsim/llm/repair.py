@@ -1,5 +1,6 @@
 """Repairing what small models do to JSON: code fences, chatter around the object, trailing
-commas, Python-style quotes and literals."""
+commas, Python-style quotes and literals; and lone surrogates (`"\\udc00"`, which no UTF-8
+file, sqlite or pydantic can hold) become U+FFFD."""
 
 from __future__ import annotations
 
@@ -10,6 +11,18 @@ from typing import Any
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def scrub(value: Any) -> Any:
+    """`value` with every lone surrogate in its strings (keys too) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
+    if isinstance(value, dict):
+        return {scrub(k): scrub(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(scrub(v) for v in value)
+    return value
 
 
 def _balanced(text: str, start: int) -> str | None:
@@ -62,7 +75,7 @@ def extract_json(text: str) -> Any:
             obj = _balanced(chunk, start)
             if obj is not None:
                 try:
-                    return _loads(obj)
+                    return scrub(_loads(obj))
                 except ValueError:
                     pass
             start = chunk.find("{", start + 1)

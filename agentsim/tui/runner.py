@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 
 from agentsim.engine import Simulation
+from agentsim.errors import LLMUnavailable
 
 SPEEDS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, math.inf)  # ticks per second; inf: no pause at all
 
@@ -108,6 +109,11 @@ class Runner:
             self.busy = True
             try:
                 await self.sim.astep()
+            except LLMUnavailable as e:  # the server is gone: stop, keep the last checkpoint
+                self.sim.halt(str(e))
+                self.error = e
+                self.finished = f"stopped: {e}"
+                break
             except Exception as e:  # shown in the view; the run stops where it is
                 self.error = e
                 self.finished = f"error: {e}"

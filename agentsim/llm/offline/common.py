@@ -23,7 +23,8 @@ ATTEND_P = 0.7  # chance a guest decides to go to an event they know of
 # -- stable coins -----------------------------------------------------------------------------
 def unit(seed: int, *key: Any) -> float:
     """A stable number in [0, 1) for (seed, key...)."""
-    blob = json.dumps([seed, *key], ensure_ascii=False, sort_keys=True, default=str).encode()
+    blob = json.dumps([seed, *key], ensure_ascii=False, sort_keys=True,
+                      default=str).encode("utf-8", "surrogatepass")
     digest = hashlib.blake2b(blob, digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
 
