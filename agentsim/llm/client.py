@@ -17,6 +17,7 @@ at once with the same error, and so does every later call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -96,6 +97,7 @@ class LLMClient:
         self.in_flight = 0
         self.max_in_flight_seen = 0
         self._sem = asyncio.Semaphore(max_in_flight)
+        self._gates: dict[tuple[int, Any], asyncio.Semaphore] = {}
         self._warned: set[str] = set()
         self.give_up_after = max(120.0, timeout) if give_up_after is None else give_up_after
         self.give_up_failures = give_up_failures or 0
@@ -223,7 +225,9 @@ class LLMClient:
         for attempt in range(self.max_retries + 1):
             self.budget.check(self.usage)  # before each live call, retries included
             try:
-                async with self._sem:
+                # a backend that serves one request at a time (a model in this process) queues
+                # the rest here, before the run's slots and before the timeout starts
+                async with self._gate(backend), self._sem:
                     self._check_alive()
                     self.in_flight += 1
                     self.max_in_flight_seen = max(self.max_in_flight_seen, self.in_flight)
@@ -256,6 +260,17 @@ class LLMClient:
                 raise LLMConfigError(str(e), field=f"llm ({backend.name}:{backend.model})") \
                     from None
         raise AssertionError("unreachable")
+
+    def _gate(self, backend: Backend) -> Any:
+        """The backend's own limit on requests at once (its `concurrency`), else none."""
+        limit = getattr(backend, "concurrency", None)
+        if not limit:
+            return contextlib.nullcontext()
+        loop = asyncio.get_running_loop()
+        gate = self._gates.get((id(backend), loop))
+        if gate is None:
+            gate = self._gates[(id(backend), loop)] = asyncio.Semaphore(limit)
+        return gate
 
     # -- giving up on a server that is gone ---------------------------------------------------
     async def _complete(self, backend: Backend, prompt: Prompt) -> Completion:

@@ -3,6 +3,9 @@
 Spec grammar:
 
     offline                                 the built-in offline mind (the default)
+    local                                   SmolLM2-135M-Instruct in this process (the
+                                            `local` extra ships it; llama-cpp-python)
+    local:PATH.gguf                         any GGUF model file, in this process
     PROVIDER:MODEL                          openai, ollama, vllm, llamacpp, lmstudio
     PROVIDER:MODEL@URL                      the same at another base URL
     compat:MODEL@URL                        any other OpenAI-compatible server
@@ -20,7 +23,8 @@ never sent OPENAI_API_KEY.
 
 `[llm]` in agentsim.toml: spec, max_in_flight, timeout, max_retries, budget_calls,
 budget_tokens, budget_usd, prices (`{ "my-model" = [0.5, 1.5] }`, USD per 1M in/out tokens),
-give_up_after (seconds with no successful call while calls are tried: the run stops at its
+local (a table for `--llm local`: n_ctx, threads, gpu_layers), give_up_after (seconds with no
+successful call while calls are tried: the run stops at its
 last checkpoint; default 120, or the timeout if longer; 0: never) and give_up_failures (calls
 in a row that failed after all their retries: the run stops; default 20; 0: never).
 """
@@ -59,7 +63,8 @@ HINTS = {
 }
 
 _KNOWN = ("spec", "max_in_flight", "timeout", "max_retries", "budget_calls", "budget_tokens",
-          "budget_usd", "prices", "structured", "give_up_after", "give_up_failures")
+          "budget_usd", "prices", "structured", "give_up_after", "give_up_failures", "local")
+LOCAL_OPTIONS = {"n_ctx": 8192, "threads": 0, "gpu_layers": 0}  # 0 threads: all cores
 # How answers are asked for as JSON: `auto` tries json_schema, then json_object, then the prompt
 # alone, stepping down when a server refuses; the others pin one way.
 STRUCTURED = ("auto", "json_schema", "json_object", "none")
@@ -92,6 +97,7 @@ class LLMSettings:
     structured: str = "auto"
     give_up_after: float | None = None  # None: 120 s, or the timeout if longer; 0: never
     give_up_failures: int = 20  # 0: never
+    local: dict[str, int] = field(default_factory=lambda: dict(LOCAL_OPTIONS))  # --llm local
     notice: str | None = None  # something the CLI should say once (e.g. a key being ignored)
 
     @property
@@ -108,6 +114,12 @@ def parse_one(spec: str, env: Mapping[str, str]) -> TierSettings:
     spec = spec.strip()
     if spec in ("", "offline"):
         return TierSettings("offline", "offline-mind-1")
+    if spec == "local" or spec.startswith("local:"):  # a GGUF model in this process
+        from agentsim.llm.local_backend import require_llama_cpp, resolve_model
+
+        require_llama_cpp()
+        return TierSettings("local", str(resolve_model(spec.partition(":")[2].strip())),
+                            timeout=300.0)
     provider, sep, rest = spec.partition(":")
     if provider not in PROVIDERS:
         raise _fail(f"unknown LLM spec {spec!r}: use offline, or one of "
@@ -214,7 +226,8 @@ def load_settings(spec: str | None, config_path: str | Path | None = None,
     timeout = _number(conf, "timeout", float, path)
     if timeout is not None:
         tiers = {t: replace(s, timeout=timeout) for t, s in tiers.items()}
-    single_box = any(s.provider in SINGLE_BOX for s in tiers.values())
+    single_box = any(s.provider in SINGLE_BOX or s.provider == "local"
+                     for s in tiers.values())
     structured = conf.get("structured", "auto")
     if structured not in STRUCTURED:
         raise LLMConfigError(f"must be one of {', '.join(STRUCTURED)}", path=path,
@@ -232,8 +245,27 @@ def load_settings(spec: str | None, config_path: str | Path | None = None,
         structured=structured,
         give_up_after=_number(conf, "give_up_after", float, path, minimum=0),
         give_up_failures=_or(_number(conf, "give_up_failures", int, path, minimum=0), 20),
+        local=_local(conf, path),
         notice=notice,
     )
+
+
+def _local(conf: dict[str, Any], path: Path | None) -> dict[str, int]:
+    table = conf.get("local") or {}
+    if not isinstance(table, dict):
+        raise LLMConfigError("must be a table (n_ctx, threads, gpu_layers)", path=path,
+                             field="llm.local")
+    out = dict(LOCAL_OPTIONS)
+    for key, value in table.items():
+        if key not in LOCAL_OPTIONS:
+            raise LLMConfigError(f"unknown setting (known: {', '.join(LOCAL_OPTIONS)})",
+                                 path=path, field=f"llm.local.{key}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0 \
+                or (key == "n_ctx" and value < 256):
+            raise LLMConfigError("must be a whole number (n_ctx at least 256)", path=path,
+                                 field=f"llm.local.{key}")
+        out[key] = value
+    return out
 
 
 def _or(value: Any, default: Any) -> Any:
@@ -248,7 +280,7 @@ async def check_reachable(settings: LLMSettings | TierSettings, timeout: float =
     tiers = settings.tiers.values() if isinstance(settings, LLMSettings) else [settings]
     seen: set[tuple[str | None, str | None]] = set()
     for tier in tiers:
-        if tier.provider == "offline" or (tier.base_url, tier.api_key) in seen:
+        if tier.provider in ("offline", "local") or (tier.base_url, tier.api_key) in seen:
             continue
         seen.add((tier.base_url, tier.api_key))
         problem = await probe(tier.base_url, tier.api_key, tier.provider, timeout)

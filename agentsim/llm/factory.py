@@ -59,8 +59,13 @@ def build_llm(
         backends: dict[str, Backend] = {tier: _Unavailable(s.model) for tier, s in
                                         settings.tiers.items()}
     else:
-        backends = {tier: _backend(s, offline, settings.structured)
-                    for tier, s in settings.tiers.items()}
+        made: dict[Any, Backend] = {}  # one in-process model serves every tier naming it
+        backends = {}
+        for tier, s in settings.tiers.items():
+            key = s if s.provider == "local" else (tier, s)
+            if key not in made:
+                made[key] = _backend(s, offline, settings.structured, settings.local, notify)
+            backends[tier] = made[key]
     calls, tokens, usd = budget
     b = Budget(
         calls=calls if calls is not None else settings.budget_calls,
@@ -87,9 +92,18 @@ def build_llm(
     return client
 
 
-def _backend(settings: Any, offline: OfflineMind, structured: str = "auto") -> Backend:
+def _backend(settings: Any, offline: OfflineMind, structured: str = "auto",
+             local: dict[str, int] | None = None,
+             notify: Callable[[str], None] | None = None) -> Backend:
     if settings.provider == "offline":
         return offline
+    if settings.provider == "local":
+        from agentsim.llm.local_backend import LocalBackend
+
+        opts = local or {}
+        return LocalBackend(settings.model, n_ctx=opts.get("n_ctx", 8192),
+                            n_threads=opts.get("threads") or None,
+                            n_gpu_layers=opts.get("gpu_layers", 0), notify=notify)
     from agentsim.llm.openai_backend import OpenAIBackend
 
     return OpenAIBackend(
