@@ -132,6 +132,14 @@ def validate(world: str) -> None:
 @click.option("--give-up-failures", type=click.IntRange(min=0), metavar="N",
               help="Stop (at the last checkpoint, resumable) after N LLM calls in a row failed "
               "after all their retries  [default: 20; 0: never]")
+@click.option("--fallback", type=click.Choice(["offline", "stop"]),
+              help="When the model cannot answer a call (server errors after all retries, no "
+              "valid JSON even after a re-ask): offline: the built-in offline mind answers it, "
+              "counted and reported as a fallback; stop: the run stops at its last checkpoint "
+              "(resumable)  [default: [llm] fallback, else offline]")
+@click.option("--min-model-share", type=click.FloatRange(0, 1), metavar="SHARE",
+              help="Warn loudly at the end when the model answered less than this share of the "
+              "calls meant for it  [default: 0.5]")
 @click.option("--cache", type=click.Path(dir_okay=False),
               help="A response cache (sqlite file) shared across runs: same request, no call.")
 @click.option("--checkpoint-every", type=COUNT, default=6, show_default=True,
@@ -146,8 +154,8 @@ def validate(world: str) -> None:
 @_friendly
 def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, headless, out,
         resume, replay, max_in_flight, budget_calls, budget_tokens, budget_usd, give_up_after,
-        give_up_failures, cache, checkpoint_every, no_skills, skill_library,
-        allow_unsandboxed_skills) -> None:
+        give_up_failures, fallback, min_model_share, cache, checkpoint_every, no_skills,
+        skill_library, allow_unsandboxed_skills) -> None:
     """Run WORLD (a folder such as worlds/smallville), or resume or replay a run."""
     from agentsim.session import RunOptions, run_cli
 
@@ -160,8 +168,9 @@ def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, h
         world=world, hours=hours, ticks=ticks, seed=seed, llm=llm_spec, llm_config=llm_config,
         embedder=embedder, out=out, resume=resume, replay=replay, max_in_flight=max_in_flight,
         budget_calls=budget_calls, budget_tokens=budget_tokens, budget_usd=budget_usd,
-        give_up_after=give_up_after, give_up_failures=give_up_failures,
-        checkpoint_every=checkpoint_every, headless=headless or not sys.stdout.isatty(),
+        give_up_after=give_up_after, give_up_failures=give_up_failures, fallback=fallback,
+        min_model_share=min_model_share, checkpoint_every=checkpoint_every,
+        headless=headless or not sys.stdout.isatty(),
         cache=cache, skills=not no_skills, skill_library=skill_library or "auto",
         allow_unsandboxed_skills=allow_unsandboxed_skills,
     )
@@ -173,27 +182,37 @@ def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, h
 @click.argument("name")
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--fallback", type=click.Choice(["stop", "offline"]), default="stop",
+              show_default=True, help="When the run's model cannot answer: stop (exit 3, no "
+              "answer), or let the built-in offline mind answer, labelled as such.")
 @_friendly
-def interview_cmd(run_path: str, name: str, question: str, as_json: bool) -> None:
+def interview_cmd(run_path: str, name: str, question: str, as_json: bool,
+                  fallback: str) -> None:
     """Ask NAME a QUESTION at the last checkpoint of RUN. The run is not changed (from Python,
-    `sim.interview(name, question, remember=True)` lets the agent remember being asked)."""
+    `sim.interview(name, question, remember=True)` lets the agent remember being asked).
+    An answer the model did not give is never shown as the resident's words: with the
+    offline mind as the run's mind, or as a fallback, the answer says so."""
     from agentsim.session import open_run
 
-    sim = open_run(run_path, llm=None)
+    sim = open_run(run_path, llm=None, fallback=fallback)
+    before = _origins(sim.llm)
     try:
         ans = sim.interview(name, question)
     finally:
         sim.close()
+    origin = _answer_origin(before, _origins(sim.llm))
     if as_json:
         click.echo(json.dumps({
-            "agent": ans.agent, "question": question, "answer": ans.answer,
+            "agent": ans.agent, "question": question, "answer": ans.answer, "origin": origin,
             "memories": [{"id": m.record.id, "text": m.record.text, "source": m.record.source,
                           "score": round(m.score, 4)} for m in ans.memories],
             "citations": [c.to_dict() for c in ans.citations],
             "sources": ans.sources,
         }, indent=2))
         return
-    click.echo(f"{sim.agent(ans.agent).name}: {ans.answer}")
+    label = {"offline": " [the offline mind, not a language model]",
+             "fallback": " [the offline mind: the model could not answer]"}.get(origin or "", "")
+    click.echo(f"{sim.agent(ans.agent).name}{label}: {ans.answer}")
     for m in ans.memories:
         src = f" (source: {m.record.source})" if m.record.source else ""
         click.echo(f"  [{m.record.id}] {m.record.text}{src}")
@@ -201,6 +220,21 @@ def interview_cmd(run_path: str, name: str, question: str, as_json: bool) -> Non
         click.echo("Sources:")
     for c in ans.citations:
         click.echo(f"  [{c.chunk}] {c.title}: \"{c.quote}\"")
+
+
+def _origins(llm: Any) -> dict[str, int]:
+    total = getattr(getattr(llm, "usage", None), "total", None)
+    return dict(getattr(total, "origins", {}) or {})
+
+
+def _answer_origin(before: dict[str, int], after: dict[str, int]) -> str | None:
+    """Who gave an answer, from the answers counted by origin before and after it: any
+    fallback makes it a fallback, any answer of the offline mind an offline one."""
+    new = {o for o, n in after.items() if n > before.get(o, 0)}
+    for origin in ("fallback", "offline", "reasked", "repaired", "model", "cache", "replay"):
+        if origin in new:
+            return origin
+    return None
 
 
 @main.command()

@@ -15,7 +15,9 @@ writes one file per table:
 
 writes `refinements.jsonl`: one chat-format fine-tuning example per `refined` event (a
 self-refine loop's trace), the generating prompt rendered again from the event's request
-and answered with the loop's final output (see `refinement_examples`).
+and answered with the loop's final output (see `refinement_examples`). A loop whose final
+output the offline mind gave as a fallback (the LLM record says so) is skipped: those are not
+the model's words.
 """
 
 from __future__ import annotations
@@ -185,19 +187,53 @@ def export_refinements(path: str | Path, out: str | Path | None = None, *,
 
     run = RunDir.open(path)
     events = [e for e in run.read_events() if isinstance(e, Refined)]
-    examples, failed = refinement_examples(events, prompts)
+    fell = fallback_answers(run.llm_log)
+    kept = [e for e in events if (e.agent, _canonical(e.final)) not in fell]
+    skipped = len(events) - len(kept)
+    examples, failed = refinement_examples(kept, prompts)
     folder = Path(out) if out else Path(path) / "export"
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "refinements.jsonl"
     with open(target, "w", encoding="utf-8") as f:
         for ex in examples:
             f.write(json.dumps(ex, ensure_ascii=False) + "\n")
+    if skipped:
+        (warn or _stderr)(f"agentsim: {skipped} refinement(s) skipped: their final output was "
+                          "answered by the offline mind as a fallback, not by the model")
     if failed:
         n = sum(not ex["rendered"] for ex in examples)
         why = "; ".join(failed.values())
         (warn or _stderr)(f"agentsim: {n} refinement(s) written with their variables as JSON "
                           f"instead of the prompt, which could not be rendered ({why})")
     return target
+
+
+def fallback_answers(llm_log: Path) -> set[tuple[str | None, str]]:
+    """(agent, answer) of every answer the LLM record says the offline mind gave as a
+    fallback (the answer as canonical JSON, or the text of a text answer)."""
+    found: set[tuple[str | None, str]] = set()
+    if not llm_log.is_file():
+        return found
+    with open(llm_log, encoding="utf-8") as f:
+        for line in f:
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:  # a torn last line
+                continue
+            if r.get("origin") != "fallback":
+                continue
+            text = r.get("text", "")
+            try:
+                answer = json.loads(text)
+            except json.JSONDecodeError:
+                answer = text
+            found.add((r.get("agent"), _canonical(answer)))
+    return found
+
+
+def _canonical(answer: Any) -> str:
+    return answer if isinstance(answer, str) else json.dumps(answer, sort_keys=True,
+                                                              ensure_ascii=False)
 
 
 def _stderr(message: str) -> None:

@@ -313,8 +313,9 @@ class Metrics:
         return pd.DataFrame(out, columns=["agent", "name", "arrived", "left"])
 
     def llm_usage(self, by: str = "template") -> pd.DataFrame:
-        """LLM calls, cached answers, tokens and cost by template, tier or agent (and a total
-        row)."""
+        """LLM calls, cached answers, tokens, cost, repairs, re-asks, fallbacks and the model's
+        share of the answers meant for it (None: none was) by template, tier or agent (and a
+        total row)."""
         import pandas as pd
 
         key = {"template": "by_template", "tier": "by_tier", "agent": "by_agent"}[by]
@@ -324,9 +325,12 @@ class Metrics:
         rows = [{by: k, "calls": v.get("calls", 0), "cached": v.get("cache_hits", 0),
                  "prompt_tokens": v.get("prompt_tokens", 0),
                  "completion_tokens": v.get("completion_tokens", 0),
-                 "cost_usd": v.get("cost_usd", 0.0)} for k, v in table.items()]
+                 "cost_usd": v.get("cost_usd", 0.0), "repairs": v.get("repairs", 0),
+                 "reasks": v.get("reasks", 0), "fallbacks": v.get("fallbacks", 0),
+                 "model_share": v.get("model_share")} for k, v in table.items()]
         return pd.DataFrame(rows, columns=[by, "calls", "cached", "prompt_tokens",
-                                           "completion_tokens", "cost_usd"])
+                                           "completion_tokens", "cost_usd", "repairs", "reasks",
+                                           "fallbacks", "model_share"])
 
 
 def answers_frame(answers: Iterable[Any]) -> pd.DataFrame:

@@ -40,6 +40,10 @@ class Progress:
         if llm.get("offline"):
             self.console.print("[yellow]No LLM configured: running on the built-in offline mind "
                                "(rule-based stand-in). Use --llm to use a model.[/]")
+        elif llm.get("fallback") == "offline":
+            self.console.print("A call the model cannot answer is answered by the offline mind "
+                               "and counted as a fallback (--fallback stop: stop instead).",
+                               highlight=False)
         notice = sandbox_notice(self.sim.skills is not None,
                                 self.sim.settings.allow_unsandboxed_skills)
         if notice:
@@ -78,12 +82,44 @@ class Progress:
         busiest = ", ".join(f"{p} {n}" for p, n in where.most_common(3)) or "all asleep"
         calls = getattr(getattr(self.sim.llm, "usage", None), "total", None)
         llm = f" | {calls.calls} LLM calls" if calls is not None else ""
+        if calls is not None and calls.model_share is not None:
+            from agentsim.llm.accounting import share_text
+
+            fell = calls.origins.get("fallback", 0)
+            llm += f" ({share_text(calls.model_share)} model" + \
+                (f", {fell} fallbacks)" if fell else ")")
         self.bar.console.print(
             f"{e.time:%a %H:%M} | {e.awake:2d} awake | {busiest} | "
             f"{self.hour['conversations']} talks, {self.hour['learned']} heard news, "
             f"{self.hour['reflections']} insights{llm}"
         )
         self.hour.clear()
+
+    def origins_lines(self) -> None:
+        """Who answered: loud (red) when the model gave under the run's minimum share of the
+        answers meant for it, yellow when the offline mind answered any as a fallback."""
+        from agentsim.llm.accounting import share_text, share_warning
+        from agentsim.session import min_share
+
+        usage = getattr(self.sim.llm, "usage", None)
+        if usage is None or not hasattr(usage, "total"):
+            return
+        t = usage.total
+        if t.model_share is None:
+            return
+        warning = share_warning(usage, min_share(getattr(self.sim, "options", None)))
+        if warning:
+            self.console.print(f"[bold red]Warning: {warning}.[/]", highlight=False)
+            return
+        fell = t.origins.get("fallback", 0)
+        if fell:
+            self.console.print(
+                f"[yellow]The model answered {share_text(t.model_share)} of the LLM calls; "
+                f"{fell} were answered by the offline mind as a fallback (see the fallbacks "
+                "column).[/]", highlight=False)
+        else:
+            self.console.print(f"The model answered all {t.model_answers} LLM calls meant for "
+                               "it.", highlight=False)
 
     def summary(self, run_path: Path) -> None:
         c = self.console
@@ -93,6 +129,7 @@ class Progress:
         table = getattr(getattr(sim.llm, "usage", None), "table", None)
         if table is not None:
             c.print(table())
+        self.origins_lines()
         c.print(f"Run saved to [bold]{run_path}[/] ({sim.clock.tick} ticks, "
                 f"until {sim.clock.now:%a %b %d %H:%M}).")
         c.print(f"  resume:    agentsim run --resume {run_path} --hours 4")

@@ -196,6 +196,39 @@ def _cell(v: Any) -> str:
     return str(v).replace("|", "\\|")
 
 
+def _usage_md(m: Metrics, path: str | Path) -> str:
+    """Who answered (the model's share, fallbacks, a warning under the run's minimum share),
+    then the usage table with the share as a percentage."""
+    from agentsim.llm.accounting import Usage, share_text, share_warning
+    from agentsim.rundir import RunDir
+    from agentsim.session import RunOptions, min_share
+
+    usage = Usage()
+    usage.restore(m.usage or {})
+    t = usage.total
+    options = RunDir.open(path).read_manifest().get("options") or {}
+    minimum = min_share(RunOptions(min_model_share=options.get("min_model_share")))
+    lines = []
+    if t.model_share is None:
+        if t.origins.get("offline"):
+            lines.append("Every answer came from the built-in offline mind (rule-based), the "
+                         "run's configured mind.")
+    else:
+        fell = t.origins.get("fallback", 0)
+        lines.append(f"**Model share: {share_text(t.model_share)}.** The model answered "
+                     f"{t.model_answers} of the {t.model_answers + fell} LLM calls meant for "
+                     f"it ({t.origins.get('repaired', 0)} after a JSON repair, "
+                     f"{t.origins.get('reasked', 0)} after a re-ask); {fell} were answered by "
+                     "the built-in offline mind as a fallback.")
+        warning = share_warning(usage, minimum)
+        if warning:
+            lines.append(f"**Warning: {warning}.**")
+    table = m.llm_usage("template")
+    table["model_share"] = [share_text(None if v is None or v != v else v)
+                            for v in table["model_share"]]
+    return "\n\n".join([*lines, _table_md(table)]) if lines else _table_md(table)
+
+
 def write_report(path: str | Path, *, agent: str | None = None, about: list[str] | None = None,
                  as_html: bool = False, out: str | Path | None = None) -> Path:
     """Write the report of the run at `path`; returns the report file."""
@@ -260,7 +293,7 @@ def write_report(path: str | Path, *, agent: str | None = None, about: list[str]
                     "event", "place", "window", "came", "who"])) if occupancy else
                  "No scheduled event has started yet within this run.\n"),
                 ("Skills", _skills_md(m)),
-                ("LLM usage", _table_md(m.llm_usage("template")))]
+                ("LLM usage", _usage_md(m, path))]
     title = f"agentsim report: {Path(path).name}"
     if as_html:
         return _write_html(folder, title, sections, figures)
@@ -294,9 +327,11 @@ def _md_table_html(body: str) -> str:
     rows = [r for r in body.strip().splitlines() if r.startswith("|")]
     if not rows:
         return f"<p>{html.escape(body.strip()).replace('**', '')}</p>"
+    text = "".join(f"<p>{html.escape(r.strip()).replace('**', '')}</p>"
+                   for r in body.strip().splitlines() if r.strip() and not r.startswith("|"))
     cells = [[c.strip().replace("\\|", "|") for c in r.strip("|").split(" | ")]
              for r in rows if not r.startswith("|---")]
     head, *rest = cells
     out = ["<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in head) + "</tr>"]
     out += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rest]
-    return "".join(out) + "</table>"
+    return text + "".join(out) + "</table>"

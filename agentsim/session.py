@@ -46,6 +46,12 @@ class RunOptions:
     budget_usd: float | None = None
     give_up_after: float | None = None  # seconds with no LLM answer: stop (None: default)
     give_up_failures: int | None = None  # LLM calls in a row failed: stop (None: default)
+    # a call the model could not answer: "offline" (the offline mind answers it, counted as a
+    # fallback) or "stop" (the run stops at its last checkpoint); None: [llm] fallback, else
+    # offline
+    fallback: str | None = None
+    # below this share of model answers a run warns loudly (None: MIN_MODEL_SHARE, 0.5)
+    min_model_share: float | None = None
     checkpoint_every: int = 6
     headless: bool = True
     cache: str | None = None
@@ -124,7 +130,8 @@ def _keep_learned(sim: Simulation, opts: RunOptions) -> None:
 
 
 def _build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None,
-           check: bool = False, inherited: Path | None = None) -> Simulation:
+           check: bool = False, inherited: Path | None = None,
+           fallback: str | None = None) -> Simulation:
     from agentsim.llm.factory import build_llm
 
     world = load_world(resolve_world(opts.world))
@@ -141,6 +148,7 @@ def _build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None,
         cache_path=opts.cache,
         seed=opts.seed,
         notify=(lambda note: print(f"agentsim: note: {note}", file=sys.stderr)) if check else None,
+        fallback=fallback or opts.fallback,
     )
     embedder, batcher = _embedder(opts.embedder, run_dir.embeddings if run_dir else None)
     _preload(llm)
@@ -199,13 +207,16 @@ def load(
     return sim
 
 
-def open_run(path: str, llm: str | None = None) -> Simulation:
+def open_run(path: str, llm: str | None = None, fallback: str | None = None) -> Simulation:
     """A finished or stopped run at its last checkpoint, for interviews and inspection.
-    Nothing is written to the run."""
+    Nothing is written to the run. `fallback`: what answers a call the model could not
+    (None: as the run was set up)."""
     rd = RunDir.open(path)
     manifest = rd.read_manifest()
-    opts = RunOptions(**{**manifest["options"], "llm": llm or manifest["options"]["llm"]})
-    sim = _build(opts, None, None, inherited=rd.path / INHERITED)
+    known = RunOptions.__dataclass_fields__
+    opts = RunOptions(**{**{k: v for k, v in manifest["options"].items() if k in known},
+                         "llm": llm or manifest["options"]["llm"]})
+    sim = _build(opts, None, None, inherited=rd.path / INHERITED, fallback=fallback)
     found = rd.latest_checkpoint()
     if found is None:
         raise UserError("the run has no checkpoint yet", path=rd.path)
@@ -267,6 +278,30 @@ def _disk_full_error(e: BaseException, sim: Simulation, rd: RunDir) -> UserError
     return err
 
 
+def min_share(opts: RunOptions | None) -> float:
+    """The model share under which a run warns."""
+    from agentsim.llm.accounting import MIN_MODEL_SHARE
+
+    share = getattr(opts, "min_model_share", None)
+    return MIN_MODEL_SHARE if share is None else share
+
+
+def origins_summary(llm: Any, minimum: float) -> dict[str, Any]:
+    """Who answered the run's LLM calls, for the manifest: the model's share of the answers
+    meant for it (None: none was, e.g. on the offline mind), how many the offline mind
+    answered as a fallback, and a warning when the share is under `minimum`."""
+    from agentsim.llm.accounting import share_warning
+
+    usage = getattr(llm, "usage", None)
+    if usage is None:
+        return {}
+    t = usage.total
+    share = t.model_share
+    return {"model_share": None if share is None else round(share, 4),
+            "fallbacks": t.origins.get("fallback", 0),
+            "model_share_warning": share_warning(usage, minimum)}
+
+
 def _finish_manifest(sim: Simulation, opts: RunOptions, target: int) -> None:
     usage = sim.llm.usage.summary() if hasattr(sim.llm, "usage") else {}
     counts: dict[str, int] = {}
@@ -275,6 +310,7 @@ def _finish_manifest(sim: Simulation, opts: RunOptions, target: int) -> None:
     sim.run_dir.write_manifest(_manifest(
         sim, opts, target_tick=target, ticks=sim.clock.tick, sim_time=sim.clock.now.isoformat(),
         stopped=sim.stopped, events=counts, llm_usage=usage,
+        **origins_summary(sim.llm, min_share(opts)),
     ))
 
 
@@ -321,7 +357,9 @@ def run_cli(opts: RunOptions) -> int:
                                         ("budget_tokens", opts.budget_tokens),
                                         ("budget_usd", opts.budget_usd),
                                         ("give_up_after", opts.give_up_after),
-                                        ("give_up_failures", opts.give_up_failures))
+                                        ("give_up_failures", opts.give_up_failures),
+                                        ("fallback", opts.fallback),
+                                        ("min_model_share", opts.min_model_share))
                       if v is not None}
             opts = RunOptions(**{**saved, "hours": opts.hours, "ticks": opts.ticks,
                                  "headless": opts.headless, "resume": opts.resume,

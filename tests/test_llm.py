@@ -134,7 +134,7 @@ async def test_reasks_once_with_the_validation_error(prompts):
     last = fake.calls[1].messages
     assert last[-2] == {"role": "assistant", "content": '{"word": "a"}'}
     assert "not valid" in last[-1]["content"] and "n" in last[-1]["content"]
-    assert c.usage.total.repairs == 1
+    assert c.usage.total.reasks == 1 and c.usage.total.repairs == 0  # a re-ask is no repair
 
 
 async def test_falls_back_when_garbage_persists(prompts, caplog):
@@ -246,8 +246,9 @@ async def test_record_then_replay_makes_no_calls(prompts, tmp_path):
     await c.aclose()
     assert first[0] != first[3]  # the same request asked twice got two answers
     rec = json.loads(log.read_text().splitlines()[0])
-    assert set(rec) == {"key", "template_id", "tier", "agent", "model", "text",
+    assert set(rec) == {"key", "template_id", "tier", "agent", "model", "origin", "text",
                         "prompt_tokens", "completion_tokens"}
+    assert rec["origin"] == "model"
     assert rec["template_id"] == "echo" and rec["agent"] == "ann"
 
     dead = FakeLLM(lambda t, v: pytest.fail("replay must not call the backend"))

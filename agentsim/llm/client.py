@@ -12,6 +12,13 @@ at once with the same error, and so does every later call.
     backend (wait_for timeout; retryable errors: backoff with full jitter, Retry-After) ->
     parse (fences, chatter, trailing commas, quotes) -> validate -> re-ask once with the
     error -> fallback. Fatal errors (bad key, unknown model) raise LLMConfigError.
+
+Every answer has an origin (model, repaired, reasked, fallback, offline, cache, replay; see
+`agentsim.llm.accounting`): counted in `usage` per template, tier and agent, and written with
+the answer to the LLM record. Falling back is a named choice, `fallback_policy`:
+`offline` (the offline mind answers a call the model could not, counted as `fallback`) or
+`stop` (the client gives up at once with LLMUnavailable, which the run loops turn into a
+clean stop at the last checkpoint; no answer of the offline mind is ever mixed in).
 """
 
 from __future__ import annotations
@@ -44,6 +51,10 @@ from agentsim.llm.repair import extract_json, scrub
 
 log = logging.getLogger("agentsim.llm")
 
+# What answers a call the model could not: the offline mind (counted as a `fallback`), or
+# nobody (the run stops cleanly at its last checkpoint).
+FALLBACK_POLICIES = ("offline", "stop")
+
 
 class LLMClient:
     """`backends`: a Backend per tier ("smart" required; a missing tier uses smart's)."""
@@ -69,14 +80,19 @@ class LLMClient:
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         give_up_after: float | None = None,
         give_up_failures: int | None = 20,
+        fallback_policy: str = "offline",
     ):
         """`give_up_after`: seconds without a successful call (while calls are tried) after
         which the server counts as gone; None: 120, or `timeout` if that is longer (a slow
         server's single answer must not count as an outage); 0 never gives up on time.
         `give_up_failures`: calls in a row answered by the fallback after all their retries
-        (a dead server); 0 or None: never."""
+        (a dead server); 0 or None: never. `fallback_policy`: `offline` (the `fallback`
+        backend answers a call the model could not) or `stop` (raise LLMUnavailable)."""
         if "smart" not in backends:
             raise ValueError("backends need at least a 'smart' tier")
+        if fallback_policy not in FALLBACK_POLICIES:
+            raise ValueError(f"fallback_policy must be one of {', '.join(FALLBACK_POLICIES)}")
+        self.fallback_policy = fallback_policy
         self.backends = dict(backends)
         self.prompts = prompts
         self.rng = rng
@@ -125,14 +141,17 @@ class LLMClient:
         if self.replay is not None:
             c = self.replay.get(key, prompt)
             self.usage.add(agent, template_id, tier, cache_hits=1)
+            self.usage.answered(agent, template_id, tier, "replay")
             return _parse(c.text, schema)[0]
         if self.cache is not None and (c := self.cache.get(key)) is not None:
             self.usage.add(agent, template_id, tier, cache_hits=1)
+            self.usage.answered(agent, template_id, tier, "cache")
             result = _parse(c.text, schema)[0]
-            self._record(key, prompt, c, result)
+            self._record(key, prompt, c, result, "cache")
             return result
-        result, c = await self._answer(backend, prompt)
-        self._record(key, prompt, c, result)
+        result, c, origin = await self._answer(backend, prompt)
+        self.usage.answered(agent, template_id, tier, origin)
+        self._record(key, prompt, c, result, origin)
         if self.cache is not None and c.model != "fallback":
             self.cache.put(key, Completion(_dump(result), c.prompt_tokens,
                                            c.completion_tokens, c.model))
@@ -154,7 +173,9 @@ class LLMClient:
         t = self.usage.total
         return {"calls": t.calls, "cache_hits": t.cache_hits, "tokens": t.tokens,
                 "cost_usd": round(t.cost_usd, 6), "retries": t.retries, "repairs": t.repairs,
-                "fallbacks": t.fallbacks, "errors": t.errors, "in_flight": self.in_flight,
+                "reasks": t.reasks, "fallbacks": t.fallbacks, "errors": t.errors,
+                "origins": dict(t.origins), "model_share": t.model_share,
+                "in_flight": self.in_flight,
                 "max_in_flight_seen": self.max_in_flight_seen,
                 "max_in_flight": self.max_in_flight}
 
@@ -168,7 +189,8 @@ class LLMClient:
         if self.replay is not None:
             summary = "replay of a recorded run (no LLM calls)"
         return {"summary": summary, "offline": offline and self.replay is None, "tiers": tiers,
-                "max_in_flight": self.max_in_flight, "timeout": self.timeout}
+                "max_in_flight": self.max_in_flight, "timeout": self.timeout,
+                "fallback": self.fallback_policy if self.fallback is not None else None}
 
     async def aclose(self) -> None:
         for b in {id(b): b for b in self.backends.values()}.values():
@@ -189,23 +211,29 @@ class LLMClient:
         return Prompt(template_id, variables, messages, json_schema,
                       schema.__name__ if schema else None, tier, self.seed, agent, output=schema)
 
-    async def _answer(self, backend: Backend, prompt: Prompt) -> tuple[Any, Completion]:
+    async def _answer(self, backend: Backend, prompt: Prompt) -> tuple[Any, Completion, str]:
+        """The answer, its completion and its origin."""
         schema = prompt.output
+        mind = backend.name == "offline"  # the offline mind is the configured mind
         try:
             c = await self._call(backend, prompt)
             try:
-                return self._validate(c.text, prompt), c
+                result, repaired = self._validate(c.text, prompt)
+                return result, c, "offline" if mind else "repaired" if repaired else "model"
             except (ValidationError, ValueError) as err:
-                self._count(prompt, repairs=1)
+                self._count(prompt, reasks=1)
                 again = reask_messages(prompt.messages, c.text, err, prompt.json_schema is not None)
                 c = await self._call(backend, dataclasses.replace(prompt, messages=again))
-                return self._validate(c.text, prompt), c
+                return self._validate(c.text, prompt)[0], c, "offline" if mind else "reasked"
         except (ValueError, RetryableLLMError, BudgetExceeded) as err:  # incl. ValidationError
             if isinstance(err, RequestRejected):
                 self._count(prompt, errors=1)
+            if self.fallback is not None and self.fallback_policy == "stop":
+                self._stop(prompt, err)  # raises LLMUnavailable
             if isinstance(err, RetryableLLMError) and self.fallback is not None:
                 self._failed_call(err)  # raises LLMUnavailable when that was one too many
-            return await self._fall_back(prompt, err, schema)
+            result, c = await self._fall_back(prompt, err, schema)
+            return result, c, "fallback"
 
     def _count(self, prompt: Prompt, **amounts: float) -> None:
         self.usage.add(prompt.agent, prompt.template_id, prompt.tier, **amounts)
@@ -328,6 +356,18 @@ class LLMClient:
         if self.gave_up is not None:
             raise LLMUnavailable(self.gave_up)
 
+    def _stop(self, prompt: Prompt, err: Exception) -> None:
+        """`--fallback stop`: a call the model could not answer ends the run (and every call
+        in flight) instead of being answered by the offline mind."""
+        if self.gave_up is None:
+            what = "budget spent" if isinstance(err, BudgetExceeded) else "failed"
+            self.gave_up = (f"the model could not answer a {prompt.template_id!r} call ({what}: "
+                            f"{str(err)[:160]}) and the fallback is 'stop'")
+            log.info("%s", self.gave_up)
+            for event in self._gone.values():
+                event.set()
+        raise LLMUnavailable(self.gave_up)
+
     def _give_up(self, reason: str) -> None:
         if self.gave_up is None:
             names = sorted({f"{b.name}:{b.model}" for b in self.backends.values()})
@@ -349,17 +389,19 @@ class LLMClient:
         c = await self.fallback.complete(prompt)
         return _parse(c.text, schema)[0], Completion(c.text, 0, 0, "fallback")
 
-    def _validate(self, text: str, prompt: Prompt) -> Any:
+    def _validate(self, text: str, prompt: Prompt) -> tuple[Any, bool]:
         result, repaired = _parse(text, prompt.output)
         if repaired:
             self._count(prompt, repairs=1)
-        return result
+        return result, repaired
 
-    def _record(self, key: str, prompt: Prompt, c: Completion, result: Any) -> None:
+    def _record(self, key: str, prompt: Prompt, c: Completion, result: Any,
+                origin: str) -> None:
         if self.recorder is not None:
             # The validated answer, not the raw text: a replay then needs no repair.
             self.recorder.write(key, prompt, Completion(_dump(result), c.prompt_tokens,
-                                                        c.completion_tokens, c.model))
+                                                        c.completion_tokens, c.model),
+                                origin=origin)
 
 
 @functools.cache

@@ -21,10 +21,13 @@ class Recorder:
         # reads back as the same string.
         self._f = open(self.path, "a", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
 
-    def write(self, key: str, prompt: Prompt, c: Completion) -> None:
+    def write(self, key: str, prompt: Prompt, c: Completion, origin: str | None = None
+              ) -> None:
+        """`origin`: who answered (model, repaired, reasked, fallback, offline, cache; see
+        `agentsim.llm.accounting`)."""
         self._f.write(json.dumps({
             "key": key, "template_id": prompt.template_id, "tier": prompt.tier,
-            "agent": prompt.agent, "model": c.model, "text": c.text,
+            "agent": prompt.agent, "model": c.model, "origin": origin, "text": c.text,
             "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens,
         }, ensure_ascii=False) + "\n")
         self._f.flush()
