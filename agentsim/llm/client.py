@@ -39,6 +39,7 @@ from pydantic import BaseModel, ValidationError
 from agentsim.errors import BudgetExceeded, LLMConfigError, LLMUnavailable
 from agentsim.llm.accounting import Budget, Usage, cost
 from agentsim.llm.base import Backend, Completion, Prompt
+from agentsim.llm.config import FALLBACKS
 from agentsim.llm.errors import FatalLLMError, RequestRejected, RetryableLLMError
 from agentsim.llm.prompts import (
     PromptLibrary,
@@ -53,7 +54,7 @@ log = logging.getLogger("agentsim.llm")
 
 # What answers a call the model could not: the offline mind (counted as a `fallback`), or
 # nobody (the run stops cleanly at its last checkpoint).
-FALLBACK_POLICIES = ("offline", "stop")
+FALLBACK_POLICIES = FALLBACKS  # what answers a call the model could not
 
 
 class LLMClient:

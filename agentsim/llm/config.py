@@ -63,7 +63,9 @@ HINTS = {
 }
 
 _KNOWN = ("spec", "max_in_flight", "timeout", "max_retries", "budget_calls", "budget_tokens",
-          "budget_usd", "prices", "structured", "give_up_after", "give_up_failures", "local")
+          "budget_usd", "prices", "structured", "give_up_after", "give_up_failures", "local",
+          "fallback")
+FALLBACKS = ("offline", "stop")  # what answers a call the model could not
 LOCAL_OPTIONS = {"n_ctx": 8192, "threads": 0, "gpu_layers": 0}  # 0 threads: all cores
 # How answers are asked for as JSON: `auto` tries json_schema, then json_object, then the prompt
 # alone, stepping down when a server refuses; the others pin one way.
@@ -98,6 +100,7 @@ class LLMSettings:
     give_up_after: float | None = None  # None: 120 s, or the timeout if longer; 0: never
     give_up_failures: int = 20  # 0: never
     local: dict[str, int] = field(default_factory=lambda: dict(LOCAL_OPTIONS))  # --llm local
+    fallback: str = "offline"  # `[llm] fallback`: offline | stop
     notice: str | None = None  # something the CLI should say once (e.g. a key being ignored)
 
     @property
@@ -246,8 +249,17 @@ def load_settings(spec: str | None, config_path: str | Path | None = None,
         give_up_after=_number(conf, "give_up_after", float, path, minimum=0),
         give_up_failures=_or(_number(conf, "give_up_failures", int, path, minimum=0), 20),
         local=_local(conf, path),
+        fallback=_fallback(conf, path),
         notice=notice,
     )
+
+
+def _fallback(conf: dict[str, Any], path: Path | None) -> str:
+    value = conf.get("fallback", "offline")
+    if value not in FALLBACKS:
+        raise LLMConfigError(f"must be one of {', '.join(FALLBACKS)}", path=path,
+                             field="llm.fallback")
+    return value
 
 
 def _local(conf: dict[str, Any], path: Path | None) -> dict[str, int]:

@@ -12,34 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from agentsim.errors import LLMConfigError
-from agentsim.llm import config as _config
 from agentsim.llm.base import Backend
 from agentsim.llm.client import FALLBACK_POLICIES, LLMClient
 from agentsim.llm.offline import OfflineMind
 from agentsim.llm.prompts import PromptLibrary
-
-# `[llm] fallback` in agentsim.toml is read here (`_fallback_setting`); the settings loader
-# is told the key is known so that it does not reject it.
-# TODO(config): move "fallback" into agentsim.llm.config._KNOWN and LLMSettings.
-if "fallback" not in _config._KNOWN:
-    _config._KNOWN = (*_config._KNOWN, "fallback")
-
-
-def _fallback_setting(config_path: str | Path | None) -> str | None:
-    """`[llm] fallback` of the config file, if it says."""
-    if config_path is None:
-        return None
-    import tomllib
-
-    try:
-        conf = tomllib.loads(Path(config_path).read_text(encoding="utf-8")).get("llm", {})
-    except (OSError, tomllib.TOMLDecodeError):
-        return None  # the settings loader says what is wrong, in one line
-    value = conf.get("fallback") if isinstance(conf, dict) else None
-    if value is not None and value not in FALLBACK_POLICIES:
-        raise LLMConfigError(f"must be one of {', '.join(FALLBACK_POLICIES)}",
-                             path=config_path, field="llm.fallback")
-    return value
 
 
 def client_for(backend: Backend, **kwargs: Any) -> LLMClient:
@@ -73,11 +49,11 @@ def build_llm(
 
     prompts = PromptLibrary()
     check_prompts(prompts)  # a broken template: one line naming it now, not mid-run
-    policy = fallback or _fallback_setting(config_path) or "offline"
+    settings = load_settings(spec, config_path)
+    policy = fallback or settings.fallback
     if policy not in FALLBACK_POLICIES:
         raise LLMConfigError(f"unknown fallback {policy!r} (use {' or '.join(FALLBACK_POLICIES)})",
                              field="--fallback")
-    settings = load_settings(spec, config_path)
     if settings.notice and notify is not None:
         notify(settings.notice)
     if check_reachable and replay_path is None:
