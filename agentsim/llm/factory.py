@@ -53,14 +53,19 @@ def build_llm(
 
         from agentsim.llm.config import check_reachable as probe
 
-        asyncio.run(probe(settings))
+        asyncio.run(probe(settings, notify=notify))
     offline = OfflineMind()
     if replay_path is not None:
         backends: dict[str, Backend] = {tier: _Unavailable(s.model) for tier, s in
                                         settings.tiers.items()}
     else:
-        backends = {tier: _backend(s, offline, settings.structured)
-                    for tier, s in settings.tiers.items()}
+        # Tiers with the same settings share one backend: one connection pool, and one
+        # step down (said once) when the server refuses a response format.
+        shared: dict[Any, Backend] = {}
+        for s in settings.tiers.values():
+            if s not in shared:
+                shared[s] = _backend(s, offline, settings.structured)
+        backends = {tier: shared[s] for tier, s in settings.tiers.items()}
     calls, tokens, usd = budget
     b = Budget(
         calls=calls if calls is not None else settings.budget_calls,
@@ -90,8 +95,12 @@ def build_llm(
 def _backend(settings: Any, offline: OfflineMind, structured: str = "auto") -> Backend:
     if settings.provider == "offline":
         return offline
+    from agentsim.llm.config import START_MODE
     from agentsim.llm.openai_backend import OpenAIBackend
 
+    structured = settings.structured or structured  # the spec's ?structured= wins
+    if structured == "auto":
+        structured = START_MODE.get(settings.provider, "auto")
     return OpenAIBackend(
         settings.model,
         base_url=settings.base_url,
