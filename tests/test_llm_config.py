@@ -17,7 +17,7 @@ def test_single_specs():
     t = parse_spec("ollama:qwen2.5:3b", {})
     assert t["fast"] == t["smart"]
     assert t["smart"] == TierSettings("ollama", "qwen2.5:3b", "http://localhost:11434/v1",
-                                      "ollama", 180.0)
+                                      "ollama", 300.0)
     assert parse_spec("vllm:m", {})["smart"].base_url == "http://localhost:8000/v1"
     assert parse_spec("llamacpp:m", {})["smart"].base_url == "http://localhost:8080/v1"
     assert parse_spec("lmstudio:m", {})["smart"].base_url == "http://localhost:1234/v1"
@@ -94,7 +94,10 @@ def test_an_openai_key_alone_does_not_switch_to_a_paid_model():
 
 
 def test_defaults_suit_the_server():
-    assert load_settings("ollama:m", env={}).max_in_flight == 8  # one box, a few at a time
+    assert load_settings("ollama:m", env={}).max_in_flight == 2  # one box, a few at a time
+    assert load_settings("llamacpp-python:m", env={}).max_in_flight == 1  # a single slot
+    assert load_settings("fast=ollama:a,smart=vllm:b", env={}).max_in_flight == 2
+    assert load_settings("ollama:m", env={}).timeout == 300  # it counts the queue
     assert load_settings("vllm:m", env={}).max_in_flight == 64
     assert load_settings("vllm:m", env={}).timeout == 60
     assert load_settings(None, env={}).max_retries == 6
@@ -155,14 +158,14 @@ def test_build_llm_from_a_spec():
     d = llm.describe()
     assert d["tiers"]["fast"] == {"backend": "ollama", "model": "small"}
     assert d["tiers"]["smart"] == {"backend": "vllm", "model": "big"}
-    assert d["max_in_flight"] == 8 and llm.backends["fast"].client.timeout == 180
+    assert d["max_in_flight"] == 2 and llm.backends["fast"].client.timeout == 300
 
 
 def test_give_up_rules_from_the_config_file_the_flags_and_the_defaults(tmp_path):
     from agentsim.llm.factory import build_llm
 
     assert (build_llm("vllm:m").give_up_after, build_llm("vllm:m").give_up_failures) == (120, 20)
-    assert build_llm("ollama:m").give_up_after == 180  # never before one call could time out
+    assert build_llm("ollama:m").give_up_after == 300  # never before one call could time out
     conf = tmp_path / "agentsim.toml"
     conf.write_text('[llm]\ngive_up_after = 30\ngive_up_failures = 0\n')
     s = load_settings("vllm:m", conf, env={})

@@ -103,7 +103,7 @@ async def test_downgrades_response_format_once_and_remembers(prompts):
         outs = await asyncio.gather(*(c.ask("echo", {"who": "x", "what": str(i)}, schema=Answer)
                                       for i in range(10)))
         assert all(o.n == 1 for o in outs)
-        assert b.mode == "json_object"  # concurrent 400s step down once, not once each
+        assert b.mode == "json_object_schema"  # concurrent 400s step down once, not each
         rejected = server.by_status["400"]
         await c.ask("echo", {"who": "x", "what": "z"}, schema=Answer)
         assert server.by_status["400"] == rejected  # remembered
@@ -113,7 +113,7 @@ async def test_downgrades_response_format_once_and_remembers(prompts):
 
 async def test_downgrades_to_plain_prompts_when_json_object_is_refused_too(prompts):
     bad = (400, {}, err("Unknown parameter: response_format", param="response_format"))
-    with Scripted(bad, bad) as server:
+    with Scripted(bad, bad, bad) as server:
         b = backend(server)
         c = client(b, prompts)
         assert await c.ask("echo", V, schema=Answer) == Answer(word="ok", n=1)

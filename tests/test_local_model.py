@@ -47,7 +47,7 @@ def test_local_options_come_from_the_config_file(tmp_path, monkeypatch):
     s = load_settings(f"local:{gguf}", conf)
     assert s.local == {"n_ctx": 4096, "threads": 1, "gpu_layers": 0}
     assert s.tiers["smart"].provider == "local" and s.tiers["smart"].model == str(gguf)
-    assert s.max_in_flight == 8 and s.timeout == 300.0
+    assert s.max_in_flight == 64 and s.timeout == 300.0  # the model queues its own requests
     conf.write_text("[llm.local]\nn_ctx = 12\n")
     with pytest.raises(LLMConfigError, match=r"llm\.local\.n_ctx"):
         load_settings(f"local:{gguf}", conf)

@@ -6,13 +6,21 @@ Spec grammar:
     local                                   SmolLM2-135M-Instruct in this process (the
                                             `local` extra ships it; llama-cpp-python)
     local:PATH.gguf                         any GGUF model file, in this process
-    PROVIDER:MODEL                          openai, ollama, vllm, llamacpp, lmstudio
+    PROVIDER:MODEL                          openai, ollama, vllm, llamacpp, llamacpp-python,
+                                            lmstudio
     PROVIDER:MODEL@URL                      the same at another base URL
     compat:MODEL@URL                        any other OpenAI-compatible server
+    SPEC?structured=MODE                    how that server is asked for JSON (see STRUCTURED)
     fast=SPEC,smart=SPEC                    a spec per tier; a tier not named uses smart's
 
     e.g. ollama:qwen2.5:3b    vllm:Qwen/Qwen2.5-7B-Instruct@http://gpu:8000/v1
          fast=ollama:qwen2.5:3b,smart=openai:gpt-4o-mini
+         llamacpp-python:smollm2    (python -m llama_cpp.server --model M.gguf, port 8000)
+         compat:m@http://box:9000/v1?structured=json_object_schema
+
+`llamacpp:` is llama.cpp's own `llama-server` (port 8080); `llamacpp-python:` is
+llama-cpp-python's `python -m llama_cpp.server` (port 8000), which is asked for JSON with
+`{"type": "json_object", "schema": ...}` from the start (it answers json_schema with a 500).
 
 `--llm` wins over `AGENTSIM_LLM`, which wins over the config file's `[llm] spec`; with none of
 them a run uses the offline mind. Having OPENAI_API_KEY or OPENAI_BASE_URL set does NOT switch
@@ -22,11 +30,18 @@ AGENTSIM_LLM_API_KEY if set (e.g. for `vllm serve --api-key`), else a placeholde
 never sent OPENAI_API_KEY.
 
 `[llm]` in agentsim.toml: spec, max_in_flight, timeout, max_retries, budget_calls,
-budget_tokens, budget_usd, prices (`{ "my-model" = [0.5, 1.5] }`, USD per 1M in/out tokens),
-local (a table for `--llm local`: n_ctx, threads, gpu_layers), give_up_after (seconds with no
-successful call while calls are tried: the run stops at its
+budget_tokens, budget_usd, structured (as `?structured=`, for every tier that names none),
+prices (`{ "my-model" = [0.5, 1.5] }`, USD per 1M in/out tokens), local (a table for
+`--llm local`: n_ctx, threads, gpu_layers), fallback (offline | stop: what answers a call the
+model could not), give_up_after (seconds with no successful call while calls are tried: the
+run stops at its
 last checkpoint; default 120, or the timeout if longer; 0: never) and give_up_failures (calls
 in a row that failed after all their retries: the run stops; default 20; 0: never).
+
+Local servers (ollama, llamacpp, llamacpp-python, lmstudio) often serve one request at a time,
+and a request's timeout includes its wait in their queue: by default they get 2 requests in
+flight (llamacpp-python: 1, a single slot) and a 300 s timeout; `--max-in-flight` and
+`[llm] max_in_flight`/`timeout` override that.
 """
 
 from __future__ import annotations
@@ -34,7 +49,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -47,18 +62,28 @@ PROVIDERS: dict[str, str | None] = {
     "openai": None,  # the SDK's default, or OPENAI_BASE_URL
     "ollama": "http://localhost:11434/v1",
     "vllm": "http://localhost:8000/v1",
-    "llamacpp": "http://localhost:8080/v1",
+    "llamacpp": "http://localhost:8080/v1",  # llama.cpp's llama-server
+    "llamacpp-python": "http://localhost:8000/v1",  # llama-cpp-python's llama_cpp.server
     "lmstudio": "http://localhost:1234/v1",
     "compat": None,  # needs @URL
 }
-# One box serving a few requests at a time: fewer in flight, and more patience, by default.
-SINGLE_BOX = frozenset({"ollama", "llamacpp", "lmstudio"})
+# One box serving a few requests at a time (often one: a single slot): few in flight, and a
+# timeout that allows for waiting behind the others, by default.
+SINGLE_BOX = frozenset({"ollama", "llamacpp", "llamacpp-python", "lmstudio"})
+IN_FLIGHT = {"llamacpp-python": 1}  # default requests in flight; other single boxes: 2
+SINGLE_BOX_IN_FLIGHT = 2
+SINGLE_BOX_TIMEOUT = 300.0
+# The JSON mode a provider starts in under `structured = "auto"` (others: json_schema).
+START_MODE = {"llamacpp-python": "json_object_schema"}
 
 HINTS = {
     "openai": "check the network, or OPENAI_BASE_URL",
     "ollama": "is Ollama running? `ollama serve`, then `ollama pull MODEL`",
     "vllm": "is vLLM running? `vllm serve MODEL`",
-    "llamacpp": "is llama.cpp's server running? `llama-server -m model.gguf`",
+    "llamacpp": "is llama.cpp's server running? `llama-server -m model.gguf` (port 8080; "
+                "for llama-cpp-python's server, on port 8000, use llamacpp-python:MODEL)",
+    "llamacpp-python": "is llama-cpp-python's server running? "
+                       "`python -m llama_cpp.server --model model.gguf` (port 8000)",
     "lmstudio": "is LM Studio's local server started?",
 }
 
@@ -67,9 +92,11 @@ _KNOWN = ("spec", "max_in_flight", "timeout", "max_retries", "budget_calls", "bu
           "fallback")
 FALLBACKS = ("offline", "stop")  # what answers a call the model could not
 LOCAL_OPTIONS = {"n_ctx": 8192, "threads": 0, "gpu_layers": 0}  # 0 threads: all cores
-# How answers are asked for as JSON: `auto` tries json_schema, then json_object, then the prompt
-# alone, stepping down when a server refuses; the others pin one way.
-STRUCTURED = ("auto", "json_schema", "json_object", "none")
+# How answers are asked for as JSON: `auto` tries json_schema (llamacpp-python: starts at
+# json_object_schema), then json_object_schema (`{"type": "json_object", "schema": ...}`), then
+# json_object, then the prompt alone, stepping down when a server refuses; the others start
+# at that mode.
+STRUCTURED = ("auto", "json_schema", "json_object_schema", "json_object", "none")
 
 
 @dataclass(frozen=True)
@@ -79,6 +106,7 @@ class TierSettings:
     base_url: str | None = None
     api_key: str | None = None
     timeout: float = 60.0
+    structured: str | None = None  # from `?structured=MODE` in the spec; None: the run's
 
     @property
     def label(self) -> str:
@@ -122,7 +150,9 @@ def parse_one(spec: str, env: Mapping[str, str]) -> TierSettings:
 
         require_llama_cpp()
         return TierSettings("local", str(resolve_model(spec.partition(":")[2].strip())),
-                            timeout=300.0)
+                            timeout=SINGLE_BOX_TIMEOUT)
+    spec, _, options = spec.partition("?")
+    structured = _options(spec, options)
     provider, sep, rest = spec.partition(":")
     if provider not in PROVIDERS:
         raise _fail(f"unknown LLM spec {spec!r}: use offline, or one of "
@@ -139,12 +169,28 @@ def parse_one(spec: str, env: Mapping[str, str]) -> TierSettings:
         if not key:
             raise _fail("OPENAI_API_KEY is not set: set OPENAI_API_KEY, or for a local model "
                         "use --llm ollama:MODEL (or vllm:, llamacpp:, lmstudio:)")
-        return TierSettings(provider, model, url or env.get("OPENAI_BASE_URL") or None, key)
+        return TierSettings(provider, model, url or env.get("OPENAI_BASE_URL") or None, key,
+                            structured=structured)
     if provider == "compat" and not url:
         raise _fail("compat: needs a URL, e.g. compat:MODEL@http://host:port/v1")
     key = env.get("AGENTSIM_LLM_API_KEY") or ("ollama" if provider == "ollama" else "local")
-    timeout = 180.0 if provider in SINGLE_BOX else 60.0
-    return TierSettings(provider, model, url or PROVIDERS[provider], key, timeout)
+    timeout = SINGLE_BOX_TIMEOUT if provider in SINGLE_BOX else 60.0
+    return TierSettings(provider, model, url or PROVIDERS[provider], key, timeout, structured)
+
+
+def _options(spec: str, options: str) -> str | None:
+    """The `?structured=MODE` at the end of a spec (the only option there is)."""
+    if not options:
+        return None
+    key, eq, value = options.partition("=")
+    if key.strip() != "structured" or not eq:
+        raise _fail(f"unknown option {options!r} in LLM spec {spec!r}: the one option is "
+                    f"?structured=MODE (MODE: {', '.join(STRUCTURED)})")
+    value = value.strip()
+    if value not in STRUCTURED:
+        raise _fail(f"LLM spec {spec!r}: structured={value!r} is none of "
+                    f"{', '.join(STRUCTURED)} (the option goes last: MODEL@URL?structured=MODE)")
+    return value
 
 
 def parse_spec(spec: str, env: Mapping[str, str] | None = None) -> dict[str, TierSettings]:
@@ -229,15 +275,15 @@ def load_settings(spec: str | None, config_path: str | Path | None = None,
     timeout = _number(conf, "timeout", float, path)
     if timeout is not None:
         tiers = {t: replace(s, timeout=timeout) for t, s in tiers.items()}
-    single_box = any(s.provider in SINGLE_BOX or s.provider == "local"
-                     for s in tiers.values())
+    boxes = [s.provider for s in tiers.values() if s.provider in SINGLE_BOX]
+    in_flight = min((IN_FLIGHT.get(p, SINGLE_BOX_IN_FLIGHT) for p in boxes), default=64)
     structured = conf.get("structured", "auto")
     if structured not in STRUCTURED:
         raise LLMConfigError(f"must be one of {', '.join(STRUCTURED)}", path=path,
                              field="llm.structured")
     return LLMSettings(
         tiers=tiers,
-        max_in_flight=_number(conf, "max_in_flight", int, path) or (8 if single_box else 64),
+        max_in_flight=_number(conf, "max_in_flight", int, path) or in_flight,
         timeout=timeout or max(s.timeout for s in tiers.values()),
         max_retries=_or(_number(conf, "max_retries", int, path, minimum=0), 6),
         budget_calls=_number(conf, "budget_calls", int, path),
@@ -284,9 +330,12 @@ def _or(value: Any, default: Any) -> Any:
     return default if value is None else value
 
 
-async def check_reachable(settings: LLMSettings | TierSettings, timeout: float = 3.0) -> None:
+async def check_reachable(settings: LLMSettings | TierSettings, timeout: float = 3.0,
+                          notify: Callable[[str], None] | None = None) -> None:
     """A quick GET /models on each configured server; raises LLMConfigError, e.g.
-    "cannot reach http://localhost:11434/v1 (is Ollama running? `ollama serve`, ...)"."""
+    "cannot reach http://localhost:11434/v1 (is Ollama running? `ollama serve`, ...)".
+    A server that takes the connection but is too busy to answer in `timeout` (a single-slot
+    server generating) passes, and `notify` hears so in one line."""
     from agentsim.llm.openai_backend import check_reachable as probe
 
     tiers = settings.tiers.values() if isinstance(settings, LLMSettings) else [settings]
@@ -295,6 +344,6 @@ async def check_reachable(settings: LLMSettings | TierSettings, timeout: float =
         if tier.provider in ("offline", "local") or (tier.base_url, tier.api_key) in seen:
             continue
         seen.add((tier.base_url, tier.api_key))
-        problem = await probe(tier.base_url, tier.api_key, tier.provider, timeout)
+        problem = await probe(tier.base_url, tier.api_key, tier.provider, timeout, notify)
         if problem:
             raise LLMConfigError(problem, field=f"--llm {tier.label}")

@@ -61,19 +61,19 @@ def build_llm(
 
         from agentsim.llm.config import check_reachable as probe
 
-        asyncio.run(probe(settings))
+        asyncio.run(probe(settings, notify=notify))
     offline = OfflineMind()
     if replay_path is not None:
         backends: dict[str, Backend] = {tier: _Unavailable(s.model) for tier, s in
                                         settings.tiers.items()}
     else:
-        made: dict[Any, Backend] = {}  # one in-process model serves every tier naming it
-        backends = {}
-        for tier, s in settings.tiers.items():
-            key = s if s.provider == "local" else (tier, s)
-            if key not in made:
-                made[key] = _backend(s, offline, settings.structured, settings.local, notify)
-            backends[tier] = made[key]
+        # Tiers with the same settings share one backend: one connection pool, one step
+        # down (said once) when the server refuses a response format, one model in process.
+        shared: dict[Any, Backend] = {}
+        for s in settings.tiers.values():
+            if s not in shared:
+                shared[s] = _backend(s, offline, settings.structured, settings.local, notify)
+        backends = {tier: shared[s] for tier, s in settings.tiers.items()}
     calls, tokens, usd = budget
     b = Budget(
         calls=calls if calls is not None else settings.budget_calls,
@@ -113,8 +113,12 @@ def _backend(settings: Any, offline: OfflineMind, structured: str = "auto",
         return LocalBackend(settings.model, n_ctx=opts.get("n_ctx", 8192),
                             n_threads=opts.get("threads") or None,
                             n_gpu_layers=opts.get("gpu_layers", 0), notify=notify)
+    from agentsim.llm.config import START_MODE
     from agentsim.llm.openai_backend import OpenAIBackend
 
+    structured = settings.structured or structured  # the spec's ?structured= wins
+    if structured == "auto":
+        structured = START_MODE.get(settings.provider, "auto")
     return OpenAIBackend(
         settings.model,
         base_url=settings.base_url,

@@ -1,10 +1,18 @@
 """The OpenAI-compatible backend: OpenAI, Ollama, vLLM, llama.cpp's server, LM Studio.
 
 Structured output is asked for with `response_format` = json_schema. Local servers differ:
-some reject it with a 400, some ignore it. On a 400 that names the response format, the
-backend steps down (json_schema -> json_object -> plain prompt instructions) and remembers
-that for the rest of the run; the client validates every answer either way. In the same way
-it drops `temperature` or `seed`, or sends `max_completion_tokens`, when a model refuses them.
+some reject it with a 400, some ignore it, and llama-cpp-python's server answers it with a
+500 (it only knows `{"type": "json_object", "schema": ...}`, which it enforces with a
+grammar). On a 400 or 5xx that names the response format, the backend steps down
+(json_schema -> json_object_schema -> json_object -> plain prompt instructions), says so in one
+log line, and remembers that for the rest of the run; the client validates every answer
+either way. A bare 500 (no Retry-After) that names nothing, on a structured request before
+any has succeeded in the current mode, is checked once by sending the same request without
+`response_format`: if that one is answered, the format was the trouble and the backend steps
+down (that answer is the model's own, validated like any other); if not, it was a server
+error and is retried as one.
+In the same way the backend drops `temperature` or `seed`, or sends `max_completion_tokens`,
+when a model refuses them.
 
 Errors map to RetryableLLMError (429, 408/409, 5xx, timeouts, connection errors, and a reply
 that is not JSON at all, such as a proxy's HTML page sent with status 200), FatalLLMError
@@ -16,8 +24,9 @@ from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import openai
@@ -26,10 +35,16 @@ from openai.types.chat import ChatCompletion
 from agentsim.llm.base import Completion, Prompt
 from agentsim.llm.errors import FatalLLMError, RequestRejected, RetryableLLMError
 
-MODES = ("json_schema", "json_object", "none")
+MODES = ("json_schema", "json_object_schema", "json_object", "none")
+# How each mode asks for JSON (json_object_schema is llama-cpp-python's and llama.cpp's form).
+MODE_FORMS = {"json_schema": '{"type": "json_schema", ...}',
+              "json_object_schema": '{"type": "json_object", "schema": ...}',
+              "json_object": '{"type": "json_object"}', "none": "prompt instructions alone"}
 _FORMAT_WORDS = ("response_format", "json_schema", "json_object", "schema", "grammar", "guided")
 
 __all__ = ["MODES", "OpenAIBackend", "RequestRejected", "check_reachable"]
+
+log = logging.getLogger("agentsim.llm")
 
 
 def retry_after(headers: Mapping[str, str] | None) -> float | None:
@@ -78,6 +93,9 @@ class OpenAIBackend:
         self.send_request_meta = send_request_meta  # tests only: the fake server reads it
         self.dropped: set[str] = set()  # parameters this model refused: temperature, seed
         self.max_tokens_param = "max_tokens"
+        self.format_ok = False  # a structured request has been answered in the current mode
+        self._probed: set[str] = set()  # modes whose wordless 5xx was checked with a plain ask
+        self.switches: list[str] = []  # the one-line notes of each step down, in order
         self.client = openai.AsyncOpenAI(
             base_url=base_url, api_key=api_key or "local", max_retries=0, timeout=timeout
         )
@@ -87,6 +105,8 @@ class OpenAIBackend:
             return None
         if mode == "json_object":
             return {"type": "json_object"}
+        if mode == "json_object_schema":
+            return {"type": "json_object", "schema": prompt.json_schema}
         return {"type": "json_schema", "json_schema": {
             "name": prompt.schema_name or "answer", "schema": prompt.json_schema,
             "strict": False}}
@@ -123,6 +143,18 @@ class OpenAIBackend:
                     continue
                 raise RequestRejected(f"{self.name} rejected the request: {e}") from None
             except openai.APIStatusError as e:
+                if e.status_code >= 500 and prompt.json_schema is not None and mode != "none":
+                    if _names_format(e):
+                        self._step_down(mode, e)
+                        continue
+                    if e.status_code == 500 and retry_after(e.response.headers) is None \
+                            and not self.format_ok and mode == self.mode \
+                            and mode not in self._probed:  # not a 503 "busy, come back"
+                        self._probed.add(mode)
+                        plain = await self._probe_plain(prompt)
+                        if plain is not None:
+                            self._step_down(mode, e)
+                            return plain
                 raise self._status_error(e) from None
             except (openai.APITimeoutError, openai.APIConnectionError) as e:
                 raise RetryableLLMError(f"{type(e).__name__}: {e}") from None
@@ -133,8 +165,10 @@ class OpenAIBackend:
             if not isinstance(resp, ChatCompletion):  # the SDK hands over non-JSON as it came
                 raise RetryableLLMError(f"{self.name} answered with something that is not a "
                                         f"chat completion: {_snippet(resp)}")
+            if prompt.json_schema is not None and mode == self.mode:
+                self.format_ok = True
             try:
-                return self._completion(resp, prompt)
+                return self._completion(resp, prompt, mode)
             except (AttributeError, TypeError, IndexError, KeyError, ValueError) as e:
                 raise RequestRejected(f"{self.name} sent an unreadable chat completion "
                                       f"({type(e).__name__}: {e})") from None
@@ -147,8 +181,7 @@ class OpenAIBackend:
         text, param = str(e).lower(), (e.param or "").lower()
         if prompt.json_schema is not None and mode != "none" and (
                 param == "response_format" or any(w in text for w in _FORMAT_WORDS)):
-            if self.mode == mode:
-                self.mode = MODES[MODES.index(mode) + 1]
+            self._step_down(mode, e)
             return True
         if param == "max_tokens" or ("max_tokens" in text and "max_completion_tokens" in text):
             if self.max_tokens_param == "max_completion_tokens":
@@ -160,6 +193,29 @@ class OpenAIBackend:
                 self.dropped.add(p)
                 return True
         return False
+
+    def _step_down(self, mode: str, e: openai.APIStatusError) -> None:
+        """The next mode after `mode`, said in one log line; nothing if another request has
+        already stepped down from it."""
+        if self.mode != mode or mode == "none":
+            return
+        self.mode = MODES[MODES.index(mode) + 1]
+        self.format_ok = False
+        note = (f"{self.name} at {self.base_url or 'the OpenAI API'} refused response_format "
+                f"{MODE_FORMS[mode]} ({e.status_code}: {_snippet(_message(e))}): asking for "
+                f"JSON with {MODE_FORMS[self.mode]} from now on")
+        self.switches.append(note)
+        log.warning("%s", note)
+
+    async def _probe_plain(self, prompt: Prompt) -> Completion | None:
+        """The request without response_format: its answer if the server gives one."""
+        try:
+            resp = await self.client.post("/chat/completions", body=self._body(prompt, "none"),
+                                          cast_to=ChatCompletion)
+            return self._completion(resp, prompt, "none") if isinstance(
+                resp, ChatCompletion) else None
+        except Exception:  # any failure: the 5xx was the server's, not the format's
+            return None
 
     def _status_error(self, e: openai.APIStatusError) -> Exception:
         status, where = e.status_code, self.base_url or "the OpenAI API"
@@ -176,7 +232,7 @@ class OpenAIBackend:
                                  f"URL is wrong (404){hint}")
         return RequestRejected(f"{status} from {self.name}: {e}")
 
-    def _completion(self, resp: ChatCompletion, prompt: Prompt) -> Completion:
+    def _completion(self, resp: ChatCompletion, prompt: Prompt, mode: str) -> Completion:
         choice = resp.choices[0] if resp.choices else None  # a lenient parse: may be None
         text = getattr(getattr(choice, "message", None), "content", None) or ""
         if not isinstance(text, str):  # e.g. a list of parts, or an object
@@ -190,11 +246,29 @@ class OpenAIBackend:
         model = getattr(resp, "model", None)
         model = model if isinstance(model, str) and model else self.model
         return Completion(text, pt, ct, model,
-                          extra={"mode": self.mode,
+                          extra={"mode": mode if prompt.json_schema is not None else "none",
                                  "finish_reason": getattr(choice, "finish_reason", None)})
 
     async def aclose(self) -> None:
         await self.client.close()
+
+
+def _message(e: openai.APIStatusError) -> str:
+    """The error's own message (from the body when the server sent JSON)."""
+    body = e.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        msg = inner.get("message") if isinstance(inner, dict) else inner
+        if msg:
+            return str(msg)
+    return str(e.message or e)
+
+
+def _names_format(e: openai.APIStatusError) -> bool:
+    """Whether an error names the response format (e.g. llama-cpp-python's 500: "'loc':
+    ('body', 'response_format', 'type') ... Input should be 'text' or 'json_object'")."""
+    text = f"{_message(e)} {e.param or ''}".lower()
+    return any(w in text for w in _FORMAT_WORDS)
 
 
 def _snippet(reply: object) -> str:
@@ -204,15 +278,25 @@ def _snippet(reply: object) -> str:
 
 
 async def check_reachable(base_url: str | None, api_key: str | None, provider: str,
-                          timeout: float = 5.0) -> str | None:
-    """None if the server answers GET /models, else one line saying what to do."""
+                          timeout: float = 5.0,
+                          notify: Callable[[str], None] | None = None) -> str | None:
+    """None if the server answers GET /models, else one line saying what to do. A server
+    that accepts the connection but does not answer in time counts as reachable and busy (a
+    single-slot server answers nothing while it generates): `notify` is told so in one line."""
     from agentsim.llm.config import HINTS
 
     client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key or "local", max_retries=0,
                                 timeout=timeout)
     try:
         await client.models.list()
-    except (openai.APIConnectionError, openai.APITimeoutError):
+    except openai.APITimeoutError as e:
+        if type(e.__cause__).__name__ == "ConnectTimeout":  # httpx's or httpx2's: no server
+            hint = HINTS.get(provider, "check the URL")
+            return f"cannot reach {base_url or 'the OpenAI API'} ({hint})"
+        note = (f"{provider} at {base_url or 'the OpenAI API'} took the connection but did not "
+                f"answer GET /models within {timeout:g}s: taking it as busy, not down")
+        (notify or log.warning)(note)
+    except openai.APIConnectionError:
         hint = HINTS.get(provider, "check the URL")
         return f"cannot reach {base_url or 'the OpenAI API'} ({hint})"
     except (openai.AuthenticationError, openai.PermissionDeniedError):

@@ -6,7 +6,12 @@ request (so hundreds can be in flight at once), and injects faults on a seeded s
 requests: "429" (with Retry-After), "500", "hang" (no answer for a long time), "malformed"
 (fenced, wrapped in chatter, or cut in half), "html" (status 200 with an HTML page, as a proxy
 or a captive portal sends). With `reject_json_schema=True` it answers a `response_format` of
-type json_schema with a 400, as some local servers do. With `die_after=N` it answers N chat
+type json_schema with a 400, as some local servers do. With `llamacpp_python=True` it acts as
+llama-cpp-python's server: a json_schema response format is a 500 whose body names
+`response_format` (its pydantic error), `{"type": "json_object", "schema": S}` is answered
+with JSON that validates against S (the grammar enforces it), and a bare json_object gets some
+JSON object, not necessarily the schema's. `formats` lists the response format of every chat
+request (None when there was none). With `die_after=N` it answers N chat
 requests, then dies: it stops listening and drops every connection without an answer. With
 `hang_after=N` it answers N chat requests, then hangs on every one after them.
 A handler may set its own `content-type` in the extra headers it returns.
@@ -36,6 +41,12 @@ __all__ = ["FakeOpenAIServer", "example_for"]
 
 Responder = Callable[..., Any]  # (template_id, variables[, request_body]) -> dict | model | str
 FAULTS = ("429", "500", "hang", "malformed", "html")
+# What llama-cpp-python's server (0.3) answers to a response_format of type json_schema.
+LLAMACPP_PYTHON_500 = (
+    "1 validation error:\n  {{'type': 'literal_error', 'loc': ('body', 'response_format', "
+    "'type'), 'msg': \"Input should be 'text' or 'json_object'\", 'input': '{}', 'ctx': "
+    "{{'expected': \"'text' or 'json_object'\"}}}}\n\n  File \"llama_cpp/server/app.py\", "
+    "line 376, in create_chat_completion\n    POST /v1/chat/completions")
 HTML_PAGE = ("<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n"
              "<body><h1>Bad Gateway</h1><p>The upstream server is down.</p></body></html>\n")
 
@@ -53,6 +64,7 @@ class FakeOpenAIServer:
         faults: Mapping[str, float] | None = None,
         seed: int = 0,
         reject_json_schema: bool = False,
+        llamacpp_python: bool = False,
         hang_seconds: float = 3600.0,
         die_after: int | None = None,
         hang_after: int | None = None,
@@ -71,6 +83,7 @@ class FakeOpenAIServer:
             raise ValueError(f"faults: shares of {', '.join(FAULTS)} summing to at most 1")
         self.rng = random.Random(seed)
         self.reject_json_schema = reject_json_schema
+        self.llamacpp_python = llamacpp_python
         self.hang_seconds = hang_seconds
         self.die_after = die_after
         self.hang_after = hang_after
@@ -120,6 +133,7 @@ class FakeOpenAIServer:
         self.max_in_flight = self.in_flight
         self.by_status: Counter[str] = Counter()
         self.started: list[float] = []
+        self.formats: list[dict[str, Any] | None] = []
 
     def _run(self) -> None:
         self._loop = asyncio.new_event_loop()
@@ -198,9 +212,14 @@ class FakeOpenAIServer:
 
     async def _complete(self, req: dict[str, Any]) -> tuple[int, dict, str]:
         fmt = req.get("response_format") or {}
+        self.formats.append(req.get("response_format"))
         if self.reject_json_schema and fmt.get("type") == "json_schema":
             return 400, {}, json.dumps({"error": {
                 "message": "response_format json_schema is not supported", "type": "invalid"}})
+        if self.llamacpp_python and fmt.get("type") not in (None, "text", "json_object"):
+            return 500, {}, json.dumps({"error": {
+                "message": LLAMACPP_PYTHON_500.format(fmt.get("type")),
+                "type": "internal_server_error", "param": None, "code": None}})
         fault = self._fault()
         if fault == "hang" or (self.hang_after is not None and self.requests > self.hang_after):
             await asyncio.sleep(self.hang_seconds)
@@ -250,7 +269,11 @@ class FakeOpenAIServer:
                 return out.model_dump_json()
             return out if isinstance(out, str) else json.dumps(out)
         fmt = req.get("response_format") or {}
-        schema = (fmt.get("json_schema") or {}).get("schema") or _schema_in_text(req)
+        if self.llamacpp_python and fmt.get("type") == "json_object":
+            schema = fmt.get("schema")  # enforced when given; else any JSON object will do
+            return json.dumps(example_for(schema) if schema else {"answer": "ok"})
+        schema = (fmt.get("json_schema") or {}).get("schema") or fmt.get("schema") \
+            or _schema_in_text(req)
         if schema:
             return json.dumps(example_for(schema))
         return "ok"
