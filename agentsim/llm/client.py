@@ -386,7 +386,7 @@ class LLMClient:
         if topic not in self._warned:  # once per template (and once for the budget)
             self._warned.add(topic)
             log.warning("no usable LLM answer for %r (%s): the fallback answers such calls",
-                        prompt.template_id, str(err)[:200])
+                        prompt.template_id, " ".join(str(err).split())[:200])  # one line
         c = await self.fallback.complete(prompt)
         return _parse(c.text, schema)[0], Completion(c.text, 0, 0, "fallback")
 
