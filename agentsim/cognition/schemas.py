@@ -33,9 +33,10 @@ def _norm(text: str) -> str:
 
 class Out(BaseModel):
     """Every answer model. Its validator rejects text copied from the model's own schema (a
-    field's name, title or description, or an example of seven words or more): small models copy what the
-    prompt shows them, and such an answer is re-asked, not used. The fields named in `_words`
-    must hold words: not empty, not a placeholder, not an id."""
+    field's name, title or description, or an example of seven words or more): small models
+    copy what the prompt shows them, and such an answer is re-asked, not used. The text in
+    the fields named in `_words` must be words: not a placeholder, not an id (whether it may be
+    blank is the field's `min_length`)."""
 
     model_config = ConfigDict(extra="ignore")
     _words: ClassVar[tuple[str, ...]] = ()
@@ -59,6 +60,8 @@ class Out(BaseModel):
 
 def _check_words(name: str, v: str) -> None:
     text = v.strip().strip(".").strip()
+    if not v.strip():
+        return
     if not _LETTERS.search(text):
         raise ValueError(f"{name} must say something in words, not {v!r}")
     if _PLACEHOLDER.match(text) or text.startswith("<") or _IDENTIFIER.match(text):
@@ -179,7 +182,7 @@ MemoryId = Annotated[int, Field(ge=0)]
 
 
 class Turn(Out):
-    utterance: str = Field(min_length=1, max_length=600,
+    utterance: str = Field(max_length=600,
                            examples=["Morning, Tom! Did you hear the library opens late today?"])
     shares_memory_id: MemoryId | None = Field(
         None, description="id of the memory whose news this utterance passes on, if any",
