@@ -11,7 +11,15 @@ import json
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from agentsim.cognition.plan_checks import CRITERIA
 
@@ -121,7 +129,7 @@ def importance_scores(n: int) -> type[ImportanceScores]:
                                    examples=[[2, 7, 4, 1, 5, 3, 8, 2, 6, 3]])))
 
 
-Activity = Annotated[str, Field(min_length=3, max_length=160)]
+Activity = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=160)]
 
 
 class PlanItem(Out):
