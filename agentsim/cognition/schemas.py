@@ -49,6 +49,20 @@ class Out(BaseModel):
     model_config = ConfigDict(extra="ignore")
     _words: ClassVar[tuple[str, ...]] = ()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _clip(cls, data: Any) -> Any:
+        """Text longer than its field's `max_length` is cut, not rejected: the limit is there
+        for servers that write the schema as a grammar, and a re-ask costs more than a cut."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for name, limit in _text_limits(cls).items():
+            v = out.get(name)
+            if isinstance(v, str) and len(v) > limit:
+                out[name] = v[:limit].rstrip()
+        return out
+
     @model_validator(mode="after")
     def _not_copied(self) -> Any:
         banned = _schema_text(type(self))
@@ -74,6 +88,18 @@ def _check_words(name: str, v: str) -> None:
         raise ValueError(f"{name} must say something in words, not {v!r}")
     if _PLACEHOLDER.match(text) or text.startswith("<") or _IDENTIFIER.match(text):
         raise ValueError(f"{name} must say something in words, not the placeholder {v!r}")
+
+
+@functools.cache
+def _text_limits(model: type[BaseModel]) -> dict[str, int]:
+    """Field name -> max_length, for the text fields that have one."""
+    out = {}
+    for name, f in model.model_fields.items():
+        limits = [m.max_length for m in f.metadata
+                  if isinstance(getattr(m, "max_length", None), int)]
+        if limits and f.annotation in (str, str | None):
+            out[name] = min(limits)
+    return out
 
 
 @functools.cache
@@ -129,7 +155,7 @@ def importance_scores(n: int) -> type[ImportanceScores]:
                                    examples=[[2, 7, 4, 1, 5, 3, 8, 2, 6, 3]])))
 
 
-Activity = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=160)]
+Activity = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)]
 
 
 class PlanItem(Out):
@@ -190,7 +216,7 @@ MemoryId = Annotated[int, Field(ge=0)]
 
 
 class Turn(Out):
-    utterance: str = Field(max_length=600,
+    utterance: str = Field(max_length=1000,
                            examples=["Morning, Tom! Did you hear the library opens late today?"])
     shares_memory_id: MemoryId | None = Field(
         None, description="id of the memory whose news this utterance passes on, if any",
@@ -204,17 +230,17 @@ class Turn(Out):
 
 
 class ConversationMemory(Out):
-    summary: str = Field(min_length=3, max_length=400,
+    summary: str = Field(min_length=3, max_length=1000,
                          description="one sentence, first person, what the conversation was about",
                          examples=["Tom and I talked about the late opening of the library."])
-    relationship: str = Field(min_length=3, max_length=400,
+    relationship: str = Field(min_length=3, max_length=1000,
                               description="one sentence: how I now see the other person",
                               examples=["Tom is a friendly neighbour who keeps me posted."])
     closeness_change: float = Field(0.0, ge=-0.3, le=0.3, examples=[0.1])
     _words = ("summary", "relationship")
 
 
-Question = Annotated[str, Field(min_length=3, max_length=300)]
+Question = Annotated[str, Field(min_length=3, max_length=1000)]
 
 
 class Questions(Out):
@@ -224,9 +250,9 @@ class Questions(Out):
 
 
 class Insight(Out):
-    text: str = Field(min_length=3, max_length=400,
+    text: str = Field(min_length=3, max_length=1000,
                       examples=["Tom cares a lot about the people in his street."])
-    evidence: list[MemoryId] = Field(default_factory=list, max_length=20,
+    evidence: list[MemoryId] = Field(default_factory=list, max_length=50,
                                      description="ids of supporting memories", examples=[[3, 8]])
     _words = ("text",)
 
@@ -238,10 +264,10 @@ class Insights(Out):
 class InterviewAnswer(Out):
     answer: str = Field(min_length=1, max_length=2000,
                         examples=["I spent the morning at the shop, then had lunch with Tom."])
-    memory_ids: list[MemoryId] = Field(default_factory=list, max_length=30,
+    memory_ids: list[MemoryId] = Field(default_factory=list, max_length=50,
                                        description="ids of memories drawn on", examples=[[4]])
     sources: list[str] = Field(
-        default_factory=list, max_length=20,
+        default_factory=list, max_length=50,
         description="ids of the document passages drawn on, e.g. doc.md#2", examples=[[]]
     )
     _words = ("answer",)
@@ -298,7 +324,7 @@ class SkillCode(Out):
     description: str = Field(min_length=3, max_length=300,
                              description="one sentence: what the skill does, for retrieval",
                              examples=["Water the plants in a garden with the watering can."])
-    code: str = Field(min_length=10, max_length=6000,
+    code: str = Field(min_length=10,
                       description="the whole function: def name(world, ...): with a docstring",
                       examples=['def water_plants(world, place="garden"):\n'
                                 '    """Water the plants."""\n    world.go(place)\n'])
@@ -400,7 +426,7 @@ class DialogueCritique(Out):
 
     score: float = Field(ge=0, le=1, description="0 poor .. 1 just right", examples=[0.9])
     satisfied: bool = Field(description="true if the turn is good as it is", examples=[True])
-    failed: list[str] = Field(default_factory=list, max_length=8,
+    failed: list[str] = Field(default_factory=list, max_length=20,
                               description="names of criteria it fails", examples=[[]])
     critique: str = Field("", max_length=600,
                           description="one sentence: what to change, if anything",
