@@ -24,7 +24,9 @@ from pydantic import (
 from agentsim.cognition.plan_checks import CRITERIA
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
-HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"  # what the schema asks for (a grammar then writes it)
+# What the schema asks for (a grammar then writes it). [0-9], not \d: llama.cpp's
+# schema-to-grammar converter rejects the escape.
+HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 ID = r"^[A-Za-z0-9_.:#/-]{1,80}$"  # place, object and passage ids
 _NORM = re.compile(r"[\W_]+")
 # What a model writes when it copies a template rather than answering: "...", "<activity>",
