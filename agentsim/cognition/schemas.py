@@ -323,16 +323,15 @@ class SkillCode(Out):
 
     name: str = Field(max_length=62, description="the function's name, lower_case_with_underscores",
                       examples=["water_plants"])
-    description: str = Field(min_length=3, max_length=300,
+    description: str = Field(max_length=300,
                              description="one sentence: what the skill does, for retrieval",
                              examples=["Water the plants in a garden with the watering can."])
-    code: str = Field(min_length=10,
+    code: str = Field(min_length=1,
                       description="the whole function: def name(world, ...): with a docstring",
                       examples=['def water_plants(world, place="garden"):\n'
                                 '    """Water the plants."""\n    world.go(place)\n'])
     args: dict[str, Any] = Field(default_factory=dict, description="arguments for this task",
                                  examples=[{"place": "garden"}])
-    _words = ("description",)
 
     @field_validator("code")
     @classmethod
