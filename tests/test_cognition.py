@@ -57,8 +57,9 @@ async def test_plan_day_then_hour_then_minutes():
     def fn(tid, v):
         seen.append((tid, v))
         if tid == "decompose" and v["granularity"] == "hour":
-            return {"steps": [{"minutes": 60, "activity": "a"}, {"minutes": 60, "activity": "b"},
-                              {"minutes": 60, "activity": "c"}]}
+            return {"steps": [{"minutes": 60, "activity": "do a"},
+                              {"minutes": 60, "activity": "do b"},
+                              {"minutes": 60, "activity": "do c"}]}
         if tid == "decompose":
             return {"steps": [{"minutes": 15, "activity": "brew", "object": "nope"},
                               {"minutes": 45, "activity": "serve"}]}
@@ -75,7 +76,7 @@ async def test_plan_day_then_hour_then_minutes():
     assert agent.memory.records(kinds={MemoryKind.plan})
 
     action = await next_action(agent, ctx)  # 08:00: chunk b (08:00-09:00), first step
-    assert [h.activity for h in agent.hour_plan] == ["a", "b", "c"]
+    assert [h.activity for h in agent.hour_plan] == ["do a", "do b", "do c"]
     assert agent.hour_plan[1].start.hour == 8
     assert action.activity == "brew" and action.object is None  # unknown object dropped
     assert (action.end - action.start).total_seconds() == 15 * 60

@@ -75,8 +75,10 @@ async def test_render_and_validate(prompts):
     assert p.template_id == "echo" and p.variables == {"who": "Ann", "what": "hi"}
     assert p.messages[0] == {"role": "system", "content": "You are Ann."}
     content = p.messages[1]["content"]
-    assert content.startswith("Say hi.\n\nAnswer with one JSON object matching this schema")
-    assert json.loads(content.splitlines()[-1]) == Answer.model_json_schema()
+    assert content.startswith("Say hi.\n\nAnswer with one JSON object and nothing else, with "
+                              "the keys of this example")
+    assert json.loads(content.splitlines()[-1]) == {"word": "...", "n": 1}
+    assert "Word" not in content  # the schema's titles are not pasted into the prompt
     assert p.json_schema == Answer.model_json_schema() and p.schema_name == "Answer"
 
 

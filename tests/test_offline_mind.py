@@ -317,6 +317,23 @@ def test_answers_validate_and_are_deterministic(template_id: str) -> None:
     assert ask(template_id, copy.deepcopy(REALISTIC[template_id])) == first
 
 
+@pytest.mark.parametrize("template_id", sorted(TEMPLATES))
+def test_every_template_renders_with_its_example_variables_within_the_context(
+        template_id: str) -> None:
+    from agentsim.llm.client import output_instruction
+    from agentsim.llm.prompts import ANSWER_TOKENS, CONTEXT_TOKENS, PromptLibrary
+
+    library = PromptLibrary()
+    messages = library.render(template_id, REALISTIC[template_id])
+    assert messages[-1]["role"] == "user" and messages[0]["content"]
+    text = "".join(m["content"] for m in messages)
+    assert "{{" not in text and "{%" not in text and "[user]" not in text
+    instruction = output_instruction(TEMPLATES[template_id][0])
+    assert library.tokens(messages) <= library.budget(template_id)
+    assert library.tokens(messages) + library.count_tokens(instruction) + ANSWER_TOKENS \
+        <= CONTEXT_TOKENS
+
+
 async def test_complete_answers_from_variables_not_text() -> None:
     mind = OfflineMind()
     assert isinstance(mind, Backend)

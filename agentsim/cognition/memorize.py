@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context
-from agentsim.cognition.schemas import ImportanceScores
+from agentsim.cognition.schemas import importance_scores
 from agentsim.memory.record import MemoryKind, MemoryRecord
 from agentsim.world.schema import ScheduledEvent
 
@@ -40,12 +40,12 @@ async def memorize(agent: Agent, experiences: list[Experience], ctx: Context) ->
         answer = await ctx.llm.ask(
             "importance",
             {"persona": agent.persona_vars(ctx.world_name), "observations": unscored},
-            schema=ImportanceScores,
+            schema=importance_scores(len(unscored)),  # a wrong count is re-asked
             tier="fast",
             agent=agent.id,
         )
         scores = list(answer.scores)
-    scores += [3] * (len(unscored) - len(scores))  # a model that answered too few: neutral
+    scores += [3] * (len(unscored) - len(scores))  # (a replayed answer with too few: neutral)
     vectors = await ctx.embed([e.text for e in experiences])
     it = iter(scores)
     records = []

@@ -37,8 +37,47 @@ def _fmt(a: Action) -> str:
     return f"{a.start:%H:%M} {a.activity} @ {a.place}"
 
 
-def _places(ctx: Context) -> list[dict[str, str]]:
-    return [{"id": p, "name": ctx.places.name(p)} for p in ctx.places.ids()]
+PLACES_CAP = 24  # places listed in a planning prompt
+MEMORIES_SCANNED = 40  # recent memories searched for the places they name
+
+
+def relevant_places(agent: Agent, ctx: Context, also: list[str] | tuple[str, ...] = (),
+                    cap: int = PLACES_CAP) -> list[dict[str, str]]:
+    """The places a planning prompt lists, most relevant first, at most `cap` (a town can have
+    hundreds; a prompt listing all of them does not fit a small model's context): home and
+    where the agent is, `also` (the places of today's events, of the plan at hand), the
+    places of its routine (work among them), of the events it knows of and those its recent
+    memories name; then the other rooms of those areas, then the areas nearest to it."""
+    places = ctx.places
+    p = agent.persona
+    wanted: list[str] = [p.home, agent.destination or agent.location, *also,
+                         *(r.place for r in p.daily_routine),
+                         *(e.place for e in agent.memory.events_known(None))]
+    recent = agent.memory.recent(MEMORIES_SCANNED)
+    wanted += [r.event.place for r in recent if r.event is not None]
+    text = " ".join(r.text.lower() for r in recent)
+    if text:
+        wanted += [a for a in places.areas()
+                   if a in text or (len(places.name(a)) > 3 and places.name(a).lower() in text)]
+    chosen = [x for x in dict.fromkeys(wanted) if x in places]
+    for x in list(chosen):  # the area each is in, and the rooms next to it
+        area = places.area_of(x)
+        chosen += [area, *places.children(area)] if area in places else []
+    chosen = list(dict.fromkeys(chosen))
+    if len(chosen) < cap:
+        origin = chosen[0] if chosen else None
+        near = [a for a in places.areas() if a not in chosen]
+        if origin is not None:
+            near.sort(key=lambda a: (_minutes(ctx, origin, a), a))
+        chosen += near[:cap - len(chosen)]
+    return [{"id": x, "name": places.name(x)} for x in chosen[:cap]]
+
+
+def _minutes(ctx: Context, a: str, b: str) -> float:
+    try:
+        return ctx.places.travel_minutes(a, b)
+    except KeyError:  # not reachable: last
+        return float("inf")
 
 
 CRITERIA_QUESTIONS = {
@@ -93,7 +132,7 @@ async def plan_day(agent: Agent, ctx: Context) -> None:
         ],
         "yesterday": agent.yesterday,
         "events": [event_vars(e, ctx.places.name(e.place)) for e in events_today(agent, ctx)],
-        "places": _places(ctx),
+        "places": relevant_places(agent, ctx, [e.place for e in events_today(agent, ctx)]),
         "goals": list(p.goals),
     }
     frame = {"origin": p.home, "day_start": variables["wake"], "day_end": variables["sleep"],
@@ -125,7 +164,7 @@ async def replan(agent: Agent, news: ScheduledEvent, ctx: Context) -> None:
             for a in remaining
         ],
         "news": event_vars(news, ctx.places.name(news.place)),
-        "places": _places(ctx),
+        "places": relevant_places(agent, ctx, [news.place, *(a.place for a in remaining)]),
     }
     frame = {"origin": agent.destination or agent.location, "day_start": now_hm,
              "day_end": agent.persona.sleep.strftime("%H:%M"), "events": [variables["news"]]}
@@ -192,13 +231,21 @@ async def _refined(agent: Agent, ctx: Context, template: str, variables: dict[st
                 for n, a in enumerate(history)]
         return await ctx.llm.ask(
             "plan_refine",
-            {**base, "places": variables["places"], "plan": plan_vars(latest), "history": past},
+            {**base, "places": _with(variables["places"], [i.place for i in latest.items], ctx),
+             "plan": plan_vars(latest), "history": past},
             schema=DayPlan, agent=agent.id)
 
     trace = await refine(generate, feedback, improve, kind=kind, max_rounds=rounds)
     ctx.emit(Refined, agent=agent.id,
              **trace_fields(trace, template, variables))
     return trace.final
+
+
+def _with(places: list[dict[str, str]], ids: list[str], ctx: Context) -> list[dict[str, str]]:
+    """`places` and, first after them, the known places among `ids` not listed yet."""
+    listed = {p["id"] for p in places}
+    more = [x for x in dict.fromkeys(ids) if x in ctx.places and x not in listed]
+    return [*places, *({"id": x, "name": ctx.places.name(x)} for x in more)]
 
 
 def combine(checks: PlanChecks, critic: PlanCritique) -> Feedback:

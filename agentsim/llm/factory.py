@@ -74,6 +74,9 @@ def build_llm(
             if s not in shared:
                 shared[s] = _backend(s, offline, settings.structured, settings.local, notify)
         backends = {tier: shared[s] for tier, s in settings.tiers.items()}
+    counter = getattr(backends.get("smart"), "count_tokens", None)
+    if callable(counter):  # a backend with a tokenizer counts the prompt budgets
+        prompts.count_tokens = counter
     calls, tokens, usd = budget
     b = Budget(
         calls=calls if calls is not None else settings.budget_calls,

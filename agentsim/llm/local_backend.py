@@ -83,7 +83,9 @@ class LocalBackend:
         self.n_gpu_layers = int(n_gpu_layers)
         self.notify = notify
         self._llama: Any = None
+        self._vocab: Any = None  # a tokenizer alone, for counting on any thread
         self._load_lock = threading.Lock()
+        self._vocab_lock = threading.Lock()
         self._grammars: dict[str, Any] = {}
         self._no_grammar: set[str] = set()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="agentsim-local-llm")
@@ -121,8 +123,16 @@ class LocalBackend:
         return self._grammars[key]
 
     def count_tokens(self, text: str) -> int:
-        """Tokens of `text` in the model's own tokenizer (loads the model)."""
-        return len(self._load().tokenize(text.encode("utf-8", "replace"), add_bos=False))
+        """Tokens of `text` in the model's own tokenizer: a vocabulary-only instance of the
+        model, so prompts can be measured on any thread while the model generates on its own."""
+        with self._vocab_lock:
+            if self._vocab is None:
+                from llama_cpp import Llama
+
+                with _quiet():  # llama.cpp writes a context warning to stderr for it
+                    self._vocab = Llama(model_path=str(self.path), vocab_only=True,
+                                        verbose=False)
+            return len(self._vocab.tokenize(text.encode("utf-8", "replace"), add_bos=False))
 
     # -- a request ----------------------------------------------------------------------------
     async def complete(self, prompt: Prompt) -> Completion:
@@ -164,11 +174,22 @@ class LocalBackend:
 
     async def aclose(self) -> None:
         self._pool.shutdown(wait=True)
-        llama, self._llama = self._llama, None
-        if llama is not None:
+        for llama in (self._llama, self._vocab):
             close = getattr(llama, "close", None)
             if close is not None:
                 close()
+        self._llama = self._vocab = None
+
+
+def _quiet() -> Any:
+    """llama.cpp's own writes to stderr held back, where llama-cpp-python can do that."""
+    try:
+        from llama_cpp._utils import suppress_stdout_stderr
+    except ImportError:
+        import contextlib
+
+        return contextlib.nullcontext()
+    return suppress_stdout_stderr(disable=False)
 
 
 def _trained_context(llama: Any) -> int | None:

@@ -5,13 +5,22 @@ A template's rendered text is split into chat messages by header lines `[system]
 header is part of the system message. Files whose name starts with `_` are partials for
 `{% include %}`, not prompts. Put the stable part (the persona) first, so servers with prefix
 caching reuse it.
+
+Every rendered prompt fits a token budget (`PromptLibrary.budget`): the template's own budget
+(`BUDGETS`) and at most the context (`context_tokens`) less the answer's tokens and the JSON
+instruction. A prompt over it is rendered again with its trimmable list variables (`TRIM`)
+shortened, the longest first, until it fits; it never fails for being long. Tokens are
+estimated as characters / 4 unless the library is given a tokenizer (`count_tokens`). The
+variables a backend sees (`Prompt.variables`) are the caller's, untrimmed: the offline mind
+answers from them.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +29,51 @@ import jinja2
 from agentsim.resources import prompts_dir
 
 _HEADER = re.compile(r"^\[(system|user|assistant)\][ \t]*$", re.MULTILINE)
+log = logging.getLogger("agentsim.llm")
+
+CONTEXT_TOKENS = 4096  # the smallest context common local models run with
+ANSWER_TOKENS = 512  # kept free for the answer (`Prompt.max_tokens`)
+INSTRUCTION_TOKENS = 250  # kept free for the JSON instruction appended to the prompt
+MESSAGE_TOKENS = 4  # a chat template's cost per message
+DEFAULT_BUDGET = 2000
+# Prompt tokens per template (before the JSON instruction), never more than the context allows.
+BUDGETS: dict[str, int] = {
+    "importance": 1200, "day_plan": 1400, "replan": 1200, "plan_critique": 1600,
+    "plan_refine": 1800, "decompose": 900, "react": 900, "converse_turn": 1400,
+    "conversation_memory": 1200, "dialogue_critique": 1200, "dialogue_refine": 1600,
+    "reflect_questions": 1400, "reflect_insights": 1400, "interview": 1600,
+    "skill_choose": 1200, "skill_write": 2400, "skill_fix": 2600, "skill_verify": 1000,
+    "curriculum": 1200,
+}
+# The list variables a template may lose items of to fit, and which end is kept: "first"
+# (ranked lists: the best come first) or "last" (transcripts, histories: the latest matter).
+TRIM: dict[str, dict[str, str]] = {
+    "day_plan": {"places": "first", "events": "first", "goals": "first"},
+    "replan": {"places": "first", "remaining": "first"},
+    "plan_critique": {"events": "first", "routine": "first", "goals": "first"},
+    "plan_refine": {"places": "first", "history": "last", "events": "first",
+                    "goals": "first", "routine": "first"},
+    "decompose": {"objects": "first"},
+    "react": {"memories": "first", "news": "first"},
+    "converse_turn": {"memories": "first", "news": "first", "transcript": "last"},
+    "dialogue_refine": {"memories": "first", "news": "first", "transcript": "last",
+                        "history": "last"},
+    "dialogue_critique": {"transcript": "last", "problems": "first"},
+    "conversation_memory": {"transcript": "last"},
+    "reflect_questions": {"memories": "last"},
+    "reflect_insights": {"memories": "first"},
+    "interview": {"memories": "first", "knowledge": "first"},
+    "skill_choose": {"candidates": "first"},
+    "skill_write": {"examples": "first", "objects": "first"},
+    "skill_fix": {"history": "last", "objects": "first"},
+    "skill_verify": {"steps": "last"},
+    "curriculum": {"options": "first", "skills": "first"},
+}
+
+
+def estimate_tokens(text: str) -> int:
+    """The default token count: one token per four characters (rounded up)."""
+    return (len(text) + 3) // 4
 
 
 class PromptError(Exception):
@@ -30,8 +84,19 @@ class PromptError(Exception):
 class PromptLibrary:
     """The templates of one folder, loaded on first use and kept compiled."""
 
-    def __init__(self, directory: str | Path | None = None):
+    def __init__(self, directory: str | Path | None = None, *,
+                 context_tokens: int = CONTEXT_TOKENS, answer_tokens: int = ANSWER_TOKENS,
+                 budgets: Mapping[str, int] | None = None,
+                 trim: Mapping[str, Mapping[str, str]] | None = None,
+                 count_tokens: Callable[[str], int] | None = None):
+        """`count_tokens`: a backend's tokenizer, when it has one (default: characters / 4)."""
         self.directory = Path(directory) if directory is not None else prompts_dir()
+        self.context_tokens = context_tokens
+        self.answer_tokens = answer_tokens
+        self.budgets = dict(BUDGETS if budgets is None else budgets)
+        self.trim = {k: dict(v) for k, v in (TRIM if trim is None else trim).items()}
+        self.count_tokens = count_tokens or estimate_tokens
+        self.trimmed: dict[str, int] = {}  # template id -> prompts that had to be trimmed
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(self.directory)),
             undefined=jinja2.StrictUndefined,
@@ -48,8 +113,58 @@ class PromptLibrary:
     def path(self, template_id: str) -> Path:
         return self.directory / f"{template_id}.j2"
 
+    def budget(self, template_id: str) -> int:
+        """The most tokens the rendered template may take (the JSON instruction and the
+        answer come on top, within the context)."""
+        room = self.context_tokens - self.answer_tokens - INSTRUCTION_TOKENS
+        return max(1, min(self.budgets.get(template_id, DEFAULT_BUDGET), room))
+
+    def tokens(self, messages: tuple[Mapping[str, str], ...]) -> int:
+        """The prompt tokens of `messages`, by the library's tokenizer."""
+        return sum(self.count_tokens(m["content"]) + MESSAGE_TOKENS for m in messages)
+
     def render(self, template_id: str, variables: Mapping[str, Any]) -> tuple[dict[str, str], ...]:
-        """The chat messages of `template_id` rendered with `variables`."""
+        """The chat messages of `template_id` rendered with `variables`, trimmed to the
+        template's budget (see the module docstring)."""
+        messages = self._render(template_id, variables)
+        budget = self.budget(template_id)
+        if self.tokens(messages) <= budget or not self.trim.get(template_id):
+            return messages
+        return self.fit(template_id, variables, messages, budget)
+
+    def fit(self, template_id: str, variables: Mapping[str, Any],
+            messages: tuple[dict[str, str], ...], budget: int) -> tuple[dict[str, str], ...]:
+        """Drop items of the trimmable lists, the longest list first, until the prompt fits
+        `budget` or nothing is left to drop (then the shortest rendering is used)."""
+        keep = self.trim.get(template_id, {})
+        lists = {k: list(v) for k, v in variables.items()
+                 if k in keep and isinstance(v, (list, tuple)) and v}
+        current = dict(variables)
+        over = self.tokens(messages) - budget
+        while over > 0 and lists:
+            sizes = {k: sum(estimate_tokens(json.dumps(i, ensure_ascii=False, default=str))
+                            for i in v) for k, v in lists.items()}
+            name = max(sizes, key=lambda k: (sizes[k], k))
+            items = lists[name]
+            per_item = max(1, sizes[name] // len(items))
+            drop = min(len(items), max(1, -(-over // per_item)))
+            drop = min(drop, max(1, len(items) // 2))  # at most half a list at a time
+            items = items[:len(items) - drop] if keep[name] == "first" else items[drop:]
+            if items:
+                lists[name] = items
+            else:
+                del lists[name]
+            current[name] = type(variables[name])(items)
+            messages = self._render(template_id, current)
+            over = self.tokens(messages) - budget
+        if template_id not in self.trimmed:
+            log.info("prompt %r over its budget of %d tokens: lists trimmed%s", template_id,
+                     budget, "" if over <= 0 else f" (still {over} over)")
+        self.trimmed[template_id] = self.trimmed.get(template_id, 0) + 1
+        return messages
+
+    def _render(self, template_id: str, variables: Mapping[str, Any]
+                ) -> tuple[dict[str, str], ...]:
         where = self.path(template_id)
         try:
             template = self.env.get_template(where.name)
@@ -106,6 +221,100 @@ def reask_messages(messages: tuple[Mapping[str, str], ...], bad: str, err: Excep
 
 def schema_instruction(schema: Mapping[str, Any]) -> str:
     """Appended to the last user message when an answer must be JSON: it makes JSON work even
-    on servers that ignore `response_format`."""
-    compact = json.dumps(schema, separators=(",", ":"), ensure_ascii=False)
-    return "\n\nAnswer with one JSON object matching this schema, and nothing else:\n" + compact
+    on servers that ignore `response_format`. Small models copy a pasted schema (its titles
+    and descriptions end up as the answer), so the prompt shows a filled-in example built from
+    the schema instead, and what the less obvious keys mean; servers that enforce a schema get
+    the full one through `response_format`."""
+    example = json.dumps(example_of(schema), separators=(", ", ": "), ensure_ascii=False)
+    text = ("\n\nAnswer with one JSON object and nothing else, with the keys of this example "
+            "and your own values:\n" + example)
+    notes = _key_notes(schema)
+    return text + ("\nKeys: " + "; ".join(notes) + "." if notes else "")
+
+
+def _resolve(node: Any, root: Mapping[str, Any]) -> Any:
+    """`node` with a local `$ref` followed (pydantic puts nested models in `$defs`)."""
+    seen = 0
+    while isinstance(node, Mapping) and "$ref" in node and seen < 20:
+        ref = str(node["$ref"])
+        target: Any = root
+        for part in ref.removeprefix("#/").split("/"):
+            target = target.get(part, {}) if isinstance(target, Mapping) else {}
+        node, seen = target, seen + 1
+    return node
+
+
+def example_of(schema: Mapping[str, Any], root: Mapping[str, Any] | None = None,
+               depth: int = 0) -> Any:
+    """One example value for a JSON schema: the schema's own `examples` first, else a value of
+    its type that satisfies its bounds (an array as long as `minItems` asks)."""
+    root = schema if root is None else root
+    node = _resolve(schema, root)
+    if not isinstance(node, Mapping) or depth > 8:
+        return None
+    examples = node.get("examples")
+    if isinstance(examples, list) and examples:
+        value = examples[0]
+        if isinstance(value, list) and node.get("type") == "array":
+            return _sized([_ordered(v, node.get("items") or {}, root) for v in value], node)
+        return _ordered(value, node, root)
+    if "const" in node:
+        return node["const"]
+    if node.get("enum"):
+        return node["enum"][0]
+    for key in ("anyOf", "oneOf"):
+        if node.get(key):
+            variants = [_resolve(v, root) for v in node[key]]
+            real = [v for v in variants if not (isinstance(v, Mapping) and v.get("type") == "null")]
+            return example_of(real[0], root, depth + 1) if real else None
+    kind = node.get("type")
+    if kind == "object" or "properties" in node:
+        props = node.get("properties") or {}
+        return {k: example_of(v, root, depth + 1) for k, v in props.items()}
+    if kind == "array":
+        return _sized([example_of(node.get("items") or {}, root, depth + 1)], node)
+    if "default" in node:
+        return node["default"]
+    if kind == "integer":
+        return int(node.get("minimum", 1))
+    if kind == "number":
+        low, high = float(node.get("minimum", 0)), float(node.get("maximum", 1))
+        return round((low + high) / 2, 2)
+    if kind == "boolean":
+        return False
+    if kind == "string":
+        return "..."
+    return None
+
+
+def _ordered(value: Any, node: Any, root: Mapping[str, Any]) -> Any:
+    """An example object with its keys in the schema's order (JSON schema generators sort the
+    keys of examples; a model should see them in the order it is to write them)."""
+    node = _resolve(node, root)
+    props = node.get("properties") if isinstance(node, Mapping) else None
+    if not isinstance(value, dict) or not props:
+        return value
+    return {**{k: value[k] for k in props if k in value},
+            **{k: v for k, v in value.items() if k not in props}}
+
+
+def _sized(items: list[Any], node: Mapping[str, Any]) -> list[Any]:
+    """`items` repeated or cut to the length an array schema allows."""
+    low, high = int(node.get("minItems", 0)), node.get("maxItems")
+    out = list(items)
+    while out and len(out) < low:
+        out += items[:low - len(out)]
+    return out[:int(high)] if high is not None else out
+
+
+def _key_notes(schema: Mapping[str, Any]) -> list[str]:
+    """'key = meaning' for the top-level keys whose example is empty or null (an optional id,
+    a list of ids): an example alone does not say what they are for."""
+    node = _resolve(schema, schema)
+    notes = []
+    for key, prop in (node.get("properties") or {}).items():
+        prop = _resolve(prop, schema)
+        value = example_of(prop, schema)
+        if value in (None, [], {}, "") and prop.get("description"):
+            notes.append(f"{key} = {prop['description']}")
+    return notes
