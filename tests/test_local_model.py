@@ -114,3 +114,23 @@ def test_one_generation_at_a_time_and_the_client_waits_its_turn(backend):
         return await asyncio.gather(*(client._call(backend, p) for p in prompts))
     answers = asyncio.run(all_at_once())
     assert len(answers) == 3 and client.max_in_flight_seen == 1
+
+
+@needs_model
+def test_every_answer_schema_makes_a_small_grammar():
+    """llama.cpp spells bounded repetitions out: a 2000-character answer made a grammar whose
+    sampling crashed the process. The grammar keeps the shape; validation keeps the bounds."""
+    import json
+
+    from llama_cpp import LlamaGrammar
+
+    from agentsim.cognition import schemas
+    from agentsim.llm.local_backend import grammar_schema
+
+    models = [m for m in vars(schemas).values() if isinstance(m, type)
+              and issubclass(m, BaseModel) and m.__module__ == schemas.__name__]
+    assert len(models) > 10
+    for model in [*models, schemas.importance_scores(30)]:
+        text = json.dumps(grammar_schema(model.model_json_schema()), sort_keys=True)
+        grammar = LlamaGrammar.from_json_schema(text, verbose=False)
+        assert len(grammar._grammar) < 4000, model.__name__

