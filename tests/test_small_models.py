@@ -164,7 +164,7 @@ async def test_importance_with_the_wrong_count_is_reasked_not_truncated():
     assert len(backend.calls) == 2  # the first answer was re-asked
     again = backend.calls[1].messages[-1]["content"]
     assert again.startswith("That answer was not valid") and "at most 2 items" in again
-    assert ctx.llm.usage.total.repairs == 1
+    assert ctx.llm.usage.total.reasks == 1
 
 
 async def test_a_copied_turn_is_reasked():
