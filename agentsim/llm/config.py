@@ -145,11 +145,9 @@ def parse_one(spec: str, env: Mapping[str, str]) -> TierSettings:
     spec = spec.strip()
     if spec in ("", "offline"):
         return TierSettings("offline", "offline-mind-1")
-    if spec == "local" or spec.startswith("local:"):  # a GGUF model in this process
-        from agentsim.llm.local_backend import require_llama_cpp, resolve_model
-
-        require_llama_cpp()
-        return TierSettings("local", str(resolve_model(spec.partition(":")[2].strip())),
+    if spec == "local" or spec.startswith("local:"):  # a GGUF model in this process; the
+        # file and llama-cpp-python are looked for when it is loaded (a replay needs neither)
+        return TierSettings("local", spec.partition(":")[2].strip() or "smollm2",
                             timeout=SINGLE_BOX_TIMEOUT)
     spec, _, options = spec.partition("?")
     structured = _options(spec, options)

@@ -64,7 +64,7 @@ def build_llm(
         asyncio.run(probe(settings, notify=notify))
     offline = OfflineMind()
     if replay_path is not None:
-        backends: dict[str, Backend] = {tier: _Unavailable(s.model) for tier, s in
+        backends: dict[str, Backend] = {tier: _Unavailable(_model_name(s)) for tier, s in
                                         settings.tiers.items()}
     else:
         # Tiers with the same settings share one backend: one connection pool, one step
@@ -110,10 +110,11 @@ def _backend(settings: Any, offline: OfflineMind, structured: str = "auto",
     if settings.provider == "offline":
         return offline
     if settings.provider == "local":
-        from agentsim.llm.local_backend import LocalBackend
+        from agentsim.llm.local_backend import LocalBackend, require_llama_cpp, resolve_model
 
+        require_llama_cpp()
         opts = local or {}
-        return LocalBackend(settings.model, n_ctx=opts.get("n_ctx", 8192),
+        return LocalBackend(resolve_model(settings.model), n_ctx=opts.get("n_ctx", 8192),
                             n_threads=opts.get("threads") or None,
                             n_gpu_layers=opts.get("gpu_layers", 0), notify=notify)
     from agentsim.llm.config import START_MODE
@@ -130,6 +131,15 @@ def _backend(settings: Any, offline: OfflineMind, structured: str = "auto",
         timeout=settings.timeout,
         structured=structured,
     )
+
+
+def _model_name(settings: Any) -> str:
+    """The model a tier's answers were recorded under."""
+    if settings.provider == "local":
+        from agentsim.llm.local_backend import model_name
+
+        return model_name(settings.model)
+    return settings.model
 
 
 class _Unavailable:

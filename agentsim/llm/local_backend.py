@@ -55,6 +55,13 @@ def packaged_model() -> Path:
     return path
 
 
+def model_name(name: str) -> str:
+    """The name answers are recorded and cached under: the GGUF file's stem."""
+    if name in ("", "smollm2", "default"):
+        return Path(PACKAGED).stem
+    return Path(name).stem
+
+
 def resolve_model(name: str) -> Path:
     """`local` / `local:smollm2` -> the packaged model; `local:PATH` -> that GGUF file."""
     if name in ("", "smollm2", "default"):
