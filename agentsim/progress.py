@@ -133,5 +133,6 @@ class Progress:
         c.print(f"Run saved to [bold]{run_path}[/] ({sim.clock.tick} ticks, "
                 f"until {sim.clock.now:%a %b %d %H:%M}).")
         c.print(f"  resume:    agentsim run --resume {run_path} --hours 4")
-        c.print(f"  interview: agentsim interview {run_path} \"Isabella Rodriguez\" "
+        first = next((a.name for a in sim.agents.values()), "NAME")  # a resident of this world
+        c.print(f"  interview: agentsim interview {run_path} \"{first}\" "
                 f"\"What are you planning?\"")
