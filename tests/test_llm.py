@@ -18,7 +18,7 @@ from agentsim.llm.errors import FatalLLMError, ReplayMiss, RequestRejected, Retr
 from agentsim.llm.prompts import PromptError, PromptLibrary
 from agentsim.llm.record import Recorder, ReplaySource, ResponseCache
 from agentsim.llm.repair import extract_json
-from agentsim.testing import FakeLLM
+from agentsim.testing import FakeLLM, answering, test_client
 
 V = {"who": "x", "what": "y"}
 
@@ -40,27 +40,8 @@ def prompts(tmp_path):
     return PromptLibrary(d)
 
 
-async def _no_sleep(_s):
-    return None
-
-
 def client(backend, prompts, **kw):
-    kw.setdefault("rng", random.Random(0))
-    kw.setdefault("sleep", _no_sleep)
-    return LLMClient({"smart": backend, "fast": backend}, prompts, **kw)
-
-
-def answering(*texts):
-    """A FakeLLM that answers these texts in turn (raising the exceptions among them)."""
-    it = iter(texts)
-
-    def fn(t, v):
-        x = next(it)
-        if isinstance(x, Exception):
-            raise x
-        return x
-
-    return FakeLLM(fn)
+    return test_client(backend, prompts, **kw)
 
 
 FALLBACK = FakeLLM(lambda t, v: {"word": "fallback", "n": 0})

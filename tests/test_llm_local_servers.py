@@ -8,19 +8,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import socket
 
 import pytest
 from pydantic import BaseModel, Field
 
 from agentsim.errors import LLMConfigError
-from agentsim.llm.client import LLMClient
 from agentsim.llm.config import check_reachable, load_settings, parse_spec
 from agentsim.llm.factory import build_llm
 from agentsim.llm.openai_backend import MODES, OpenAIBackend
 from agentsim.llm.prompts import PromptLibrary
-from agentsim.testing import FakeLLM, FakeOpenAIServer
+from agentsim.testing import FakeLLM, FakeOpenAIServer, test_client
 
 
 class Importance(BaseModel):
@@ -37,14 +35,8 @@ def prompts(tmp_path):
     return PromptLibrary(tmp_path)
 
 
-async def _no_sleep(_s):
-    return None
-
-
 def client(backend, prompts, **kw):
-    kw.setdefault("rng", random.Random(0))
-    kw.setdefault("sleep", _no_sleep)
-    return LLMClient({"smart": backend, "fast": backend}, prompts, **kw)
+    return test_client(backend, prompts, **kw)
 
 
 def backend(server, **kw):

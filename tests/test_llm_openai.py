@@ -4,7 +4,6 @@ its downgrade, error mapping, retries, faults, and calls in flight together."""
 from __future__ import annotations
 
 import asyncio
-import random
 import socket
 import time
 
@@ -12,10 +11,9 @@ import pytest
 from pydantic import BaseModel
 
 from agentsim.errors import LLMConfigError
-from agentsim.llm.client import LLMClient
 from agentsim.llm.openai_backend import OpenAIBackend, retry_after
 from agentsim.llm.prompts import PromptLibrary
-from agentsim.testing import FakeLLM, FakeOpenAIServer
+from agentsim.testing import FakeLLM, FakeOpenAIServer, test_client
 
 V = {"who": "x", "what": "y"}
 
@@ -31,14 +29,8 @@ def prompts(tmp_path):
     return PromptLibrary(tmp_path)
 
 
-async def _no_sleep(_s):
-    return None
-
-
 def client(backend, prompts, **kw):
-    kw.setdefault("rng", random.Random(0))
-    kw.setdefault("sleep", _no_sleep)
-    return LLMClient({"smart": backend, "fast": backend}, prompts, **kw)
+    return test_client(backend, prompts, **kw)
 
 
 def backend(server, **kw):

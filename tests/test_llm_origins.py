@@ -7,7 +7,6 @@ No network: FakeLLM and the fake OpenAI-compatible server on 127.0.0.1."""
 from __future__ import annotations
 
 import json
-import random
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,12 +19,11 @@ from agentsim.cli import main
 from agentsim.errors import LLMUnavailable
 from agentsim.llm import accounting
 from agentsim.llm.accounting import Usage
-from agentsim.llm.client import LLMClient
 from agentsim.llm.errors import RequestRejected, RetryableLLMError
 from agentsim.llm.prompts import PromptLibrary
 from agentsim.llm.record import Recorder, ResponseCache
 from agentsim.rundir import run_dirs
-from agentsim.testing import FakeLLM, FakeOpenAIServer
+from agentsim.testing import FakeLLM, FakeOpenAIServer, answering, test_client
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "fixtures" / "tiny_world"
@@ -49,27 +47,9 @@ def prompts(tmp_path):
     return PromptLibrary(d)
 
 
-async def _no_sleep(_s):
-    return None
-
-
 def client(backend, prompts, **kw):
-    kw.setdefault("rng", random.Random(0))
-    kw.setdefault("sleep", _no_sleep)
     kw.setdefault("fallback", FakeLLM(lambda t, v: {"word": "fallback", "n": 0}))
-    return LLMClient({"smart": backend, "fast": backend}, prompts, **kw)
-
-
-def answering(*texts):
-    it = iter(texts)
-
-    def fn(t, v):
-        x = next(it)
-        if isinstance(x, Exception):
-            raise x
-        return x
-
-    return FakeLLM(fn)
+    return test_client(backend, prompts, **kw)
 
 
 def invoke(*args: str):

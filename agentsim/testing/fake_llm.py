@@ -44,3 +44,36 @@ class FakeLLM:
 
     def templates(self) -> list[str]:
         return [p.template_id for p in self.calls]
+
+
+def answering(*answers: Any) -> FakeLLM:
+    """A FakeLLM that gives these answers in turn, whatever is asked (an exception among them
+    is raised at its turn)."""
+    it = iter(answers)
+
+    def fn(_template: str, _variables: Mapping[str, Any]) -> Any:
+        x = next(it)
+        if isinstance(x, Exception):
+            raise x
+        return x
+
+    return FakeLLM(fn)
+
+
+async def no_sleep(_seconds: float) -> None:
+    """An LLMClient `sleep` for tests: retries back off without waiting."""
+    return None
+
+
+def test_client(backend: Any, prompts: Any, **kwargs: Any) -> Any:
+    """An LLMClient over one backend for both tiers, seeded, with retries that do not wait."""
+    import random
+
+    from agentsim.llm.client import LLMClient
+
+    kwargs.setdefault("rng", random.Random(0))
+    kwargs.setdefault("sleep", no_sleep)
+    return LLMClient({"smart": backend, "fast": backend}, prompts, **kwargs)
+
+
+test_client.__test__ = False  # not a test for pytest to collect
