@@ -84,3 +84,13 @@ def offline(monkeypatch):
         tried = ", ".join(dict.fromkeys(_attempts))
         _attempts.clear()
         pytest.fail(f"network access in tests: {tried}", pytrace=False)
+
+
+@pytest.fixture
+def prompts(tmp_path):
+    """A prompt library with one template, `echo` (variables `who` and `what`); test modules
+    that need other templates define their own."""
+    from agentsim.llm.prompts import PromptLibrary
+
+    (tmp_path / "echo.j2").write_text("[system]\nYou are {{ who }}.\n[user]\nSay {{ what }}.\n")
+    return PromptLibrary(tmp_path)

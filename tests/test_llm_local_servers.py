@@ -17,7 +17,6 @@ from agentsim.errors import LLMConfigError
 from agentsim.llm.config import check_reachable, load_settings, parse_spec
 from agentsim.llm.factory import build_llm
 from agentsim.llm.openai_backend import MODES, OpenAIBackend
-from agentsim.llm.prompts import PromptLibrary
 from agentsim.testing import FakeLLM, FakeOpenAIServer, test_client
 
 
@@ -27,16 +26,6 @@ class Importance(BaseModel):
 
 
 V = {"who": "x", "what": "y"}
-
-
-@pytest.fixture
-def prompts(tmp_path):
-    (tmp_path / "echo.j2").write_text("[system]\nYou are {{ who }}.\n[user]\nSay {{ what }}.\n")
-    return PromptLibrary(tmp_path)
-
-
-def client(backend, prompts, **kw):
-    return test_client(backend, prompts, **kw)
 
 
 def backend(server, **kw):
@@ -55,7 +44,7 @@ async def test_llamacpp_python_500_switches_to_json_object_with_schema_once(prom
     caplog.set_level(logging.WARNING, logger="agentsim.llm")
     with FakeOpenAIServer(llamacpp_python=True) as server:
         b = backend(server)
-        c = client(b, prompts)
+        c = test_client(b, prompts)
         outs = await asyncio.gather(*(c.ask("echo", {"who": "x", "what": str(i)},
                                             schema=Importance) for i in range(6)))
         assert all(isinstance(o, Importance) for o in outs)
@@ -79,7 +68,7 @@ async def test_llamacpp_python_500_switches_to_json_object_with_schema_once(prom
 async def test_a_plain_text_request_is_untouched(prompts):
     with FakeOpenAIServer(llamacpp_python=True) as server:
         b = backend(server)
-        c = client(b, prompts)
+        c = test_client(b, prompts)
         assert await c.ask("echo", V) == "ok"
         assert server.formats == [None] and b.mode == "json_schema"
         await c.aclose()
@@ -94,7 +83,7 @@ async def test_the_llamacpp_python_provider_starts_in_the_form_its_server_enforc
         assert llm.max_in_flight == 1  # a single slot
         b = llm.backends["smart"]
         assert b.mode == "json_object_schema"
-        c = client(b, prompts)
+        c = test_client(b, prompts)
         assert isinstance(await c.ask("echo", V, schema=Importance), Importance)
         assert server.by_status["500"] == 0 and not switch_lines(caplog)
         await llm.aclose()
@@ -120,7 +109,7 @@ async def test_a_bare_500_that_a_plain_request_does_not_get_switches_once(prompt
     caplog.set_level(logging.WARNING, logger="agentsim.llm")
     with Bare500() as server:
         b = backend(server)
-        c = client(b, prompts)
+        c = test_client(b, prompts)
         for _ in range(3):
             assert isinstance(await c.ask("echo", V, schema=Importance), Importance)
         assert b.mode == "json_object_schema"
@@ -137,7 +126,7 @@ async def test_a_server_error_is_no_reason_to_switch(prompts, caplog):
     with Bare500(always=True) as server:
         b = backend(server)
         fb = FakeLLM(lambda t, v: {"score": 1, "reason": "fallback"})
-        c = client(b, prompts, max_retries=2, give_up_failures=0, fallback=fb)
+        c = test_client(b, prompts, max_retries=2, give_up_failures=0, fallback=fb)
         out = await c.ask("echo", V, schema=Importance)
         assert out.reason == "fallback" and c.usage.total.fallbacks == 1  # counted as such
         assert b.mode == "json_schema" and not switch_lines(caplog)
@@ -150,7 +139,7 @@ async def test_a_server_error_is_no_reason_to_switch(prompts, caplog):
 async def test_json_object_schema_can_step_down_further(prompts):
     with FakeOpenAIServer(reject_json_schema=True) as server:
         b = backend(server, structured="json_object_schema")
-        c = client(b, prompts)
+        c = test_client(b, prompts)
         assert isinstance(await c.ask("echo", V, schema=Importance), Importance)
         assert server.formats == [{"type": "json_object",
                                    "schema": Importance.model_json_schema()}]

@@ -12,7 +12,6 @@ from pydantic import BaseModel
 
 from agentsim.errors import LLMConfigError
 from agentsim.llm.openai_backend import OpenAIBackend, retry_after
-from agentsim.llm.prompts import PromptLibrary
 from agentsim.testing import FakeLLM, FakeOpenAIServer, test_client
 
 V = {"who": "x", "what": "y"}
@@ -21,16 +20,6 @@ V = {"who": "x", "what": "y"}
 class Answer(BaseModel):
     word: str
     n: int
-
-
-@pytest.fixture
-def prompts(tmp_path):
-    (tmp_path / "echo.j2").write_text("[system]\nYou are {{ who }}.\n[user]\nSay {{ what }}.\n")
-    return PromptLibrary(tmp_path)
-
-
-def client(backend, prompts, **kw):
-    return test_client(backend, prompts, **kw)
 
 
 def backend(server, **kw):
@@ -68,7 +57,7 @@ async def test_answers_through_the_responder(prompts):
         return {"word": variables["what"], "n": 3}
 
     with FakeOpenAIServer(responder) as server:
-        c = client(backend(server), prompts)
+        c = test_client(backend(server), prompts)
         assert await c.ask("echo", {"who": "x", "what": "hello"}, schema=Answer) == \
             Answer(word="hello", n=3)
         await c.aclose()
@@ -82,7 +71,7 @@ async def test_answers_through_the_responder(prompts):
 
 async def test_without_meta_the_server_answers_from_the_schema(prompts):
     with Scripted() as server:
-        c = client(backend(server, send_request_meta=False), prompts)
+        c = test_client(backend(server, send_request_meta=False), prompts)
         assert isinstance(await c.ask("echo", V, schema=Answer), Answer)
         assert "agentsim" not in server.bodies[0]
         await c.aclose()
@@ -91,7 +80,7 @@ async def test_without_meta_the_server_answers_from_the_schema(prompts):
 async def test_downgrades_response_format_once_and_remembers(prompts):
     with FakeOpenAIServer(lambda t, v: {"word": "a", "n": 1}, reject_json_schema=True) as server:
         b = backend(server)
-        c = client(b, prompts)
+        c = test_client(b, prompts)
         outs = await asyncio.gather(*(c.ask("echo", {"who": "x", "what": str(i)}, schema=Answer)
                                       for i in range(10)))
         assert all(o.n == 1 for o in outs)
@@ -107,7 +96,7 @@ async def test_downgrades_to_plain_prompts_when_json_object_is_refused_too(promp
     bad = (400, {}, err("Unknown parameter: response_format", param="response_format"))
     with Scripted(bad, bad, bad) as server:
         b = backend(server)
-        c = client(b, prompts)
+        c = test_client(b, prompts)
         assert await c.ask("echo", V, schema=Answer) == Answer(word="ok", n=1)
         assert b.mode == "none" and "response_format" not in server.bodies[-1]
         await c.aclose()
@@ -121,7 +110,7 @@ async def test_adapts_to_refused_parameters(prompts):
                       param="temperature")),
     ) as server:
         b = backend(server)
-        c = client(b, prompts)
+        c = test_client(b, prompts)
         assert (await c.ask("echo", V, schema=Answer)).word == "ok"
         last = server.bodies[-1]
         assert "max_completion_tokens" in last and "max_tokens" not in last
@@ -137,7 +126,7 @@ async def test_429_and_500_are_retried_honouring_retry_after(prompts):
 
     with Scripted((429, {"retry-after": "7"}, err("slow down")),
                   (503, {"retry-after-ms": "1500"}, err("busy"))) as server:
-        c = client(backend(server), prompts, sleep=sleep, backoff_base=0.01)
+        c = test_client(backend(server), prompts, sleep=sleep, backoff_base=0.01)
         assert (await c.ask("echo", V, schema=Answer)).word == "ok"
         assert slept[0] >= 7 and slept[1] >= 1.5
         assert c.usage.total.retries == 2
@@ -159,7 +148,7 @@ def test_retry_after_headers():
 ])
 async def test_fatal_errors_are_config_errors(prompts, status, body, match):
     with Scripted((status, {}, body)) as server:
-        c = client(backend(server), prompts,
+        c = test_client(backend(server), prompts,
                    fallback=FakeLLM(lambda t, v: {"word": "fb", "n": 0}))
         with pytest.raises(LLMConfigError, match=match):
             await c.ask("echo", V, schema=Answer)
@@ -168,7 +157,7 @@ async def test_fatal_errors_are_config_errors(prompts, status, body, match):
 
 async def test_other_client_errors_fall_back(prompts):
     with Scripted((400, {}, err("maximum context length is 4096 tokens"))) as server:
-        c = client(backend(server), prompts,
+        c = test_client(backend(server), prompts,
                    fallback=FakeLLM(lambda t, v: {"word": "fb", "n": 0}))
         assert (await c.ask("echo", V, schema=Answer)).word == "fb"
         assert server.requests == 1 and c.usage.total.fallbacks == 1
@@ -180,7 +169,8 @@ async def test_connection_refused_is_retried_then_falls_back(prompts):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again on exit: nothing listens there
     b = OpenAIBackend("m", base_url=f"http://127.0.0.1:{port}/v1", name="ollama")
-    c = client(b, prompts, max_retries=2, fallback=FakeLLM(lambda t, v: {"word": "fb", "n": 0}))
+    c = test_client(b, prompts, max_retries=2,
+                    fallback=FakeLLM(lambda t, v: {"word": "fb", "n": 0}))
     assert (await c.ask("echo", V, schema=Answer)).word == "fb"
     assert c.usage.total.retries == 2
     await c.aclose()
@@ -193,7 +183,7 @@ async def test_tokens_are_estimated_when_the_server_reports_none(prompts):
                         "choices": [{"index": 0, "finish_reason": "stop", "message": {
                             "role": "assistant", "content": '{"word": "abc", "n": 1}'}}]})
     with Scripted((200, {}, reply)) as server:
-        c = client(backend(server), prompts)
+        c = test_client(backend(server), prompts)
         await c.ask("echo", V, schema=Answer)
         t = c.usage.total
         assert t.prompt_tokens > 10 and t.completion_tokens == len('{"word": "abc", "n": 1}') // 4
@@ -203,7 +193,7 @@ async def test_tokens_are_estimated_when_the_server_reports_none(prompts):
 async def test_faults_are_survived(prompts):
     faults = {"429": 0.15, "500": 0.15, "hang": 0.1, "malformed": 0.15}
     with FakeOpenAIServer(lambda t, v: {"word": "w", "n": 1}, faults=faults, seed=3) as server:
-        c = client(backend(server), prompts, timeout=0.3,
+        c = test_client(backend(server), prompts, timeout=0.3,
                    fallback=FakeLLM(lambda t, v: {"word": "fb", "n": 0}))
         outs = await asyncio.gather(*(c.ask("echo", {"who": "x", "what": str(i)}, schema=Answer)
                                       for i in range(40)))
@@ -216,7 +206,7 @@ async def test_faults_are_survived(prompts):
 
 async def test_calls_are_in_flight_together(prompts):
     with FakeOpenAIServer(lambda t, v: {"word": "w", "n": 1}, latency=0.2) as server:
-        c = client(backend(server), prompts)
+        c = test_client(backend(server), prompts)
         t0 = time.perf_counter()
         await asyncio.gather(*(c.ask("echo", {"who": "x", "what": str(i)}, schema=Answer)
                                for i in range(30)))
@@ -230,7 +220,7 @@ async def test_calls_are_in_flight_together(prompts):
                                    "<html>bad gateway</html>", ""])
 async def test_odd_replies_fall_back_instead_of_crashing(prompts, reply):
     with Scripted((200, {}, reply), (200, {}, reply)) as server:
-        c = client(backend(server), prompts, max_retries=1,
+        c = test_client(backend(server), prompts, max_retries=1,
                    fallback=FakeLLM(lambda t, v: {"word": "fb", "n": 0}))
         assert isinstance(await c.ask("echo", V, schema=Answer), Answer)
         await c.aclose()
@@ -241,12 +231,12 @@ async def test_an_html_page_with_status_200_is_retried_not_a_crash(prompts):
 
     html = (200, {"content-type": "text/html; charset=utf-8"}, HTML_PAGE)
     with Scripted(html) as server:  # once: the retry gets a real answer
-        c = client(backend(server), prompts)
+        c = test_client(backend(server), prompts)
         assert await c.ask("echo", V, schema=Answer) == Answer(word="ok", n=1)
         assert c.usage.total.retries == 1 and c.usage.total.fallbacks == 0
         await c.aclose()
     with FakeOpenAIServer(lambda t, v: {"word": "w", "n": 1}, faults={"html": 1.0}) as server:
-        c = client(backend(server), prompts, max_retries=2,
+        c = test_client(backend(server), prompts, max_retries=2,
                    fallback=FakeLLM(lambda t, v: {"word": "fb", "n": 0}))
         assert (await c.ask("echo", V, schema=Answer)).word == "fb"
         assert c.usage.total.retries == 2 and server.by_status["200"] == 3
@@ -259,7 +249,7 @@ async def test_an_html_page_with_status_200_is_retried_not_a_crash(prompts):
                                    '{"choices": [], "usage": "lots", "model": 7}'])
 async def test_json_that_is_no_chat_completion_falls_back_instead_of_crashing(prompts, reply):
     with Scripted(*[(200, {}, reply)] * 4) as server:
-        c = client(backend(server), prompts, max_retries=1,
+        c = test_client(backend(server), prompts, max_retries=1,
                    fallback=FakeLLM(lambda t, v: {"word": "fb", "n": 0}))
         assert isinstance(await c.ask("echo", V, schema=Answer), Answer)
         await c.aclose()
