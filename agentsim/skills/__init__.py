@@ -2,9 +2,11 @@
 
     api       WorldProxy (the action API a skill sees, simulated on a JSON snapshot of the
               world), ActionError, API_DOC (the API as prompts show it), PRIMITIVES
-    sandbox   check_code (static check), run_skill (a fresh child process per run, with a time
-              limit, a memory limit and no file, network or process access), Limits,
-              SandboxResult
+    check     check_code: the static check (nothing runs); seed skills are validated with it
+    sandbox   run_skill (a fresh child process per run, with a time limit, a memory limit and
+              no file, network or process access), Limits, SandboxResult
+    wall      the operating-system wall around the child: bubblewrap namespaces and the
+              seccomp filter it installs on itself (Linux), wall_status()
     _runner   the child's entry point (run as a script, never imported by agentsim)
     library   Skill, SkillLibrary (descriptions in chromadb, retrieval by task, counts),
               SharedLibrary (learned skills across runs), seed skills from worlds/<w>/skills/

@@ -121,7 +121,7 @@ def parse_skills(code: str, where: str, *, require_doc: bool = True) -> list[Ski
 def load_seed_skills(folder: Path, world_root: Path | None = None) -> list[Skill]:
     """The skills of a world's `skills/*.py` files, checked as a skill written by the LLM is
     (`agentsim.skills.sandbox.check_code`); a bad one is a one-line error naming the file."""
-    from agentsim.skills.sandbox import check_code
+    from agentsim.skills.check import check_code
 
     if not folder.is_dir():
         return []
