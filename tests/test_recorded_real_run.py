@@ -1,11 +1,14 @@
-"""A run driven by a real model, recorded and replayed in every test run: the packaged
-SmolLM2-135M-Instruct (`--llm local`) ran the small world for two sim-hours, and its answers
-(`llm.jsonl`) are shipped in tests/fixtures/smollm2_run/. A replay needs no model and no
-llama-cpp-python, so the real-answer path (odd JSON, odd names, odd places, answers refused
-by validation and counted as fallbacks) is exercised in seconds everywhere.
+"""Runs driven by a real model, recorded and replayed in every test run: the packaged
+SmolLM2-135M-Instruct (`--llm local`) ran the small world for two sim-hours
+(tests/fixtures/smollm2_run/) and Smallville's 25 residents for its first sim-hour
+(tests/fixtures/smollm2_smallville/); their answers (`llm.jsonl`) are shipped. A replay needs
+no model and no llama-cpp-python, so the real-answer path (odd JSON, odd names, odd places,
+answers refused by validation and counted as fallbacks) is exercised in seconds everywhere.
 
 Made with (then the manifest, events.jsonl and llm.jsonl copied):
     agentsim run tests/fixtures/tiny_world --llm local --hours 2 --headless --seed 0 \\
+        --embedder hash --out runs
+    agentsim run worlds/smallville --llm local --hours 1 --headless --seed 0 \\
         --embedder hash --out runs
 A change to a prompt template or an answer schema changes the rendered requests, and the
 replay then reports a miss: record the run again with the command above."""
@@ -17,39 +20,47 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from agentsim.session import RunOptions, run_cli
 
 HERE = Path(__file__).parent
-RECORDED = HERE / "fixtures" / "smollm2_run"
-TINY = HERE / "fixtures" / "tiny_world"
+RUNS = {"tiny_world": (HERE / "fixtures" / "smollm2_run", HERE / "fixtures" / "tiny_world"),
+        "smallville": (HERE / "fixtures" / "smollm2_smallville",
+                       HERE.parent / "worlds" / "smallville")}
+each_run = pytest.mark.parametrize("name", sorted(RUNS))
 
 
-def _copy(tmp_path: Path) -> Path:
+def _copy(tmp_path: Path, name: str) -> Path:
     """The recorded run, with its world's path made this checkout's."""
+    recorded, world = RUNS[name]
     src = tmp_path / "recorded"
-    shutil.copytree(RECORDED, src)
+    shutil.copytree(recorded, src)
     manifest = json.loads((src / "manifest.json").read_text())
-    manifest["options"]["world"] = str(TINY)
-    manifest["world"]["path"] = str(TINY)
+    manifest["options"]["world"] = str(world)
+    manifest["world"]["path"] = str(world)
     (src / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return src
 
 
-def test_the_recording_holds_real_model_answers():
-    records = [json.loads(x) for x in (RECORDED / "llm.jsonl").read_text().splitlines() if x]
+@each_run
+def test_the_recording_holds_real_model_answers(name):
+    recorded = RUNS[name][0]
+    records = [json.loads(x) for x in (recorded / "llm.jsonl").read_text().splitlines() if x]
     origins = Counter(r["origin"] for r in records)
     assert set(origins) <= {"model", "repaired", "reasked", "fallback"}
     assert origins["model"] + origins["repaired"] + origins["reasked"] > origins["fallback"]
-    manifest = json.loads((RECORDED / "manifest.json").read_text())
+    manifest = json.loads((recorded / "manifest.json").read_text())
     assert manifest["options"]["llm"] == "local"
-    assert {r["template_id"] for r in records} >= {"day_plan", "decompose", "importance"}
+    assert {r["template_id"] for r in records} >= {"day_plan", "importance", "react"}
 
 
-def test_the_recorded_run_replays_exactly_with_no_model(tmp_path):
-    src = _copy(tmp_path)
+@each_run
+def test_the_recorded_run_replays_exactly_with_no_model(tmp_path, name):
+    src = _copy(tmp_path, name)
     out = tmp_path / "out"
     assert run_cli(RunOptions(replay=str(src), out=str(out))) == 0
     [rerun] = [p for p in out.iterdir() if p.is_dir()]
-    assert (rerun / "events.jsonl").read_bytes() == (RECORDED / "events.jsonl").read_bytes()
+    assert (rerun / "events.jsonl").read_bytes() == (RUNS[name][0] / "events.jsonl").read_bytes()
     usage = json.loads((rerun / "manifest.json").read_text())["llm_usage"]["total"]
     assert usage["calls"] == 0 and usage["origins"].get("replay", 0) > 20
