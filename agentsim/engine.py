@@ -105,7 +105,7 @@ class Simulation:
         self.checkpoint_every = 6
         self.stopped: str | None = None
         self.mid_tick = False  # a tick has begun and not ended: the state is not checkpointable
-        self.halted = False  # stopped mid-tick: no checkpoint may catch this state
+        self.halted = False  # stopped mid-tick because the LLM is gone
         self._seeded = False
         self._resolver = Resolver(self)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -415,7 +415,7 @@ class Simulation:
 
     def checkpoint(self) -> None:
         assert self.run_dir is not None
-        if self.halted:  # a half-stepped world: the last checkpoint stays the last
+        if self.mid_tick:  # a half-stepped world (Ctrl-C, a halt): the last checkpoint stands
             return
         state, arrays = self.get_state()
         # events.jsonl and llm.jsonl flushed to disk and their sizes kept: the checkpoint and

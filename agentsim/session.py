@@ -416,13 +416,12 @@ def run_cli(opts: RunOptions) -> int:
             sim.stop(replay_stop)
     except KeyboardInterrupt:
         code = 130
-        if not sim.mid_tick:  # mid-tick the state is half-updated: the last checkpoint stands
-            try:
-                sim.checkpoint()
-            except (OSError, sqlite3.Error) as e:
-                if not disk_full(e):
-                    raise
-                failed = _disk_full_error(e, sim, rd)
+        try:
+            sim.checkpoint()  # refused mid-tick: the last checkpoint stands then
+        except (OSError, sqlite3.Error) as e:
+            if not disk_full(e):
+                raise
+            failed = _disk_full_error(e, sim, rd)
     except LLMUnavailable:
         code = LLMUnavailable.exit_code
     except (OSError, sqlite3.Error) as e:  # a full disk: stop cleanly, checkpoints intact

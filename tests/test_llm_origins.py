@@ -217,12 +217,18 @@ def test_the_minimum_share_is_configurable():
     assert "only 60%" in accounting.share_warning(u, 0.8)
 
 
-def test_an_offline_run_says_offline_and_warns_of_nothing(tmp_path):
+def _offline_run(tmp_path: Path):
+    """A 4-tick CLI run of the small world on the offline mind: (its folder, its output)."""
     out = tmp_path / "runs"
     r = invoke("run", str(TINY), "--headless", "--ticks", "4", "--embedder", "hash",
                "--out", str(out))
     assert r.exit_code == 0, r.output
     [run] = run_dirs(out)
+    return run, r
+
+
+def test_an_offline_run_says_offline_and_warns_of_nothing(tmp_path):
+    run, r = _offline_run(tmp_path)
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["llm"]["offline"] is True and manifest["model_share"] is None
     assert manifest["fallbacks"] == 0 and manifest["model_share_warning"] is None
@@ -262,12 +268,7 @@ def test_the_status_line_shows_the_share_and_warns_of_fallbacks():
 # -- interviews ------------------------------------------------------------------------------------
 @pytest.fixture
 def offline_run(tmp_path):
-    out = tmp_path / "runs"
-    r = invoke("run", str(TINY), "--headless", "--ticks", "4", "--embedder", "hash",
-               "--out", str(out))
-    assert r.exit_code == 0, r.output
-    [run] = run_dirs(out)
-    return run
+    return _offline_run(tmp_path)[0]
 
 
 def _point_at(run: Path, server: FakeOpenAIServer, config: Path) -> None:

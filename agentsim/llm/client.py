@@ -329,13 +329,13 @@ class LLMClient:
             if not request.done():
                 request.cancel()
                 try:
-                    await request
+                    # the request we dropped may have failed meanwhile: no matter
+                    with contextlib.suppress(Exception):
+                        await request
                 except asyncio.CancelledError:
                     task = asyncio.current_task()
                     if task is not None and task.cancelling():  # we are cancelled too
                         raise
-                except Exception:  # the request we dropped failed meanwhile: no matter
-                    pass
 
     def _answered(self) -> None:
         """An answer came: the server is there."""

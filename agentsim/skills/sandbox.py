@@ -76,7 +76,7 @@ from agentsim.skills.check import (  # noqa: F401  (check_code and the lists: pu
     _static_check,
     check_code,
 )
-from agentsim.skills.wall import Wall, syscall_filter, wall_argv, wall_status
+from agentsim.skills.wall import CHILD_ENV, Wall, syscall_filter, wall_argv, wall_status
 
 RUNNER = Path(__file__).with_name("_runner.py")
 REFUSED_MARK = "agentsim-sandbox-refused:"  # the runner's line before it ends itself
@@ -132,13 +132,6 @@ def _seed(entry: str, args: dict, snapshot: dict) -> int:
     """The child's `random` seed: the same skill on the same world draws the same numbers."""
     blob = json.dumps([entry, args, snapshot], sort_keys=True, default=repr).encode()
     return int.from_bytes(hashlib.sha256(blob).digest()[:8], "big")
-
-
-def _child_env() -> dict[str, str]:
-    """The child's whole environment (behind the wall, bubblewrap's too: its own process is
-    visible in the sandbox's PID namespace, so it must hold nothing of the parent's)."""
-    return {"PYTHONHASHSEED": "0", "PYTHONIOENCODING": "utf-8", "LC_ALL": "C.UTF-8",
-            "TZ": "UTC"}
 
 
 def _kill(proc: asyncio.subprocess.Process) -> None:
@@ -229,7 +222,7 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict, limits: Limi
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, cwd=cwd, env=_child_env(),
+                stderr=asyncio.subprocess.PIPE, cwd=cwd, env=dict(CHILD_ENV),
                 start_new_session=sys.platform != "win32")
         except OSError as err:  # no process to be had (fork failed, too many open files)
             return done(ok=False, error_kind="exception",

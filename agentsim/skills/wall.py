@@ -43,6 +43,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SANDBOX_UID = 65534  # nobody
+# the child's whole environment (behind the wall, bubblewrap's too: its own process is visible
+# in the sandbox's PID namespace, so it must hold nothing of the parent's)
+CHILD_ENV = {"PYTHONHASHSEED": "0", "PYTHONIOENCODING": "utf-8", "LC_ALL": "C.UTF-8",
+             "TZ": "UTC"}
 WORKDIR = "/work"
 WORKDIR_BYTES = 1 << 20
 RUNNER_DIR = "/sandbox"
@@ -112,8 +116,7 @@ def wall_argv(wall: Wall, command: list[str] | None = None) -> list[str]:
             "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
             "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--hostname", "sandbox", "--clearenv",
-            "--setenv", "PYTHONHASHSEED", "0", "--setenv", "PYTHONIOENCODING", "utf-8",
-            "--setenv", "LC_ALL", "C.UTF-8", "--setenv", "TZ", "UTC",
+            *(x for key, value in CHILD_ENV.items() for x in ("--setenv", key, value)),
             *_binds(), "--dev", "/dev",
             "--size", str(WORKDIR_BYTES), "--perms", "0700", "--tmpfs", WORKDIR,
             "--chdir", WORKDIR, "--",
