@@ -51,6 +51,10 @@ SETTINGS = {
     "attention": "attention",
     "refine_rounds": "refine_rounds",
     "refine_dialogue": "refine_dialogue",
+    # the ablation switches (0 off, 1 on), as `agentsim evaluate` sets them
+    "observation": "observation",
+    "reflection": "reflection",
+    "planning": "planning",
 }
 
 # Two-sided 95 % Student t quantiles for 1-30 degrees of freedom.

@@ -41,6 +41,10 @@ class Settings:
     # has none (the Python layers and the system-call filter still apply)
     allow_unsandboxed_skills: bool = False
     refine_rounds: int = 3  # plans a day plan may go through (1: critique only; 0: no critic)
+    # -- ablations (Park et al. 2023 Sec. 6; `agentsim evaluate`): all on is the full agent --
+    observation: bool = True  # off: what the agent perceives is not stored in its memory
+    reflection: bool = True  # off: the agent never reflects
+    planning: bool = True  # off: no day plan, decomposition or replan (cognition.unplanned)
 
 
 @dataclass

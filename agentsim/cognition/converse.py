@@ -164,5 +164,6 @@ async def _remember(
         if ev is None:
             continue
         ctx.emit(Learned, agent=me.id, title=ev.title, source=other.id)
-        if ev.start.date() == today and ev.end > ctx.now and me.plan_date == today:
+        if ev.start.date() == today and ev.end > ctx.now and me.plan_date == today \
+                and ctx.settings.planning:  # no planning (an ablation): no replan
             await replan(me, ev, ctx)

@@ -18,6 +18,7 @@ from agentsim.cognition.read import read_if_reading
 from agentsim.cognition.reflect import reflect, should_reflect
 from agentsim.cognition.relationships import Relationships
 from agentsim.cognition.skills import use_skills
+from agentsim.cognition.unplanned import routine_action, routine_day
 from agentsim.events import FellAsleep, WokeUp
 
 
@@ -43,13 +44,18 @@ async def step(agent: Agent, view: WorldView, rel: Relationships, ctx: Context) 
     if not agent.awake or agent.plan_date != ctx.now.date():
         agent.awake = True
         ctx.emit(WokeUp, agent=agent.id)
-        await plan_day(agent, ctx)
+        if ctx.settings.planning:  # the ablation switches: Settings.observation/reflection/planning
+            await plan_day(agent, ctx)
+        else:
+            routine_day(agent, ctx)
 
     new = notice(agent, perceive(agent, view, ctx.places, ctx.settings.attention))
-    await memorize(agent, experiences(new, view), ctx)
-    if should_reflect(agent, ctx):
+    if ctx.settings.observation:
+        await memorize(agent, experiences(new, view), ctx)
+    if ctx.settings.reflection and should_reflect(agent, ctx):
         await reflect(agent, ctx)
-    action = await next_action(agent, ctx) or _idle(agent, ctx)
+    action = (await next_action(agent, ctx) if ctx.settings.planning
+              else routine_action(agent, ctx)) or _idle(agent, ctx)
     action = await use_skills(agent, action, view, ctx)
     await read_if_reading(agent, action, ctx)
     talk_to = await maybe_react(agent, new, view, rel, ctx) or _says_to(agent, action, view)
