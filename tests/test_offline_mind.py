@@ -283,6 +283,10 @@ REALISTIC: dict[str, dict[str, Any]] = {
     "interview": {"persona": TOM, "now": "Monday 10:00",
                   "question": "What are you doing on Valentine's Day?", "memories": MEMORIES},
     **SKILL_VARS,
+    "judge_rank": {"persona": ISABELLA,
+                   "question": "Who is Tom Moreno?", "answers": [
+                       {"label": "A", "text": "I am not sure.", "evidence": 0},
+                       {"label": "B", "text": "Tom runs the shop with Jane.", "evidence": 2}]},
     "dialogue_critique": {"persona": ISABELLA, "other": {"name": "Tom Moreno", "activity": ""},
                           "transcript": [{"speaker": "Tom Moreno", "text": "Morning!"}],
                           "utterance": "Morning!", "problems": [

@@ -275,6 +275,16 @@ class InterviewAnswer(Out):
     _words = ("answer",)
 
 
+class JudgeRanking(Out):
+    """A judge's ranking of the anonymised answers to one interview question (`agentsim
+    evaluate`): their labels, most believable first."""
+
+    ranking: list[Literal["A", "B", "C", "D", "E", "F", "G", "H"]] = Field(
+        min_length=1, max_length=8, description="answer labels, most believable first",
+        examples=[["B", "A", "C", "D"]])
+    reason: str = Field("", max_length=400, examples=["B recalls the party and its host"])
+
+
 class SkillChoice(Out):
     """Which known skill does the task, with what arguments; no skill: write a new one."""
 
@@ -454,4 +464,5 @@ TEMPLATES: dict[str, tuple[type[Out], str]] = {
     "skill_fix": (SkillCode, "smart"),
     "skill_verify": (SkillVerdict, "smart"),
     "curriculum": (CurriculumTask, "smart"),
+    "judge_rank": (JudgeRanking, "smart"),  # agentsim.evaluate
 }

@@ -14,6 +14,7 @@ the rendered text) with a JSON text that validates against that template's outpu
     reflection     reflect_questions, reflect_insights
     interview      answers in the first person from the memories retrieved
     skills         skill_choose, skill_write, skill_fix, skill_verify, curriculum
+    judge          judge_rank (agentsim evaluate): by a stated rule, not a judgement
 
 There is no global randomness: every "coin" is a stable blake2b hash of the run seed and the
 identifying parts of the decision (see `common.coin`), so the same request always gets the
@@ -35,6 +36,7 @@ from agentsim.llm.offline.decompose import decompose
 from agentsim.llm.offline.dialogue import dialogue_critique, dialogue_refine
 from agentsim.llm.offline.importance import importance
 from agentsim.llm.offline.interview import interview
+from agentsim.llm.offline.judge import judge_rank
 from agentsim.llm.offline.planning import day_plan, replan
 from agentsim.llm.offline.react import react
 from agentsim.llm.offline.reflection import reflect_insights, reflect_questions
@@ -68,6 +70,7 @@ ANSWERERS: dict[str, Answerer] = {
     "skill_fix": skill_fix,
     "skill_verify": skill_verify,
     "curriculum": curriculum,
+    "judge_rank": judge_rank,  # agentsim.evaluate: a rule baseline, see offline.judge
 }
 
 
