@@ -400,6 +400,12 @@ def sweep_cmd(world, grid_items, seeds, hours, ticks, workers, ray_address, llm_
                f"{result.out}/runs.csv")
 
 
+# -- commands kept in their own packages (each registered here, one line) --------------------
+from agentsim.evaluate.command import evaluate_cmd  # noqa: E402
+
+main.add_command(evaluate_cmd)
+
+
 def run_main() -> None:
     """The console script: click's usage errors become one line and exit 2, like ours."""
     try:
