@@ -27,14 +27,18 @@ About = str | Callable[[str], bool]
 
 
 def candidacy(text: str) -> bool:
-    t = text.casefold()
-    return "mayoral election" in t or ("sam" in t and ("mayor" in t or "election" in t))
+    """Knowing that Sam Moore runs for mayor: a text naming Sam with "mayor" or "election",
+    or the title of his event (a text about the election alone does not count)."""
+    t = text.casefold().strip()
+    return t == "smallville mayoral election" or (
+        "sam" in t and ("mayor" in t or "election" in t))
 
 
 PARTY = "Valentine's Day party"
 SUBJECTS: dict[str, About] = {"candidacy": candidacy, "party": PARTY}
 DEFINITIONS = {"candidacy": "a text naming Sam with 'mayor' or 'election', or the event "
-                            "'Smallville mayoral election'",
+                            "title 'Smallville mayoral election' (Smallville's personas seed "
+                            "four residents with it; the paper's, one)",
                "party": f"a text or event title with {PARTY!r}"}
 
 

@@ -77,7 +77,8 @@ def markdown(result: dict[str, Any], command: str = "") -> str:
     for c in conds:
         lines.append(f"| {c['label']} | " + " | ".join(
             _num(v["mu"]) for v in c["trueskill_by_category"].values()) + " |")
-    lines += ["", "## End to end (paper: full architecture, two game days)", "",
+    lines += ["", *_ties(result), "", "## End to end (paper: full architecture, two game days)",
+              "",
               "| condition | candidacy known | party known | network density | invited who "
               "came | conversations | reflections | plan events |",
               "|---|---|---|---|---|---:|---:|---:|"]
@@ -121,3 +122,20 @@ def markdown(result: dict[str, Any], command: str = "") -> str:
 
 def _kinds(conds: list[dict[str, Any]]) -> list[str]:
     return sorted({k for c in conds for k in c["memory_kinds"]})
+
+
+def _ties(result: dict[str, Any]) -> list[str]:
+    """How often a condition answered word for word as the first one did: such answers tie,
+    and the judge's order between them says nothing (e.g. no reflection before any
+    reflection was due)."""
+    conds, items = result["conditions"], result["interviews"]
+    if len(conds) < 2 or not items:
+        return []
+    first = conds[0]["name"]
+    parts = []
+    for c in conds[1:]:
+        same = sum(1 for i in items if i["answers"][c["name"]]["text"]
+                   == i["answers"][first]["text"])
+        parts.append(f"{c['label']}: {same} of {len(items)}")
+    return [f"Answers word for word the same as the {conds[0]['label']}'s (ties, which the "
+            f"judge orders arbitrarily): " + "; ".join(parts) + "."]
