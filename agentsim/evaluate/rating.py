@@ -3,8 +3,11 @@ every ranking of one question's answers is a free-for-all match between the cond
 
 The rating model is openskill's Thurstone-Mosteller model with full pairing, the Gaussian
 model TrueSkill is (openskill implements the Weng-Lin Bayesian approximation of it, with
-TrueSkill's defaults: mu 25, sigma 25/3). Matches are rated in the order given, which the
-evaluation keeps fixed (resident, then question), so ratings are reproducible."""
+TrueSkill's defaults: mu 25, sigma 25/3), with no dynamics factor (tau 0): a condition's
+skill does not change from one question to the next, and with TrueSkill's default tau the
+last few hundred matches (the last residents by id) would outweigh the rest. Matches are
+rated in the order given, which the evaluation keeps fixed (resident, then question), so
+ratings are reproducible."""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ def trueskill(names: Sequence[str], rankings: Iterable[Sequence[str]]) -> dict[s
     conditions it ranks, best first; a ranking may leave conditions out)."""
     from openskill.models import ThurstoneMostellerFull
 
-    model = ThurstoneMostellerFull()
+    model = ThurstoneMostellerFull(tau=0.0)
     ratings = {n: model.rating(name=n) for n in names}
     played = dict.fromkeys(names, 0)
     for ranking in rankings:

@@ -115,7 +115,8 @@ def markdown(result: dict[str, Any], command: str = "") -> str:
               "ends before the party does.",
               "- TrueSkill: every question's answers, one per condition, ranked by the judge "
               "(labels shuffled by the seed); each ranking is a match rated with openskill's "
-              "Thurstone-Mosteller model (TrueSkill's, mu 25, sigma 25/3). The paper's "
+              "Thurstone-Mosteller model (TrueSkill's: mu 25, sigma 25/3; tau 0, as the "
+              "conditions do not change between questions). The paper's "
               "rankings were by 100 human evaluators.", ""]
     return "\n".join(lines)
 
