@@ -30,7 +30,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import agentsim.engine as engine_module
-from agentsim.engine import Simulation
+from agentsim.experiment import Simulation
 from agentsim.llm.factory import client_for
 from agentsim.llm.offline import OfflineMind
 from agentsim.llm.openai_backend import OpenAIBackend
@@ -51,6 +51,9 @@ class ChainCounter:
         self.llm = llm
         self.sim_ref = sim_ref
         self.calls: dict[tuple[int, str, str], int] = defaultdict(int)
+
+    def __getattr__(self, name):  # usage, describe, budget, state, close: the client's
+        return getattr(self.llm, name)
 
     async def ask(self, template_id, variables, *, schema=None, tier="smart", agent=None):
         tick = self.sim_ref[0].clock.tick
