@@ -29,8 +29,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from agentsim.assemble import Parts
+    from agentsim.cognition.context import Embed, Settings
     from agentsim.llm.base import LLM
     from agentsim.metrics import Metrics
+    from agentsim.rag.store import KnowledgeBase
+    from agentsim.skills.library import SkillLibrary
+    from agentsim.world.loader import WorldDef
 
 Until = Callable[["Simulation"], bool]
 
@@ -41,9 +45,13 @@ class Simulation(Engine):
     `embedder` (whose `name` a manifest records) and `options` (the RunOptions it was built
     from) are what `load` passes in; a fork keeps them."""
 
-    def __init__(self, *args: Any, embedder: Any = None, options: RunOptions | None = None,
-                 checkpoint_every: int = 6, **kwargs: Any):
-        super().__init__(*args, **kwargs)
+    def __init__(self, world: WorldDef, llm: LLM, embed: Embed, *, seed: int = 0,
+                 settings: Settings | None = None, dim: int = 384,
+                 knowledge: KnowledgeBase | None = None, skills: SkillLibrary | None = None,
+                 embedder: Any = None, options: RunOptions | None = None,
+                 checkpoint_every: int = 6):
+        super().__init__(world, llm, embed, seed=seed, settings=settings, dim=dim,
+                         knowledge=knowledge, skills=skills)
         self.embedder = embedder
         self.options = options
         self.checkpoint_every = checkpoint_every

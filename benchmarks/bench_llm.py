@@ -52,9 +52,6 @@ class ChainCounter:
         self.sim_ref = sim_ref
         self.calls: dict[tuple[int, str, str], int] = defaultdict(int)
 
-    def __getattr__(self, name):  # usage, describe, budget, state, close: the client's
-        return getattr(self.llm, name)
-
     async def ask(self, template_id, variables, *, schema=None, tier="smart", agent=None):
         tick = self.sim_ref[0].clock.tick
         pair = _phase.get()
