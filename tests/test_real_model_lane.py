@@ -34,7 +34,7 @@ TICKS = 9  # 06:00 to 07:30: the residents wake, plan their day, start it
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):
     s = Simulation.load(str(TINY), seed=1, embedder="hash", llm="local", fallback="offline",
-             out=str(tmp_path_factory.mktemp("runs")))
+                        out=str(tmp_path_factory.mktemp("runs")))
     s.run(ticks=TICKS)
     yield s
     s.close()

@@ -473,7 +473,7 @@ def test_headless_run_says_once_there_is_no_wall_and_prints_sandbox_failures(mon
 
     monkeypatch.setattr(wall_mod, "wall_status", lambda: NO_WALL)
     sim = Simulation.load(str(Path(__file__).parent.parent / "worlds" / "smallville"), seed=0,
-               embedder="hash")
+                          embedder="hash")
     out = io.StringIO()
     progress = Progress(sim, 1, console=Console(file=out, width=300))
     progress.start()
