@@ -11,13 +11,13 @@ __version__ = "0.1.0"
 __all__ = ["Simulation", "__version__", "sweep"]
 
 if TYPE_CHECKING:
-    from agentsim.engine import Simulation
+    from agentsim.experiment import Simulation
     from agentsim.sweeps import sweep
 
 
 def __getattr__(name: str) -> Any:
     if name == "Simulation":
-        from agentsim.engine import Simulation
+        from agentsim.experiment import Simulation
 
         return Simulation
     if name == "sweep":

@@ -4,47 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import sys
 from typing import Any
 
 import click
 
+from agentsim.cli_params import COUNT, DOLLARS, NATURAL, POSITIVE
 from agentsim.errors import LLMUnavailable, UserError
-
-
-class Number(click.ParamType):
-    """A finite int or float no less than `low` (above it if `above`): nan, inf and values out
-    of range are usage errors naming the option (one line, exit 2)."""
-
-    def __init__(self, kind: type, low: float, *, above: bool = False):
-        self.kind, self.low, self.above = kind, low, above
-        self.name = "integer" if kind is int else "number"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
-        if isinstance(value, self.kind) and not isinstance(value, bool):
-            x = value
-        else:
-            try:
-                x = self.kind(str(value).strip())
-            except ValueError:
-                self.fail(f"{value!r} is not a{'n integer' if self.kind is int else ' number'}",
-                          param, ctx)
-        if self.kind is float and not math.isfinite(x):
-            self.fail(f"{value} is not a finite number", param, ctx)
-        if x < self.low or (self.above and x == self.low):
-            low = int(self.low) if float(self.low).is_integer() else self.low
-            self.fail(f"{value} is not {'>' if self.above else '>='} {low}", param, ctx)
-        return x
-
-    def __repr__(self) -> str:
-        return f"Number({self.kind.__name__}, {'>' if self.above else '>='}{self.low})"
-
-
-POSITIVE = Number(float, 0, above=True)  # sim hours
-COUNT = Number(int, 1)  # ticks, k, workers, checkpoint interval, requests in flight
-NATURAL = Number(int, 0)  # seeds, budgets
-DOLLARS = Number(float, 0)
 
 
 def _friendly(fn):
@@ -69,7 +35,7 @@ def _friendly(fn):
             click.echo("agentsim: interrupted", err=True)
             sys.exit(130)
         except OSError as e:
-            from agentsim.session import disk_full
+            from agentsim.cli_run import disk_full
 
             if debug or not disk_full(e):
                 raise
@@ -157,7 +123,8 @@ def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, h
         give_up_failures, fallback, min_model_share, cache, checkpoint_every, no_skills,
         skill_library, allow_unsandboxed_skills) -> None:
     """Run WORLD (a folder such as worlds/smallville), or resume or replay a run."""
-    from agentsim.session import RunOptions, run_cli
+    from agentsim.cli_run import run_cli
+    from agentsim.options import RunOptions
 
     if hours is not None and ticks is not None:
         raise UserError("give --hours or --ticks, not both", field="--hours")
@@ -192,9 +159,9 @@ def interview_cmd(run_path: str, name: str, question: str, as_json: bool,
     `sim.interview(name, question, remember=True)` lets the agent remember being asked).
     An answer the model did not give is never shown as the resident's words: with the
     offline mind as the run's mind, or as a fallback, the answer says so."""
-    from agentsim.session import open_run
+    from agentsim.experiment import Simulation
 
-    sim = open_run(run_path, llm=None, fallback=fallback)
+    sim = Simulation.open(run_path, llm=None, fallback=fallback)
     before = _origins(sim.llm)
     try:
         ans = sim.interview(name, question)
@@ -223,8 +190,7 @@ def interview_cmd(run_path: str, name: str, question: str, as_json: bool,
 
 
 def _origins(llm: Any) -> dict[str, int]:
-    total = getattr(getattr(llm, "usage", None), "total", None)
-    return dict(getattr(total, "origins", {}) or {})
+    return dict(llm.usage.total.origins)
 
 
 def _answer_origin(before: dict[str, int], after: dict[str, int]) -> str | None:
@@ -246,9 +212,9 @@ def _answer_origin(before: dict[str, int], after: dict[str, int]) -> str | None:
 @_friendly
 def inspect(run_path: str, name: str, query: str, k: int, as_json: bool) -> None:
     """Show the memories NAME would retrieve for QUERY, with each score component."""
-    from agentsim.session import open_run
+    from agentsim.experiment import Simulation
 
-    sim = open_run(run_path, llm=None)
+    sim = Simulation.open(run_path, llm=None)
     try:
         found = sim.retrieve(name, query, k=k)
     finally:

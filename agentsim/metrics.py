@@ -34,7 +34,7 @@ from agentsim.world.loader import WorldDef
 if TYPE_CHECKING:
     import pandas as pd
 
-    from agentsim.engine import Simulation
+    from agentsim.experiment import Simulation
 
 # Event fields that become columns of their own; the rest go into `data` (JSON).
 _COLUMNS = ("type", "tick", "time", "agent", "place", "text")
@@ -345,8 +345,7 @@ def answers_frame(answers: Iterable[Any]) -> pd.DataFrame:
 
 
 def of_simulation(sim: Simulation) -> Metrics:
-    usage = sim.llm.usage.summary() if hasattr(sim.llm, "usage") else {}
-    return Metrics(sim.events, sim.world, usage, sim)
+    return Metrics(sim.events, sim.world, sim.llm.usage.summary(), sim)
 
 
 def from_run(path: str | Path) -> Metrics:

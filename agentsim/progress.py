@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
 
-from agentsim.engine import Simulation
 from agentsim.events import Conversation, Event, Learned, Reflected, SkillUsed, TickEnded
+from agentsim.experiment import Simulation
 from agentsim.skills.wall import sandbox_notice
 
 
@@ -33,7 +33,7 @@ class Progress:
         self._unsubscribe = sim.bus.subscribe(self._on_event)
 
     def start(self) -> None:
-        llm = getattr(self.sim.llm, "describe", lambda: {"backend": "custom"})()
+        llm = self.sim.llm.describe()
         self.console.print(f"[bold]agentsim[/] {self.sim.world.spec.name}: "
                            f"{len(self.sim.agents)} agents, seed {self.sim.seed}, "
                            f"LLM: {llm.get('summary', llm)}")
@@ -80,9 +80,9 @@ class Progress:
         where = Counter(places.name(places.area_of(a.location))
                         for a in self.sim.agents.values() if a.awake)
         busiest = ", ".join(f"{p} {n}" for p, n in where.most_common(3)) or "all asleep"
-        calls = getattr(getattr(self.sim.llm, "usage", None), "total", None)
-        llm = f" | {calls.calls} LLM calls" if calls is not None else ""
-        if calls is not None and calls.model_share is not None:
+        calls = self.sim.llm.usage.total
+        llm = f" | {calls.calls} LLM calls"
+        if calls.model_share is not None:
             from agentsim.llm.accounting import share_text
 
             fell = calls.origins.get("fallback", 0)
@@ -99,15 +99,13 @@ class Progress:
         """Who answered: loud (red) when the model gave under the run's minimum share of the
         answers meant for it, yellow when the offline mind answered any as a fallback."""
         from agentsim.llm.accounting import share_text, share_warning
-        from agentsim.session import min_share
+        from agentsim.options import min_share
 
-        usage = getattr(self.sim.llm, "usage", None)
-        if usage is None or not hasattr(usage, "total"):
-            return
+        usage = self.sim.llm.usage
         t = usage.total
         if t.model_share is None:
             return
-        warning = share_warning(usage, min_share(getattr(self.sim, "options", None)))
+        warning = share_warning(usage, min_share(self.sim.options))
         if warning:
             self.console.print(f"[bold red]Warning: {warning}.[/]", highlight=False)
             return
@@ -126,9 +124,7 @@ class Progress:
         sim = self.sim
         if sim.stopped:
             c.print(f"[yellow]Stopped: {sim.stopped}[/]")
-        table = getattr(getattr(sim.llm, "usage", None), "table", None)
-        if table is not None:
-            c.print(table())
+        c.print(sim.llm.usage.table())
         self.origins_lines()
         c.print(f"Run saved to [bold]{run_path}[/] ({sim.clock.tick} ticks, "
                 f"until {sim.clock.now:%a %b %d %H:%M}).")

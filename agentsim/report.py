@@ -200,8 +200,8 @@ def _usage_md(m: Metrics, path: str | Path) -> str:
     """Who answered (the model's share, fallbacks, a warning under the run's minimum share),
     then the usage table with the share as a percentage."""
     from agentsim.llm.accounting import Usage, share_text, share_warning
+    from agentsim.options import RunOptions, min_share
     from agentsim.rundir import RunDir
-    from agentsim.session import RunOptions, min_share
 
     usage = Usage()
     usage.restore(m.usage or {})

@@ -2,23 +2,29 @@
 
 Movement follows the place graph and takes travel time; an action on an object changes its
 state when the agent is there; two agents who want to talk are paired once.
+
+`resolve` is a function of (intents, agents, objects, places, clock, rng): it updates the
+agents and objects it is handed and returns the pairs that talk and the events that happened,
+which the engine publishes. It knows no simulation, bus or run directory.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import random
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
 
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.perceive import Seen, WorldView
 from agentsim.cognition.step import Intent
 from agentsim.events import ActionStarted, Event, Moved, ObjectChanged
+from agentsim.world.clock import SimClock
+from agentsim.world.places import PlaceGraph
 
-if TYPE_CHECKING:
-    from agentsim.engine import Simulation
 
-
-def world_view(sim: Simulation) -> WorldView:
-    places = sim.world.places
+def world_view(agents: Mapping[str, Agent], objects: Mapping[str, str],
+               places: PlaceGraph) -> WorldView:
+    """What every agent can see of the others and of the objects at the start of a tick."""
     return WorldView(
         agents={
             a.id: Seen(
@@ -31,9 +37,9 @@ def world_view(sim: Simulation) -> WorldView:
                 awake=a.awake,
                 moving=bool(a.route),
             )
-            for a in sim.agents.values()
+            for a in agents.values()
         },
-        objects=dict(sim.objects),
+        objects=dict(objects),
     )
 
 
@@ -46,35 +52,48 @@ def _broad(a: Agent) -> str:
     return a.action.activity
 
 
-class Resolver:
-    def __init__(self, sim: Simulation):
-        self.sim = sim
+@dataclass
+class Resolution:
+    """What a tick's intents came to: who talks to whom, and the events to publish."""
 
-    def resolve(self, intents: list[Intent]) -> list[tuple[Agent, Agent]]:
-        """Pair talkers, then start actions, move and use objects, in sorted agent order."""
-        sim = self.sim
-        out: list[Event] = []
-        ordered = sorted(intents, key=lambda i: i.agent)
-        pairs = self._pair(ordered)
-        talking = {a.id for pair in pairs for a in pair}
-        for intent in ordered:
-            agent = sim.agents[intent.agent]
-            self._start(agent, intent, out)
-            if agent.id not in talking:
-                self._move(agent, intent.action.place, out)
-            self._use_object(agent, out)
-        sim._publish(out)
-        return pairs
+    pairs: list[tuple[Agent, Agent]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
 
-    def _pair(self, ordered: list[Intent]) -> list[tuple[Agent, Agent]]:
-        sim, places = self.sim, self.sim.world.places
+
+def resolve(intents: list[Intent], agents: Mapping[str, Agent],
+            objects: MutableMapping[str, str], places: PlaceGraph, clock: SimClock,
+            rng: random.Random) -> Resolution:
+    """Pair talkers, then start actions, move and use objects, in sorted agent order."""
+    r = _Resolve(agents, objects, places, clock)
+    ordered = sorted(intents, key=lambda i: i.agent)
+    pairs = r.pair(ordered, rng)
+    talking = {a.id for pair in pairs for a in pair}
+    for intent in ordered:
+        agent = agents[intent.agent]
+        r.start(agent, intent)
+        if agent.id not in talking:
+            r.move(agent, intent.action.place)
+        r.use_object(agent)
+    return Resolution(pairs, r.out)
+
+
+class _Resolve:
+    """The steps of one resolution, sharing what they read and the events they collect."""
+
+    def __init__(self, agents: Mapping[str, Agent], objects: MutableMapping[str, str],
+                 places: PlaceGraph, clock: SimClock):
+        self.agents, self.objects, self.places, self.clock = agents, objects, places, clock
+        self.out: list[Event] = []
+
+    def pair(self, ordered: list[Intent], rng: random.Random) -> list[tuple[Agent, Agent]]:
+        places = self.places
         paired: set[str] = set()
         pairs = []
         # Who gets to talk first when two want the same person: a seeded draw, not the alphabet.
         talkers = [i for i in ordered if i.talk_to is not None]
-        sim.rng.shuffle(talkers)
+        rng.shuffle(talkers)
         for intent in talkers:
-            a, b = sim.agents[intent.agent], sim.agents.get(intent.talk_to)
+            a, b = self.agents[intent.agent], self.agents.get(intent.talk_to)
             if b is None or a.id in paired or b.id in paired or not (a.awake and b.awake):
                 continue
             if a.route or b.route or places.area_of(a.location) != places.area_of(b.location):
@@ -83,7 +102,7 @@ class Resolver:
             paired |= {a.id, b.id}
         return pairs
 
-    def _start(self, agent: Agent, intent: Intent, out: list[Event]) -> None:
+    def start(self, agent: Agent, intent: Intent) -> None:
         new, old = intent.action, agent.action
         if old is not None and (old.activity, old.place, old.start) == (
             new.activity, new.place, new.start
@@ -93,38 +112,38 @@ class Resolver:
             agent.action = new
             return
         agent.action = new
-        out.append(ActionStarted(tick=self.sim.clock.tick, time=self.sim.clock.now,
-                                 agent=agent.id, activity=new.activity, place=new.place,
-                                 until=new.end))
+        self.out.append(ActionStarted(tick=self.clock.tick, time=self.clock.now,
+                                      agent=agent.id, activity=new.activity, place=new.place,
+                                      until=new.end))
 
-    def _move(self, agent: Agent, target: str, out: list[Event]) -> None:
-        sim, places = self.sim, self.sim.world.places
+    def move(self, agent: Agent, target: str) -> None:
+        clock, places = self.clock, self.places
         if agent.location == target:
             agent.route, agent.route_started = [], None
             return
         if agent.destination != target or agent.route_started is None:
             agent.route = places.route(agent.location, target)
-            agent.route_started = sim.clock.now
-        elapsed = (sim.clock.now + sim.clock.tick_delta - agent.route_started).total_seconds() / 60
+            agent.route_started = clock.now
+        elapsed = (clock.now + clock.tick_delta - agent.route_started).total_seconds() / 60
         reached = [p for p, minutes in agent.route if minutes <= elapsed]
         here = reached[-1] if reached else agent.location
         if here != agent.location:
-            out.append(Moved(tick=sim.clock.tick, time=sim.clock.now, agent=agent.id,
-                             src=agent.location, dst=here, destination=target))
+            self.out.append(Moved(tick=clock.tick, time=clock.now, agent=agent.id,
+                                  src=agent.location, dst=here, destination=target))
             agent.location = here
         if here == target:
             agent.route, agent.route_started = [], None
 
-    def _use_object(self, agent: Agent, out: list[Event]) -> None:
+    def use_object(self, agent: Agent) -> None:
         action = agent.action
         if action is None or action.object is None or action.object_state is None:
             return
         if agent.location != action.place:
             return
-        old = self.sim.objects.get(action.object)
+        old = self.objects.get(action.object)
         if old is None or old == action.object_state:
             return
-        self.sim.objects[action.object] = action.object_state
-        out.append(ObjectChanged(tick=self.sim.clock.tick, time=self.sim.clock.now,
-                                 object=action.object, place=action.place, old=old,
-                                 new=action.object_state, agent=agent.id))
+        self.objects[action.object] = action.object_state
+        self.out.append(ObjectChanged(tick=self.clock.tick, time=self.clock.now,
+                                      object=action.object, place=action.place, old=old,
+                                      new=action.object_state, agent=agent.id))

@@ -19,7 +19,6 @@ import it); `default_measures` is used when none is given.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 import os
 import statistics
@@ -32,30 +31,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentsim.errors import UserError
+from agentsim.sweep_grid import SETTINGS, apply, cells, parse_grid
+
+__all__ = ["SETTINGS", "SweepResult", "cells", "default_measures", "mean_ci", "parse_grid",
+           "summarize", "sweep", "t_quantile"]
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from agentsim.engine import Simulation
+    from agentsim.experiment import Simulation
 
 Measure = Callable[["Simulation"], Mapping[str, float]]
-
-# Grid keys: the cognition settings a run can vary (agentsim.cognition.context.Settings).
-SETTINGS = {
-    "weights": "weights",  # (recency, importance, relevance)
-    "retrieval_weights": "weights",
-    "reflection_threshold": "reflection_threshold",
-    "decay": "decay",
-    "max_turns": "max_turns",
-    "talk_cooldown_minutes": "talk_cooldown_minutes",
-    "attention": "attention",
-    "refine_rounds": "refine_rounds",
-    "refine_dialogue": "refine_dialogue",
-    # the ablation switches (0 off, 1 on), as `agentsim evaluate` sets them
-    "observation": "observation",
-    "reflection": "reflection",
-    "planning": "planning",
-}
 
 # Two-sided 95 % Student t quantiles for 1-30 degrees of freedom.
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
@@ -110,105 +96,19 @@ def default_measures(sim: Simulation) -> dict[str, float]:
     return out
 
 
-# -- the grid ---------------------------------------------------------------------------------
-def cells(grid: Mapping[str, Iterable[Any]] | None) -> list[dict[str, Any]]:
-    """Every combination of the grid's values, in the grid's order; one empty cell for none."""
-    grid = dict(grid or {})
-    for key in grid:
-        if key not in SETTINGS:
-            raise UserError(f"unknown sweep parameter {key!r} (known: {', '.join(SETTINGS)})",
-                            field="grid")
-    keys = list(grid)
-    values = [list(grid[k]) for k in keys]
-    for k, v in zip(keys, values, strict=True):
-        if not v:
-            raise UserError(f"no values for {k!r}", field="grid")
-        for x in v:
-            _check(k, x)
-    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*values)]
-
-
-_WHOLE = {"max_turns", "talk_cooldown_minutes", "attention", "reflection_threshold",
-          "refine_rounds", "refine_dialogue"}
-_ZERO_OK = {"talk_cooldown_minutes", "refine_rounds", "refine_dialogue"}  # 0: off
-
-
-def _check(key: str, value: Any) -> None:
-    """A grid value a run can use, or a one-line error naming the key (before any run)."""
-    name = SETTINGS[key]
-    if name == "weights":
-        ok = (isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 3
-              and all(_number(x) and x >= 0 for x in value))
-        want = "3 numbers >= 0 (recency, importance, relevance), e.g. 1:1:3"
-    elif name == "decay":
-        ok, want = _number(value) and 0 < value <= 1, "a number in (0, 1]"
-    else:
-        low = 0 if name in _ZERO_OK else 1
-        ok = _number(value) and float(value).is_integer() and value >= low
-        want = f"a whole number >= {low}"
-    if not ok:
-        raise UserError(f"bad value {value!r} for {key}: {want}", field="grid")
-
-
-def _number(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
-    """`--grid key=v1,v2` items -> a grid; `1:1:3` is a tuple (for weights)."""
-    grid: dict[str, list[Any]] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        key = key.strip()
-        if sep and key not in SETTINGS:
-            cells({key: [0]})  # the one-line error that lists the known keys
-        if not sep or not key or not raw.strip():
-            raise UserError(f"bad grid item {item!r}: use KEY=V1,V2 (e.g. "
-                            "weights=1:1:1,1:1:3)", field="--grid")
-        grid[key] = [_value(v.strip(), item) for v in raw.split(",") if v.strip()]
-    cells(grid)  # unknown keys fail here, with the list of known ones
-    return grid
-
-
-def _value(text: str, item: str) -> Any:
-    try:
-        if ":" in text:
-            return tuple(float(x) for x in text.split(":"))
-        number = float(text)
-        return int(number) if number.is_integer() and "." not in text else number
-    except ValueError:
-        raise UserError(f"bad value {text!r} in {item!r}: numbers, or a:b:c for weights",
-                        field="--grid") from None
-
-
-def _apply(sim: Simulation, params: Mapping[str, Any]) -> None:
-    changes: dict[str, Any] = {}
-    for key, value in params.items():
-        name = SETTINGS[key]
-        if name == "weights":
-            value = tuple(float(x) for x in value)
-            if len(value) != 3:
-                raise UserError(f"{key} needs 3 numbers (recency, importance, relevance)",
-                                field=key)
-        elif name in _WHOLE:
-            value = int(value)
-        changes[name] = value
-    sim.settings = dataclasses.replace(sim.settings, **changes)
-
-
 # -- one run ----------------------------------------------------------------------------------
 def run_one(task: dict[str, Any]) -> dict[str, Any]:
     """Run one (cell, seed) and measure it. Module level, so processes and Ray can call it."""
-    from agentsim.session import load
+    from agentsim.experiment import Simulation
 
     row = _row(task)
     sim = None
     try:
         out = Path(task["out"]) / f"cell{task['cell']:03d}"
         # No shared skill library: a run must not depend on which runs finished before it.
-        sim = load(task["world"], seed=task["seed"], llm=task["llm"],
+        sim = Simulation.load(task["world"], seed=task["seed"], llm=task["llm"],
                    embedder=task["embedder"], out=str(out), skill_library=None)
-        _apply(sim, task["params"])
+        apply(sim, task["params"])
         if sim.run_dir is not None:
             row["run_dir"] = str(sim.run_dir.path)
         sim.run(hours=task["hours"], ticks=task["ticks"])

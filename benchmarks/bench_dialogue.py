@@ -17,13 +17,13 @@ from collections import Counter
 from pathlib import Path
 
 from agentsim.events import Conversation, Refined
-from agentsim.session import load
+from agentsim.experiment import Simulation
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def one(rounds: int, hours: float, seed: int) -> tuple[str, Counter]:
-    sim = load(str(ROOT / "worlds" / "smallville"), seed=seed, embedder="hash")
+    sim = Simulation.load(str(ROOT / "worlds" / "smallville"), seed=seed, embedder="hash")
     sim.settings = dataclasses.replace(sim.settings, refine_dialogue=rounds)
     t = time.perf_counter()
     sim.run(hours=hours)

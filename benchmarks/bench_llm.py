@@ -30,7 +30,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import agentsim.engine as engine_module
-from agentsim.engine import Simulation
+from agentsim.experiment import Simulation
 from agentsim.llm.factory import client_for
 from agentsim.llm.offline import OfflineMind
 from agentsim.llm.openai_backend import OpenAIBackend

@@ -51,9 +51,9 @@ def main() -> None:
     a = ap.parse_args()
     print("$ python benchmarks/bench_local.py" + "".join(f" {x}" for x in sys.argv[1:]))
 
-    from agentsim.session import load
+    from agentsim.experiment import Simulation
 
-    sim = load(a.world, seed=0, embedder="hash", llm="local")
+    sim = Simulation.load(a.world, seed=0, embedder="hash", llm="local")
     backend = sim.llm.backends["smart"]
     if a.threads:
         backend.n_threads = a.threads

@@ -16,8 +16,8 @@ from collections import Counter
 from pathlib import Path
 
 from agentsim.cognition.context import Settings
-from agentsim.engine import Simulation
 from agentsim.events import Refined
+from agentsim.experiment import Simulation
 from agentsim.llm.factory import build_llm
 from agentsim.memory.embed import BatchingEmbedder, make_embedder
 from agentsim.world.loader import load_world

@@ -17,17 +17,18 @@ from collections import Counter
 from pathlib import Path
 
 from agentsim.events import Refined, SkillLearned, SkillUsed
-from agentsim.session import load
+from agentsim.experiment import Simulation
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def one(skills: bool, hours: float, seed: int) -> dict:
-    sim = load(str(ROOT / "worlds" / "smallville"), seed=seed, embedder="hash", skills=skills)
+    sim = Simulation.load(str(ROOT / "worlds" / "smallville"), seed=seed, embedder="hash",
+                          skills=skills)
     t = time.perf_counter()
     sim.run(hours=hours)
     wall = time.perf_counter() - t
-    usage = sim.llm.usage.summary()["total"] if hasattr(sim.llm, "usage") else {}
+    usage = sim.llm.usage.summary()["total"]
     n = len(sim.agents)
     used = [e for e in sim.events if isinstance(e, SkillUsed)]
     row = {

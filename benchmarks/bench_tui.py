@@ -54,11 +54,11 @@ def status(app) -> str:
 
 
 async def measure(embedder: str, llm_delay: float, presses: int, warm_ticks: int) -> dict:
-    from agentsim.session import load
+    from agentsim.experiment import Simulation
     from agentsim.tui.app import AgentsimApp
 
     t0 = time.perf_counter()
-    sim = load(SMALLVILLE, seed=0, embedder=embedder)
+    sim = Simulation.load(SMALLVILLE, seed=0, embedder=embedder)
     if llm_delay:
         sim.llm = SlowLLM(sim.llm, llm_delay)
     app = AgentsimApp(sim, None, speed=math.inf)

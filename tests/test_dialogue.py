@@ -10,9 +10,9 @@ from pathlib import Path
 from agentsim.cognition.dialogue import repeats, turn_problems
 from agentsim.cognition.schemas import Turn
 from agentsim.events import Conversation, Refined
+from agentsim.experiment import Simulation
 from agentsim.llm.offline import OfflineMind
 from agentsim.llm.offline.dialogue import dialogue_critique, dialogue_refine
-from agentsim.session import load
 from agentsim.testing import FakeLLM
 
 SMALLVILLE = Path(__file__).resolve().parent.parent / "worlds" / "smallville"
@@ -73,7 +73,8 @@ def test_a_parrot_is_refined_into_a_goodbye():
         return mind.answer(template, v, 0)
 
     backend = FakeLLM(fn)
-    sim = load(str(SMALLVILLE), seed=1, embedder="hash", llm=_client(backend), skills=False)
+    sim = Simulation.load(str(SMALLVILLE), seed=1, embedder="hash", llm=_client(backend),
+                          skills=False)
     sim.settings = dataclasses.replace(sim.settings, refine_dialogue=2)
     sim.run(hours=3)
     talks = [e for e in sim.events if isinstance(e, Conversation)]
@@ -91,7 +92,8 @@ def test_a_parrot_is_refined_into_a_goodbye():
 
 def test_dialogue_is_not_refined_unless_asked():
     backend = FakeLLM(lambda t, v: OfflineMind().answer(t, v, 0))
-    sim = load(str(SMALLVILLE), seed=1, embedder="hash", llm=_client(backend), skills=False)
+    sim = Simulation.load(str(SMALLVILLE), seed=1, embedder="hash", llm=_client(backend),
+                          skills=False)
     sim.run(hours=2)
     assert "dialogue_critique" not in backend.templates()
     assert not any(isinstance(e, Refined) and e.kind == "dialogue" for e in sim.events)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from agentsim.engine import Simulation
 from agentsim.events import (
     Conversation,
     Learned,
@@ -22,8 +21,8 @@ from agentsim.events import (
     SkillUsed,
     TickEnded,
 )
+from agentsim.experiment import Simulation
 from agentsim.rundir import run_dirs
-from agentsim.session import load
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALLVILLE = ROOT / "worlds" / "smallville"
@@ -34,8 +33,8 @@ def _events(path: Path) -> list[str]:
 
 
 def test_same_seed_same_events(tmp_path):
-    a = load(str(SMALLVILLE), seed=3, embedder="hash", out=str(tmp_path / "a"))
-    b = load(str(SMALLVILLE), seed=3, embedder="hash", out=str(tmp_path / "b"))
+    a = Simulation.load(str(SMALLVILLE), seed=3, embedder="hash", out=str(tmp_path / "a"))
+    b = Simulation.load(str(SMALLVILLE), seed=3, embedder="hash", out=str(tmp_path / "b"))
     for sim in (a, b):
         sim.run(hours=3)
         sim.close()
@@ -47,7 +46,7 @@ def test_same_seed_same_events(tmp_path):
 
 
 def test_every_agent_acts_and_ticks_are_logged():
-    sim = load(str(SMALLVILLE), seed=1, embedder="hash")
+    sim = Simulation.load(str(SMALLVILLE), seed=1, embedder="hash")
     sim.run(hours=2)
     ticks = [e for e in sim.events if isinstance(e, TickEnded)]
     assert len(ticks) == 12
@@ -57,11 +56,11 @@ def test_every_agent_acts_and_ticks_are_logged():
 
 
 def test_checkpoint_resume_matches_uninterrupted(tmp_path):
-    whole = load(str(SMALLVILLE), seed=2, embedder="hash", out=str(tmp_path / "whole"))
+    whole = Simulation.load(str(SMALLVILLE), seed=2, embedder="hash", out=str(tmp_path / "whole"))
     whole.run(hours=3)
     whole.close()
 
-    part = load(str(SMALLVILLE), seed=2, embedder="hash", out=str(tmp_path / "part"))
+    part = Simulation.load(str(SMALLVILLE), seed=2, embedder="hash", out=str(tmp_path / "part"))
     part.checkpoint_every = 6
     part.run(ticks=8)  # checkpoints at tick 6 and, at the end of run(), 8
     part.close()
@@ -71,8 +70,9 @@ def test_checkpoint_resume_matches_uninterrupted(tmp_path):
         import shutil
 
         shutil.rmtree(c)
+    from agentsim.cli_run import _build
+    from agentsim.options import RunOptions
     from agentsim.rundir import RunDir
-    from agentsim.session import RunOptions, _build
 
     rd = RunDir.open(part.run_dir.path)
     resumed = _build(RunOptions(world=str(SMALLVILLE), seed=2, embedder="hash"), rd, None)
@@ -86,13 +86,18 @@ def test_checkpoint_resume_matches_uninterrupted(tmp_path):
 
 def test_llm_calls_of_a_tick_are_in_flight_together():
     """All agents' steps run concurrently: a slow LLM does not serialise the tick."""
+    from agentsim.llm.factory import build_llm
     from agentsim.llm.offline import OfflineMind
 
     class Slow:
         def __init__(self):
             self.mind = OfflineMind()
+            self.edges = build_llm("offline")  # usage, describe, budget, state, close
             self.in_flight = 0
             self.peak = 0
+
+        def __getattr__(self, name):
+            return getattr(self.edges, name)
 
         async def ask(self, template_id, variables, *, schema=None, tier="smart", agent=None):
             self.in_flight += 1
@@ -103,7 +108,7 @@ def test_llm_calls_of_a_tick_are_in_flight_together():
             return schema.model_validate(data) if schema else data
 
     slow = Slow()
-    sim = load(str(SMALLVILLE), seed=1, embedder="hash", llm=slow)
+    sim = Simulation.load(str(SMALLVILLE), seed=1, embedder="hash", llm=slow)
     sim.run(ticks=8)  # 06:00-07:20: residents wake and plan
     assert slow.peak >= 10
     sim.close()
@@ -112,7 +117,7 @@ def test_llm_calls_of_a_tick_are_in_flight_together():
 def test_one_day_in_smallville_on_the_offline_mind():
     """From the morning of February 13 to midnight: everyone plans, several reflect, and the
     party invitation spreads from Isabella by conversation."""
-    sim = load(str(SMALLVILLE), seed=1, embedder="hash")
+    sim = Simulation.load(str(SMALLVILLE), seed=1, embedder="hash")
     sim.run(hours=18)
     planned = {e.agent for e in sim.events if isinstance(e, PlanMade) and e.level == "day"}
     assert planned == set(sim.agents)
@@ -184,10 +189,10 @@ def test_state_round_trips():
     """get_state -> set_state -> get_state gives the same state, for every component."""
     import numpy as np
 
-    sim = load(str(SMALLVILLE), seed=1, embedder="hash")
+    sim = Simulation.load(str(SMALLVILLE), seed=1, embedder="hash")
     sim.run(hours=4)
     state, arrays = sim.get_state()
-    other = load(str(SMALLVILLE), seed=1, embedder="hash")
+    other = Simulation.load(str(SMALLVILLE), seed=1, embedder="hash")
     other.set_state(state, arrays)
     state2, arrays2 = other.get_state()
     state.pop("events"), state2.pop("events")  # the event log is the run directory's
@@ -205,7 +210,7 @@ def test_state_round_trips():
 def test_different_seeds_give_different_runs():
     logs = []
     for seed in (1, 2):
-        sim = load(str(SMALLVILLE), seed=seed, embedder="hash")
+        sim = Simulation.load(str(SMALLVILLE), seed=seed, embedder="hash")
         sim.run(hours=4)
         logs.append([e.to_json() for e in sim.events if not isinstance(e, RunStarted)])
         sim.close()
@@ -216,7 +221,7 @@ def test_the_party_happens_on_february_14():
     """Nobody is told to come: residents hear of the party, plan for it on the day, and go."""
     from datetime import datetime
 
-    sim = load(str(SMALLVILLE), seed=1, embedder="hash")
+    sim = Simulation.load(str(SMALLVILLE), seed=1, embedder="hash")
     sim.run(until=lambda s: s.clock.now >= datetime(2023, 2, 14, 18, 0))
     at_cafe = {a.id for a in sim.agents.values()
                if sim.world.places.area_of(a.location) == "hobbs_cafe"}
@@ -229,7 +234,7 @@ def test_the_party_happens_on_february_14():
 
 
 def test_whispers_and_world_events_become_news_that_spreads():
-    sim = load(str(SMALLVILLE), seed=1, embedder="hash")
+    sim = Simulation.load(str(SMALLVILLE), seed=1, embedder="hash")
     sim.run(hours=2)
     sim.whisper("Tom Moreno", "The Willows Market will close for good next month", importance=9)
     sim.inject("A water main burst on the road by Johnson Park", place="johnson_park")

@@ -17,10 +17,12 @@ from agentsim.evaluate.conditions import BY_NAME, CONDITIONS, pick
 from agentsim.evaluate.rating import trueskill
 from agentsim.evaluate.report import BASELINE, markdown
 from agentsim.evaluate.runner import evaluate, setup_from
+from agentsim.experiment import Simulation
 from agentsim.llm.offline import OfflineMind
 from agentsim.memory.record import MemoryKind
-from agentsim.session import load
 from agentsim.world.loader import load_world
+
+load = Simulation.load
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "fixtures" / "tiny_world"

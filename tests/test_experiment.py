@@ -14,10 +14,10 @@ import pytest
 from agentsim.cli import main
 from agentsim.errors import UserError
 from agentsim.events import Conversation, Learned, Moved, TickEnded, Utterance, Whispered
+from agentsim.experiment import Simulation
 from agentsim.export import export_run
 from agentsim.metrics import Metrics, answers_frame, events_frame, from_run, knowledge_times
 from agentsim.report import write_report
-from agentsim.session import load
 from agentsim.world.loader import load_world
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +31,7 @@ def at(minutes: int) -> datetime:
 
 
 def test_fork_left_alone_repeats_and_a_whisper_diverges():
-    sim = load(SMALLVILLE, seed=2, embedder="hash")
+    sim = Simulation.load(SMALLVILLE, seed=2, embedder="hash")
     sim.clock.tick = 12  # 08:00: everyone is up
     sim.run(ticks=3)
     control, treatment = sim.fork(), sim.fork()
@@ -51,7 +51,7 @@ def test_fork_left_alone_repeats_and_a_whisper_diverges():
 
 
 def test_interview_everyone_at_once():
-    sim = load(str(TINY), seed=0, embedder="hash")
+    sim = Simulation.load(str(TINY), seed=0, embedder="hash")
     sim.run(ticks=3)
     answers = sim.interview("all", "Is there a party soon?")
     assert [a.agent for a in answers] == sorted(sim.agents)
@@ -126,7 +126,7 @@ def test_learned_events_count_as_knowing():
 @pytest.fixture(scope="module")
 def smallville_day(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
-    sim = load(SMALLVILLE, seed=1, embedder="hash", out=str(out))
+    sim = Simulation.load(SMALLVILLE, seed=1, embedder="hash", out=str(out))
     sim.run(hours=14)  # 06:00-20:00
     path = sim.run_dir.path
     sim.close()
@@ -181,7 +181,7 @@ def test_notebook_style_use_inside_a_running_event_loop():
     from agentsim.cognition.interview import Answer
 
     async def cell():  # what a Jupyter cell is: code running inside an event loop
-        sim = load(str(TINY), seed=0, embedder="hash")
+        sim = Simulation.load(str(TINY), seed=0, embedder="hash")
         await sim.arun(until=lambda s: s.clock.tick >= 2)
         sim.run(ticks=1)  # the blocking call works there too
         await sim.awhisper("Ann Lee", "The cafe's oven broke this morning")
@@ -201,7 +201,7 @@ def test_notebook_style_use_inside_a_running_event_loop():
 
 
 def test_a_blocking_call_from_an_event_handler_is_a_clear_error():
-    sim = load(str(TINY), seed=0, embedder="hash")
+    sim = Simulation.load(str(TINY), seed=0, embedder="hash")
     errors = []
 
     def handler(e):
@@ -223,7 +223,7 @@ def test_a_fork_is_independent_of_its_original():
                 {a: [r.text for r in x.memory.records()] for a, x in s.agents.items()},
                 s.relationships.get_state(), s.rng.getstate(), s.settings)
 
-    sim = load(str(TINY), seed=0, embedder="hash")
+    sim = Simulation.load(str(TINY), seed=0, embedder="hash")
     sim.run(ticks=3)
     before = state(sim)
     twin = sim.fork()
@@ -237,7 +237,7 @@ def test_a_fork_is_independent_of_its_original():
     assert twin.clock.tick == 5 and len(twin.agents["ann_lee"].memory) > len(
         sim.agents["ann_lee"].memory)
     sim.run(ticks=2)  # the original goes on as if there were no fork
-    fresh = load(str(TINY), seed=0, embedder="hash")
+    fresh = Simulation.load(str(TINY), seed=0, embedder="hash")
     fresh.run(ticks=5)
     assert [e.to_json() for e in sim.events] == [e.to_json() for e in fresh.events]
     for s in (twin, sim, fresh):
@@ -257,7 +257,8 @@ def test_occupancy_counts_only_what_the_log_covers():
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """A one-tick run of the tiny world: nobody has talked yet."""
-    sim = load(str(TINY), seed=0, embedder="hash", out=str(tmp_path_factory.mktemp("tiny")))
+    sim = Simulation.load(str(TINY), seed=0, embedder="hash",
+                          out=str(tmp_path_factory.mktemp("tiny")))
     sim.run(ticks=1)
     path = sim.run_dir.path
     sim.close()

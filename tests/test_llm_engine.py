@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from agentsim.cli_run import run_cli
 from agentsim.events import RunStopped
+from agentsim.experiment import Simulation
 from agentsim.llm.factory import client_for
 from agentsim.llm.offline import OfflineMind
 from agentsim.llm.openai_backend import OpenAIBackend
+from agentsim.options import RunOptions
 from agentsim.rundir import run_dirs
-from agentsim.session import RunOptions, load, run_cli
 from agentsim.testing import FakeOpenAIServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,7 +74,7 @@ def _fake_llm(server: FakeOpenAIServer, **kw):
 
 def test_all_agents_calls_are_in_flight_together():
     with FakeOpenAIServer(latency=0.2) as server:
-        sim = load(SMALLVILLE, seed=1, embedder="hash", llm=_fake_llm(server))
+        sim = Simulation.load(SMALLVILLE, seed=1, embedder="hash", llm=_fake_llm(server))
         sim.clock.tick = 12  # 08:00: everyone is awake and plans
         sim.run(ticks=1)
         sim.close()
@@ -83,7 +85,7 @@ def test_a_run_survives_twenty_percent_faults(tmp_path):
     faults = {"429": 0.05, "500": 0.05, "hang": 0.05, "malformed": 0.05}
     with FakeOpenAIServer(faults=faults, seed=1) as server:
         llm = _fake_llm(server, timeout=0.5, backoff_base=0.01, backoff_max=0.05)
-        sim = load(SMALLVILLE, seed=1, embedder="hash", llm=llm, out=str(tmp_path))
+        sim = Simulation.load(SMALLVILLE, seed=1, embedder="hash", llm=llm, out=str(tmp_path))
         sim.clock.tick = 12
         sim.run(hours=2)
         t = llm.usage.total
@@ -149,7 +151,7 @@ async def test_the_live_view_stops_on_a_dead_server_and_never_checkpoints_the_ha
         raise RetryableLLMError("connection refused")
 
     llm = client_for(FakeLLM(refuse), fallback=OfflineMind(), max_retries=0, give_up_failures=3)
-    sim = load(SMALLVILLE, seed=1, embedder="hash", llm=llm, out=str(tmp_path))
+    sim = Simulation.load(SMALLVILLE, seed=1, embedder="hash", llm=llm, out=str(tmp_path))
     sim.clock.tick = 12  # 08:00: everyone plans
     runner = Runner(sim, 5, speed=float("inf"))
     await runner.run(lambda: None)

@@ -23,9 +23,9 @@ from agentsim.cognition.interview import interview
 from agentsim.cognition.memorize import Experience, memorize
 from agentsim.cognition.read import read_if_reading
 from agentsim.cognition.relationships import Relationships
-from agentsim.engine import Simulation
 from agentsim.errors import UserError
 from agentsim.events import Conversation, Read, parse_event
+from agentsim.experiment import Simulation
 from agentsim.llm.factory import client_for
 from agentsim.llm.offline import OfflineMind
 from agentsim.memory.embed import HashEmbedder

@@ -22,8 +22,7 @@ import pytest
 from agentsim.cognition.skills import perform
 from agentsim.cognition.task import Task
 from agentsim.events import SkillUsed
-from agentsim.resolve import world_view
-from agentsim.session import load
+from agentsim.experiment import Simulation
 
 TINY = Path(__file__).parent / "fixtures" / "tiny_world"
 HAS_MODEL = importlib.util.find_spec("llama_cpp") is not None and \
@@ -34,8 +33,8 @@ TICKS = 9  # 06:00 to 07:30: the residents wake, plan their day, start it
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):
-    s = load(str(TINY), seed=1, embedder="hash", llm="local", fallback="offline",
-             out=str(tmp_path_factory.mktemp("runs")))
+    s = Simulation.load(str(TINY), seed=1, embedder="hash", llm="local", fallback="offline",
+                        out=str(tmp_path_factory.mktemp("runs")))
     s.run(ticks=TICKS)
     yield s
     s.close()
@@ -80,7 +79,7 @@ def test_a_skill_task_goes_through_the_model_and_the_sandbox(sim):
     agent.location = "cafe_counter"
     task = Task("brew coffee for the first customers", "cafe_counter", "coffee_machine",
                 "brewing", 10)
-    sim._sync(perform(agent, task, world_view(sim), ctx))
+    sim._sync(perform(agent, task, sim.world_view(), ctx))
     runs = [e for e in ctx.events if isinstance(e, SkillUsed)]
     assert runs, "no skill ran"
     used = _by_template(sim)

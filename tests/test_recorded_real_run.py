@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from agentsim.session import RunOptions, run_cli
+from agentsim.cli_run import run_cli
+from agentsim.options import RunOptions
 
 HERE = Path(__file__).parent
 RUNS = {"tiny_world": (HERE / "fixtures" / "smollm2_run", HERE / "fixtures" / "tiny_world"),

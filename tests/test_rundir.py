@@ -71,7 +71,8 @@ def _clean(run: Path) -> None:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
     """An uninterrupted hour of Smallville: what every interrupted run must end up with."""
-    from agentsim.session import RunOptions, run_cli
+    from agentsim.cli_run import run_cli
+    from agentsim.options import RunOptions
 
     out = tmp_path_factory.mktemp("reference")
     assert run_cli(RunOptions(world=str(SMALLVILLE), hours=1, embedder="hash",
@@ -267,7 +268,7 @@ def test_the_manifest_is_written_before_anything_slow(agentsim, tmp_path, monkey
                                                      reference):
     """Killed while building (loading the embedder, indexing documents): the run directory
     already has its manifest, so --resume starts it again."""
-    import agentsim.session as session
+    import agentsim.cli_run as cli_run
 
     killed = tmp_path / "killed"
 
@@ -275,7 +276,7 @@ def test_the_manifest_is_written_before_anything_slow(agentsim, tmp_path, monkey
         shutil.copytree(run_dir.path, killed)  # what a SIGKILL here would leave
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(session, "_build", build)
+    monkeypatch.setattr(cli_run, "_build", build)
     code, _ = agentsim(*RUN, "--out", tmp_path / "runs")
     assert code == 130
     monkeypatch.undo()
@@ -332,18 +333,18 @@ def test_ctrl_c_mid_tick_keeps_the_last_whole_checkpoint(agentsim, tmp_path, mon
                                                          reference):
     """Interrupted in the middle of a tick, the half-updated state is not checkpointed: the
     resume starts from the last checkpoint and gives the uninterrupted run's log."""
-    from agentsim.resolve import Resolver
+    import agentsim.engine as engine
 
-    real = Resolver.resolve
+    real = engine.resolve
     calls = []
 
-    def resolve(self, intents):
+    def resolve(*args):
         calls.append(1)
         if len(calls) == 4:  # tick 3, its steps done and logged, its conversations not yet
             raise KeyboardInterrupt
-        return real(self, intents)
+        return real(*args)
 
-    monkeypatch.setattr(Resolver, "resolve", resolve)
+    monkeypatch.setattr(engine, "resolve", resolve)
     code, _ = agentsim(*RUN, "--checkpoint-every", "2", "--out", tmp_path / "runs")
     assert code == 130
     monkeypatch.undo()

@@ -468,12 +468,12 @@ def test_headless_run_says_once_there_is_no_wall_and_prints_sandbox_failures(mon
     from rich.console import Console
 
     from agentsim.events import SkillUsed
+    from agentsim.experiment import Simulation
     from agentsim.progress import Progress
-    from agentsim.session import load
 
     monkeypatch.setattr(wall_mod, "wall_status", lambda: NO_WALL)
-    sim = load(str(Path(__file__).parent.parent / "worlds" / "smallville"), seed=0,
-               embedder="hash")
+    sim = Simulation.load(str(Path(__file__).parent.parent / "worlds" / "smallville"), seed=0,
+                          embedder="hash")
     out = io.StringIO()
     progress = Progress(sim, 1, console=Console(file=out, width=300))
     progress.start()

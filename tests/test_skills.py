@@ -18,11 +18,10 @@ from agentsim.cognition.curriculum import learning_goals, next_lesson
 from agentsim.cognition.skills import Task, perform, snapshot, use_skills
 from agentsim.errors import UserError
 from agentsim.events import Refined, SkillLearned, SkillUsed
+from agentsim.experiment import Simulation
 from agentsim.llm.offline import OfflineMind
 from agentsim.llm.offline.skills import curriculum, skill_choose, skill_verify, skill_write
 from agentsim.memory.embed import HashEmbedder
-from agentsim.resolve import world_view
-from agentsim.session import load
 from agentsim.skills.library import (
     SharedLibrary,
     Skill,
@@ -152,11 +151,11 @@ def test_offline_choose_picks_a_fitting_skill_and_fills_arguments():
 
 
 def _snap(sim, agent="isabella_rodriguez"):
-    return snapshot(sim.agents[agent], world_view(sim), sim._context())
+    return snapshot(sim.agents[agent], sim.world_view(), sim._context())
 
 
 def test_offline_written_skill_runs_and_is_verified():
-    sim = load(str(SMALLVILLE), seed=0, embedder="hash")
+    sim = Simulation.load(str(SMALLVILLE), seed=0, embedder="hash")
     objects = [{"id": "cafe_oven", "name": "oven", "place": "hobbs_cafe_kitchen",
                 "state": "idle", "states": ["idle", "baking"]}]
     code = skill_write({"task": TASK, "objects": objects,
@@ -201,7 +200,7 @@ def _sim_with(overrides):
             return overrides[template](variables, n)
         return OFFLINE.answer(template, variables, 0)
 
-    return load(str(SMALLVILLE), seed=0, embedder="hash", llm=_client(FakeLLM(fn)))
+    return Simulation.load(str(SMALLVILLE), seed=0, embedder="hash", llm=_client(FakeLLM(fn)))
 
 
 def _client(backend):
@@ -218,7 +217,7 @@ def _perform(sim, task, agent="isabella_rodriguez"):
     ctx = sim._context()
     a = sim.agents[agent]
     a.location = "hobbs_cafe_counter"
-    out = sim._sync(perform(a, task, world_view(sim), ctx))
+    out = sim._sync(perform(a, task, sim.world_view(), ctx))
     return out, ctx
 
 
@@ -316,22 +315,22 @@ def test_bad_skills_never_stop_the_simulation():
 
 
 def test_curriculum_proposes_from_goals_and_records_progress():
-    sim = load(str(SMALLVILLE), seed=0, embedder="hash")
+    sim = Simulation.load(str(SMALLVILLE), seed=0, embedder="hash")
     isabella = sim.agents["isabella_rodriguez"]
     assert learning_goals(isabella) == ["learn to bake bread for the cafe"]
     assert not learning_goals(sim.agents["klaus_mueller"])
     isabella.location = "hobbs_cafe_counter"
     ctx = sim._context()
-    task = sim._sync(next_lesson(isabella, world_view(sim), ctx))
+    task = sim._sync(next_lesson(isabella, sim.world_view(), ctx))
     assert task is not None and task.source == "curriculum"
     assert (task.object, task.state) == ("cafe_oven", "baking")
     # not due again at once
-    assert sim._sync(next_lesson(isabella, world_view(sim), sim._context())) is None
+    assert sim._sync(next_lesson(isabella, sim.world_view(), sim._context())) is None
     # once due, the step hook does the lesson with a skill and records the progress
     isabella.learning.last_lesson = ""
     now = ctx.now
     plain = Action("wiping tables", "hobbs_cafe_counter", now, now + ctx.tick_delta)
-    got = sim._sync(use_skills(isabella, plain, world_view(sim), sim._context()))
+    got = sim._sync(use_skills(isabella, plain, sim.world_view(), sim._context()))
     assert got.skill is not None
     [lesson] = isabella.learning.progress
     assert lesson["ok"] and lesson["task"] == task.text and lesson["skill"] == got.skill
@@ -340,7 +339,7 @@ def test_curriculum_proposes_from_goals_and_records_progress():
 
 # -- a run, and the command -------------------------------------------------------------------
 def test_a_run_learns_skills_and_agentsim_skills_lists_them(tmp_path):
-    sim = load(str(SMALLVILLE), seed=1, embedder="hash", out=str(tmp_path / "runs"))
+    sim = Simulation.load(str(SMALLVILLE), seed=1, embedder="hash", out=str(tmp_path / "runs"))
     sim.run(hours=3)
     used = {e.skill for e in sim.events if isinstance(e, SkillUsed) and e.ok}
     learned = [e for e in sim.events if isinstance(e, SkillLearned)]
@@ -367,7 +366,7 @@ def test_a_run_learns_skills_and_agentsim_skills_lists_them(tmp_path):
     missing = runner.invoke(main, ["skills", str(run), "--show", "no_such_skill"])
     assert missing.exit_code == 2 and "no_such_skill" in missing.output
     # the next run of the world starts with the learned skills
-    nxt = load(str(SMALLVILLE), seed=2, embedder="hash", out=str(tmp_path / "runs"))
+    nxt = Simulation.load(str(SMALLVILLE), seed=2, embedder="hash", out=str(tmp_path / "runs"))
     assert name in nxt.skills and nxt.skills[name].uses == 0
     nxt.close()
 

@@ -46,9 +46,9 @@ SCRIPT = textwrap.dedent("""
 
     from agentsim.testing import FakeOpenAIServer
     server = FakeOpenAIServer().start()
-    from agentsim.session import load
-    sim = load(sys.argv[1], seed=1, embedder=sys.argv[2],
-               llm=f"compat:fake-model@{server.base_url}")
+    from agentsim.experiment import Simulation
+    sim = Simulation.load(sys.argv[1], seed=1, embedder=sys.argv[2],
+                          llm=f"compat:fake-model@{server.base_url}")
     sim.read("Isabella Rodriguez", sim.knowledge.documents()[0])  # the knowledge base opens
     sim.clock.tick = 12
     sim.run(ticks=1)  # live LLM calls, the skill library, embeddings

@@ -17,9 +17,9 @@ from rich.console import Console
 from textual.widgets import DataTable, Static
 
 from agentsim.events import Conversation, SkillLearned, SkillUsed, WorldEvent
+from agentsim.experiment import Simulation
 from agentsim.memory.embed import BatchingEmbedder, HashEmbedder
 from agentsim.rundir import RunDir
-from agentsim.session import load
 from agentsim.tui.app import AgentsimApp, AskScreen, TextScreen
 from agentsim.tui.dialogs import ConversationsScreen
 from agentsim.tui.event_log import REWRAP_DELAY, describe
@@ -33,7 +33,7 @@ SIZE = (120, 40)
 
 
 def smallville(**kw):
-    return load(SMALLVILLE, seed=1, embedder="hash", **kw)
+    return Simulation.load(SMALLVILLE, seed=1, embedder="hash", **kw)
 
 
 def status(app) -> str:
@@ -60,7 +60,7 @@ async def until(pilot, condition, timeout: float = 5.0) -> None:
 
 
 def test_import_agentsim_stays_free_of_textual():
-    code = ("import sys, agentsim, agentsim.engine, agentsim.session; "
+    code = ("import sys, agentsim, agentsim.engine, agentsim.experiment; "
             "assert 'textual' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -409,7 +409,8 @@ async def test_status_line_fits_the_width_with_every_figure():
 
 
 async def test_a_resumed_run_opens_with_its_log_and_conversations(tmp_path):
-    from agentsim.session import RunOptions, _build
+    from agentsim.cli_run import _build
+    from agentsim.options import RunOptions
 
     first = smallville(out=str(tmp_path))
     await first.arun(ticks=12)  # 06:00-08:00: the first conversations of the morning

@@ -82,20 +82,19 @@ def run_condition(setup: Setup, condition: Condition, questions: Sequence[Questi
                   out: Path | None, subjects: Mapping[str, About] | None = None
                   ) -> ConditionRun:
     """One condition's run, its interviews and its measures; the simulation is closed after."""
-    from agentsim.session import load
+    from agentsim.experiment import Simulation
 
-    sim = load(setup.world, seed=setup.seed, llm=setup.llm, embedder=setup.embedder,
+    sim = Simulation.load(setup.world, seed=setup.seed, llm=setup.llm, embedder=setup.embedder,
                out=str(out / condition.name) if out else None, skill_library=None)
     sim.settings = replace(sim.settings, **condition.switches())
     try:
-        # the session's own way to drive its event loop (as `agentsim run` does)
-        sim._sync(sim.arun(hours=setup.hours))
+        sim.run(hours=setup.hours)
         found = sim._sync(_ask(sim, questions))
         answers = {(q.agent, q.id): {"question": q.text, "text": a.answer,
                                      "evidence": len(a.memories)}
                    for q, a in zip(questions, found, strict=True)}
         kinds = Counter(r.kind.value for a in sim.agents.values() for r in a.memory.records())
-        usage = sim.llm.usage.summary() if hasattr(sim.llm, "usage") else {}
+        usage = sim.llm.usage.summary()
         return ConditionRun(condition, answers, measure(sim.metrics, subjects),
                             dict(sorted(kinds.items())),
                             str(sim.run_dir.path) if sim.run_dir else None,

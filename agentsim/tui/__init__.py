@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from agentsim.engine import Simulation
+    from agentsim.experiment import Simulation
     from agentsim.world.loader import WorldDef
 
 __all__ = ["replay_tui", "run_tui"]

@@ -21,8 +21,8 @@ from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 
-from agentsim.engine import Simulation
 from agentsim.events import Conversation, Event
+from agentsim.experiment import Simulation
 from agentsim.skills.wall import sandbox_notice
 from agentsim.tui.dialogs import AskScreen, TextScreen
 from agentsim.tui.event_log import describe

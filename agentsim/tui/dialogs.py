@@ -15,8 +15,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from agentsim.cognition.interview import Answer
-from agentsim.engine import Simulation
 from agentsim.events import Conversation
+from agentsim.experiment import Simulation
 from agentsim.tui.model import where
 from agentsim.world.places import PlaceGraph
 

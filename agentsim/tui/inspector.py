@@ -12,8 +12,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from agentsim.engine import Simulation
 from agentsim.events import Conversation, SkillUsed
+from agentsim.experiment import Simulation
 from agentsim.tui.model import Resident, where
 from agentsim.world.places import PlaceGraph
 

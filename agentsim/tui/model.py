@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from agentsim.engine import Simulation
 from agentsim.events import (
     ActionStarted,
     Conversation,
@@ -22,6 +21,7 @@ from agentsim.events import (
     TickEnded,
     WokeUp,
 )
+from agentsim.experiment import Simulation
 from agentsim.world.places import PlaceGraph
 
 SKILLS_KEPT = 6  # skill uses remembered per resident

@@ -12,8 +12,8 @@ import contextlib
 import math
 from collections.abc import Callable
 
-from agentsim.engine import Simulation
 from agentsim.errors import LLMUnavailable
+from agentsim.experiment import Simulation
 
 SPEEDS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, math.inf)  # ticks per second; inf: no pause at all
 
@@ -37,6 +37,7 @@ class Runner:
         self._steps = 0  # single steps asked for while paused
         self._after_tick: list[Callable[[], None]] = []
         self._wake = asyncio.Event()
+        self._last = -math.inf  # loop time the last tick ended
 
     # -- controls (called from the UI) ------------------------------------------------------
     def toggle(self) -> None:
@@ -86,50 +87,54 @@ class Runner:
 
     # -- the loop ---------------------------------------------------------------------------
     async def run(self, on_tick: Callable[[], None]) -> None:
-        """Step until the end, calling `on_tick()` after every tick and once when it stops."""
+        """Step until the end, calling `on_tick()` after every tick and once when it stops.
+        The loop is the simulation's own (`Simulation.arun`: the budget, stop reasons, the
+        LLM giving up); this runner only paces it."""
         loop = asyncio.get_running_loop()
-        last = -math.inf  # loop time the last tick ended
-        while self.end_tick is None or self.sim.clock.tick < self.end_tick:
+        self._last = -math.inf  # loop time the last tick ended
+
+        def ticked() -> None:
+            self.busy = False
+            self._run_after_tick()
+            self._last = loop.time()
+            on_tick()
+
+        total = None if self.end_tick is None else self.end_tick - self.sim.clock.tick
+        try:
+            reason = await self.sim.arun(ticks=total, pace=self._pace, after_tick=ticked)
+            if reason:
+                self.finished = f"stopped: {reason}"
+        except LLMUnavailable as e:  # the server is gone: halted, the last checkpoint stands
+            self.error = e
+            self.finished = f"stopped: {e}"
+        except Exception as e:  # shown in the view; the run stops where it is
+            self.error = e
+            self.finished = f"error: {e}"
+        finally:
+            self.busy = False
+        if self.finished is None:
+            self.finished = "run finished"
+        self._steps = 0
+        self._run_after_tick()
+        on_tick()
+
+    async def _pace(self) -> None:
+        """Wait until the next tick may start: not paused (or a single step asked for), and
+        1/speed seconds after the last tick ended."""
+        loop = asyncio.get_running_loop()
+        while True:
             if self.paused and not self._steps:
                 await self._sleep(None)
                 continue
             if not self.paused:
-                wait = last + 1 / self.speed - loop.time()
+                wait = self._last + 1 / self.speed - loop.time()
                 if wait > 0:
                     await self._sleep(wait)
                     continue
             else:
                 self._steps -= 1
-            budget = getattr(self.sim.llm, "budget_exceeded", None)
-            reason = budget() if budget else None
-            if reason:
-                self.sim.stop(reason)
-                self.finished = f"stopped: {reason}"
-                break
             self.busy = True
-            try:
-                await self.sim.astep()
-            except LLMUnavailable as e:  # the server is gone: stop, keep the last checkpoint
-                self.sim.halt(str(e))
-                self.error = e
-                self.finished = f"stopped: {e}"
-                break
-            except Exception as e:  # shown in the view; the run stops where it is
-                self.error = e
-                self.finished = f"error: {e}"
-                break
-            finally:
-                self.busy = False
-                self._run_after_tick()
-            last = loop.time()
-            on_tick()
-        if self.finished is None:
-            self.finished = "run finished"
-            if self.sim.run_dir is not None:
-                self.sim.checkpoint()
-        self._steps = 0
-        self._run_after_tick()
-        on_tick()
+            return
 
     def _run_after_tick(self) -> None:
         todo, self._after_tick = self._after_tick, []

@@ -11,7 +11,8 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import Static
 
-from agentsim.engine import Simulation
+from agentsim.experiment import Simulation
+from agentsim.llm.accounting import Counter
 from agentsim.tui.runner import Runner, speed_label
 
 SEP = (" │ ", "dim")
@@ -32,21 +33,19 @@ def compact(n: int) -> str:
 
 def llm_text(sim: Simulation, short: bool = False) -> Text:
     """'LLM 26 calls · 11.4k tok · $0.0000 · 0 cached │ offline mind', from what the LLM
-    tells (an LLM without `usage` or `describe` shows what it can); `short`:
+    tells (`usage` and `describe`); `short`:
     'LLM 26 · 11.4k tok · $0.0000 · 0 cached │ offline mind'. With a model configured the
     model's share of its answers follows the calls ('LLM 126 calls · 92% model · ...'), in
     yellow with the count once the offline mind answered any as a fallback, in red under
     the run's minimum share."""
     out = Text()
-    usage = getattr(getattr(sim.llm, "usage", None), "total", None)
-    if usage is not None:
-        calls = compact(usage.calls) if short else f"{usage.calls:,} calls"
-        out.append(f"LLM {calls} · ")
-        out.append_text(share_text(sim, usage, short))
-        out.append(f"{compact(usage.tokens)} tok · "
-                   f"${usage.cost_usd:.4f} · {compact(usage.cache_hits)} cached")
-    describe = getattr(sim.llm, "describe", None)
-    summary = describe().get("summary") if callable(describe) else type(sim.llm).__name__
+    usage = sim.llm.usage.total
+    calls = compact(usage.calls) if short else f"{usage.calls:,} calls"
+    out.append(f"LLM {calls} · ")
+    out.append_text(share_text(sim, usage, short))
+    out.append(f"{compact(usage.tokens)} tok · "
+               f"${usage.cost_usd:.4f} · {compact(usage.cache_hits)} cached")
+    summary = sim.llm.describe().get("summary")
     if summary:
         if out:
             out.append(*SEP)
@@ -54,18 +53,17 @@ def llm_text(sim: Simulation, short: bool = False) -> Text:
     return out
 
 
-def share_text(sim: Simulation, usage: object, short: bool = False) -> Text:
+def share_text(sim: Simulation, usage: Counter, short: bool = False) -> Text:
     """'92% model · ' (none on the offline mind); with fallbacks '92% model (3 fb) · ' in
     yellow, in red under the run's minimum share."""
     from agentsim.llm.accounting import share_text as pct
-    from agentsim.session import min_share
+    from agentsim.options import min_share
 
-    share = getattr(usage, "model_share", None)
+    share = usage.model_share
     if share is None:
         return Text()
-    fell = getattr(usage, "origins", {}).get("fallback", 0)
-    style = "" if not fell else "bold red" if share < min_share(
-        getattr(sim, "options", None)) else "bold yellow"
+    fell = usage.origins.get("fallback", 0)
+    style = "" if not fell else "bold red" if share < min_share(sim.options) else "bold yellow"
     label = f"{pct(share)} model"
     if fell:
         label += f" ({compact(fell)} fb)" if short else f" ({compact(fell)} fallbacks)"

@@ -1,0 +1,158 @@
+"""Assembling the concrete pieces a run uses: the LLM client and its backends, the embedder,
+the chromadb-backed knowledge base and skill library.
+
+This is the one module that imports providers (`agentsim.llm.factory`, the embedders,
+`agentsim.rag.store`, `agentsim.skills.library`); the core receives what it builds as plain
+objects, and the facade (`agentsim.experiment`) turns them into a Simulation.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agentsim.cognition.context import Embed, Settings
+from agentsim.engine import world_settings
+from agentsim.errors import UserError
+from agentsim.llm.base import LLM
+from agentsim.options import INHERITED, RunOptions, shared_library_path
+from agentsim.resources import resolve_world
+from agentsim.rundir import RunDir
+from agentsim.world.loader import WorldDef, load_world
+
+if TYPE_CHECKING:
+    from agentsim.rag.store import KnowledgeBase
+    from agentsim.skills.library import SkillLibrary
+
+
+@dataclass
+class Parts:
+    """What a Simulation is made of, built from a run's options."""
+
+    world: WorldDef
+    llm: LLM
+    embed: Embed
+    dim: int
+    embedder: Any  # the embedder itself (its `name` goes in the manifest)
+    knowledge: KnowledgeBase | None
+    skills: SkillLibrary | None
+    settings: Settings
+
+
+def build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None, *,
+          check: bool = False, inherited: Path | None = None,
+          fallback: str | None = None, llm: LLM | None = None) -> Parts:
+    """The parts of a run of `opts.world`: `llm` when given, else the client `opts` asks for
+    (recording to, or replaying from, the run directory's LLM log)."""
+    world = load_world(resolve_world(opts.world))
+    if llm is None:
+        llm = _llm(opts, run_dir, replay_log, check, fallback)
+    embedder, batcher = _embedder(opts.embedder, run_dir.embeddings if run_dir else None)
+    _preload(llm)
+    if inherited is None and run_dir is not None:
+        inherited = run_dir.path / INHERITED
+    settings = world_settings(world)
+    if opts.allow_unsandboxed_skills:
+        settings = replace(settings, allow_unsandboxed_skills=True)
+    return Parts(world=world, llm=llm, embed=batcher.embed, dim=embedder.dim, embedder=embedder,
+                 knowledge=_knowledge(world, batcher.embed, embedder, run_dir),
+                 skills=_skills(world, batcher.embed, embedder, opts, run_dir,
+                                inherited if inherited and inherited.exists() else None),
+                 settings=settings)
+
+
+def _llm(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None, check: bool,
+         fallback: str | None) -> LLM:
+    from agentsim.llm.factory import build_llm
+
+    return build_llm(
+        opts.llm,
+        config_path=opts.llm_config,
+        record_path=run_dir.llm_log if run_dir else None,
+        replay_path=replay_log,
+        max_in_flight=opts.max_in_flight,
+        budget=(opts.budget_calls, opts.budget_tokens, opts.budget_usd),
+        give_up=(opts.give_up_after, opts.give_up_failures),
+        rng=random.Random(opts.seed),
+        check_reachable=check,
+        cache_path=opts.cache,
+        seed=opts.seed,
+        notify=(lambda note: print(f"agentsim: note: {note}", file=sys.stderr)) if check else None,
+        fallback=fallback or opts.fallback,
+    )
+
+
+def _embedder(kind: str, cache: Path | None) -> tuple[Any, Any]:
+    from agentsim.memory.embed import BatchingEmbedder, make_embedder
+
+    if kind not in ("minilm", "hash"):
+        raise UserError(f"unknown embedder {kind!r} (minilm or hash)", field="embedder")
+    inner = make_embedder(kind, cache_path=cache)
+    return inner, BatchingEmbedder(inner)
+
+
+def _knowledge(world: WorldDef, embed: Embed, embedder: Any,
+               run_dir: RunDir | None) -> KnowledgeBase | None:
+    """The world's documents as a knowledge base: kept in the run directory (its one writer is
+    this process), or in memory when there is none (e.g. interviewing a finished run, which
+    may still be open in another process). Indexed on first use."""
+    if not world.documents:
+        return None
+    from agentsim.rag.store import KnowledgeBase
+
+    return KnowledgeBase.from_world(world, embed, embedder_name=embedder.name,
+                                    path=run_dir.knowledge if run_dir else None)
+
+
+def _skills(world: WorldDef, embed: Embed, embedder: Any, opts: RunOptions,
+            run_dir: RunDir | None, inherited_from: Path | None) -> SkillLibrary | None:
+    """The skill library: the world's seed skills, then the learned skills this run inherits
+    (from the shared library when a run starts, from the run's own record when it is resumed,
+    replayed or opened). Its chromadb index lives in the run directory (one writer: this
+    process), or in memory."""
+    if not opts.skills:
+        return None
+
+    from agentsim.skills.library import SkillLibrary, load_seed_skills, read_jsonl
+
+    seeds = load_seed_skills(world.path / "skills", world.path)
+    lib = SkillLibrary(embed, embedder_name=embedder.name,
+                       path=run_dir.path / "skills" if run_dir else None)
+    lib.extend(seeds)
+    if inherited_from is not None:
+        lib.extend(replace(s, uses=0, successes=0) for s in read_jsonl(inherited_from)
+                   if not s.seed and s.name not in lib)
+    return lib
+
+
+def inherit(opts: RunOptions, rd: RunDir, world_path: Path) -> None:
+    """A new run records the learned skills it starts from, so a resume or a replay starts
+    from the same ones whatever the shared library holds by then."""
+    shared = shared_library_path(opts, world_path)
+    if shared is not None and shared.exists():
+        shutil.copy(shared, rd.path / INHERITED)
+
+
+def keep_learned(skills: SkillLibrary | None, opts: RunOptions, world_path: Path) -> None:
+    """Merge a run's skills and counts into the world's shared library."""
+    if skills is None or opts.replay:
+        return
+    from agentsim.skills.library import SharedLibrary
+
+    shared = shared_library_path(opts, world_path)
+    if shared is not None:
+        skills.merge_into(SharedLibrary(shared))
+
+
+def _preload(llm: LLM) -> None:
+    """What the event loop's first LLM request would import, imported now, before the run's
+    threads start (two threads importing one package at once can break it; the threads
+    import chromadb and sentence-transformers behind one lock): see `agentsim.preload`."""
+    from agentsim.preload import preload
+
+    backends = llm.backends.values()
+    preload(openai=any(type(b).__name__ == "OpenAIBackend" for b in backends))
