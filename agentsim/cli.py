@@ -102,7 +102,7 @@ def validate(world: str) -> None:
               help="When the model cannot answer a call (server errors after all retries, no "
               "valid JSON even after a re-ask): offline: the built-in offline mind answers it, "
               "counted and reported as a fallback; stop: the run stops at its last checkpoint "
-              "(resumable)  [default: [llm] fallback, else offline]")
+              "(resumable)  [default: [llm] fallback, else stop for a model]")
 @click.option("--min-model-share", type=click.FloatRange(0, 1), metavar="SHARE",
               help="Warn loudly at the end when the model answered less than this share of the "
               "calls meant for it  [default: 0.5]")

@@ -53,7 +53,7 @@ def main() -> None:
 
     from agentsim.experiment import Simulation
 
-    sim = Simulation.load(a.world, seed=0, embedder="hash", llm="local")
+    sim = Simulation.load(a.world, seed=0, embedder="hash", llm="local", fallback="offline")
     backend = sim.llm.backends["smart"]
     if a.threads:
         backend.n_threads = a.threads

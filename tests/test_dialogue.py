@@ -56,11 +56,11 @@ def _client(backend):
     import asyncio
     import random
 
-    from agentsim.llm.client import LLMClient
+    from agentsim.llm.factory import compose
     from agentsim.llm.prompts import PromptLibrary
 
-    return LLMClient({"smart": backend}, PromptLibrary(), rng=random.Random(0),
-                     sleep=lambda s: asyncio.sleep(0))
+    return compose({"smart": backend}, PromptLibrary(), rng=random.Random(0),
+                   sleep=lambda s: asyncio.sleep(0))
 
 
 def test_a_parrot_is_refined_into_a_goodbye():

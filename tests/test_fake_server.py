@@ -171,14 +171,14 @@ async def test_network_guard_stops_http_clients_too(offline):
 
 
 async def test_the_llm_client_cannot_reach_the_real_api(offline, tmp_path):
-    from agentsim.llm.client import LLMClient
+    from agentsim.llm.factory import compose
     from agentsim.llm.openai_backend import OpenAIBackend
     from agentsim.llm.prompts import PromptLibrary
 
     (tmp_path / "q.j2").write_text("hi")
     b = OpenAIBackend("gpt-4o-mini", api_key="sk-none")  # the real API: must never be reached
-    c = LLMClient({"smart": b}, PromptLibrary(tmp_path), rng=random.Random(0), max_retries=0,
-                  fallback=FakeLLM(lambda t, v: "offline"))
+    c = compose({"smart": b}, PromptLibrary(tmp_path), rng=random.Random(0), max_retries=0,
+                fallback=FakeLLM(lambda t, v: "offline"))
     with pytest.raises(RuntimeError, match="network access in tests"):  # not a fallback
         await c.ask("q", {})
     assert offline == ["'api.openai.com'"]  # seen: had it been swallowed, teardown fails

@@ -13,8 +13,8 @@ from pydantic import BaseModel
 
 from agentsim.errors import BudgetExceeded, LLMConfigError
 from agentsim.llm.accounting import Budget, cost
-from agentsim.llm.client import LLMClient
 from agentsim.llm.errors import FatalLLMError, ReplayMiss, RequestRejected, RetryableLLMError
+from agentsim.llm.factory import compose
 from agentsim.llm.prompts import PromptError, PromptLibrary
 from agentsim.llm.record import Recorder, ReplaySource, ResponseCache
 from agentsim.llm.repair import extract_json
@@ -294,10 +294,10 @@ def test_prices():
 async def test_routing_by_tier(prompts):
     fast = FakeLLM(lambda t, v: {"word": "fast", "n": 1})
     smart = FakeLLM(lambda t, v: {"word": "smart", "n": 1})
-    c = LLMClient({"fast": fast, "smart": smart}, prompts, rng=random.Random(0))
+    c = compose({"fast": fast, "smart": smart}, prompts, rng=random.Random(0))
     assert (await c.ask("echo", V, schema=Answer, tier="fast")).word == "fast"
     assert (await c.ask("echo", V, schema=Answer)).word == "smart"
-    only_smart = LLMClient({"smart": smart}, prompts, rng=random.Random(0))
+    only_smart = compose({"smart": smart}, prompts, rng=random.Random(0))
     assert (await only_smart.ask("echo", V, schema=Answer, tier="fast")).word == "smart"
 
 

@@ -102,8 +102,10 @@ def _stopped_run(tmp_path: Path, capsys, server: FakeOpenAIServer, **kw) -> tupl
     config = tmp_path / "agentsim.toml"
     config.write_text("[llm]\nmax_retries = 1\n")
     out = tmp_path / "runs"
+    # the offline mind answers what the failing server could not, until the run gives up on it
     opts = RunOptions(world=SMALLVILLE, seed=5, embedder="hash", out=str(out), hours=12,
-                      llm=f"compat:fake-model@{server.base_url}", llm_config=str(config), **kw)
+                      llm=f"compat:fake-model@{server.base_url}", llm_config=str(config),
+                      fallback="offline", **kw)
     capsys.readouterr()
     assert run_cli(opts) == 3
     err = capsys.readouterr().err.strip().splitlines()

@@ -181,7 +181,7 @@ def test_a_run_the_model_mostly_did_not_answer_says_so_everywhere(tmp_path):
     from agentsim.report import write_report
 
     with FakeOpenAIServer(faults={"500": 1.0}) as server:
-        r, run = _run(tmp_path, server)  # the default: the offline mind answers, counted
+        r, run = _run(tmp_path, server, "--fallback", "offline")  # answered, and counted
     assert r.exit_code == 0, r.output
     warning = [x for x in r.output.splitlines() if x.startswith("Warning: the model answered")]
     assert len(warning) == 1 and "only 0%" in warning[0]
@@ -317,7 +317,7 @@ def test_export_refinements_skips_what_the_offline_mind_answered_as_a_fallback(t
     from agentsim.export import export_refinements
 
     with FakeOpenAIServer(faults={"500": 1.0}) as server:
-        _, failing = _run(tmp_path / "failing", server)
+        _, failing = _run(tmp_path / "failing", server, "--fallback", "offline")
     with FakeOpenAIServer() as server:
         _, healthy = _run(tmp_path / "healthy", server)
     refined = [json.loads(x) for x in (failing / "events.jsonl").read_text().splitlines()

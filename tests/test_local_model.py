@@ -111,9 +111,10 @@ def test_one_generation_at_a_time_and_the_client_waits_its_turn(backend):
 
     client = client_for(backend, max_in_flight=8)
     prompts = [_prompt(f"Count to three, case {i}. Answer as JSON.") for i in range(3)]
+    calls = client.answerer.inner.calls["smart"]  # Origins over Validate: the backend's stack
 
     async def all_at_once():
-        return await asyncio.gather(*(client._call(backend, p) for p in prompts))
+        return await asyncio.gather(*(calls.complete(p) for p in prompts))
     answers = asyncio.run(all_at_once())
     assert len(answers) == 3 and client.max_in_flight_seen == 1
 

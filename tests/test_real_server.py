@@ -17,8 +17,7 @@ import urllib.request
 import pytest
 from pydantic import BaseModel, Field
 
-from agentsim.llm.client import LLMClient
-from agentsim.llm.factory import build_llm
+from agentsim.llm.factory import build_llm, compose
 from agentsim.llm.prompts import PromptLibrary
 from agentsim.testing import FakeLLM
 
@@ -99,8 +98,8 @@ async def test_structured_answers_come_from_the_real_model(server_url, prompts, 
     named generically) starts at json_schema, is refused with a 500, and switches once."""
     llm = build_llm(f"{spec}:smollm2@{server_url}")
     backend = llm.backends["smart"]
-    c = LLMClient({"smart": backend}, prompts, rng=random.Random(0), max_retries=1,
-                  fallback=_fallback(), timeout=60)
+    c = compose({"smart": backend}, prompts, rng=random.Random(0), max_retries=1,
+                fallback=_fallback(), timeout=60)
     memories = ["Ann ate breakfast", "Ann's house burned down"]
     for memory in memories:
         out = await c.ask("rate", {"agent": "Ann", "memory": memory}, schema=Importance,

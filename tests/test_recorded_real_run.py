@@ -7,9 +7,9 @@ answers refused by validation and counted as fallbacks) is exercised in seconds 
 
 Made with (then the manifest, events.jsonl and llm.jsonl copied):
     agentsim run tests/fixtures/tiny_world --llm local --hours 2 --headless --seed 0 \\
-        --embedder hash --out runs
+        --embedder hash --out runs --fallback offline
     agentsim run worlds/smallville --llm local --hours 1 --headless --seed 0 \\
-        --embedder hash --out runs
+        --embedder hash --out runs --fallback offline
 A change to a prompt template or an answer schema changes the rendered requests, and the
 replay then reports a miss: record the run again with the command above."""
 

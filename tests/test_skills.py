@@ -206,11 +206,11 @@ def _sim_with(overrides):
 def _client(backend):
     import random
 
-    from agentsim.llm.client import LLMClient
+    from agentsim.llm.factory import compose
     from agentsim.llm.prompts import PromptLibrary
 
-    return LLMClient({"smart": backend}, PromptLibrary(), rng=random.Random(0),
-                     sleep=lambda s: asyncio.sleep(0))
+    return compose({"smart": backend}, PromptLibrary(), rng=random.Random(0),
+                   sleep=lambda s: asyncio.sleep(0))
 
 
 def _perform(sim, task, agent="isabella_rodriguez"):

@@ -2,12 +2,19 @@
 
 Cognition asks for `LLM.ask(template_id, variables, schema=..., tier=..., agent=...)` and gets a
 validated pydantic object (or text). Everything below that line (rendering the prompt file,
-the cache, the provider, retries, repairs, accounting) lives in `agentsim.llm`.
+the cache, the provider, retries, repairs, accounting) lives in `agentsim.llm`. The rest of
+`LLM` (usage, describe, budget, state, stats, close) is what the engine and the edges read, all
+declared here so that no caller has to probe the client for what it has.
 
 A *backend* is the provider edge. It receives a `Prompt` (the rendered messages plus the
 template id and variables they came from) and returns a `Completion` (raw text and token
 counts). The offline mind and the test fakes are backends too: they answer from
 `prompt.template_id` and `prompt.variables`, never by reading the rendered text.
+
+Between the two sit small wrappers (`agentsim.llm.wrappers`), composed in
+`agentsim.llm.factory`: wrappers of a Backend are Backends (retry, budget, gates, timeouts,
+metering), and the ones that deal in validated answers are `Answerer`s, which return an
+`Answer` (the value, the completion it came from, and its origin: which mind gave it).
 """
 
 from __future__ import annotations
@@ -16,9 +23,12 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from agentsim.llm.accounting import Usage
 
 
 @dataclass(frozen=True)
@@ -78,8 +88,37 @@ class Backend(Protocol):
     async def aclose(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A validated answer: `value` (a pydantic object, or text), the completion it was read
+    from, and its `origin` (model, repaired, reasked, fallback, offline, cache, replay; see
+    `agentsim.llm.accounting`)."""
+
+    value: Any
+    completion: Completion
+    origin: str
+
+
+class Answerer(Protocol):
+    """A step of the stack that deals in validated answers. `key` is the request's content
+    address (`Prompt.cache_key` under the tier's model), computed once per request."""
+
+    async def answer(self, prompt: Prompt, key: str) -> Answer: ...
+
+
+@runtime_checkable
 class LLM(Protocol):
-    """What cognition sees."""
+    """What cognition, the engine and the edges see (`agentsim.llm.client.LLMClient` is it).
+
+    `usage`: the spend and the answers by origin (`.total`, `.table()`, `.summary()`);
+    `backends`: the provider edge of each tier; `describe()`: what the run uses, for a
+    manifest or a start line (`summary`, `offline`, `tiers`, `max_in_flight`, `timeout`,
+    `fallback`); `budget_exceeded()`: why the budget is spent, or None (checked between
+    ticks); `get_state()`/`set_state()`: what a checkpoint keeps; `stats()`: live numbers for
+    a progress line."""
+
+    usage: Usage
+    backends: Mapping[str, Backend]
 
     async def ask(
         self,
@@ -90,3 +129,15 @@ class LLM(Protocol):
         tier: str = "smart",
         agent: str | None = None,
     ) -> Any: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def budget_exceeded(self) -> str | None: ...
+
+    def get_state(self) -> dict[str, Any]: ...
+
+    def set_state(self, state: Mapping[str, Any]) -> None: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+    async def aclose(self) -> None: ...

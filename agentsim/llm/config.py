@@ -33,10 +33,10 @@ never sent OPENAI_API_KEY.
 budget_tokens, budget_usd, structured (as `?structured=`, for every tier that names none),
 prices (`{ "my-model" = [0.5, 1.5] }`, USD per 1M in/out tokens), local (a table for
 `--llm local`: n_ctx, threads, gpu_layers), fallback (offline | stop: what answers a call the
-model could not), give_up_after (seconds with no successful call while calls are tried: the
-run stops at its
-last checkpoint; default 120, or the timeout if longer; 0: never) and give_up_failures (calls
-in a row that failed after all their retries: the run stops; default 20; 0: never).
+model could not; default stop: the offline mind answers only when asked to), give_up_after
+(seconds with no successful call while calls are tried: the run stops at its last checkpoint;
+default 120, or the timeout if longer; 0: never) and give_up_failures (calls in a row that
+failed after all their retries: the run stops; default 20; 0: never).
 
 Local servers (ollama, llamacpp, llamacpp-python, lmstudio) often serve one request at a time,
 and a request's timeout includes its wait in their queue: by default they get 2 requests in
@@ -128,7 +128,9 @@ class LLMSettings:
     give_up_after: float | None = None  # None: 120 s, or the timeout if longer; 0: never
     give_up_failures: int = 20  # 0: never
     local: dict[str, int] = field(default_factory=lambda: dict(LOCAL_OPTIONS))  # --llm local
-    fallback: str = "offline"  # `[llm] fallback`: offline | stop
+    # `[llm] fallback`: offline | stop; None: not set (a model stops, the offline mind is its
+    # own fallback; see `agentsim.llm.factory.build_llm`)
+    fallback: str | None = None
     notice: str | None = None  # something the CLI should say once (e.g. a key being ignored)
 
     @property
@@ -298,9 +300,9 @@ def load_settings(spec: str | None, config_path: str | Path | None = None,
     )
 
 
-def _fallback(conf: dict[str, Any], path: Path | None) -> str:
-    value = conf.get("fallback", "offline")
-    if value not in FALLBACKS:
+def _fallback(conf: dict[str, Any], path: Path | None) -> str | None:
+    value = conf.get("fallback")
+    if value is not None and value not in FALLBACKS:
         raise LLMConfigError(f"must be one of {', '.join(FALLBACKS)}", path=path,
                              field="llm.fallback")
     return value

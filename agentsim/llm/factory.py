@@ -1,4 +1,6 @@
-"""Build the LLM a run uses from a spec, a config file and the run's record/replay files.
+"""Build the LLM a run uses: `compose` stacks the wrappers (`agentsim.llm.wrappers`) around
+the backends in the one order they go in; `build_llm` makes the backends from a spec, a config
+file and the run's record/replay files; `client_for` is one backend for every tier.
 
 Provider packages (openai) are imported here only when a spec names a provider, so the
 offline path never loads them.
@@ -6,22 +8,122 @@ offline path never loads them.
 
 from __future__ import annotations
 
+import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from agentsim.errors import LLMConfigError
-from agentsim.llm.base import Backend
+from agentsim.llm.accounting import Budget, Usage
+from agentsim.llm.base import Answerer, Backend
 from agentsim.llm.client import FALLBACK_POLICIES, LLMClient
 from agentsim.llm.offline import OfflineMind
 from agentsim.llm.prompts import PromptLibrary
+from agentsim.llm.record import Recorder, ReplaySource, ResponseCache
+from agentsim.llm.wrappers import (
+    Bounded,
+    Budgeted,
+    Cache,
+    Fallback,
+    Gate,
+    InFlight,
+    Metered,
+    Origins,
+    Recording,
+    Replay,
+    Retry,
+    Stop,
+    Tracked,
+    Validate,
+    Watchdog,
+    Watched,
+)
+
+
+def compose(
+    backends: Mapping[str, Backend],
+    prompts: PromptLibrary,
+    *,
+    rng: random.Random,
+    max_in_flight: int = 64,
+    timeout: float = 60.0,
+    max_retries: int = 6,
+    backoff_base: float = 0.5,
+    backoff_max: float = 30.0,
+    recorder: Recorder | None = None,
+    replay: ReplaySource | None = None,
+    cache: ResponseCache | None = None,
+    budget: Budget | None = None,
+    fallback: Backend | None = None,
+    fallback_policy: str | None = None,
+    prices: dict[str, tuple[float, float]] | None = None,
+    seed: int = 0,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    give_up_after: float | None = None,
+    give_up_failures: int | None = 20,
+) -> LLMClient:
+    """The client over `backends` (a Backend per tier, "smart" required), wrapped in the order
+    `agentsim.llm.wrappers` shows. `rng`: the retry jitter; `seed`: the prompts' seed.
+
+    `fallback_policy`: `offline` (the `fallback` backend, the offline mind, answers a call the
+    model could not), `stop` (such a call stops the run: LLMUnavailable), or None (`offline`
+    when a `fallback` is given, else the error reaches the caller as it is).
+    `give_up_after`: seconds without a successful call (while calls are tried) after which
+    the server counts as gone; None: 120, or `timeout` if that is longer (a slow server's
+    single answer must not count as an outage); 0 never gives up on time.
+    `give_up_failures`: calls in a row answered by the fallback after all their retries (a
+    dead server); 0 or None: never."""
+    if "smart" not in backends:
+        raise ValueError("backends need at least a 'smart' tier")
+    if fallback_policy is not None and fallback_policy not in FALLBACK_POLICIES:
+        raise ValueError(f"fallback_policy must be one of {', '.join(FALLBACK_POLICIES)}")
+    if fallback_policy == "offline" and fallback is None:
+        raise ValueError("fallback_policy 'offline' needs a fallback backend (the offline mind)")
+    policy = fallback_policy or ("offline" if fallback is not None else None)
+    usage, budget = Usage(), budget or Budget()
+    in_flight = InFlight(max_in_flight)
+    watchdog = Watchdog([f"{b.name}:{b.model}" for b in backends.values()],
+                        max(120.0, timeout) if give_up_after is None else give_up_after,
+                        give_up_failures or 0)
+
+    def calls(backend: Backend) -> Backend:
+        """One backend's stack, from the provider out."""
+        b: Backend = Watched(Metered(backend, usage, prices), watchdog, timeout)
+        b = Bounded(b, in_flight)
+        limit = getattr(backend, "concurrency", None)  # a backend's own limit, if it has one
+        if limit:
+            b = Gate(b, limit)
+        b = Budgeted(b, budget, usage)
+        b = Retry(b, usage, rng=rng, max_retries=max_retries, backoff_base=backoff_base,
+                  backoff_max=backoff_max, sleep=sleep, check=watchdog.check)
+        return Tracked(b, watchdog)
+
+    answerer: Answerer
+    if replay is not None:
+        answerer = Replay(replay)
+    else:
+        shared = {id(b): calls(b) for b in backends.values()}  # one stack per backend
+        answerer = Validate({tier: shared[id(b)] for tier, b in backends.items()}, usage)
+        if policy == "stop":
+            answerer = Stop(answerer, watchdog)
+        elif policy == "offline" and fallback is not None:
+            answerer = Fallback(answerer, fallback, usage, watchdog)
+        if cache is not None:
+            answerer = Cache(answerer, cache)
+        if recorder is not None:
+            answerer = Recording(answerer, recorder)
+    answerer = Origins(answerer, usage)
+    return LLMClient(backends, prompts, answerer, usage=usage, budget=budget,
+                     in_flight=in_flight, watchdog=watchdog, timeout=timeout, seed=seed,
+                     fallback=policy, replaying=replay is not None,
+                     stores=[s for s in (recorder, cache) if s is not None])
 
 
 def client_for(backend: Backend, **kwargs: Any) -> LLMClient:
-    """An LLMClient over one backend for every tier (tests, scripts)."""
+    """An LLMClient over one backend for every tier (tests, scripts); `kwargs` as `compose`."""
     kwargs.setdefault("rng", random.Random(0))
-    return LLMClient({"fast": backend, "smart": backend}, PromptLibrary(), **kwargs)
+    return compose({"fast": backend, "smart": backend}, PromptLibrary(), **kwargs)
 
 
 def build_llm(
@@ -41,24 +143,22 @@ def build_llm(
     fallback: str | None = None,
 ) -> LLMClient:
     """`fallback`: what answers a call the model could not, `offline` or `stop` (None: the
-    config file's `[llm] fallback`, else `offline`)."""
-    from agentsim.llm.accounting import Budget
+    config file's `[llm] fallback`, else `stop` for a model: a run never mixes in the offline
+    mind's answers unless asked to). A run of the offline mind has it as its mind, not as a
+    fallback: its policy stays `offline`. `rng`: the retry jitter; `seed`: the prompts'."""
     from agentsim.llm.config import _or, load_settings
     from agentsim.llm.prompt_check import check_prompts
-    from agentsim.llm.record import Recorder, ReplaySource, ResponseCache
 
     prompts = PromptLibrary()
     check_prompts(prompts)  # a broken template: one line naming it now, not mid-run
     settings = load_settings(spec, config_path)
-    policy = fallback or settings.fallback
+    policy = fallback or settings.fallback or ("offline" if settings.offline else "stop")
     if policy not in FALLBACK_POLICIES:
         raise LLMConfigError(f"unknown fallback {policy!r} (use {' or '.join(FALLBACK_POLICIES)})",
                              field="--fallback")
     if settings.notice and notify is not None:
         notify(settings.notice)
     if check_reachable and replay_path is None:
-        import asyncio
-
         from agentsim.llm.config import check_reachable as probe
 
         asyncio.run(probe(settings, notify=notify))
@@ -78,12 +178,7 @@ def build_llm(
     if callable(counter):  # a backend with a tokenizer counts the prompt budgets
         prompts.count_tokens = counter
     calls, tokens, usd = budget
-    b = Budget(
-        calls=calls if calls is not None else settings.budget_calls,
-        tokens=tokens if tokens is not None else settings.budget_tokens,
-        usd=usd if usd is not None else settings.budget_usd,
-    )
-    client = LLMClient(
+    return compose(
         backends,
         prompts,
         max_in_flight=max_in_flight or settings.max_in_flight,
@@ -93,15 +188,18 @@ def build_llm(
         recorder=Recorder(record_path) if record_path else None,
         replay=ReplaySource(replay_path) if replay_path else None,
         cache=ResponseCache(Path(cache_path)) if cache_path and not replay_path else None,
-        budget=b,
-        fallback=offline,
+        budget=Budget(
+            calls=calls if calls is not None else settings.budget_calls,
+            tokens=tokens if tokens is not None else settings.budget_tokens,
+            usd=usd if usd is not None else settings.budget_usd,
+        ),
+        fallback=offline if policy == "offline" else None,
+        fallback_policy=policy,
         prices=settings.prices,
         seed=seed,
         give_up_after=_or(give_up[0], settings.give_up_after),
         give_up_failures=_or(give_up[1], settings.give_up_failures),
-        fallback_policy=policy,
     )
-    return client
 
 
 def _backend(settings: Any, offline: OfflineMind, structured: str = "auto",

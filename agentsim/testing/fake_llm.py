@@ -66,14 +66,15 @@ async def no_sleep(_seconds: float) -> None:
 
 
 def test_client(backend: Any, prompts: Any, **kwargs: Any) -> Any:
-    """An LLMClient over one backend for both tiers, seeded, with retries that do not wait."""
+    """An LLMClient over one backend for both tiers, seeded, with retries that do not wait;
+    `kwargs` as `agentsim.llm.factory.compose`."""
     import random
 
-    from agentsim.llm.client import LLMClient
+    from agentsim.llm.factory import compose
 
     kwargs.setdefault("rng", random.Random(0))
     kwargs.setdefault("sleep", no_sleep)
-    return LLMClient({"smart": backend, "fast": backend}, prompts, **kwargs)
+    return compose({"smart": backend, "fast": backend}, prompts, **kwargs)
 
 
 test_client.__test__ = False  # not a test for pytest to collect
