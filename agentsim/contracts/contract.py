@@ -41,7 +41,7 @@ class Vars(BaseModel):
 
 
 V = TypeVar("V", bound=Vars)
-O = TypeVar("O")
+A = TypeVar("A")  # the answer: an output model instance, or text
 
 
 class Asker(Protocol):
@@ -57,7 +57,7 @@ _REGISTRY: dict[str, Contract[Any, Any]] = {}
 
 
 @dataclass(frozen=True, eq=False)
-class Contract(Generic[V, O]):
+class Contract(Generic[V, A]):
     """One template's contract.
 
     id        the template file, `prompts/<id>.j2`
@@ -92,11 +92,16 @@ class Contract(Generic[V, O]):
             raise ValueError(f"two contracts for template {self.id!r}")
         _REGISTRY[self.id] = self
 
+    def sample(self, **over: Any) -> V:
+        """The example with some variables replaced (validated): a test's variables, with
+        only what the test is about spelled out."""
+        return self.variables.model_validate({**self.example().dump(), **over})
+
     def output_for(self, variables: V) -> type[BaseModel] | None:
         """The model this request's answer must validate against."""
         return self.sized(variables) if self.sized is not None else self.output
 
-    async def ask(self, llm: Asker, variables: V, *, agent: str | None = None) -> O:
+    async def ask(self, llm: Asker, variables: V, *, agent: str | None = None) -> A:
         """Ask `llm` this template with `variables`; the validated answer (text when `output`
         is None)."""
         if not isinstance(variables, self.variables):
@@ -115,8 +120,8 @@ class Contract(Generic[V, O]):
         return f"Contract({self.id!r})"
 
 
-async def ask(llm: Asker, contract: Contract[V, O], variables: V, *,
-              agent: str | None = None) -> O:
+async def ask(llm: Asker, contract: Contract[V, A], variables: V, *,
+              agent: str | None = None) -> A:
     """`contract.ask(llm, variables, agent=agent)`, as a function."""
     return await contract.ask(llm, variables, agent=agent)
 

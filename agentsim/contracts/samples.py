@@ -69,4 +69,5 @@ TASK: dict[str, Any] = {
 }
 OVEN: dict[str, Any] = {"id": "cafe_oven", "name": "oven", "place": "hobbs_cafe_kitchen",
                         "state": "idle", "states": ["idle", "baking"]}
-CODE = 'def bake(world, minutes=30):\n    """Bake in the oven."""\n    world.go("hobbs_cafe_kitchen")\n'
+CODE = ('def bake(world, minutes=30):\n    """Bake in the oven."""\n'
+        '    world.go("hobbs_cafe_kitchen")\n')

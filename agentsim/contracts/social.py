@@ -4,6 +4,8 @@ and an interview's answer."""
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from agentsim.contracts import samples as s
 from agentsim.contracts.contract import Contract, Vars
 from agentsim.contracts.outputs import (
@@ -77,7 +79,8 @@ class InterviewVars(Vars):
     now: str
     question: str
     memories: list[Memory]
-    knowledge: list[Passage] = []  # document passages, when the world has documents
+    # document passages, when the world has documents
+    knowledge: list[Passage] = Field(default_factory=list)
 
 
 def _turn() -> dict[str, object]:
