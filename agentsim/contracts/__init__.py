@@ -25,9 +25,7 @@ cognition and the LLM layer.
 
 from __future__ import annotations
 
-from typing import Any
-
-from agentsim.contracts.contract import DEFAULT_BUDGET, Asker, Contract, Vars, ask, registered
+from agentsim.contracts.contract import CONTRACTS, DEFAULT_BUDGET, Asker, Contract, Vars, ask
 from agentsim.contracts.memory import (
     IMPORTANCE,
     REFLECT_INSIGHTS,
@@ -76,9 +74,6 @@ from agentsim.contracts.social import (
     InterviewVars,
     ReactVars,
 )
-
-# Every contract, by template id (the area modules register theirs when imported above).
-CONTRACTS: dict[str, Contract[Any, Any]] = registered()
 
 __all__ = [
     "CONTRACTS", "CONVERSATION_MEMORY", "CONVERSE_TURN", "CURRICULUM", "DAY_PLAN",

@@ -53,7 +53,8 @@ class Asker(Protocol):
                   agent: str | None = None) -> Any: ...
 
 
-_REGISTRY: dict[str, Contract[Any, Any]] = {}
+# Every contract declared, by template id: a contract registers itself when it is created.
+CONTRACTS: dict[str, Contract[Any, Any]] = {}
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,9 +89,9 @@ class Contract(Generic[V, A]):
             raise ValueError(f"contract {self.id!r}: trim names {unknown}, not variables")
         if any(end not in ("first", "last") for end in self.trim.values()):
             raise ValueError(f"contract {self.id!r}: trim keeps 'first' or 'last' items")
-        if self.id in _REGISTRY:
+        if self.id in CONTRACTS:
             raise ValueError(f"two contracts for template {self.id!r}")
-        _REGISTRY[self.id] = self
+        CONTRACTS[self.id] = self
 
     def sample(self, **over: Any) -> V:
         """The example with some variables replaced (validated): a test's variables, with
@@ -124,8 +125,3 @@ async def ask(llm: Asker, contract: Contract[V, A], variables: V, *,
               agent: str | None = None) -> A:
     """`contract.ask(llm, variables, agent=agent)`, as a function."""
     return await contract.ask(llm, variables, agent=agent)
-
-
-def registered() -> dict[str, Contract[Any, Any]]:
-    """Every contract declared so far, by template id."""
-    return dict(_REGISTRY)

@@ -41,8 +41,18 @@ MESSAGE_TOKENS = 4  # a chat template's cost per message
 # prompt tokens before the JSON instruction, never more than the context allows; and the list
 # variables that may lose items to fit, with the end that is kept ("first": ranked lists, the
 # best come first; "last": transcripts and histories, the latest matter).
-BUDGETS: dict[str, int] = {c.id: c.budget for c in CONTRACTS.values()}
-TRIM: dict[str, dict[str, str]] = {c.id: dict(c.trim) for c in CONTRACTS.values() if c.trim}
+def contract_budgets() -> dict[str, int]:
+    """Each template's budget, from the contracts declared now."""
+    return {c.id: c.budget for c in CONTRACTS.values()}
+
+
+def contract_trims() -> dict[str, dict[str, str]]:
+    """Each template's trimmable lists, from the contracts declared now."""
+    return {c.id: dict(c.trim) for c in CONTRACTS.values() if c.trim}
+
+
+BUDGETS: dict[str, int] = contract_budgets()  # the bundled templates' (at import)
+TRIM: dict[str, dict[str, str]] = contract_trims()
 
 
 def estimate_tokens(text: str) -> int:
@@ -67,8 +77,9 @@ class PromptLibrary:
         self.directory = Path(directory) if directory is not None else prompts_dir()
         self.context_tokens = context_tokens
         self.answer_tokens = answer_tokens
-        self.budgets = dict(BUDGETS if budgets is None else budgets)
-        self.trim = {k: dict(v) for k, v in (TRIM if trim is None else trim).items()}
+        self.budgets = dict(contract_budgets() if budgets is None else budgets)
+        self.trim = {k: dict(v) for k, v in
+                     (contract_trims() if trim is None else trim).items()}
         self.count_tokens = count_tokens or estimate_tokens
         self.trimmed: dict[str, int] = {}  # template id -> prompts that had to be trimmed
         self.env = jinja2.Environment(
