@@ -4,7 +4,7 @@ and an interview's answer."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SkipValidation
 
 from agentsim.contracts import samples as s
 from agentsim.contracts.contract import Contract, Vars
@@ -48,7 +48,11 @@ class ConverseTurnVars(Vars):
     closeness: Number
     memories: list[Memory]
     news: list[News]
-    transcript: list[Line]
+    # The caller's list itself, not a validated copy: converse appends each turn to it, and
+    # the `Refined` events of dialogue have always held it by reference, so they record the
+    # transcript as it is when the tick's events are written (later turns included). Kept so
+    # that events stay byte-identical; a copy here would record what the turn was asked with.
+    transcript: SkipValidation[list[Line]]
     turn: int
     max_turns: int
     fact: Passage | None = None  # a passage to pass on, if one bears on what was said
