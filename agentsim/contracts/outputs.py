@@ -1,8 +1,8 @@
 """What each prompt in `prompts/` must answer: the pydantic output models of the contracts.
 
 These models are the answer half of each `agentsim.contracts.Contract` (the variables half is
-in `agentsim.contracts.variables`); cognition, the LLM backends and the offline mind all read
-them from here. They import nothing from agentsim but the plan criteria's names.
+next to each contract, in the area modules); cognition, the LLM backends and the offline mind
+all read them from here. Each builds on `Out` (`agentsim.contracts.answer`).
 """
 
 from __future__ import annotations
@@ -10,11 +10,9 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     create_model,
@@ -22,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from agentsim.contracts.answer import Out, norm_text
 from agentsim.contracts.plan_criteria import CRITERIA
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
@@ -29,100 +28,6 @@ _HHMM = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
 # schema-to-grammar converter rejects the escape.
 HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 ID = r"^[A-Za-z0-9_.:#/-]{1,80}$"  # place, object and passage ids
-_NORM = re.compile(r"[\W_]+")
-# What a model writes when it copies a template rather than answering: "...", "<activity>",
-# "string", "TODO", an id where words belong.
-_PLACEHOLDER = re.compile(r"^(<[^>]*>|\[[^\]]*\]|string|str|text|todo|tbd|xxx|n/?a|none|null|"
-                          r"undefined|activity|example|your answer)$", re.IGNORECASE)
-_IDENTIFIER = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")
-_LETTERS = re.compile(r"[^\W\d_]{2,}")
-
-
-def _norm(text: str) -> str:
-    return _NORM.sub(" ", text.lower()).strip()
-
-
-class Out(BaseModel):
-    """Every answer model. Its validator rejects text copied from the model's own schema (a
-    field's name, title or description, or an example of seven words or more): small models
-    copy what the prompt shows them, and such an answer is re-asked, not used. The text in
-    the fields named in `_words` must be words: not a placeholder, not an id (whether it may be
-    blank is the field's `min_length`)."""
-
-    model_config = ConfigDict(extra="ignore")
-    _words: ClassVar[tuple[str, ...]] = ()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _clip(cls, data: Any) -> Any:
-        """Text longer than its field's `max_length` is cut, not rejected: the limit is there
-        for servers that write the schema as a grammar, and a re-ask costs more than a cut."""
-        if not isinstance(data, dict):
-            return data
-        out = dict(data)
-        for name, limit in _text_limits(cls).items():
-            v = out.get(name)
-            if isinstance(v, str) and len(v) > limit:
-                out[name] = v[:limit].rstrip()
-        return out
-
-    @model_validator(mode="after")
-    def _not_copied(self) -> Any:
-        banned = _schema_text(type(self))
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            for v in value if isinstance(value, list) else [value]:
-                if isinstance(v, str) and v.strip() and _norm(v) in banned:
-                    raise ValueError(f"{name}: {v.strip()[:80]!r} copies the answer's "
-                                     f"description; give a real answer")
-        for name in self._words:
-            value = getattr(self, name)
-            for v in value if isinstance(value, list) else [value]:
-                if isinstance(v, str):
-                    _check_words(name, v)
-        return self
-
-
-def _check_words(name: str, v: str) -> None:
-    text = v.strip().strip(".").strip()
-    if not v.strip():
-        return
-    if not _LETTERS.search(text):
-        raise ValueError(f"{name} must say something in words, not {v!r}")
-    if _PLACEHOLDER.match(text) or text.startswith("<") or _IDENTIFIER.match(text):
-        raise ValueError(f"{name} must say something in words, not the placeholder {v!r}")
-
-
-@functools.cache
-def _text_limits(model: type[BaseModel]) -> dict[str, int]:
-    """Field name -> max_length, for the text fields that have one."""
-    out = {}
-    for name, f in model.model_fields.items():
-        limits = [m.max_length for m in f.metadata
-                  if isinstance(getattr(m, "max_length", None), int)]
-        if limits and f.annotation in (str, str | None):
-            out[name] = min(limits)
-    return out
-
-
-@functools.cache
-def _schema_text(model: type[BaseModel]) -> frozenset[str]:
-    """The normalised texts of `model`'s schema that no answer should repeat: field names and
-    titles, descriptions, the model's docstring, and examples of seven words or more."""
-    out: set[str] = set()
-    if model.__doc__:
-        out.add(_norm(model.__doc__))
-    for name, f in model.model_fields.items():
-        out |= {_norm(name), _norm(f.title or name)}
-        if f.description:
-            out.add(_norm(f.description))
-        for ex in f.examples or []:
-            if isinstance(ex, str) and len(ex.split()) >= 7:
-                out.add(_norm(ex))
-    out.discard("")
-    return frozenset(out)
-
-
 Score = Annotated[int, Field(ge=1, le=10)]
 
 
@@ -397,8 +302,8 @@ class CriterionVerdict(Out):
     def _name(cls, v: Any) -> Any:
         """'Places exist.' is the criterion 'places exist'."""
         if isinstance(v, str):
-            key = _norm(v)
-            return next((c for c in CRITERIA if _norm(c) == key), v)
+            key = norm_text(v)
+            return next((c for c in CRITERIA if norm_text(c) == key), v)
         return v
 
 
