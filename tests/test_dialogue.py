@@ -9,6 +9,7 @@ from pathlib import Path
 
 from agentsim.cognition.dialogue import repeats, turn_problems
 from agentsim.cognition.schemas import Turn
+from agentsim.contracts import CONVERSE_TURN, DIALOGUE_CRITIQUE, DIALOGUE_REFINE
 from agentsim.events import Conversation, Refined
 from agentsim.experiment import Simulation
 from agentsim.llm.offline import OfflineMind
@@ -16,9 +17,10 @@ from agentsim.llm.offline.dialogue import dialogue_critique, dialogue_refine
 from agentsim.testing import FakeLLM
 
 SMALLVILLE = Path(__file__).resolve().parent.parent / "worlds" / "smallville"
-VARS = {"transcript": [{"speaker": "Tom Moreno", "text": "Did you hear about the party?"}],
-        "memories": [{"id": 3, "text": "x"}], "news": [{"id": 7, "text": "y"}],
-        "fact": {"id": "knowledge/menu.md#2", "title": "Menu", "text": "Scones"}}
+VARS = CONVERSE_TURN.example().model_copy(update={
+    "transcript": [{"speaker": "Tom Moreno", "text": "Did you hear about the party?"}],
+    "memories": [{"id": 3, "text": "x"}], "news": [{"id": 7, "text": "y"}],
+    "fact": {"id": "knowledge/menu.md#2", "title": "Menu", "text": "Scones"}})
 
 
 def test_turn_checks_name_what_is_wrong():
@@ -38,17 +40,24 @@ def test_turn_checks_name_what_is_wrong():
 
 
 def test_offline_critic_and_reviser_follow_the_feedback():
-    assert dialogue_critique({"problems": []}, 0)["satisfied"]
-    bad = dialogue_critique({"problems": ["it repeats something already said"]}, 0)
+    def critique(**over):
+        return dialogue_critique(DIALOGUE_CRITIQUE.example().model_copy(update=over), 0)
+
+    def revise(**over):
+        return dialogue_refine(DIALOGUE_REFINE.example().model_copy(
+            update={"transcript": [], **over}), 0)
+
+    assert critique(problems=[])["satisfied"]
+    bad = critique(problems=["it repeats something already said"])
     assert not bad["satisfied"] and bad["failed"] == ["moves on"]
-    fixed = dialogue_refine({"other": {"name": "Tom Moreno"}, "history": [{
+    fixed = revise(other={"name": "Tom Moreno"}, history=[{
         "turn": {"utterance": "Hi", "shares_memory_id": 5, "cites": None,
                  "end_conversation": False},
-        "feedback": {"critique": "memory 5 is not one of the memories given"}}]}, 0)
+        "feedback": {"critique": "memory 5 is not one of the memories given"}}])
     assert fixed["shares_memory_id"] is None and fixed["utterance"] == "Hi"
-    bye = dialogue_refine({"other": {"name": "Tom Moreno"}, "history": [{
+    bye = revise(other={"name": "Tom Moreno"}, history=[{
         "turn": {"utterance": "Hi", "end_conversation": False},
-        "feedback": {"critique": "it repeats something already said"}}]}, 0)
+        "feedback": {"critique": "it repeats something already said"}}])
     assert bye["end_conversation"] and "Tom" in bye["utterance"]
 
 

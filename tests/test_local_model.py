@@ -127,7 +127,7 @@ def test_every_answer_schema_makes_a_small_grammar():
 
     from llama_cpp import LlamaGrammar
 
-    from agentsim.cognition import schemas
+    from agentsim.contracts import outputs as schemas
     from agentsim.llm.local_backend import grammar_schema
 
     models = [m for m in vars(schemas).values() if isinstance(m, type)

@@ -23,6 +23,7 @@ from agentsim.cognition.interview import interview
 from agentsim.cognition.memorize import Experience, memorize
 from agentsim.cognition.read import read_if_reading
 from agentsim.cognition.relationships import Relationships
+from agentsim.contracts import CONVERSE_TURN
 from agentsim.errors import UserError
 from agentsim.events import Conversation, Read, parse_event
 from agentsim.experiment import Simulation
@@ -351,10 +352,11 @@ def test_offline_converse_turn_cites_only_a_fact_that_bears_on_what_was_said():
     mind = OfflineMind()
     fact = {"id": "knowledge/smallville_gazette.md#3", "title": "The Smallville Gazette › Votes",
             "text": "The mayoral election is on Monday, February 20. Polls open at 8 am."}
-    v = {"persona": {"name": "Tom Moreno"}, "other": {"name": "Sam Moore"}, "now": "10:00",
-         "news": [], "memories": [], "turn": 1, "max_turns": 6, "fact": fact,
-         "transcript": [{"speaker": "Sam Moore", "text": "Will you vote in the mayoral election?",
-                         "shared": None}]}
+    v = CONVERSE_TURN.sample(
+        persona={"name": "Tom Moreno"}, other={"name": "Sam Moore"}, now="10:00", news=[],
+        memories=[], turn=1, max_turns=6, fact=fact,
+        transcript=[{"speaker": "Sam Moore", "text": "Will you vote in the mayoral election?",
+                     "shared": None}]).dump()
     out = mind.answer("converse_turn", v)
     assert out["cites"] == fact["id"]
     assert 'the Smallville Gazette says: "The mayoral election is on Monday, February 20."' \

@@ -25,6 +25,7 @@ from agentsim.cognition.plan_checks import (
 )
 from agentsim.cognition.refine import Feedback, refine, trace_fields
 from agentsim.cognition.schemas import TEMPLATES, PlanCritique, PlanItem
+from agentsim.contracts import DAY_PLAN
 from agentsim.events import PlanMade, Refined
 from agentsim.export import export_refinements, refinement_examples
 from agentsim.llm.client import output_instruction
@@ -464,9 +465,9 @@ def test_offline_day_plan_keeps_the_waking_item_at_home_when_merging():
     p = SMALLVILLE.personas["sam_moore"]  # 9 routine items: 06:00 at home, 06:30 at the pond
     routine = [{"start": r.start.strftime("%H:%M"), "activity": r.activity, "place": r.place}
                for r in p.daily_routine]
-    out = MIND.answer("day_plan", {"persona": {"name": p.name}, "wake": "06:00",
-                                   "sleep": "21:30", "routine": routine, "events": [],
-                                   "places": []}, 0)
+    out = MIND.answer("day_plan", DAY_PLAN.sample(persona={"name": p.name}, wake="06:00",
+                                                  sleep="21:30", routine=routine, events=[],
+                                                  places=[]), 0)
     assert len(routine) == 9 and len(out["items"]) == 8
     assert out["items"][0] == {"start": "06:00", "activity": routine[0]["activity"],
                                "place": "moore_bedroom"}

@@ -16,6 +16,14 @@ from agentsim.cli import main
 from agentsim.cognition.agent import Action
 from agentsim.cognition.curriculum import learning_goals, next_lesson
 from agentsim.cognition.skills import Task, perform, snapshot, use_skills
+from agentsim.contracts import (
+    CURRICULUM,
+    SKILL_CHOOSE,
+    SKILL_VERIFY,
+    SKILL_WRITE,
+    SkillBaseVars,
+    SkillWriteVars,
+)
 from agentsim.errors import UserError
 from agentsim.events import Refined, SkillLearned, SkillUsed
 from agentsim.experiment import Simulation
@@ -142,11 +150,11 @@ def test_offline_choose_picks_a_fitting_skill_and_fills_arguments():
     lib = _library()
     cands = [{**s.to_vars(), "score": x}
              for s, x in asyncio.run(lib.aretrieve(TASK["text"], k=5))]
-    got = skill_choose({"task": TASK, "candidates": cands}, 0)
+    got = skill_choose(SKILL_CHOOSE.sample(task=TASK, candidates=cands), 0)
     assert got["skill"] == "bake_in_the_cafe_oven"
     assert got["args"] == {"minutes": 40}
-    none = skill_choose({"task": {**TASK, "text": "juggle", "object_name": "ball",
-                                  "state": "up"}, "candidates": cands}, 0)
+    none = skill_choose(SKILL_CHOOSE.sample(task={**TASK, "text": "juggle", "object_name": "ball",
+                                                  "state": "up"}, candidates=cands), 0)
     assert none["skill"] is None
 
 
@@ -158,15 +166,15 @@ def test_offline_written_skill_runs_and_is_verified():
     sim = Simulation.load(str(SMALLVILLE), seed=0, embedder="hash")
     objects = [{"id": "cafe_oven", "name": "oven", "place": "hobbs_cafe_kitchen",
                 "state": "idle", "states": ["idle", "baking"]}]
-    code = skill_write({"task": TASK, "objects": objects,
-                        "here": {"place": "apt_isabella"}}, 0)
+    code = skill_write(SKILL_WRITE.sample(task=TASK, objects=objects,
+                                          here={"place": "apt_isabella"}), 0)
     assert check_code(code["code"], code["name"]) is None
     run = asyncio.run(run_skill(code["code"], code["name"], code["args"], _snap(sim)))
     assert run.ok, run.error
     assert run.changes["objects"] == {"cafe_oven": ["idle", "baking"]}
     assert run.steps[0]["op"] == "move_to"
-    ok = skill_verify({"task": TASK, "changes": {"task_object_after": "baking"}}, 0)
-    bad = skill_verify({"task": TASK, "changes": {"task_object_after": "idle"}}, 0)
+    ok = skill_verify(SKILL_VERIFY.sample(task=TASK, changes={"task_object_after": "baking"}), 0)
+    bad = skill_verify(SKILL_VERIFY.sample(task=TASK, changes={"task_object_after": "idle"}), 0)
     assert ok["success"] and not bad["success"] and "idle" in bad["critique"]
     sim.close()
 
@@ -179,13 +187,13 @@ def test_offline_curriculum_follows_the_goal_and_progress():
                 "states": ["idle", "in use"]}]
     v = {"goals": ["learn to bake bread for the cafe"], "options": options,
          "progress": {"done": [], "failed": []}}
-    first = curriculum(v, 0)
+    first = curriculum(CURRICULUM.sample(**v), 0)
     assert (first["object"], first["state"]) == ("cafe_oven", "baking")
     assert "bake bread" in first["task"]
     v["progress"]["done"] = [first["task"]]
-    assert curriculum(v, 0)["task"] is None  # nothing else here fits the goal
+    assert curriculum(CURRICULUM.sample(**v), 0)["task"] is None  # nothing else here fits
     v["goals"] = []
-    assert curriculum(v, 0)["task"] is None
+    assert curriculum(CURRICULUM.sample(**v), 0)["task"] is None
 
 
 # -- tasks in the tick, with a fake LLM ------------------------------------------------------
@@ -258,7 +266,8 @@ def test_bad_skill_code_is_stopped_logged_and_fixed_by_refinement(kind):
 
     def fix(v, n):
         assert v["history"][-1]["feedback"]["critique"]  # the error reached the fixer
-        return skill_write(v, 0)
+        base = {k: v[k] for k in SkillBaseVars.model_fields}
+        return skill_write(SkillWriteVars(**base, failure=None, examples=[]), 0)
 
     sim = _sim_with({"skill_choose": lambda v, n: {"skill": None}, "skill_write": write,
                      "skill_fix": fix})

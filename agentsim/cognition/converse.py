@@ -19,7 +19,7 @@ from agentsim.cognition.memorize import Experience, event_vars, memorize, memory
 from agentsim.cognition.plan import replan
 from agentsim.cognition.react import event_key, news_for, news_vars, relationship_line
 from agentsim.cognition.relationships import Relationships
-from agentsim.cognition.schemas import ConversationMemory
+from agentsim.contracts import CONVERSATION_MEMORY, ConversationMemoryVars, ConverseTurnVars
 from agentsim.events import Conversation, Learned, Utterance
 from agentsim.memory.record import MemoryKind, MemoryRecord
 from agentsim.rag.chunk import Chunk, best_units
@@ -71,21 +71,21 @@ async def converse(a: Agent, b: Agent, relationships: Relationships, ctx: Contex
         news = news_for(speaker, listener.name, ctx)
         rel = relationships.get(speaker.name, listener.name)
         fact = await fact_for(topic, cited, ctx)
-        out = await speak(speaker, {
-            "persona": speaker.persona_vars(ctx.world_name),
-            "now": ctx.now.strftime("%H:%M"),
-            "place_name": place,
-            "other": {"name": listener.name,
-                      "activity": listener.action.activity if listener.action else ""},
-            "relationship": relationship_line(speaker, listener.name, rel),
-            "closeness": rel["closeness"] if rel else 0.0,
-            "memories": memory_vars(memories, ctx.places),
-            "news": news_vars(news, ctx),
-            "transcript": transcript,
-            "turn": turn,
-            "max_turns": max_turns,
-            "fact": fact.to_vars() if fact else None,
-        }, ctx)
+        out = await speak(speaker, ConverseTurnVars(
+            persona=speaker.persona_vars(ctx.world_name),
+            now=ctx.now.strftime("%H:%M"),
+            place_name=place,
+            other={"name": listener.name,
+                   "activity": listener.action.activity if listener.action else ""},
+            relationship=relationship_line(speaker, listener.name, rel),
+            closeness=rel["closeness"] if rel else 0.0,
+            memories=memory_vars(memories, ctx.places),
+            news=news_vars(news, ctx),
+            transcript=transcript,
+            turn=turn,
+            max_turns=max_turns,
+            fact=fact.to_vars() if fact else None,
+        ), ctx)
         shared = None
         if out.shares_memory_id is not None and 0 <= out.shares_memory_id < len(speaker.memory):
             shared = speaker.memory.get(out.shares_memory_id)
@@ -126,18 +126,12 @@ async def _remember(
     relationships: Relationships,
     ctx: Context,
 ) -> None:
-    out = await ctx.llm.ask(
-        "conversation_memory",
-        {
-            "persona": me.persona_vars(ctx.world_name),
-            "other": other.name,
-            "place_name": ctx.places.describe(me.location),
-            "transcript": transcript,
-        },
-        schema=ConversationMemory,
-        tier="fast",
-        agent=me.id,
-    )
+    out = await CONVERSATION_MEMORY.ask(ctx.llm, ConversationMemoryVars(
+        persona=me.persona_vars(ctx.world_name),
+        other=other.name,
+        place_name=ctx.places.describe(me.location),
+        transcript=transcript,
+    ), agent=me.id)
     relationships.after_conversation(me.name, other.name, out.relationship, out.closeness_change)
     me.last_talk[other.name] = ctx.now
     summary = Experience(MemoryKind.chat, out.summary, about=(other.name,))

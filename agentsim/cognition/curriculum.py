@@ -17,8 +17,8 @@ from typing import Any
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context
 from agentsim.cognition.perceive import WorldView
-from agentsim.cognition.schemas import CurriculumTask
 from agentsim.cognition.task import Task
+from agentsim.contracts import CURRICULUM, CurriculumVars
 
 LEARNING = re.compile(r"\b(learn\w*|practi[cs]\w*|master\w*|get better at|improve)\b",
                       re.IGNORECASE)
@@ -71,15 +71,15 @@ async def next_lesson(agent: Agent, view: WorldView, ctx: Context) -> Task | Non
     done = [p["task"] for p in learning.progress if p["ok"]]
     failed = [p["task"] for p in learning.progress if not p["ok"]]
     skills = sorted(ctx.skills.skills) if ctx.skills is not None else []
-    out = await ctx.llm.ask("curriculum", {
-        "persona": agent.persona_vars(ctx.world_name),
-        "now": f"{ctx.now:%H:%M}",
-        "here": {"place": agent.location, "place_name": ctx.places.name(agent.location)},
-        "goals": goals,
-        "progress": {"done": done[-PROGRESS_SHOWN:], "failed": failed[-PROGRESS_SHOWN:]},
-        "skills": skills,
-        "options": around,
-    }, schema=CurriculumTask, agent=agent.id)
+    out = await CURRICULUM.ask(ctx.llm, CurriculumVars(
+        persona=agent.persona_vars(ctx.world_name),
+        now=f"{ctx.now:%H:%M}",
+        here={"place": agent.location, "place_name": ctx.places.name(agent.location)},
+        goals=goals,
+        progress={"done": done[-PROGRESS_SHOWN:], "failed": failed[-PROGRESS_SHOWN:]},
+        skills=skills,
+        options=around,
+    ), agent=agent.id)
     if not out.task or out.place not in ctx.places:
         return None
     valid = {o["object"]: o for o in around}

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
 
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context
 from agentsim.cognition.refine import Attempt, Feedback, refine, trace_fields
-from agentsim.cognition.schemas import DialogueCritique, Turn
+from agentsim.contracts import (
+    CONVERSE_TURN,
+    DIALOGUE_CRITIQUE,
+    DIALOGUE_REFINE,
+    ConverseTurnVars,
+    DialogueCritiqueVars,
+    DialogueRefineVars,
+)
+from agentsim.contracts.outputs import Turn
 from agentsim.events import Refined
 
 CRITERIA = {
@@ -37,7 +44,7 @@ def repeats(text: str, earlier: str) -> bool:
     return bool(a) and bool(b) and len(a & b) / min(len(a), len(b)) >= REPEAT
 
 
-def turn_problems(out: Turn, variables: dict[str, Any]) -> list[str]:
+def turn_problems(out: Turn, variables: ConverseTurnVars) -> list[str]:
     """What is wrong with a turn on its face, each a short sentence; [] if nothing."""
     text = out.utterance.strip()
     problems = []
@@ -45,21 +52,21 @@ def turn_problems(out: Turn, variables: dict[str, Any]) -> list[str]:
         problems.append("the turn says nothing")
     elif len(text.split()) > MAX_WORDS:
         problems.append(f"it is too long for one turn (over {MAX_WORDS} words)")
-    if text and any(repeats(text, t["text"]) for t in variables["transcript"]):
+    if text and any(repeats(text, t["text"]) for t in variables.transcript):
         problems.append("it repeats something already said in this conversation")
-    given = {m["id"] for m in [*variables["memories"], *variables["news"]]}
+    given = {m["id"] for m in [*variables.memories, *variables.news]}
     if out.shares_memory_id is not None and out.shares_memory_id not in given:
         problems.append(f"memory {out.shares_memory_id} is not one of the memories given")
-    fact = variables.get("fact")
+    fact = variables.fact
     if out.cites is not None and (fact is None or out.cites != fact["id"]):
         problems.append(f"{out.cites} is not the passage given")
     return problems
 
 
-async def speak(speaker: Agent, variables: dict[str, Any], ctx: Context) -> Turn:
+async def speak(speaker: Agent, variables: ConverseTurnVars, ctx: Context) -> Turn:
     """The speaker's next turn (`converse_turn` with `variables`), refined when asked for."""
     async def generate() -> Turn:
-        return await ctx.llm.ask("converse_turn", variables, schema=Turn, agent=speaker.id)
+        return await CONVERSE_TURN.ask(ctx.llm, variables, agent=speaker.id)
 
     rounds = ctx.settings.refine_dialogue
     if rounds < 1:
@@ -67,12 +74,12 @@ async def speak(speaker: Agent, variables: dict[str, Any], ctx: Context) -> Turn
 
     async def feedback(out: Turn) -> Feedback:
         problems = turn_problems(out, variables)
-        critic = await ctx.llm.ask("dialogue_critique", {
-            "persona": variables["persona"], "other": variables["other"],
-            "transcript": variables["transcript"], "utterance": out.utterance,
-            "problems": problems,
-            "criteria": [{"name": k, "question": q} for k, q in CRITERIA.items()],
-        }, schema=DialogueCritique, agent=speaker.id)
+        critic = await DIALOGUE_CRITIQUE.ask(ctx.llm, DialogueCritiqueVars(
+            persona=variables.persona, other=variables.other,
+            transcript=variables.transcript, utterance=out.utterance,
+            problems=problems,
+            criteria=[{"name": k, "question": q} for k, q in CRITERIA.items()],
+        ), agent=speaker.id)
         notes = [*problems, *([critic.critique] if not critic.satisfied and critic.critique
                               else [])]
         return Feedback(score=critic.score * (0.5 if problems else 1.0),
@@ -82,11 +89,12 @@ async def speak(speaker: Agent, variables: dict[str, Any], ctx: Context) -> Turn
                                                    + list(critic.failed))))
 
     async def improve(out: Turn, history: Sequence[Attempt[Turn]]) -> Turn:
-        return await ctx.llm.ask("dialogue_refine", {**variables, "history": [
-            {"turn": a.output.model_dump(), "feedback": a.feedback.to_dict()}
-            for a in history]}, schema=Turn, agent=speaker.id)
+        return await DIALOGUE_REFINE.ask(ctx.llm, DialogueRefineVars(
+            **variables.dump(), history=[
+                {"turn": a.output.model_dump(), "feedback": a.feedback.to_dict()}
+                for a in history]), agent=speaker.id)
 
     trace = await refine(generate, feedback, improve, kind="dialogue", max_rounds=rounds)
     ctx.emit(Refined, agent=speaker.id,
-             **trace_fields(trace, "converse_turn", variables))
+             **trace_fields(trace, CONVERSE_TURN.id, variables.dump()))
     return trace.final

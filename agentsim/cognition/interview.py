@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context
 from agentsim.cognition.memorize import Experience, memorize, memory_vars, recall
-from agentsim.cognition.schemas import InterviewAnswer
+from agentsim.contracts import INTERVIEW, InterviewVars
 from agentsim.memory.record import MemoryKind, ScoredMemory
 from agentsim.rag.chunk import best_units
 from agentsim.rag.store import Citation, Hit, cite
@@ -43,18 +43,13 @@ async def interview(
     """Answer without changing the simulation unless `remember` is set."""
     found = await recall(agent, question, ctx, k=k, touch=remember)
     hits = await knowledge_for(question, ctx)
-    out = await ctx.llm.ask(
-        "interview",
-        {
-            "persona": agent.persona_vars(ctx.world_name),
-            "now": f"{ctx.now:%A %H:%M}",
-            "question": question,
-            "memories": memory_vars(found, ctx.places),
-            "knowledge": [h.to_vars() for h in hits],
-        },
-        schema=InterviewAnswer,
-        agent=agent.id,
-    )
+    out = await INTERVIEW.ask(ctx.llm, InterviewVars(
+        persona=agent.persona_vars(ctx.world_name),
+        now=f"{ctx.now:%A %H:%M}",
+        question=question,
+        memories=memory_vars(found, ctx.places),
+        knowledge=[h.to_vars() for h in hits],
+    ), agent=agent.id)
     used = [m for m in found if m.record.id in set(out.memory_ids)] or found[:0]
     by_id = {h.chunk.id: h.chunk for h in hits}
     citations = [cite(by_id[s], " ".join(best_units(by_id[s].text, question, 1)))

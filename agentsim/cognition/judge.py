@@ -4,8 +4,7 @@ human evaluators, played by an LLM (Park et al. 2023 Sec. 6.2), for `agentsim ev
 The answers come labelled A, B, C, ... in an order the caller shuffles, so the judge never
 sees which condition gave which. Each answer may carry `evidence` (how many memories it drew
 on): the template does not show it to a model, and the offline mind ranks by it (a stated
-rule; see `agentsim.llm.offline.judge`). The call lives in `cognition` because the prompt
-check reads the variables passed to a template from this package's source."""
+rule; see `agentsim.llm.offline.judge`)."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agentsim.cognition.schemas import JudgeRanking
+from agentsim.contracts import JUDGE_RANK, JudgeRankVars
 from agentsim.llm.base import LLM
 
 LABELS = "ABCDEFGH"
@@ -34,17 +33,11 @@ async def judge_rank(llm: LLM, persona: Mapping[str, Any], question: str,
     if len(candidates) > len(LABELS):
         raise ValueError(f"at most {len(LABELS)} answers can be ranked at once")
     labels = LABELS[:len(candidates)]
-    out = await llm.ask(
-        "judge_rank",
-        {
-            "persona": dict(persona),
-            "question": question,
-            "answers": [{"label": lab, "text": c.text, "evidence": c.evidence}
-                        for lab, c in zip(labels, candidates, strict=True)],
-        },
-        schema=JudgeRanking,
-        tier="smart",
-        agent=agent,
-    )
+    out = await JUDGE_RANK.ask(llm, JudgeRankVars(
+        persona=dict(persona),
+        question=question,
+        answers=[{"label": lab, "text": c.text, "evidence": c.evidence}
+                 for lab, c in zip(labels, candidates, strict=True)],
+    ), agent=agent)
     given = [labels.index(x) for x in dict.fromkeys(out.ranking) if x in labels]
     return given + [i for i in range(len(candidates)) if i not in given]

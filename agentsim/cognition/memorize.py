@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context
-from agentsim.cognition.schemas import importance_scores
+from agentsim.contracts import IMPORTANCE, ImportanceVars
 from agentsim.memory.record import MemoryKind, MemoryRecord
 from agentsim.world.schema import ScheduledEvent
 
@@ -37,13 +37,8 @@ async def memorize(agent: Agent, experiences: list[Experience], ctx: Context) ->
     unscored = [e.text for e in experiences if e.importance is None]
     scores: list[int] = []
     if unscored:
-        answer = await ctx.llm.ask(
-            "importance",
-            {"persona": agent.persona_vars(ctx.world_name), "observations": unscored},
-            schema=importance_scores(len(unscored)),  # a wrong count is re-asked
-            tier="fast",
-            agent=agent.id,
-        )
+        answer = await IMPORTANCE.ask(ctx.llm, ImportanceVars(
+            persona=agent.persona_vars(ctx.world_name), observations=unscored), agent=agent.id)
         scores = list(answer.scores)
     scores += [3] * (len(unscored) - len(scores))  # (a replayed answer with too few: neutral)
     vectors = await ctx.embed([e.text for e in experiences])

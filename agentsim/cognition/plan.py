@@ -12,14 +12,28 @@ critiqued by the LLM against named criteria (`plan_critique`); while either find
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from agentsim.cognition.agent import Action, Agent
 from agentsim.cognition.context import Context
 from agentsim.cognition.memorize import Experience, event_vars, memorize
 from agentsim.cognition.plan_checks import CRITERIA, PlanChecks, check_plan
 from agentsim.cognition.refine import Attempt, Feedback, refine, trace_fields
-from agentsim.cognition.schemas import DayPlan, Decomposition, PlanCritique, PlanItem
+from agentsim.contracts import (
+    DAY_PLAN,
+    DECOMPOSE,
+    PLAN_CRITIQUE,
+    PLAN_REFINE,
+    REPLAN,
+    Contract,
+    DayPlanVars,
+    DecomposeVars,
+    PlanCritiqueVars,
+    PlanFrameVars,
+    PlanRefineVars,
+    ReplanVars,
+)
+from agentsim.contracts.outputs import DayPlan, PlanCritique, PlanItem
 from agentsim.events import PlanMade, Refined
 from agentsim.memory.record import MemoryKind
 from agentsim.world.schema import ScheduledEvent
@@ -115,13 +129,13 @@ async def plan_day(agent: Agent, ctx: Context) -> None:
     """On waking: today's plan from the persona, yesterday and the events the agent knows of."""
     p = agent.persona
     day = ctx.now.date()
-    variables: dict[str, Any] = {
-        "persona": agent.persona_vars(ctx.world_name),
-        "date": f"{ctx.now:%A, %B} {day.day}, {day.year}",
-        "date_iso": day.isoformat(),
-        "wake": p.wake.strftime("%H:%M"),
-        "sleep": p.sleep.strftime("%H:%M"),
-        "routine": [
+    variables = DayPlanVars(
+        persona=agent.persona_vars(ctx.world_name),
+        date=f"{ctx.now:%A, %B} {day.day}, {day.year}",
+        date_iso=day.isoformat(),
+        wake=p.wake.strftime("%H:%M"),
+        sleep=p.sleep.strftime("%H:%M"),
+        routine=[
             {
                 "start": r.start.strftime("%H:%M"),
                 "activity": r.activity,
@@ -130,14 +144,14 @@ async def plan_day(agent: Agent, ctx: Context) -> None:
             }
             for r in p.daily_routine
         ],
-        "yesterday": agent.yesterday,
-        "events": [event_vars(e, ctx.places.name(e.place)) for e in events_today(agent, ctx)],
-        "places": relevant_places(agent, ctx, [e.place for e in events_today(agent, ctx)]),
-        "goals": list(p.goals),
-    }
-    frame = {"origin": p.home, "day_start": variables["wake"], "day_end": variables["sleep"],
-             "events": variables["events"]}
-    plan = await _refined(agent, ctx, "day_plan", variables, frame, kind="day_plan")
+        yesterday=agent.yesterday,
+        events=[event_vars(e, ctx.places.name(e.place)) for e in events_today(agent, ctx)],
+        places=relevant_places(agent, ctx, [e.place for e in events_today(agent, ctx)]),
+        goals=list(p.goals),
+    )
+    frame = {"origin": p.home, "day_start": variables.wake, "day_end": variables.sleep,
+             "events": variables.events}
+    plan = await _refined(agent, ctx, DAY_PLAN, variables, frame, kind="day_plan")
     agent.day_plan = _to_actions(agent, plan.items, day, ctx)
     agent.plan_date = day
     agent.hour_plan, agent.steps = [], []
@@ -145,7 +159,7 @@ async def plan_day(agent: Agent, ctx: Context) -> None:
     summary = "; ".join(f"{a.start:%H:%M} {a.activity}" for a in agent.day_plan)
     await memorize(
         agent,
-        [Experience(MemoryKind.plan, f"My plan for {variables['date']}: {summary}", importance=5)],
+        [Experience(MemoryKind.plan, f"My plan for {variables.date}: {summary}", importance=5)],
         ctx,
     )
 
@@ -154,21 +168,21 @@ async def replan(agent: Agent, news: ScheduledEvent, ctx: Context) -> None:
     """Revise the rest of today's plan after learning of something happening today."""
     now_hm = ctx.now.strftime("%H:%M")
     remaining = [a for a in agent.day_plan if a.end > ctx.now]
-    variables = {
-        "persona": agent.persona_vars(ctx.world_name),
-        "date": f"{ctx.now:%A, %B} {ctx.now.day}",
-        "now": now_hm,
-        "remaining": [
+    variables = ReplanVars(
+        persona=agent.persona_vars(ctx.world_name),
+        date=f"{ctx.now:%A, %B} {ctx.now.day}",
+        now=now_hm,
+        remaining=[
             {"start": max(a.start, ctx.now).strftime("%H:%M"), "activity": a.activity,
              "place": a.place}
             for a in remaining
         ],
-        "news": event_vars(news, ctx.places.name(news.place)),
-        "places": relevant_places(agent, ctx, [news.place, *(a.place for a in remaining)]),
-    }
+        news=event_vars(news, ctx.places.name(news.place)),
+        places=relevant_places(agent, ctx, [news.place, *(a.place for a in remaining)]),
+    )
     frame = {"origin": agent.destination or agent.location, "day_start": now_hm,
-             "day_end": agent.persona.sleep.strftime("%H:%M"), "events": [variables["news"]]}
-    plan = await _refined(agent, ctx, "replan", variables, frame, kind="replan")
+             "day_end": agent.persona.sleep.strftime("%H:%M"), "events": [variables.news]}
+    plan = await _refined(agent, ctx, REPLAN, variables, frame, kind="replan")
     items = [i for i in plan.items if i.start >= now_hm]
     if not items:
         return  # nothing usable from now on: keep the plan as it was
@@ -181,31 +195,33 @@ async def replan(agent: Agent, news: ScheduledEvent, ctx: Context) -> None:
     ctx.emit(PlanMade, agent=agent.id, level="revised", items=[_fmt(a) for a in new])
 
 
-async def _refined(agent: Agent, ctx: Context, template: str, variables: dict[str, Any],
-                   frame: dict[str, Any], *, kind: str) -> DayPlan:
-    """Ask `template` for a plan and run it through the self-refine loop (see the module
-    docstring); `frame` gives where the plan starts (`origin`), its hours and the events it
-    should respect. With `refine_rounds` 0 the plan is used as first asked."""
+async def _refined(agent: Agent, ctx: Context,
+                   contract: Contract[DayPlanVars, DayPlan] | Contract[ReplanVars, DayPlan],
+                   variables: DayPlanVars | ReplanVars, frame: dict[str, Any], *,
+                   kind: str) -> DayPlan:
+    """Ask `contract` (day_plan or replan) for a plan and run it through the self-refine loop
+    (see the module docstring); `frame` gives where the plan starts (`origin`), its hours and
+    the events it should respect. With `refine_rounds` 0 the plan is used as first asked."""
     async def generate() -> DayPlan:
-        return await ctx.llm.ask(template, variables, schema=DayPlan, agent=agent.id)
+        return await contract.ask(ctx.llm, variables, agent=agent.id)
 
     rounds = ctx.settings.refine_rounds
     if rounds < 1:
         return await generate()
     p = agent.persona
-    base = {
-        "persona": variables["persona"],
-        "date": variables["date"],
-        "date_iso": ctx.now.date().isoformat(),
-        "day_start": frame["day_start"],
-        "day_end": frame["day_end"],
-        "origin": {"id": frame["origin"], "name": ctx.places.name(frame["origin"])},
-        "home": p.home,
-        "routine": [{"start": r.start.strftime("%H:%M"), "activity": r.activity,
-                     "place": r.place} for r in p.daily_routine],
-        "events": frame["events"],
-        "goals": list(p.goals),
-    }
+    base = PlanFrameVars(
+        persona=variables.persona,
+        date=variables.date,
+        date_iso=ctx.now.date().isoformat(),
+        day_start=frame["day_start"],
+        day_end=frame["day_end"],
+        origin={"id": frame["origin"], "name": ctx.places.name(frame["origin"])},
+        home=p.home,
+        routine=[{"start": r.start.strftime("%H:%M"), "activity": r.activity,
+                  "place": r.place} for r in p.daily_routine],
+        events=frame["events"],
+        goals=list(p.goals),
+    ).dump()
     judged: list[tuple[PlanChecks, PlanCritique]] = []  # per attempt, for the refiner
 
     def plan_vars(plan: DayPlan) -> list[dict[str, str]]:
@@ -216,11 +232,10 @@ async def _refined(agent: Agent, ctx: Context, template: str, variables: dict[st
     async def feedback(plan: DayPlan) -> Feedback:
         checks = check_plan(plan.items, ctx.places, origin=frame["origin"],
                             earliest=frame["day_start"], latest=frame["day_end"])
-        critic = await ctx.llm.ask(
-            "plan_critique",
-            {**base, "plan": plan_vars(plan), "checks": checks.to_vars(),
-             "criteria": [{"name": c, "question": CRITERIA_QUESTIONS[c]} for c in CRITERIA]},
-            schema=PlanCritique, agent=agent.id)
+        critic = await PLAN_CRITIQUE.ask(ctx.llm, PlanCritiqueVars(
+            **base, plan=plan_vars(plan), checks=checks.to_vars(),
+            criteria=[{"name": c, "question": CRITERIA_QUESTIONS[c]} for c in CRITERIA]),
+            agent=agent.id)
         judged.append((checks, critic))
         return combine(checks, critic)
 
@@ -229,15 +244,13 @@ async def _refined(agent: Agent, ctx: Context, template: str, variables: dict[st
                  "checks": judged[n][0].to_vars(),
                  "critic": [c.model_dump() for c in judged[n][1].criteria]}
                 for n, a in enumerate(history)]
-        return await ctx.llm.ask(
-            "plan_refine",
-            {**base, "places": _with(variables["places"], [i.place for i in latest.items], ctx),
-             "plan": plan_vars(latest), "history": past},
-            schema=DayPlan, agent=agent.id)
+        return await PLAN_REFINE.ask(ctx.llm, PlanRefineVars(
+            **base, places=_with(variables.places, [i.place for i in latest.items], ctx),
+            plan=plan_vars(latest), history=past), agent=agent.id)
 
     trace = await refine(generate, feedback, improve, kind=kind, max_rounds=rounds)
     ctx.emit(Refined, agent=agent.id,
-             **trace_fields(trace, template, variables))
+             **trace_fields(trace, contract.id, variables.dump()))
     return trace.final
 
 
@@ -270,26 +283,26 @@ def _current(actions: list[Action], now: datetime) -> Action | None:
 
 
 async def _decompose(
-    agent: Agent, parent: Action, granularity: str, ctx: Context
+    agent: Agent, parent: Action, granularity: Literal["hour", "minutes"], ctx: Context
 ) -> list[Action]:
     minutes = int((parent.end - parent.start).total_seconds() // 60)
     objects = ctx.places.objects_in(parent.place)
-    variables = {
-        "persona": agent.persona_vars(ctx.world_name),
-        "item": {
+    variables = DecomposeVars(
+        persona=agent.persona_vars(ctx.world_name),
+        item={
             "start": parent.start.strftime("%H:%M"),
             "end": parent.end.strftime("%H:%M"),
             "activity": parent.activity,
             "place": parent.place,
             "place_name": ctx.places.name(parent.place),
         },
-        "minutes_total": minutes,
-        "granularity": granularity,
+        minutes_total=minutes,
+        granularity=granularity,
         # Object states are left out on purpose: the same routine item then renders the same
         # request every day, so a shared cache can reuse it.
-        "objects": [{"id": o.id, "name": o.name, "states": list(o.states)} for o in objects],
-    }
-    out = await ctx.llm.ask("decompose", variables, schema=Decomposition, agent=agent.id)
+        objects=[{"id": o.id, "name": o.name, "states": list(o.states)} for o in objects],
+    )
+    out = await DECOMPOSE.ask(ctx.llm, variables, agent=agent.id)
     valid = {o.id: o for o in objects}
     # Rescale so the steps fill the parent exactly, whatever the model's arithmetic.
     total = sum(s.minutes for s in out.steps)

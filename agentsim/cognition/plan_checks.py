@@ -25,14 +25,20 @@ from dataclasses import dataclass, field
 from datetime import time
 from typing import Any, Protocol
 
+from agentsim.contracts.plan_criteria import (
+    COHERENT_TIMES,
+    COMPUTED,
+    CRITERIA,
+    FITS_PERSONA,
+    PLACES_EXIST,
+    REACHABLE,
+)
 from agentsim.world.places import PlaceGraph
 
-PLACES_EXIST = "places exist"
-REACHABLE = "reachable in time"
-COHERENT_TIMES = "coherent times"
-FITS_PERSONA = "fits the persona"  # judged by the critic, not computed
-COMPUTED = (PLACES_EXIST, REACHABLE, COHERENT_TIMES)
-CRITERIA = (*COMPUTED, FITS_PERSONA)
+__all__ = ["COHERENT_TIMES", "COMPUTED", "CRITERIA", "FITS_PERSONA", "GRACE_MINUTES",
+           "PLACES_EXIST", "REACHABLE", "Check", "ItemLike", "PlanChecks", "Problem",
+           "check_plan", "minutes"]
+
 
 GRACE_MINUTES = 5
 

@@ -8,7 +8,7 @@ from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context
 from agentsim.cognition.memorize import event_vars, memory_vars, recall
 from agentsim.cognition.perceive import Percept, WorldView
-from agentsim.cognition.schemas import Reaction
+from agentsim.contracts import REACT, ReactVars
 from agentsim.memory.record import MemoryKind, MemoryRecord
 
 
@@ -97,20 +97,14 @@ async def maybe_react(
     _, _, other = min(with_news, key=lambda t: (t[0], t[1]))
     rel = relationships.get(agent.name, other.name)
     memories = await recall(agent, f"{other.name}", ctx, k=3, touch=False)
-    answer = await ctx.llm.ask(
-        "react",
-        {
-            "persona": agent.persona_vars(ctx.world_name),
-            "now": ctx.now.strftime("%H:%M"),
-            "activity": agent.action.activity,
-            "other": {"name": other.name, "activity": other.activity},
-            "relationship": relationship_line(agent, other.name, rel),
-            "closeness": rel["closeness"] if rel else 0.0,
-            "news": news_vars(news_for(agent, other.name, ctx), ctx),
-            "memories": memory_vars(memories, ctx.places),
-        },
-        schema=Reaction,
-        tier="fast",
-        agent=agent.id,
-    )
+    answer = await REACT.ask(ctx.llm, ReactVars(
+        persona=agent.persona_vars(ctx.world_name),
+        now=ctx.now.strftime("%H:%M"),
+        activity=agent.action.activity,
+        other={"name": other.name, "activity": other.activity},
+        relationship=relationship_line(agent, other.name, rel),
+        closeness=rel["closeness"] if rel else 0.0,
+        news=news_vars(news_for(agent, other.name, ctx), ctx),
+        memories=memory_vars(memories, ctx.places),
+    ), agent=agent.id)
     return other.id if answer.react else None

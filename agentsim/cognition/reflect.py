@@ -6,7 +6,12 @@ from __future__ import annotations
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context
 from agentsim.cognition.memorize import Experience, memorize, memory_vars, recall
-from agentsim.cognition.schemas import Insights, Questions
+from agentsim.contracts import (
+    REFLECT_INSIGHTS,
+    REFLECT_QUESTIONS,
+    ReflectInsightsVars,
+    ReflectQuestionsVars,
+)
 from agentsim.events import Reflected
 from agentsim.memory.record import MemoryKind
 
@@ -22,24 +27,17 @@ def should_reflect(agent: Agent, ctx: Context) -> bool:
 async def reflect(agent: Agent, ctx: Context) -> None:
     persona = agent.persona_vars(ctx.world_name)
     recent = agent.memory.recent(RECENT)
-    questions = await ctx.llm.ask(
-        "reflect_questions",
-        {"persona": persona, "memories": memory_vars(recent, ctx.places), "n": QUESTIONS},
-        schema=Questions,
-        agent=agent.id,
-    )
+    questions = await REFLECT_QUESTIONS.ask(ctx.llm, ReflectQuestionsVars(
+        persona=persona, memories=memory_vars(recent, ctx.places), n=QUESTIONS),
+        agent=agent.id)
     agent.memory.reset_reflection_counter()
     for question in questions.questions[:QUESTIONS]:
         found = await recall(agent, question, ctx, k=8)
         if not found:
             continue
-        answer = await ctx.llm.ask(
-            "reflect_insights",
-            {"persona": persona, "question": question, "memories": memory_vars(found, ctx.places),
-             "n": INSIGHTS_PER_QUESTION},
-            schema=Insights,
-            agent=agent.id,
-        )
+        answer = await REFLECT_INSIGHTS.ask(ctx.llm, ReflectInsightsVars(
+            persona=persona, question=question, memories=memory_vars(found, ctx.places),
+            n=INSIGHTS_PER_QUESTION), agent=agent.id)
         allowed = {s.record.id for s in found}
         for insight in answer.insights[:INSIGHTS_PER_QUESTION]:
             if agent.memory.importance_of(insight.text) is not None:

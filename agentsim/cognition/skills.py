@@ -28,8 +28,19 @@ from agentsim.cognition.context import Context
 from agentsim.cognition.curriculum import next_lesson, record_lesson
 from agentsim.cognition.perceive import WorldView
 from agentsim.cognition.refine import Attempt, Feedback, refine, trace_fields
-from agentsim.cognition.schemas import SkillChoice, SkillCode, SkillVerdict
 from agentsim.cognition.task import Task
+from agentsim.contracts import (
+    SKILL_CHOOSE,
+    SKILL_FIX,
+    SKILL_VERIFY,
+    SKILL_WRITE,
+    SkillBaseVars,
+    SkillChooseVars,
+    SkillFixVars,
+    SkillVerifyVars,
+    SkillWriteVars,
+)
+from agentsim.contracts.outputs import SkillCode, SkillVerdict
 from agentsim.errors import UserError
 from agentsim.events import Refined, SkillUsed
 from agentsim.skills.api import API_DOC
@@ -150,14 +161,14 @@ async def attempt(agent: Agent, task: Task, name: str, code: str, args: dict[str
                           allow_unsandboxed=ctx.settings.allow_unsandboxed_skills)
     if not run.ok:
         return Outcome(run, None)
-    verdict = await ctx.llm.ask("skill_verify", {
-        "world": ctx.world_name,
-        "task": _task_vars(task, snap, ctx),
-        "skill": name,
-        "steps": [_step_text(s, snap) for s in run.steps],
-        "changes": _changes_vars(run, snap, task),
-        "returned": str(run.returned)[:200],
-    }, schema=SkillVerdict, agent=agent.id)
+    verdict = await SKILL_VERIFY.ask(ctx.llm, SkillVerifyVars(
+        world=ctx.world_name,
+        task=_task_vars(task, snap, ctx),
+        skill=name,
+        steps=[_step_text(s, snap) for s in run.steps],
+        changes=_changes_vars(run, snap, task),
+        returned=str(run.returned)[:200],
+    ), agent=agent.id)
     return Outcome(run, verdict)
 
 
@@ -234,10 +245,10 @@ async def perform(agent: Agent, task: Task, view: WorldView, ctx: Context
     tvars = _task_vars(task, snap, ctx)
     here = _here(agent, ctx)
     candidates = [{**s.to_vars(), "score": round(score, 3)} for s, score in hits]
-    choice = await ctx.llm.ask("skill_choose", {
-        "persona": persona, "now": f"{ctx.now:%H:%M}", "here": here,
-        "task": tvars, "candidates": candidates,
-    }, schema=SkillChoice, agent=agent.id)
+    choice = await SKILL_CHOOSE.ask(ctx.llm, SkillChooseVars(
+        persona=persona, now=f"{ctx.now:%H:%M}", here=here,
+        task=tvars, candidates=candidates,
+    ), agent=agent.id)
 
     failure = None
     if choice.skill and choice.skill in lib:
@@ -253,15 +264,16 @@ async def perform(agent: Agent, task: Task, view: WorldView, ctx: Context
         return None, None
 
     objects = _objects_vars(task, agent, snap)
-    base = {"persona": persona, "here": here, "task": tvars, "api": API_DOC,
-            "objects": objects}
-    write_vars = {**base, "failure": failure,
-                  "examples": [{"name": s.name, "description": s.description, "code": s.code}
-                               for s, _ in hits[:2]]}
+    base = SkillBaseVars(persona=persona, here=here, task=tvars, api=API_DOC,
+                         objects=objects).dump()
+    write_vars = SkillWriteVars(
+        **base, failure=failure,
+        examples=[{"name": s.name, "description": s.description, "code": s.code}
+                  for s, _ in hits[:2]])
     outcomes: list[Outcome] = []  # one per attempt, in order
 
     async def generate() -> SkillCode:
-        return await ctx.llm.ask("skill_write", write_vars, schema=SkillCode, agent=agent.id)
+        return await SKILL_WRITE.ask(ctx.llm, write_vars, agent=agent.id)
 
     async def feedback(code: SkillCode) -> Feedback:
         if code.name in lib:
@@ -276,13 +288,14 @@ async def perform(agent: Agent, task: Task, view: WorldView, ctx: Context
         return Feedback(1.0 if out.ok else (0.5 if out.run.ok else 0.0), out.ok, out.why, (kind,))
 
     async def improve(code: SkillCode, history: Sequence[Attempt[SkillCode]]) -> SkillCode:
-        return await ctx.llm.ask("skill_fix", {**base, "history": [
+        return await SKILL_FIX.ask(ctx.llm, SkillFixVars(**base, history=[
             {"code": a.output.code, "args": a.output.args, "feedback": a.feedback.to_dict()}
-            for a in history]}, schema=SkillCode, agent=agent.id)
+            for a in history]), agent=agent.id)
 
     trace = await refine(generate, feedback, improve, kind="skill",
                          max_rounds=ctx.settings.skill_rounds)
-    ctx.emit(Refined, agent=agent.id, **trace_fields(trace, "skill_write", write_vars))
+    ctx.emit(Refined, agent=agent.id,
+             **trace_fields(trace, SKILL_WRITE.id, write_vars.dump()))
     if not trace.satisfied:
         return None, None
     code, out = trace.final, outcomes[-1]  # a satisfied loop ends on its final attempt

@@ -3,28 +3,36 @@
 
     every .j2 file     reads as UTF-8 and parses (Jinja2 syntax)
     every include      names a template that exists
-    every template     uses no variable that agentsim never passes it
-    every template id  the code asks for (`cognition.schemas.TEMPLATES`) has a file
+    every template     uses no variable its contract does not declare
+    every contract     has its template file (`agentsim.contracts.CONTRACTS`)
 
-What the code passes is read from agentsim's own source (`agentsim.cognition`, where every
-`llm.ask(...)` is): where a call names its template and spells out its variables as a dict
-literal, those keys; elsewhere (variables built in another function), any key of any dict
-literal there, which still catches a misspelt or an unknown variable. A variable the template
-only uses behind `is defined` is optional. Names a template sets itself (`set`, `for`, macro
-arguments) are not variables, and an included partial sees them too.
+What a template is passed is its contract's variables model (`Contract.variables`): the only way
+agentsim asks a template is `Contract.ask`, with an instance of that model. A variable the
+template only uses behind `is defined` is optional. Names a template sets itself (`set`, `for`,
+macro arguments) are not variables, and an included partial sees them too. A template no
+contract names is never asked, so its variables are not checked.
+
+`direct_asks` is the check for the code side (run by the tests): no module of agentsim outside
+the contracts and the LLM layer calls `llm.ask(...)` itself, by a template id or with a
+`schema=`/`tier=` of its own, which would bypass the contract.
 """
 
 from __future__ import annotations
 
 import ast
-import functools
 from pathlib import Path
 
 import jinja2
 from jinja2 import meta, nodes
 
+from agentsim.contracts import CONTRACTS
 from agentsim.errors import UserError
 from agentsim.llm.prompts import PromptLibrary
+
+PACKAGE = Path(__file__).resolve().parent.parent  # agentsim/
+# Where `llm.ask` may be called directly: the contracts (`Contract.ask`) and the LLM layer,
+# which implements it (and whose wrappers pass the call on).
+ASK_ALLOWED = ("contracts", "llm")
 
 
 class PromptTemplateError(UserError):
@@ -32,31 +40,50 @@ class PromptTemplateError(UserError):
     variable, or no file for a template the code asks for."""
 
 
-def check_prompts(library: PromptLibrary | None = None, code: Path | None = None) -> None:
+def check_prompts(library: PromptLibrary | None = None) -> None:
     """Raises PromptTemplateError (one line, naming the file) for the first problem found."""
     library = library or PromptLibrary()
     directory = library.directory
     trees: dict[str, nodes.Template] = {}
     for path in sorted(directory.glob("*.j2")):
         trees[path.name] = _parse(library.env, path)
-    exact, anywhere = _passed(code or Path(__file__).resolve().parent.parent / "cognition")
     for tid in library.ids():
-        if not anywhere:  # no source to read (e.g. an install without .py files): no check
-            break
+        contract = CONTRACTS.get(tid)
+        if contract is None:
+            continue
         used, optional = _variables(f"{tid}.j2", trees, directory, frozenset())
-        known = exact.get(tid) or anywhere
-        unknown = sorted(used - known - optional)
+        unknown = sorted(used - set(contract.variables.model_fields) - optional)
         if unknown:
             names = ", ".join(repr(n) for n in unknown)
             raise PromptTemplateError(
                 f"uses {'a variable' if len(unknown) == 1 else 'variables'} agentsim does not "
-                f"pass to it: {names}", path=library.path(tid))
-    from agentsim.cognition.schemas import TEMPLATES
-
-    for tid in sorted(TEMPLATES):
+                f"pass to it: {names} (its contract passes "
+                f"{', '.join(contract.variables.model_fields)})", path=library.path(tid))
+    for tid in sorted(CONTRACTS):
         if f"{tid}.j2" not in trees:
             raise PromptTemplateError(f"no prompt template {tid}.j2, which agentsim asks for",
                                       path=directory)
+
+
+def direct_asks(package: Path = PACKAGE) -> list[str]:
+    """`path:line` of every call in `package` (outside `ASK_ALLOWED`) that asks the LLM for a
+    template without its contract: `x.ask("template_id", ...)` or `x.ask(..., schema=...)`."""
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package)
+        if rel.parts[0] in ASK_ALLOWED:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "ask"):
+                continue
+            by_id = bool(node.args) and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str)
+            own = {k.arg for k in node.keywords} & {"schema", "tier", "template_id"}
+            if by_id or own:
+                found.append(f"{package.name}/{rel.as_posix()}:{node.lineno}")
+    return found
 
 
 def _parse(env: jinja2.Environment, path: Path) -> nodes.Template:
@@ -101,31 +128,3 @@ def _assigned(tree: nodes.Template) -> frozenset[str]:
     names = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
     names |= {m.name for m in tree.find_all(nodes.Macro)}
     return frozenset(names)
-
-
-@functools.cache
-def _passed(code: Path) -> tuple[dict[str, set[str]], set[str]]:
-    """From the source in `code`: the variables each template is certainly given (only for
-    templates every call of which spells them out) and every dict-literal key anywhere."""
-    exact: dict[str, set[str]] = {}
-    vague: set[str] = set()
-    anywhere: set[str] = set()
-    for path in sorted(code.rglob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Dict):
-                anywhere |= {k.value for k in node.keys
-                             if isinstance(k, ast.Constant) and isinstance(k.value, str)}
-            elif isinstance(node, ast.Call):
-                if isinstance(node.func, ast.Name) and node.func.id == "dict":
-                    anywhere |= {k.arg for k in node.keywords if k.arg}
-                if isinstance(node.func, ast.Attribute) and node.func.attr == "ask" \
-                        and node.args and isinstance(node.args[0], ast.Constant):
-                    tid = node.args[0].value
-                    arg = node.args[1] if len(node.args) > 1 else None
-                    if isinstance(arg, ast.Dict) and all(
-                            isinstance(k, ast.Constant) for k in arg.keys):
-                        exact.setdefault(tid, set()).update(k.value for k in arg.keys)
-                    else:
-                        vague.add(tid)
-    return {t: keys for t, keys in exact.items() if t not in vague}, anywhere

@@ -7,12 +7,13 @@ header is part of the system message. Files whose name starts with `_` are parti
 caching reuse it.
 
 Every rendered prompt fits a token budget (`PromptLibrary.budget`): the template's own budget
-(`BUDGETS`) and at most the context (`context_tokens`) less the answer's tokens and the JSON
-instruction. A prompt over it is rendered again with its trimmable list variables (`TRIM`)
-shortened, the longest first, until it fits; it never fails for being long. Tokens are
-estimated as characters / 4 unless the library is given a tokenizer (`count_tokens`). The
-variables a backend sees (`Prompt.variables`) are the caller's, untrimmed: the offline mind
-answers from them.
+(`BUDGETS`, from its contract in `agentsim.contracts`) and at most the context
+(`context_tokens`) less the answer's tokens and the JSON instruction. A prompt over it is
+rendered again with its trimmable list variables (`TRIM`, from the contract too) shortened, the
+longest first, until it fits; it never fails for being long. Tokens are estimated as
+characters / 4 unless the library is given a tokenizer (`count_tokens`). The variables a
+backend sees (`Prompt.variables`) are the caller's, untrimmed: the offline mind answers from
+them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 import jinja2
 
+from agentsim.contracts import CONTRACTS, DEFAULT_BUDGET
 from agentsim.resources import prompts_dir
 
 _HEADER = re.compile(r"^\[(system|user|assistant)\][ \t]*$", re.MULTILINE)
@@ -35,40 +37,22 @@ CONTEXT_TOKENS = 4096  # the smallest context common local models run with
 ANSWER_TOKENS = 512  # kept free for the answer (`Prompt.max_tokens`)
 INSTRUCTION_TOKENS = 250  # kept free for the JSON instruction appended to the prompt
 MESSAGE_TOKENS = 4  # a chat template's cost per message
-DEFAULT_BUDGET = 2000
-# Prompt tokens per template (before the JSON instruction), never more than the context allows.
-BUDGETS: dict[str, int] = {
-    "importance": 1200, "day_plan": 1400, "replan": 1200, "plan_critique": 1600,
-    "plan_refine": 1800, "decompose": 900, "react": 900, "converse_turn": 1400,
-    "conversation_memory": 1200, "dialogue_critique": 1200, "dialogue_refine": 1600,
-    "reflect_questions": 1400, "reflect_insights": 1400, "interview": 1600,
-    "skill_choose": 1200, "skill_write": 2400, "skill_fix": 2600, "skill_verify": 1000,
-    "curriculum": 1200,
-}
-# The list variables a template may lose items of to fit, and which end is kept: "first"
-# (ranked lists: the best come first) or "last" (transcripts, histories: the latest matter).
-TRIM: dict[str, dict[str, str]] = {
-    "day_plan": {"places": "first", "events": "first", "goals": "first"},
-    "replan": {"places": "first", "remaining": "first"},
-    "plan_critique": {"events": "first", "routine": "first", "goals": "first"},
-    "plan_refine": {"places": "first", "history": "last", "events": "first",
-                    "goals": "first", "routine": "first"},
-    "decompose": {"objects": "first"},
-    "react": {"memories": "first", "news": "first"},
-    "converse_turn": {"memories": "first", "news": "first", "transcript": "last"},
-    "dialogue_refine": {"memories": "first", "news": "first", "transcript": "last",
-                        "history": "last"},
-    "dialogue_critique": {"transcript": "last", "problems": "first"},
-    "conversation_memory": {"transcript": "last"},
-    "reflect_questions": {"memories": "last"},
-    "reflect_insights": {"memories": "first"},
-    "interview": {"memories": "first", "knowledge": "first"},
-    "skill_choose": {"candidates": "first"},
-    "skill_write": {"examples": "first", "objects": "first"},
-    "skill_fix": {"history": "last", "objects": "first"},
-    "skill_verify": {"steps": "last"},
-    "curriculum": {"options": "first", "skills": "first"},
-}
+# Each template's budget and trimmable lists are declared in its contract (agentsim.contracts):
+# prompt tokens before the JSON instruction, never more than the context allows; and the list
+# variables that may lose items to fit, with the end that is kept ("first": ranked lists, the
+# best come first; "last": transcripts and histories, the latest matter).
+def contract_budgets() -> dict[str, int]:
+    """Each template's budget, from the contracts declared now."""
+    return {c.id: c.budget for c in CONTRACTS.values()}
+
+
+def contract_trims() -> dict[str, dict[str, str]]:
+    """Each template's trimmable lists, from the contracts declared now."""
+    return {c.id: dict(c.trim) for c in CONTRACTS.values() if c.trim}
+
+
+BUDGETS: dict[str, int] = contract_budgets()  # the bundled templates' (at import)
+TRIM: dict[str, dict[str, str]] = contract_trims()
 
 
 def estimate_tokens(text: str) -> int:
@@ -93,8 +77,9 @@ class PromptLibrary:
         self.directory = Path(directory) if directory is not None else prompts_dir()
         self.context_tokens = context_tokens
         self.answer_tokens = answer_tokens
-        self.budgets = dict(BUDGETS if budgets is None else budgets)
-        self.trim = {k: dict(v) for k, v in (TRIM if trim is None else trim).items()}
+        self.budgets = dict(contract_budgets() if budgets is None else budgets)
+        self.trim = {k: dict(v) for k, v in
+                     (contract_trims() if trim is None else trim).items()}
         self.count_tokens = count_tokens or estimate_tokens
         self.trimmed: dict[str, int] = {}  # template id -> prompts that had to be trimmed
         self.env = jinja2.Environment(

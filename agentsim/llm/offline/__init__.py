@@ -1,8 +1,10 @@
 """The offline mind: a deterministic, rule-based backend that needs no model at all.
 
 It answers every prompt template from `prompt.template_id` and `prompt.variables` (never from
-the rendered text) with a JSON text that validates against that template's output model in
-`agentsim.cognition.schemas`. One module per cognitive function:
+the rendered text) with a JSON text that validates against that template's output model. The
+variables are read into the template's contract (`agentsim.contracts`) first, so each rule gets
+the same typed variables cognition asked with (`v.persona`, `v.transcript`, ...), and a request
+whose variables do not fit the contract fails here, loudly. One module per cognitive function:
 
     importance     cue table -> poignancy score
     planning       day_plan, replan: the routine, plus the events the agent decides to attend
@@ -20,7 +22,8 @@ There is no global randomness: every "coin" is a stable blake2b hash of the run 
 identifying parts of the decision (see `common.coin`), so the same request always gets the
 same answer, while different agents answer differently.
 
-This package sits below `agentsim.cognition` and must not import it: answers are plain dicts.
+This package sits below `agentsim.cognition` and must not import it (the contracts sit below
+both): answers are plain dicts.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from agentsim.contracts import CONTRACTS, Vars
 from agentsim.llm.base import Completion, Prompt
 from agentsim.llm.offline.conversation import conversation_memory, converse_turn
 from agentsim.llm.offline.critique import plan_critique, plan_refine
@@ -48,7 +52,8 @@ from agentsim.llm.offline.skills import (
     skill_write,
 )
 
-Answerer = Callable[[Mapping[str, Any], int], dict]
+# A rule: the template's typed variables (its contract's `Vars`) and the run seed -> the answer.
+Answerer = Callable[[Any, int], dict]
 
 ANSWERERS: dict[str, Answerer] = {
     "importance": importance,
@@ -94,13 +99,16 @@ class OfflineMind:
         self.name = name
         self.model = model
 
-    def answer(self, template_id: str, variables: Mapping[str, Any], seed: int = 0) -> dict:
-        """The answer to one template as a plain dict (the JSON object `complete` returns)."""
+    def answer(self, template_id: str, variables: Mapping[str, Any] | Vars,
+               seed: int = 0) -> dict:
+        """The answer to one template as a plain dict (the JSON object `complete` returns).
+        `variables`: the template's `Vars`, or the plain dict a backend receives (validated
+        into its contract's model here)."""
         try:
-            rule = ANSWERERS[template_id]
+            rule, contract = ANSWERERS[template_id], CONTRACTS[template_id]
         except KeyError:
             raise UnknownTemplateError(template_id) from None
-        return rule(variables, seed)
+        return rule(contract.validate(variables), seed)
 
     async def complete(self, prompt: Prompt) -> Completion:
         text = json.dumps(self.answer(prompt.template_id, prompt.variables, prompt.seed),

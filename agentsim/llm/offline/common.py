@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -55,11 +55,18 @@ def to_hhmm(minutes: int) -> str:
 
 
 # -- people -------------------------------------------------------------------------------------
-def persona(v: Mapping[str, Any]) -> Mapping[str, Any]:
-    return v.get("persona") or {}
+class HasPersona(Protocol):
+    """The variables of any template that shows the persona (most of them)."""
+
+    @property
+    def persona(self) -> Mapping[str, Any]: ...
 
 
-def my_name(v: Mapping[str, Any]) -> str:
+def persona(v: HasPersona) -> Mapping[str, Any]:
+    return v.persona or {}
+
+
+def my_name(v: HasPersona) -> str:
     return str(persona(v).get("name") or "")
 
 
@@ -137,7 +144,7 @@ def event_key(ev: Mapping[str, Any]) -> tuple[str, str]:
     return (str(ev.get("title", "")).strip().casefold(), str(ev.get("date_iso", "")))
 
 
-def attendance(v: Mapping[str, Any], ev: Mapping[str, Any], seed: int) -> str | None:
+def attendance(v: HasPersona, ev: Mapping[str, Any], seed: int) -> str | None:
     """'host', 'attend' or None. The host always goes; a guest by a stable coin (p=0.7).
 
     The coin is keyed on ("attend", persona, event title, event date) and not on the template,

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from agentsim.contracts import ConversationMemoryVars, ConverseTurnVars
 from agentsim.llm.offline.common import (
     a_title,
     asleep,
@@ -104,14 +105,14 @@ def _gerund(activity: str) -> str:
     return " ".join([verb, *rest])
 
 
-def _small_talk(v: Mapping[str, Any], them: str, seed: int, key: tuple) -> str:
+def _small_talk(v: ConverseTurnVars, them: str, seed: int, key: tuple) -> str:
     first = first_name(them)
-    place = str(v.get("place_name") or "here")
+    place = str(v.place_name or "here")
     options = [f"How is your day going, {first}?", f"It's nice to run into you at {place}."]
-    activity = str((v.get("other") or {}).get("activity") or "")
+    activity = str((v.other or {}).get("activity") or "")
     if activity and not asleep(activity):
         options.append(f"I see you're {_gerund(activity)}. How is that going?")
-    for m in v.get("memories") or []:
+    for m in v.memories or []:
         text = str(m.get("text", ""))
         if text and them.lower() not in text.lower() and "told me" not in text:
             if first_person(text):
@@ -122,7 +123,7 @@ def _small_talk(v: Mapping[str, Any], them: str, seed: int, key: tuple) -> str:
     return pick(options, seed, "small talk", *key)
 
 
-def _answer_to(last: Mapping[str, Any], v: Mapping[str, Any], seed: int, key: tuple) -> str:
+def _answer_to(last: Mapping[str, Any], v: ConverseTurnVars, seed: int, key: tuple) -> str:
     """React to the other's last turn."""
     shared = last.get("shared")
     text = str(last.get("text", ""))
@@ -152,10 +153,10 @@ def _answer_to(last: Mapping[str, Any], v: Mapping[str, Any], seed: int, key: tu
     return pick(["That's nice.", "Oh, nice!", "Good to hear."], seed, "nod", *key)
 
 
-def _fact_line(v: Mapping[str, Any], last: Mapping[str, Any] | None, seed: int,
+def _fact_line(v: ConverseTurnVars, last: Mapping[str, Any] | None, seed: int,
                key: tuple) -> tuple[str, str] | None:
     """(an utterance quoting the passage, its id), when it bears on the other's last turn."""
-    fact = v.get("fact")
+    fact = v.fact
     if not isinstance(fact, Mapping) or not fact.get("id") or last is None:
         return None
     found = best_line(str(last.get("text", "")), [fact])
@@ -167,15 +168,15 @@ def _fact_line(v: Mapping[str, Any], last: Mapping[str, Any] | None, seed: int,
     return f'{lead} {short_title(str(fact.get("title", "")))} says: "{line}"', str(fact["id"])
 
 
-def converse_turn(v: Mapping[str, Any], seed: int) -> dict:
+def converse_turn(v: ConverseTurnVars, seed: int) -> dict:
     me = my_name(v)
-    them = str((v.get("other") or {}).get("name", "there"))
+    them = str((v.other or {}).get("name", "there"))
     first = first_name(them)
-    news = list(v.get("news") or [])
-    transcript = list(v.get("transcript") or [])
-    turn = int(v.get("turn", len(transcript)))
-    max_turns = max(1, int(v.get("max_turns") or 8))
-    key = (me, them, v.get("now"), turn)
+    news = list(v.news or [])
+    transcript = list(v.transcript or [])
+    turn = int(v.turn)
+    max_turns = max(1, int(v.max_turns or 8))
+    key = (me, them, v.now, turn)
 
     last = transcript[-1] if transcript else None
     from_other = last if last and not same_person(last.get("speaker"), me) else None
@@ -188,7 +189,7 @@ def converse_turn(v: Mapping[str, Any], seed: int) -> dict:
 
     parts: list[str] = []
     if turn == 0 or from_other is None:
-        parts.append(_greeting(first, str(v.get("now", "")), seed, key))
+        parts.append(_greeting(first, str(v.now), seed, key))
     else:
         parts.append(_answer_to(from_other, v, seed, key))
     if share is not None:
@@ -210,11 +211,11 @@ def converse_turn(v: Mapping[str, Any], seed: int) -> dict:
 
 
 # -- conversation_memory --------------------------------------------------------------------
-def conversation_memory(v: Mapping[str, Any], seed: int) -> dict:
+def conversation_memory(v: ConversationMemoryVars, seed: int) -> dict:
     me = my_name(v)
-    them = str(v.get("other", "someone"))
-    place = str(v.get("place_name") or "town")
-    transcript = list(v.get("transcript") or [])
+    them = str(v.other)
+    place = str(v.place_name or "town")
+    transcript = list(v.transcript or [])
     topics: list[str] = []
     told_me = told_them = 0
     for entry in transcript:

@@ -28,6 +28,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from agentsim.contracts import PlanCritiqueVars, PlanFrameVars, PlanRefineVars
 from agentsim.llm.offline.common import attendance, to_hhmm, to_min
 from agentsim.llm.offline.planning import PLAN_MAX, Item, _already_planned, _insert_event
 
@@ -39,9 +40,9 @@ COMPUTED = (PLACES_EXIST, REACHABLE, COHERENT_TIMES)
 STEP = 5  # minutes: moved items land on a multiple of this
 
 
-def _day(v: Mapping[str, Any]) -> tuple[int, int]:
-    lo = to_min(v.get("day_start"), 0)
-    hi = to_min(v.get("day_end"), 24 * 60 - 1)
+def _day(v: PlanFrameVars) -> tuple[int, int]:
+    lo = to_min(v.day_start, 0)
+    hi = to_min(v.day_end, 24 * 60 - 1)
     return lo, (hi if hi > lo else 24 * 60)
 
 
@@ -50,11 +51,11 @@ def _spans(plan: Sequence[Mapping[str, Any]], day_end: int) -> list[tuple[int, i
     return [(s, starts[k + 1] if k + 1 < len(starts) else day_end) for k, s in enumerate(starts)]
 
 
-def _routine(v: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], int, int]]:
+def _routine(v: PlanFrameVars) -> list[tuple[Mapping[str, Any], int, int]]:
     """The routine items that run within the plan's hours (a replan's are the rest of the
     day's), each with its start and end."""
     day_start, day_end = _day(v)
-    routine = sorted(v.get("routine") or [], key=lambda r: to_min(r.get("start")))
+    routine = sorted(v.routine or [], key=lambda r: to_min(r.get("start")))
     out = []
     for k, r in enumerate(routine):
         start = to_min(r.get("start"))
@@ -64,8 +65,8 @@ def _routine(v: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], int, int]]:
     return out
 
 
-def _work_item(v: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    home = str(v.get("home") or "")
+def _work_item(v: PlanFrameVars) -> Mapping[str, Any] | None:
+    home = str(v.home or "")
     day_start, _ = _day(v)
     away = [(end - max(start, day_start), -k, r)
             for k, (r, start, end) in enumerate(_routine(v)) if r.get("place") != home]
@@ -79,16 +80,16 @@ def _attends(plan: Sequence[Mapping[str, Any]], spans: list[tuple[int, int]],
                for p, (s, e) in zip(plan, spans, strict=True))
 
 
-def _persona_fit(v: Mapping[str, Any], seed: int) -> tuple[float, str]:
+def _persona_fit(v: PlanCritiqueVars, seed: int) -> tuple[float, str]:
     """(share of the persona parts that hold, the reason)."""
-    plan = list(v.get("plan") or [])
+    plan = list(v.plan or [])
     _, day_end = _day(v)
     spans = _spans(plan, day_end)
     places = {p.get("place") for p in plan}
     good: list[str] = []
     bad: list[str] = []
 
-    going = [ev for ev in v.get("events") or [] if attendance(v, ev, seed) is not None]
+    going = [ev for ev in v.events or [] if attendance(v, ev, seed) is not None]
     for ev in going:
         title = str(ev.get("title", "the event"))
         (good if _attends(plan, spans, ev) else bad).append(
@@ -118,9 +119,9 @@ def _persona_fit(v: Mapping[str, Any], seed: int) -> tuple[float, str]:
                  "odds with the persona.")
 
 
-def plan_critique(v: Mapping[str, Any], seed: int) -> dict:
-    checks = {str(c.get("criterion")): c for c in v.get("checks") or []}
-    n = max(1, len(v.get("plan") or []))
+def plan_critique(v: PlanCritiqueVars, seed: int) -> dict:
+    checks = {str(c.get("criterion")): c for c in v.checks or []}
+    n = max(1, len(v.plan or []))
     verdicts, scores = [], []
     for name in COMPUTED:
         c = checks.get(name)
@@ -142,21 +143,21 @@ def plan_critique(v: Mapping[str, Any], seed: int) -> dict:
 
 
 # -- refine ---------------------------------------------------------------------------------
-def _routine_place(v: Mapping[str, Any], t: int) -> str | None:
-    before = [r for r in v.get("routine") or [] if to_min(r.get("start")) <= t]
+def _routine_place(v: PlanFrameVars, t: int) -> str | None:
+    before = [r for r in v.routine or [] if to_min(r.get("start")) <= t]
     return str(before[-1].get("place")) if before else None
 
 
-def plan_refine(v: Mapping[str, Any], seed: int) -> dict:
-    history = list(v.get("history") or [])
-    latest = list(v.get("plan") or (history[-1].get("plan") if history else []) or [])
+def plan_refine(v: PlanRefineVars, seed: int) -> dict:
+    history = list(v.history or [])
+    latest = list(v.plan or (history[-1].get("plan") if history else []) or [])
     last = history[-1] if history else {}
     checks = {str(c.get("criterion")): c for c in last.get("checks") or []}
     issues = set((last.get("feedback") or {}).get("issues") or [])
     day_start, day_end = _day(v)
-    known = {str(p.get("id")) for p in v.get("places") or []}
-    home = str(v.get("home") or "")
-    origin = str((v.get("origin") or {}).get("id") or home)
+    known = {str(p.get("id")) for p in v.places or []}
+    home = str(v.home or "")
+    origin = str((v.origin or {}).get("id") or home)
 
     starts = [to_min(p.get("start")) for p in latest]
     for pr in (checks.get(REACHABLE) or {}).get("problems") or []:
@@ -188,7 +189,7 @@ def plan_refine(v: Mapping[str, Any], seed: int) -> dict:
     items = merged
 
     if FITS_PERSONA in issues:
-        for ev in sorted(v.get("events") or [], key=lambda e: to_min(e.get("start"))):
+        for ev in sorted(v.events or [], key=lambda e: to_min(e.get("start"))):
             role = attendance(v, ev, seed)
             if role is None or (known and ev.get("place") not in known):
                 continue

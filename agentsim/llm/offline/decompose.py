@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from agentsim.contracts import DecomposeVars
 from agentsim.llm.offline.common import strip_phase
 
 STEP_TARGET = 12.5  # minutes per step aimed at
@@ -207,11 +208,11 @@ def _minutes(
     return {"steps": steps}
 
 
-def decompose(v: Mapping[str, Any], seed: int) -> dict:
-    item = v.get("item") or {}
+def decompose(v: DecomposeVars, seed: int) -> dict:
+    item = v.item or {}
     activity = str(item.get("activity") or "go about the day")
-    total = int(v.get("minutes_total") or 0)
-    if v.get("granularity") == "hour":
+    total = int(v.minutes_total or 0)
+    if v.granularity == "hour":
         return _hour(strip_phase(activity)[0], max(5, total))
     place_name = str(item.get("place_name") or item.get("place") or "")
-    return _minutes(activity, total, place_name, v.get("objects") or [])
+    return _minutes(activity, total, place_name, v.objects or [])

@@ -6,16 +6,15 @@ goodbye, a long line is cut to two sentences)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
 
+from agentsim.contracts import DialogueCritiqueVars, DialogueRefineVars
 from agentsim.llm.offline.common import first_name
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
-def dialogue_critique(v: Mapping[str, Any], seed: int) -> dict:
-    problems = [str(p) for p in v.get("problems") or []]
+def dialogue_critique(v: DialogueCritiqueVars, seed: int) -> dict:
+    problems = [str(p) for p in v.problems or []]
     if not problems:
         return {"score": 1.0, "satisfied": True, "failed": [], "critique": ""}
     failed = ["moves on"] if any("repeat" in p or "says nothing" in p for p in problems) else []
@@ -23,8 +22,8 @@ def dialogue_critique(v: Mapping[str, Any], seed: int) -> dict:
             "critique": "fix this: " + "; ".join(problems)}
 
 
-def dialogue_refine(v: Mapping[str, Any], seed: int) -> dict:
-    history = v.get("history") or []
+def dialogue_refine(v: DialogueRefineVars, seed: int) -> dict:
+    history = v.history or []
     last = dict((history[-1] if history else {}).get("turn") or {})
     critique = " ".join(str((h.get("feedback") or {}).get("critique", "")) for h in history)
     turn = {"utterance": str(last.get("utterance") or ""),
@@ -38,8 +37,8 @@ def dialogue_refine(v: Mapping[str, Any], seed: int) -> dict:
     if "too long" in critique:
         turn["utterance"] = " ".join(_SENTENCE.split(turn["utterance"])[:2])
     if "repeats" in critique or "says nothing" in critique or not turn["utterance"].strip():
-        other = first_name(str((v.get("other") or {}).get("name") or "")) or "you"
-        said = [str(t.get("text", "")) for t in v.get("transcript") or []]
+        other = first_name(str((v.other or {}).get("name") or "")) or "you"
+        said = [str(t.get("text", "")) for t in v.transcript or []]
         bye = f"Anyway, I should get back to it. Good to see you, {other}!"
         if said and said[-1].startswith("Anyway,"):  # they said goodbye: answer it
             bye = f"Take care, {other}. See you around!"

@@ -9,8 +9,8 @@ otherwise.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
+
+from agentsim.contracts import ImportanceVars
 
 # cue (regular expression on the lower-cased text) -> score
 CUES: list[tuple[str, int]] = [
@@ -53,5 +53,5 @@ def score(text: str) -> int:
     return max(1, min(10, value))
 
 
-def importance(v: Mapping[str, Any], seed: int) -> dict:
-    return {"scores": [score(str(o)) for o in v.get("observations") or []]}
+def importance(v: ImportanceVars, seed: int) -> dict:
+    return {"scores": [score(str(o)) for o in v.observations or []]}

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from agentsim.contracts import InterviewVars
 from agentsim.llm.offline.common import (
     a_title,
     event_key,
@@ -35,7 +36,7 @@ from agentsim.llm.offline.knowledge import best_line, clip, short_title, words
 TOP = 3
 
 
-def _event_sentence(v: Mapping[str, Any], m: Mapping[str, Any]) -> str:
+def _event_sentence(v: InterviewVars, m: Mapping[str, Any]) -> str:
     ev = m["event"]
     title, where, when = str(ev.get("title")), event_where(ev), event_when(ev)
     host, role = ev.get("host"), str(ev.get("host_role") or "hosting")
@@ -48,7 +49,7 @@ def _event_sentence(v: Mapping[str, Any], m: Mapping[str, Any]) -> str:
     return f"{heard} {the_title(title)} is happening at {where} {when}."
 
 
-def _sentence(v: Mapping[str, Any], m: Mapping[str, Any]) -> str:
+def _sentence(v: InterviewVars, m: Mapping[str, Any]) -> str:
     if isinstance(m.get("event"), Mapping) and m["event"].get("title"):
         return _event_sentence(v, m)
     text = str(m.get("text", ""))
@@ -66,9 +67,9 @@ def _sentence(v: Mapping[str, Any], m: Mapping[str, Any]) -> str:
     return f"I noticed that {inner(text)}."
 
 
-def _cited(v: Mapping[str, Any]) -> tuple[str, str] | None:
+def _cited(v: InterviewVars) -> tuple[str, str] | None:
     """(sentence quoting a passage, its id) when a passage answers the question."""
-    found = best_line(str(v.get("question", "")), list(v.get("knowledge") or []))
+    found = best_line(str(v.question), list(v.knowledge or []))
     if found is None:
         return None
     passage, line, _ = found
@@ -78,8 +79,8 @@ def _cited(v: Mapping[str, Any]) -> tuple[str, str] | None:
     return f'{title[0].upper()}{title[1:]} says: "{line}"', str(passage["id"])
 
 
-def interview(v: Mapping[str, Any], seed: int) -> dict:
-    memories = [m for m in v.get("memories") or [] if m.get("text") or m.get("event")]
+def interview(v: InterviewVars, seed: int) -> dict:
+    memories = [m for m in v.memories or [] if m.get("text") or m.get("event")]
     cited = _cited(v)
     if cited is not None:
         return _cited_answer(v, memories, *cited)
@@ -110,8 +111,8 @@ def interview(v: Mapping[str, Any], seed: int) -> dict:
             "memory_ids": list(dict.fromkeys(ids))}
 
 
-def _cited_answer(v: Mapping[str, Any], memories: list, quote: str, source: str) -> dict:
-    want = words(str(v.get("question", "")))
+def _cited_answer(v: InterviewVars, memories: list, quote: str, source: str) -> dict:
+    want = words(str(v.question))
     sentences, ids = [quote], []
     for m in memories:
         if len(ids) == TOP - 1:

@@ -12,13 +12,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from agentsim.contracts import JudgeRankVars
+
 _WORD = re.compile(r"[a-z']+")
 
 RULE = "most memories drawn on, then most distinct words, then label"
 
 
-def judge_rank(v: Mapping[str, Any], seed: int) -> dict:
-    answers = list(v.get("answers") or [])
+def judge_rank(v: JudgeRankVars, seed: int) -> dict:
+    answers = list(v.answers)
 
     def key(a: Mapping[str, Any]) -> tuple[int, int, str]:
         words = set(_WORD.findall(str(a.get("text", "")).lower()))

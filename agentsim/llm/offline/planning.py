@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agentsim.contracts import DayPlanVars, ReplanVars
 from agentsim.llm.offline.common import (
     DAY_MINUTES,
     attendance,
@@ -121,18 +122,18 @@ def _already_planned(items: list[Item], ev: Mapping[str, Any]) -> bool:
     return bool(title) and any(title in it.activity.lower() for it in items)
 
 
-def _fallback(v: Mapping[str, Any], start: int) -> dict:
-    places = v.get("places") or []
+def _fallback(v: DayPlanVars | ReplanVars, start: int) -> dict:
+    places = v.places or []
     place = places[0]["id"] if places else "home"
     return {"items": [{"start": to_hhmm(start), "activity": "rest", "place": place}]}
 
 
-def day_plan(v: Mapping[str, Any], seed: int) -> dict:
-    wake = to_min(v.get("wake"), 7 * 60)
-    sleep = to_min(v.get("sleep"), 22 * 60)
+def day_plan(v: DayPlanVars, seed: int) -> dict:
+    wake = to_min(v.wake, 7 * 60)
+    sleep = to_min(v.sleep, 22 * 60)
     day_end = sleep if sleep > wake else DAY_MINUTES
     items: list[Item] = []
-    for r in sorted(v.get("routine") or [], key=lambda r: to_min(r.get("start"))):
+    for r in sorted(v.routine or [], key=lambda r: to_min(r.get("start"))):
         start = to_min(r.get("start"))
         if start >= day_end or (items and items[-1].start == start):
             continue
@@ -140,9 +141,9 @@ def day_plan(v: Mapping[str, Any], seed: int) -> dict:
     items = _merge_down(items, ROUTINE_MAX, day_end)
     items = _add_meals(items, day_end)
 
-    today = v.get("date_iso")
-    known = {str(p.get("id")) for p in v.get("places") or []}
-    for ev in sorted(v.get("events") or [], key=lambda e: to_min(e.get("start"))):
+    today = v.date_iso
+    known = {str(p.get("id")) for p in v.places or []}
+    for ev in sorted(v.events or [], key=lambda e: to_min(e.get("start"))):
         if today and ev.get("date_iso") and ev["date_iso"] != today:
             continue
         if known and ev.get("place") not in known:
@@ -158,16 +159,16 @@ def day_plan(v: Mapping[str, Any], seed: int) -> dict:
     return {"items": [it.out() for it in items]}
 
 
-def replan(v: Mapping[str, Any], seed: int) -> dict:
-    now = to_min(v.get("now"), 0)
+def replan(v: ReplanVars, seed: int) -> dict:
+    now = to_min(v.now, 0)
     items = [
         Item(max(now, to_min(r.get("start"))), str(r.get("activity", "")), str(r.get("place", "")))
-        for r in v.get("remaining") or []
+        for r in v.remaining or []
     ]
     items = sorted({it.start: it for it in reversed(items)}.values(), key=lambda it: it.start)
-    ev = v.get("news") or {}
+    ev = v.news or {}
     role = attendance(v, ev, seed) if ev else None
-    known = {str(p.get("id")) for p in v.get("places") or []}
+    known = {str(p.get("id")) for p in v.places or []}
     usable = not known or ev.get("place") in known
     if (
         role is not None

@@ -7,30 +7,28 @@ go differently).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
+from agentsim.contracts import ReactVars
 from agentsim.llm.offline.common import asleep, bare, coin, my_name, topic
 
 BASE_TALK_P = 0.15
 CLOSENESS_TALK_P = 0.5
 
 
-def react(v: Mapping[str, Any], seed: int) -> dict:
+def react(v: ReactVars, seed: int) -> dict:
     me = my_name(v)
-    other = v.get("other") or {}
+    other = v.other or {}
     them = str(other.get("name", "them"))
-    if asleep(v.get("activity")):
+    if asleep(v.activity):
         return {"react": False, "reason": "I am asleep."}
     if asleep(other.get("activity")):
         return {"react": False, "reason": f"{them} is asleep; I won't disturb them."}
-    news = v.get("news") or []
+    news = v.news or []
     if news:
         return {"react": True, "reason": f"I want to tell {them} about {topic(news[0])}."}
-    closeness = max(0.0, min(1.0, float(v.get("closeness") or 0.0)))
+    closeness = max(0.0, min(1.0, float(v.closeness or 0.0)))
     p = BASE_TALK_P + CLOSENESS_TALK_P * closeness
-    if coin(p, seed, "react", me, them, v.get("now")):
+    if coin(p, seed, "react", me, them, v.now):
         why = "we are close" if closeness >= 0.6 else "it would be nice to chat"
         return {"react": True, "reason": f"I'd like to catch up with {them}; {why}."}
-    doing = bare(str(v.get("activity") or "what I am doing"))
+    doing = bare(str(v.activity or "what I am doing"))
     return {"react": False, "reason": f"I'll just say hello and get on with {doing}."}

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agentsim.contracts import ReflectInsightsVars, ReflectQuestionsVars
 from agentsim.llm.offline.common import (
     attendance,
     bare,
@@ -46,11 +47,12 @@ GENERAL = [
 ]
 
 
-def _memories(v: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [m for m in v.get("memories") or [] if isinstance(m.get("id"), int)]
+def _memories(v: ReflectQuestionsVars | ReflectInsightsVars) -> list[Mapping[str, Any]]:
+    return [m for m in v.memories or [] if isinstance(m.get("id"), int)]
 
 
-def _people(v: Mapping[str, Any], memories: list[Mapping[str, Any]]) -> list[str]:
+def _people(v: ReflectQuestionsVars | ReflectInsightsVars,
+            memories: list[Mapping[str, Any]]) -> list[str]:
     """People in `about`, most often first (ties: first seen first), without me."""
     me = my_name(v)
     counts: Counter[str] = Counter()
@@ -86,8 +88,8 @@ def _with_article(occupation: str) -> str:
     return ("an " if occ[:1].lower() in "aeiou" else "a ") + occ
 
 
-def reflect_questions(v: Mapping[str, Any], seed: int) -> dict:
-    n = max(1, min(5, int(v.get("n") or 3)))
+def reflect_questions(v: ReflectQuestionsVars, seed: int) -> dict:
+    n = max(1, min(5, int(v.n or 3)))
     memories = _memories(v)
     people, events = _people(v, memories), _events(memories)
     kinds = Counter(str(m.get("kind", "")) for m in memories)
@@ -130,7 +132,7 @@ def _person_insight(name: str, ms: list[Mapping[str, Any]]) -> str:
     return f"{name} is someone I have noticed lately."
 
 
-def _event_insight(v: Mapping[str, Any], ev: Mapping[str, Any], ms: list[Mapping[str, Any]],
+def _event_insight(v: ReflectInsightsVars, ev: Mapping[str, Any], ms: list[Mapping[str, Any]],
                    seed: int) -> str:
     what = f"{the_title(str(ev['title']))} at {event_where(ev)}"
     day = event_date(ev)
@@ -145,12 +147,12 @@ def _event_insight(v: Mapping[str, Any], ev: Mapping[str, Any], ms: list[Mapping
     return text + ("; I would like to go." if role else "; I am not sure I will go.")
 
 
-def reflect_insights(v: Mapping[str, Any], seed: int) -> dict:
-    n = max(1, min(5, int(v.get("n") or 2)))
+def reflect_insights(v: ReflectInsightsVars, seed: int) -> dict:
+    n = max(1, min(5, int(v.n or 2)))
     memories = _memories(v)
     if not memories:
         return {"insights": [{"text": "I don't have much to go on yet.", "evidence": []}]}
-    question = str(v.get("question", "")).lower()
+    question = str(v.question).lower()
 
     def weight(ms: list[Mapping[str, Any]]) -> int:
         return sum(int(m.get("importance") or 0) for m in ms)

@@ -22,6 +22,15 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from agentsim.contracts import (
+    CurriculumVars,
+    SkillBaseVars,
+    SkillChooseVars,
+    SkillFixVars,
+    SkillVerifyVars,
+    SkillWriteVars,
+)
+
 CHOOSE_OVERLAP = 2
 _WORD = re.compile(r"[a-z]+")
 _STOP = {
@@ -76,11 +85,11 @@ def _args_for(params: Sequence[str], task: Mapping[str, Any]) -> dict[str, Any]:
     return {p: by[p] for p in params if by.get(p) is not None}
 
 
-def skill_choose(v: Mapping[str, Any], seed: int) -> dict:
-    task = v.get("task") or {}
+def skill_choose(v: SkillChooseVars, seed: int) -> dict:
+    task = v.task or {}
     want = words(task.get("text"), task.get("object_name"), task.get("state"))
     best, best_key = None, (0, 0.0, "")
-    for c in v.get("candidates") or []:
+    for c in v.candidates or []:
         overlap = len(want & words(c.get("name", "").replace("_", " "), c.get("description")))
         key = (overlap, float(c.get("score") or 0.0), c.get("name", ""))
         if overlap >= CHOOSE_OVERLAP and key[:2] > best_key[:2]:
@@ -92,8 +101,8 @@ def skill_choose(v: Mapping[str, Any], seed: int) -> dict:
 
 
 # -- writing and fixing -------------------------------------------------------------------------
-def _object(v: Mapping[str, Any], oid: str | None) -> Mapping[str, Any] | None:
-    return next((o for o in v.get("objects") or [] if o.get("id") == oid), None)
+def _object(v: SkillBaseVars, oid: str | None) -> Mapping[str, Any] | None:
+    return next((o for o in v.objects or [] if o.get("id") == oid), None)
 
 
 def _compose(name: str, task: Mapping[str, Any], place: str, obj: Mapping[str, Any] | None,
@@ -131,18 +140,18 @@ def _compose(name: str, task: Mapping[str, Any], place: str, obj: Mapping[str, A
     return {"name": name, "description": description, "code": code, "args": args}
 
 
-def skill_write(v: Mapping[str, Any], seed: int) -> dict:
-    task = v.get("task") or {}
+def skill_write(v: SkillWriteVars, seed: int) -> dict:
+    task = v.task or {}
     obj = _object(v, task.get("object"))
-    place = task.get("place") or (v.get("here") or {}).get("place", "")
+    place = task.get("place") or (v.here or {}).get("place", "")
     name = _slug(str(task.get("text") or ""))
     return _compose(name, task, place, obj, task.get("state"),
                     task.get("place_name") or place)
 
 
-def skill_fix(v: Mapping[str, Any], seed: int) -> dict:
-    task = v.get("task") or {}
-    history = v.get("history") or []
+def skill_fix(v: SkillFixVars, seed: int) -> dict:
+    task = v.task or {}
+    history = v.history or []
     last = history[-1] if history else {}
     critique = str((last.get("feedback") or {}).get("critique", "")).lower()
     args = dict(last.get("args") or {})
@@ -168,9 +177,9 @@ def skill_fix(v: Mapping[str, Any], seed: int) -> dict:
 
 
 # -- verifying ----------------------------------------------------------------------------------
-def skill_verify(v: Mapping[str, Any], seed: int) -> dict:
-    task = v.get("task") or {}
-    changes = v.get("changes") or {}
+def skill_verify(v: SkillVerifyVars, seed: int) -> dict:
+    task = v.task or {}
+    changes = v.changes or {}
     oid, want = task.get("object"), task.get("state")
     if oid and want:
         after = changes.get("task_object_after")
@@ -201,16 +210,16 @@ def _task_text(goal: str, option: Mapping[str, Any], state: str) -> str:
     return f"practise {topic}: get the {option['object_name']} {state}"
 
 
-def curriculum(v: Mapping[str, Any], seed: int) -> dict:
-    goals = list(v.get("goals") or [])
+def curriculum(v: CurriculumVars, seed: int) -> dict:
+    goals = list(v.goals or [])
     if not goals:
         return {"task": None, "reason": "no learning goal"}
     want = _goal_words(goals)
-    progress = v.get("progress") or {}
+    progress = v.progress or {}
     done = set(progress.get("done") or [])
     failed = list(progress.get("failed") or [])
     ranked = []
-    for o in v.get("options") or []:
+    for o in v.options or []:
         for state in o.get("states") or []:
             if state == (o.get("states") or [None])[0]:
                 continue  # the resting state is not a task

@@ -1,0 +1,127 @@
+"""A prompt contract: everything agentsim knows about one template, declared once.
+
+    IMPORTANCE = Contract("importance", ImportanceVars, ImportanceScores, tier="fast",
+                          budget=1200, example=lambda: ImportanceVars(...))
+    answer = await IMPORTANCE.ask(ctx.llm, ImportanceVars(persona=..., observations=[...]),
+                                  agent=agent.id)
+
+`ask` is the only way cognition calls a template: the template id, the output model and the
+tier come from the contract, never from the call site, so they cannot drift apart. Underneath
+it is the LLM interface's `llm.ask(id, variables, schema=output, tier=tier, agent=agent)`; the
+variables it passes are `Vars.dump()`, the very dict the call sites built before contracts
+(same keys, same values, same order), so rendered prompts do not change by a byte.
+
+This module imports only pydantic: the LLM layer (the prompt library's budgets, the offline
+mind) reads contracts too, and must not depend on cognition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+DEFAULT_BUDGET = 2000  # prompt tokens for a template whose contract names no budget
+
+
+class Vars(BaseModel):
+    """The variables of one template. Unknown names are an error (a misspelt variable is a
+    bug, not something to render around). A field with a default is a variable the template
+    only reads behind `is defined`: it is passed only when the caller set it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def dump(self) -> dict[str, Any]:
+        """The variables as the template (and `Prompt.variables`) sees them: the fields the
+        caller set, in declaration order, with their values as given (no serialisation, so a
+        value renders exactly as it did when call sites passed dicts)."""
+        return {k: getattr(self, k) for k in type(self).model_fields if k in self.model_fields_set}
+
+
+V = TypeVar("V", bound=Vars)
+A = TypeVar("A")  # the answer: an output model instance, or text
+
+
+class Asker(Protocol):
+    """The part of `agentsim.llm.base.LLM` a contract calls (restated here so contracts do not
+    import the LLM layer, which imports them)."""
+
+    async def ask(self, template_id: str, variables: Mapping[str, Any], *,
+                  schema: type[BaseModel] | None = None, tier: str = "smart",
+                  agent: str | None = None) -> Any: ...
+
+
+# Every contract declared, by template id: a contract registers itself when it is created.
+CONTRACTS: dict[str, Contract[Any, Any]] = {}
+
+
+@dataclass(frozen=True, eq=False)
+class Contract(Generic[V, A]):
+    """One template's contract.
+
+    id        the template file, `prompts/<id>.j2`
+    variables the pydantic model of its variables (a `Vars`)
+    output    the pydantic model its answer must validate against (None: plain text)
+    tier      the backend tier that answers it ("smart" or "fast")
+    budget    the most prompt tokens it may render to (within the model's context)
+    trim      list variables that may lose items to fit the budget, and which end is kept:
+              "first" (ranked lists: the best come first) or "last" (transcripts: the latest)
+    example   a function returning a typical value of `variables` (tests render it; the docs
+              show it)
+    sized     when the output model depends on the variables (e.g. exactly one score per
+              observation), the function that builds it
+    """
+
+    id: str
+    variables: type[V]
+    output: type[BaseModel] | None
+    example: Callable[[], V]
+    tier: str = "smart"
+    budget: int = DEFAULT_BUDGET
+    trim: Mapping[str, str] = field(default_factory=dict)
+    sized: Callable[[V], type[BaseModel]] | None = None
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.trim) - set(self.variables.model_fields))
+        if unknown:
+            raise ValueError(f"contract {self.id!r}: trim names {unknown}, not variables")
+        if any(end not in ("first", "last") for end in self.trim.values()):
+            raise ValueError(f"contract {self.id!r}: trim keeps 'first' or 'last' items")
+        if self.id in CONTRACTS:
+            raise ValueError(f"two contracts for template {self.id!r}")
+        CONTRACTS[self.id] = self
+
+    def sample(self, **over: Any) -> V:
+        """The example with some variables replaced (validated): a test's variables, with
+        only what the test is about spelled out."""
+        return self.variables.model_validate({**self.example().dump(), **over})
+
+    def output_for(self, variables: V) -> type[BaseModel] | None:
+        """The model this request's answer must validate against."""
+        return self.sized(variables) if self.sized is not None else self.output
+
+    async def ask(self, llm: Asker, variables: V, *, agent: str | None = None) -> A:
+        """Ask `llm` this template with `variables`; the validated answer (text when `output`
+        is None)."""
+        if not isinstance(variables, self.variables):
+            raise TypeError(f"{self.id} takes {self.variables.__name__}, "
+                            f"not {type(variables).__name__}")
+        return await llm.ask(self.id, variables.dump(), schema=self.output_for(variables),
+                             tier=self.tier, agent=agent)
+
+    def validate(self, variables: Mapping[str, Any]) -> V:
+        """Plain variables (what a backend receives in `Prompt.variables`) as the typed model."""
+        if isinstance(variables, self.variables):
+            return variables
+        return self.variables.model_validate(dict(variables))
+
+    def __repr__(self) -> str:
+        return f"Contract({self.id!r})"
+
+
+async def ask(llm: Asker, contract: Contract[V, A], variables: V, *,
+              agent: str | None = None) -> A:
+    """`contract.ask(llm, variables, agent=agent)`, as a function."""
+    return await contract.ask(llm, variables, agent=agent)
