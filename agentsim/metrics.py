@@ -5,8 +5,11 @@ log (plus the world, and for a live run the agents' memories).
     m = sim.metrics
     m.events                                     one row per event (pandas)
     m.diffusion("Valentine's Day party")         share of residents who know, tick by tick
+    m.diffusion("Valentine's Day party", by="interview")   asked now, evidence checked
     m.relationship_graph()                       who knows whom (networkx DiGraph)
-    m.density_over_time()                        the paper's network density, hour by hour
+    m.density(by="interview")                    the paper's network density: each asked
+                                                 about each other, evidence checked
+    m.density_over_time()                        density from relationships and conversations
     m.conversations_per_agent()
     m.occupancy("hobbs_cafe", start, end)        who was there in the window
     m.llm_usage()                                calls, tokens and cost by template, tier, agent
@@ -14,7 +17,8 @@ log (plus the world, and for a live run the agents' memories).
 An agent "knows" a piece of information from the moment it was seeded with it, heard it in a
 conversation, had it whispered, or (for a world's scheduled event) learned of it; in a live
 simulation `by="memory"` searches each agent's memory stream instead, and `by="interview"`
-asks them (see `Metrics.diffusion`).
+asks them, as the paper did (`agentsim.surveys`: a structured yes/no with the memory ids it
+rests on; a yes without valid evidence is counted as a hallucination, not as knowing).
 """
 
 from __future__ import annotations
@@ -119,19 +123,28 @@ class Metrics:
 
     # -- diffusion ------------------------------------------------------------------------
     def diffusion(self, about: str | Callable[[str], bool], *, by: str = "events",
-                  question: str | None = None) -> pd.DataFrame:
+                  question: str | None = None, topic: str | None = None,
+                  aliases: list[str] | None = None) -> pd.DataFrame:
         """Share of agents who know `about`, over time.
 
         by="events" (default; works on finished runs): from seed memories, conversations,
         whispers and learned events. by="memory" (live runs): the first memory in each agent's
         stream whose text mentions it. Both give one row per tick: tick, time, knowers, share.
-        by="interview" (live runs): ask everyone `question` now (default "What do you know
-        about ...?") and judge the answer by the phrase: one row, with the answers.
+        by="interview" (live runs): ask everyone now (`question`, default "Do you know about
+        <topic>?"; `topic` defaults to `about` and must be given for a predicate; `aliases`:
+        the words a memory may name it by) for a yes/no and the memory ids it rests on. One
+        row: tick, time, knowers (a yes whose evidence holds), hallucinated (a yes whose
+        evidence does not), total, share = knowers / total, who, hallucinators, probes.
         """
         import pandas as pd
 
         if by == "interview":
-            return self._diffusion_by_interview(about, question)
+            if self.sim is None:
+                raise ValueError('by="interview" needs a live simulation (sim.metrics)')
+            from agentsim.surveys import diffusion_frame
+
+            return diffusion_frame(self.sim, about, topic=topic, question=question,
+                                   aliases=aliases)
         if by == "memory":
             known = self._memory_times(about)
         elif by == "events":
@@ -160,24 +173,6 @@ class Metrics:
                 out[aid] = None if first <= start else first
         return out
 
-    def _diffusion_by_interview(self, about: str | Callable[[str], bool],
-                                question: str | None) -> pd.DataFrame:
-        import pandas as pd
-
-        if self.sim is None:
-            raise ValueError('by="interview" needs a live simulation (sim.metrics)')
-        if question is None:
-            if callable(about):
-                raise ValueError("give the question to ask when `about` is a predicate")
-            question = f"What do you know about {about}?"
-        match = _matches(about)
-        answers = self.sim.interview("all", question)
-        knowers = [a.agent for a in answers if match(a.answer)]
-        n = len(answers)
-        return pd.DataFrame([{"tick": self.sim.clock.tick, "time": self.sim.clock.now,
-                              "knowers": len(knowers), "share": len(knowers) / n if n else 0.0,
-                              "who": sorted(knowers)}])
-
     # -- relationships --------------------------------------------------------------------
     def _names(self) -> dict[str, str]:
         return {aid: p.name for aid, p in self.world.personas.items()}
@@ -203,8 +198,29 @@ class Metrics:
                         g.edges[a, b]["conversations"] += 1
         return g
 
+    def density(self, *, by: str = "interview", sample: int | None = None) -> pd.DataFrame:
+        """Network density (known ordered pairs / n(n-1)).
+
+        by="interview" (live runs; the paper's way): ask each resident about each other
+        resident now ("Do you know <name>?"), a pair counting when the answer is yes with
+        valid evidence (`agentsim.surveys.density_frame`; `sample`: that many others per
+        resident). One row: tick, time, asked, known, hallucinated, density, edges.
+        by="conversations" (works on finished runs): `density_over_time()` -- the personas'
+        relationships plus every pair that talked -- one row per six ticks."""
+        if by == "conversations":
+            return self.density_over_time()
+        if by != "interview":
+            raise ValueError(f"by must be interview or conversations, not {by!r}")
+        if self.sim is None:
+            raise ValueError('by="interview" needs a live simulation (sim.metrics)')
+        from agentsim.surveys import density_frame
+
+        return density_frame(self.sim, sample)
+
     def density_over_time(self, every_ticks: int = 6) -> pd.DataFrame:
-        """Network density (edges / n(n-1)) every `every_ticks` ticks, as in the paper."""
+        """Network density (edges / n(n-1)) every `every_ticks` ticks, with an edge for each
+        persona relationship and each pair that talked: the conversation-based measure, which
+        works on a finished run (the paper's own asks the residents: `density()`)."""
         import pandas as pd
 
         n = len(self.agents)

@@ -21,6 +21,7 @@ cognition and the LLM layer.
                conversation_memory, interview
     skills     skill_choose, skill_write, skill_fix, skill_verify, curriculum
     evaluation judge_rank (agentsim evaluate)
+    knowing    knows_about (diffusion and density by interview, agentsim.metrics)
     outputs    the answer models;  shapes  the nested variable shapes;  samples  example data
 """
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 from agentsim.contracts.contract import CONTRACTS, DEFAULT_BUDGET, Asker, Contract, Vars, ask
 from agentsim.contracts.evaluation import JUDGE_RANK, JudgeRankVars
+from agentsim.contracts.knowing import KNOWS_ABOUT, KnowsAboutVars, KnowsAnswer
 from agentsim.contracts.memory import (
     IMPORTANCE,
     REFLECT_INSIGHTS,
@@ -80,11 +82,15 @@ from agentsim.contracts.social import (
 __all__ = [
     "CONTRACTS", "CONVERSATION_MEMORY", "CONVERSE_TURN", "CURRICULUM", "DAY_PLAN",
     "DECOMPOSE", "DEFAULT_BUDGET", "DIALOGUE_CRITIQUE", "DIALOGUE_REFINE", "IMPORTANCE",
-    "INTERVIEW", "JUDGE_RANK", "PLAN_CRITIQUE", "PLAN_REFINE", "REACT", "REFLECT_INSIGHTS",
+    "INTERVIEW", "JUDGE_RANK",
+    "KNOWS_ABOUT",
+    "PLAN_CRITIQUE", "PLAN_REFINE", "REACT", "REFLECT_INSIGHTS",
     "REFLECT_QUESTIONS", "REPLAN", "SKILL_CHOOSE", "SKILL_FIX", "SKILL_VERIFY", "SKILL_WRITE",
     "Asker", "Contract", "ConversationMemoryVars", "ConverseTurnVars", "CurriculumVars",
     "DayPlanVars", "DecomposeVars", "DialogueCritiqueVars", "DialogueRefineVars",
-    "ImportanceVars", "InterviewVars", "JudgeRankVars", "PlanCritiqueVars", "PlanFrameVars",
+    "ImportanceVars", "InterviewVars", "JudgeRankVars",
+    "KnowsAboutVars", "KnowsAnswer",
+    "PlanCritiqueVars", "PlanFrameVars",
     "PlanRefineVars",
     "ReactVars", "ReflectInsightsVars", "ReflectQuestionsVars", "ReplanVars", "SkillBaseVars",
     "SkillChooseVars", "SkillFixVars", "SkillVerifyVars", "SkillWriteVars", "Vars", "ask",

@@ -1,6 +1,6 @@
 """Contracts of the social prompts: whether to start a conversation, one turn of it (and its
 critic and refiner when dialogue goes through self-refine), what each side remembers of it,
-and an interview's answer."""
+and an interview's answer (from the resident's memories and the passages it has read)."""
 
 from __future__ import annotations
 
@@ -83,8 +83,10 @@ class InterviewVars(Vars):
     now: str
     question: str
     memories: list[Memory]
-    # document passages, when the world has documents
-    knowledge: list[Passage] = Field(default_factory=list)
+    # The passages of documents the resident has read that its retrieved reading memories
+    # point to (never the library's other passages: an interview knows what the resident
+    # knows). Passed only when there are some.
+    passages: list[Passage] = Field(default_factory=list)
 
 
 def _turn() -> dict[str, object]:
@@ -133,7 +135,7 @@ CONVERSATION_MEMORY: Contract[ConversationMemoryVars, ConversationMemory] = Cont
 
 INTERVIEW: Contract[InterviewVars, InterviewAnswer] = Contract(
     "interview", InterviewVars, InterviewAnswer, budget=1600,
-    trim={"memories": "first", "knowledge": "first"},
+    trim={"memories": "first", "passages": "first"},
     example=lambda: InterviewVars(persona=s.PERSONA, now="Monday 10:00",
                                   question="What are you doing on Valentine's Day?",
-                                  memories=s.MEMORIES, knowledge=[s.PASSAGE]))
+                                  memories=s.MEMORIES, passages=[s.PASSAGE]))

@@ -15,6 +15,7 @@ whose variables do not fit the contract fails here, loudly. One module per cogni
     dialogue       dialogue_critique, dialogue_refine (a turn through self-refine)
     reflection     reflect_questions, reflect_insights
     interview      answers in the first person from the memories retrieved
+    knowing        knows_about: yes exactly when a memory given names the topic
     skills         skill_choose, skill_write, skill_fix, skill_verify, curriculum
     judge          judge_rank (agentsim evaluate): by a stated rule, not a judgement
 
@@ -41,6 +42,7 @@ from agentsim.llm.offline.dialogue import dialogue_critique, dialogue_refine
 from agentsim.llm.offline.importance import importance
 from agentsim.llm.offline.interview import interview
 from agentsim.llm.offline.judge import judge_rank
+from agentsim.llm.offline.knowing import knows_about
 from agentsim.llm.offline.planning import day_plan, replan
 from agentsim.llm.offline.react import react
 from agentsim.llm.offline.reflection import reflect_insights, reflect_questions
@@ -70,6 +72,7 @@ ANSWERERS: dict[str, Answerer] = {
     "reflect_questions": reflect_questions,
     "reflect_insights": reflect_insights,
     "interview": interview,
+    "knows_about": knows_about,  # agentsim.metrics: diffusion and density by interview
     "skill_choose": skill_choose,
     "skill_write": skill_write,
     "skill_fix": skill_fix,

@@ -6,10 +6,10 @@ hearsay becomes "I heard from X that ..."; a reading "I read that ..."; anything
 noticed that ...". If none of the top three is about an event but a later one is, it takes
 the third place. A single sentence gets a short closing one, so answers run 2-4 sentences.
 
-When the question is about a fact one of the document passages given holds (a line of it
-shares at least two content words with the question), the answer opens by quoting that line
-and cites the passage in `sources`; then only memories that share a word with the question
-follow (at most two).
+The passages given are those the resident has read (its reading memories point to them).
+When the question is about a fact one of them holds (a line of it shares at least two content
+words with the question), the answer opens by quoting that line and cites the passage in
+`sources`; then only memories that share a word with the question follow (at most two).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def _sentence(v: InterviewVars, m: Mapping[str, Any]) -> str:
 
 def _cited(v: InterviewVars) -> tuple[str, str] | None:
     """(sentence quoting a passage, its id) when a passage answers the question."""
-    found = best_line(str(v.question), list(v.knowledge or []))
+    found = best_line(str(v.question), list(v.passages or []))
     if found is None:
         return None
     passage, line, _ = found
