@@ -29,7 +29,7 @@ LIBRARY = PromptLibrary()
 
 def test_every_template_has_a_contract_and_every_contract_a_template():
     files = {p.stem for p in prompts_dir().glob("*.j2") if not p.stem.startswith("_")}
-    assert len(files) == 20
+    assert len(files) == 21  # knows_about (diffusion and density by interview) made 21
     assert files == set(CONTRACTS)
 
 
@@ -92,9 +92,9 @@ def test_dump_is_the_callers_dict_as_given():
 
 def test_an_optional_variable_is_passed_only_when_set():
     v = INTERVIEW.sample()
-    assert "knowledge" in v.dump()
-    bare = INTERVIEW.variables(**{k: x for k, x in v.dump().items() if k != "knowledge"})
-    assert "knowledge" not in bare.dump() and bare.knowledge == []
+    assert "passages" in v.dump()
+    bare = INTERVIEW.variables(**{k: x for k, x in v.dump().items() if k != "passages"})
+    assert "passages" not in bare.dump() and bare.passages == []
     assert "fact" in CONVERSE_TURN.sample(fact=None).dump()
 
 

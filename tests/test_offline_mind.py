@@ -282,6 +282,10 @@ REALISTIC: dict[str, dict[str, Any]] = {
                          "Moreno like?", "memories": MEMORIES, "n": 2},
     "interview": {"persona": TOM, "now": "Monday 10:00",
                   "question": "What are you doing on Valentine's Day?", "memories": MEMORIES},
+    "knows_about": {"persona": TOM, "now": "Monday 10:00",
+                    "question": "Do you know about the Valentine's Day party?",
+                    "topic": "the Valentine's Day party", "aliases": ["Valentine's Day party"],
+                    "memories": MEMORIES},
     **SKILL_VARS,
     "judge_rank": {"persona": ISABELLA,
                    "question": "Who is Tom Moreno?", "answers": [
@@ -712,6 +716,23 @@ def test_interview_cites_ids_and_mentions_the_event() -> None:
     empty = ask("interview", {"persona": TOM, "now": "Monday 10:00", "question": "Why?",
                               "memories": []})
     assert empty == {"answer": "I don't know much about that.", "memory_ids": []}
+
+
+def test_knows_about_says_yes_exactly_when_a_memory_names_the_topic() -> None:
+    party = {"persona": TOM, "now": "Monday 10:00", "question": "Do you know about the party?",
+             "topic": "the Valentine's Day party", "aliases": ["Valentine's Day party"]}
+    out = ask("knows_about", {**party, "memories": [mem(0), mem(2), mem(1)]})
+    assert out["knows"] and out["evidence"] == [2, 1]  # the memories naming it, best first
+    assert out["answer"].startswith("Yes")
+    out = ask("knows_about", {**party, "memories": [mem(0), mem(3)]})
+    assert out == {"knows": False, "evidence": [],
+                   "answer": "No, I don't know anything about the Valentine's Day party."}
+    klaus = {**party, "question": "Do you know Klaus Mueller?", "topic": "Klaus Mueller",
+             "aliases": ["Klaus Mueller", "Klaus"]}
+    assert ask("knows_about", {**klaus, "memories": [mem(0), mem(6)]})["evidence"] == [6]
+    tom = {**klaus, "topic": "Tom", "aliases": ["Tom"]}  # a whole word: not "tomorrow"
+    later = {**mem(0), "text": "I will see the doctor tomorrow"}
+    assert not ask("knows_about", {**tom, "memories": [later]})["knows"]
 
 
 def test_interview_answers_in_two_to_four_sentences() -> None:

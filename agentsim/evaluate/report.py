@@ -106,10 +106,14 @@ def markdown(result: dict[str, Any], command: str = "") -> str:
                      + " | ".join(str(c["memory_kinds"].get(k, 0)) for k in _kinds(conds))
                      + " |")
     lines += ["", "## How each figure is measured", "",
-              *(f"- {name} known: {text}, from the event log (seeded, heard, whispered, "
-                "learned), first tick -> last tick." for name, text in DEFINITIONS.items()),
-              "- network density: the personas' relationships plus every pair that talked, "
-              "edges / n(n-1), first -> last (the paper asked each resident about each other).",
+              *(f"- {name} known: every resident asked at the first and the last tick; a yes "
+                f"counts when it cites a memory that tells of it ({text}); a yes without such "
+                "evidence is a hallucination, not counted (the event-log measure is kept in "
+                "evaluation.json as diffusion_events)." for name, text in DEFINITIONS.items()),
+              "- network density: every resident asked about every other (\"Do you know "
+              "<name>?\"), a pair counting when the yes cites a memory naming the other, "
+              "known pairs / n(n-1), first -> last, as the paper did (relationships plus "
+              "conversations: density_conversations in evaluation.json).",
               "- invited who came: residents who knew of the party by its start (host left "
               "out), and those of them at its place during it; \"not reached\" when the run "
               "ends before the party does.",

@@ -22,7 +22,7 @@ from typing import Any
 from agentsim.errors import UserError
 from agentsim.evaluate.battery import CATEGORIES, Question, batteries
 from agentsim.evaluate.conditions import Condition, pick
-from agentsim.evaluate.measures import About, measure
+from agentsim.evaluate.measures import About, interview_measures, measure
 from agentsim.evaluate.rating import trueskill
 
 
@@ -88,6 +88,7 @@ def run_condition(setup: Setup, condition: Condition, questions: Sequence[Questi
                out=str(out / condition.name) if out else None, skill_library=None)
     sim.settings = replace(sim.settings, **condition.switches())
     try:
+        start = interview_measures(sim, subjects)  # tick 0: who knows what, whom, by asking
         sim.run(hours=setup.hours)
         found = sim._sync(_ask(sim, questions))
         answers = {(q.agent, q.id): {"question": q.text, "text": a.answer,
@@ -95,7 +96,7 @@ def run_condition(setup: Setup, condition: Condition, questions: Sequence[Questi
                    for q, a in zip(questions, found, strict=True)}
         kinds = Counter(r.kind.value for a in sim.agents.values() for r in a.memory.records())
         usage = sim.llm.usage.summary()
-        return ConditionRun(condition, answers, measure(sim.metrics, subjects),
+        return ConditionRun(condition, answers, measure(sim.metrics, subjects, start=start),
                             dict(sorted(kinds.items())),
                             str(sim.run_dir.path) if sim.run_dir else None,
                             usage.get("total", {}))
