@@ -62,7 +62,13 @@ def test_interview_everyone_at_once():
     table = answers_frame(answers)
     assert list(table["agent"]) == sorted(sim.agents) and "sources" in table
     judged = sim.metrics.diffusion("party", by="interview", question="Is there a party soon?")
-    assert len(judged) == 1 and 0 <= judged["share"].iloc[0] <= 1
+    assert len(judged) == 1 and judged["total"].iloc[0] == 3
+    # knowing is judged by the evidence cited: only residents with a memory naming the party
+    holders = {aid for aid, a in sim.agents.items()
+               if any("party" in r.text.lower() or (r.event and "party" in r.event.title)
+                      for r in a.memory.records())}
+    assert set(judged["who"].iloc[0]) == holders and holders
+    assert judged["share"].iloc[0] == len(holders) / 3 and judged["hallucinated"].iloc[0] == 0
     with pytest.raises(UserError, match="no agent named 'Zed'"):
         sim.interview(["Zed"], "Hello?")
     sim.close()

@@ -276,11 +276,14 @@ def test_simulation_read_is_the_hook_for_a_read_action():
 
 
 # -- interviews -------------------------------------------------------------------------------
-def test_a_fact_only_the_documents_hold_is_answered_with_its_citation():
+def test_a_fact_only_the_documents_hold_is_known_only_to_a_resident_who_read_it():
     for p in WORLD.personas.values():  # the fact is in no persona, so it can only come from
         text = yaml.safe_dump(p.model_dump(mode="json")).lower()  # knowledge/
         assert "scone" not in text and "3.25" not in text
     sim = Simulation.load(str(SMALLVILLE), seed=1, embedder="hash")
+    before = sim.interview("Klaus Mueller", SCONE)  # the menu is posted; he has not read it
+    assert "3.25" not in before.answer and not before.citations
+    sim.read("Klaus Mueller", MENU, query=SCONE)
     ans = sim.interview("Klaus Mueller", SCONE)
     assert "$3.25" in ans.answer
     assert [c.document for c in ans.citations] == [MENU]
@@ -290,35 +293,68 @@ def test_a_fact_only_the_documents_hold_is_answered_with_its_citation():
 
     shown = answer_text(ans).plain
     assert "Cited:" in shown and f"[{MENU}#4]" in shown and "Hobbs Cafe Menu › Pastries" in shown
-    sim.knowledge = None  # without the documents, the resident does not know
-    blind = sim.interview("Klaus Mueller", SCONE)
-    assert "3.25" not in blind.answer and not blind.citations
+    for other in sorted(sim.agents):  # the library is not in anyone else's mind
+        if other != "klaus_mueller":
+            blind = sim.interview(other, SCONE)
+            assert "3.25" not in blind.answer and not blind.citations, other
     sim.close()
 
 
-async def test_the_interview_prompt_gets_passages_with_ids_and_bad_ids_are_ignored():
+async def test_the_interview_prompt_gets_only_passages_the_resident_read():
     seen = {}
+    mind = OfflineMind()
 
     def fn(tid, v):
         seen[tid] = v
+        if tid != "interview":
+            return mind.answer(tid, v, 0)
         return {"answer": "It is $3.25.", "memory_ids": [],
-                "sources": [f"{MENU}#4", "knowledge/made_up.md#9"]}
+                "sources": [f"{MENU}#4", "knowledge/smallville_gazette.md#2",
+                            "knowledge/made_up.md#9"]}
 
-    ans = await interview(make_agent("tom_moreno"), SCONE, make_ctx(fn))
-    ids = [k["id"] for k in seen["interview"]["knowledge"]]
-    assert f"{MENU}#4" in ids and len(ids) == Settings().knowledge_k
+    tom = make_agent("tom_moreno")
+    ctx = make_ctx(fn)
+    ans = await interview(tom, SCONE, ctx)  # he has read nothing: no passage, no citation
+    assert "passages" not in seen["interview"] and ans.citations == []
+    await memorize(tom, [Experience(MemoryKind.reading, "I read in Hobbs Cafe Menu › Pastries: "
+                                    "Lavender honey scone: $3.25.", source=f"{MENU}#4")], ctx)
+    ans = await interview(tom, SCONE, ctx)
+    assert [k["id"] for k in seen["interview"]["passages"]] == [f"{MENU}#4"]
+    assert "Lavender honey scone" in seen["interview"]["passages"][0]["text"]
+    # a passage it never read (the gazette's) and one that does not exist are dropped
     assert [c.chunk for c in ans.citations] == [f"{MENU}#4"]
+
+
+def test_interview_answers_cite_no_document_the_resident_never_read():
+    sim = Simulation.load(str(SMALLVILLE), seed=2, embedder="hash")
+    sim.read("Tom Moreno", "knowledge/smallville_gazette.md",
+             query="Valentine's Day party at Hobbs Cafe")
+    sim.read("Klaus Mueller", MENU, query=SCONE)
+    sim.run(ticks=2)
+    for q in (SCONE, "What does the Smallville Gazette say about the Valentine's Day party?"):
+        for ans in sim.interview("all", q):
+            read = {r.source for r in sim.agents[ans.agent].memory.records({MemoryKind.reading})}
+            assert {c.chunk for c in ans.citations} <= read, (ans.agent, q)
+    menu = {a.agent for a in sim.interview("all", SCONE)
+            if any(c.document == MENU for c in a.citations)}
+    assert menu == {"klaus_mueller"}
+    sim.close()
 
 
 def test_interview_cli_lists_the_sources(tmp_path):
     out = tmp_path / "runs"
-    r = CliRunner().invoke(main, ["run", str(SMALLVILLE), "--headless", "--ticks", "1",
-                                  "--embedder", "hash", "--out", str(out)])
-    assert r.exit_code == 0, r.output
+    sim = Simulation.load(str(SMALLVILLE), embedder="hash", out=str(out))
+    sim.read("Klaus Mueller", MENU, query=SCONE)
+    sim.run(ticks=1)
+    sim.checkpoint()
+    sim.close()
     [run] = run_dirs(out)
     r = CliRunner().invoke(main, ["interview", str(run), "Klaus Mueller", SCONE])
     assert r.exit_code == 0, r.output
     assert "$3.25" in r.output and f"[{MENU}#4] Hobbs Cafe Menu › Pastries" in r.output
+    r = CliRunner().invoke(main, ["interview", str(run), "Tom Moreno", SCONE])
+    assert r.exit_code == 0, r.output
+    assert "3.25" not in r.output and MENU not in r.output
 
 
 # -- conversations ----------------------------------------------------------------------------
@@ -376,7 +412,7 @@ def test_offline_interview_quotes_a_passage_only_when_it_answers_the_question():
                 {"id": 1, "text": "I am tired", "kind": "observation", "source": None,
                  "event": None}]
     base = {"persona": {"name": "Ann Lee"}, "now": "Monday 10:00", "memories": memories,
-            "knowledge": passages}
+            "passages": passages}
     out = mind.answer("interview", {**base, "question": "What does rye bread cost at the bakery?"})
     assert out["sources"] == ["knowledge/notes.md#2"]
     assert out["answer"].startswith(

@@ -28,7 +28,6 @@ class Settings:
     max_turns: int = 6
     talk_cooldown_minutes: int = 120
     attention: int = 6  # observations an agent can take in per tick
-    knowledge_k: int = 4  # document chunks an interview is given
     fact_threshold: float = 0.5  # cosine similarity at which a conversation topic finds a fact
     refine_dialogue: int = 0  # drafts a turn of dialogue may go through (0: said as asked)
     skills: bool = True  # hand tasks to the skill library, when the world has one
