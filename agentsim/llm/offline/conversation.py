@@ -23,6 +23,7 @@ closeness change of 0.05 + 0.025 per topic (at most 0.1).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -71,6 +72,9 @@ def _event_news(ev: Mapping[str, Any], me: str, them: str, later: bool) -> str:
 
 
 TOPIC_P = 0.6  # chance I bring up a topic (a retrieved memory) in a turn
+# how a topic is led in: what follows it is the topic itself (said once per conversation)
+_LEAD = re.compile(r"^(By the way, |Oh, and (have you heard|did you hear)\? |"
+                   r"(Have you heard|Did you hear)\? )")
 
 
 def _hearsay_event(ev: Mapping[str, Any], who: str, me: str, them: str) -> str:
@@ -214,7 +218,7 @@ def _topic(v: ConverseTurnVars, me: str, them: str, said: str, later: bool,
         return None
     for m in v.memories or []:
         line = _mention(m, me, them, later)
-        if line is not None and line not in said:
+        if line is not None and _LEAD.sub("", line)[:60] not in said:
             return line, int(m["id"])
     return None
 
