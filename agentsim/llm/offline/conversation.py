@@ -114,12 +114,25 @@ def _mention(m: Mapping[str, Any], me: str, them: str, later: bool) -> str | Non
     if m.get("source") in ("whisper", "world"):
         return f"{lead} {sentence(text)}"
     if kind == "reading":
-        return f"I read that {inner(text)}."
+        return _reading(text)
     if first_person(text):
         return f"By the way, {bare(text)}."
     if kind == "reflection":
         return f"I was just thinking that {inner(text)}."
     return None
+
+
+_READ = re.compile(r"^I read in (?P<doc>.+?)(?: › [^:]*)?: (?P<body>.*)$", re.DOTALL)
+
+
+def _reading(text: str) -> str:
+    """'I read in Gazette › Around town: The pond is closed. ...' -> 'I read in Gazette that
+    the pond is closed.' (its first sentence)."""
+    m = _READ.match(text)
+    if not m:
+        return f"I read that {inner(text)}."
+    first = re.split(r"(?<=[.!?])\s", m["body"].strip(), maxsplit=1)[0]
+    return f"I read in {m['doc']} that {inner(first)}."
 
 
 def _tells(text: str) -> bool:
@@ -188,11 +201,11 @@ def _answer_to(last: Mapping[str, Any], v: ConverseTurnVars, seed: int, key: tup
     if _tells(text):
         return pick(["Really? Thanks for telling me.", "Oh, I hadn't heard that. Thanks!"],
                     seed, "thanks", *key)
-    if "thank" in text.lower():
-        return pick(["Of course!", "You're welcome!", "Any time."], seed, "welcome", *key)
     if text.rstrip().endswith("?"):
         return pick(["Pretty good, thanks for asking!", "Not bad at all, thanks.",
                      "Busy, but good!"], seed, "answer", *key)
+    if "thank" in text.lower():
+        return pick(["Of course!", "You're welcome!", "Any time."], seed, "welcome", *key)
     return pick(["That's nice.", "Oh, nice!", "Good to hear."], seed, "nod", *key)
 
 

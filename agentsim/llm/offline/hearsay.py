@@ -25,7 +25,8 @@ _SAID = re.compile(r'^(?P<who>[^:"]+?) said(?: to me)?: "(?P<said>.*)"\s*$', re.
 _EVENT = re.compile(
     r"(?:(?P<host>\b[A-Z][\w'.-]*(?: [A-Z][\w'.-]*)*|\bI)(?: is| am|'m|’m) "
     r"(?P<role>hosting|organi[sz]ing|running|holding) )?"
-    r"(?:\b(?:an?|the) )?(?P<title>[A-Z0-9](?:(?!\b(?:is|am|told|said|that)\b)[^.?!])*?)"
+    r"(?:\b(?:an?|the) )?(?P<title>[A-Z0-9](?:(?!\b(?:is|am|told|said|that|hosting|organi[sz]ing|"
+    r"holding|heard)\b|I'm|I’m)[^.?!,])*?)"
     r" at (?P<place>[A-Z][^.?!,]*?) on "
     r"(?P<month>[A-Z][a-z]+) (?P<day>\d{1,2}),? from (?P<start>\d{1,2}:\d{2}) to "
     r"(?P<end>\d{1,2}:\d{2})")
