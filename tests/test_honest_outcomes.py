@@ -138,3 +138,15 @@ def test_offline_days_differ_between_seeds_and_repeat_for_a_seed():
     first = _events(0)
     assert _events(0) == first
     assert _events(1) != first
+
+
+def test_a_turn_records_the_transcript_it_was_asked_with():
+    """The variables hold a copy: later turns appended by the caller do not show up in what a
+    `Refined` event records of an earlier turn."""
+    from agentsim.contracts import CONVERSE_TURN, ConverseTurnVars
+
+    transcript = [{"speaker": "Tom Moreno", "text": "Morning!"}]
+    v = ConverseTurnVars(**{**CONVERSE_TURN.example().dump(), "transcript": transcript})
+    transcript.append({"speaker": "Isabella Rodriguez", "text": "Hi Tom!"})
+    transcript[0]["text"] = "changed"
+    assert v.dump()["transcript"] == [{"speaker": "Tom Moreno", "text": "Morning!"}]
