@@ -442,12 +442,14 @@ def test_day_plan_guests_attend_by_the_stated_rule_and_can_decline() -> None:
 def test_day_plan_reads_events_from_the_words_of_retrieved_memories() -> None:
     heard = {"id": 3, "text": HEARD_PARTY, "kind": "chat", "source": "Klaus Mueller",
              "event": None}
+    # (the day plan's contract lists retrieved memories once `recalled` is merged in)
+    field = next((f for f in ("recalled", "memories") if f in DayPlanVars.model_fields), None)
+    if field is None:
+        return
     went = [any("attend the Valentine" in i["activity"] for i in ask(
         "day_plan", {**day_plan_vars(persona(f"Resident {n}"), events=[]),
-                     "memories": [heard]})["items"]) if "memories" in DayPlanVars.model_fields
-        else None for n in range(40)]
-    if went[0] is not None:  # the day plan's contract lists retrieved memories
-        assert True in went and False in went
+                     field: [heard]})["items"]) for n in range(40)]
+    assert True in went and False in went
 
 
 def test_attendance_chance_follows_persona_invitation_and_work() -> None:

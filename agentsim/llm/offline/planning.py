@@ -6,7 +6,7 @@ Rules:
   into one elsewhere only if nothing else can be) until 8 are left. Fewer than 5: take a lunch
   (12:00-13:00) or dinner (18:00-19:00) break out of a long item that spans it.
 - Events: those the agent's own memories tell of: `events` (the structured ones it was seeded
-  with or had whispered) and, for a day plan given retrieved `memories` and for a replan,
+  with or had whispered) and, for a day plan given retrieved memories (`recalled`) and for a replan,
   every event the words of those memories (and of the observation) tell of
   (`hearsay.memory_events`). The host goes to what it hosts; a guest goes by the stated,
   seed-dependent rule of `common.attendance` (persona, invited by the host in person, work
@@ -150,7 +150,9 @@ def day_plan(v: DayPlanVars, seed: int) -> dict:
     today = v.date_iso
     known = {str(p.get("id")) for p in v.places or []}
     year = int(today[:4]) if today[:4].isdigit() else 2000
-    heard = [e for e, _ in memory_events(getattr(v, "memories", None) or [], v.places, year)]
+    # the memories retrieved for the day (`recalled`, when the day plan's contract has them)
+    recalled = getattr(v, "recalled", None) or getattr(v, "memories", None) or []
+    heard = [e for e, _ in memory_events(recalled, v.places, year)]
     for ev in _distinct([*(v.events or []), *heard]):
         if today and ev.get("date_iso") and ev["date_iso"] != today:
             continue
