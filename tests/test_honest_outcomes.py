@@ -150,3 +150,25 @@ def test_a_turn_records_the_transcript_it_was_asked_with():
     transcript.append({"speaker": "Isabella Rodriguez", "text": "Hi Tom!"})
     transcript[0]["text"] = "changed"
     assert v.dump()["transcript"] == [{"speaker": "Tom Moreno", "text": "Morning!"}]
+
+
+async def test_a_whisper_is_reacted_to_and_a_routine_sight_costs_no_call():
+    asked = []
+
+    def fn(tid, v):
+        asked.append(tid)
+        return _offline()(tid, v)
+
+    tom = _agent("tom_moreno")
+    ctx = _ctx(fn)
+    await plan_day(tom, ctx)
+    tom.action = Action("work", tom.location, ctx.now, ctx.now + ctx.tick_delta)
+    await memorize(tom, [Experience(MemoryKind.observation, "the coffee machine is brewing")],
+                   ctx)
+    asked.clear()
+    assert await maybe_react(tom, [], _view(tom), Relationships(), ctx) == Reacted()
+    assert asked == []  # below REACT_MIN_IMPORTANCE: not considered
+    await memorize(tom, [Experience(MemoryKind.observation, SAID.split("? ", 1)[1],
+                                    importance=8, source="whisper")], ctx)
+    out = await maybe_react(tom, [], _view(tom), Relationships(), ctx)
+    assert asked[0] == "react" and out.replanned and "replan" in asked
