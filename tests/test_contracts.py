@@ -80,8 +80,10 @@ def test_no_code_asks_a_template_without_its_contract(tmp_path):
 
 def test_dump_is_the_callers_dict_as_given():
     persona = {"name": "Ann", "age": 30}
-    v = ReactVars(persona=persona, now="09:00", activity="baking", other={"name": "Tom"},
-                  relationship="", closeness=1, news=[], memories=[{"id": 0, "text": "x"}])
+    v = ReactVars(persona=persona, now="09:00", date="Monday, February 13",
+                  date_iso="2023-02-13", activity="baking", observation="Tom is here",
+                  other={"name": "Tom"}, relationship="", closeness=1, plan=[],
+                  memories=[{"id": 0, "text": "x"}])
     out = v.dump()
     assert list(out) == list(ReactVars.model_fields)
     assert out["closeness"] == 1 and isinstance(out["closeness"], int)  # renders as 1, not 1.0

@@ -19,7 +19,7 @@ from agentsim.testing import FakeLLM
 SMALLVILLE = Path(__file__).resolve().parent.parent / "worlds" / "smallville"
 VARS = CONVERSE_TURN.example().model_copy(update={
     "transcript": [{"speaker": "Tom Moreno", "text": "Did you hear about the party?"}],
-    "memories": [{"id": 3, "text": "x"}], "news": [{"id": 7, "text": "y"}],
+    "memories": [{"id": 3, "text": "x"}, {"id": 7, "text": "y"}],
     "fact": {"id": "knowledge/menu.md#2", "title": "Menu", "text": "Scones"}})
 
 

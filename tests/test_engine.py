@@ -126,8 +126,12 @@ def test_one_day_in_smallville_on_the_offline_mind():
     for e in sim.events:
         if isinstance(e, Reflected):
             assert e.evidence, "insights cite the memories they rest on"
-    heard = {e.agent for e in sim.events
-             if isinstance(e, Learned) and e.title == "Valentine's Day party"}
+    # Issue 14: knowing comes only from what was said (no Learned copies from conversation):
+    # the residents who took part in a conversation that named the party.
+    from agentsim.metrics import knowledge_times
+
+    heard = set(knowledge_times(sim.events, "Valentine's Day party"))
+    assert not any(isinstance(e, Learned) for e in sim.events)
     assert len(heard - {"isabella_rodriguez"}) >= 5
     assert any(isinstance(e, Conversation) and e.participants[0] == "isabella_rodriguez"
                and e.turns[0].shares_memory is not None for e in sim.events)

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from agentsim.cli import main
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context, Settings
+from agentsim.cognition.memorize import Experience, memorize
 from agentsim.cognition.plan import combine, plan_day, replan
 from agentsim.cognition.plan_checks import (
     COHERENT_TIMES,
@@ -33,6 +34,7 @@ from agentsim.llm.factory import client_for
 from agentsim.llm.offline import OfflineMind
 from agentsim.llm.prompts import PromptLibrary
 from agentsim.memory.embed import HashEmbedder
+from agentsim.memory.record import MemoryKind
 from agentsim.memory.stream import MemoryStream
 from agentsim.testing import FakeLLM
 from agentsim.world.loader import load_world
@@ -275,7 +277,9 @@ async def test_replan_goes_through_the_loop_from_where_the_agent_is():
     news = ScheduledEvent(title="poetry reading", place="hobbs_cafe_seating",
                           start=datetime(2023, 2, 13, 16), end=datetime(2023, 2, 13, 17),
                           host="Isabella Rodriguez")
-    await replan(agent, news, ctx)
+    [told] = await memorize(agent, [Experience(MemoryKind.observation,
+                                               "I will host a poetry reading", event=news)], ctx)
+    await replan(agent, "I will host a poetry reading", "I should plan for it.", [told], ctx)
     (ev,) = [e for e in ctx.events if isinstance(e, Refined)]
     assert ev.kind == "replan" and ev.stopped == "satisfied"
     critique = [p.variables for p in backend.calls if p.template_id == "plan_critique"][-1]

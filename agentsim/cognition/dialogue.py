@@ -1,6 +1,6 @@
 """One turn of a conversation, through the self-refine loop when `Settings.refine_dialogue`
 allows (0, the default, asks once): the turn is checked (not empty, not too long, not a
-repeat of what was said, passing on only memories and passages it was given) and critiqued
+repeat of what was said, drawing only on memories and passages it was given) and critiqued
 against named criteria (`dialogue_critique`); while either finds fault, the speaker says it
 again with the history of drafts and their feedback (`dialogue_refine`). Each loop is a
 `refined` event of kind "dialogue".
@@ -54,7 +54,7 @@ def turn_problems(out: Turn, variables: ConverseTurnVars) -> list[str]:
         problems.append(f"it is too long for one turn (over {MAX_WORDS} words)")
     if text and any(repeats(text, t["text"]) for t in variables.transcript):
         problems.append("it repeats something already said in this conversation")
-    given = {m["id"] for m in [*variables.memories, *variables.news]}
+    given = {m["id"] for m in variables.memories}
     if out.shares_memory_id is not None and out.shares_memory_id not in given:
         problems.append(f"memory {out.shares_memory_id} is not one of the memories given")
     fact = variables.fact

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from agentsim.cognition.agent import Action, Agent
 from agentsim.cognition.context import Context
-from agentsim.cognition.memorize import Experience, event_vars, memorize
+from agentsim.cognition.memorize import Experience, event_vars, memorize, memory_vars
 from agentsim.cognition.plan_checks import CRITERIA, PlanChecks, check_plan
 from agentsim.cognition.refine import Attempt, Feedback, refine, trace_fields
 from agentsim.contracts import (
@@ -164,24 +164,31 @@ async def plan_day(agent: Agent, ctx: Context) -> None:
     )
 
 
-async def replan(agent: Agent, news: ScheduledEvent, ctx: Context) -> None:
-    """Revise the rest of today's plan after learning of something happening today."""
+async def replan(agent: Agent, observation: str, reaction: str, memories: list,
+                 ctx: Context) -> None:
+    """Regenerate the rest of today's plan after reacting to `observation` (the paper's
+    re-planning), from the memories retrieved for it (`agentsim.cognition.react`)."""
     now_hm = ctx.now.strftime("%H:%M")
     remaining = [a for a in agent.day_plan if a.end > ctx.now]
+    mem = memory_vars(memories, ctx.places)
     variables = ReplanVars(
         persona=agent.persona_vars(ctx.world_name),
         date=f"{ctx.now:%A, %B} {ctx.now.day}",
+        date_iso=ctx.now.date().isoformat(),
         now=now_hm,
         remaining=[
             {"start": max(a.start, ctx.now).strftime("%H:%M"), "activity": a.activity,
              "place": a.place}
             for a in remaining
         ],
-        news=event_vars(news, ctx.places.name(news.place)),
-        places=relevant_places(agent, ctx, [news.place, *(a.place for a in remaining)]),
+        observation=observation,
+        reaction=reaction,
+        memories=mem,
+        places=relevant_places(agent, ctx, [a.place for a in remaining]),
     )
     frame = {"origin": agent.destination or agent.location, "day_start": now_hm,
-             "day_end": agent.persona.sleep.strftime("%H:%M"), "events": [variables.news]}
+             "day_end": agent.persona.sleep.strftime("%H:%M"),
+             "events": [m["event"] for m in mem if m["event"]]}
     plan = await _refined(agent, ctx, REPLAN, variables, frame, kind="replan")
     items = [i for i in plan.items if i.start >= now_hm]
     if not items:

@@ -1,67 +1,44 @@
-"""Reacting: on seeing someone, decide whether to start a conversation."""
+"""Reacting, as in the paper: for an observation new this tick, "should the agent react to the
+observation, and if so, what would be an appropriate reaction?"; a reaction to a person starts
+a conversation, a reaction to anything else regenerates the plan from now on (`replan`).
+
+Which observations are considered, to keep the prompt count per tick small (at most one
+`react` call per agent per tick, and one `replan` when it reacts):
+
+- new this tick: what was perceived this tick (people, objects in use), whispers and world
+  events delivered since the last tick, and what was said to the agent in last tick's
+  conversations (heard after its step had run);
+- people newly seen are always considered (awake, not on their way, not talked with within
+  `talk_cooldown_minutes`): the paper's conversations start there, and the importance of
+  "X is working" is low whoever X is;
+- anything else only at importance >= `REACT_MIN_IMPORTANCE`, so routine sights ("the coffee
+  machine is brewing") cost no call;
+- of these, the one of highest importance (then: the person one is closer to, then id order).
+  Nothing about what the agent could tell someone enters this choice.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context
-from agentsim.cognition.memorize import event_vars, memory_vars, recall
-from agentsim.cognition.perceive import Percept, WorldView
+from agentsim.cognition.memorize import memory_vars, recall
+from agentsim.cognition.perceive import Percept, Seen, WorldView
+from agentsim.cognition.plan import replan
 from agentsim.contracts import REACT, ReactVars
 from agentsim.memory.record import MemoryKind, MemoryRecord
 
-
-def _passable(rec: MemoryRecord) -> bool:
-    """Facts that can be passed on: things seen or read, and things heard from someone."""
-    if rec.kind is MemoryKind.reading:
-        return True
-    if rec.kind is MemoryKind.observation:
-        # News from outside (a whisper, a world event), not someone's routine or my own
-        # private thoughts from my persona.
-        return rec.source is not None and not rec.about
-    return rec.kind is MemoryKind.chat and rec.source is not None
+REACT_MIN_IMPORTANCE = 5  # a non-person observation below this is not reacted to
 
 
-def event_key(rec: MemoryRecord) -> tuple | None:
-    return (rec.event.title, rec.event.start) if rec.event else None
+@dataclass(frozen=True)
+class Reacted:
+    """The outcome of a reaction: talk to someone, or a plan revised (replanned)."""
 
-
-def news_for(agent: Agent, other_name: str, ctx: Context, limit: int = 3) -> list[MemoryRecord]:
-    """What the agent knows that is worth passing on and that `other` has not had from it:
-    upcoming events (one memory per event), and recent memories of high importance. Nothing
-    that `other` told the agent, nor anything about `other`'s own event."""
-    told = agent.told.get(other_name, set())
-    records = agent.memory.notable()
-    known = {event_key(r) for r in records
-             if r.event and (r.id in told or r.source == other_name)}
-    since = ctx.now - timedelta(days=2)
-    found, seen = [], set()
-    for rec in records:
-        if rec.id in told or rec.source == other_name:
-            continue
-        key = event_key(rec)
-        if key is not None:
-            if key in known or key in seen or rec.event.host == other_name \
-                    or rec.event.end <= ctx.now:
-                continue
-            seen.add(key)
-            found.append(rec)
-        elif rec.importance >= 7 and rec.created >= since and _passable(rec):
-            found.append(rec)
-    found.sort(key=lambda r: (r.event is None, -r.importance, r.id))
-    return found[:limit]
-
-
-def news_vars(records: list[MemoryRecord], ctx: Context) -> list[dict]:
-    return [
-        {
-            "id": r.id,
-            "text": r.text,
-            "event": event_vars(r.event, ctx.places.name(r.event.place)) if r.event else None,
-        }
-        for r in records
-    ]
+    talk_to: str | None = None
+    replanned: bool = False
 
 
 def relationship_line(agent: Agent, other_name: str, rel: dict | None) -> str:
@@ -70,41 +47,93 @@ def relationship_line(agent: Agent, other_name: str, rel: dict | None) -> str:
     return f"{other_name} is your {rel.get('relation', 'acquaintance')}. {rel.get('summary', '')}"
 
 
-async def maybe_react(
-    agent: Agent,
-    new: list[Percept],
-    view: WorldView,
-    relationships,
-    ctx: Context,
-) -> str | None:
-    """At most one decision per tick: talk to someone newly seen in the same area?"""
-    me = view.agents[agent.id]
-    if me.moving or agent.action is None:
-        return None
+def new_observations(agent: Agent, ctx: Context) -> list[MemoryRecord]:
+    """Memories new this tick (see the module docstring): observations made now, and what
+    was said to the agent since its last step."""
+    since = ctx.now - ctx.tick_delta
+    out = []
+    for rec in agent.memory.recent(64):
+        seen_now = rec.kind is MemoryKind.observation and rec.created == ctx.now
+        heard = rec.kind is MemoryKind.chat and rec.source and since <= rec.created < ctx.now
+        if seen_now or heard:
+            out.append(rec)
+    return sorted(out, key=lambda r: r.id)
+
+
+def _talkable(agent: Agent, other: Seen | None, ctx: Context) -> bool:
+    if other is None or not other.awake or other.moving:
+        return False
+    last = agent.last_talk.get(other.name)
     cooldown = timedelta(minutes=ctx.settings.talk_cooldown_minutes)
-    candidates = []
-    for p in new:
+    return last is None or ctx.now - last >= cooldown
+
+
+def choose(agent: Agent, new: list[Percept], view: WorldView, relationships,
+           ctx: Context) -> tuple[MemoryRecord | str, Seen | None] | None:
+    """The one observation to consider this tick, and the person it is about (if any)."""
+    me = view.agents[agent.id]
+    people = {view.agents[p.about].name: view.agents[p.about] for p in new
+              if p.about and p.about in view.agents}
+    records = new_observations(agent, ctx)
+    by_text = {r.text: r for r in records if r.kind is MemoryKind.observation}
+    options = []
+    for p in new:  # people seen (also without observation memories: an ablation)
         other = view.agents.get(p.about) if p.about else None
-        if other is None or not other.awake or other.moving:
+        if me.moving or not _talkable(agent, other, ctx):
             continue
-        last = agent.last_talk.get(other.name)
-        if last is not None and ctx.now - last < cooldown:
+        rec = by_text.get(p.text)
+        rel = relationships.get(agent.name, other.name)
+        options.append((-(rec.importance if rec else 0), -(rel["closeness"] if rel else 0.0),
+                        0, other.id, rec or p.text, other))
+    for rec in records:
+        if rec.importance < REACT_MIN_IMPORTANCE or rec.text in {p.text for p in new}:
             continue
-        candidates.append(other)
-    if not candidates:
+        about = people.get(rec.about[0]) if rec.about else None
+        other = about if rec.kind is MemoryKind.chat and _talkable(agent, about, ctx) \
+            and not me.moving else None
+        options.append((-rec.importance, 0.0, 1, str(rec.id), rec, other))
+    if not options:
         return None
-    with_news = [(not news_for(agent, o.name, ctx, 1), o.id, o) for o in candidates]
-    _, _, other = min(with_news, key=lambda t: (t[0], t[1]))
-    rel = relationships.get(agent.name, other.name)
-    memories = await recall(agent, f"{other.name}", ctx, k=3, touch=False)
+    *_, observed, other = min(options, key=lambda o: o[:4])
+    return observed, other
+
+
+def _plan_vars(agent: Agent, ctx: Context) -> list[dict[str, str]]:
+    return [{"start": max(a.start, ctx.now).strftime("%H:%M"), "activity": a.activity,
+             "place": a.place} for a in agent.day_plan if a.end > ctx.now]
+
+
+async def maybe_react(agent: Agent, new: list[Percept], view: WorldView, relationships,
+                      ctx: Context) -> Reacted:
+    """At most one reaction per tick (see the module docstring)."""
+    if agent.action is None:
+        return Reacted()
+    chosen = choose(agent, new, view, relationships, ctx)
+    if chosen is None:
+        return Reacted()
+    observed, other = chosen
+    text = observed if isinstance(observed, str) else observed.text
+    rel = relationships.get(agent.name, other.name) if other else None
+    query = f"{other.name}. {text}" if other else text
+    memories = await recall(agent, query, ctx, k=4, touch=False)
     answer = await REACT.ask(ctx.llm, ReactVars(
         persona=agent.persona_vars(ctx.world_name),
         now=ctx.now.strftime("%H:%M"),
+        date=f"{ctx.now:%A, %B} {ctx.now.day}",
+        date_iso=ctx.now.date().isoformat(),
         activity=agent.action.activity,
-        other={"name": other.name, "activity": other.activity},
-        relationship=relationship_line(agent, other.name, rel),
+        observation=text,
+        other={"name": other.name, "activity": other.activity} if other else None,
+        relationship=relationship_line(agent, other.name, rel) if other else "",
         closeness=rel["closeness"] if rel else 0.0,
-        news=news_vars(news_for(agent, other.name, ctx), ctx),
+        plan=_plan_vars(agent, ctx),
         memories=memory_vars(memories, ctx.places),
     ), agent=agent.id)
-    return other.id if answer.react else None
+    if not answer.react:
+        return Reacted()
+    if other is not None:
+        return Reacted(talk_to=other.id)
+    if not ctx.settings.planning or agent.plan_date != ctx.now.date():
+        return Reacted()  # no planning (an ablation): nothing to revise
+    await replan(agent, text, answer.reason, memories, ctx)
+    return Reacted(replanned=True)

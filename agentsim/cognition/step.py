@@ -58,7 +58,10 @@ async def step(agent: Agent, view: WorldView, rel: Relationships, ctx: Context) 
               else routine_action(agent, ctx)) or _idle(agent, ctx)
     action = await use_skills(agent, action, view, ctx)
     await read_if_reading(agent, action, ctx)
-    talk_to = await maybe_react(agent, new, view, rel, ctx) or _says_to(agent, action, view)
+    reacted = await maybe_react(agent, new, view, rel, ctx)
+    if reacted.replanned:  # the plan changed from now on: what to do now follows it
+        action = await next_action(agent, ctx) or action
+    talk_to = reacted.talk_to or _says_to(agent, action, view)
     return Intent(agent.id, action, talk_to)
 
 

@@ -17,6 +17,7 @@ from agentsim.contracts.shapes import (
     Check,
     Criterion,
     Event,
+    Memory,
     ObjectView,
     Persona,
     Place,
@@ -38,11 +39,18 @@ class DayPlanVars(Vars):
 
 
 class ReplanVars(Vars):
+    """The paper's re-planning after a reaction: what was noticed, the reaction, and the
+    memories retrieved for it (nothing structured is handed over: an event is in the plan
+    only if the model finds it in these)."""
+
     persona: Persona
     date: str
+    date_iso: str
     now: str
     remaining: list[PlanEntry]
-    news: Event
+    observation: str
+    reaction: str
+    memories: list[Memory]
     places: list[Place]
 
 
@@ -99,9 +107,13 @@ DAY_PLAN: Contract[DayPlanVars, DayPlan] = Contract(
 
 REPLAN: Contract[ReplanVars, DayPlan] = Contract(
     "replan", ReplanVars, DayPlan, budget=1200,
-    trim={"places": "first", "remaining": "first"},
-    example=lambda: ReplanVars(persona=s.PERSONA, date="Tuesday, February 14", now="10:00",
-                               remaining=s.ROUTINE[1:], news=s.PARTY, places=s.PLACES))
+    trim={"places": "first", "remaining": "first", "memories": "first"},
+    example=lambda: ReplanVars(
+        persona=s.PERSONA, date="Tuesday, February 14", date_iso="2023-02-14", now="10:00",
+        remaining=s.ROUTINE[1:],
+        observation='Tom Moreno said to me: "Have you heard? There\'s a Valentine\'s Day party '
+                    'at Hobbs Cafe on February 14 from 17:00 to 19:00."',
+        reaction="I would like to go to the party.", memories=s.MEMORIES, places=s.PLACES))
 
 PLAN_CRITIQUE: Contract[PlanCritiqueVars, PlanCritique] = Contract(
     "plan_critique", PlanCritiqueVars, PlanCritique, budget=1600,

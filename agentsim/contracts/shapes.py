@@ -21,7 +21,7 @@ Event = dict[str, Any]
 Place = dict[str, str]
 # start, activity, place (and place_name where the template shows it)
 PlanEntry = dict[str, str]
-# speaker, text, shared, cites: one line said in a conversation
+# speaker, text, cites: one line said in a conversation
 Line = dict[str, Any]
 # name, activity: the person spoken to
 Person = dict[str, Any]

@@ -4,7 +4,7 @@ and an interview's answer (from the resident's memories and the passages it has 
 
 from __future__ import annotations
 
-from pydantic import Field, SkipValidation
+from pydantic import Field
 
 from agentsim.contracts import samples as s
 from agentsim.contracts.contract import Contract, Vars
@@ -20,23 +20,30 @@ from agentsim.contracts.shapes import (
     Criterion,
     Line,
     Memory,
-    News,
     Number,
     Passage,
     Person,
     Persona,
+    PlanEntry,
 )
 
 
 class ReactVars(Vars):
+    """The paper's reaction question about one observation new this tick: a person seen
+    (`other` set: reacting starts a conversation), or anything else (an object, a world
+    event, a whisper, something heard: reacting revises the plan)."""
+
     persona: Persona
     now: str
+    date: str  # "Tuesday, February 14"
+    date_iso: str
     activity: str
-    other: Person
-    relationship: str
-    closeness: Number
-    news: list[News]
-    memories: list[Memory]
+    observation: str
+    other: Person | None = None
+    relationship: str = ""
+    closeness: Number = 0.0
+    plan: list[PlanEntry]  # the rest of today's plan: start, activity
+    memories: list[Memory]  # retrieved for the observation
 
 
 class ConverseTurnVars(Vars):
@@ -46,16 +53,12 @@ class ConverseTurnVars(Vars):
     other: Person
     relationship: str
     closeness: Number
-    memories: list[Memory]
-    news: list[News]
-    # The caller's list itself, not a validated copy: converse appends each turn to it, and
-    # the `Refined` events of dialogue have always held it by reference, so they record the
-    # transcript as it is when the tick's events are written (later turns included). Kept so
-    # that events stay byte-identical; a copy here would record what the turn was asked with.
-    transcript: SkipValidation[list[Line]]
+    memories: list[Memory]  # retrieved for the partner and what was just said
+    # A validated copy: a `Refined` event records the transcript this turn was asked with.
+    transcript: list[Line]
     turn: int
     max_turns: int
-    fact: Passage | None = None  # a passage to pass on, if one bears on what was said
+    fact: Passage | None = None  # a passage the speaker has read that bears on what was said
 
 
 class DialogueRefineVars(ConverseTurnVars):
@@ -92,20 +95,22 @@ class InterviewVars(Vars):
 def _turn() -> dict[str, object]:
     return {"persona": s.PERSONA, "now": "09:10", "place_name": "Hobbs Cafe", "other": s.OTHER,
             "relationship": "Tom Moreno is your regular customer.", "closeness": 0.3,
-            "memories": s.MEMORIES, "news": s.NEWS, "transcript": s.TRANSCRIPT, "turn": 1,
+            "memories": s.MEMORIES, "transcript": s.TRANSCRIPT, "turn": 1,
             "max_turns": 8, "fact": s.PASSAGE}
 
 
 REACT: Contract[ReactVars, Reaction] = Contract(
     "react", ReactVars, Reaction, tier="fast", budget=900,
-    trim={"memories": "first", "news": "first"},
-    example=lambda: ReactVars(persona=s.PERSONA, now="09:00", activity="serving customers",
-                              other=s.OTHER, relationship="Tom Moreno is your regular customer.",
-                              closeness=0.3, news=s.NEWS, memories=s.MEMORIES))
+    trim={"memories": "first", "plan": "last"},
+    example=lambda: ReactVars(persona=s.PERSONA, now="09:00", date="Tuesday, February 14",
+                              date_iso="2023-02-14", activity="serving customers",
+                              observation="Tom Moreno is drinking coffee", other=s.OTHER,
+                              relationship="Tom Moreno is your regular customer.",
+                              closeness=0.3, plan=s.ROUTINE[1:], memories=s.MEMORIES))
 
 CONVERSE_TURN: Contract[ConverseTurnVars, Turn] = Contract(
     "converse_turn", ConverseTurnVars, Turn, budget=1400,
-    trim={"memories": "first", "news": "first", "transcript": "last"},
+    trim={"memories": "first", "transcript": "last"},
     example=lambda: ConverseTurnVars(**_turn()))
 
 # Declared "fast" before contracts, but always asked at the default ("smart") tier: routing it
@@ -120,7 +125,7 @@ DIALOGUE_CRITIQUE: Contract[DialogueCritiqueVars, DialogueCritique] = Contract(
 
 DIALOGUE_REFINE: Contract[DialogueRefineVars, Turn] = Contract(
     "dialogue_refine", DialogueRefineVars, Turn, budget=1600,
-    trim={"memories": "first", "news": "first", "transcript": "last", "history": "last"},
+    trim={"memories": "first", "transcript": "last", "history": "last"},
     example=lambda: DialogueRefineVars(**_turn(), history=[
         {"turn": {"utterance": "Morning!", "shares_memory_id": None, "end_conversation": False,
                   "cites": None},

@@ -5,12 +5,17 @@ Rules:
   (same place first, then the shortest pair; the first item, where the agent wakes, is merged
   into one elsewhere only if nothing else can be) until 8 are left. Fewer than 5: take a lunch
   (12:00-13:00) or dinner (18:00-19:00) break out of a long item that spans it.
-- Events: the host always goes; a guest goes by a stable coin with p=0.7 (see
-  `common.attendance`). An attended event replaces what the plan had from its start to its
-  end ("attend the X" / "host the X" at the event's place); the item that was running at the
-  event's end resumes then. The host also prepares at the event's place from an hour before.
-- A replan applies the same rule to one piece of news, from `now` on, and otherwise keeps
-  the remaining plan as it is.
+- Events: those the agent's own memories tell of: `events` (the structured ones it was seeded
+  with or had whispered) and, for a day plan given retrieved memories (`recalled`) and for a replan,
+  every event the words of those memories (and of the observation) tell of
+  (`hearsay.memory_events`). The host goes to what it hosts; a guest goes by the stated,
+  seed-dependent rule of `common.attendance` (persona, invited by the host in person, work
+  at that time), so it can decline. An attended event replaces what the plan had from its
+  start to its end ("attend the X" / "host the X" at the event's place); the item that was
+  running at the event's end resumes then. The host also prepares at the event's place
+  from an hour before.
+- A replan applies the same rule to the events of today found in the observation and the
+  memories retrieved for it, from `now` on, and otherwise keeps the remaining plan as it is.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from agentsim.llm.offline.common import (
     to_hhmm,
     to_min,
 )
+from agentsim.llm.offline.hearsay import events_in, memory_events, said_by
 
 ROUTINE_MAX = 8
 ROUTINE_MIN = 5
@@ -143,7 +149,11 @@ def day_plan(v: DayPlanVars, seed: int) -> dict:
 
     today = v.date_iso
     known = {str(p.get("id")) for p in v.places or []}
-    for ev in sorted(v.events or [], key=lambda e: to_min(e.get("start"))):
+    year = int(today[:4]) if today[:4].isdigit() else 2000
+    # the memories retrieved for the day (`recalled`, when the day plan's contract has them)
+    recalled = getattr(v, "recalled", None) or getattr(v, "memories", None) or []
+    heard = [e for e, _ in memory_events(recalled, v.places, year)]
+    for ev in _distinct([*(v.events or []), *heard]):
         if today and ev.get("date_iso") and ev["date_iso"] != today:
             continue
         if known and ev.get("place") not in known:
@@ -159,6 +169,14 @@ def day_plan(v: DayPlanVars, seed: int) -> dict:
     return {"items": [it.out() for it in items]}
 
 
+def _distinct(events: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """One of each event (by title and date), the first told of, in start-time order."""
+    seen: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for ev in events:
+        seen.setdefault(event_key(ev), ev)
+    return sorted(seen.values(), key=lambda e: to_min(e.get("start")))
+
+
 def replan(v: ReplanVars, seed: int) -> dict:
     now = to_min(v.now, 0)
     items = [
@@ -166,17 +184,17 @@ def replan(v: ReplanVars, seed: int) -> dict:
         for r in v.remaining or []
     ]
     items = sorted({it.start: it for it in reversed(items)}.values(), key=lambda it: it.start)
-    ev = v.news or {}
-    role = attendance(v, ev, seed) if ev else None
-    known = {str(p.get("id")) for p in v.places or []}
-    usable = not known or ev.get("place") in known
-    if (
-        role is not None
-        and usable
-        and to_min(ev.get("end"), 0) > now
-        and not _already_planned(items, ev)
-        and event_key(ev)[0]
-    ):
+    today = str(v.date_iso)
+    year = int(today[:4]) if today[:4].isdigit() else 2000
+    who, said = said_by(v.observation)
+    found = events_in(said, v.places, year, speaker=who)
+    found += [e for e, _ in memory_events(v.memories or [], v.places, year)]
+    for ev in _distinct(found):
+        if ev.get("date_iso") != today or to_min(ev.get("end"), 0) <= now:
+            continue
+        role = attendance(v, ev, seed)
+        if role is None or _already_planned(items, ev) or not event_key(ev)[0]:
+            continue
         items = _insert_event(items, ev, role, floor=now, day_end=DAY_MINUTES)
     items = _merge_down(items, PLAN_MAX, DAY_MINUTES)[:PLAN_MAX]
     if not items:
