@@ -103,7 +103,9 @@ class Reflected(Event):
 
 
 class Learned(Event):
-    """An agent came to know of a scheduled event (from a conversation, a document, ...)."""
+    """An agent came to know of a scheduled event. agentsim no longer writes it (what an agent
+    knows comes from what it heard or read: see `agentsim.metrics`); kept so that the logs of
+    older runs still parse."""
 
     type: Literal["learned"] = "learned"
     agent: str

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
 
-from agentsim.events import Conversation, Event, Learned, Reflected, SkillUsed, TickEnded
+from agentsim.events import Conversation, Event, PlanMade, Reflected, SkillUsed, TickEnded
 from agentsim.experiment import Simulation
 from agentsim.skills.wall import sandbox_notice
 
@@ -67,8 +67,8 @@ class Progress:
             self.hour["conversations"] += 1
         elif isinstance(e, Reflected):
             self.hour["reflections"] += 1
-        elif isinstance(e, Learned):
-            self.hour["learned"] += 1
+        elif isinstance(e, PlanMade) and e.level == "revised":
+            self.hour["revised"] += 1
         elif isinstance(e, TickEnded):
             self.bar.update(self.task, advance=1, now=f"{e.time:%a %H:%M}")
             nxt = self.sim.clock.at(e.tick + 1)
@@ -90,7 +90,7 @@ class Progress:
                 (f", {fell} fallbacks)" if fell else ")")
         self.bar.console.print(
             f"{e.time:%a %H:%M} | {e.awake:2d} awake | {busiest} | "
-            f"{self.hour['conversations']} talks, {self.hour['learned']} heard news, "
+            f"{self.hour['conversations']} talks, {self.hour['revised']} plans revised, "
             f"{self.hour['reflections']} insights{llm}"
         )
         self.hour.clear()

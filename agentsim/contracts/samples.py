@@ -38,9 +38,6 @@ MEMORIES: list[dict[str, Any]] = [
     {"id": 1, "text": "I am planning a Valentine's Day party at Hobbs Cafe", "kind": "plan",
      "importance": 8, "about": [], "source": None, "event": PARTY},
 ]
-NEWS: list[dict[str, Any]] = [
-    {"id": 1, "text": "I am planning a Valentine's Day party at Hobbs Cafe", "event": PARTY},
-]
 OTHER: dict[str, str] = {"name": "Tom Moreno", "activity": "drinking coffee at the counter"}
 TRANSCRIPT: list[dict[str, Any]] = [
     {"speaker": "Tom Moreno", "text": "Morning, Isabella! Busy day?", "shared": None,
