@@ -121,7 +121,7 @@ def _new(opts: RunOptions) -> tuple[Simulation, RunDir, int]:
     target = _ticks(opts, world.spec.tick_minutes)
     rd = RunDir.create(opts.out, world_path.name, opts.seed)
     rd.write_manifest(first_manifest(opts, world_path, target_tick=target))
-    assemble.inherit(opts, rd, world_path)
+    assemble.inherit(opts, rd)
     sim = _fresh(rd, lambda: _build(opts, rd, None, check=True))
     sim.attach(rd)
     return sim, rd, target

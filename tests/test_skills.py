@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -433,7 +432,7 @@ def test_without_the_wall_seed_skills_run_and_none_are_written(monkeypatch):
     sim.close()
 
     sim = _sim_with({"skill_write": count("skill_write")})
-    sim.settings = replace(sim.settings, allow_unsandboxed_skills=True)
+    sim.settings = sim.settings.replace(allow_unsandboxed_skills=True)
     sim.skills.skills.clear()
     (actions, name), _ctx = _perform(sim, kettle)
     assert asked == ["skill_write"] and name is not None

@@ -32,8 +32,8 @@ from typing import Any
 import openai
 from openai.types.chat import ChatCompletion
 
+from agentsim.errors import FatalLLMError, RequestRejected, RetryableLLMError
 from agentsim.llm.base import Completion, Prompt
-from agentsim.llm.errors import FatalLLMError, RequestRejected, RetryableLLMError
 
 MODES = ("json_schema", "json_object_schema", "json_object", "none")
 # How each mode asks for JSON (json_object_schema is llama-cpp-python's and llama.cpp's form).
