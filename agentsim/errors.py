@@ -59,7 +59,7 @@ def invalid(err: ValidationError, what: str) -> UserError:
     ("Settings", "RunOptions"), e.g. `Settings.decay: must be <= 1 (got 1.5)`."""
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"])
-    msg = first["msg"]
+    msg = first["msg"].removeprefix("Value error, ")
     msg = msg[0].lower() + msg[1:] if msg else "invalid"
     extra = f"; {len(err.errors()) - 1} more" if len(err.errors()) > 1 else ""
     got = f" (got {first['input']!r})" if first.get("type") != "missing" else ""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agentsim.errors import UserError, invalid
 from agentsim.events import Event
@@ -63,6 +64,17 @@ class Settings(BaseModel):
             super().__init__(**values)
         except ValidationError as e:
             raise invalid(e, "Settings") from None
+
+    @field_validator("weights", mode="before")
+    @classmethod
+    def _three_weights(cls, value: Any) -> Any:
+        """Three finite numbers >= 0, with one message for anything else."""
+        ok = (isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 3
+              and all(isinstance(x, int | float) and not isinstance(x, bool)
+                      and math.isfinite(x) and x >= 0 for x in value))
+        if not ok:
+            raise ValueError("3 numbers >= 0 (recency, importance, relevance), e.g. 1:1:3")
+        return value
 
     @classmethod
     def of(cls, value: Settings | Mapping[str, Any]) -> Settings:
