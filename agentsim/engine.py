@@ -74,7 +74,9 @@ class Engine:
         self.llm = llm
         self.embed = embed
         self.seed = seed
-        self.settings = world_settings(world) if settings is None else Settings.of(settings)
+        # a Settings as it is; a mapping of fields on top of the world's own (validated)
+        self.settings = (settings if isinstance(settings, Settings)
+                         else world_settings(world).replace(**dict(settings or {})))
         self.clock = SimClock(world.spec.start, world.spec.tick_minutes)
         self.streams: Streams = streams(seed)
         self.rng = self.streams.resolution()
