@@ -77,18 +77,14 @@ def _start(opts: RunOptions, run_dir: RunDir | None,
            inherited: Path | None) -> list[Skill] | None:
     """The learned skills a run starts from, or None for the world's seed skills only."""
     if not opts.skills:
-        if opts.skills_from:
-            raise UserError("--skills-from needs the skill library (drop --no-skills)",
-                            field="--skills-from")
-        return None
+        return start_from(opts)  # None, or the error for --skills-from without skills
     from agentsim.skills.library import read_jsonl
-    from agentsim.skills.start import learned_from
 
     if inherited is None and run_dir is not None:
         inherited = run_dir.path / INHERITED
     if inherited is not None:
         return read_jsonl(inherited) if inherited.exists() else None
-    return learned_from(opts.skills_from) if opts.skills_from else None
+    return start_from(opts)
 
 
 def _record(opts: RunOptions, start: list[Skill]) -> dict[str, Any]:
@@ -160,16 +156,27 @@ def _skills(world: WorldDef, embed: Embed, embedder: Any, opts: RunOptions,
     return lib
 
 
-def inherit(opts: RunOptions, rd: RunDir) -> None:
-    """A new run started from learned skills (`--skills-from`) keeps them in its directory,
-    so a resume or a replay starts from the same ones whatever the source holds by then.
-    Without `skills_from` a run starts from the world's seed skills only: nothing learned by
-    earlier runs is ever read implicitly."""
-    if not opts.skills_from or not opts.skills:  # no skills: `build` says what is wrong
-        return
-    from agentsim.skills.start import learned_from, write_start
+def start_from(opts: RunOptions) -> list[Skill] | None:
+    """The learned skills a new run starts from: those of `opts.skills_from`, read (and
+    checked) now, before a run directory exists; None without it, so a run starts from the
+    world's seed skills only and nothing earlier runs learned is ever read implicitly."""
+    if not opts.skills_from:
+        return None
+    if not opts.skills:
+        raise UserError("--skills-from needs the skill library (drop --no-skills)",
+                        field="--skills-from")
+    from agentsim.skills.start import learned_from
 
-    write_start(rd.path / INHERITED, learned_from(opts.skills_from))
+    return learned_from(opts.skills_from)
+
+
+def inherit(start: list[Skill] | None, rd: RunDir) -> None:
+    """A new run started from learned skills keeps them in its directory, so a resume or a
+    replay starts from the same ones whatever the source holds by then."""
+    if start is not None:
+        from agentsim.skills.start import write_start
+
+        write_start(rd.path / INHERITED, start)
 
 
 def keep_learned(skills: SkillLibrary | None, opts: RunOptions, world_path: Path) -> None:

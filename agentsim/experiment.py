@@ -84,7 +84,7 @@ class Simulation(Engine):
         world's (validated either way). `skills_from`: a run directory or a skill library
         whose learned skills the run starts from (None: the world's seed skills only). Other
         options: the fields of `agentsim.options.RunOptions`."""
-        from agentsim.assemble import build, inherit, keep_learned
+        from agentsim.assemble import build, inherit, keep_learned, start_from
         from agentsim.manifest import finish_manifest, first_manifest, manifest
         from agentsim.resources import resolve_world
 
@@ -92,10 +92,11 @@ class Simulation(Engine):
                           llm=llm if isinstance(llm, str) else None,
                           skills_from=skills_from, **options)
         world_path = resolve_world(world)
+        start = start_from(opts) if out else None  # checked before a run directory exists
         run_dir = RunDir.create(out, Path(world).name, seed) if out else None
         if run_dir:
             run_dir.write_manifest(first_manifest(opts, world_path))
-            inherit(opts, run_dir)
+            inherit(start, run_dir)
         sim = cls.of(build(opts, run_dir, None, llm=None if isinstance(llm, str) else llm,
                            settings=settings), opts)
         if run_dir:

@@ -109,8 +109,9 @@ def test_skills_from_in_python_and_its_errors(runs, tmp_path):
     finally:
         bare.close()
     with pytest.raises(UserError, match="--skills-from: no such run directory"):
-        Simulation.load(str(TINY), llm="offline", embedder="hash",
+        Simulation.load(str(TINY), llm="offline", embedder="hash", out=str(tmp_path / "runs"),
                         skills_from=str(tmp_path / "nowhere"))
+    assert not (tmp_path / "runs").exists()  # checked before a run directory is made
     with pytest.raises(UserError, match=r"--skills-from: .*skills\.jsonl"):
         Simulation.load(str(TINY), llm="offline", embedder="hash", skills_from=str(tmp_path))
     with pytest.raises(UserError, match="needs the skill library"):
