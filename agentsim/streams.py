@@ -30,8 +30,6 @@ import hashlib
 import random
 from dataclasses import dataclass
 
-NAMES = ("resolution", "prompts", "jitter", "sandbox")
-
 
 def derive(seed: int, name: str) -> int:
     """A child seed for stream `name`: stable across processes, machines and versions."""
