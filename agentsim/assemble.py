@@ -8,9 +8,8 @@ objects, and the facade (`agentsim.experiment`) turns them into a Simulation.
 
 from __future__ import annotations
 
-import random
-import shutil
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,11 +21,12 @@ from agentsim.llm.base import LLM
 from agentsim.options import INHERITED, RunOptions, shared_library_path
 from agentsim.resources import resolve_world
 from agentsim.rundir import RunDir
+from agentsim.streams import streams
 from agentsim.world.loader import WorldDef, load_world
 
 if TYPE_CHECKING:
     from agentsim.rag.store import KnowledgeBase
-    from agentsim.skills.library import SkillLibrary
+    from agentsim.skills.library import Skill, SkillLibrary
 
 
 @dataclass
@@ -41,28 +41,56 @@ class Parts:
     knowledge: KnowledgeBase | None
     skills: SkillLibrary | None
     settings: Settings
+    # the learned skills the run started from (the manifest's `skills_from`: source, count,
+    # sha256), or None: the world's seed skills only
+    skills_from: dict[str, Any] | None = None
 
 
 def build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None, *,
           check: bool = False, inherited: Path | None = None,
-          fallback: str | None = None, llm: LLM | None = None) -> Parts:
+          fallback: str | None = None, llm: LLM | None = None,
+          settings: Settings | Mapping[str, Any] | None = None) -> Parts:
     """The parts of a run of `opts.world`: `llm` when given, else the client `opts` asks for
-    (recording to, or replaying from, the run directory's LLM log)."""
+    (recording to, or replaying from, the run directory's LLM log). `settings`: a Settings as
+    it is, or a mapping of fields on top of the world's settings (validated). The skill
+    library starts from the world's seed skills plus the learned skills kept in `inherited`
+    (by default the run directory's record of what it started from), or, with no run
+    directory, those of `opts.skills_from`."""
     world = load_world(resolve_world(opts.world))
     if llm is None:
         llm = _llm(opts, run_dir, replay_log, check, fallback)
     embedder, batcher = _embedder(opts.embedder, run_dir.embeddings if run_dir else None)
     _preload(llm)
-    if inherited is None and run_dir is not None:
-        inherited = run_dir.path / INHERITED
-    settings = world_settings(world)
+    start = _start(opts, run_dir, inherited)
+    if not isinstance(settings, Settings):
+        settings = world_settings(world).replace(**dict(settings or {}))
     if opts.allow_unsandboxed_skills:
-        settings = replace(settings, allow_unsandboxed_skills=True)
+        settings = settings.replace(allow_unsandboxed_skills=True)
     return Parts(world=world, llm=llm, embed=batcher.embed, dim=embedder.dim, embedder=embedder,
                  knowledge=_knowledge(world, batcher.embed, embedder, run_dir),
-                 skills=_skills(world, batcher.embed, embedder, opts, run_dir,
-                                inherited if inherited and inherited.exists() else None),
-                 settings=settings)
+                 skills=_skills(world, batcher.embed, embedder, opts, run_dir, start or []),
+                 settings=settings,
+                 skills_from=None if start is None else _record(opts, start))
+
+
+def _start(opts: RunOptions, run_dir: RunDir | None,
+           inherited: Path | None) -> list[Skill] | None:
+    """The learned skills a run starts from, or None for the world's seed skills only."""
+    if not opts.skills:
+        return start_from(opts)  # None, or the error for --skills-from without skills
+    from agentsim.skills.library import read_jsonl
+
+    if inherited is None and run_dir is not None:
+        inherited = run_dir.path / INHERITED
+    if inherited is not None:
+        return read_jsonl(inherited) if inherited.exists() else None
+    return start_from(opts)
+
+
+def _record(opts: RunOptions, start: list[Skill]) -> dict[str, Any]:
+    from agentsim.skills.start import record
+
+    return record(opts.skills_from, start)
 
 
 def _llm(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None, check: bool,
@@ -77,10 +105,10 @@ def _llm(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None, chec
         max_in_flight=opts.max_in_flight,
         budget=(opts.budget_calls, opts.budget_tokens, opts.budget_usd),
         give_up=(opts.give_up_after, opts.give_up_failures),
-        rng=random.Random(opts.seed),
+        rng=streams(opts.seed).jitter(),
         check_reachable=check,
         cache_path=opts.cache,
-        seed=opts.seed,
+        seed=streams(opts.seed).prompts,
         notify=(lambda note: print(f"agentsim: note: {note}", file=sys.stderr)) if check else None,
         fallback=fallback or opts.fallback,
     )
@@ -109,36 +137,51 @@ def _knowledge(world: WorldDef, embed: Embed, embedder: Any,
 
 
 def _skills(world: WorldDef, embed: Embed, embedder: Any, opts: RunOptions,
-            run_dir: RunDir | None, inherited_from: Path | None) -> SkillLibrary | None:
-    """The skill library: the world's seed skills, then the learned skills this run inherits
-    (from the shared library when a run starts, from the run's own record when it is resumed,
+            run_dir: RunDir | None, start: list[Skill]) -> SkillLibrary | None:
+    """The skill library: the world's seed skills, then the learned skills this run starts
+    from (`--skills-from` when a run starts, the run's own record of them when it is resumed,
     replayed or opened). Its chromadb index lives in the run directory (one writer: this
     process), or in memory."""
     if not opts.skills:
         return None
 
-    from agentsim.skills.library import SkillLibrary, load_seed_skills, read_jsonl
+    from agentsim.skills.library import SkillLibrary, load_seed_skills
 
     seeds = load_seed_skills(world.path / "skills", world.path)
     lib = SkillLibrary(embed, embedder_name=embedder.name,
                        path=run_dir.path / "skills" if run_dir else None)
     lib.extend(seeds)
-    if inherited_from is not None:
-        lib.extend(replace(s, uses=0, successes=0) for s in read_jsonl(inherited_from)
-                   if not s.seed and s.name not in lib)
+    lib.extend(replace(s, uses=0, successes=0) for s in start
+               if not s.seed and s.name not in lib)
     return lib
 
 
-def inherit(opts: RunOptions, rd: RunDir, world_path: Path) -> None:
-    """A new run records the learned skills it starts from, so a resume or a replay starts
-    from the same ones whatever the shared library holds by then."""
-    shared = shared_library_path(opts, world_path)
-    if shared is not None and shared.exists():
-        shutil.copy(shared, rd.path / INHERITED)
+def start_from(opts: RunOptions) -> list[Skill] | None:
+    """The learned skills a new run starts from: those of `opts.skills_from`, read (and
+    checked) now, before a run directory exists; None without it, so a run starts from the
+    world's seed skills only and nothing earlier runs learned is ever read implicitly."""
+    if not opts.skills_from:
+        return None
+    if not opts.skills:
+        raise UserError("--skills-from needs the skill library (drop --no-skills)",
+                        field="--skills-from")
+    from agentsim.skills.start import learned_from
+
+    return learned_from(opts.skills_from)
+
+
+def inherit(start: list[Skill] | None, rd: RunDir) -> None:
+    """A new run started from learned skills keeps them in its directory, so a resume or a
+    replay starts from the same ones whatever the source holds by then."""
+    if start is not None:
+        from agentsim.skills.start import write_start
+
+        write_start(rd.path / INHERITED, start)
 
 
 def keep_learned(skills: SkillLibrary | None, opts: RunOptions, world_path: Path) -> None:
-    """Merge a run's skills and counts into the world's shared library."""
+    """Merge a run's skills and counts into the world's shared library (`--skill-library`),
+    which a later run starts from only when pointed at it (`--skills-from`)."""
     if skills is None or opts.replay:
         return
     from agentsim.skills.library import SharedLibrary

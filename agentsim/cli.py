@@ -111,8 +111,13 @@ def validate(world: str) -> None:
 @click.option("--checkpoint-every", type=COUNT, default=6, show_default=True,
               help="Ticks between checkpoints.")
 @click.option("--no-skills", is_flag=True, help="Do tasks without the skill library.")
+@click.option("--skills-from", metavar="RUN_OR_LIBRARY", type=click.Path(exists=True),
+              help="Start from the skills an earlier run learned (a run directory) or a skill "
+              "library (a JSON-lines file such as OUT/skill_library/WORLD.jsonl), besides the "
+              "world's seed skills  [default: the seed skills only]")
 @click.option("--skill-library", type=click.Path(dir_okay=False),
-              help="JSON-lines file of learned skills shared across runs "
+              help="JSON-lines file this run's learned skills are merged into when it ends, "
+              "for a later --skills-from; never read unless asked "
               "(default OUT/skill_library/WORLD.jsonl).")
 @click.option("--allow-unsandboxed-skills", is_flag=True,
               help="Run skills a model writes even where the sandbox's operating-system wall "
@@ -121,13 +126,16 @@ def validate(world: str) -> None:
 def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, headless, out,
         resume, replay, max_in_flight, budget_calls, budget_tokens, budget_usd, give_up_after,
         give_up_failures, fallback, min_model_share, cache, checkpoint_every, no_skills,
-        skill_library, allow_unsandboxed_skills) -> None:
+        skills_from, skill_library, allow_unsandboxed_skills) -> None:
     """Run WORLD (a folder such as worlds/smallville), or resume or replay a run."""
     from agentsim.cli_run import run_cli
     from agentsim.options import RunOptions
 
     if hours is not None and ticks is not None:
         raise UserError("give --hours or --ticks, not both", field="--hours")
+    if skills_from and (resume or replay):
+        raise UserError("a resume or a replay starts from the skills its run started from",
+                        field="--skills-from")
     if world is None and not (resume or replay):
         raise UserError("missing WORLD (e.g. worlds/smallville), or --resume/--replay RUN",
                         field="WORLD")
@@ -138,7 +146,8 @@ def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, h
         give_up_after=give_up_after, give_up_failures=give_up_failures, fallback=fallback,
         min_model_share=min_model_share, checkpoint_every=checkpoint_every,
         headless=headless or not sys.stdout.isatty(),
-        cache=cache, skills=not no_skills, skill_library=skill_library or "auto",
+        cache=cache, skills=not no_skills, skills_from=skills_from,
+        skill_library=skill_library or "auto",
         allow_unsandboxed_skills=allow_unsandboxed_skills,
     )
     sys.exit(run_cli(opts))

@@ -118,10 +118,11 @@ def _new(opts: RunOptions) -> tuple[Simulation, RunDir, int]:
         raise UserError("missing WORLD", field="WORLD")
     world_path = resolve_world(opts.world)
     world = load_world(world_path)  # a bad world fails before a run directory exists
+    start = assemble.start_from(opts)  # and so does a bad --skills-from
     target = _ticks(opts, world.spec.tick_minutes)
     rd = RunDir.create(opts.out, world_path.name, opts.seed)
     rd.write_manifest(first_manifest(opts, world_path, target_tick=target))
-    assemble.inherit(opts, rd, world_path)
+    assemble.inherit(start, rd)
     sim = _fresh(rd, lambda: _build(opts, rd, None, check=True))
     sim.attach(rd)
     return sim, rd, target

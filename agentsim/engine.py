@@ -17,7 +17,7 @@ checkpoints and the synchronous API.
 from __future__ import annotations
 
 import asyncio
-import random
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,7 @@ from agentsim.llm.base import LLM
 from agentsim.memory.record import MemoryKind
 from agentsim.memory.stream import MemoryStream
 from agentsim.resolve import resolve, world_view
+from agentsim.streams import Streams, streams
 from agentsim.world.clock import SimClock
 from agentsim.world.loader import WorldDef
 
@@ -49,7 +50,11 @@ def world_settings(world: WorldDef) -> Settings:
 
 
 class Engine:
-    """Owns the clock, the seeded RNG, the agents and the event bus; `astep` moves them."""
+    """Owns the clock, the seeded RNG, the agents and the event bus; `astep` moves them.
+
+    `streams` are the seed's named random streams (`agentsim.streams`): `rng` is the
+    resolution stream (the one RNG the tick draws from, checkpointed), and each tick's
+    context carries the sandbox stream's seed to the skills it runs."""
 
     def __init__(
         self,
@@ -58,7 +63,7 @@ class Engine:
         embed: Embed,
         *,
         seed: int = 0,
-        settings: Settings | None = None,
+        settings: Settings | Mapping[str, Any] | None = None,
         dim: int = 384,
         knowledge: KnowledgeBase | None = None,
         skills: SkillLibrary | None = None,
@@ -69,9 +74,12 @@ class Engine:
         self.llm = llm
         self.embed = embed
         self.seed = seed
-        self.settings = settings or world_settings(world)
+        # a Settings as it is; a mapping of fields on top of the world's own (validated)
+        self.settings = (settings if isinstance(settings, Settings)
+                         else world_settings(world).replace(**dict(settings or {})))
         self.clock = SimClock(world.spec.start, world.spec.tick_minutes)
-        self.rng = random.Random(seed)
+        self.streams: Streams = streams(seed)
+        self.rng = self.streams.resolution()
         self.bus = EventBus()
         self.events: list[Event] = []
         self.bus.subscribe(self.events.append)
@@ -83,7 +91,6 @@ class Engine:
                 persona=p,
                 memory=MemoryStream(aid, dim),
                 location=p.home,
-                rng=random.Random(f"{seed}:{aid}"),
             )
             for aid, p in world.personas.items()
         }
@@ -200,6 +207,7 @@ class Engine:
             tick_delta=timedelta(minutes=self.world.spec.tick_minutes),
             knowledge=self.knowledge,
             skills=self.skills,
+            sandbox_seed=self.streams.sandbox,
         )
 
     async def _keep_skills(self, ctx: Context) -> None:

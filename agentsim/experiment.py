@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -49,11 +49,14 @@ class Simulation(Engine):
                  settings: Settings | None = None, dim: int = 384,
                  knowledge: KnowledgeBase | None = None, skills: SkillLibrary | None = None,
                  embedder: Any = None, options: RunOptions | None = None,
-                 checkpoint_every: int = 6):
+                 checkpoint_every: int = 6, starting_skills: dict[str, Any] | None = None):
         super().__init__(world, llm, embed, seed=seed, settings=settings, dim=dim,
                          knowledge=knowledge, skills=skills)
         self.embedder = embedder
         self.options = options
+        # the learned skills the run started from (source, count, sha256); None: the world's
+        # seed skills only. The manifest records it as `skills_from`.
+        self.starting_skills = starting_skills
         self.checkpoint_every = checkpoint_every
         self.run_dir: RunDir | None = None
         self.on_close: Callable[[], None] | None = None  # e.g. write the final manifest
@@ -66,28 +69,36 @@ class Simulation(Engine):
         return cls(parts.world, parts.llm, parts.embed, seed=opts.seed, settings=parts.settings,
                    dim=parts.dim, knowledge=parts.knowledge, skills=parts.skills,
                    embedder=parts.embedder, options=opts,
-                   checkpoint_every=opts.checkpoint_every)
+                   checkpoint_every=opts.checkpoint_every,
+                   starting_skills=parts.skills_from)
 
     @classmethod
     def load(cls, world: str, *, seed: int = 0, llm: str | LLM | None = None,
-             embedder: str = "minilm", out: str | None = None, **options: Any) -> Simulation:
+             embedder: str = "minilm", out: str | None = None,
+             settings: Settings | Mapping[str, Any] | None = None,
+             skills_from: str | None = None, **options: Any) -> Simulation:
         """A Simulation of `world`. `llm`: a spec ("offline", "ollama:llama3.1", ...), or any
         object with the LLM protocol (e.g. an `agentsim.llm.client.LLMClient`). `out`: a folder
         for a run directory (events, checkpoints, LLM record); None keeps everything in
-        memory. Other options: the fields of `agentsim.options.RunOptions`."""
-        from agentsim.assemble import build, inherit, keep_learned
+        memory. `settings`: an `agentsim.Settings`, or a dict of its fields on top of the
+        world's (validated either way). `skills_from`: a run directory or a skill library
+        whose learned skills the run starts from (None: the world's seed skills only). Other
+        options: the fields of `agentsim.options.RunOptions`."""
+        from agentsim.assemble import build, inherit, keep_learned, start_from
         from agentsim.manifest import finish_manifest, first_manifest, manifest
         from agentsim.resources import resolve_world
 
         opts = RunOptions(world=world, seed=seed, embedder=embedder, out=out,
-                          llm=llm if isinstance(llm, str) else None, **options)
+                          llm=llm if isinstance(llm, str) else None,
+                          skills_from=skills_from, **options)
         world_path = resolve_world(world)
+        start = start_from(opts) if out else None  # checked before a run directory exists
         run_dir = RunDir.create(out, Path(world).name, seed) if out else None
         if run_dir:
             run_dir.write_manifest(first_manifest(opts, world_path))
-            inherit(opts, run_dir, world_path)
-        sim = cls.of(build(opts, run_dir, None, llm=None if isinstance(llm, str) else llm),
-                     opts)
+            inherit(start, run_dir)
+        sim = cls.of(build(opts, run_dir, None, llm=None if isinstance(llm, str) else llm,
+                           settings=settings), opts)
         if run_dir:
             run_dir.write_manifest(manifest(sim, opts, sim.embedder.name))
             sim.attach(run_dir)
@@ -302,7 +313,8 @@ class Simulation(Engine):
                           settings=self.settings, dim=self._dim, knowledge=self.knowledge,
                           skills=self.skills.fork() if self.skills is not None else None,
                           embedder=self.embedder, options=self.options,
-                          checkpoint_every=self.checkpoint_every)
+                          checkpoint_every=self.checkpoint_every,
+                          starting_skills=self.starting_skills)
         state, arrays = self.get_state()
         twin.set_state(copy.deepcopy(state), {k: v.copy() for k, v in arrays.items()})
         twin.events = list(self.events)

@@ -4,28 +4,33 @@ once it ends, how far it got and who answered its LLM calls."""
 from __future__ import annotations
 
 import platform
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentsim import __version__
-from agentsim.engine import Engine
 from agentsim.llm.base import LLM
 from agentsim.options import RunOptions, min_share
 from agentsim.rundir import RunDir
 
+if TYPE_CHECKING:
+    from agentsim.experiment import Simulation
 
-def manifest(sim: Engine, opts: RunOptions, embedder: str, **extra: Any) -> dict[str, Any]:
-    """The manifest of a built run; `embedder`: the embedder's name."""
+
+def manifest(sim: Simulation, opts: RunOptions, embedder: str,
+             **extra: Any) -> dict[str, Any]:
+    """The manifest of a built run; `embedder`: the embedder's name. `skills_from`: the
+    learned skills the run started from (source, count, sha256 of their canonical JSON), or
+    None for the world's seed skills only."""
     return {
         "agentsim": __version__,
         "python": platform.python_version(),
         "world": {"name": sim.world.spec.name, "path": str(sim.world.path)},
         "seed": sim.seed,
-        "options": asdict(opts),
+        "options": opts.model_dump(),
         "llm": sim.llm.describe(),
         "embedder": embedder,
         "agents": len(sim.agents),
+        "skills_from": sim.starting_skills,
         **extra,
     }
 
@@ -38,7 +43,7 @@ def first_manifest(opts: RunOptions, world_path: Path, **extra: Any) -> dict[str
         "python": platform.python_version(),
         "world": {"name": world_path.name, "path": str(world_path)},
         "seed": opts.seed,
-        "options": asdict(opts),
+        "options": opts.model_dump(),
         **extra,
     }
 
@@ -57,7 +62,7 @@ def origins_summary(llm: LLM, minimum: float) -> dict[str, Any]:
             "model_share_warning": share_warning(usage, minimum)}
 
 
-def finish_manifest(sim: Engine, run_dir: RunDir, opts: RunOptions, embedder: str,
+def finish_manifest(sim: Simulation, run_dir: RunDir, opts: RunOptions, embedder: str,
                     target: int) -> None:
     """The manifest once a run ends: its target and reached tick, why it stopped, its event
     counts and its LLM usage."""

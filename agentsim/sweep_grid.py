@@ -1,14 +1,13 @@
-"""A sweep's grid: the cognition settings a run can vary, their values checked before any run,
-`--grid key=v1,v2` parsed, and a cell's values applied to a simulation."""
+"""A sweep's grid: the cognition settings a run can vary, their values checked by `Settings`
+before any run, `--grid key=v1,v2` parsed, and a cell's values applied to a simulation."""
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from agentsim.cognition.context import Settings
 from agentsim.errors import UserError
 
 if TYPE_CHECKING:
@@ -33,7 +32,8 @@ SETTINGS = {
 
 
 def cells(grid: Mapping[str, Iterable[Any]] | None) -> list[dict[str, Any]]:
-    """Every combination of the grid's values, in the grid's order; one empty cell for none."""
+    """Every combination of the grid's values, in the grid's order; one empty cell for none.
+    Each value is checked by `Settings` itself before any run (a one-line error naming it)."""
     grid = dict(grid or {})
     for key in grid:
         if key not in SETTINGS:
@@ -45,34 +45,20 @@ def cells(grid: Mapping[str, Iterable[Any]] | None) -> list[dict[str, Any]]:
         if not v:
             raise UserError(f"no values for {k!r}", field="grid")
         for x in v:
-            _check(k, x)
+            _settings(Settings(), {k: x})
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*values)]
 
 
-_WHOLE = {"max_turns", "talk_cooldown_minutes", "attention", "reflection_threshold",
-          "refine_rounds", "refine_dialogue"}
-_ZERO_OK = {"talk_cooldown_minutes", "refine_rounds", "refine_dialogue"}  # 0: off
-
-
-def _check(key: str, value: Any) -> None:
-    """A grid value a run can use, or a one-line error naming the key (before any run)."""
-    name = SETTINGS[key]
-    if name == "weights":
-        ok = (isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 3
-              and all(_number(x) and x >= 0 for x in value))
-        want = "3 numbers >= 0 (recency, importance, relevance), e.g. 1:1:3"
-    elif name == "decay":
-        ok, want = _number(value) and 0 < value <= 1, "a number in (0, 1]"
-    else:
-        low = 0 if name in _ZERO_OK else 1
-        ok = _number(value) and float(value).is_integer() and value >= low
-        want = f"a whole number >= {low}"
-    if not ok:
-        raise UserError(f"bad value {value!r} for {key}: {want}", field="grid")
-
-
-def _number(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+def _settings(base: Settings, params: Mapping[str, Any]) -> Settings:
+    """`base` with a cell's values, validated by Settings; a bad one is a grid error."""
+    changes = {SETTINGS[k]: v for k, v in params.items()}
+    try:
+        return base.replace(**changes)
+    except UserError as e:
+        field = (e.field or "").removeprefix("Settings.").split(".")[0]
+        bad = next((k for k in params if SETTINGS[k] == field), next(iter(params)))
+        raise UserError(f"bad value {params[bad]!r} for {bad}: {e.message}",
+                        field="grid") from None
 
 
 def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
@@ -103,15 +89,5 @@ def _value(text: str, item: str) -> Any:
 
 
 def apply(sim: Engine, params: Mapping[str, Any]) -> None:
-    changes: dict[str, Any] = {}
-    for key, value in params.items():
-        name = SETTINGS[key]
-        if name == "weights":
-            value = tuple(float(x) for x in value)
-            if len(value) != 3:
-                raise UserError(f"{key} needs 3 numbers (recency, importance, relevance)",
-                                field=key)
-        elif name in _WHOLE:
-            value = int(value)
-        changes[name] = value
-    sim.settings = dataclasses.replace(sim.settings, **changes)
+    """Set a cell's values on `sim`'s settings."""
+    sim.settings = _settings(sim.settings, params)

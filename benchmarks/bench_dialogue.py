@@ -10,7 +10,6 @@ how many turns were revised, and why the first drafts were found wanting.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from collections import Counter
@@ -24,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def one(rounds: int, hours: float, seed: int) -> tuple[str, Counter]:
     sim = Simulation.load(str(ROOT / "worlds" / "smallville"), seed=seed, embedder="hash")
-    sim.settings = dataclasses.replace(sim.settings, refine_dialogue=rounds)
+    sim.settings = sim.settings.replace(refine_dialogue=rounds)
     t = time.perf_counter()
     sim.run(hours=hours)
     wall = time.perf_counter() - t

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from datetime import datetime, time
 from pathlib import Path
 
@@ -34,7 +33,7 @@ async def _embed(texts):
 
 def make_agent(aid: str) -> Agent:
     p = WORLD.personas[aid]
-    return Agent(aid, p, MemoryStream(aid, EMB.dim), p.home, random.Random(0))
+    return Agent(aid, p, MemoryStream(aid, EMB.dim), p.home)
 
 
 def make_ctx(fn=None, now=datetime(2023, 2, 13, 8, 0), threshold=150) -> Context:

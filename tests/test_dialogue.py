@@ -3,7 +3,6 @@ reviser, and conversations whose turns are refined (`Settings.refine_dialogue`).
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from pathlib import Path
 
@@ -84,7 +83,7 @@ def test_a_parrot_is_refined_into_a_goodbye():
     backend = FakeLLM(fn)
     sim = Simulation.load(str(SMALLVILLE), seed=1, embedder="hash", llm=_client(backend),
                           skills=False)
-    sim.settings = dataclasses.replace(sim.settings, refine_dialogue=2)
+    sim.settings = sim.settings.replace(refine_dialogue=2)
     sim.run(hours=3)
     talks = [e for e in sim.events if isinstance(e, Conversation)]
     assert talks

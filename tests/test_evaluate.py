@@ -5,7 +5,6 @@ tiny world, a sim hour or two)."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -31,7 +30,7 @@ SMALLVILLE = ROOT / "worlds" / "smallville"
 
 def _run(condition: str, hours: float = 2.0):
     sim = load(str(TINY), seed=0, llm="offline", embedder="hash", skill_library=None)
-    sim.settings = replace(sim.settings, **BY_NAME[condition].switches())
+    sim.settings = sim.settings.replace(**BY_NAME[condition].switches())
     sim.run(hours=hours)
     return sim
 
@@ -74,12 +73,12 @@ def test_conditions_differ_in_what_the_agents_do():
 
 def test_no_reflection_means_no_reflection_memories():
     def low(sim):  # reflect at the first chance, so the full agent certainly does
-        sim.settings = replace(sim.settings, reflection_threshold=1)
+        sim.settings = sim.settings.replace(reflection_threshold=1)
         return sim
 
     full = low(load(str(TINY), seed=0, llm="offline", embedder="hash", skill_library=None))
     off = load(str(TINY), seed=0, llm="offline", embedder="hash", skill_library=None)
-    off.settings = replace(low(off).settings, reflection=False)
+    off.settings = low(off).settings.replace(reflection=False)
     for sim in (full, off):
         sim.run(hours=1)
     assert _kinds(full).get(MemoryKind.reflection, 0) > 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -237,7 +236,7 @@ def test_a_fork_is_independent_of_its_original():
     twin.whisper("Ann Lee", "a secret")
     twin.inject("The fire alarm rings")
     twin.objects = {k: "broken" for k in twin.objects}
-    twin.settings = dataclasses.replace(twin.settings, max_turns=1)
+    twin.settings = twin.settings.replace(max_turns=1)
     twin.run(ticks=2)
     assert state(sim) == before
     assert twin.clock.tick == 5 and len(twin.agents["ann_lee"].memory) > len(

@@ -11,9 +11,15 @@ import random
 import pytest
 from pydantic import BaseModel
 
-from agentsim.errors import BudgetExceeded, LLMConfigError
+from agentsim.errors import (
+    BudgetExceeded,
+    FatalLLMError,
+    LLMConfigError,
+    ReplayMiss,
+    RequestRejected,
+    RetryableLLMError,
+)
 from agentsim.llm.accounting import Budget, cost
-from agentsim.llm.errors import FatalLLMError, ReplayMiss, RequestRejected, RetryableLLMError
 from agentsim.llm.factory import compose
 from agentsim.llm.prompts import PromptError, PromptLibrary
 from agentsim.llm.record import Recorder, ReplaySource, ResponseCache

@@ -145,7 +145,7 @@ def test_a_server_that_hangs_stops_the_run_cleanly(tmp_path, capsys):
 
 async def test_the_live_view_stops_on_a_dead_server_and_never_checkpoints_the_half_tick(
         tmp_path):
-    from agentsim.llm.errors import RetryableLLMError
+    from agentsim.errors import RetryableLLMError
     from agentsim.testing import FakeLLM
     from agentsim.tui.runner import Runner
 

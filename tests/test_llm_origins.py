@@ -16,10 +16,9 @@ from click.testing import CliRunner
 from pydantic import BaseModel
 
 from agentsim.cli import main
-from agentsim.errors import LLMUnavailable
+from agentsim.errors import LLMUnavailable, RequestRejected, RetryableLLMError
 from agentsim.llm import accounting
 from agentsim.llm.accounting import Usage
-from agentsim.llm.errors import RequestRejected, RetryableLLMError
 from agentsim.llm.prompts import PromptLibrary
 from agentsim.llm.record import Recorder, ResponseCache
 from agentsim.rundir import run_dirs

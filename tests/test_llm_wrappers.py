@@ -10,10 +10,16 @@ import random
 import pytest
 from pydantic import BaseModel
 
-from agentsim.errors import BudgetExceeded, LLMConfigError, LLMUnavailable
+from agentsim.errors import (
+    BudgetExceeded,
+    FatalLLMError,
+    LLMConfigError,
+    LLMUnavailable,
+    RequestRejected,
+    RetryableLLMError,
+)
 from agentsim.llm.accounting import Budget, Usage
 from agentsim.llm.base import LLM, Answer, Completion, Prompt
-from agentsim.llm.errors import FatalLLMError, RequestRejected, RetryableLLMError
 from agentsim.llm.record import Recorder, ReplaySource, ResponseCache
 from agentsim.llm.wrappers import (
     Bounded,

@@ -10,11 +10,10 @@ import importlib.util
 import pytest
 from pydantic import BaseModel, Field
 
-from agentsim.errors import LLMConfigError
+from agentsim.errors import LLMConfigError, RequestRejected
 from agentsim.llm import local_backend
 from agentsim.llm.base import Prompt
 from agentsim.llm.config import load_settings, parse_spec
-from agentsim.llm.errors import RequestRejected
 from agentsim.llm.factory import build_llm
 
 HAS_MODEL = importlib.util.find_spec("llama_cpp") is not None and \

@@ -4,7 +4,6 @@ interviews and conversations (offline mind, hash embedder, no model)."""
 from __future__ import annotations
 
 import itertools
-import random
 import shutil
 import subprocess
 import sys
@@ -60,7 +59,7 @@ SMALLVILLE_KB = KnowledgeBase.from_world(WORLD, _embed, embedder_name=EMB.name)
 
 def make_agent(aid: str) -> Agent:
     p = WORLD.personas[aid]
-    return Agent(aid, p, MemoryStream(aid, EMB.dim), p.home, random.Random(0))
+    return Agent(aid, p, MemoryStream(aid, EMB.dim), p.home)
 
 
 def make_ctx(fn=None, now=datetime(2023, 2, 13, 12, 0), **settings) -> Context:

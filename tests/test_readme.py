@@ -17,7 +17,7 @@ def from_python_snippet() -> str:
 
 def test_the_from_python_snippet_runs(monkeypatch, capsys):
     code = from_python_snippet()
-    quick = (code.replace("seed=1)", 'seed=1, embedder="hash")')
+    quick = (code.replace("seed=1,", 'seed=1, embedder="hash",')
              .replace("hours=2", "ticks=2").replace("hours=8", "ticks=2"))
     assert quick.count("ticks=2") == 3 and 'embedder="hash"' in quick  # the README's shape
     monkeypatch.chdir(ROOT)
@@ -25,6 +25,7 @@ def test_the_from_python_snippet_runs(monkeypatch, capsys):
     exec(compile(quick, "README.md", "exec"), env)
     sim, treatment = env["sim"], env["treatment"]
     assert sim.clock.tick == 2 and treatment.clock.tick == 4
+    assert sim.settings.max_turns == 4 and treatment.settings == sim.settings
     assert len(env["answers"]) == len(sim.agents)
     assert "closing for good" in next(e.text for e in treatment.events if e.type == "whispered")
     for s in (env["control"], treatment, sim):

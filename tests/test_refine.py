@@ -5,7 +5,6 @@ traces as fine-tuning examples."""
 from __future__ import annotations
 
 import json
-import random
 from datetime import datetime, time
 from pathlib import Path
 from typing import Any
@@ -186,7 +185,7 @@ async def _embed(texts):
 
 def make_agent(aid: str, world=SMALLVILLE) -> Agent:
     p = world.personas[aid]
-    return Agent(aid, p, MemoryStream(aid, EMB.dim), p.home, random.Random(0))
+    return Agent(aid, p, MemoryStream(aid, EMB.dim), p.home)
 
 
 def make_ctx(backend, now=datetime(2023, 2, 13, 6, 0), rounds=3, world=SMALLVILLE) -> Context:

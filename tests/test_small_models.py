@@ -5,7 +5,6 @@ re-asks), relevant places only, and prompts trimmed to a token budget."""
 from __future__ import annotations
 
 import json
-import random
 from datetime import datetime
 from pathlib import Path
 
@@ -49,7 +48,7 @@ async def _embed(texts):
 
 def make_agent(aid: str) -> Agent:
     p = WORLD.personas[aid]
-    return Agent(aid, p, MemoryStream(aid, EMB.dim), p.home, random.Random(0))
+    return Agent(aid, p, MemoryStream(aid, EMB.dim), p.home)
 
 
 def make_ctx(fn) -> tuple[Context, FakeLLM]:

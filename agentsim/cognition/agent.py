@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -86,7 +85,6 @@ class Agent:
     persona: PersonaSpec
     memory: MemoryStream
     location: str
-    rng: random.Random
     awake: bool = False
     plan_date: date | None = None
     day_plan: list[Action] = field(default_factory=list)  # broad strokes for today
@@ -132,7 +130,6 @@ class Agent:
         state = {
             "id": self.id,
             "location": self.location,
-            "rng": _rng_state(self.rng),
             "awake": self.awake,
             "plan_date": self.plan_date.isoformat() if self.plan_date else None,
             "day_plan": plan,
@@ -154,14 +151,11 @@ class Agent:
     def from_state(
         cls, persona: PersonaSpec, state: dict[str, Any], arrays: dict[str, Any]
     ) -> Agent:
-        rng = random.Random()
-        rng.setstate(_rng_from_state(state["rng"]))
         return cls(
             id=state["id"],
             persona=persona,
             memory=MemoryStream.from_state(state["memory"], arrays),
             location=state["location"],
-            rng=rng,
             awake=state["awake"],
             plan_date=date.fromisoformat(state["plan_date"]) if state["plan_date"] else None,
             day_plan=[Action.from_dict(a) for a in state["day_plan"]],
@@ -179,11 +173,3 @@ class Agent:
             learning=Learning.from_dict(state.get("learning")),
         )
 
-
-def _rng_state(rng: random.Random) -> list[Any]:
-    version, internal, gauss = rng.getstate()
-    return [version, list(internal), gauss]
-
-
-def _rng_from_state(s: list[Any]) -> tuple[Any, ...]:
-    return (s[0], tuple(s[1]), s[2])

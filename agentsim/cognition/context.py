@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import math
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from agentsim.errors import UserError, invalid
 from agentsim.events import Event
 from agentsim.llm.base import LLM
 from agentsim.world.places import PlaceGraph
@@ -18,32 +21,73 @@ if TYPE_CHECKING:
     from agentsim.skills.library import Skill, SkillLibrary
 
 Embed = Callable[[Sequence[str]], Awaitable[np.ndarray]]
+Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
-@dataclass(frozen=True)
-class Settings:
-    reflection_threshold: int = 150
-    weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    decay: float = 0.995
-    max_turns: int = 6
-    talk_cooldown_minutes: int = 120
-    attention: int = 6  # observations an agent can take in per tick
-    fact_threshold: float = 0.5  # cosine similarity at which a conversation topic finds a fact
-    refine_dialogue: int = 0  # drafts a turn of dialogue may go through (0: said as asked)
+class Settings(BaseModel):
+    """The cognition settings of a run: retrieval, reflection, conversation, planning, skills
+    and the paper's ablation switches. Validated when built: a bad value raises a one-line
+    `UserError` naming the field (`Settings.decay: ...`). Frozen: change one with
+    `settings.replace(decay=0.99)` (validated too), or pass a dict or a Settings to
+    `Simulation.load(world, settings=...)`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reflection_threshold: int = Field(150, ge=1)  # importance summed before a reflection
+    # retrieval's (recency, importance, relevance) weights
+    weights: tuple[Weight, Weight, Weight] = (1.0, 1.0, 1.0)
+    decay: float = Field(0.995, gt=0, le=1)  # recency's decay per sim hour
+    max_turns: int = Field(6, ge=1)
+    talk_cooldown_minutes: int = Field(120, ge=0)
+    attention: int = Field(6, ge=1)  # observations an agent can take in per tick
+    # cosine similarity at which a conversation topic finds a fact
+    fact_threshold: float = Field(0.5, ge=-1, le=1)
+    refine_dialogue: int = Field(0, ge=0)  # drafts a turn of dialogue may go through (0: as asked)
     skills: bool = True  # hand tasks to the skill library, when the world has one
-    skill_k: int = 5  # skills retrieved for a task
-    skill_rounds: int = 4  # attempts at writing a new skill (self-refine rounds)
-    skill_tasks_per_day: int = 12  # tasks an agent does with skills a day
-    skill_seconds: float = 2.0  # sandbox time limit for one run of a skill
-    skill_memory_mb: int = 256  # sandbox memory limit
+    skill_k: int = Field(5, ge=0)  # skills retrieved for a task
+    skill_rounds: int = Field(4, ge=0)  # attempts at writing a new skill (self-refine rounds)
+    skill_tasks_per_day: int = Field(12, ge=0)  # tasks an agent does with skills a day
+    skill_seconds: float = Field(2.0, gt=0, allow_inf_nan=False)  # sandbox time limit per run
+    skill_memory_mb: int = Field(256, ge=32)  # sandbox memory limit
     # run skills a model wrote without the sandbox's operating-system wall, where this machine
     # has none (the Python layers and the system-call filter still apply)
     allow_unsandboxed_skills: bool = False
-    refine_rounds: int = 3  # plans a day plan may go through (1: critique only; 0: no critic)
+    refine_rounds: int = Field(3, ge=0)  # plans a day plan may go through (1: critique; 0: none)
     # -- ablations (Park et al. 2023 Sec. 6; `agentsim evaluate`): all on is the full agent --
     observation: bool = True  # off: what the agent perceives is not stored in its memory
     reflection: bool = True  # off: the agent never reflects
     planning: bool = True  # off: no day plan, decomposition or replan (cognition.unplanned)
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as e:
+            raise invalid(e, "Settings") from None
+
+    @field_validator("weights", mode="before")
+    @classmethod
+    def _three_weights(cls, value: Any) -> Any:
+        """Three finite numbers >= 0, with one message for anything else."""
+        ok = (isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 3
+              and all(isinstance(x, int | float) and not isinstance(x, bool)
+                      and math.isfinite(x) and x >= 0 for x in value))
+        if not ok:
+            raise ValueError("3 numbers >= 0 (recency, importance, relevance), e.g. 1:1:3")
+        return value
+
+    @classmethod
+    def of(cls, value: Settings | Mapping[str, Any]) -> Settings:
+        """A Settings from a Settings (as it is) or a mapping of its fields."""
+        if isinstance(value, Settings):
+            return value
+        if not isinstance(value, Mapping):
+            raise UserError(f"settings must be a Settings or a dict, not {type(value).__name__}",
+                            field="settings")
+        return cls(**value)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with `changes`, validated (unlike pydantic's `model_copy(update=...)`)."""
+        return type(self)(**{**self.model_dump(), **changes})
 
 
 @dataclass
@@ -65,6 +109,7 @@ class Context:
     events: list[Event] = field(default_factory=list)
     knowledge: KnowledgeBase | None = None  # the world's documents, if it has any
     skills: SkillLibrary | None = None  # the skill library, if skills are on
+    sandbox_seed: int = 0  # the run's sandbox stream (agentsim.streams): salts a skill's random
     # new skills written this tick, (agent id, skill, rounds): the engine adds them to the
     # library after every step is done, in agent order, so concurrency never changes it
     learned: list[tuple[str, Skill, int]] = field(default_factory=list)

@@ -144,7 +144,7 @@ def _changes_vars(run: SandboxResult, snap: dict[str, Any], task: Task) -> dict[
 
 def _limits(ctx: Context) -> Limits:
     s = ctx.settings
-    return Limits(seconds=s.skill_seconds, memory_mb=s.skill_memory_mb)
+    return Limits(seconds=s.skill_seconds, memory_mb=s.skill_memory_mb, seed=ctx.sandbox_seed)
 
 
 def may_write_skills(ctx: Context) -> bool:

@@ -15,7 +15,7 @@ import asyncio
 import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from agentsim.evaluate.battery import CATEGORIES, Question, batteries
 from agentsim.evaluate.conditions import Condition, pick
 from agentsim.evaluate.measures import About, interview_measures, measure
 from agentsim.evaluate.rating import trueskill
+from agentsim.streams import streams
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,8 @@ def run_condition(setup: Setup, condition: Condition, questions: Sequence[Questi
     from agentsim.experiment import Simulation
 
     sim = Simulation.load(setup.world, seed=setup.seed, llm=setup.llm, embedder=setup.embedder,
-               out=str(out / condition.name) if out else None, skill_library=None)
-    sim.settings = replace(sim.settings, **condition.switches())
+                          out=str(out / condition.name) if out else None, skill_library=None,
+                          settings=condition.switches())
     try:
         start = interview_measures(sim, subjects)  # tick 0: who knows what, whom, by asking
         sim.run(hours=setup.hours)
@@ -121,7 +122,8 @@ def judge_all(setup: Setup, runs: Sequence[ConditionRun], questions: Sequence[Qu
     from agentsim.cognition.judge import Candidate, judge_rank
     from agentsim.llm.factory import build_llm
 
-    llm = build_llm(setup.llm, seed=setup.seed, rng=random.Random(setup.seed))
+    run_streams = streams(setup.seed)
+    llm = build_llm(setup.llm, seed=run_streams.prompts, rng=run_streams.jitter())
 
     async def one(q: Question) -> Judged:
         order = list(range(len(runs)))

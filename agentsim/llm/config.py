@@ -76,17 +76,6 @@ SINGLE_BOX_TIMEOUT = 300.0
 # The JSON mode a provider starts in under `structured = "auto"` (others: json_schema).
 START_MODE = {"llamacpp-python": "json_object_schema"}
 
-HINTS = {
-    "openai": "check the network, or OPENAI_BASE_URL",
-    "ollama": "is Ollama running? `ollama serve`, then `ollama pull MODEL`",
-    "vllm": "is vLLM running? `vllm serve MODEL`",
-    "llamacpp": "is llama.cpp's server running? `llama-server -m model.gguf` (port 8080; "
-                "for llama-cpp-python's server, on port 8000, use llamacpp-python:MODEL)",
-    "llamacpp-python": "is llama-cpp-python's server running? "
-                       "`python -m llama_cpp.server --model model.gguf` (port 8000)",
-    "lmstudio": "is LM Studio's local server started?",
-}
-
 _KNOWN = ("spec", "max_in_flight", "timeout", "max_retries", "budget_calls", "budget_tokens",
           "budget_usd", "prices", "structured", "give_up_after", "give_up_failures", "local",
           "fallback")

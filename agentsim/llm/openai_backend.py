@@ -32,8 +32,8 @@ from typing import Any
 import openai
 from openai.types.chat import ChatCompletion
 
+from agentsim.errors import FatalLLMError, RequestRejected, RetryableLLMError
 from agentsim.llm.base import Completion, Prompt
-from agentsim.llm.errors import FatalLLMError, RequestRejected, RetryableLLMError
 
 MODES = ("json_schema", "json_object_schema", "json_object", "none")
 # How each mode asks for JSON (json_object_schema is llama-cpp-python's and llama.cpp's form).
@@ -277,14 +277,25 @@ def _snippet(reply: object) -> str:
     return repr(text[:80] + ("..." if len(text) > 80 else ""))
 
 
+# what to try when a provider's server cannot be reached
+HINTS = {
+    "openai": "check the network, or OPENAI_BASE_URL",
+    "ollama": "is Ollama running? `ollama serve`, then `ollama pull MODEL`",
+    "vllm": "is vLLM running? `vllm serve MODEL`",
+    "llamacpp": "is llama.cpp's server running? `llama-server -m model.gguf` (port 8080; "
+                "for llama-cpp-python's server, on port 8000, use llamacpp-python:MODEL)",
+    "llamacpp-python": "is llama-cpp-python's server running? "
+                       "`python -m llama_cpp.server --model model.gguf` (port 8000)",
+    "lmstudio": "is LM Studio's local server started?",
+}
+
+
 async def check_reachable(base_url: str | None, api_key: str | None, provider: str,
                           timeout: float = 5.0,
                           notify: Callable[[str], None] | None = None) -> str | None:
     """None if the server answers GET /models, else one line saying what to do. A server
     that accepts the connection but does not answer in time counts as reachable and busy (a
     single-slot server answers nothing while it generates): `notify` is told so in one line."""
-    from agentsim.llm.config import HINTS
-
     client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key or "local", max_retries=0,
                                 timeout=timeout)
     try:

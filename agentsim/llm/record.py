@@ -7,8 +7,8 @@ import sqlite3
 from collections import defaultdict
 from pathlib import Path
 
+from agentsim.errors import ReplayMiss
 from agentsim.llm.base import Completion, Prompt
-from agentsim.llm.errors import ReplayMiss
 
 
 class Recorder:

@@ -10,6 +10,8 @@
     _runner   the child's entry point (run as a script, never imported by agentsim)
     library   Skill, SkillLibrary (descriptions in chromadb, retrieval by task, counts),
               SharedLibrary (learned skills across runs), seed skills from worlds/<w>/skills/
+    start     what a run starts from besides the seed skills: only --skills-from RUN_OR_LIBRARY,
+              with the content hash the manifest records
     listing   what `agentsim skills WORLD_OR_RUN` shows
 
 A skill does not act on the live world: its calls are recorded as primitive steps, which the

@@ -11,7 +11,8 @@ candidates once it is large).
 
 Seed skills are the functions of a world's `skills/*.py` files; learned skills are written by
 the LLM during a run, verified, and kept in `skills.jsonl` of the run and of the shared
-library that later runs of the same world start from (`SharedLibrary`). The chromadb
+library a later run of the same world may start from when asked (`SharedLibrary`,
+`--skills-from`: see `agentsim.skills.start`). The chromadb
 collection is an index only: the JSON lines are the record, so a library can always be built
 again, and only one process ever writes a given chromadb path.
 """
@@ -291,7 +292,7 @@ class SkillLibrary:
 
     def write_jsonl(self, path: Path) -> None:
         """Every skill with its counts in this run, one JSON object a line."""
-        _write_jsonl(path, self.skills.values())
+        write_skills(path, self.skills.values())
 
     def merge_into(self, shared: SharedLibrary) -> int:
         """Merge this run's skills and the counts added since the last merge into `shared`."""
@@ -317,8 +318,8 @@ def read_jsonl(path: Path) -> list[Skill]:
 
 
 class SharedLibrary:
-    """The skills of a world that persist across runs: a JSON-lines file that a run reads when
-    it starts (its learned skills join the run's library) and merges into when it stops,
+    """The skills of a world that persist across runs: a JSON-lines file that runs merge into
+    when they stop, and that a later run starts from only when asked (`--skills-from`),
     under a file lock, so parallel runs (a sweep) never lose each other's skills. A skill keeps
     its first code; use and success counts add up over runs."""
 
@@ -344,7 +345,7 @@ class SharedLibrary:
                 if name in have:
                     have[name].uses += uses
                     have[name].successes += ok
-            _write_jsonl(self.path, have.values())
+            write_skills(self.path, have.values())
         return new
 
 
@@ -357,7 +358,7 @@ def _lock(f: Any) -> None:
     fcntl.flock(f, fcntl.LOCK_EX)
 
 
-def _write_jsonl(path: Path, skills: Iterable[Skill]) -> None:
+def write_skills(path: Path, skills: Iterable[Skill]) -> None:
     """One skill a line, sorted by name, written atomically."""
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps(s.to_dict(), ensure_ascii=False) + "\n"

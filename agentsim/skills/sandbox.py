@@ -98,6 +98,7 @@ class Limits:
     seconds: float = 2.0  # wall-clock limit for one run (CPU limit too)
     memory_mb: int = 256  # address-space limit of the child
     max_steps: int = 50
+    seed: int = 0  # the run's sandbox stream (not a limit: it travels with them to the child)
 
     def __post_init__(self) -> None:
         if not self.seconds > 0:
@@ -128,9 +129,11 @@ def _api_code() -> bytes:
     return marshal.dumps(compile(path.read_text(encoding="utf-8"), str(path), "exec"))
 
 
-def _seed(entry: str, args: dict, snapshot: dict) -> int:
-    """The child's `random` seed: the same skill on the same world draws the same numbers."""
-    blob = json.dumps([entry, args, snapshot], sort_keys=True, default=repr).encode()
+def _seed(salt: int, entry: str, args: dict, snapshot: dict) -> int:
+    """The child's `random` seed: the same skill on the same world draws the same numbers in
+    a run; `salt` is the run's sandbox stream (`agentsim.streams`), so another seed draws
+    others."""
+    blob = json.dumps([salt, entry, args, snapshot], sort_keys=True, default=repr).encode()
     return int.from_bytes(hashlib.sha256(blob).digest()[:8], "big")
 
 
@@ -200,7 +203,7 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict, limits: Limi
                     error_kind="invalid")
     # marshal: the child reads it without importing json (the same interpreter writes it)
     message = marshal.dumps({"code": code, "entry": entry, "args": args, "snapshot": snapshot,
-                             "seed": _seed(entry, args, snapshot),
+                             "seed": _seed(limits.seed, entry, args, snapshot),
                              "imports": _imports(code, whitelisted=python_layers),
                              "api": _api_code(),
                              "seccomp": syscall_filter() if seccomp else None,

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import logging
 
-from agentsim.errors import BudgetExceeded
+from agentsim.errors import BudgetExceeded, RetryableLLMError
 from agentsim.llm.accounting import Usage
 from agentsim.llm.answers import parse
 from agentsim.llm.base import Answer, Answerer, Backend, Completion, Prompt
-from agentsim.llm.errors import RetryableLLMError
 from agentsim.llm.wrappers.layer import count
 from agentsim.llm.wrappers.watchdog import Watchdog
 

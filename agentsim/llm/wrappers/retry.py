@@ -12,10 +12,9 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from agentsim.errors import LLMConfigError
+from agentsim.errors import FatalLLMError, LLMConfigError, RequestRejected, RetryableLLMError
 from agentsim.llm.accounting import Usage
 from agentsim.llm.base import Backend, Completion, Prompt
-from agentsim.llm.errors import FatalLLMError, RequestRejected, RetryableLLMError
 from agentsim.llm.wrappers.layer import Layer, count
 
 

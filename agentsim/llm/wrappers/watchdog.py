@@ -20,9 +20,8 @@ import weakref
 from collections.abc import Awaitable, Iterator, Sequence
 from typing import NoReturn, TypeVar
 
-from agentsim.errors import LLMUnavailable
+from agentsim.errors import LLMUnavailable, RetryableLLMError
 from agentsim.llm.base import Backend, Completion, Prompt
-from agentsim.llm.errors import RetryableLLMError
 from agentsim.llm.wrappers.layer import Layer
 
 log = logging.getLogger("agentsim.llm")
