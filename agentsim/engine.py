@@ -228,20 +228,26 @@ class Engine:
             self.bus.publish(e)
 
     async def _seed_memories(self) -> None:
-        """The personas' seed memories, embedded and scored together at the start."""
+        """The personas' seed memories, embedded and scored together at the start: the
+        persona's `memories`, and one memory per relationship it lists (the paper seeds each
+        agent's relationships as memories too: "John Lin knows his neighbor, Sam Moore"), so
+        that whom a resident knows is in its memory, where retrieval and interviews find it."""
         self._seeded = True
         ctx = self._context()
-        await asyncio.gather(
-            *(
-                memorize(
-                    a,
-                    [Experience(MemoryKind.observation, m.text, importance=m.importance,
-                                event=m.event) for m in a.persona.memories],
-                    ctx,
-                )
-                for a in self.agents.values()
-            )
-        )
+        await asyncio.gather(*(memorize(a, _seeds(a), ctx) for a in self.agents.values()))
+
+
+def _seeds(agent: Agent) -> list[Experience]:
+    """An agent's seed memories. A relationship's importance follows its closeness (2 for a
+    stranger-like 0, 8 for the closest), so no LLM call scores it; its source is
+    "relationship"."""
+    seeds = [Experience(MemoryKind.observation, m.text, importance=m.importance, event=m.event)
+             for m in agent.persona.memories]
+    seeds += [Experience(MemoryKind.observation, f"I know {r.name} ({r.relation})",
+                         about=(r.name,), source="relationship",
+                         importance=round(2 + 6 * r.closeness))
+              for r in agent.persona.relationships]
+    return seeds
 
 
 async def _all(*coros: Any) -> list[Any]:

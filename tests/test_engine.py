@@ -250,3 +250,20 @@ def test_whispers_and_world_events_become_news_that_spreads():
     assert heard, "the whispered news was passed on by conversation"
     assert any(e.type == "world_event" for e in sim.events)
     sim.close()
+
+
+def test_relationships_are_seed_memories_and_not_small_talk():
+    """Whom a resident knows is in its memory from the start (as the paper seeds it), scored
+    by closeness, and the offline mind does not bring it up as news."""
+    sim = Simulation.load(str(SMALLVILLE), seed=0, llm="offline", embedder="hash")
+    sim.step()
+    isabella = sim.agent("isabella_rodriguez")
+    seeded = {r.text: r for r in isabella.memory.records() if r.source == "relationship"}
+    assert set(seeded) == {f"I know {r.name} ({r.relation})"
+                           for r in isabella.persona.relationships}
+    maria = seeded["I know Maria Lopez (regular customer and friend)"]
+    assert maria.importance == round(2 + 6 * 0.6) and maria.about == ("Maria Lopez",)
+    sim.run(hours=6)
+    said = [t.text for e in sim.events if e.type == "conversation" for t in e.turns]
+    assert said and not [s for s in said if "I know " in s]
+    sim.close()

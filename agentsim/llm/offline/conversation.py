@@ -110,6 +110,8 @@ def _mention(m: Mapping[str, Any], me: str, them: str, later: bool) -> str | Non
         return _hearsay_event(found[0], who, me, them) if found else None
     if not text or them.lower() in text.lower() or kind in ("plan", "chat"):
         return None
+    if m.get("source") == "relationship":
+        return None  # whom I know (a seed memory) is not news to bring up
     lead = "Oh, and did you hear?" if later else "Did you hear?"
     if m.get("source") in ("whisper", "world"):
         return f"{lead} {sentence(text)}"
@@ -174,7 +176,8 @@ def _small_talk(v: ConverseTurnVars, them: str, seed: int, key: tuple) -> str:
     for m in v.memories or []:
         text = str(m.get("text", ""))
         if text and them.lower() not in text.lower() and str(m.get("kind")) not in (
-                "chat", "plan", "reading") and said_by(text)[0] is None:
+                "chat", "plan", "reading") and said_by(text)[0] is None \
+                and m.get("source") != "relationship":
             if first_person(text):
                 options.append(f"By the way, {bare(text)}.")
             else:
