@@ -23,6 +23,11 @@ Embed = Callable[[Sequence[str]], Awaitable[np.ndarray]]
 @dataclass(frozen=True)
 class Settings:
     reflection_threshold: int = 150
+    # reflection sizes, as in the paper (Sec. 4.2): the questions are asked of the most recent
+    # memories, and each question's retrieved memories may yield up to this many insights
+    reflection_recent: int = 100
+    reflection_questions: int = 3
+    reflection_insights: int = 5
     weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
     decay: float = 0.995
     max_turns: int = 6

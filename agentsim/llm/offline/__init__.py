@@ -14,6 +14,7 @@ whose variables do not fit the contract fails here, loudly. One module per cogni
     conversation   converse_turn, conversation_memory
     dialogue       dialogue_critique, dialogue_refine (a turn through self-refine)
     reflection     reflect_questions, reflect_insights
+    summary        the summary description, extractive from the memories retrieved
     interview      answers in the first person from the memories retrieved
     skills         skill_choose, skill_write, skill_fix, skill_verify, curriculum
     judge          judge_rank (agentsim evaluate): by a stated rule, not a judgement
@@ -51,6 +52,7 @@ from agentsim.llm.offline.skills import (
     skill_verify,
     skill_write,
 )
+from agentsim.llm.offline.summary import summary
 
 # A rule: the template's typed variables (its contract's `Vars`) and the run seed -> the answer.
 Answerer = Callable[[Any, int], dict]
@@ -70,6 +72,7 @@ ANSWERERS: dict[str, Answerer] = {
     "reflect_questions": reflect_questions,
     "reflect_insights": reflect_insights,
     "interview": interview,
+    "summary": summary,
     "skill_choose": skill_choose,
     "skill_write": skill_write,
     "skill_fix": skill_fix,
