@@ -194,3 +194,19 @@ async def test_state_round_trips_the_summary():
     # checkpoints written before summaries existed still load, with none
     old = {k: v for k, v in state.items() if k not in ("summary", "summary_date")}
     assert Agent.from_state(agent.persona, old, arrays).summary == ""
+
+
+def test_offline_summary_rule_quotes_only_the_persona_and_the_memories_given():
+    from agentsim.contracts import SUMMARY
+
+    mind = OfflineMind()
+    memories = [{"id": i, "text": f"I fixed bicycle number {i}", "kind": "observation",
+                 "importance": 3, "about": [], "source": None, "event": None} for i in range(3)]
+    said = {a: mind.answer("summary", SUMMARY.sample(aspect=a, memories=memories), 0)["statement"]
+            for a, _ in ASPECTS}
+    assert said["core"].startswith("Isabella is friendly and outgoing.")
+    assert "owner of Hobbs Cafe" in said["occupation"]
+    # each aspect quotes a different one of the memories retrieved, best first
+    assert [next(i for i in range(3) if f"number {i}." in said[a]) for a, _ in ASPECTS] == [0, 1, 2]
+    assert mind.answer("summary", SUMMARY.sample(aspect="feeling", memories=[]), 0) == {
+        "statement": "Isabella has little to go on yet."}

@@ -3,8 +3,11 @@
 summary: one statement per aspect, made of
 - a sentence from the seed persona field the aspect names: the innate traits for "core", the
   occupation for "occupation", nothing for "feeling" (the seed has no feelings to quote);
-- then "<first name> recalls: " and the texts of the first two memories given (cognition
-  passes them best retrieved first), each cut at a word boundary to at most 150 characters.
+- then "<first name> recalls: " and the text of one memory given (cognition passes them
+  best retrieved first), cut at a word boundary to at most 150 characters: the best for
+  "core", the second best for "occupation", the third for "feeling" (the first when there are
+  fewer). The three queries often retrieve the same few seed memories first; quoting the
+  same one three times would lengthen every prompt's persona header without saying more.
 No memories: "<first name> has little to go on yet." Nothing is invented: every word is the
 persona's or a retrieved memory's, so the statement changes from day to day only as the
 memories retrieved for it do.
@@ -15,7 +18,7 @@ from __future__ import annotations
 from agentsim.contracts import SummaryVars
 from agentsim.llm.offline.common import bare, first_name, join_words, my_name, persona, sentence
 
-QUOTED = 2  # memories quoted per statement
+RANK = {"core": 0, "occupation": 1, "feeling": 2}  # which retrieved memory each aspect quotes
 CUT = 150  # characters kept of each
 
 
@@ -34,9 +37,10 @@ def summary(v: SummaryVars, seed: int) -> dict:
         parts.append(f"{first} is {join_words([str(t) for t in p['innate']])}.")
     elif v.aspect == "occupation" and p.get("occupation"):
         parts.append(f"{first}'s occupation: {bare(str(p['occupation']))}.")
-    texts = [_cut(str(m.get("text", ""))) for m in v.memories[:QUOTED] if m.get("text")]
+    texts = [str(m.get("text")) for m in v.memories if m.get("text")]
     if texts:
-        parts.append(f"{first} recalls: " + " ".join(sentence(t) for t in texts))
+        quoted = texts[RANK[v.aspect]] if RANK[v.aspect] < len(texts) else texts[0]
+        parts.append(f"{first} recalls: {sentence(_cut(quoted))}")
     elif not parts:
         parts.append(f"{first} has little to go on yet.")
     return {"statement": " ".join(parts)[:400]}
