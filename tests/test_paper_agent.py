@@ -210,3 +210,19 @@ def test_offline_summary_rule_quotes_only_the_persona_and_the_memories_given():
     assert [next(i for i in range(3) if f"number {i}." in said[a]) for a, _ in ASPECTS] == [0, 1, 2]
     assert mind.answer("summary", SUMMARY.sample(aspect="feeling", memories=[]), 0) == {
         "statement": "Isabella has little to go on yet."}
+
+
+def test_a_run_rebuilds_the_summary_on_waking_before_the_day_plan(tmp_path):
+    from agentsim import Simulation
+
+    sim = Simulation.load(str(ROOT / "worlds" / "smallville"), seed=0, embedder="hash",
+                          out=str(tmp_path))
+    sim.run(hours=1)
+    woke = {e.agent for e in sim.events if e.type == "woke_up"}
+    assert woke
+    for aid in woke:
+        agent = sim.agents[aid]
+        assert agent.summary and agent.summary_date == sim.clock.now.date()
+    plans = [e for e in sim.events if e.type == "refined" and e.kind == "day_plan"]
+    assert plans and all(e.request["variables"]["persona"]["summary"] ==
+                         sim.agents[e.agent].summary for e in plans)
