@@ -10,9 +10,10 @@ belongs to this one template only.
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, create_model, field_validator
 
 from agentsim.contracts import samples as s
 from agentsim.contracts.answer import Out
@@ -25,9 +26,26 @@ Aspect = Literal["core", "occupation", "feeling"]
 class SummaryStatement(Out):
     """One or two sentences about the agent, in the third person, from the memories given."""
 
-    statement: str = Field(min_length=3, max_length=400, examples=[
-        "Isabella is warm and outgoing, and she loves bringing people together."])
+    statement: str = Field(min_length=3, max_length=400, examples=["They are ..."])
     _words = ("statement",)
+
+    @field_validator("statement")
+    @classmethod
+    def _finished(cls, v: str) -> str:
+        if v.rstrip().endswith(("...", "\u2026")):
+            raise ValueError("statement: finish the sentence rather than end it with '...'")
+        return v
+
+
+@functools.cache
+def summary_statement(name: str) -> type[SummaryStatement]:
+    """SummaryStatement whose example is the start of a statement about `name` ("Ann Lee is
+    ..."): small models copy a complete example sentence word for word (and a copy of a
+    seven-word example is refused, so the call ends with no answer); given only the start,
+    they finish it, and an unfinished copy is refused as unfinished."""
+    return create_model(
+        "SummaryStatement", __base__=SummaryStatement, __doc__=SummaryStatement.__doc__,
+        statement=(str, Field(min_length=3, max_length=400, examples=[f"{name} is ..."])))
 
 
 class SummaryVars(Vars):
@@ -40,6 +58,7 @@ class SummaryVars(Vars):
 SUMMARY: Contract[SummaryVars, SummaryStatement] = Contract(
     "summary", SummaryVars, SummaryStatement, budget=1400,
     trim={"memories": "first"},
+    sized=lambda v: summary_statement(str(v.persona.get("name") or "They")),
     example=lambda: SummaryVars(persona=s.PERSONA, aspect="core",
                                 question="Isabella Rodriguez's core characteristics",
                                 memories=s.MEMORIES))

@@ -6,8 +6,9 @@ summary: one statement per aspect, made of
 - then "<first name> recalls: " and the text of one memory given (cognition passes them
   best retrieved first), cut at a word boundary to at most 150 characters: the best for
   "core", the second best for "occupation", the third for "feeling" (the first when there are
-  fewer). The three queries often retrieve the same few seed memories first; quoting the
-  same one three times would lengthen every prompt's persona header without saying more.
+  fewer); a longer text ends at its last whole word. The three queries often retrieve the
+  same few seed memories first; quoting the same one three times would lengthen every
+  prompt's persona header without saying more.
 No memories: "<first name> has little to go on yet." Nothing is invented: every word is the
 persona's or a retrieved memory's, so the statement changes from day to day only as the
 memories retrieved for it do.
@@ -26,7 +27,7 @@ def _cut(text: str, n: int = CUT) -> str:
     text = bare(text)
     if len(text) <= n:
         return text
-    return text[:n].rsplit(" ", 1)[0] + " ..."
+    return text[:n].rsplit(" ", 1)[0].rstrip(" ,;:.")
 
 
 def summary(v: SummaryVars, seed: int) -> dict:
