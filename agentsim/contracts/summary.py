@@ -33,7 +33,8 @@ class SummaryStatement(Out):
     @classmethod
     def _finished(cls, v: str) -> str:
         if v.rstrip().endswith(("...", "\u2026")):
-            raise ValueError("statement: finish the sentence rather than end it with '...'")
+            raise ValueError(f"statement: {v.strip()[:80]!r} copies the answer's description "
+                             "(its example is only the start of one); finish the sentence")
         return v
 
 
