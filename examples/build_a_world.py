@@ -6,7 +6,9 @@ four residents, and a rumour of a storm. Run it for a few hours and write what h
 
 The world is checked like a world folder (a mistake names the agent and the field), then
 written as one (`world.yaml`, `agents/*.yaml`) so `agentsim run` and `agentsim replay` work on
-it too. Runs on the offline mind unless --llm names a model.
+it too. Runs on the offline mind unless --llm names a model; then what happens (whether the
+storm rumour travels, who talks with whom) follows the offline mind's scripted rules
+(docs/offline-mind.md), a baseline rather than a finding.
 """
 
 from __future__ import annotations

@@ -7,6 +7,10 @@ resident in the treatment only, and compare how far it spreads.
 Writes diffusion.csv (the share who know, tick by tick, in both worlds) and diffusion.png.
 The control must stay at zero: nobody there has heard the rumour, and a fork left alone
 replays the original exactly.
+
+On the offline mind (no --llm) how far the rumour spreads in the treatment is set by its
+scripted rules for passing news on (docs/offline-mind.md): a rule baseline, not a finding about
+how rumours travel among generative agents. With --llm it is the model's residents' doing.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from agentsim import Simulation
 RUMOUR = "The Willows Market is closing for good at the end of the month"
 WHO = "Tom Moreno"
 PHRASE = "closing for good"
+BASELINE = ("On the offline mind (no --llm) the treatment's spread is a scripted rule baseline "
+            "(docs/offline-mind.md), not a finding about the residents.")
 
 
 def main() -> None:
@@ -35,6 +41,8 @@ def main() -> None:
 
     sim = Simulation.load("worlds/smallville", seed=args.seed, embedder=args.embedder,
                           llm=args.llm)
+    if args.llm is None:
+        print(BASELINE)
     sim.run(hours=args.warmup)
     control, treatment = sim.fork(), sim.fork()
     forked = sim.clock.now

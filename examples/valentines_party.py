@@ -9,6 +9,11 @@ few residents about it.
 Without --hours the run stops when the party ends (37 sim-hours). Writes diffusion.csv (who
 knows, hour by hour), came.csv (who was at the cafe during the party, arrival and departure)
 and diffusion.png. Runs on the offline mind unless --llm names a model.
+
+On the offline mind the answer to the question is set by rules, not found: its residents pass
+on news and decide to come by scripted rules (listed in docs/offline-mind.md), so the curve
+and the guest list are a rule baseline to set a model's run beside, not a result about
+generative agents. With --llm they are the model's residents' own doing (docs/paper.md).
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from agentsim import Simulation
 from agentsim.events import TickEnded
 
 PARTY = "Valentine's Day party"
+BASELINE = ("On the offline mind (no --llm) these figures are a scripted rule baseline: who "
+            "hears of the party and who comes is what its rules make happen "
+            "(docs/offline-mind.md), not a finding about the residents.")
 
 
 def main() -> None:
@@ -38,6 +46,8 @@ def main() -> None:
                           llm=args.llm)
     party = next(m.event for m in sim.agent("Isabella Rodriguez").persona.memories
                  if m.event and m.event.title == PARTY)
+    if args.llm is None:
+        print(BASELINE)
 
     def progress(e) -> None:  # a line every three sim-hours while it runs
         if isinstance(e, TickEnded) and (e.tick + 1) % 18 == 0:

@@ -294,6 +294,9 @@ REALISTIC: dict[str, dict[str, Any]] = {
     "reflect_questions": {"persona": ISABELLA, "memories": MEMORIES, "n": 3},
     "reflect_insights": {"persona": ISABELLA, "question": "What is my relationship with Tom "
                          "Moreno like?", "memories": MEMORIES, "n": 2},
+    "summary": {"persona": ISABELLA, "aspect": "occupation",
+                "question": "Isabella Rodriguez's current daily occupation",
+                "memories": MEMORIES},
     "interview": {"persona": TOM, "now": "Monday 10:00",
                   "question": "What are you doing on Valentine's Day?", "memories": MEMORIES},
     "knows_about": {"persona": TOM, "now": "Monday 10:00",

@@ -98,6 +98,10 @@ class Agent:
     last_talk: dict[str, datetime] = field(default_factory=dict)
     in_conversation_with: str | None = None
     yesterday: str = ""
+    # the summary description (Park et al. 2023 Sec. 4.3), rebuilt from retrieved memories
+    # once a sim day by `cognition.summary`, and the date it was rebuilt on
+    summary: str = ""
+    summary_date: date | None = None
     learning: Learning = field(default_factory=Learning)
     # (query, when, results) of the agent's latest recall: shown by the TUI, not checkpointed
     last_retrieval: tuple[str, datetime, list[Any]] | None = field(default=None, compare=False)
@@ -110,9 +114,12 @@ class Agent:
     def destination(self) -> str | None:
         return self.route[-1][0] if self.route else None
 
-    def persona_vars(self, world_name: str) -> dict[str, Any]:
+    def persona_vars(self, world_name: str, *, summary: bool = True) -> dict[str, Any]:
+        """The persona as prompt variables: the seed description, and (when it has one and
+        `summary`) today's summary description, which `prompts/_persona.j2` shows after it.
+        Before the first summary the key is absent, so prompts render as they always did."""
         p = self.persona
-        return {
+        out = {
             "id": self.id,
             "name": p.name,
             "age": p.age,
@@ -122,6 +129,9 @@ class Agent:
             "occupation": p.occupation,
             "world": world_name,
         }
+        if summary and self.summary:
+            out["summary"] = self.summary
+        return out
 
     # -- state -----------------------------------------------------------------------------
     def get_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -142,6 +152,8 @@ class Agent:
             "told": {k: sorted(v) for k, v in sorted(self.told.items())},
             "last_talk": {k: v.isoformat() for k, v in sorted(self.last_talk.items())},
             "yesterday": self.yesterday,
+            "summary": self.summary,
+            "summary_date": self.summary_date.isoformat() if self.summary_date else None,
             "learning": self.learning.to_dict(),
             "memory": mem_state,
         }
@@ -170,6 +182,9 @@ class Agent:
             told={k: set(v) for k, v in state["told"].items()},
             last_talk={k: datetime.fromisoformat(v) for k, v in state["last_talk"].items()},
             yesterday=state["yesterday"],
+            summary=state.get("summary", ""),  # checkpoints from before summaries have none
+            summary_date=(date.fromisoformat(state["summary_date"])
+                          if state.get("summary_date") else None),
             learning=Learning.from_dict(state.get("learning")),
         )
 

@@ -34,6 +34,11 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     reflection_threshold: int = Field(150, ge=1)  # importance summed before a reflection
+    # reflection sizes, as in the paper (Sec. 4.2): the questions are asked of the most recent
+    # memories, and each question's retrieved memories may yield up to this many insights
+    reflection_recent: int = Field(100, ge=1)
+    reflection_questions: int = Field(3, ge=1)
+    reflection_insights: int = Field(5, ge=1)
     # retrieval's (recency, importance, relevance) weights
     weights: tuple[Weight, Weight, Weight] = (1.0, 1.0, 1.0)
     decay: float = Field(0.995, gt=0, le=1)  # recency's decay per sim hour

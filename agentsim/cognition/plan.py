@@ -19,6 +19,7 @@ from agentsim.cognition.context import Context
 from agentsim.cognition.memorize import Experience, event_vars, memorize, memory_vars
 from agentsim.cognition.plan_checks import CRITERIA, PlanChecks, check_plan
 from agentsim.cognition.refine import Attempt, Feedback, refine, trace_fields
+from agentsim.cognition.summary import recall_yesterday
 from agentsim.contracts import (
     DAY_PLAN,
     DECOMPOSE,
@@ -126,9 +127,13 @@ def _to_actions(agent: Agent, items: list[PlanItem], day: date, ctx: Context) ->
 
 
 async def plan_day(agent: Agent, ctx: Context) -> None:
-    """On waking: today's plan from the persona, yesterday and the events the agent knows of."""
+    """On waking: today's plan from the agent's summary description (in the persona; rebuilt
+    before this by `cognition.summary.describe`), a summary of yesterday, the memories and
+    reflections of yesterday retrieved for today (as the paper conditions the day plan on the
+    summary description and the previous day), and the events the agent knows of."""
     p = agent.persona
     day = ctx.now.date()
+    recalled = await recall_yesterday(agent, ctx)
     variables = DayPlanVars(
         persona=agent.persona_vars(ctx.world_name),
         date=f"{ctx.now:%A, %B} {day.day}, {day.year}",
@@ -148,6 +153,7 @@ async def plan_day(agent: Agent, ctx: Context) -> None:
         events=[event_vars(e, ctx.places.name(e.place)) for e in events_today(agent, ctx)],
         places=relevant_places(agent, ctx, [e.place for e in events_today(agent, ctx)]),
         goals=list(p.goals),
+        recalled=memory_vars(recalled, ctx.places),
     )
     frame = {"origin": p.home, "day_start": variables.wake, "day_end": variables.sleep,
              "events": variables.events}

@@ -1,5 +1,12 @@
 """Reflection: when recent memories are important enough, ask the salient questions, retrieve
-for each, and write insights that cite their evidence. Reflections are memories too."""
+for each, and write insights that cite their evidence. Reflections are memories too.
+
+Sizes as in the paper (Sec. 4.2), from `Settings`: the questions are asked of the
+`reflection_recent` (100) most recent memories, `reflection_questions` (3) of them, and each
+question's retrieved memories (reflections among them) yield up to `reflection_insights` (5)
+insights. The paper does not say how many memories a question retrieves; its code retrieves 30
+per focal point (`EVIDENCE_K`). An insight the agent already holds word for word is not
+stored again."""
 
 from __future__ import annotations
 
@@ -15,9 +22,7 @@ from agentsim.contracts import (
 from agentsim.events import Reflected
 from agentsim.memory.record import MemoryKind
 
-RECENT = 100
-QUESTIONS = 3
-INSIGHTS_PER_QUESTION = 2
+EVIDENCE_K = 30  # memories retrieved per question (the paper's code: new_retrieve n_count=30)
 
 
 def should_reflect(agent: Agent, ctx: Context) -> bool:
@@ -25,21 +30,23 @@ def should_reflect(agent: Agent, ctx: Context) -> bool:
 
 
 async def reflect(agent: Agent, ctx: Context) -> None:
+    settings = ctx.settings
     persona = agent.persona_vars(ctx.world_name)
-    recent = agent.memory.recent(RECENT)
+    recent = agent.memory.recent(settings.reflection_recent)
+    n_questions, n_insights = settings.reflection_questions, settings.reflection_insights
     questions = await REFLECT_QUESTIONS.ask(ctx.llm, ReflectQuestionsVars(
-        persona=persona, memories=memory_vars(recent, ctx.places), n=QUESTIONS),
+        persona=persona, memories=memory_vars(recent, ctx.places), n=n_questions),
         agent=agent.id)
     agent.memory.reset_reflection_counter()
-    for question in questions.questions[:QUESTIONS]:
-        found = await recall(agent, question, ctx, k=8)
+    for question in questions.questions[:n_questions]:
+        found = await recall(agent, question, ctx, k=EVIDENCE_K)
         if not found:
             continue
         answer = await REFLECT_INSIGHTS.ask(ctx.llm, ReflectInsightsVars(
             persona=persona, question=question, memories=memory_vars(found, ctx.places),
-            n=INSIGHTS_PER_QUESTION), agent=agent.id)
+            n=n_insights), agent=agent.id)
         allowed = {s.record.id for s in found}
-        for insight in answer.insights[:INSIGHTS_PER_QUESTION]:
+        for insight in answer.insights[:n_insights]:
             if agent.memory.importance_of(insight.text) is not None:
                 continue  # an insight it already had: nothing new to remember
             evidence = tuple(sorted({i for i in insight.evidence if i in allowed}))

@@ -18,6 +18,7 @@ from agentsim.cognition.read import read_if_reading
 from agentsim.cognition.reflect import reflect, should_reflect
 from agentsim.cognition.relationships import Relationships
 from agentsim.cognition.skills import use_skills
+from agentsim.cognition.summary import describe
 from agentsim.cognition.unplanned import routine_action, routine_day
 from agentsim.events import FellAsleep, WokeUp
 
@@ -44,6 +45,7 @@ async def step(agent: Agent, view: WorldView, rel: Relationships, ctx: Context) 
     if not agent.awake or agent.plan_date != ctx.now.date():
         agent.awake = True
         ctx.emit(WokeUp, agent=agent.id)
+        await describe(agent, ctx)  # today's summary description, before the day plan
         if ctx.settings.planning:  # the ablation switches: Settings.observation/reflection/planning
             await plan_day(agent, ctx)
         else:

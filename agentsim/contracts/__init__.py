@@ -19,6 +19,7 @@ cognition and the LLM layer.
     planning   day_plan, replan, plan_critique, plan_refine, decompose
     social     react, converse_turn, dialogue_critique, dialogue_refine,
                conversation_memory, interview
+    summary    summary (the agent's summary description, rebuilt daily)
     skills     skill_choose, skill_write, skill_fix, skill_verify, curriculum
     evaluation judge_rank (agentsim evaluate)
     knowing    knows_about (diffusion and density by interview, agentsim.metrics)
@@ -78,6 +79,7 @@ from agentsim.contracts.social import (
     InterviewVars,
     ReactVars,
 )
+from agentsim.contracts.summary import SUMMARY, SummaryStatement, SummaryVars
 
 __all__ = [
     "CONTRACTS", "CONVERSATION_MEMORY", "CONVERSE_TURN", "CURRICULUM", "DAY_PLAN",
@@ -86,12 +88,13 @@ __all__ = [
     "KNOWS_ABOUT",
     "PLAN_CRITIQUE", "PLAN_REFINE", "REACT", "REFLECT_INSIGHTS",
     "REFLECT_QUESTIONS", "REPLAN", "SKILL_CHOOSE", "SKILL_FIX", "SKILL_VERIFY", "SKILL_WRITE",
-    "Asker", "Contract", "ConversationMemoryVars", "ConverseTurnVars", "CurriculumVars",
+    "SUMMARY", "Asker", "Contract", "ConversationMemoryVars", "ConverseTurnVars", "CurriculumVars",
     "DayPlanVars", "DecomposeVars", "DialogueCritiqueVars", "DialogueRefineVars",
     "ImportanceVars", "InterviewVars", "JudgeRankVars",
     "KnowsAboutVars", "KnowsAnswer",
     "PlanCritiqueVars", "PlanFrameVars",
     "PlanRefineVars",
     "ReactVars", "ReflectInsightsVars", "ReflectQuestionsVars", "ReplanVars", "SkillBaseVars",
-    "SkillChooseVars", "SkillFixVars", "SkillVerifyVars", "SkillWriteVars", "Vars", "ask",
+    "SkillChooseVars", "SkillFixVars", "SkillVerifyVars", "SkillWriteVars", "SummaryStatement",
+    "SummaryVars", "Vars", "ask",
 ]

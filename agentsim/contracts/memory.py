@@ -34,12 +34,12 @@ IMPORTANCE: Contract[ImportanceVars, ImportanceScores] = Contract(
         "Tom Moreno is drinking coffee", "the coffee machine is brewing"]))
 
 REFLECT_QUESTIONS: Contract[ReflectQuestionsVars, Questions] = Contract(
-    "reflect_questions", ReflectQuestionsVars, Questions, budget=1400,
+    "reflect_questions", ReflectQuestionsVars, Questions, budget=3200,  # 100 memories
     trim={"memories": "last"},
     example=lambda: ReflectQuestionsVars(persona=s.PERSONA, memories=s.MEMORIES, n=3))
 
 REFLECT_INSIGHTS: Contract[ReflectInsightsVars, Insights] = Contract(
-    "reflect_insights", ReflectInsightsVars, Insights, budget=1400,
+    "reflect_insights", ReflectInsightsVars, Insights, budget=2000,  # 30 memories
     trim={"memories": "first"},
     example=lambda: ReflectInsightsVars(persona=s.PERSONA, question="What matters to Tom?",
-                                        memories=s.MEMORIES, n=2))
+                                        memories=s.MEMORIES, n=5))

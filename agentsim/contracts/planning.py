@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from agentsim.contracts import samples as s
 from agentsim.contracts.contract import Contract, Vars
 from agentsim.contracts.outputs import DayPlan, Decomposition, PlanCritique
@@ -36,6 +38,9 @@ class DayPlanVars(Vars):
     events: list[Event]
     places: list[Place]
     goals: list[str]
+    # yesterday's memories and reflections retrieved for today's plan, best first
+    # (`cognition.summary.recall_yesterday`); the summary description comes in `persona`
+    recalled: list[Memory] = Field(default_factory=list)
 
 
 class ReplanVars(Vars):
@@ -97,13 +102,13 @@ def _frame() -> dict[str, object]:
 
 
 DAY_PLAN: Contract[DayPlanVars, DayPlan] = Contract(
-    "day_plan", DayPlanVars, DayPlan, budget=1400,
-    trim={"places": "first", "events": "first", "goals": "first"},
+    "day_plan", DayPlanVars, DayPlan, budget=1800,
+    trim={"places": "first", "events": "first", "goals": "first", "recalled": "first"},
     example=lambda: DayPlanVars(
         persona=s.PERSONA, date="Tuesday, February 14, 2023", date_iso="2023-02-14",
         wake="06:00", sleep="22:00", routine=s.ROUTINE_NAMED,
         yesterday="I served many customers.", events=[s.PARTY], places=s.PLACES,
-        goals=["make the party a success"]))
+        goals=["make the party a success"], recalled=s.MEMORIES))
 
 REPLAN: Contract[ReplanVars, DayPlan] = Contract(
     "replan", ReplanVars, DayPlan, budget=1200,

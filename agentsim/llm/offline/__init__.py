@@ -14,6 +14,7 @@ whose variables do not fit the contract fails here, loudly. One module per cogni
     conversation   converse_turn, conversation_memory
     dialogue       dialogue_critique, dialogue_refine (a turn through self-refine)
     reflection     reflect_questions, reflect_insights
+    summary        the summary description, extractive from the memories retrieved
     interview      answers in the first person from the memories retrieved
     knowing        knows_about: yes exactly when a memory given names the topic
     skills         skill_choose, skill_write, skill_fix, skill_verify, curriculum
@@ -53,6 +54,7 @@ from agentsim.llm.offline.skills import (
     skill_verify,
     skill_write,
 )
+from agentsim.llm.offline.summary import summary
 
 # A rule: the template's typed variables (its contract's `Vars`) and the run seed -> the answer.
 Answerer = Callable[[Any, int], dict]
@@ -73,6 +75,7 @@ ANSWERERS: dict[str, Answerer] = {
     "reflect_insights": reflect_insights,
     "interview": interview,
     "knows_about": knows_about,  # agentsim.metrics: diffusion and density by interview
+    "summary": summary,
     "skill_choose": skill_choose,
     "skill_write": skill_write,
     "skill_fix": skill_fix,
