@@ -63,8 +63,9 @@ def test_conditions_differ_in_what_the_agents_do():
     assert not any(e.type in ("plan_made", "refined") for e in no_plan.events)
     assert any(e.type == "moved" for e in no_plan.events)
     assert all(a.day_plan for a in no_plan.agents.values() if a.awake)
-    # without observation, only seed memories are observations: nothing perceived is kept
-    seeds = sum(len(p.memories) for p in load_world(TINY).personas.values())
+    # without observation, only seed memories (and the relationships seeded as memories) are
+    # observations: nothing perceived is kept
+    seeds = sum(len(p.memories) + len(p.relationships) for p in load_world(TINY).personas.values())
     assert _kinds(full)[MemoryKind.observation] > seeds
     assert _kinds(no_obs)[MemoryKind.observation] == seeds
     for sim in (full, no_plan, no_obs):

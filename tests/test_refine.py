@@ -470,7 +470,7 @@ def test_offline_day_plan_keeps_the_waking_item_at_home_when_merging():
                for r in p.daily_routine]
     out = MIND.answer("day_plan", DAY_PLAN.sample(persona={"name": p.name}, wake="06:00",
                                                   sleep="21:30", routine=routine, events=[],
-                                                  places=[]), 0)
+                                                  places=[], recalled=[]), 0)
     assert len(routine) == 9 and len(out["items"]) == 8
     assert out["items"][0] == {"start": "06:00", "activity": routine[0]["activity"],
                                "place": "moore_bedroom"}
