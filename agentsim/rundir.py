@@ -12,20 +12,25 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import os
 import re
-import shutil
 import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from agentsim.checkpoint_store import (
+    CHECKPOINTS,
+    Checkpoint,
+    CheckpointError,
+    list_checkpoints,
+    load_checkpoint,
+    write_checkpoint,
+)
+from agentsim.durable import atomic_write, fsync_path, whole_lines
 from agentsim.errors import UserError
 from agentsim.events import Event, parse_event
 
@@ -37,14 +42,7 @@ try:
 except ImportError:  # pragma: no cover - Windows: no lock
     fcntl = None  # type: ignore[assignment]
 
-CHECKPOINTS = "checkpoints"
 LOCK = "run.lock"
-_CHECKPOINT_NAME = re.compile(r"tick-(\d+)(\.old)?")
-# What a checkpoint's state must hold to be resumed from (`events_bytes`, `llm_bytes`: the
-# sizes of events.jsonl and llm.jsonl when it was taken; `llm_bytes` is new, so optional).
-_STATE_KEYS = ("tick", "seeded", "rng", "objects", "relationships", "agents", "events_bytes")
-
-Checkpoint = tuple[dict[str, Any], dict[str, np.ndarray]]
 
 
 def warn(message: str) -> None:
@@ -131,7 +129,7 @@ class RunDir:
 
     # -- manifest ----------------------------------------------------------------------------
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        _atomic_write(self.path / "manifest.json", json.dumps(manifest, indent=2, default=str))
+        atomic_write(self.path / "manifest.json", json.dumps(manifest, indent=2, default=str))
 
     def read_manifest(self) -> dict[str, Any]:
         try:
@@ -187,10 +185,10 @@ class RunDir:
                 continue
             have = path.stat().st_size
             if size is None:
-                size = _whole_lines(path)
+                size = whole_lines(path)
             if size < have:
                 os.truncate(path, size)
-                _fsync_path(path)
+                fsync_path(path)
 
     def read_events(self) -> list[Event]:
         if not self.events_path.exists():
@@ -227,49 +225,12 @@ class RunDir:
 
     # -- checkpoints -------------------------------------------------------------------------
     def save_checkpoint(self, tick: int, state: dict[str, Any], arrays: dict[str, Any]) -> Path:
-        """Write a checkpoint atomically: files in a temp dir, fsynced, then renamed into
-        place. A crash (or a full disk) never leaves a half-written newest checkpoint: the
-        temp dir is removed or ignored, the older checkpoints stay."""
-        root = self.path / CHECKPOINTS
-        root.mkdir(exist_ok=True)
-        final = root / f"tick-{tick:06d}"
-        tmp = final.with_name(final.name + ".tmp")
-        old = final.with_name(final.name + ".old")
-        try:
-            if tmp.exists():
-                shutil.rmtree(tmp)
-            tmp.mkdir()
-            with open(tmp / "state.json", "w", encoding="utf-8") as f:
-                f.write(json.dumps(state, separators=(",", ":")))
-                f.flush()
-                os.fsync(f.fileno())
-            with open(tmp / "arrays.npz", "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            _fsync_path(tmp)
-            if final.exists():  # the same tick again (e.g. a stop): keep it until replaced
-                if old.exists():
-                    shutil.rmtree(old)
-                os.replace(final, old)
-            os.replace(tmp, final)
-            _fsync_path(root)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-        return final
+        """Write a checkpoint atomically (see `checkpoint_store.write_checkpoint`)."""
+        return write_checkpoint(self.path / CHECKPOINTS, tick, state, arrays)
 
     def checkpoints(self) -> list[Path]:
-        """The finished checkpoints, oldest first (a half-written `.tmp` one is not; a `.old`
-        one is, if the checkpoint replacing it never arrived)."""
-        root = self.path / CHECKPOINTS
-        found: dict[int, Path] = {}
-        for p in root.glob("tick-*") if root.is_dir() else ():
-            m = _CHECKPOINT_NAME.fullmatch(p.name)
-            if m and p.is_dir() and (not m[2] or int(m[1]) not in found):
-                found[int(m[1])] = p
-        return [found[t] for t in sorted(found)]
+        """The finished checkpoints, oldest first (see `checkpoint_store.list_checkpoints`)."""
+        return list_checkpoints(self.path / CHECKPOINTS)
 
     def latest_checkpoint(self, *, warn: Callable[[str], None] | None = warn) -> Checkpoint | None:
         """The newest checkpoint that loads; a broken newer one is skipped with a warning."""
@@ -325,73 +286,12 @@ class RunDir:
                     raise CheckpointError(f"{path.name} does not end a line at byte {size}")
 
 
-class CheckpointError(Exception):
-    """A checkpoint that cannot be resumed from (unreadable, incomplete, or not matching the
-    logs); the message says why in a few words."""
-
-
-def load_checkpoint(ck: Path) -> Checkpoint:
-    """A checkpoint's state and arrays; CheckpointError if it is broken."""
-    try:
-        state = json.loads((ck / "state.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError("no state.json") from None
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise CheckpointError(f"state.json is unreadable ({str(e).splitlines()[0]})") from None
-    missing = [k for k in _STATE_KEYS if k not in state] if isinstance(state, dict) else ["all"]
-    if missing:
-        raise CheckpointError(f"state.json is incomplete (no {', '.join(missing)})")
-    try:
-        with np.load(ck / "arrays.npz") as z:
-            arrays = {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise CheckpointError("no arrays.npz") from None
-    except Exception as e:  # a truncated or corrupt zip: BadZipFile, EOFError, ValueError, ...
-        raise CheckpointError(f"arrays.npz is unreadable ({type(e).__name__}: "
-                              f"{str(e).splitlines()[0] if str(e) else 'corrupt'})") from None
-    return state, arrays
-
-
-def _whole_lines(path: Path) -> int:
-    """The size of `path` without a torn last line (one with no newline after it)."""
-    data = path.read_bytes()
-    return data.rfind(b"\n") + 1
-
-
-def _fsync_path(path: Path) -> None:
-    """fsync a file or a directory (so a rename in it is on disk), where the OS allows."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):  # some file systems cannot fsync a directory
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def run_dirs(root: str | Path) -> list[Path]:
     """The run directories in a runs folder (those with a manifest), oldest name first; the
     folder also holds `skill_library/`, the learned skills its runs share."""
     root = Path(root)
     return sorted(p for p in root.iterdir() if (p / "manifest.json").exists()) \
         if root.is_dir() else []
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write `path` whole or not at all: a temp file, fsynced, renamed over it."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_path(path.parent)
 
 
 def world_of(manifest: dict[str, Any]) -> WorldDef:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from agentsim.cognition.dialogue import repeats, turn_problems
 from agentsim.cognition.schemas import Turn
+from agentsim.cognition.turn import repeats, turn_problems
 from agentsim.contracts import CONVERSE_TURN, DIALOGUE_CRITIQUE, DIALOGUE_REFINE
 from agentsim.events import Conversation, Refined
 from agentsim.experiment import Simulation

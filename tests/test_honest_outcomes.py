@@ -109,7 +109,7 @@ async def test_one_who_hears_of_it_reacts_and_the_model_may_decline():
 
 async def test_the_offline_rule_goes_on_some_seeds_and_declines_on_others():
     # Tom works at the market at 17:00 and was told by a guest, not the host: he goes with
-    # a small chance (common.attend_chance), so most seeds decline and some go.
+    # a small chance (events.attend_chance), so most seeds decline and some go.
     outcomes = set()
     for seed in range(40):
         tom = _agent("tom_moreno")

@@ -337,7 +337,7 @@ LONE = "\udc00"  # e.g. from a skill's return value: no UTF-8 encoder takes it
 
 
 async def test_a_lone_surrogate_in_a_variable_or_an_answer_is_no_crash(prompts, tmp_path):
-    from agentsim.llm.offline.common import unit
+    from agentsim.llm.offline.coins import unit
 
     log, cache = tmp_path / "llm.jsonl", ResponseCache(tmp_path / "cache.sqlite")
     fake = FakeLLM(lambda t, v: '{"word": "a\\udc00b", "n": 1}' if t == "echo" else "t" + LONE)

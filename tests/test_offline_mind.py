@@ -15,7 +15,7 @@ from agentsim.cognition.schemas import TEMPLATES
 from agentsim.contracts import DayPlanVars
 from agentsim.llm.base import Backend, Prompt
 from agentsim.llm.offline import ANSWERERS, OfflineMind, UnknownTemplateError
-from agentsim.llm.offline.common import to_min
+from agentsim.llm.offline.clock import to_min
 
 MIND = OfflineMind()
 
@@ -431,7 +431,7 @@ def test_day_plan_without_events_is_the_routine() -> None:
 def test_day_plan_guests_attend_by_the_stated_rule_and_can_decline() -> None:
     # Updated for issue 14: the fixed 0.7 coin is gone; a guest goes by `attend_chance`
     # (persona, invitation, work at that time), so the rate is that chance, not 0.7.
-    from agentsim.llm.offline.common import attend_chance
+    from agentsim.llm.offline.events import attend_chance
     names = [f"Resident {n}" for n in range(200)]
     plans = [ask("day_plan", day_plan_vars(persona(n)))["items"] for n in names]
     going = [any(i["activity"] == "attend the Valentine's Day party" for i in p) for p in plans]
@@ -460,7 +460,7 @@ def test_day_plan_reads_events_from_the_words_of_retrieved_memories() -> None:
 
 
 def test_attendance_chance_follows_persona_invitation_and_work() -> None:
-    from agentsim.llm.offline.common import attend_chance
+    from agentsim.llm.offline.events import attend_chance
     v = DayPlanVars(**day_plan_vars(persona("Resident 1"), routine=[]))
     shy = DayPlanVars(**day_plan_vars(dict(persona("Resident 2"), innate=["shy"],
                                            background=""), routine=[]))

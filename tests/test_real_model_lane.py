@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from agentsim.cognition.skills import perform
+from agentsim.cognition.skill_use import perform
 from agentsim.cognition.task import Task
 from agentsim.events import SkillUsed
 from agentsim.experiment import Simulation

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from agentsim.skills import sandbox
-from agentsim.skills.api import API_DOC, PRIMITIVES, ActionError, WorldProxy, replay
+from agentsim.skills.api import PRIMITIVES, ActionError, WorldProxy, replay
+from agentsim.skills.api_doc import API_DOC
 from agentsim.skills.sandbox import START_GRACE, Limits, _spawn, check_code, run_skill
 
 LIMITS = Limits(seconds=1.0, memory_mb=256, max_steps=50)

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from agentsim.cli import main
 from agentsim.cognition.agent import Action
 from agentsim.cognition.curriculum import learning_goals, next_lesson
-from agentsim.cognition.skills import Task, perform, snapshot, use_skills
+from agentsim.cognition.skill_use import Task, perform, snapshot, use_skills
 from agentsim.contracts import (
     CURRICULUM,
     SKILL_CHOOSE,
@@ -429,7 +429,7 @@ def test_without_the_wall_seed_skills_run_and_none_are_written(monkeypatch):
 
     no_wall = Wall(False, "no wall (test)")
     monkeypatch.setattr("agentsim.skills.sandbox.wall_status", lambda: no_wall)
-    monkeypatch.setattr("agentsim.cognition.skills.wall_status", lambda: no_wall)
+    monkeypatch.setattr("agentsim.cognition.skill_use.wall_status", lambda: no_wall)
     asked: list[str] = []
 
     def count(template):

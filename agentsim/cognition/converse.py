@@ -19,10 +19,10 @@ from typing import Any
 
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context
-from agentsim.cognition.dialogue import speak
 from agentsim.cognition.memorize import Experience, memorize, memory_vars, recall
 from agentsim.cognition.react import relationship_line
 from agentsim.cognition.relationships import Relationships
+from agentsim.cognition.turn import speak
 from agentsim.contracts import CONVERSATION_MEMORY, ConversationMemoryVars, ConverseTurnVars
 from agentsim.events import Conversation, Utterance
 from agentsim.memory.record import MemoryKind

@@ -1,7 +1,7 @@
 """An automatic curriculum, after Voyager: an agent whose persona has a learning goal ("learn
 to bake bread for the cafe") is proposed its next task from its progress (what it managed,
 what failed) and the state of the world around it (the objects in its area and their states).
-The task is then done with the skill library like any other (`agentsim.cognition.skills`),
+The task is then done with the skill library like any other (`agentsim.cognition.skill_use`),
 and its outcome becomes progress for the next proposal.
 
 At most LESSONS_PER_DAY proposals a day, LESSON_GAP apart, and only when the agent is not on

@@ -17,7 +17,7 @@ from agentsim.cognition.react import maybe_react
 from agentsim.cognition.read import read_if_reading
 from agentsim.cognition.reflect import reflect, should_reflect
 from agentsim.cognition.relationships import Relationships
-from agentsim.cognition.skills import use_skills
+from agentsim.cognition.skill_use import use_skills
 from agentsim.cognition.summary import describe
 from agentsim.cognition.unplanned import routine_action, routine_day
 from agentsim.events import FellAsleep, WokeUp

@@ -1,7 +1,8 @@
 """Skills: Python functions over the world's action API, run in a sandbox.
 
     api       WorldProxy (the action API a skill sees, simulated on a JSON snapshot of the
-              world), ActionError, API_DOC (the API as prompts show it), PRIMITIVES
+              world), ActionError, PRIMITIVES
+    api_doc   API_DOC: the API as prompts show it
     check     check_code: the static check (nothing runs); seed skills are validated with it
     sandbox   run_skill (a fresh child process per run, with a time limit, a memory limit and
               no file, network or process access), Limits, SandboxResult

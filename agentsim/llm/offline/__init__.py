@@ -21,7 +21,7 @@ whose variables do not fit the contract fails here, loudly. One module per cogni
     judge          judge_rank (agentsim evaluate): by a stated rule, not a judgement
 
 There is no global randomness: every "coin" is a stable blake2b hash of the run seed and the
-identifying parts of the decision (see `common.coin`), so the same request always gets the
+identifying parts of the decision (see `coins.coin`), so the same request always gets the
 same answer, while different agents answer differently.
 
 This package sits below `agentsim.cognition` and must not import it (the contracts sit below

@@ -4,7 +4,7 @@ converse_turn (what is said comes from what the speaker retrieved for this partn
 was just said, `v.memories`; nothing tells it what to pass on):
 - turn 0 greets the other by first name; later turns first answer what the other just said:
   an event it tells of -> "that sounds nice, thanks for telling me" (no promise: whether I go
-  is decided when I plan, `common.attendance`); something it read -> "I didn't know that"; a
+  is decided when I plan, `events.attendance`); something it read -> "I didn't know that"; a
   question -> a short answer; thanks -> you're welcome; else a nod.
 - then, by a stable coin with p = TOPIC_P keyed on (seed, me, them, time, turn), I bring up the
   first retrieved memory I can put into words and have not said in this conversation (see
@@ -28,26 +28,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from agentsim.contracts import ConversationMemoryVars, ConverseTurnVars
-from agentsim.llm.offline.common import (
+from agentsim.llm.offline.clock import to_min
+from agentsim.llm.offline.coins import coin, pick
+from agentsim.llm.offline.events import event_when, event_where
+from agentsim.llm.offline.hearsay import events_in, said_by
+from agentsim.llm.offline.knowledge import best_line, clip, short_title
+from agentsim.llm.offline.people import asleep, first_name, my_name, same_person
+from agentsim.llm.offline.wording import (
     a_title,
-    asleep,
     bare,
-    coin,
-    event_when,
-    event_where,
-    first_name,
     first_person,
     inner,
     join_words,
-    my_name,
-    pick,
-    same_person,
     sentence,
     the_title,
-    to_min,
 )
-from agentsim.llm.offline.hearsay import events_in, said_by
-from agentsim.llm.offline.knowledge import best_line, clip, short_title
 
 
 def _greeting(first: str, now: str, seed: int, key: tuple) -> str:

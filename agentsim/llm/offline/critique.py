@@ -6,7 +6,7 @@ Critique rules:
 - "fits the persona" passes when (a) the routine's work item (its longest item away from home)
   is in the plan, at its place or by its activity, or an attended event takes its time;
   (b) every event today the agent goes to (the host always, a guest by the same coin as the
-  day plan, `common.attendance`) has an item at its place while it runs; and (c) at least half
+  day plan, `events.attendance`) has an item at its place while it runs; and (c) at least half
   of the routine's places appear in the plan. Goals are not judged by rules.
 - Score: the mean over the criteria (a failed computed criterion scores the share of items
   without a problem; a failed persona fit the share of its parts that hold). Satisfied only
@@ -29,7 +29,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agentsim.contracts import PlanCritiqueVars, PlanFrameVars, PlanRefineVars
-from agentsim.llm.offline.common import attendance, to_hhmm, to_min
+from agentsim.llm.offline.clock import to_hhmm, to_min
+from agentsim.llm.offline.events import attendance
 from agentsim.llm.offline.planning import PLAN_MAX, Item, _already_planned, _insert_event
 
 PLACES_EXIST = "places exist"

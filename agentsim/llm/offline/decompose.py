@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentsim.contracts import DecomposeVars
-from agentsim.llm.offline.common import strip_phase
+from agentsim.llm.offline.wording import strip_phase
 
 STEP_TARGET = 12.5  # minutes per step aimed at
 MAX_STEPS = 16

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from agentsim.contracts import DialogueCritiqueVars, DialogueRefineVars
-from agentsim.llm.offline.common import first_name
+from agentsim.llm.offline.people import first_name
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 

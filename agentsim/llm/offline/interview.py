@@ -18,20 +18,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from agentsim.contracts import InterviewVars
-from agentsim.llm.offline.common import (
+from agentsim.llm.offline.events import event_key, event_when, event_where
+from agentsim.llm.offline.knowledge import best_line, clip, short_title, words
+from agentsim.llm.offline.people import my_name, same_person
+from agentsim.llm.offline.wording import (
     a_title,
-    event_key,
-    event_when,
-    event_where,
     first_person,
     inner,
-    my_name,
-    same_person,
     sentence,
     the_title,
     unwrap_hearsay,
 )
-from agentsim.llm.offline.knowledge import best_line, clip, short_title, words
 
 TOP = 3
 

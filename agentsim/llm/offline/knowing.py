@@ -10,7 +10,7 @@ the paper's interviews."""
 from __future__ import annotations
 
 from agentsim.contracts.knowing import KnowsAboutVars, memory_names
-from agentsim.llm.offline.common import sentence
+from agentsim.llm.offline.wording import sentence
 
 EVIDENCE = 5
 

@@ -9,7 +9,7 @@ Rules:
   with or had whispered) and, for a day plan given retrieved memories (`recalled`) and for a replan,
   every event the words of those memories (and of the observation) tell of
   (`hearsay.memory_events`). The host goes to what it hosts; a guest goes by the stated,
-  seed-dependent rule of `common.attendance` (persona, invited by the host in person, work
+  seed-dependent rule of `events.attendance` (persona, invited by the host in person, work
   at that time), so it can decline. An attended event replaces what the plan had from its
   start to its end ("attend the X" / "host the X" at the event's place); the item that was
   running at the event's end resumes then. The host also prepares at the event's place
@@ -25,15 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentsim.contracts import DayPlanVars, ReplanVars
-from agentsim.llm.offline.common import (
-    DAY_MINUTES,
-    attendance,
-    event_key,
-    the_title,
-    to_hhmm,
-    to_min,
-)
+from agentsim.llm.offline.clock import DAY_MINUTES, to_hhmm, to_min
+from agentsim.llm.offline.events import attendance, event_key
 from agentsim.llm.offline.hearsay import events_in, memory_events, said_by
+from agentsim.llm.offline.wording import the_title
 
 ROUTINE_MAX = 8
 ROUTINE_MIN = 5

@@ -6,7 +6,7 @@
 - Anything else (an object, a world event, a whisper, something said to me): react (and so
   revise the plan) when the observation tells of an event today, still to come, at a place I
   can name, that the rest of my plan does not already have; otherwise carry on. Whether I
-  then go is the replan's rule (`common.attendance`), not this one.
+  then go is the replan's rule (`events.attendance`), not this one.
 """
 
 from __future__ import annotations
@@ -14,8 +14,11 @@ from __future__ import annotations
 from datetime import date
 
 from agentsim.contracts import ReactVars
-from agentsim.llm.offline.common import asleep, bare, coin, my_name, the_title, to_min
+from agentsim.llm.offline.clock import to_min
+from agentsim.llm.offline.coins import coin
 from agentsim.llm.offline.hearsay import events_in, said_by
+from agentsim.llm.offline.people import asleep, my_name
+from agentsim.llm.offline.wording import bare, the_title
 
 BASE_TALK_P = 0.15
 CLOSENESS_TALK_P = 0.5

@@ -18,18 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentsim.contracts import ReflectInsightsVars, ReflectQuestionsVars
-from agentsim.llm.offline.common import (
-    attendance,
-    bare,
-    event_date,
-    event_key,
-    event_where,
-    inner,
-    my_name,
-    persona,
-    same_person,
-    the_title,
-)
+from agentsim.llm.offline.events import attendance, event_date, event_key, event_where
+from agentsim.llm.offline.people import my_name, persona, same_person
+from agentsim.llm.offline.wording import bare, inner, the_title
 
 KIND_QUESTIONS = {
     "chat": "Who have I been talking with lately, and about what?",

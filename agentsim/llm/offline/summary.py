@@ -17,7 +17,8 @@ memories retrieved for it do.
 from __future__ import annotations
 
 from agentsim.contracts import SummaryVars
-from agentsim.llm.offline.common import bare, first_name, join_words, my_name, persona, sentence
+from agentsim.llm.offline.people import first_name, my_name, persona
+from agentsim.llm.offline.wording import bare, join_words, sentence
 
 RANK = {"core": 0, "occupation": 1, "feeling": 2}  # which retrieved memory each aspect quotes
 CUT = 150  # characters kept of each

@@ -43,7 +43,7 @@ from agentsim.contracts import (
 from agentsim.contracts.outputs import SkillCode, SkillVerdict
 from agentsim.errors import UserError
 from agentsim.events import Refined, SkillUsed
-from agentsim.skills.api import API_DOC
+from agentsim.skills.api_doc import API_DOC
 from agentsim.skills.library import Skill, parse_skills
 from agentsim.skills.sandbox import Limits, SandboxResult, run_skill
 from agentsim.skills.snapshot import world_snapshot
