@@ -94,7 +94,6 @@ class Agent:
     route: list[tuple[str, float]] = field(default_factory=list)  # (place, minutes from start)
     route_started: datetime | None = None
     last_seen: set[str] = field(default_factory=set)  # what was perceived last tick
-    told: dict[str, set[int]] = field(default_factory=dict)  # person -> memory ids told/heard
     last_talk: dict[str, datetime] = field(default_factory=dict)
     in_conversation_with: str | None = None
     yesterday: str = ""
@@ -149,7 +148,6 @@ class Agent:
             "route": [[p, m] for p, m in self.route],
             "route_started": self.route_started.isoformat() if self.route_started else None,
             "last_seen": sorted(self.last_seen),
-            "told": {k: sorted(v) for k, v in sorted(self.told.items())},
             "last_talk": {k: v.isoformat() for k, v in sorted(self.last_talk.items())},
             "yesterday": self.yesterday,
             "summary": self.summary,
@@ -179,7 +177,6 @@ class Agent:
                 datetime.fromisoformat(state["route_started"]) if state["route_started"] else None
             ),
             last_seen=set(state["last_seen"]),
-            told={k: set(v) for k, v in state["told"].items()},
             last_talk={k: datetime.fromisoformat(v) for k, v in state["last_talk"].items()},
             yesterday=state["yesterday"],
             summary=state.get("summary", ""),  # checkpoints from before summaries have none
