@@ -811,3 +811,26 @@ def test_interview_answers_in_two_to_four_sentences() -> None:
                                 "memories": MEMORIES[:k]})
         assert 2 <= out["answer"].count(". ") + 1 <= 4
         assert out["memory_ids"]
+
+
+def test_offline_speaker_does_not_tell_someone_a_thought_about_them():
+    """A memory naming the listener, by full or by first name, is not brought up to them."""
+    from agentsim.contracts import CONVERSE_TURN
+
+    about_eddy = {"id": 7, "text": "Eddy has been composing a piece of music for his class",
+                  "kind": "observation", "importance": 5, "about": [], "source": None,
+                  "event": None}
+    said = []
+    for seed in range(40):
+        for turn in range(3):
+            v = CONVERSE_TURN.sample(
+                persona={"name": "Mei Lin"}, other={"name": "Eddy Lin", "activity": "reading"},
+                now="08:00", memories=[about_eddy], turn=turn, max_turns=6, transcript=[],
+                fact=None)
+            said.append(MIND.answer("converse_turn", v, seed)["utterance"])
+    assert said and not [s for s in said if "composing" in s]
+    other = CONVERSE_TURN.sample(
+        persona={"name": "Mei Lin"}, other={"name": "Tom Moreno", "activity": "reading"},
+        now="08:00", memories=[about_eddy], turn=0, max_turns=6, transcript=[], fact=None)
+    assert any("composing" in MIND.answer("converse_turn", other, seed)["utterance"]
+               for seed in range(40))  # to someone else it can be a topic

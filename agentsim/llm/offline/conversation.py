@@ -87,6 +87,13 @@ def _hearsay_event(ev: Mapping[str, Any], who: str, me: str, them: str) -> str:
     return f"{who} told me there's {a_title(title)} at {where} {when}."
 
 
+def _names(text: str, them: str) -> bool:
+    """Whether `text` names `them`, by full or first name: a thought about someone is not
+    told to that someone as news ("I was just thinking that Eddy ..." to Eddy)."""
+    return bool(re.search(rf"\b({re.escape(them)}|{re.escape(first_name(them))})\b", text,
+                          re.IGNORECASE))
+
+
 def _mention(m: Mapping[str, Any], me: str, them: str, later: bool) -> str | None:
     """A retrieved memory put into words for `them`, or None if it is not something I would
     bring up (see the module rules)."""
@@ -103,7 +110,7 @@ def _mention(m: Mapping[str, Any], me: str, them: str, later: bool) -> str | Non
             return None
         found = events_in(said, None, 2000, speaker=who)
         return _hearsay_event(found[0], who, me, them) if found else None
-    if not text or them.lower() in text.lower() or kind in ("plan", "chat"):
+    if not text or _names(text, them) or kind in ("plan", "chat"):
         return None
     if m.get("source") == "relationship":
         return None  # whom I know (a seed memory) is not news to bring up
@@ -170,7 +177,7 @@ def _small_talk(v: ConverseTurnVars, them: str, seed: int, key: tuple) -> str:
         options.append(f"I see you're {_gerund(activity)}. How is that going?")
     for m in v.memories or []:
         text = str(m.get("text", ""))
-        if text and them.lower() not in text.lower() and str(m.get("kind")) not in (
+        if text and not _names(text, them) and str(m.get("kind")) not in (
                 "chat", "plan", "reading") and said_by(text)[0] is None \
                 and m.get("source") != "relationship":
             if first_person(text):
