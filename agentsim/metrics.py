@@ -297,8 +297,9 @@ class Metrics:
 
     def occupancy(self, place: str, start: datetime, end: datetime) -> pd.DataFrame:
         """Who was at `place` (a room, or an area and its rooms) between `start` and `end`:
-        agent, name, arrived (or was there at `start`), left (None if still there at `end`).
-        Only what the log covers counts: a window after its last tick is empty."""
+        agent, name, arrived (or was there at `start`), left (NaT if still there at `end`).
+        Both are datetime columns, so `left - arrived` works. Only what the log covers counts: a
+        window after its last tick is empty."""
         import pandas as pd
 
         places = self.world.places
@@ -326,7 +327,10 @@ class Metrics:
                     out.append({"agent": aid, "name": names.get(aid, aid),
                                 "arrived": max(arrived, start),
                                 "left": left if left is not None and left < end else None})
-        return pd.DataFrame(out, columns=["agent", "name", "arrived", "left"])
+        frame = pd.DataFrame(out, columns=["agent", "name", "arrived", "left"])
+        frame["arrived"] = pd.to_datetime(frame["arrived"])
+        frame["left"] = pd.to_datetime(frame["left"])  # None -> NaT
+        return frame
 
     def llm_usage(self, by: str = "template") -> pd.DataFrame:
         """LLM calls, cached answers, tokens, cost, repairs, re-asks, fallbacks and the model's

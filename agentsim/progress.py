@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -73,9 +74,11 @@ class Progress:
             self.bar.update(self.task, advance=1, now=f"{e.time:%a %H:%M}")
             nxt = self.sim.clock.at(e.tick + 1)
             if nxt.minute < self.sim.world.spec.tick_minutes:
-                self._hour_line(e)
+                self._hour_line(e, nxt.replace(minute=0, second=0, microsecond=0))
 
-    def _hour_line(self, e: TickEnded) -> None:
+    def _hour_line(self, e: TickEnded, hour: datetime) -> None:
+        """The line for the sim-hour that ends at `hour` (stamped with the hour, not with the
+        start of its last tick)."""
         places = self.sim.world.places
         where = Counter(places.name(places.area_of(a.location))
                         for a in self.sim.agents.values() if a.awake)
@@ -89,7 +92,7 @@ class Progress:
             llm += f" ({share_text(calls.model_share)} model" + \
                 (f", {fell} fallbacks)" if fell else ")")
         self.bar.console.print(
-            f"{e.time:%a %H:%M} | {e.awake:2d} awake | {busiest} | "
+            f"{hour:%a %H:%M} | {e.awake:2d} awake | {busiest} | "
             f"{self.hour['conversations']} talks, {self.hour['revised']} plans revised, "
             f"{self.hour['reflections']} insights{llm}"
         )

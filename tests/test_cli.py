@@ -84,6 +84,9 @@ def test_run_interview_inspect(tmp_path):
     r = invoke("run", str(SMALLVILLE), "--headless", "--hours", "2", "--seed", "1",
                "--embedder", "hash", "--out", str(out))
     assert r.exit_code == 0, r.output
+    # the hour lines are stamped with the hours they end at, not their last tick's start
+    assert "Mon 07:00 |" in r.output and "Mon 08:00 |" in r.output
+    assert "06:50 |" not in r.output and "07:50 |" not in r.output
     [run] = run_dirs(out)
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["seed"] == 1 and manifest["ticks"] == 12

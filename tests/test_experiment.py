@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -110,9 +110,12 @@ def test_metrics_on_a_hand_made_log():
     dens = m.density_over_time(every_ticks=1)
     assert dens["density"].is_monotonic_increasing and len(dens) == 3
     came = m.occupancy("cafe", at(5), at(15))
-    assert list(came["agent"]) == ["bob_park"] and came["left"].iloc[0] is None
+    assert list(came["agent"]) == ["bob_park"] and pd.isna(came["left"].iloc[0])
     left = m.occupancy("cafe", at(0), at(30))
     assert left["arrived"].iloc[0] == at(10) and left["left"].iloc[0] == at(20)
+    # datetime columns (NaT for "still there"): durations can be computed
+    stay = (left["left"] - left["arrived"]).iloc[0]
+    assert stay == timedelta(minutes=10) and pd.isna((came["left"] - came["arrived"]).iloc[0])
     assert m.occupancy("cafe", at(25), at(30)).empty
     usage = m.llm_usage()
     assert list(usage["template"]) == ["react", "total"] and usage["calls"].sum() == 6
