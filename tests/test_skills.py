@@ -453,3 +453,15 @@ def test_without_the_wall_seed_skills_run_and_none_are_written(monkeypatch):
     (actions, name), _ctx = _perform(sim, kettle)
     assert asked == ["skill_write"] and name is not None
     sim.close()
+
+
+def test_world_listing_names_the_shared_library_only_when_it_exists(tmp_path):
+    from agentsim.skills.listing import list_skills
+
+    runs = tmp_path / "runs"
+    skills, source = list_skills(str(SMALLVILLE), str(runs))
+    assert skills and source == str(SMALLVILLE)
+    library = runs / "skill_library" / "smallville.jsonl"
+    library.parent.mkdir(parents=True)
+    library.write_text("", encoding="utf-8")
+    assert list_skills(str(SMALLVILLE), str(runs))[1] == f"{SMALLVILLE} (+ {library})"

@@ -40,4 +40,6 @@ def list_skills(target: str, runs: str = "runs") -> tuple[list[Skill], str]:
     if not skills:
         raise UserError("no skills: the world has no skills/ folder and no run learned any",
                         path=world.path)
-    return _order(list(skills.values())), f"{world.path} (+ {shared})"
+    # the library runs learned into is named only when there is one
+    return _order(list(skills.values())), (f"{world.path} (+ {shared})" if shared.exists()
+                                           else str(world.path))
