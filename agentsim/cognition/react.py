@@ -85,8 +85,9 @@ def choose(agent: Agent, new: list[Percept], view: WorldView, relationships,
         rel = relationships.get(agent.name, other.name)
         options.append((-(rec.importance if rec else 0), -(rel["closeness"] if rel else 0.0),
                         0, other.id, rec or p.text, other))
+    seen = {p.text for p in new}  # people seen are weighed above, as people
     for rec in records:
-        if rec.importance < REACT_MIN_IMPORTANCE or rec.text in {p.text for p in new}:
+        if rec.importance < REACT_MIN_IMPORTANCE or rec.text in seen:
             continue
         about = people.get(rec.about[0]) if rec.about else None
         other = about if rec.kind is MemoryKind.chat and _talkable(agent, about, ctx) \
