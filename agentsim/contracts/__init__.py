@@ -23,6 +23,7 @@ cognition and the LLM layer.
     skills     skill_choose, skill_write, skill_fix, skill_verify, curriculum
     evaluation judge_rank (agentsim evaluate)
     knowing    knows_about (diffusion and density by interview, agentsim.metrics)
+    group      group_turn, debate_answer, answer_judge (group conversations, protocols)
     outputs    the answer models;  shapes  the nested variable shapes;  samples  example data
 """
 
@@ -30,6 +31,17 @@ from __future__ import annotations
 
 from agentsim.contracts.contract import CONTRACTS, DEFAULT_BUDGET, Asker, Contract, Vars, ask
 from agentsim.contracts.evaluation import JUDGE_RANK, JudgeRankVars
+from agentsim.contracts.group import (
+    ANSWER_JUDGE,
+    DEBATE_ANSWER,
+    GROUP_TURN,
+    AnswerJudgeVars,
+    DebateAnswer,
+    DebateAnswerVars,
+    GroupTurn,
+    GroupTurnVars,
+    Verdict,
+)
 from agentsim.contracts.knowing import KNOWS_ABOUT, KnowsAboutVars, KnowsAnswer
 from agentsim.contracts.memory import (
     IMPORTANCE,
@@ -82,6 +94,8 @@ from agentsim.contracts.social import (
 from agentsim.contracts.summary import SUMMARY, SummaryStatement, SummaryVars
 
 __all__ = [
+    "ANSWER_JUDGE", "DEBATE_ANSWER", "GROUP_TURN", "AnswerJudgeVars", "DebateAnswer",
+    "DebateAnswerVars", "GroupTurn", "GroupTurnVars", "Verdict",
     "CONTRACTS", "CONVERSATION_MEMORY", "CONVERSE_TURN", "CURRICULUM", "DAY_PLAN",
     "DECOMPOSE", "DEFAULT_BUDGET", "DIALOGUE_CRITIQUE", "DIALOGUE_REFINE", "IMPORTANCE",
     "INTERVIEW", "JUDGE_RANK",

@@ -19,6 +19,7 @@ whose variables do not fit the contract fails here, loudly. One module per cogni
     knowing        knows_about: yes exactly when a memory given names the topic
     skills         skill_choose, skill_write, skill_fix, skill_verify, curriculum
     judge          judge_rank (agentsim evaluate): by a stated rule, not a judgement
+    debate         group_turn, debate_answer, answer_judge (protocols): scripted, stated
 
 There is no global randomness: every "coin" is a stable blake2b hash of the run seed and the
 identifying parts of the decision (see `coins.coin`), so the same request always gets the
@@ -38,6 +39,7 @@ from agentsim.contracts import CONTRACTS, Vars
 from agentsim.llm.base import Completion, Prompt
 from agentsim.llm.offline.conversation import conversation_memory, converse_turn
 from agentsim.llm.offline.critique import plan_critique, plan_refine
+from agentsim.llm.offline.debate import answer_judge, debate_answer, group_turn
 from agentsim.llm.offline.decompose import decompose
 from agentsim.llm.offline.dialogue import dialogue_critique, dialogue_refine
 from agentsim.llm.offline.importance import importance
@@ -82,6 +84,10 @@ ANSWERERS: dict[str, Answerer] = {
     "skill_verify": skill_verify,
     "curriculum": curriculum,
     "judge_rank": judge_rank,  # agentsim.evaluate: a rule baseline, see offline.judge
+    # group conversations and protocols (agentsim.protocols): scripted, see offline.debate
+    "group_turn": group_turn,
+    "debate_answer": debate_answer,
+    "answer_judge": answer_judge,
 }
 
 
