@@ -318,6 +318,17 @@ REALISTIC: dict[str, dict[str, Any]] = {
         "cites": None}, "feedback": {"score": 0.2, "satisfied": False, "issues": ["checks"],
                                      "critique": "it repeats something already said; memory "
                                                  "99 is not one of the memories given"}}]},
+    "group_turn": {"persona": ISABELLA, "now": "Monday 10:00", "topic": "the party",
+                   "participants": ["Isabella Rodriguez", "Tom Moreno", "Maria Lopez"],
+                   "role": "participant",
+                   "heard": [{"speaker": "Tom Moreno", "text": "Who brings the cake?"}],
+                   "memories": ["I am planning a party at Hobbs Cafe"]},
+    "debate_answer": {"persona": ISABELLA, "question": "What is 17 * 3?", "round": 1,
+                      "previous": "41", "others": [
+                          {"speaker": "Tom Moreno", "text": "51 -- seventeen threes"},
+                          {"speaker": "Maria Lopez", "text": "51 -- I multiplied"}]},
+    "answer_judge": {"question": "What is the capital of Australia?",
+                     "reference": "Canberra", "answer": "the Canberra"},
 }
 
 
