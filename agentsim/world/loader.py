@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from agentsim.errors import UserError
 from agentsim.world.places import PlaceGraph
+from agentsim.world.protocol_section import find_protocol
 from agentsim.world.schema import PersonaSpec, PlaceKind, PlaceSpec, WorldSpec
 
 M = TypeVar("M", bound=BaseModel)
@@ -56,6 +57,8 @@ class WorldDef:
     personas: dict[str, PersonaSpec]  # by agent id (the file stem), sorted
     places: PlaceGraph
     documents: dict[str, Path] = field(default_factory=dict)  # "knowledge/x.md" -> file, sorted
+    # the `protocol:` section's options, checked by its protocol's `Options` (None: no protocol)
+    protocol: Any = None
 
     def persona_by_name(self, name: str) -> PersonaSpec | None:
         """The persona with this name (exact match first, then ignoring case), or None."""
@@ -129,7 +132,8 @@ def _checked(root: Path, spec: WorldSpec, personas: dict[str, PersonaSpec],
     _check_personas(personas, files, places)
     documents = _documents(root)
     _check_documents(spec, documents, wfile)
-    return WorldDef(root, spec, dict(sorted(personas.items())), places, documents)
+    protocol = _check_protocol(spec, root, personas) if spec.protocol is not None else None
+    return WorldDef(root, spec, dict(sorted(personas.items())), places, documents, protocol)
 
 
 def _check_world(spec: WorldSpec, wfile: Path) -> None:
@@ -277,6 +281,33 @@ def _check_documents(spec: WorldSpec, documents: dict[str, Path], wfile: Path) -
         check(p.documents, loc)
         for j, o in enumerate(p.objects):
             check(o.documents, f"{loc}.objects[{j}]")
+
+
+# -- protocol: ---------------------------------------------------------------------------------
+
+
+def _check_protocol(spec: WorldSpec, root: Path, personas: dict[str, PersonaSpec]) -> Any:
+    """The `protocol:` section's options, validated by the protocol it names (its `Options`
+    model, then its `check` of what depends on the world folder: files, agent names)."""
+    wfile, section = root / "world.yaml", spec.protocol
+    assert section is not None
+    try:
+        cls = find_protocol(section.name)
+    except LookupError as e:
+        raise UserError(str(e.args[0]), path=wfile, field="protocol.name") from None
+    except (ImportError, AttributeError) as e:
+        raise UserError(f"protocol {section.name!r} does not load: {e}", path=wfile,
+                        field="protocol.name") from None
+    try:
+        options = cls.Options.model_validate(section.options())
+    except ValidationError as e:
+        err = e.errors()[0]
+        more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
+        raise UserError(f"{_message(err)}{more}", path=wfile,
+                        field=f"protocol.{_loc(err['loc'])}") from None
+    for where, problem in cls.check(options, root, [p.name for p in personas.values()]):
+        raise UserError(problem, path=wfile, field=f"protocol.{where}")
+    return options
 
 
 # -- agents/*.yaml --------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from agentsim.world.protocol_section import ProtocolSection
+
 _ID = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
 
@@ -96,6 +98,8 @@ class WorldSpec(Strict):
     retrieval_weights: tuple[float, float, float] = Field(
         (1.0, 1.0, 1.0), description="recency, importance, relevance"
     )
+    # the world's rules of interaction (a debate, a meeting), a plug-in: see protocol_section
+    protocol: ProtocolSection | None = None
 
     @field_validator("places")
     @classmethod
