@@ -33,6 +33,7 @@ from agentsim.events import Event, EventBus, RunStopped, SkillLearned, TickEnded
 from agentsim.llm.base import LLM
 from agentsim.memory.record import MemoryKind
 from agentsim.memory.stream import MemoryStream
+from agentsim.protocols.base import Stage, load, protocol_seed
 from agentsim.resolve import resolve, world_view
 from agentsim.streams import Streams, streams
 from agentsim.world.clock import SimClock
@@ -94,6 +95,8 @@ class Engine:
             )
             for aid, p in world.personas.items()
         }
+        # the world's rules of interaction (`protocol:` in world.yaml), if it declares them
+        self.protocol = load(world)
         self.stopped: str | None = None
         self.mid_tick = False  # a tick has begun and not ended: the state is not checkpointable
         self.halted = False  # stopped mid-tick because the LLM is gone
@@ -108,7 +111,7 @@ class Engine:
         if not self._seeded:
             await self._seed_memories()
         view = self.world_view()
-        agents = [self.agents[a] for a in sorted(self.agents)]
+        agents = [self.agents[a] for a in sorted(self.agents) if self.agents_step]
         ctxs = [self._context() for _ in agents]
         intents: list[Intent] = await _all(
             *(step(a, view, self.relationships, c) for a, c in zip(agents, ctxs, strict=True))
@@ -124,7 +127,9 @@ class Engine:
                      for (a, b), c in zip(done.pairs, talks, strict=True)))
         for c in talks:
             self._publish(c.events)
-        awake = sum(a.awake for a in agents)
+        if self.protocol is not None:
+            await self._protocol_tick()
+        awake = sum(a.awake for a in self.agents.values())
         ended = TickEnded(tick=self.clock.tick, time=self.clock.now, awake=awake,
                           conversations=len(done.pairs))
         self.clock.advance()
@@ -142,6 +147,31 @@ class Engine:
         self.halted = True
         self.stopped = reason
         self._publish([RunStopped(tick=self.clock.tick, time=self.clock.now, reason=reason)])
+
+    @property
+    def agents_step(self) -> bool:
+        """Whether the agents live their day each tick (a protocol may say they do not)."""
+        return self.protocol is None or self.protocol.agents_step
+
+    async def _protocol_tick(self) -> None:
+        """The world's protocol takes its turn after the agents' (`agentsim.protocols`): its
+        contexts' events are published in the order it asked for them, then its measures."""
+        assert self.protocol is not None
+        if self.protocol.finished:
+            return
+        ctxs: list[Context] = []
+
+        def context() -> Context:
+            ctxs.append(self._context())
+            return ctxs[-1]
+
+        stage = Stage(agents={a: self.agents[a] for a in sorted(self.agents)}, context=context,
+                      tick=self.clock.tick, now=self.clock.now,
+                      seed=protocol_seed(self.seed, self.protocol.name), events=[])
+        await self.protocol.tick(stage)
+        for c in ctxs:
+            self._publish(c.events)
+        self._publish(stage.events)
 
     # -- reading the world ------------------------------------------------------------------
     def agent(self, name_or_id: str) -> Agent:
@@ -169,6 +199,8 @@ class Engine:
         }
         if self.skills is not None:
             state["skills"] = self.skills.get_state()
+        if self.protocol is not None:
+            state["protocol"] = self.protocol.get_state()
         # the LLM client's spend, so a resumed run keeps its budget
         state["llm"] = self.llm.get_state()
         arrays: dict[str, Any] = {}
@@ -189,6 +221,8 @@ class Engine:
             self.skills.set_state(state["skills"])
         if "llm" in state:
             self.llm.set_state(state["llm"])
+        if "protocol" in state and self.protocol is not None:
+            self.protocol.set_state(state["protocol"])
         for aid, s in state["agents"].items():
             prefix = f"{aid}/"
             arr = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}

@@ -177,6 +177,15 @@ class WorldEvent(Event):
     text: str
 
 
+class Measured(Event):
+    """A protocol's measure of what the agents did (a debater's answer and whether the judge
+    found it right, ...): `values` is one row of the run's measures table (`measures.csv`)."""
+
+    type: Literal["measured"] = "measured"
+    protocol: str
+    values: dict[str, Any]
+
+
 class TickEnded(Event):
     type: Literal["tick_ended"] = "tick_ended"
     awake: int
@@ -206,6 +215,7 @@ AnyEvent = Annotated[
     | SkillLearned
     | Whispered
     | WorldEvent
+    | Measured
     | TickEnded
     | RunStopped,
     Field(discriminator="type"),

@@ -183,13 +183,23 @@ class Simulation(Engine):
                 self.bus.subscribe(self.events.append)
                 self.bus.subscribe(run_dir.append)
                 self.bus.subscribe(checkpointer)
+                self._watch_measures(run_dir)
                 self._publish([RunResumed(tick=self.clock.tick, time=self.clock.now,
                                           from_tick=self.clock.tick)])
                 return
         self.bus.subscribe(run_dir.append)
         self.bus.subscribe(checkpointer)
+        self._watch_measures(run_dir)
         self._publish([RunStarted(tick=0, time=self.clock.now, world=self.world.spec.name,
                                   seed=self.seed, agents=sorted(self.agents))])
+
+    def _watch_measures(self, run_dir: RunDir) -> None:
+        """A world with a protocol keeps its measures in the run directory as it goes
+        (measures.csv, measures.json: `agentsim.protocols.measures`)."""
+        if self.protocol is not None:
+            from agentsim.protocols.measures import MeasuresWriter
+
+            self.bus.subscribe(MeasuresWriter(run_dir.path, self.protocol, self.events))
 
     def checkpoint(self) -> None:
         """Save the state now (refused, silently, for a half-stepped world)."""

@@ -28,6 +28,7 @@ from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context
 from agentsim.cognition.memorize import Experience, memorize, recall
 from agentsim.contracts import GROUP_TURN, GroupTurnVars
+from agentsim.events import Conversation, Utterance
 from agentsim.memory.record import MemoryKind
 from agentsim.streams import derive
 
@@ -96,7 +97,9 @@ class GroupTalk:
     async def advance(self, agents: Mapping[str, Agent], ctx: Context, turns: int,
                       speaker: Speaker | None = None) -> list[dict[str, Any]]:
         """Speak up to `turns` turns (fewer if the talk ends); every member remembers what was
-        said. Returns the lines spoken now, {speaker, name, text, round}."""
+        said. The lines spoken are logged as one `Conversation` event (participants and speakers
+        by agent id, as in a conversation of two). Returns the lines spoken now,
+        {speaker (id), name, text, round}."""
         speak = speaker or group_turn
         self.names.update({m: agents[m].name for m in self.members})
         spoken: list[dict[str, Any]] = []
@@ -107,6 +110,10 @@ class GroupTalk:
             self.said.append(line)
             spoken.append(line)
             self.position += 1
+        if spoken:  # the log (and the TUI) shows what the group said this tick
+            ctx.emit(Conversation, participants=list(self.members), place=self.place,
+                     turns=[Utterance(speaker=s["speaker"], text=s["text"])
+                            for s in spoken])
         await asyncio.gather(*(_remember(agents[m], spoken, ctx) for m in self.members))
         return spoken
 

@@ -20,6 +20,8 @@ from agentsim.contracts.shapes import Line, Persona
 
 # speaker, text: one thing said in the group, as a listener heard it
 Heard = Line
+# between a debater's answer and its reasoning, as the debate reports it to the others
+SEPARATOR = " -- "
 
 
 class GroupTurnVars(Vars):

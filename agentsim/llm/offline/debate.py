@@ -24,6 +24,7 @@ import re
 from collections import Counter
 
 from agentsim.contracts.group import (
+    SEPARATOR,
     AnswerJudgeVars,
     DebateAnswerVars,
     GroupTurnVars,
@@ -31,7 +32,6 @@ from agentsim.contracts.group import (
 )
 from agentsim.llm.offline.coins import coin, pick
 
-SEPARATOR = " -- "  # between an answer and its reasoning, as the debate protocol reports them
 _EXPR = re.compile(r"[\d(][\d\s+\-*/x×÷().]*[\d)]")
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
         ast.Div: operator.truediv}
