@@ -294,6 +294,15 @@ def write_report(path: str | Path, *, agent: str | None = None, about: list[str]
                  "No scheduled event has started yet within this run.\n"),
                 ("Skills", _skills_md(m)),
                 ("LLM usage", _usage_md(m, path))]
+    if world.spec.protocol is not None:  # a protocol's measures: a table and their figure
+        from agentsim.protocols import find_protocol
+        from agentsim.protocols.measures import report_section
+
+        measured = report_section(m.event_list, find_protocol(world.spec.protocol.name),
+                                  folder)
+        if measured is not None:
+            sections.insert(1, (f"Measures ({world.spec.protocol.name})", measured[0]))
+            figures[:0] = measured[1]
     title = f"agentsim report: {Path(path).name}"
     if as_html:
         return _write_html(folder, title, sections, figures)

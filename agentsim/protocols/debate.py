@@ -63,8 +63,13 @@ def read_questions(path: Path) -> list[Question]:
     first problem."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as e:
-        raise ValueError(f"cannot read {path.name}: {e}") from None
+    except OSError as e:
+        raise ValueError(f"cannot read {path.name} ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ValueError(f"{path.name}: YAML syntax error{where}: "
+                         f"{getattr(e, 'problem', None) or 'invalid YAML'}") from None
     if not isinstance(data, list) or not data:
         raise ValueError(f"{path.name} must be a non-empty list of questions")
     out: list[Question] = []
@@ -182,7 +187,7 @@ class Debate(Protocol):
         group = {k: sum(v) / len(v) for k, v in sorted(majority_by_round.items())}
         last = max(group) if group else None
         return {"questions": len(majority_by_round.get(0, [])),
-                "accuracy_by_round": single, "majority_accuracy_by_round": group,
+                "one_agent_accuracy_by_round": single, "majority_accuracy_by_round": group,
                 "single_agent": single.get(0), "debate": group[last] if last is not None
                 else None}
 

@@ -59,3 +59,58 @@ class MeasuresWriter:
         elif isinstance(e, TickEnded | RunStopped) and self.dirty:
             write_measures(self.folder, self.protocol, self.rows)
             self.dirty = False
+
+
+def report_section(events: Iterable[Event], protocol: Any,
+                   folder: Path) -> tuple[str, list[tuple[str, Path]]] | None:
+    """The report's view of the measures: a Markdown table of the summary (scalars, then
+    every `*_by_round` series as a column by round) and a figure of those series; None when
+    the run measured nothing."""
+    rows = measured_rows(events)
+    if not rows:
+        return None
+    s = summary(protocol, rows)
+    series = {k.removesuffix("_by_round").replace("_", " "): v for k, v in s.items()
+              if k.endswith("_by_round") and isinstance(v, dict) and v}
+    scalars = {k: v for k, v in s.items() if not isinstance(v, dict | list)}
+    lines = ["| measure | value |", "|---|---|"]
+    lines += [f"| {k.replace('_', ' ')} | {_fmt(v)} |" for k, v in scalars.items()]
+    body = "\n".join(lines) + "\n"
+    if series:
+        rounds = sorted({int(r) for v in series.values() for r in v})
+        head = "| round | " + " | ".join(series) + " |"
+        table = [head, "|" + "---|" * (len(series) + 1)]
+        table += ["| " + " | ".join([str(r), *(_fmt(v.get(r, v.get(str(r))))
+                                          for v in series.values())]) + " |" for r in rounds]
+        body += "\n" + "\n".join(table) + "\n"
+    figures: list[tuple[str, Path]] = []
+    if series:
+        figures.append(("Measures by round", _figure(series, folder / "measures.png")))
+    return body, figures
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.2f}" if isinstance(v, float) else ("" if v is None else str(v))
+
+
+def _figure(series: dict[str, dict[Any, float]], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for label, values in series.items():
+        xs = sorted(int(k) for k in values)
+        ax.plot(xs, [values.get(x, values.get(str(x))) for x in xs], marker="o", label=label)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("round")
+    ax.set_ylim(-0.05, 1.05)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
