@@ -168,7 +168,7 @@ def test_a_plug_in_from_an_installed_package_is_discovered_and_runs(tmp_path, re
     heard = [r.text for r in sim.agents["ada_okafor"].memory.records({MemoryKind.observation})]
     assert any(t.startswith('Ben Larsen said to the group: "') for t in heard)
     assert any(t.startswith('I said to the group: "') for t in heard)
-    with pytest.raises(UserError, match="protocol.turns_per_tick"):
+    with pytest.raises(UserError, match=r"protocol\.turns_per_tick"):
         load_world(world_with(tmp_path / "bad", {"name": "relay", "topic": "x",
                                                   "turns_per_tick": "two"}))
 

@@ -37,7 +37,7 @@ def test_a_debate_run_writes_its_measures(tmp_path):
     sim.run(ticks=6)  # two questions, three rounds each
     sim.close()
     folder = sim.run_dir.path
-    rows = list(csv.DictReader(open(folder / "measures.csv", encoding="utf-8")))
+    rows = list(csv.DictReader((folder / "measures.csv").read_text().splitlines()))
     answers = [r for r in rows if r["kind"] == "answer"]
     assert len(answers) == 2 * 3 * 4  # questions x rounds x debaters
     assert {r["question"] for r in rows} == {"q01", "q02"}
