@@ -69,6 +69,7 @@ def validate(world: str) -> None:
         f"{w.path}: ok: {w.spec.name}, {len(w.personas)} agents, {len(w.places.ids())} places, "
         f"{len(w.documents)} documents, {len(skills)} skills, "
         f"tick {w.spec.tick_minutes} min, starts {w.spec.start:%Y-%m-%d %H:%M}"
+        + (f", protocol {w.spec.protocol.name}" if w.spec.protocol else "")
     )
 
 

@@ -112,3 +112,30 @@ def test_resuming_a_debate_mid_question_matches_an_uninterrupted_run(tmp_path):
         e.values for e in whole.events if isinstance(e, Measured)]
     assert (rd.path / "measures.csv").read_text() == (
         whole.run_dir.path / "measures.csv").read_text()
+
+
+def test_the_llm_judge_is_asked_when_the_world_says_so(tmp_path):
+    import yaml
+
+    folder = tmp_path / "w"
+    shutil.copytree(DEBATE, folder)
+    spec = yaml.safe_load((folder / "world.yaml").read_text())
+    spec["protocol"].update(judge="llm", limit=1)
+    (folder / "world.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    sim = Simulation.load(str(folder), seed=0, embedder="hash")
+    sim.run(ticks=4)  # one question: three rounds, then the protocol is done
+    assert sim.protocol.finished
+    rows = [e.values for e in sim.events if isinstance(e, Measured)]
+    assert len(rows) == 3 * (4 + 1)  # rounds x (answers + the majority)
+    assert sim.llm.usage.summary()["by_template"]["answer_judge"]["calls"] == len(rows)
+    # on the offline mind the LLM judge's rule is the normalised match
+    assert all(r["correct"] == (r.get("answer", r.get("majority")) == "391") for r in rows)
+
+
+def test_validate_names_the_protocol(tmp_path):
+    from click.testing import CliRunner
+
+    from agentsim.cli import main
+
+    out = CliRunner().invoke(main, ["validate", str(DEBATE)])
+    assert out.exit_code == 0 and out.output.strip().endswith(", protocol debate")
