@@ -108,6 +108,7 @@ class Engine:
         """Advance the world by one tick. Its last event, TickEnded, is published once the
         clock has moved on and the world is whole again (what a checkpoint may save)."""
         self.mid_tick = True
+        first = len(self.events)  # what happens this tick, for the protocol to see
         if not self._seeded:
             await self._seed_memories()
         view = self.world_view()
@@ -128,7 +129,7 @@ class Engine:
         for c in talks:
             self._publish(c.events)
         if self.protocol is not None:
-            await self._protocol_tick()
+            await self._protocol_tick(self.events[first:])
         awake = sum(a.awake for a in self.agents.values())
         ended = TickEnded(tick=self.clock.tick, time=self.clock.now, awake=awake,
                           conversations=len(done.pairs))
@@ -153,7 +154,7 @@ class Engine:
         """Whether the agents live their day each tick (a protocol may say they do not)."""
         return self.protocol is None or self.protocol.agents_step
 
-    async def _protocol_tick(self) -> None:
+    async def _protocol_tick(self, happened: list[Event]) -> None:
         """The world's protocol takes its turn after the agents' (`agentsim.protocols`): its
         contexts' events are published in the order it asked for them, then its measures."""
         assert self.protocol is not None
@@ -167,7 +168,8 @@ class Engine:
 
         stage = Stage(agents={a: self.agents[a] for a in sorted(self.agents)}, context=context,
                       tick=self.clock.tick, now=self.clock.now,
-                      seed=protocol_seed(self.seed, self.protocol.name), events=[])
+                      seed=protocol_seed(self.seed, self.protocol.name), events=[],
+                      objects=self.objects, happened=happened)
         await self.protocol.tick(stage)
         for c in ctxs:
             self._publish(c.events)

@@ -177,6 +177,22 @@ class WorldEvent(Event):
     text: str
 
 
+class GameMasterDecided(Event):
+    """The game master decided what an action caused (no rule of the world could): its
+    narration, and the object change it asked for, `applied` when the world allowed it (an
+    `object_changed` event follows)."""
+
+    type: Literal["game_master_decided"] = "game_master_decided"
+    agent: str
+    activity: str
+    place: str
+    outcome: str
+    object: str | None = None
+    state: str | None = None
+    applied: bool = False
+    why_not: str | None = None  # why a change asked for was not applied
+
+
 class Measured(Event):
     """A protocol's measure of what the agents did (a debater's answer and whether the judge
     found it right, ...): `values` is one row of the run's measures table (`measures.csv`)."""
@@ -216,6 +232,7 @@ AnyEvent = Annotated[
     | Whispered
     | WorldEvent
     | Measured
+    | GameMasterDecided
     | TickEnded
     | RunStopped,
     Field(discriminator="type"),

@@ -327,6 +327,11 @@ REALISTIC: dict[str, dict[str, Any]] = {
                       "previous": "41", "others": [
                           {"speaker": "Tom Moreno", "text": "51 -- seventeen threes"},
                           {"speaker": "Maria Lopez", "text": "51 -- I multiplied"}]},
+    "game_master": {"world": "Smallville", "now": "Monday 10:00",
+                    "place_name": "Hobbs Cafe", "actor": "Isabella Rodriguez",
+                    "activity": "decorating the cafe", "objects": [
+                        {"id": "cafe_piano", "name": "piano", "state": "idle",
+                         "states": ["idle", "being played"]}], "recent": []},
     "answer_judge": {"question": "What is the capital of Australia?",
                      "reference": "Canberra", "answer": "the Canberra"},
 }

@@ -24,6 +24,7 @@ cognition and the LLM layer.
     evaluation judge_rank (agentsim evaluate)
     knowing    knows_about (diffusion and density by interview, agentsim.metrics)
     group      group_turn, debate_answer, answer_judge (group conversations, protocols)
+    game_master  game_master (what an action causes when no rule says)
     outputs    the answer models;  shapes  the nested variable shapes;  samples  example data
 """
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 from agentsim.contracts.contract import CONTRACTS, DEFAULT_BUDGET, Asker, Contract, Vars, ask
 from agentsim.contracts.evaluation import JUDGE_RANK, JudgeRankVars
+from agentsim.contracts.game_master import GAME_MASTER, GameMasterDecision, GameMasterVars
 from agentsim.contracts.group import (
     ANSWER_JUDGE,
     DEBATE_ANSWER,
@@ -97,14 +99,16 @@ __all__ = [
     "ANSWER_JUDGE",
     "CONTRACTS", "CONVERSATION_MEMORY", "CONVERSE_TURN", "CURRICULUM", "DAY_PLAN",
     "DEBATE_ANSWER",
-    "DECOMPOSE", "DEFAULT_BUDGET", "DIALOGUE_CRITIQUE", "DIALOGUE_REFINE", "GROUP_TURN",
+    "DECOMPOSE", "DEFAULT_BUDGET", "DIALOGUE_CRITIQUE", "DIALOGUE_REFINE", "GAME_MASTER",
+    "GROUP_TURN",
     "IMPORTANCE", "INTERVIEW", "JUDGE_RANK",
     "KNOWS_ABOUT",
     "PLAN_CRITIQUE", "PLAN_REFINE", "REACT", "REFLECT_INSIGHTS",
     "REFLECT_QUESTIONS", "REPLAN", "SKILL_CHOOSE", "SKILL_FIX", "SKILL_VERIFY", "SKILL_WRITE",
     "SUMMARY", "AnswerJudgeVars", "Asker", "Contract", "ConversationMemoryVars",
     "ConverseTurnVars", "CurriculumVars", "DayPlanVars", "DebateAnswer", "DebateAnswerVars",
-    "DecomposeVars", "DialogueCritiqueVars", "DialogueRefineVars",
+    "DecomposeVars", "DialogueCritiqueVars", "DialogueRefineVars", "GameMasterDecision",
+    "GameMasterVars",
     "GroupTurn", "GroupTurnVars", "ImportanceVars", "InterviewVars", "JudgeRankVars",
     "KnowsAboutVars", "KnowsAnswer",
     "PlanCritiqueVars", "PlanFrameVars",

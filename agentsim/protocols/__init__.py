@@ -3,6 +3,7 @@
     base       Protocol (the plug-in's base), Options, Stage (what a tick gives it), load
     debate     Debate: multi-agent debate over a question set with an answer key (Du et al.)
     meeting    Meeting: one group conversation about a topic, by a turn-taking rule
+    game_master  GameMaster: an LLM decides what an action causes when no rule can
     judge      the debate's answer checker (exact, normalised, or an LLM judge)
     measures   the run directory's measures.csv and measures.json
 

@@ -19,8 +19,8 @@ did (and the world's answer key, which no agent is shown), never pushed by a pro
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -54,6 +54,10 @@ class Stage:
     now: datetime
     seed: int  # derived from the run's seed for this protocol: its draws move no other stream
     events: list[Event]
+    # the world's objects and their states (the engine's own, live: a change is a change), and
+    # what has happened so far this tick, in order
+    objects: dict[str, str] = field(default_factory=dict)
+    happened: Sequence[Event] = ()
 
     def measure(self, protocol: str, **values: Any) -> None:
         """Record one row of the protocol's measures."""

@@ -20,6 +20,7 @@ whose variables do not fit the contract fails here, loudly. One module per cogni
     skills         skill_choose, skill_write, skill_fix, skill_verify, curriculum
     judge          judge_rank (agentsim evaluate): by a stated rule, not a judgement
     debate         group_turn, debate_answer, answer_judge (protocols): scripted, stated
+    game_master    game_master: a narrator that changes nothing
 
 There is no global randomness: every "coin" is a stable blake2b hash of the run seed and the
 identifying parts of the decision (see `coins.coin`), so the same request always gets the
@@ -42,6 +43,7 @@ from agentsim.llm.offline.critique import plan_critique, plan_refine
 from agentsim.llm.offline.debate import answer_judge, debate_answer, group_turn
 from agentsim.llm.offline.decompose import decompose
 from agentsim.llm.offline.dialogue import dialogue_critique, dialogue_refine
+from agentsim.llm.offline.game_master import game_master
 from agentsim.llm.offline.importance import importance
 from agentsim.llm.offline.interview import interview
 from agentsim.llm.offline.judge import judge_rank
@@ -88,6 +90,7 @@ ANSWERERS: dict[str, Answerer] = {
     "group_turn": group_turn,
     "debate_answer": debate_answer,
     "answer_judge": answer_judge,
+    "game_master": game_master,  # narrates only: changes nothing (offline.game_master)
 }
 
 
