@@ -100,3 +100,24 @@ def test_on_the_offline_mind_the_game_master_only_narrates_and_replays(tmp_path)
     assert decided[0].outcome.endswith("Nothing else in the world changes.")
     assert not any(isinstance(e, ObjectChanged) and e.object == "whiteboard"
                    for e in sim.events)
+
+
+def test_a_replay_gives_the_game_masters_decisions_back_without_a_call(tmp_path):
+    import json
+
+    from agentsim.cli_run import run_cli
+    from agentsim.options import RunOptions
+    from agentsim.rundir import run_dirs
+
+    folder = world(tmp_path)
+    assert run_cli(RunOptions(world=str(folder), seed=2, embedder="hash", ticks=3,
+                              out=str(tmp_path / "orig"))) == 0
+    [original] = run_dirs(tmp_path / "orig")
+    assert run_cli(RunOptions(replay=str(original), out=str(tmp_path / "replay"))) == 0
+    [rerun] = run_dirs(tmp_path / "replay")
+    log = (original / "events.jsonl").read_bytes()
+    assert b'"game_master_decided"' in log
+    assert (rerun / "events.jsonl").read_bytes() == log
+    usage = json.loads((rerun / "manifest.json").read_text())["llm_usage"]["total"]
+    assert usage["calls"] == 0
+    assert (rerun / "measures.csv").read_text() == (original / "measures.csv").read_text()
