@@ -332,6 +332,12 @@ REALISTIC: dict[str, dict[str, Any]] = {
                     "activity": "decorating the cafe", "objects": [
                         {"id": "cafe_piano", "name": "piano", "state": "idle",
                          "states": ["idle", "being played"]}], "recent": []},
+    "teach_turn": {"persona": ISABELLA, "now": "Monday 10:00", "topic": "why things fall",
+                   "students": ["Tom Moreno"],
+                   "heard": [{"speaker": "Tom Moreno", "text": "Heavy things fall faster."}],
+                   "passages": [{"id": "knowledge/f.md#1", "document": "knowledge/f.md",
+                                 "title": "Falling", "score": 0.7,
+                                 "text": "Without air, all things fall at the same rate."}]},
     "answer_judge": {"question": "What is the capital of Australia?",
                      "reference": "Canberra", "answer": "the Canberra"},
 }

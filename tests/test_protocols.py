@@ -43,7 +43,7 @@ def world_with(tmp_path: Path, protocol: dict | None) -> Path:
 
 
 @pytest.mark.parametrize(("protocol", "field", "message"), [
-    ({"name": "debat"}, "protocol.name", "no protocol 'debat' (known: debate, meeting"),
+    ({"name": "debat"}, "protocol.name", "no protocol 'debat' (known: classroom, debate"),
     ({"name": "debate", "rounds": -1}, "protocol.rounds", "greater than or equal to 0"),
     ({"name": "debate", "roundz": 2}, "protocol.roundz", "unknown field"),
     ({"name": "debate", "judge": "vibes"}, "protocol.judge", "'exact', 'normalised' or 'llm'"),

@@ -25,11 +25,13 @@ cognition and the LLM layer.
     knowing    knows_about (diffusion and density by interview, agentsim.metrics)
     group      group_turn, debate_answer, answer_judge (group conversations, protocols)
     game_master  game_master (what an action causes when no rule says)
+    classroom  teach_turn (a teacher's turn, from the lesson's sources)
     outputs    the answer models;  shapes  the nested variable shapes;  samples  example data
 """
 
 from __future__ import annotations
 
+from agentsim.contracts.classroom import TEACH_TURN, TeachTurnVars
 from agentsim.contracts.contract import CONTRACTS, DEFAULT_BUDGET, Asker, Contract, Vars, ask
 from agentsim.contracts.evaluation import JUDGE_RANK, JudgeRankVars
 from agentsim.contracts.game_master import GAME_MASTER, GameMasterDecision, GameMasterVars
@@ -105,7 +107,7 @@ __all__ = [
     "KNOWS_ABOUT",
     "PLAN_CRITIQUE", "PLAN_REFINE", "REACT", "REFLECT_INSIGHTS",
     "REFLECT_QUESTIONS", "REPLAN", "SKILL_CHOOSE", "SKILL_FIX", "SKILL_VERIFY", "SKILL_WRITE",
-    "SUMMARY", "AnswerJudgeVars", "Asker", "Contract", "ConversationMemoryVars",
+    "SUMMARY", "TEACH_TURN", "AnswerJudgeVars", "Asker", "Contract", "ConversationMemoryVars",
     "ConverseTurnVars", "CurriculumVars", "DayPlanVars", "DebateAnswer", "DebateAnswerVars",
     "DecomposeVars", "DialogueCritiqueVars", "DialogueRefineVars", "GameMasterDecision",
     "GameMasterVars",
@@ -115,5 +117,5 @@ __all__ = [
     "PlanRefineVars",
     "ReactVars", "ReflectInsightsVars", "ReflectQuestionsVars", "ReplanVars", "SkillBaseVars",
     "SkillChooseVars", "SkillFixVars", "SkillVerifyVars", "SkillWriteVars", "SummaryStatement",
-    "SummaryVars", "Vars", "Verdict", "ask",
+    "SummaryVars", "TeachTurnVars", "Vars", "Verdict", "ask",
 ]

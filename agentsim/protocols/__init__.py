@@ -1,6 +1,8 @@
 """Protocols: a world's rules of interaction, declared in its world.yaml and run by plug-ins.
 
     base       Protocol (the plug-in's base), Options, Stage (what a tick gives it), load
+    classroom  Classroom: a lesson by a teacher from knowledge/, a quiz by interview before
+               and after
     debate     Debate: multi-agent debate over a question set with an answer key (Du et al.)
     meeting    Meeting: one group conversation about a topic, by a turn-taking rule
     game_master  GameMaster: an LLM decides what an action causes when no rule can

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 GROUP = "agentsim.protocols"
 BUILT_IN: dict[str, str] = {
+    "classroom": "agentsim.protocols.classroom:Classroom",
     "debate": "agentsim.protocols.debate:Debate",
     "game_master": "agentsim.protocols.game_master:GameMaster",
     "meeting": "agentsim.protocols.meeting:Meeting",

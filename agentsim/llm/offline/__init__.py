@@ -21,6 +21,7 @@ whose variables do not fit the contract fails here, loudly. One module per cogni
     judge          judge_rank (agentsim evaluate): by a stated rule, not a judgement
     debate         group_turn, debate_answer, answer_judge (protocols): scripted, stated
     game_master    game_master: a narrator that changes nothing
+    classroom      teach_turn: the teacher quotes the lesson's sources
 
 There is no global randomness: every "coin" is a stable blake2b hash of the run seed and the
 identifying parts of the decision (see `coins.coin`), so the same request always gets the
@@ -38,6 +39,7 @@ from typing import Any
 
 from agentsim.contracts import CONTRACTS, Vars
 from agentsim.llm.base import Completion, Prompt
+from agentsim.llm.offline.classroom import teach_turn
 from agentsim.llm.offline.conversation import conversation_memory, converse_turn
 from agentsim.llm.offline.critique import plan_critique, plan_refine
 from agentsim.llm.offline.debate import answer_judge, debate_answer, group_turn
@@ -90,6 +92,7 @@ ANSWERERS: dict[str, Answerer] = {
     "group_turn": group_turn,
     "debate_answer": debate_answer,
     "answer_judge": answer_judge,
+    "teach_turn": teach_turn,  # reads from the lesson's sources (offline.classroom)
     "game_master": game_master,  # narrates only: changes nothing (offline.game_master)
 }
 

@@ -3,7 +3,8 @@ does, and never reads an answer key.
 
     group_turn     the moderator invites everyone to speak; a participant answers the last
                    speaker by name and says the first thing it remembers about the topic
-                   (or that it has nothing to add)
+                   that is not a memory of what was said in a group (or that it has
+                   nothing to add): it voices its own view, it does not parrot
     debate_answer  round 0: the question's arithmetic, worked out, with a slip (an answer off
                    by 1, 2 or 10) at the persona's fixed rate: 10% for a "careful" or
                    "meticulous" persona, 50% for a "hasty" or "careless" one, 30% otherwise;
@@ -106,7 +107,8 @@ def group_turn(v: GroupTurnVars, seed: int) -> dict:
         return {"text": f"Welcome, everyone. Let's each say what we think about {v.topic}."}
     if v.role == "moderator":
         return {"text": f"Thank you, {v.heard[-1]['speaker'].split()[0]}. Who is next?"}
-    said = v.memories[0] if v.memories else f"I have nothing to add about {v.topic} yet"
+    own = [m for m in v.memories if "said to the group:" not in m]
+    said = own[0] if own else f"I have nothing to add about {v.topic} yet"
     said = said.rstrip(".") + "."
     if v.heard:
         return {"text": f"{v.heard[-1]['speaker'].split()[0]}, I hear you. {said}"}
