@@ -57,3 +57,9 @@ def test_a_lesson_between_two_quizzes(tmp_path):
     after = [r["correct"] for r in rows if r["phase"] == "after"]
     assert summary["class_score_after"] == sum(after) / len(after)
     assert set(summary["by_student_before"]) == set(students)
+    from agentsim.report import write_report
+
+    text = write_report(sim.run_dir.path).read_text()
+    assert "## Measures (classroom)" in text and "| class score after |" in text
+    assert "| key | by student before | by student after |" in text
+    assert "| sam_okoro | 0.00 |" in text

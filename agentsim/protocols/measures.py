@@ -77,16 +77,27 @@ def report_section(events: Iterable[Event], protocol: Any,
     lines += [f"| {k.replace('_', ' ')} | {_fmt(v)} |" for k, v in scalars.items()]
     body = "\n".join(lines) + "\n"
     if series:
-        rounds = sorted({int(r) for v in series.values() for r in v})
-        head = "| round | " + " | ".join(series) + " |"
-        table = [head, "|" + "---|" * (len(series) + 1)]
-        table += ["| " + " | ".join([str(r), *(_fmt(v.get(r, v.get(str(r))))
-                                          for v in series.values())]) + " |" for r in rounds]
-        body += "\n" + "\n".join(table) + "\n"
+        body += "\n" + _columns("round", series, sort=lambda k: int(k))
+    tables = {k.replace("_", " "): v for k, v in s.items()
+              if isinstance(v, dict) and v and not k.endswith("_by_round")}
+    if tables:  # e.g. each student's score before and after: one column each
+        body += "\n" + _columns("", tables, sort=str)
     figures: list[tuple[str, Path]] = []
     if series:
         figures.append(("Measures by round", _figure(series, folder / "measures.png")))
     return body, figures
+
+
+def _columns(first: str, series: dict[str, dict[Any, Any]], sort: Any) -> str:
+    """Dicts side by side: a row per key (any dict's), a column per dict."""
+    keys = sorted({str(k) for v in series.values() for k in v}, key=sort)
+    lines = ["| " + " | ".join([first or "key", *series]) + " |",
+             "|" + "---|" * (len(series) + 1)]
+    for k in keys:
+        cells = [_fmt(v.get(k, v.get(int(k)) if k.lstrip("-").isdigit() else None))
+                 for v in series.values()]
+        lines.append("| " + " | ".join([k, *cells]) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _fmt(v: Any) -> str:
