@@ -158,7 +158,7 @@ async def attempt(agent: Agent, task: Task, name: str, code: str, args: dict[str
     """Run the skill in the sandbox; if it ran, ask the critic whether the task is done.
     `seed`: the world's own code, which runs without the wall too."""
     run = await run_skill(code, name, dict(args), snap, _limits(ctx), model_written=not seed,
-                          allow_unsandboxed=ctx.settings.allow_unsandboxed_skills)
+                          allow_unsandboxed=ctx.settings.allow_unsandboxed_skills, warm=True)
     if not run.ok:
         return Outcome(run, None)
     verdict = await SKILL_VERIFY.ask(ctx.llm, SkillVerifyVars(

@@ -34,21 +34,22 @@ BASE = Path(__file__).resolve().parents[2] / "worlds" / "smallville"
 DISTRICT_GAP = 12  # walking minutes between neighbouring districts' first areas
 CELL = (40, 30)  # map cells between districts on the grid
 
-FIRST = ("Ada Alma Amir Anya Basil Bea Cal Cora Dara Dev Eli Elsa Emil Faye Finn Gia Hana "
+_FIRST = ("Ada Alma Amir Anya Basil Bea Cal Cora Dara Dev Eli Elsa Emil Faye Finn Gia Hana "
          "Hugo Ines Ivan Jada Joel Kai Kira Lars Lena Leo Lila Malo Maya Milo Nadia Nico "
          "Noor Omar Opal Otto Pia Quinn Rafa Rhea Rosa Ruben Sana Saul Tara Teo Uma Uri Vera "
          "Vik Wren Yara Yusuf Zane Zoe Ari Bo Cleo Dante Edie Femi Gus Hira Idris Juno Kofi "
-         "Lior Mina Nell Oren Priya Remy Sol Tomas Una Wade Xena Yoko").split()
-LAST = ("Abbott Achebe Alvarez Baker Bianchi Brandt Castro Chen Costa Dahl Diaz Dubois Eklund "
+         "Lior Mina Nell Oren Priya Remy Sol Tomas Una Wade Xena Yoko")
+_LAST = ("Abbott Achebe Alvarez Baker Bianchi Brandt Castro Chen Costa Dahl Diaz Dubois Eklund "
         "Ferreira Fischer Garcia Gupta Haddad Hansen Ibsen Ito Jensen Kapoor Kato Keller Kim "
         "Kowalski Larsen Levi Lindqvist Mbeki Moreau Murphy Nakamura Novak Nunez Okafor Olsen "
         "Ortiz Park Petrov Quist Reyes Rossi Sato Silva Singh Sousa Tanaka Torres Ueda Varga "
         "Vogel Walsh Weber Xu Yamada Yilmaz Zhou Zielinski Adler Bauer Cruz Duval Engel "
         "Farouk Grant Holm Iqbal Jovanovic Kruger Lowe Mendez Nolan Osei Pryce Rahman "
-        "Sokolov Thorne Ulloa Vance Wolfe").split()
-TRAITS = ("friendly curious patient generous witty shy bold careful cheerful thoughtful "
+        "Sokolov Thorne Ulloa Vance Wolfe")
+_TRAITS = ("friendly curious patient generous witty shy bold careful cheerful thoughtful "
           "ambitious calm stubborn kind talkative reserved creative practical warm "
-          "adventurous organised dreamy loyal sceptical").split()
+          "adventurous organised dreamy loyal sceptical")
+FIRST, LAST, TRAITS = _FIRST.split(), _LAST.split(), _TRAITS.split()
 
 
 def generate(residents: int, *, seed: int = 0, base: str | Path = BASE) -> WorldDef:
