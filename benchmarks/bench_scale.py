@@ -43,7 +43,11 @@ def _size(path: Path) -> int:
 def one(world: str, hours: float, out: str, skills: bool, profile: bool) -> dict:
     """Run one size in this process; the figures as a dict."""
     from agentsim.experiment import Simulation
-    from agentsim.skills.pool import close_all
+    try:
+        from agentsim.skills.pool import close_all
+    except ImportError:  # an agentsim from before warm workers (to compare with)
+        def close_all() -> None:
+            return None
     from agentsim.skills.wall import wall_status
 
     wall_status()  # probed once per process: start-up

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +66,30 @@ def test_zygotes_outlive_their_runs_and_end_on_close():
     assert _run(CASES["ok"], True).ok
     close_all()
     assert _run(CASES["ok"], True).ok  # a later run starts new ones
+
+
+def test_a_town_snapshot_runs_warm_on_its_shared_parts_as_fresh():
+    from agentsim.skills.snapshot import smallville_at_home, world_snapshot
+    from agentsim.world.loader import load_world
+
+    w = load_world(Path(__file__).resolve().parent.parent / "worlds" / "smallville")
+    home = smallville_at_home(w, "isabella_rodriguez")
+    snap = world_snapshot(w.places, agent="isabella_rodriguez", name="Isabella Rodriguez",
+                          location="hobbs_cafe_counter", time="2023-02-13T09:00:00",
+                          states={"cafe_piano": "being played"},
+                          people={i: (v["name"], v["place"]) for i, v in home["people"].items()},
+                          documents=home["documents"])
+    assert snap.overrides == {"cafe_piano": "being played"}
+    assert snap["places"] is home["places"] and snap["objects"]["cafe_oven"] is \
+        home["objects"]["cafe_oven"]  # shared, not copied
+    code = skill("""
+        world.use('cafe_coffee_machine', 'brewing')
+        world.move_to('hobbs_cafe_seating')
+        return [world.state_of('cafe_piano'), len(world.places()), world.location]""")
+    runs = [asyncio.run(run_skill(code, "s", {}, snap, LIMITS, warm=warm))
+            for warm in (False, True, True)]
+    assert runs[0].ok and runs[0].returned[0] == "being played"
+    for r in runs[1:]:
+        assert (r.ok, r.steps, r.changes, r.returned) == \
+            (runs[0].ok, runs[0].steps, runs[0].changes, runs[0].returned)
+    assert snap["objects"]["cafe_coffee_machine"]["state"] == "idle"

@@ -59,11 +59,24 @@ def is_task(action: Action) -> bool:
 def snapshot(agent: Agent, view: WorldView, ctx: Context) -> dict[str, Any]:
     """The world as the agent can act on it, as JSON data for `agentsim.skills.api`."""
     kb = ctx.knowledge
+    people = dict(_people(view))  # everyone's, made once per tick; less the agent itself
+    people.pop(agent.id, None)
     return world_snapshot(
         ctx.places, agent=agent.id, name=agent.name, location=agent.location,
-        time=ctx.now.isoformat(), states=view.objects,
-        people={s.id: (s.name, s.place) for s in view.agents.values() if s.id != agent.id},
+        time=ctx.now.isoformat(), states=view.objects, people_data=people,
         documents={d: kb.title(d) for d in kb.documents()} if kb else {})
+
+
+_PEOPLE: list[Any] = [None, {}]  # [the last view, its people as snapshot data]
+
+
+def _people(view: WorldView) -> dict[str, dict[str, str]]:
+    """Every resident as {id: {"name", "place"}} for the view of this tick (read-only),
+    built once for all the agents of a tick rather than once per agent."""
+    if _PEOPLE[0] is not view:
+        _PEOPLE[:] = [view, {s.id: {"name": s.name, "place": s.place}
+                             for s in view.agents.values()}]
+    return _PEOPLE[1]
 
 
 def _task_vars(task: Task, snap: dict[str, Any], ctx: Context) -> dict[str, Any]:

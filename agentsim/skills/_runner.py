@@ -324,8 +324,16 @@ def _repr(value: object) -> str:
     return text[:RETURN_CHARS]
 
 
-def main(raw: bytes | None = None) -> None:
+def main(raw: bytes | None = None, shared: dict | None = None) -> None:
     msg = marshal.loads(sys.stdin.buffer.read() if raw is None else raw)
+    if msg.get("shared"):  # a warm worker's run: the world's shared parts are its own
+        snap = msg["snapshot"]
+        if shared is None:
+            raise RuntimeError("the world's shared parts were never sent")
+        objects = dict(shared["objects"])
+        for oid, state in snap.pop("overrides").items():
+            objects[oid] = dict(objects[oid], state=state)
+        snap.update(places=shared["places"], edges=shared["edges"], objects=objects)
     limits = msg["limits"]
     _set_limits(limits)
     python_layers = msg.get("python_layers", True) is not False
@@ -366,7 +374,8 @@ def main(raw: bytes | None = None) -> None:
                         __import__=builtins.__import__)
     api = _load_api(msg.get("api"), api_builtins)
     del api_builtins["__import__"]  # it imported heapq; nothing else
-    world = api.WorldProxy(msg["snapshot"], int(limits["max_steps"]))
+    # not copied: the proxy copies an object before it changes it, and the message is ours
+    world = api.WorldProxy(msg["snapshot"], int(limits["max_steps"]), copy=False)
 
     namespace: dict = {"__builtins__": {
         "str": str, "repr": repr, "type": type, "list": list, "tuple": tuple,
@@ -500,7 +509,8 @@ def zygote() -> None:
     installed in the child only), and answers on stdout with how the child ended.
 
     Frames are an 8-byte big-endian length and marshal data: in, (seconds, output cap, stderr
-    kept) then the message; out, {"rc", "out", "err", "timeout", "too_much"}. The zygote
+    kept, shared sent), the world's shared parts when they are sent (kept for later runs),
+    then the message; out, {"rc", "out", "err", "timeout", "too_much"}. The zygote
     kills a child that runs past `seconds` or writes more than the cap."""
     import posix
     import select
@@ -512,12 +522,17 @@ def zygote() -> None:
             continue
     if "time" in sys.modules:
         sys.modules["time"].localtime()
+    shared = None  # the world's shared parts (`agentsim.skills.snapshot.Shared`), once sent
     while True:
         control = _frame(0)
-        raw = _frame(0) if control else b""
+        if not control:
+            return
+        seconds, out_cap, err_keep, has_shared = marshal.loads(control)
+        if has_shared:
+            shared = marshal.loads(_frame(0))
+        raw = _frame(0)
         if not raw:
             return
-        seconds, out_cap, err_keep = marshal.loads(control)
         r_out, w_out = posix.pipe()
         r_err, w_err = posix.pipe()
         pid = posix.fork()
@@ -530,7 +545,7 @@ def zygote() -> None:
                 posix.close(w_out)
                 posix.close(w_err)
                 posix.close(0)
-                main(raw)
+                main(raw, shared)
                 _out.flush()
                 posix._exit(0)
             except BaseException as err:

@@ -34,6 +34,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from agentsim.skills.snapshot import Shared
 from agentsim.skills.wall import CHILD_ENV, RUNNER_DIR, Wall, wall_argv
 
 REPLY_GRACE = 5.0  # seconds past a run's limit before its zygote is given up on
@@ -60,13 +61,15 @@ class _Zygote:
             wall_argv(wall, [f"{RUNNER_DIR}/_runner.py", "--zygote"]),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=dict(CHILD_ENV), start_new_session=True, bufsize=0)
+        self.token: str | None = None  # the world whose shared parts it holds
 
-    def exchange(self, control: bytes, message: bytes, wait: float) -> Reply:
+    def exchange(self, control: bytes, message: bytes, wait: float,
+                 shared: bytes | None) -> Reply:
         fin, fout = self.proc.stdin, self.proc.stdout
         assert fin is not None and fout is not None
+        frames = [control, *([shared] if shared is not None else []), message]
         try:
-            fin.write(len(control).to_bytes(8, "big") + control
-                      + len(message).to_bytes(8, "big") + message)
+            fin.write(b"".join(len(f).to_bytes(8, "big") + f for f in frames))
         except OSError as err:
             raise _Gone(str(err)) from None
         deadline = time.monotonic() + wait
@@ -123,18 +126,25 @@ class WarmPool:
         self._threads = ThreadPoolExecutor(max_workers=size, thread_name_prefix="agentsim-zyg")
         self.pid = os.getpid()
 
-    async def run(self, message: bytes, seconds: float, out_cap: int, err_keep: int) -> Reply:
-        """One run on a warm zygote (waits for one to be free)."""
+    async def run(self, message: bytes, seconds: float, out_cap: int, err_keep: int,
+                  shared: Shared | None = None) -> Reply:
+        """One run on a warm zygote (waits for one to be free). `shared`: the world's parts
+        the message leaves out, sent to a zygote the first time it runs on that world."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._threads, self._run, message, seconds,
-                                          out_cap, err_keep)
+                                          out_cap, err_keep, shared)
 
-    def _run(self, message: bytes, seconds: float, out_cap: int, err_keep: int) -> Reply:
-        control = marshal.dumps((float(seconds), int(out_cap), int(err_keep)))
+    def _run(self, message: bytes, seconds: float, out_cap: int, err_keep: int,
+             shared: Shared | None) -> Reply:
         for attempt in range(2):  # a zygote found dead is replaced once
             z = self._take()
+            send = shared is not None and z.token != shared.token
+            control = marshal.dumps((float(seconds), int(out_cap), int(err_keep), send))
             try:
-                reply = z.exchange(control, message, seconds + REPLY_GRACE)
+                reply = z.exchange(control, message, seconds + REPLY_GRACE,
+                                   shared.payload if send and shared else None)
+                if send and shared:
+                    z.token = shared.token
             except _Gone:
                 was_dead = not z.alive()  # before this run: another is started for it
                 self._drop(z)

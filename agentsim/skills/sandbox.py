@@ -77,6 +77,7 @@ from agentsim.skills.check import (  # noqa: F401  (check_code and the lists: pu
     check_code,
 )
 from agentsim.skills.pool import warm_pool
+from agentsim.skills.snapshot import Shared
 from agentsim.skills.wall import CHILD_ENV, Wall, syscall_filter, wall_argv, wall_status
 
 RUNNER = Path(__file__).with_name("_runner.py")
@@ -210,8 +211,15 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict, limits: Limi
     except (TypeError, ValueError) as err:
         return done(ok=False, error=f"{prefix} its arguments are not JSON: {err}",
                     error_kind="invalid")
+    use_warm = warm and wall.available and python_layers and seccomp and require_filter
+    shared: Shared | None = getattr(snapshot, "shared", None) if use_warm else None
+    sent: dict = snapshot if type(snapshot) is dict else dict(snapshot)  # marshal: dicts only
+    if shared is not None:  # the warm worker has (or is sent once) the world's shared parts
+        sent = {k: v for k, v in snapshot.items() if k not in ("places", "edges", "objects")}
+        sent["overrides"] = snapshot.overrides  # type: ignore[attr-defined]
     # marshal: the child reads it without importing json (the same interpreter writes it)
-    message = marshal.dumps({"code": code, "entry": entry, "args": args, "snapshot": snapshot,
+    message = marshal.dumps({"code": code, "entry": entry, "args": args, "snapshot": sent,
+                             "shared": shared is not None,
                              "seed": _seed(limits.seed, entry, args, snapshot),
                              "imports": _imports(code, whitelisted=python_layers),
                              "api": _api_code(),
@@ -222,9 +230,9 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict, limits: Limi
                                         "memory_mb": int(limits.memory_mb),
                                         "max_steps": int(limits.max_steps)}})
     try:
-        if warm and wall.available and python_layers and seccomp and require_filter:
+        if use_warm:
             reply = await warm_pool(wall, WARM_WORKERS).run(
-                message, limits.seconds + START_GRACE, MAX_OUTPUT, STDERR_KEEP)
+                message, limits.seconds + START_GRACE, MAX_OUTPUT, STDERR_KEEP, shared)
             timed_out, too_much = reply.timeout, reply.too_much
             out, err_out, code_rc = reply.out, reply.err, reply.rc
         else:
