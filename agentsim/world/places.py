@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+import itertools
 import math
 from array import array
 from dataclasses import dataclass
@@ -191,8 +192,11 @@ class PlaceGraph:
         return {}
 
     def travel_minutes(self, a: str, b: str) -> float:
-        """Walking minutes on the shortest path from a to b (KeyError if b is unreachable)."""
-        d = self._distances(a)[self._walk[1][b]]
+        """Walking minutes on the shortest path from a to b (KeyError if b is unreachable).
+        Paths are two-way: b's distances serve when they are known and a's are not."""
+        cache, index = self._dist_cache, self._walk[1]
+        d = cache[b][index[a]] if a not in cache and b in cache else \
+            self._distances(a)[index[b]]
         if d == math.inf:
             raise KeyError(b)
         return float(d)
@@ -205,10 +209,13 @@ class PlaceGraph:
     def _route(self, a: str, b: str) -> tuple[tuple[str, float], ...]:
         # networkx's single-source search stopped at b: the same path as the full search
         # (a node's path is final once it is reached), ties broken by the sorted graph
-        g, index, _ = self._walk
+        g = self._walk[0]
         _, path = nx.single_source_dijkstra(g, a, target=b, weight="minutes")
-        dist = self._distances(a)
-        return tuple((p, float(dist[index[p]])) for p in path)
+        out, total = [(a, 0.0)], 0.0
+        for u, v in itertools.pairwise(path):  # a shortest path: sums are distances
+            total += g[u][v]["minutes"]
+            out.append((v, float(total)))
+        return tuple(out)
 
     def unreachable_from(self, start: str) -> list[str]:
         """Walkable places with no path from `start`, sorted."""
