@@ -71,11 +71,19 @@ class PlaceGraph:
 
     def ids(self) -> list[str]:
         """Walkable places (areas and rooms), in tree order."""
-        return [p for p in self._places if p != self.root]
+        return list(self._ids)
 
     def areas(self) -> list[str]:
-        """Area ids, in tree order."""
-        return [p.id for p in self._places.values() if p.kind is PlaceKind.area]
+        """Area ids, in tree order (a planning prompt asks for them: kept, not rescanned)."""
+        return list(self._areas)
+
+    @cached_property
+    def _ids(self) -> tuple[str, ...]:
+        return tuple(p for p in self._places if p != self.root)
+
+    @cached_property
+    def _areas(self) -> tuple[str, ...]:
+        return tuple(p.id for p in self._places.values() if p.kind is PlaceKind.area)
 
     def place(self, place_id: str) -> Place:
         return self._places[place_id]
