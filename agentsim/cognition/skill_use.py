@@ -59,11 +59,24 @@ def is_task(action: Action) -> bool:
 def snapshot(agent: Agent, view: WorldView, ctx: Context) -> dict[str, Any]:
     """The world as the agent can act on it, as JSON data for `agentsim.skills.api`."""
     kb = ctx.knowledge
+    people = dict(_people(view))  # everyone's, made once per tick; less the agent itself
+    people.pop(agent.id, None)
     return world_snapshot(
         ctx.places, agent=agent.id, name=agent.name, location=agent.location,
-        time=ctx.now.isoformat(), states=view.objects,
-        people={s.id: (s.name, s.place) for s in view.agents.values() if s.id != agent.id},
+        time=ctx.now.isoformat(), states=view.objects, people_data=people,
         documents={d: kb.title(d) for d in kb.documents()} if kb else {})
+
+
+_PEOPLE: list[Any] = [None, {}]  # [the last view, its people as snapshot data]
+
+
+def _people(view: WorldView) -> dict[str, dict[str, str]]:
+    """Every resident as {id: {"name", "place"}} for the view of this tick (read-only),
+    built once for all the agents of a tick rather than once per agent."""
+    if _PEOPLE[0] is not view:
+        _PEOPLE[:] = [view, {s.id: {"name": s.name, "place": s.place}
+                             for s in view.agents.values()}]
+    return _PEOPLE[1]
 
 
 def _task_vars(task: Task, snap: dict[str, Any], ctx: Context) -> dict[str, Any]:
@@ -158,7 +171,7 @@ async def attempt(agent: Agent, task: Task, name: str, code: str, args: dict[str
     """Run the skill in the sandbox; if it ran, ask the critic whether the task is done.
     `seed`: the world's own code, which runs without the wall too."""
     run = await run_skill(code, name, dict(args), snap, _limits(ctx), model_written=not seed,
-                          allow_unsandboxed=ctx.settings.allow_unsandboxed_skills)
+                          allow_unsandboxed=ctx.settings.allow_unsandboxed_skills, warm=True)
     if not run.ok:
         return Outcome(run, None)
     verdict = await SKILL_VERIFY.ask(ctx.llm, SkillVerifyVars(

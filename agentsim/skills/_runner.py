@@ -324,8 +324,16 @@ def _repr(value: object) -> str:
     return text[:RETURN_CHARS]
 
 
-def main() -> None:
-    msg = marshal.loads(sys.stdin.buffer.read())
+def main(raw: bytes | None = None, shared: dict | None = None) -> None:
+    msg = marshal.loads(sys.stdin.buffer.read() if raw is None else raw)
+    if msg.get("shared"):  # a warm worker's run: the world's shared parts are its own
+        snap = msg["snapshot"]
+        if shared is None:
+            raise RuntimeError("the world's shared parts were never sent")
+        objects = dict(shared["objects"])
+        for oid, state in snap.pop("overrides").items():
+            objects[oid] = dict(objects[oid], state=state)
+        snap.update(places=shared["places"], edges=shared["edges"], objects=objects)
     limits = msg["limits"]
     _set_limits(limits)
     python_layers = msg.get("python_layers", True) is not False
@@ -366,7 +374,8 @@ def main() -> None:
                         __import__=builtins.__import__)
     api = _load_api(msg.get("api"), api_builtins)
     del api_builtins["__import__"]  # it imported heapq; nothing else
-    world = api.WorldProxy(msg["snapshot"], int(limits["max_steps"]))
+    # not copied: the proxy copies an object before it changes it, and the message is ours
+    world = api.WorldProxy(msg["snapshot"], int(limits["max_steps"]), copy=False)
 
     namespace: dict = {"__builtins__": {
         "str": str, "repr": repr, "type": type, "list": list, "tuple": tuple,
@@ -470,5 +479,125 @@ def _skill_line(err: BaseException) -> int | None:
     return line
 
 
+def _read_exact(fd: int, n: int) -> bytes:
+    import posix
+    data = b""
+    while len(data) < n:
+        chunk = posix.read(fd, n - len(data))
+        if not chunk:
+            return b""
+        data += chunk
+    return data
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    import posix
+    view = memoryview(data)
+    while view:
+        view = view[posix.write(fd, view):]
+
+
+def _frame(fd: int) -> bytes:
+    head = _read_exact(fd, 8)
+    return _read_exact(fd, int.from_bytes(head, "big")) if head else b""
+
+
+def zygote() -> None:
+    """A warm worker (`agentsim.skills.pool`): behind the same wall, it loads what a run needs
+    once, then for each message on stdin forks a child that runs `main` on it exactly as a
+    fresh process would (its own resource limits, seccomp filter, audit hook and timer, all
+    installed in the child only), and answers on stdout with how the child ended.
+
+    Frames are an 8-byte big-endian length and marshal data: in, (seconds, output cap, stderr
+    kept, shared sent), the world's shared parts when they are sent (kept for later runs),
+    then the message; out, {"rc", "out", "err", "timeout", "too_much"}. The zygote
+    kills a child that runs past `seconds` or writes more than the cap."""
+    import posix
+    import select
+    for name in ("resource", "ctypes", *LAZY_ALWAYS, *ALLOWED_MODULES,
+                 *(d for deps in LAZY_DEPENDENCIES.values() for d in deps)):
+        try:
+            __import__(name)
+        except ImportError:
+            continue
+    if "time" in sys.modules:
+        sys.modules["time"].localtime()
+    shared = None  # the world's shared parts (`agentsim.skills.snapshot.Shared`), once sent
+    while True:
+        control = _frame(0)
+        if not control:
+            return
+        seconds, out_cap, err_keep, has_shared = marshal.loads(control)
+        if has_shared:
+            shared = marshal.loads(_frame(0))
+        raw = _frame(0)
+        if not raw:
+            return
+        r_out, w_out = posix.pipe()
+        r_err, w_err = posix.pipe()
+        pid = posix.fork()
+        if pid == 0:  # the child: one run, then gone
+            try:
+                posix.close(r_out)
+                posix.close(r_err)
+                posix.dup2(w_out, 1)
+                posix.dup2(w_err, 2)
+                posix.close(w_out)
+                posix.close(w_err)
+                posix.close(0)
+                main(raw, shared)
+                _out.flush()
+                posix._exit(0)
+            except BaseException as err:
+                try:
+                    posix.write(2, f"{type(err).__name__}: {err}".encode("utf-8", "replace"))
+                finally:
+                    posix._exit(1)
+        posix.close(w_out)
+        posix.close(w_err)
+        out, err, timed_out, too_much = bytearray(), bytearray(), False, False
+        deadline = _monotonic() + seconds
+        open_fds = {r_out: out, r_err: err}
+        while open_fds:
+            left = deadline - _monotonic()
+            if left <= 0:
+                timed_out = True
+                break
+            ready, _, _ = select.select(list(open_fds), [], [], left)
+            for fd in ready:
+                chunk = posix.read(fd, 65536)
+                if not chunk:
+                    del open_fds[fd]
+                    continue
+                buf = open_fds[fd]
+                buf += chunk
+                if fd == r_err and len(buf) > err_keep:
+                    del buf[:-err_keep]
+                if fd == r_out and len(buf) > out_cap:
+                    too_much = True
+            if too_much:
+                break
+        if timed_out or too_much:
+            try:
+                posix.kill(pid, 9)
+            except OSError:  # already gone
+                pid = pid
+        for fd in (r_out, r_err):
+            posix.close(fd)
+        _, status = posix.waitpid(pid, 0)
+        rc = -posix.WTERMSIG(status) if posix.WIFSIGNALED(status) else posix.WEXITSTATUS(status)
+        reply = marshal.dumps({"rc": rc, "out": bytes(out), "err": bytes(err),
+                               "timeout": timed_out, "too_much": too_much})
+        _write_all(1, len(reply).to_bytes(8, "big") + reply)
+
+
+def _monotonic() -> float:
+    import time
+    return time.monotonic()
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--zygote"]:
+        zygote()
+    else:
+        main()

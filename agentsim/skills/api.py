@@ -95,8 +95,8 @@ class WorldProxy:
                  "_start", "_start_location", "_start_states", "_steps")
 
     def __init__(self, snapshot: dict, max_steps: int = MAX_STEPS, *, copy: bool = True):
-        """`copy=False` lets the proxy change the snapshot's objects in place (for a caller
-        that owns the snapshot and needs it no more)."""
+        """`copy=False` reads the snapshot without copying it first (the proxy copies an
+        object before changing it, so the snapshot is never changed either way)."""
         snap = _copy(snapshot) if copy else snapshot
         self._agent: str = str(snap.get("agent", ""))
         self._name: str = str(snap.get("name", self._agent))
@@ -106,14 +106,9 @@ class WorldProxy:
         self._documents: dict[str, str] = dict(snap.get("documents") or {})
         self._location: str = str(snap.get("location", ""))
         self._start_location = self._location
-        self._start_states = {o: str(d.get("state", "")) for o, d in self._objects.items()}
+        self._start_states: dict[str, str] = {}  # of the objects used, before their first use
         self._start = _minute_of_day(snap.get("time", ""))
-        self._adj: dict[str, list[tuple[str, float]]] = {p: [] for p in self._places}
-        for a, b, minutes in snap.get("edges") or []:
-            self._adj.setdefault(a, []).append((b, float(minutes)))
-            self._adj.setdefault(b, []).append((a, float(minutes)))
-        for nbrs in self._adj.values():
-            nbrs.sort()
+        self._adj = _adjacency(snap.get("places") or {}, snap.get("edges") or [])
         self._max_steps = max_steps
         self._minutes = 0
         self._steps: list[dict] = []
@@ -209,6 +204,8 @@ class WorldProxy:
             f"using the {o.get('name', oid)}"
         self._record({"op": "use", "object": oid, "state": state, "place": self._location,
                       "minutes": minutes, "activity": text})
+        self._start_states.setdefault(oid, str(o.get("state", "")))
+        o = self._objects[oid] = dict(o)  # copied on write: the snapshot stays as it was
         o["state"] = state
 
     def say(self, person: str, text: str) -> None:
@@ -347,6 +344,25 @@ class WorldProxy:
                     heapq.heappush(heap, (dist + minutes, [*route, nxt]))
         raise ActionError(f"{call}({target!r}): there is no walking route from {start} "
                           f"to {target}")
+
+
+_ADJACENCY: list = []  # [(places, edges, adjacency)] of the last snapshots' graphs
+
+
+def _adjacency(places: dict, edges: list) -> dict:
+    """The walking graph as sorted neighbour lists, read-only. Snapshots of one world share
+    their places and edges (`agentsim.skills.snapshot`): built once for them."""
+    for p, e, adj in _ADJACENCY:
+        if p is places and e is edges:
+            return adj
+    adj: dict = {p: [] for p in places}
+    for a, b, minutes in edges:
+        adj.setdefault(a, []).append((b, float(minutes)))
+        adj.setdefault(b, []).append((a, float(minutes)))
+    for nbrs in adj.values():
+        nbrs.sort()
+    _ADJACENCY[:] = [(places, edges, adj), *_ADJACENCY[:3]]
+    return adj
 
 
 def replay(snapshot: dict, steps: list[dict], max_steps: int = MAX_STEPS, *,

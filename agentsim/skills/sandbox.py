@@ -76,6 +76,8 @@ from agentsim.skills.check import (  # noqa: F401  (check_code and the lists: pu
     _static_check,
     check_code,
 )
+from agentsim.skills.pool import warm_pool
+from agentsim.skills.snapshot import Shared
 from agentsim.skills.wall import CHILD_ENV, Wall, syscall_filter, wall_argv, wall_status
 
 RUNNER = Path(__file__).with_name("_runner.py")
@@ -87,6 +89,8 @@ MAX_OUTPUT = 8 * 2**20  # bytes of a child's result at most
 # children at once per event loop: each may use `memory_mb`, so 100 agents' skills at once
 # must not mean 100 x 256 MB; a run's time limit starts when its child does
 MAX_CHILDREN = max(8, 4 * (os.cpu_count() or 1))
+# warm zygotes per process (`warm=True` runs): one run each at a time, the others queue
+WARM_WORKERS = max(2, 2 * (os.cpu_count() or 1))
 _gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = \
     weakref.WeakKeyDictionary()
 RETURN_CHARS = 500  # of a text or repr in a skill's return value (the child cuts them)
@@ -130,10 +134,12 @@ def _api_code() -> bytes:
 
 
 def _seed(salt: int, entry: str, args: dict, snapshot: dict) -> int:
-    """The child's `random` seed: the same skill on the same world draws the same numbers in
-    a run; `salt` is the run's sandbox stream (`agentsim.streams`), so another seed draws
-    others."""
-    blob = json.dumps([salt, entry, args, snapshot], sort_keys=True, default=repr).encode()
+    """The child's `random` seed: the same skill with the same arguments, for the same agent
+    at the same place and time, draws the same numbers in a run; `salt` is the run's sandbox
+    stream (`agentsim.streams`), so another seed draws others. (Not a hash of the whole
+    snapshot: that grows with the town, and its time and agent already tell runs apart.)"""
+    where = [snapshot.get(k) for k in ("agent", "location", "time")]
+    blob = json.dumps([salt, entry, args, where], sort_keys=True, default=repr).encode()
     return int.from_bytes(hashlib.sha256(blob).digest()[:8], "big")
 
 
@@ -147,14 +153,16 @@ def _kill(proc: asyncio.subprocess.Process) -> None:
 
 async def run_skill(code: str, entry: str, args: dict, snapshot: dict,
                     limits: Limits = Limits(), *, model_written: bool = True,
-                    allow_unsandboxed: bool = False) -> SandboxResult:
+                    allow_unsandboxed: bool = False, warm: bool = False) -> SandboxResult:
     """Run skill `entry` of `code` with `args` on a copy of `snapshot` in a fresh child
     process (at most MAX_CHILDREN at once per event loop; the others wait their turn),
     behind the operating-system wall where this machine has it (`wall_status()`).
     Without the wall, code a model wrote runs only when `allow_unsandboxed`; a world's seed
     skills (`model_written=False`) still run under the Python layers and the system-call
-    filter. Never raises: every failure is a result with `ok=False`, a one-line `error` and
-    its `error_kind`."""
+    filter. `warm`: behind the wall, the child is forked by a warm zygote
+    (`agentsim.skills.pool`) that runs behind the same wall, instead of started afresh; the
+    child installs the same limits, filter and Python layers. Never raises: every failure is
+    a result with `ok=False`, a one-line `error` and its `error_kind`."""
     try:
         found = _static_check(code, entry)
         if found:
@@ -170,7 +178,7 @@ async def run_skill(code: str, entry: str, args: dict, snapshot: dict,
             gate = _gates[loop] = asyncio.Semaphore(MAX_CHILDREN)
         async with gate:
             return await _spawn(code, entry, args, snapshot, limits, wall=wall,
-                                require_filter=not allow_unsandboxed)
+                                require_filter=not allow_unsandboxed, warm=warm)
     except asyncio.CancelledError:
         raise
     except Exception as err:  # our own fault, or the machine's: still only a failed skill
@@ -181,7 +189,8 @@ async def run_skill(code: str, entry: str, args: dict, snapshot: dict,
 
 async def _spawn(code: str, entry: str, args: dict, snapshot: dict, limits: Limits,
                  wall: Wall | None = None, require_filter: bool = True, *,
-                 python_layers: bool = True, seccomp: bool = True) -> SandboxResult:
+                 python_layers: bool = True, seccomp: bool = True,
+                 warm: bool = False) -> SandboxResult:
     """The child-process part of `run_skill`, without the static check (the runtime layers
     on their own; tests use this to show each layer holds). `wall` defaults to this
     machine's (`wall_status()`); `Wall(False, ...)` runs the child without it. For the tests
@@ -196,13 +205,21 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict, limits: Limi
         kw.setdefault("changes", {})
         return SandboxResult(wall_ms=(time.perf_counter() - t0) * 1000, **kw)
 
-    try:
-        args, snapshot = json.loads(json.dumps([dict(args), snapshot]))
+    try:  # the arguments (small) as JSON data; the snapshot is sent as it is, not copied:
+        # nothing here or in the replay below changes it
+        args = json.loads(json.dumps(dict(args)))
     except (TypeError, ValueError) as err:
         return done(ok=False, error=f"{prefix} its arguments are not JSON: {err}",
                     error_kind="invalid")
+    use_warm = warm and wall.available and python_layers and seccomp and require_filter
+    shared: Shared | None = getattr(snapshot, "shared", None) if use_warm else None
+    sent: dict = snapshot if type(snapshot) is dict else dict(snapshot)  # marshal: dicts only
+    if shared is not None:  # the warm worker has (or is sent once) the world's shared parts
+        sent = {k: v for k, v in snapshot.items() if k not in ("places", "edges", "objects")}
+        sent["overrides"] = snapshot.overrides  # type: ignore[attr-defined]
     # marshal: the child reads it without importing json (the same interpreter writes it)
-    message = marshal.dumps({"code": code, "entry": entry, "args": args, "snapshot": snapshot,
+    message = marshal.dumps({"code": code, "entry": entry, "args": args, "snapshot": sent,
+                             "shared": shared is not None,
                              "seed": _seed(limits.seed, entry, args, snapshot),
                              "imports": _imports(code, whitelisted=python_layers),
                              "api": _api_code(),
@@ -212,6 +229,36 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict, limits: Limi
                              "limits": {"seconds": float(limits.seconds),
                                         "memory_mb": int(limits.memory_mb),
                                         "max_steps": int(limits.max_steps)}})
+    try:
+        if use_warm:
+            reply = await warm_pool(wall, WARM_WORKERS).run(
+                message, limits.seconds + START_GRACE, MAX_OUTPUT, STDERR_KEEP, shared)
+            timed_out, too_much = reply.timeout, reply.too_much
+            out, err_out, code_rc = reply.out, reply.err, reply.rc
+        else:
+            timed_out, too_much, out, err_out, code_rc = await _fresh_child(message, wall,
+                                                                            limits)
+    except (_NoStart, OSError) as err:  # no process to be had (fork failed, too many files)
+        return done(ok=False, error_kind="exception",
+                    error=f"{prefix} the sandbox could not start: {err}")
+
+    if timed_out or code_rc in (-getattr(signal, "SIGALRM", 14), -getattr(signal, "SIGXCPU", 24)):
+        return done(ok=False, error_kind="timeout",
+                    error=f"{prefix} ran past its {float(limits.seconds)!r} s time limit")
+    if too_much:
+        return done(ok=False, error_kind="exception",
+                    error=f"{prefix} the sandbox wrote more than {MAX_OUTPUT // 2**20} MB")
+    try:
+        return done(**_interpret(out, err_out, code_rc, prefix, snapshot, limits))
+    except Exception as err:  # a child that lost its mind (or was taken over) wrote this
+        return done(ok=False, error_kind="exception",
+                    error=f"{prefix} the sandbox gave a malformed result ({type(err).__name__})")
+
+
+async def _fresh_child(message: bytes, wall: Wall, limits: Limits
+                       ) -> tuple[bool, bool, bytes, bytes, int]:
+    """Run the message in a child process of its own: (timed out, too much output, stdout,
+    stderr, exit code or minus the signal)."""
     timed_out = too_much = False
     out, err_out = b"", b""
     # behind the wall the child's working directory is a tmpfs of its own; without it, a
@@ -228,8 +275,7 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict, limits: Limi
                 stderr=asyncio.subprocess.PIPE, cwd=cwd, env=dict(CHILD_ENV),
                 start_new_session=sys.platform != "win32")
         except OSError as err:  # no process to be had (fork failed, too many open files)
-            return done(ok=False, error_kind="exception",
-                        error=f"{prefix} the sandbox could not start: {err}")
+            raise _NoStart(err) from None
         tasks = [asyncio.ensure_future(_talk(proc, message)),
                  asyncio.ensure_future(_read(proc.stderr, STDERR_KEEP, tail=True)),
                  asyncio.ensure_future(proc.wait())]
@@ -262,17 +308,7 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict, limits: Limi
         if wall.available and 128 < code_rc < 128 + 65:
             code_rc = 128 - code_rc  # bwrap's exit code for a child killed by a signal
 
-    if timed_out or code_rc in (-getattr(signal, "SIGALRM", 14), -getattr(signal, "SIGXCPU", 24)):
-        return done(ok=False, error_kind="timeout",
-                    error=f"{prefix} ran past its {float(limits.seconds)!r} s time limit")
-    if too_much:
-        return done(ok=False, error_kind="exception",
-                    error=f"{prefix} the sandbox wrote more than {MAX_OUTPUT // 2**20} MB")
-    try:
-        return done(**_interpret(out, err_out, code_rc, prefix, snapshot, limits))
-    except Exception as err:  # a child that lost its mind (or was taken over) wrote this
-        return done(ok=False, error_kind="exception",
-                    error=f"{prefix} the sandbox gave a malformed result ({type(err).__name__})")
+    return timed_out, too_much, out, err_out, code_rc
 
 
 def _interpret(out: bytes, err_out: bytes, code_rc: int, prefix: str, snapshot: dict,
@@ -321,7 +357,7 @@ def _interpret(out: bytes, err_out: bytes, code_rc: int, prefix: str, snapshot: 
     try:
         if not isinstance(steps, list):
             raise ActionError("no list of steps")
-        world = replay(snapshot, steps, limits.max_steps, copy=False)  # ours alone
+        world = replay(snapshot, steps, limits.max_steps, copy=False)  # it stays unchanged
     except (ActionError, TypeError, ValueError) as err:
         return {"ok": False, "error_kind": "forbidden", "log": log,
                 "error": f"{prefix} its recorded steps do not obey the world's rules: {err}"}
@@ -330,6 +366,10 @@ def _interpret(out: bytes, err_out: bytes, code_rc: int, prefix: str, snapshot: 
         returned = json.dumps(returned)[:RETURN_CHARS]
     return {"ok": True, "steps": world.steps, "changes": world.changes(),
             "returned": returned, "log": log}
+
+
+class _NoStart(Exception):
+    """No child process could be started."""
 
 
 class _TooMuchOutput(Exception):

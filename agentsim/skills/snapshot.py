@@ -1,49 +1,90 @@
 """The world as one agent can act on it, as the JSON data a skill runs against (the format
-`agentsim.skills.api.WorldProxy` reads; see `agentsim.skills.sandbox`)."""
+`agentsim.skills.api.WorldProxy` reads; see `agentsim.skills.sandbox`).
+
+A snapshot is the whole town as its agent sees it, but most of it is the same for every
+snapshot of a world: the places, the walking graph and the objects as they start. Those
+parts are built once per world and shared (never copied), and a `Snapshot` says which they
+are (`shared`) and which object states differ from them (`overrides`), so that a warm
+sandbox worker is sent the shared parts once and each run only what is its own: the cost of
+a run does not grow with the town's places and objects."""
 
 from __future__ import annotations
 
 import functools
+import itertools
+import marshal
 from collections.abc import Mapping
 from typing import Any
 
 from agentsim.world.places import PlaceGraph
 
+_tokens = itertools.count(1)
+
+
+class Shared:
+    """The parts of a world's snapshots that every snapshot of it shares (read-only)."""
+
+    def __init__(self, places: dict[str, Any], edges: list[list[Any]],
+                 objects: dict[str, dict[str, Any]]):
+        self.places, self.edges, self.objects = places, edges, objects
+        self.token = f"world-{next(_tokens)}"  # unique in this process
+
+    @functools.cached_property
+    def payload(self) -> bytes:
+        """The shared parts as marshal data, made once (for the sandbox's warm workers)."""
+        return marshal.dumps({"places": self.places, "edges": self.edges,
+                              "objects": self.objects})
+
+
+class Snapshot(dict):  # type: ignore[type-arg]
+    """A snapshot (a plain dict to every reader) that knows its shared parts and the object
+    states that differ from them."""
+
+    shared: Shared | None = None
+    overrides: dict[str, str]
+
 
 def world_snapshot(places: PlaceGraph, *, agent: str, name: str, location: str, time: str,
-                   states: Mapping[str, str], people: Mapping[str, tuple[str, str]],
-                   documents: Mapping[str, str]) -> dict[str, Any]:
+                   states: Mapping[str, str], people: Mapping[str, tuple[str, str]] | None = None,
+                   documents: Mapping[str, str],
+                   people_data: dict[str, dict[str, str]] | None = None) -> Snapshot:
     """`states`: object id -> current state (objects not in it keep their initial state);
-    `people`: the others, agent id -> (name, place); `documents`: id -> title, the documents
-    there are (places list only those). The places and the walking graph are the same for
-    every snapshot of a world and are built once: treat a snapshot as read-only (the sandbox
-    works on its own copy)."""
-    shape, edges = _static(places, frozenset(documents))
-    return {
-        "agent": agent,
-        "name": name,
-        "location": location,
-        "time": time,
-        "places": shape,
-        "edges": edges,
-        "objects": {o.id: {"name": o.name, "place": places.object_place(o.id),
-                           "state": states.get(o.id, o.state), "states": list(o.states)}
-                    for o in places.all_objects()},
-        "people": {i: {"name": n, "place": p} for i, (n, p) in people.items()},
-        "documents": dict(documents),
-    }
+    `people`: the others, agent id -> (name, place), or `people_data` the same already as
+    {id: {"name", "place"}} (used as it is, not copied); `documents`: id -> title, the
+    documents there are (places list only those). The places, the walking graph and the
+    unchanged objects are shared by every snapshot of a world: treat a snapshot as read-only
+    (the sandbox never changes it)."""
+    shared = _static(places, frozenset(documents))
+    initial = shared.objects
+    overrides = {o: s for o, s in states.items()
+                 if o in initial and s != initial[o]["state"]}
+    objects = initial
+    if overrides:
+        objects = dict(initial)
+        for o, s in overrides.items():
+            objects[o] = {**initial[o], "state": s}
+    if people_data is None:
+        people_data = {i: {"name": n, "place": p} for i, (n, p) in (people or {}).items()}
+    snap = Snapshot(agent=agent, name=name, location=location, time=time,
+                    places=shared.places, edges=shared.edges, objects=objects,
+                    people=people_data, documents=dict(documents))
+    snap.shared, snap.overrides = shared, overrides
+    return snap
 
 
 @functools.lru_cache(maxsize=16)
-def _static(places: PlaceGraph, documents: frozenset[str]
-            ) -> tuple[dict[str, Any], list[list[Any]]]:
-    """The places (name, area, objects, documents) and the walking graph's edges."""
+def _static(places: PlaceGraph, documents: frozenset[str]) -> Shared:
+    """The places (name, area, objects, documents), the walking graph's edges, and the
+    objects as they start."""
     shape = {p: {"name": places.name(p), "area": places.area_of(p),
                  "objects": [o.id for o in places.objects_in(p)],
                  "documents": [d for d in places.documents_at(p) if d in documents]}
              for p in places.ids()}
     edges = sorted([min(a, b), max(a, b), m] for a, b, m in places.graph.edges(data="minutes"))
-    return shape, edges
+    objects = {o.id: {"name": o.name, "place": places.object_place(o.id), "state": o.state,
+                      "states": list(o.states)}
+               for o in places.all_objects()}
+    return Shared(shape, edges, objects)
 
 
 def smallville_at_home(world: Any, agent: str, time: str = "2023-02-13T08:00:00"

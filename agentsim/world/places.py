@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import heapq
+import itertools
+import math
+from array import array
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -66,11 +71,19 @@ class PlaceGraph:
 
     def ids(self) -> list[str]:
         """Walkable places (areas and rooms), in tree order."""
-        return [p for p in self._places if p != self.root]
+        return list(self._ids)
 
     def areas(self) -> list[str]:
-        """Area ids, in tree order."""
-        return [p.id for p in self._places.values() if p.kind is PlaceKind.area]
+        """Area ids, in tree order (a planning prompt asks for them: kept, not rescanned)."""
+        return list(self._areas)
+
+    @cached_property
+    def _ids(self) -> tuple[str, ...]:
+        return tuple(p for p in self._places if p != self.root)
+
+    @cached_property
+    def _areas(self) -> tuple[str, ...]:
+        return tuple(p.id for p in self._places.values() if p.kind is PlaceKind.area)
 
     def place(self, place_id: str) -> Place:
         return self._places[place_id]
@@ -142,8 +155,8 @@ class PlaceGraph:
     # -- walking ----------------------------------------------------------------------------
 
     @cached_property
-    def _paths(self) -> dict[str, tuple[dict[str, float], dict[str, list[str]]]]:
-        """All-pairs shortest paths, computed on first use.
+    def _walk(self) -> tuple[nx.Graph, dict[str, int], list[list[tuple[int, int]]]]:
+        """The walking graph rebuilt for routing, node indexes, and int adjacency lists.
 
         Dijkstra keeps the first of equally short paths it finds, and finds them in adjacency
         order; rebuilding the graph from sorted nodes and sorted (min, max) edges makes every
@@ -152,16 +165,91 @@ class PlaceGraph:
         g.add_nodes_from(sorted(self.graph.nodes))
         edges = sorted((min(u, v), max(u, v), m) for u, v, m in self.graph.edges(data="minutes"))
         g.add_weighted_edges_from(edges, weight="minutes")
-        return {n: nx.single_source_dijkstra(g, n, weight="minutes") for n in g.nodes}
+        index = {n: i for i, n in enumerate(g.nodes)}
+        adj: list[list[tuple[int, int]]] = [[] for _ in index]
+        for u, v, m in edges:
+            adj[index[u]].append((index[v], m))
+            adj[index[v]].append((index[u], m))
+        return g, index, adj
+
+    @cached_property
+    def _leaves(self) -> tuple[list[str], list[tuple[int, int] | None],
+                               list[list[tuple[int, int]]]]:
+        """Node names by index; for each node that is a dead end (one neighbour, itself not
+        one: most rooms) that neighbour and the minutes to it, else None; and the walking
+        graph without the dead ends. A shortest path never passes through a dead end, so
+        searches run on the smaller graph and dead ends are a step from their neighbour."""
+        _, index, adj = self._walk
+        names = list(index)
+        leaf: list[tuple[int, int] | None] = [None] * len(names)
+        for i, nbrs in enumerate(adj):
+            if len(nbrs) == 1 and len(adj[nbrs[0][0]]) > 1:
+                leaf[i] = nbrs[0]
+        core = [[(v, m) for v, m in nbrs if leaf[v] is None] for nbrs in adj]
+        return names, leaf, core
+
+    def _distances(self, a: str) -> array:
+        """Walking minutes from `a` to every place (by node index; inf: unreachable), on
+        demand and kept: one single-source search per place asked about (on the graph without
+        its dead ends), never all pairs (which took 17 CPU-s and 570 MB at 1,862 places)."""
+        found = self._dist_cache.get(a)
+        if found is not None:
+            return found
+        index = self._walk[1]
+        names, leaf, core = self._leaves
+        src = index[a]
+        if leaf[src] is not None:  # a dead end: a step from its neighbour's distances
+            near, w = leaf[src]
+            found = array("d", [d + w for d in self._distances(names[near])])
+            found[src] = 0.0
+        else:
+            found = array("d", [math.inf]) * len(index)
+            found[src] = 0.0
+            heap = [(0.0, src)]
+            while heap:
+                d, u = heapq.heappop(heap)
+                if d > found[u]:
+                    continue
+                for v, m in core[u]:
+                    nd = d + m
+                    if nd < found[v]:
+                        found[v] = nd
+                        heapq.heappush(heap, (nd, v))
+            for x, lf in enumerate(leaf):
+                if lf is not None:
+                    found[x] = found[lf[0]] + lf[1]
+        self._dist_cache[a] = found
+        return found
+
+    @cached_property
+    def _dist_cache(self) -> dict[str, array]:
+        return {}
 
     def travel_minutes(self, a: str, b: str) -> float:
-        """Walking minutes on the shortest path from a to b (KeyError if b is unreachable)."""
-        return float(self._paths[a][0][b])
+        """Walking minutes on the shortest path from a to b (KeyError if b is unreachable).
+        Paths are two-way: b's distances serve when they are known and a's are not."""
+        cache, index = self._dist_cache, self._walk[1]
+        d = cache[b][index[a]] if a not in cache and b in cache else \
+            self._distances(a)[index[b]]
+        if d == math.inf:
+            raise KeyError(b)
+        return float(d)
 
     def route(self, a: str, b: str) -> list[tuple[str, float]]:
         """[(place, minutes from a)], starting with (a, 0.0) and ending with (b, total)."""
-        dist, paths = self._paths[a]
-        return [(p, float(dist[p])) for p in paths[b]]
+        return list(self._route(a, b))
+
+    @functools.lru_cache(maxsize=8192)  # noqa: B019 (a world's graph lives as long as it)
+    def _route(self, a: str, b: str) -> tuple[tuple[str, float], ...]:
+        # networkx's single-source search stopped at b: the same path as the full search
+        # (a node's path is final once it is reached), ties broken by the sorted graph
+        g = self._walk[0]
+        _, path = nx.single_source_dijkstra(g, a, target=b, weight="minutes")
+        out, total = [(a, 0.0)], 0.0
+        for u, v in itertools.pairwise(path):  # a shortest path: sums are distances
+            total += g[u][v]["minutes"]
+            out.append((v, float(total)))
+        return tuple(out)
 
     def unreachable_from(self, start: str) -> list[str]:
         """Walkable places with no path from `start`, sorted."""

@@ -1,0 +1,132 @@
+"""The engine at scale: wall, CPU per agent-step, peak RSS and run-directory size by town size.
+
+    python benchmarks/bench_scale.py [--residents 25 100 1000] [--hours 2] [--10k]
+                                     [--no-skills] [--profile N]
+
+Each size is a world from `agentsim.world.generate` (Smallville's places in districts,
+personas varied; seed 0), run from 06:00 for `--hours` sim-hours on the offline mind with the
+hash embedder, with a run directory (events, checkpoints, LLM record), each in a fresh
+process of its own so that peak RSS and CPU are that size's alone. CPU is user + sys of the
+process and its children (the skill sandboxes), counted from after the simulation is built
+(start-up removed: imports, world loading, the first probe of the sandbox's wall) to the end
+of the run. `--profile N` runs size N under cProfile and prints where the CPU goes, with the
+share spent rendering prompts (`agentsim.llm.prompts.Prompts.render`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cpu() -> float:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def one(world: str, hours: float, out: str, skills: bool, profile: bool) -> dict:
+    """Run one size in this process; the figures as a dict."""
+    from agentsim.experiment import Simulation
+    try:
+        from agentsim.skills.pool import close_all
+    except ImportError:  # an agentsim from before warm workers (to compare with)
+        def close_all() -> None:
+            return None
+    from agentsim.skills.wall import wall_status
+
+    wall_status()  # probed once per process: start-up
+    sim = Simulation.load(world, llm="offline", embedder="hash", out=out,
+                          settings=None if skills else {"skills": False})
+    n = len(sim.agents)
+    prof = cProfile.Profile() if profile else None
+    c0, t0 = _cpu(), time.perf_counter()
+    if prof:
+        prof.enable()
+    sim.run(hours=hours)
+    if prof:
+        prof.disable()
+    close_all()  # warm sandbox workers end, so their CPU is counted with the children's
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
+    ticks = sim.clock.tick
+    calls = sim.llm.usage.total.calls
+    sim.close()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    res = {"residents": n, "ticks": ticks, "wall_s": wall, "cpu_s": cpu,
+           "cpu_ms_per_step": 1000 * cpu / (ticks * n),
+           "wall_ms_per_step": 1000 * wall / (ticks * n),
+           "peak_rss_mb": rss, "run_dir_mb": _size(Path(out)) / 2**20, "llm_calls": calls}
+    if prof:
+        s = io.StringIO()
+        st = pstats.Stats(prof, stream=s)
+        total = st.total_tt
+        render = sum(v[3] for k, v in st.stats.items()
+                     if k[2] == "render" and k[0].endswith("llm/prompts.py"))
+        res["render_share"] = render / total if total else 0.0
+        st.sort_stats("cumulative").print_stats(40)
+        st.sort_stats("tottime").print_stats(25)
+        res["profile"] = s.getvalue()
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--residents", type=int, nargs="+", default=[25, 100, 1000])
+    ap.add_argument("--10k", dest="ten_k", action="store_true", help="add 10,000 residents")
+    ap.add_argument("--hours", type=float, default=2.0)
+    ap.add_argument("--no-skills", action="store_true")
+    ap.add_argument("--profile", type=int, default=None, metavar="N")
+    ap.add_argument("--one", nargs=2, metavar=("WORLD", "OUT"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        res = one(args.one[0], args.hours, args.one[1], not args.no_skills,
+                  args.profile is not None)
+        print(json.dumps(res))
+        return
+    from agentsim.world.generate import generate, write
+
+    print("$ python benchmarks/bench_scale.py " + " ".join(sys.argv[1:]))
+    sizes = [args.profile] if args.profile else args.residents + ([10000] if args.ten_k else [])
+    print(f"{'residents':>9} {'places':>6} {'ticks':>5} {'wall s':>8} {'CPU s':>8} "
+          f"{'CPU ms/step':>11} {'wall ms/step':>12} {'peak RSS MB':>11} {'run dir MB':>10} "
+          f"{'LLM calls':>9}")
+    for n in sizes:
+        with tempfile.TemporaryDirectory(prefix="agentsim-scale-") as tmp:
+            world = generate(n, seed=0)
+            wdir = write(world, Path(tmp) / "world")
+            cmd = [sys.executable, __file__, "--one", str(wdir), str(Path(tmp) / "runs"),
+                   "--hours", str(args.hours)]
+            if args.no_skills:
+                cmd.append("--no-skills")
+            if args.profile:
+                cmd += ["--profile", str(n)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+            if proc.returncode != 0:
+                sys.exit(f"{n} residents failed:\n{proc.stderr[-3000:]}")
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            print(f"{r['residents']:>9} {len(world.places.ids()):>6} {r['ticks']:>5} "
+                  f"{r['wall_s']:>8.1f} {r['cpu_s']:>8.1f} {r['cpu_ms_per_step']:>11.2f} "
+                  f"{r['wall_ms_per_step']:>12.2f} {r['peak_rss_mb']:>11.0f} "
+                  f"{r['run_dir_mb']:>10.1f} {r['llm_calls']:>9}", flush=True)
+            if "profile" in r:
+                print(r["profile"])
+                print(f"prompt rendering: {100 * r['render_share']:.1f} % of profiled time")
+
+
+if __name__ == "__main__":
+    main()

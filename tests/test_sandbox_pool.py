@@ -1,0 +1,95 @@
+"""Warm sandbox workers (`agentsim.skills.pool`): a run forked by a zygote behind the wall
+ends as the same run in a fresh child does, whatever the skill does, and the zygote lives on
+for the next run."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from agentsim.skills.pool import close_all
+from agentsim.skills.sandbox import Limits, run_skill
+from agentsim.skills.wall import wall_status
+
+pytestmark = pytest.mark.skipif(not wall_status().available, reason=wall_status().reason)
+
+LIMITS = Limits(seconds=1.0, memory_mb=256, max_steps=20)
+SNAPSHOT = {"agent": "a", "name": "A", "location": "p", "time": "2023-02-13T08:00:00",
+            "places": {"p": {"name": "P", "area": "p", "objects": ["lamp"], "documents": []},
+                       "q": {"name": "Q", "area": "q", "objects": [], "documents": []}},
+            "edges": [["p", "q", 3]],
+            "objects": {"lamp": {"name": "lamp", "place": "p", "state": "off",
+                                 "states": ["off", "on"]}},
+            "people": {}, "documents": {}}
+
+
+def skill(body: str) -> str:
+    return "def s(world):\n" + textwrap.indent(textwrap.dedent(body), "    ")
+
+
+CASES = {
+    "ok": skill("import random\nworld.use('lamp', 'on')\nworld.move_to('q')\n"
+                "return random.random()"),
+    "timeout": skill("while True:\n    pass"),
+    "memory": skill("x = [0] * (400 * 2**20)"),
+    "refused_import": skill("import random\nreturn random.__loader__"),
+    "exception": skill("return 1 / 0"),
+    "action": skill("world.move_to('nowhere')"),
+    "output": skill("print('x' * 10)\nreturn 'y' * 10_000"),
+}
+
+
+def _run(code: str, warm: bool):
+    return asyncio.run(run_skill(code, "s", {}, SNAPSHOT, LIMITS, warm=warm))
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_warm_run_ends_as_a_fresh_one(case):
+    fresh, warm = _run(CASES[case], False), _run(CASES[case], True)
+    assert (warm.ok, warm.error_kind, warm.error, warm.steps, warm.changes, warm.returned,
+            warm.log) == (fresh.ok, fresh.error_kind, fresh.error, fresh.steps, fresh.changes,
+                          fresh.returned, fresh.log)
+    if case == "ok":
+        assert warm.ok and warm.changes["objects"] == {"lamp": ["off", "on"]}
+    assert SNAPSHOT["objects"]["lamp"]["state"] == "off"  # the caller's snapshot is untouched
+
+
+def test_zygotes_outlive_their_runs_and_end_on_close():
+    async def many():
+        return await asyncio.gather(*(run_skill(CASES[c], "s", {}, SNAPSHOT, LIMITS, warm=True)
+                                      for c in ("timeout", "ok", "memory", "ok", "ok")))
+    kinds = [r.error_kind for r in asyncio.run(many())]
+    assert kinds == ["timeout", None, "memory", None, None]
+    assert _run(CASES["ok"], True).ok
+    close_all()
+    assert _run(CASES["ok"], True).ok  # a later run starts new ones
+
+
+def test_a_town_snapshot_runs_warm_on_its_shared_parts_as_fresh():
+    from agentsim.skills.snapshot import smallville_at_home, world_snapshot
+    from agentsim.world.loader import load_world
+
+    w = load_world(Path(__file__).resolve().parent.parent / "worlds" / "smallville")
+    home = smallville_at_home(w, "isabella_rodriguez")
+    snap = world_snapshot(w.places, agent="isabella_rodriguez", name="Isabella Rodriguez",
+                          location="hobbs_cafe_counter", time="2023-02-13T09:00:00",
+                          states={"cafe_piano": "being played"},
+                          people={i: (v["name"], v["place"]) for i, v in home["people"].items()},
+                          documents=home["documents"])
+    assert snap.overrides == {"cafe_piano": "being played"}
+    assert snap["places"] is home["places"] and snap["objects"]["cafe_oven"] is \
+        home["objects"]["cafe_oven"]  # shared, not copied
+    code = skill("""
+        world.use('cafe_coffee_machine', 'brewing')
+        world.move_to('hobbs_cafe_seating')
+        return [world.state_of('cafe_piano'), len(world.places()), world.location]""")
+    runs = [asyncio.run(run_skill(code, "s", {}, snap, LIMITS, warm=warm))
+            for warm in (False, True, True)]
+    assert runs[0].ok and runs[0].returned[0] == "being played"
+    for r in runs[1:]:
+        assert (r.ok, r.steps, r.changes, r.returned) == \
+            (runs[0].ok, runs[0].steps, runs[0].changes, runs[0].returned)
+    assert snap["objects"]["cafe_coffee_machine"]["state"] == "idle"
