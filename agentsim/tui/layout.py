@@ -22,8 +22,8 @@ from textual.widgets import DataTable, Footer, Header, Static, Tree
 from agentsim.events import Conversation
 from agentsim.tui.event_log import EventLog
 from agentsim.tui.inspector import Inspector
-from agentsim.tui.resident_table import ResidentTable
 from agentsim.tui.model import Resident
+from agentsim.tui.resident_table import ResidentTable
 from agentsim.tui.status import StatusBar
 from agentsim.tui.town_map import TownMap
 from agentsim.tui.town_tree import TownTree

@@ -1,4 +1,5 @@
-"""The status bar: sim time and tick, run state, the measured speed and the target, what the LLM has cost, which LLM.
+"""The status bar: sim time and tick, run state, the measured speed and the target, what the
+LLM has cost, which LLM.
 
 The line is drawn for the bar's width: when the full line does not fit, a shorter one
 (weekday and time, no unit words) keeps every figure in view."""
@@ -80,12 +81,12 @@ STATE_WIDTH = 40  # a long error or stop reason is clipped here (the log has all
 
 
 def speed_text(runner: Runner, tick_minutes: int, tier: int = 0) -> str:
-    """The measured speed and the target: 'target 2 tick/s' while paused; while running
+    """The measured speed and the target: the target alone while paused ('2 tick/s'); running,
     '0.12 tick/s · 36 sim-min/min (target 2 tick/s)', the target shortened to '(target 2)' from
     `tier` 1 on; 'measuring… (target 2 tick/s)' until a tick has ended."""
     target = speed_label(runner.speed)
     if runner.paused or runner.finished:
-        return f"target {target}"
+        return target
     if tier:
         target = target.removesuffix(" tick/s")
     rate = runner.pace.rate()
@@ -96,8 +97,8 @@ def speed_text(runner: Runner, tick_minutes: int, tier: int = 0) -> str:
 
 def live_status(sim: Simulation, runner: Runner, width: int | None = None) -> Text:
     """The live view's line; given `width`, shorter forms while the full one is wider: the
-    short clock and LLM figures (tier 1), then the run state by its icon alone (tier 2), then
-    no zero cost or cache count (tier 3)."""
+    short clock and LLM figures (tier 1), then no zero cost or cache count (tier 2), then the
+    run state by its icon alone (tier 3)."""
     state = runner.state
     style = ("bold green" if state == "running" else "bold yellow" if state.startswith("paus")
              else "bold red" if state.startswith(("error", "stopped")) else "bold cyan")
@@ -108,10 +109,10 @@ def live_status(sim: Simulation, runner: Runner, width: int | None = None) -> Te
         short = tier > 0
         out = clock_text(sim.clock.now, sim.clock.tick, runner.end_tick, short)
         out.append(*SEP)
-        out.append(icon if tier >= 2 and state == "running" else f"{icon} {state}", style=style)
+        out.append(icon if tier == 3 and state == "running" else f"{icon} {state}", style=style)
         out.append(*SEP)
         out.append(speed_text(runner, sim.world.spec.tick_minutes, tier))
-        llm = llm_text(sim, short, tiny=tier == 3)
+        llm = llm_text(sim, short, tiny=tier >= 2)
         if llm:
             out.append(*SEP)
             out.append_text(llm)

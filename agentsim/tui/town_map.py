@@ -3,10 +3,11 @@ which of its rooms. Works for any world: the areas come from its place graph, in
 of their map positions when the world gives them (top to bottom, left to right, so the grid
 keeps the town's rough geography) and in the world's own order otherwise. No tiles.
 
-Inside a box, each occupied room is one entry, 'counter: Isabella, Klaus' (a room named for
-its owner, "Isabella Rodriguez's apartment", shows as 'apartment'); when first names do not
-fit the box, initials do ('apartment: IR GR CG'), and what still does not fit ends in
-'+N more'. The selected resident is drawn reversed, talkers green, sleepers dim.
+Inside a box, each occupied room is one entry, 'counter: Isabella Klaus' (a room named for
+its owner, "Isabella Rodriguez's apartment", shows as 'apartment'); when that does not fit
+the box, the names without their rooms, then initials with and without rooms ('IR GR CG'),
+and what still does not fit ends in '+N more'. The selected resident is drawn reversed,
+talkers green, sleepers dim.
 """
 
 from __future__ import annotations
@@ -48,21 +49,27 @@ def room_label(places: PlaceGraph, place: str, area: str) -> str:
     return name.rsplit("'s ", 1)[-1] if "'s " in name else name
 
 
-def initials(name: str) -> str:
-    return "".join(part[0] for part in name.split() if part[:1].isalpha()).upper()
+def initials(r: Resident) -> str:
+    return "".join(part[0] for part in r.name.split() if part[:1].isalpha()).upper()
+
+
+def first_name(r: Resident) -> str:
+    return r.name.split()[0]
 
 
 def box_lines(area_name: str, groups: list[tuple[str, list[Resident]]], width: int,
               height: int, selected: str | None) -> list[Text]:
     """An area's box content, at most `height` lines of at most `width` cells."""
     width = max(4, width)
-    head = [Text(line, style="bold") for line in
+    head = [Text(line, style="bold underline") for line in
             textwrap.wrap(area_name, width, max_lines=2, placeholder="…")] or [Text("")]
     if not groups:
         return [*head, Text("·", style="dim")][:max(1, height)]
     room = height - len(head)
-    for short in (lambda r: r.name.split()[0], lambda r: initials(r.name)):
-        body = _entries(groups, width, short, selected)
+    everyone = [("", [r for _, people in groups for r in people])]
+    for short, grouped in ((first_name, groups), (first_name, everyone),
+                           (initials, groups), (initials, everyone)):
+        body = _entries(grouped, width, short, selected)
         if len(body) <= room:
             return head + [line for line, _ in body]
     shown = body[:max(0, room - 1)]

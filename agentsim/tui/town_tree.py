@@ -11,7 +11,6 @@ from textual.widgets.tree import TreeNode
 from agentsim.tui.model import Resident, title
 from agentsim.world.places import PlaceGraph
 
-
 LABEL = 28  # cells for an area's name: the width the layout gives the tree, less its guides
 
 
