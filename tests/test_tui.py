@@ -655,10 +655,15 @@ async def test_footer_shows_the_resident_and_map_keys():
 
     sim = smallville()
     app = AgentsimApp(sim, 50, autostart=False)
+    wanted = ("j", "k", "m", "space", "i", "e", "q")
+
+    def drawn() -> dict:
+        return {k.key: k for k in app.screen.query(FooterKey) if k.region}
+
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        keys = {k.key: k for k in app.screen.query(FooterKey)}
-        for key in ("j", "k", "m", "space", "i", "e", "q"):
+        await until(pilot, lambda: set(wanted) <= set(drawn()))  # the footer composes late
+        keys = drawn()
+        for key in wanted:
             assert key in keys, key
             region = keys[key].region
             assert region.width and region.right <= SIZE[0], key  # drawn, on the screen

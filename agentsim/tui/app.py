@@ -122,8 +122,8 @@ class AgentsimApp(TownApp):
         self.drain()
         self.refresh_views()
         self.refresh_banner()
-        self.refresh_bindings()
         if message.finished:
+            self.refresh_bindings()  # only the end changes a key's state (the footer redraws)
             log = self.event_log
             if self.runner.error is not None:
                 log.note(f"the run stopped on an error: {self.runner.error!r}", "bold red")

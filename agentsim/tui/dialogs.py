@@ -87,8 +87,9 @@ class AskScreen(ModalScreen[None]):
             return
         event.input.clear()
         self.pending = question
-        self.query_one("#asked", Static).update(
-            Text.assemble(("You asked: ", "bold"), (question, "bold cyan")))
+        asked = self.query_one("#asked", Static)
+        asked.display = True
+        asked.update(Text.assemble(("You asked: ", "bold"), (question, "bold cyan")))
         answer.update(Text(f"{self.name_} is thinking…", style="italic yellow"))
         self.run_worker(self.answer(question), exclusive=True, group="interview")
 

@@ -80,7 +80,7 @@ class ResidentTable(DataTable):
         self._short, self._widths = short, widths
         self.clear(columns=True)
         for (key, label), w in zip(COLUMNS, widths, strict=True):
-            self.add_column(label, key=key, width=w)
+            self.add_column(label if len(label) <= w else key, key=key, width=w)
         for r in self._residents:
             self.add_row(*self._cells(r).values(), key=r.id)
         if keep is not None and keep in self.rows:
