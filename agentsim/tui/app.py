@@ -1,8 +1,13 @@
 """Watch, steer and question a live simulation.
 
-    header, status bar (sim time, tick, run state, speed, LLM usage, which LLM)
-    town tree | resident table over the event log | inspector of the selected resident
+    header, status bar (sim time, tick, run state, measured speed and the target, LLM usage,
+    which LLM)
+    town tree | resident table (or, `m`, the town map) over the event log | inspector
     footer with the keys
+
+Until the first tick is drawn, a line over the table says what the run is busy with (loading
+the embedding model, embedding the memories, writing the first plans: `startup_line`), read
+twice a second while the tick is in flight, since the tick publishes its events only at its end.
 
 The simulation runs in an async worker on the app's own loop (`Runner.run`), which posts one
 `TickDone` per tick; it starts once the first screen is drawn, so the town shows at once.
