@@ -535,7 +535,8 @@ async def test_a_startup_line_says_what_the_first_tick_does_until_it_is_drawn():
         assert sim.clock.tick == 0 and app.runner.busy
         slow.loaded = True
         slow.release.set()
-        await until(pilot, lambda: "Writing first plans (0/25)" in banner(app))
+        await until(pilot, lambda: re.search(r"Writing first plans \(0/\d+ awake; \d+ still "
+                                             r"asleep\)", banner(app)))
         assert sim.clock.tick == 0
         llm.gate.set()
         await until(pilot, lambda: sim.clock.tick >= 1 and app.runner.ticks_done >= 1)

@@ -35,11 +35,15 @@ def startup_line(sim: Simulation, runner: Runner) -> str | None:
     llm = f" · {calls:,} LLM calls so far" if calls else ""
     if embedder_loading(sim.embedder):
         name = getattr(sim.embedder, "name", "the embedder")
-        return f"Loading the embedding model ({name})… the first run of a session takes a while"
+        return f"Loading the embedding model ({name})… (once per session; it takes a while)"
     remembering = sum(1 for a in agents if len(a.memory))
     if remembering < len(sim.agents):
         return f"Embedding the residents' memories ({remembering}/{len(sim.agents)})…{llm}"
     if sim.clock.tick:
         return f"Running the first tick since the resume…{llm}"
-    planned = sum(1 for a in agents if a.day_plan)
-    return f"Writing first plans ({planned}/{len(sim.agents)})…{llm}"
+    awake = sum(1 for a in agents if a.awake)
+    if not awake:
+        return f"Waking the residents…{llm}"
+    planned = sum(1 for a in agents if a.awake and a.day_plan)
+    return (f"Writing first plans ({planned}/{awake} awake; "
+            f"{len(sim.agents) - awake} still asleep)…{llm}")
