@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import math
+import re
 import subprocess
 import sys
 import threading
@@ -25,9 +26,14 @@ from agentsim.tui.app import AgentsimApp, AskScreen, TextScreen
 from agentsim.tui.dialogs import ConversationsScreen
 from agentsim.tui.event_log import REWRAP_DELAY, describe
 from agentsim.tui.inspector import Inspector
-from agentsim.tui.model import Tracker, live_frame
+from agentsim.tui.model import Resident, Tracker, live_frame
+from agentsim.tui.pace import Pace, rate_label, sim_per_minute
 from agentsim.tui.replay import ReplayApp
+from agentsim.tui.runner import Runner
+from agentsim.tui.status import live_status
 from agentsim.tui.timeline import Timeline
+from agentsim.tui.town_map import box_lines, columns_for, map_order
+from agentsim.tui.town_tree import fit_name
 
 SMALLVILLE = str(Path(__file__).resolve().parent.parent / "worlds" / "smallville")
 SIZE = (120, 40)
@@ -474,6 +480,288 @@ async def test_conversations_screen_lists_the_selected_residents_talks_then_ever
     await sim.aclose()
 
 
+# -- the first hour (issue 15) ---------------------------------------------------------------
+class GatedLLM:
+    """The simulation's LLM, whose calls wait on `gate` once `closed()` says so."""
+
+    def __init__(self, real, closed=lambda: True):
+        self.real, self.closed, self.gate = real, closed, asyncio.Event()
+        self.waiting = 0  # calls held at the gate now
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    async def ask(self, *a, **kw):
+        if self.closed() and not self.gate.is_set():
+            self.waiting += 1
+            try:
+                await self.gate.wait()
+            finally:
+                self.waiting -= 1
+        return await self.real.ask(*a, **kw)
+
+
+class LoadingHash(HashEmbedder):
+    """A hash embedder that says it is still loading its model, and blocks in `embed`, until
+    the test lets it go."""
+
+    def __init__(self):
+        super().__init__()
+        self.loaded = False
+        self.release, self.busy = threading.Event(), threading.Event()
+
+    def embed(self, texts):
+        self.busy.set()
+        self.release.wait(timeout=30)
+        return super().embed(texts)
+
+
+def banner(app) -> str:
+    return str(app.banner.render()) if app.banner.display else ""
+
+
+async def test_a_startup_line_says_what_the_first_tick_does_until_it_is_drawn():
+    """Loading the embedder, then the first plans (the LLM held), then nothing once tick 0 is
+    shown: each stage is held open by the fakes, so the line is seen at every one."""
+    sim = smallville()
+    slow = LoadingHash()
+    batching = BatchingEmbedder(slow)
+    sim.embedder, sim.embed = slow, batching.embed
+    llm = sim.llm = GatedLLM(sim.llm)
+    app = AgentsimApp(sim, 50, speed=math.inf)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: slow.busy.is_set() and "Loading the embedding model"
+                    in banner(app))
+        assert sim.clock.tick == 0 and app.runner.busy
+        slow.loaded = True
+        slow.release.set()
+        await until(pilot, lambda: re.search(r"Writing first plans \(0/\d+ awake; \d+ still "
+                                             r"asleep\)", banner(app)))
+        assert sim.clock.tick == 0
+        llm.gate.set()
+        await until(pilot, lambda: sim.clock.tick >= 1 and app.runner.ticks_done >= 1)
+        await until(pilot, lambda: not app.banner.display)
+        await pilot.press("q", "q")
+    batching.close()
+    sim.llm = llm.real
+    await sim.aclose()
+
+
+async def test_no_startup_line_while_paused_at_the_start():
+    sim = smallville()
+    app = AgentsimApp(sim, 50, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert not app.banner.display
+    await sim.aclose()
+
+
+def test_pace_measures_ticks_per_wall_second_over_a_window():
+    now = [0.0]
+    pace = Pace(window=30, clock=lambda: now[0])
+    assert pace.rate() is None
+    pace.restart()
+    for t in (10.0, 20.0):
+        now[0] = t
+        pace.ticked()
+    assert pace.rate() == pytest.approx(2 / 20)
+    now[0] = 41.0  # a long tick in flight: the rate falls while it waits
+    assert pace.rate() == pytest.approx(1 / 30)
+    now[0] = 100.0
+    pace.restart()  # resumed after a pause: the pause does not count
+    now[0] = 102.0
+    pace.ticked()
+    assert pace.rate() == pytest.approx(1 / 2)
+    assert rate_label(0.1) == "0.10 tick/s" and rate_label(2.5) == "2.5 tick/s"
+    assert sim_per_minute(0.1, 10) == "1.0 sim-h/min"
+    assert sim_per_minute(0.01, 10) == "6.0 sim-min/min"
+
+
+def test_status_shows_the_measured_rate_beside_the_target():
+    sim = smallville()
+    now = [0.0]
+    runner = Runner(sim, 50, speed=2.0)
+    runner.pace = Pace(clock=lambda: now[0])
+    runner.pace.restart()
+    assert "measuring… (target 2 tick/s)" in str(live_status(sim, runner))
+    for t in (10.0, 20.0):
+        now[0] = t
+        runner.pace.ticked()
+    line = str(live_status(sim, runner))
+    assert "0.10 tick/s · 1.0 sim-h/min (target 2 tick/s)" in line
+    assert "running" in line
+    short = str(live_status(sim, runner, 100))
+    assert len(short) <= 100 and "0.10 tick/s" in short and "(target 2)" in short
+    runner.pause()
+    assert "0.10" not in str(live_status(sim, runner)) and "2 tick/s" in str(
+        live_status(sim, runner))
+    sim.close()
+
+
+async def test_status_shows_a_measured_rate_while_running():
+    sim = smallville()
+    llm = sim.llm = GatedLLM(sim.llm, closed=lambda: app.runner.ticks_done >= 2)
+    app = AgentsimApp(sim, 50, speed=math.inf)
+    async with app.run_test(size=SIZE) as pilot:  # held in the first tick after two with calls
+        await until(pilot, lambda: app.runner.ticks_done >= 2 and app.runner.busy
+                    and llm.waiting)
+        app.refresh_status()
+        line = status(app)
+        assert "running" in line and "(target max speed)" in line
+        assert re.search(r"[\d.]+ tick/s · [\d.]+ sim-(min|h)/min", line), line
+        await pilot.press("q", "q")
+    sim.llm = llm.real
+    await sim.aclose()
+
+
+async def test_interview_hint_empty_enter_and_thinking_state():
+    sim = smallville()
+    llm = sim.llm = GatedLLM(sim.llm)
+    app = AgentsimApp(sim, 50, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("i")
+        screen = app.screen
+        assert isinstance(screen, AskScreen)
+        assert screen.query_one("#question").placeholder.startswith("Type a question, e.g.")
+        answer = screen.query_one("#answer", Static)
+        await pilot.press("enter")
+        assert "Type a question first" in str(answer.render())
+        await pilot.press(*"Any plans?", "enter")
+        await pilot.pause()
+        assert "You asked: Any plans?" in str(screen.query_one("#asked", Static).render())
+        name = sim.agents[app.selected()].name
+        assert f"{name} is thinking…" in str(answer.render())
+        assert screen.pending == "Any plans?"  # the LLM has not answered
+        llm.gate.set()
+        await until(pilot, lambda: "Drawn from" in str(answer.render()))
+        assert screen.pending is None
+    sim.llm = llm.real
+    await sim.aclose()
+
+
+async def test_every_resident_is_in_view_at_120x40():
+    sim = smallville()
+    app = AgentsimApp(sim, 50, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.table
+        assert table.row_count == len(sim.agents) == 25
+        assert table.size.height >= table.row_count + 1  # the header and every row
+        assert table.max_scroll_y == 0
+    await sim.aclose()
+
+
+async def test_footer_shows_the_resident_and_map_keys():
+    from textual.widgets._footer import FooterKey
+
+    sim = smallville()
+    app = AgentsimApp(sim, 50, autostart=False)
+    wanted = ("j", "k", "m", "space", "i", "e", "q")
+
+    def drawn() -> dict:
+        return {k.key: k for k in app.screen.query(FooterKey) if k.region}
+
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: set(wanted) <= set(drawn()))  # the footer composes late
+        keys = drawn()
+        for key in wanted:
+            assert key in keys, key
+            region = keys[key].region
+            assert region.width and region.right <= SIZE[0], key  # drawn, on the screen
+    await sim.aclose()
+
+
+async def test_world_event_says_at_once_that_it_is_under_way():
+    sim = smallville()
+    slow = LoadingHash()
+    slow.loaded = True
+    batching = BatchingEmbedder(slow)
+    sim.embed = batching.embed
+    app = AgentsimApp(sim, 50, autostart=False)
+    notes: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        app.notify = lambda message, **kw: notes.append(message)
+        await pilot.press("e", *"Fire alarm", "enter")
+        await until(pilot, lambda: any("Telling everyone at" in n for n in notes))
+        assert not any(isinstance(e, WorldEvent) for e in sim.events)  # still embedding
+        assert not any("noticed" in n for n in notes)
+        slow.release.set()
+        await until(pilot, lambda: any("noticed" in n for n in notes))
+    batching.close()
+    await sim.aclose()
+
+
+async def test_map_mode_toggles_and_shows_each_resident_in_their_area():
+    sim = smallville()
+    app = AgentsimApp(sim, 50, autostart=False)
+    places = sim.world.places
+    async with app.run_test(size=SIZE) as pilot:
+        assert not app.map.display and app.table.display
+        await pilot.press("m")
+        await pilot.pause()
+        assert app.map_mode and app.map.region.height > 10 and not app.table.region
+        aid = "isabella_rodriguez"
+        area = places.area_of(sim.agents[aid].location)
+        assert app.map.where_is(aid) == area
+        box = app.map.boxes[area]
+
+        def shows_her(b) -> bool:  # by first name, or by initials in a crowded box
+            return bool(re.search(r"\b(Isabella|IR)\b", str(b.render())))
+
+        assert box.region and shows_her(box)
+        await pilot.press(*["n"] * 12)  # to 08:00: she has gone to work
+        await until(pilot, lambda: sim.clock.tick == 12 and not app.runner.busy)
+        await pilot.pause()
+        moved = places.area_of(sim.agents[aid].location)
+        assert moved != area and app.map.where_is(aid) == moved
+        assert shows_her(app.map.boxes[moved]) and not shows_her(box)
+        await pilot.press("m")
+        await pilot.pause()
+        assert not app.map_mode and app.table.region and not app.map.region
+    await sim.aclose()
+
+
+def test_town_map_lays_out_any_world():
+    from agentsim.world.loader import load_world
+
+    tiny = load_world(Path(__file__).parent / "fixtures" / "tiny_world")
+    assert map_order(tiny.places) == tiny.places.areas() or all(
+        tiny.places.position(a) for a in tiny.places.areas())
+    big = load_world(SMALLVILLE).places
+    order = map_order(big)
+    spots = [big.position(a) for a in order]
+    assert sorted(order) == sorted(big.areas())
+    assert spots == sorted(spots, key=lambda s: (s[1], s[0]))  # top to bottom, left to right
+    assert columns_for(16, 80) == 4 and columns_for(3, 80) == 2 and columns_for(16, 30) == 1
+
+
+def test_area_box_shortens_names_to_initials_then_counts_the_rest():
+    people = [Resident(f"a{i}", name, "r", "working") for i, name in enumerate(
+        ["Isabella Rodriguez", "Giorgio Rossi", "Carlos Gomez", "Arthur Burton"])]
+
+    def box(width: int, height: int, selected: str | None = None) -> list[str]:
+        return [str(line) for line in box_lines("Hobbs Cafe", [("counter", people)], width,
+                                                height, selected)]
+
+    roomy = box_lines("Hobbs Cafe", [("counter", people)], 30, 4, selected="a1")
+    assert [str(line) for line in roomy] == ["Hobbs Cafe", "counter: Isabella Giorgio",
+                                             " Carlos Arthur"]
+    assert any(s.style == "reverse bold" for line in roomy for s in line.spans)  # selected
+    assert box(16, 3) == ["Hobbs Cafe", "Isabella Giorgio", " Carlos Arthur"]  # no room
+    assert box(12, 3) == ["Hobbs Cafe", "counter: IR", " GR CG AB"]  # initials
+    assert box(10, 3) == ["Hobbs Cafe", "IR GR CG", " AB"]  # initials, no room
+    assert box(10, 2) == ["Hobbs Cafe", "+4 more"]
+    assert box(20, 4)[0] == "Hobbs Cafe" and len(box(4, 9)) <= 9
+    assert [str(line) for line in box_lines("Hobbs Cafe", [], 20, 4, None)] == [
+        "Hobbs Cafe", "·"]
+
+
+def test_tree_labels_keep_the_meaning_of_long_names():
+    assert fit_name("Hobbs Cafe") == "Hobbs Cafe"
+    assert fit_name("The Willows Market and Pharmacy", 28) == "The Willows Market…Pharmacy"
+    assert len(fit_name("The Willows Market and Pharmacy", 20)) <= 20
+
+
 # -- replay ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def recorded():
@@ -585,3 +873,14 @@ def test_snapshot_conversations_screen(snap_compare, recorded):
 
     app = ReplayApp(events, sim.world, position=20)
     assert snap_compare(app, terminal_size=SIZE, run_before=open_talks)
+
+
+def test_snapshot_map_mode(snap_compare, recorded):
+    sim, events, _ = recorded
+
+    async def open_map(pilot):
+        await pilot.press("m")
+        await pilot.pause(0.1)
+
+    assert snap_compare(ReplayApp(events, sim.world, position=14), terminal_size=SIZE,
+                        run_before=open_map)

@@ -1,8 +1,13 @@
 """Watch, steer and question a live simulation.
 
-    header, status bar (sim time, tick, run state, speed, LLM usage, which LLM)
-    town tree | resident table over the event log | inspector of the selected resident
+    header, status bar (sim time, tick, run state, measured speed and the target, LLM usage,
+    which LLM)
+    town tree | resident table (or, `m`, the town map) over the event log | inspector
     footer with the keys
+
+Until the first tick is drawn, a line over the table says what the run is busy with (loading
+the embedding model, embedding the memories, writing the first plans: `startup_line`), read
+twice a second while the tick is in flight, since the tick publishes its events only at its end.
 
 The simulation runs in an async worker on the app's own loop (`Runner.run`), which posts one
 `TickDone` per tick; it starts once the first screen is drawn, so the town shows at once.
@@ -31,6 +36,7 @@ from agentsim.tui.layout import TownApp
 from agentsim.tui.messages import TickDone
 from agentsim.tui.model import Tracker, live_frame, title
 from agentsim.tui.runner import SPEEDS, Runner
+from agentsim.tui.startup import startup_line
 from agentsim.tui.status import live_status
 
 __all__ = ["AgentsimApp", "AskScreen", "TextScreen", "TickDone"]
@@ -102,6 +108,7 @@ class AgentsimApp(TownApp):
     def _start(self) -> None:
         self.run_worker(self.runner.run(self._tick_done), name="simulation", group="simulation",
                         exclusive=True)
+        self.call_after_refresh(self.refresh_banner)  # the first tick is under way by then
 
     def _worth_logging(self, events: list[Event]) -> list[Event]:
         """The last HISTORY_LINES events of `events` that make a log line."""
@@ -119,8 +126,9 @@ class AgentsimApp(TownApp):
     def on_tick_done(self, message: TickDone) -> None:
         self.drain()
         self.refresh_views()
-        self.refresh_bindings()
+        self.refresh_banner()
         if message.finished:
+            self.refresh_bindings()  # only the end changes a key's state (the footer redraws)
             log = self.event_log
             if self.runner.error is not None:
                 log.note(f"the run stopped on an error: {self.runner.error!r}", "bold red")
@@ -131,9 +139,14 @@ class AgentsimApp(TownApp):
                 self.notify(message.finished)
 
     def _while_busy(self) -> None:
-        """While a tick waits on the LLM, keep the LLM counters moving."""
+        """While a tick waits on the LLM, keep the LLM counters (and the measured rate, and
+        what the first tick is doing) moving."""
         if self.runner.busy:
             self.refresh_status()
+            self.refresh_banner()
+
+    def refresh_banner(self) -> None:
+        self.show_banner(startup_line(self.sim, self.runner))
 
     # -- drawing ----------------------------------------------------------------------------
     def drain(self) -> None:
@@ -146,8 +159,7 @@ class AgentsimApp(TownApp):
 
     def refresh_views(self) -> None:
         frame = live_frame(self.sim, self.tracker)
-        self.town.show(frame.residents.values())
-        self.table.show(frame.residents.values())
+        self.show_residents(list(frame.residents.values()))
         self.refresh_inspector()
         self.refresh_status()
 
@@ -208,7 +220,8 @@ class AgentsimApp(TownApp):
         name = self.sim.agents[aid].name
         self._dialog(
             TextScreen(f"Whisper a memory into {name}", "Tom Moreno is moving away next month"),
-            lambda text: self.sim.awhisper(aid, text), f"{name} will remember that.")
+            lambda text: self.sim.awhisper(aid, text), f"{name} will remember that.",
+            f"Whispering to {name}…")
 
     def action_world_event(self) -> None:
         places = self.sim.world.places
@@ -217,7 +230,8 @@ class AgentsimApp(TownApp):
         self._dialog(
             TextScreen(f"Something happens at {where}; everyone there notices",
                        "A fire alarm goes off"),
-            lambda text: self.sim.ainject(text, place=area), f"Everyone at {where} noticed.")
+            lambda text: self.sim.ainject(text, place=area), f"Everyone at {where} noticed.",
+            f"Telling everyone at {where}…")
 
     def action_save(self) -> None:
         if self.sim.run_dir is None:
@@ -264,14 +278,18 @@ class AgentsimApp(TownApp):
 
     # -- helpers ----------------------------------------------------------------------------
     def _dialog(self, screen: ModalScreen, change: Callable[[str], Awaitable[Any]] | None = None,
-                done: str = "") -> None:
-        """Hold the run while a dialog is open; apply what it returns, then carry on."""
+                done: str = "", doing: str = "") -> None:
+        """Hold the run while a dialog is open; apply what it returns, then carry on. `doing`
+        is said at once (the change can take seconds: it embeds, it may ask the LLM), `done`
+        when it is applied."""
         resume = not self.runner.paused and not self.runner.finished
         self.runner.pause()
         self._changed()
 
         def closed(text: str | None) -> None:
             if change is not None and text:
+                if doing:
+                    self.notify(doing, timeout=3)
                 self.run_worker(self._intervene(change(text), done, resume), group="intervene")
             elif resume:
                 self.runner.resume()

@@ -51,33 +51,46 @@ def answer_text(ans: Answer) -> Text:
 class AskScreen(ModalScreen[None]):
     """Interview a resident: type a question, read the answer and the memories behind it.
 
-    Nothing changes in the simulation: the interview is not remembered."""
+    The placeholder is a hint, not a question (an empty Enter says to type one); what was
+    asked stays in view, with a thinking line until the answer comes. Nothing changes in the
+    simulation: the interview is not remembered."""
 
     AUTO_FOCUS = "#question"
     BINDINGS: ClassVar = [Binding("escape", "dismiss", "Close")]
+    HINT = "Type a question, e.g. Are you going to any parties this week?"
 
     def __init__(self, sim: Simulation, agent_id: str):
         super().__init__()
         self.sim = sim
         self.agent_id = agent_id
+        self.pending: str | None = None  # the question being answered
+
+    @property
+    def name_(self) -> str:
+        return self.sim.agents[self.agent_id].name
 
     def compose(self) -> ComposeResult:
-        name = self.sim.agents[self.agent_id].name
         with Vertical(classes="dialog"):
-            yield Label(f"Interview {name}", classes="dialog-title")
-            yield Input(placeholder="Are you going to any parties this week?", id="question")
+            yield Label(f"Interview {self.name_}", classes="dialog-title")
+            yield Input(placeholder=self.HINT, id="question")
+            yield Static("", id="asked")
             with VerticalScroll(id="answer-box"):
-                yield Static("", id="answer")
+                yield Static(Text("Nothing asked yet.", style="dim italic"), id="answer")
             yield Label("enter: ask   esc: close", classes="dialog-hint")
 
     @on(Input.Submitted)
     def ask(self, event: Input.Submitted) -> None:
         question = event.value.strip()
+        answer = self.query_one("#answer", Static)
         if not question:
+            answer.update(Text("Type a question first, then press Enter.", style="bold yellow"))
             return
         event.input.clear()
-        self.query_one("#answer", Static).update(Text(f"…{self.sim.agents[self.agent_id].name}"
-                                                      " is thinking", style="italic"))
+        self.pending = question
+        asked = self.query_one("#asked", Static)
+        asked.display = True
+        asked.update(Text.assemble(("You asked: ", "bold"), (question, "bold cyan")))
+        answer.update(Text(f"{self.name_} is thinking…", style="italic yellow"))
         self.run_worker(self.answer(question), exclusive=True, group="interview")
 
     async def answer(self, question: str) -> Answer | None:
@@ -87,6 +100,9 @@ class AskScreen(ModalScreen[None]):
         except Exception as e:  # an unreachable LLM, a budget: say so, keep the app
             out.update(Text(f"The interview failed: {e}", style="bold red"))
             return None
+        finally:
+            if self.pending == question:  # not a newer question's
+                self.pending = None
         out.update(answer_text(ans))
         return ans
 

@@ -1,6 +1,8 @@
-"""The inspector: one resident in depth — who they are, today's plan (the current item marked),
-what they remember (and why: the last retrieval with its score breakdown), whom they know, the
-skills they used lately, and their last conversation."""
+"""The inspector: one resident in depth — who they are, what they are doing, what came to mind
+last (the last retrieval with its recency/importance/relevance breakdown, the paper's signature
+view: first, so it is in view without scrolling), today's plan (the current item marked), what
+they remember, whom they know, their background, the skills they used lately, and their last
+conversation."""
 
 from __future__ import annotations
 
@@ -99,7 +101,6 @@ def agent_card(sim: Simulation, agent_id: str, last_talk: Conversation | None,
         Text.assemble((f" {agent.name} ", "bold reverse"), f" {p.age}"),
         Text(p.occupation, style="italic"),
         Text(", ".join(p.innate), style="cyan"),
-        _dim(p.background),
     ]
     now_line = Text("\nNow: ", style="bold")
     if agent.awake and agent.action:
@@ -110,7 +111,9 @@ def agent_card(sim: Simulation, agent_id: str, last_talk: Conversation | None,
     at = Text.assemble(("At: ", "bold"), where(places, agent.location))
     if agent.destination and agent.destination != agent.location:
         at.append(f" → {where(places, agent.destination)}", style="dim")
-    parts += [now_line, at, _heading("Today's plan")]
+    parts += [now_line, at]
+    parts += last_retrieval(agent.last_retrieval)
+    parts.append(_heading("Today's plan"))
 
     plan = _grid(1, 5, None)
     for item in agent.day_plan:
@@ -128,8 +131,6 @@ def agent_card(sim: Simulation, agent_id: str, last_talk: Conversation | None,
         memories.add_row(_dim(f"{r.created:%H:%M}"), text)
     parts.append(memories if memories.row_count else _dim("(none yet)"))
 
-    parts += last_retrieval(agent.last_retrieval)
-
     parts.append(_heading("Relationships"))
     known = _grid(4, None)
     for other, d in relationships_of(sim, agent.name)[:RELATIONSHIPS]:
@@ -138,6 +139,7 @@ def agent_card(sim: Simulation, agent_id: str, last_talk: Conversation | None,
             who.append(f", {d['relation']}", style="dim")
         known.add_row(Text(f"{d.get('closeness', 0):.2f}", style="bold"), who)
     parts.append(known if known.row_count else _dim("(nobody yet)"))
+    parts += [_heading("Background"), _dim(p.background)]
 
     parts += skills_used(skills)
     if last_talk is not None:

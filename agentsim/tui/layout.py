@@ -1,8 +1,11 @@
 """What the live view and the replay share: the layout and choosing a resident.
 
     header, status bar
-    town tree | resident table over the event log | inspector
+    town tree | (a line while the run starts) resident table over the event log | inspector
     footer with the keys
+
+`m` swaps the town tree and the resident table for the town map (`TownMap`) and back; the
+selection (j/k) and the inspector work the same in both.
 """
 
 from __future__ import annotations
@@ -14,13 +17,15 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Tree
+from textual.widgets import DataTable, Footer, Header, Static, Tree
 
 from agentsim.events import Conversation
 from agentsim.tui.event_log import EventLog
 from agentsim.tui.inspector import Inspector
+from agentsim.tui.model import Resident
 from agentsim.tui.resident_table import ResidentTable
 from agentsim.tui.status import StatusBar
+from agentsim.tui.town_map import TownMap
 from agentsim.tui.town_tree import TownTree
 from agentsim.world.places import PlaceGraph
 
@@ -28,9 +33,11 @@ from agentsim.world.places import PlaceGraph
 class TownApp(App[None]):
     CSS_PATH = "agentsim.tcss"
     AUTO_FOCUS = None  # the resident table takes focus on mount; dialogs focus their input
+    RESIDENT = Binding.Group("Resident", compact=True)  # j k side by side in the footer
     BINDINGS: ClassVar = [
-        Binding("j", "select(1)", "Next resident", show=False),
-        Binding("k", "select(-1)", "Previous resident", show=False),
+        Binding("j", "select(1)", "Next resident", group=RESIDENT),
+        Binding("k", "select(-1)", "Previous resident", group=RESIDENT),
+        Binding("m", "toggle_map", "Map"),
     ]
 
     def __init__(self, places: PlaceGraph, names: Callable[[str], str]):
@@ -43,6 +50,8 @@ class TownApp(App[None]):
         self.table = ResidentTable(places, names, id="residents")
         self.event_log = EventLog(names, places, id="log")
         self.inspector = Inspector(id="inspector")
+        self.map = TownMap(places, id="map")
+        self.banner = Static("", id="banner")  # what the run is busy with before it shows
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -50,11 +59,13 @@ class TownApp(App[None]):
         with Horizontal(id="main"):
             yield self.town
             with Vertical(id="middle"):
+                yield self.banner
                 yield self.table
+                yield self.map
                 yield self.event_log
             with VerticalScroll(id="inspector-box"):
                 yield self.inspector
-        yield Footer()
+        yield Footer(compact=True)  # every key in view at 120 columns
 
     def on_mount(self) -> None:
         self.table.focus()
@@ -62,6 +73,29 @@ class TownApp(App[None]):
     def action_select(self, delta: int) -> None:
         t = self.table
         t.move_cursor(row=max(0, min(t.row_count - 1, t.cursor_row + delta)))
+
+    @property
+    def map_mode(self) -> bool:
+        return bool(self.screen_stack) and self.screen_stack[0].has_class("map-mode")
+
+    def action_toggle_map(self) -> None:
+        """The town map in place of the tree and the table, or back."""
+        screen = self.screen_stack[0]
+        screen.toggle_class("map-mode")
+        if screen.has_class("map-mode"):
+            self.map.show(self.map.residents, self.selected())
+
+    def show_residents(self, residents: list[Resident]) -> None:
+        """Everyone where they are now, in the tree, the table and the map."""
+        self.town.show(residents)
+        self.table.show(residents)
+        self.map.show(residents, self.selected())
+
+    def show_banner(self, line: str | None) -> None:
+        """A line over the table while the run is busy before its first tick, or none."""
+        self.banner.display = bool(line)
+        if line:
+            self.banner.update(line)
 
     def selected(self) -> str | None:
         """The agent id of the selected resident."""
@@ -86,6 +120,8 @@ class TownApp(App[None]):
     def _row_highlighted(self) -> None:
         if self.table.is_attached:
             self.refresh_inspector()
+            if self.map.residents:
+                self.map.show(self.map.residents, self.selected())
 
     @on(Tree.NodeSelected, "#town")
     def _tree_selected(self, event: Tree.NodeSelected) -> None:

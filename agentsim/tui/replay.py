@@ -92,8 +92,7 @@ class ReplayApp(TownApp):
 
     def refresh_views(self) -> None:
         frame = self.frame
-        self.town.show(frame.residents.values())
-        self.table.show(frame.residents.values())
+        self.show_residents(list(frame.residents.values()))
         status = clock_text(frame.time, frame.tick, self.timeline.last)
         status.append(*SEP)
         status.append("replay", style="bold magenta")

@@ -33,7 +33,7 @@ def fit(width: int, names: list[str]) -> tuple[bool, tuple[int, int, int, int]]:
     free = max(40, width - 2 * len(COLUMNS) - 1)  # - 1: the vertical scrollbar
     short = free < 72
     name = min(20, max((len(short_name(n) if short else n) for n in names), default=12))
-    talk = min(20, max(12, free // 7))
+    talk = min(20, max(10, free // 7))
     place = max(8, min(26, (free - name - talk) * 2 // 5))
     return short, (name, place, max(10, free - name - talk - place), talk)
 
@@ -80,7 +80,7 @@ class ResidentTable(DataTable):
         self._short, self._widths = short, widths
         self.clear(columns=True)
         for (key, label), w in zip(COLUMNS, widths, strict=True):
-            self.add_column(label, key=key, width=w)
+            self.add_column(label if len(label) <= w else key, key=key, width=w)
         for r in self._residents:
             self.add_row(*self._cells(r).values(), key=r.id)
         if keep is not None and keep in self.rows:

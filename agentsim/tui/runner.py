@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from agentsim.errors import LLMUnavailable
 from agentsim.experiment import Simulation
+from agentsim.tui.pace import Pace
 
 SPEEDS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, math.inf)  # ticks per second; inf: no pause at all
 
@@ -38,17 +39,23 @@ class Runner:
         self._after_tick: list[Callable[[], None]] = []
         self._wake = asyncio.Event()
         self._last = -math.inf  # loop time the last tick ended
+        self.pace = Pace()  # the measured speed (the target is `speed`)
+        self.ticks_done = 0  # ticks this runner has seen end
 
     # -- controls (called from the UI) ------------------------------------------------------
     def toggle(self) -> None:
-        self.paused = not self.paused
-        self._wake.set()
+        if self.paused:
+            self.resume()
+        else:
+            self.pause()
 
     def pause(self) -> None:
         self.paused = True
         self._wake.set()
 
     def resume(self) -> None:
+        if self.paused:
+            self.pace.restart()  # time spent paused does not count against the rate
         self.paused = False
         self._wake.set()
 
@@ -93,8 +100,12 @@ class Runner:
         loop = asyncio.get_running_loop()
         self._last = -math.inf  # loop time the last tick ended
 
+        self.pace.restart()
+
         def ticked() -> None:
             self.busy = False
+            self.ticks_done += 1
+            self.pace.ticked()
             self._run_after_tick()
             self._last = loop.time()
             on_tick()
