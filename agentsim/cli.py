@@ -47,6 +47,18 @@ def _friendly(fn):
     return wrapper
 
 
+def _web_options(fn):
+    """--host, --port and --public-url of the browser view (`serve`, `run --web`)."""
+    from agentsim.tui.web import DEFAULT_HOST, DEFAULT_PORT
+
+    fn = click.option("--public-url", help="The address browsers use, when a proxy stands in "
+                      "front  [default: http://HOST:PORT]")(fn)
+    fn = click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT,
+                      show_default=True, help="Port of the browser view.")(fn)
+    return click.option("--host", default=DEFAULT_HOST, show_default=True,
+                        help="Address to listen on (0.0.0.0: every interface).")(fn)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
 @click.version_option(package_name="agentsim")
@@ -122,14 +134,27 @@ def validate(world: str) -> None:
 @click.option("--allow-unsandboxed-skills", is_flag=True,
               help="Run skills a model writes even where the sandbox's operating-system wall "
               "(bubblewrap, Linux) is unavailable.")
+@click.option("--web", is_flag=True, help="Show the live view in a browser instead (as "
+              "`agentsim serve`), at --host and --port.")
+@_web_options
 @_friendly
 def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, headless, out,
         resume, replay, max_in_flight, budget_calls, budget_tokens, budget_usd, give_up_after,
         give_up_failures, fallback, min_model_share, cache, checkpoint_every, no_skills,
-        skills_from, skill_library, allow_unsandboxed_skills) -> None:
+        skills_from, skill_library, allow_unsandboxed_skills, web, host, port,
+        public_url) -> None:
     """Run WORLD (a folder such as worlds/smallville), or resume or replay a run."""
     from agentsim.cli_run import run_cli
     from agentsim.options import RunOptions
+    from agentsim.tui.web import serve, served_in_browser
+
+    if web:
+        if headless:
+            raise UserError("--web shows the live view; --headless has none", field="--web")
+        ctx = click.get_current_context()
+        serve(_given_args(ctx, drop={"web", "host", "port", "public_url"}), host=host,
+              port=port, url=public_url, echo=click.echo)
+        return
 
     if hours is not None and ticks is not None:
         raise UserError("give --hours or --ticks, not both", field="--hours")
@@ -145,12 +170,50 @@ def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, h
         budget_calls=budget_calls, budget_tokens=budget_tokens, budget_usd=budget_usd,
         give_up_after=give_up_after, give_up_failures=give_up_failures, fallback=fallback,
         min_model_share=min_model_share, checkpoint_every=checkpoint_every,
-        headless=headless or not sys.stdout.isatty(),
+        headless=headless or not (sys.stdout.isatty() or served_in_browser()),
         cache=cache, skills=not no_skills, skills_from=skills_from,
         skill_library=skill_library or "auto",
         allow_unsandboxed_skills=allow_unsandboxed_skills,
     )
     sys.exit(run_cli(opts))
+
+
+@main.command(name="serve", context_settings={"ignore_unknown_options": True})
+@click.argument("world")
+@_web_options
+@click.argument("run_args", nargs=-1, type=click.UNPROCESSED, metavar="[RUN OPTIONS]...")
+@_friendly
+def serve_cmd(world: str, host: str, port: int, public_url: str | None,
+              run_args: tuple[str, ...]) -> None:
+    """Watch WORLD's live view in a browser: serve `agentsim run WORLD [RUN OPTIONS]` (e.g.
+    --hours 2 --llm offline) at http://HOST:PORT. Each browser tab starts its own run."""
+    from agentsim.tui.web import serve
+
+    args = [world, *run_args]
+    if "--headless" in args or "--web" in args:
+        raise UserError("serve shows the live view: leave out --headless and --web",
+                        field="RUN OPTIONS")
+    run.make_context("agentsim run", list(args))  # a bad run option fails here, not per tab
+    serve(args, host=host, port=port, url=public_url, echo=click.echo)
+
+
+def _given_args(ctx: click.Context, drop: set[str]) -> list[str]:
+    """The command line of `ctx` as the user gave it (options left at their defaults are
+    left out), without the parameters named in `drop`: `run --web` serves that same run."""
+    from click.core import ParameterSource
+
+    args: list[str] = []
+    for p in ctx.command.params:
+        if p.name in drop or ctx.get_parameter_source(p.name) != ParameterSource.COMMANDLINE:
+            continue
+        value = ctx.params[p.name]
+        if isinstance(p, click.Argument):
+            args.insert(0, str(value))
+        elif isinstance(p, click.Option) and p.is_flag:
+            args.append(p.opts[0])
+        else:
+            args += [max(p.opts, key=len), str(value)]
+    return args
 
 
 @main.command(name="interview")
