@@ -149,7 +149,8 @@ def _app_drawn(png: bytes) -> tuple[int, int, int, float]:
     small = img.resize((img.width // 2, img.height // 2))
     colours = small.getcolors(maxcolors=1 << 20) or []
     background = max(colours)[1]
-    unlike = sum(n for n, c in colours if sum(abs(a - b) for a, b in zip(c, background, strict=True)) > 40)
+    unlike = sum(n for n, c in colours
+                 if sum(abs(a - b) for a, b in zip(c, background, strict=True)) > 40)
     return img.width, img.height, len(colours), unlike / (small.width * small.height)
 
 
