@@ -4,6 +4,7 @@ the page draws (a screenshot), and the one-line errors before anything is served
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
@@ -170,6 +171,7 @@ def test_serve_shows_the_live_view_in_headless_chromium(tmp_path):
         start_new_session=True)
     user_dir = Path(tempfile.mkdtemp(prefix="chromium-", dir=tmp_path))
     browser = None
+    stack = contextlib.ExitStack()
     try:
         url = f"http://127.0.0.1:{port}"
         first = server.stdout.readline()
@@ -179,7 +181,8 @@ def test_serve_shows_the_live_view_in_headless_chromium(tmp_path):
                                     f"{url}/?fontsize=12"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    start_new_session=True)
-        ws = connect(_page_ws(_devtools_port(user_dir, browser)), max_size=64 * 2**20)
+        ws = stack.enter_context(connect(_page_ws(_devtools_port(user_dir, browser)),
+                                         max_size=64 * 2**20))
         page = _CDP(ws)
         # the app's first bytes reached the terminal in the page (textual.js marks the body)
         _wait("the app's first screen", lambda: page.js(
@@ -201,7 +204,7 @@ def test_serve_shows_the_live_view_in_headless_chromium(tmp_path):
         if SHOT:
             Path(SHOT).parent.mkdir(parents=True, exist_ok=True)
             Path(SHOT).write_bytes(png)
-        ws.close()
+        stack.close()
     finally:
         if browser is not None:
             os.killpg(browser.pid, signal.SIGTERM)
