@@ -12,8 +12,14 @@ import pytest
 
 from agentsim.experiment import Simulation
 from agentsim.metrics import from_run
-from agentsim.report_figures import LABELLED, day_stays, diffusion_plot, graph_plot, \
-    timeline_plot, top_by_degree
+from agentsim.report_figures import (
+    LABELLED,
+    day_stays,
+    diffusion_plot,
+    graph_plot,
+    timeline_plot,
+    top_by_degree,
+)
 
 SMALLVILLE = Path(__file__).resolve().parent.parent / "worlds" / "smallville"
 
