@@ -11,6 +11,7 @@ import click
 
 from agentsim.cli_params import COUNT, DOLLARS, NATURAL, POSITIVE
 from agentsim.errors import LLMUnavailable, UserError
+from agentsim.tui.web import web_options
 
 
 def _friendly(fn):
@@ -45,18 +46,6 @@ def _friendly(fn):
             sys.exit(2)
 
     return wrapper
-
-
-def _web_options(fn):
-    """--host, --port and --public-url of the browser view (`serve`, `run --web`)."""
-    from agentsim.tui.web import DEFAULT_HOST, DEFAULT_PORT
-
-    fn = click.option("--public-url", help="The address browsers use, when a proxy stands in "
-                      "front  [default: http://HOST:PORT]")(fn)
-    fn = click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT,
-                      show_default=True, help="Port of the browser view.")(fn)
-    return click.option("--host", default=DEFAULT_HOST, show_default=True,
-                        help="Address to listen on (0.0.0.0: every interface).")(fn)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -136,7 +125,7 @@ def validate(world: str) -> None:
               "(bubblewrap, Linux) is unavailable.")
 @click.option("--web", is_flag=True, help="Show the live view in a browser instead (as "
               "`agentsim serve`), at --host and --port.")
-@_web_options
+@web_options
 @_friendly
 def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, headless, out,
         resume, replay, max_in_flight, budget_calls, budget_tokens, budget_usd, give_up_after,
@@ -146,15 +135,7 @@ def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, h
     """Run WORLD (a folder such as worlds/smallville), or resume or replay a run."""
     from agentsim.cli_run import run_cli
     from agentsim.options import RunOptions
-    from agentsim.tui.web import serve, served_in_browser
-
-    if web:
-        if headless:
-            raise UserError("--web shows the live view; --headless has none", field="--web")
-        ctx = click.get_current_context()
-        serve(_given_args(ctx, drop={"web", "host", "port", "public_url"}), host=host,
-              port=port, url=public_url, echo=click.echo)
-        return
+    from agentsim.tui.web import given_args, serve, served_in_browser
 
     if hours is not None and ticks is not None:
         raise UserError("give --hours or --ticks, not both", field="--hours")
@@ -164,6 +145,13 @@ def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, h
     if world is None and not (resume or replay):
         raise UserError("missing WORLD (e.g. worlds/smallville), or --resume/--replay RUN",
                         field="WORLD")
+    if web:
+        if headless:
+            raise UserError("--web shows the live view; --headless has none", field="--web")
+        serve(given_args(click.get_current_context(), drop={"web", "host", "port",
+                                                            "public_url"}),
+              host=host, port=port, url=public_url, echo=click.echo)
+        return
     opts = RunOptions(
         world=world, hours=hours, ticks=ticks, seed=seed, llm=llm_spec, llm_config=llm_config,
         embedder=embedder, out=out, resume=resume, replay=replay, max_in_flight=max_in_flight,
@@ -180,7 +168,7 @@ def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, h
 
 @main.command(name="serve", context_settings={"ignore_unknown_options": True})
 @click.argument("world")
-@_web_options
+@web_options
 @click.argument("run_args", nargs=-1, type=click.UNPROCESSED, metavar="[RUN OPTIONS]...")
 @_friendly
 def serve_cmd(world: str, host: str, port: int, public_url: str | None,
@@ -195,25 +183,6 @@ def serve_cmd(world: str, host: str, port: int, public_url: str | None,
                         field="RUN OPTIONS")
     run.make_context("agentsim run", list(args))  # a bad run option fails here, not per tab
     serve(args, host=host, port=port, url=public_url, echo=click.echo)
-
-
-def _given_args(ctx: click.Context, drop: set[str]) -> list[str]:
-    """The command line of `ctx` as the user gave it (options left at their defaults are
-    left out), without the parameters named in `drop`: `run --web` serves that same run."""
-    from click.core import ParameterSource
-
-    args: list[str] = []
-    for p in ctx.command.params:
-        if p.name in drop or ctx.get_parameter_source(p.name) != ParameterSource.COMMANDLINE:
-            continue
-        value = ctx.params[p.name]
-        if isinstance(p, click.Argument):
-            args.insert(0, str(value))
-        elif isinstance(p, click.Option) and p.is_flag:
-            args.append(p.opts[0])
-        else:
-            args += [max(p.opts, key=len), str(value)]
-    return args
 
 
 @main.command(name="interview")

@@ -6,8 +6,8 @@ and all, for a user whose simulation runs on a remote box. The command served is
 run` with the user's own run options: each browser tab that connects starts its own run (a
 new run directory), and closing the tab ends that run at its last checkpoint.
 
-Only the standard library is imported at module level: `served_in_browser` is asked on every
-`agentsim run`, and textual-serve is needed only when a server is started.
+Only the standard library and click are imported at module level: the CLI imports this module
+for every command, and textual-serve is needed only when a server is started.
 """
 
 from __future__ import annotations
@@ -18,12 +18,44 @@ import shlex
 import socket
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
 
 from agentsim.errors import UserError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 _WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
+
+
+def web_options(fn: Any) -> Any:
+    """--host, --port and --public-url of the browser view (`serve`, `run --web`)."""
+    fn = click.option("--public-url", help="The address browsers use, when a proxy stands in "
+                      "front  [default: http://HOST:PORT]")(fn)
+    fn = click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT,
+                      show_default=True, help="Port of the browser view.")(fn)
+    return click.option("--host", default=DEFAULT_HOST, show_default=True,
+                        help="Address to listen on (0.0.0.0: every interface).")(fn)
+
+
+def given_args(ctx: click.Context, drop: set[str]) -> list[str]:
+    """The command line of `ctx` as the user gave it (options left at their defaults are
+    left out), without the parameters named in `drop`: `run --web` serves that same run."""
+    from click.core import ParameterSource
+
+    args: list[str] = []
+    for p in ctx.command.params:
+        if p.name in drop or ctx.get_parameter_source(p.name) != ParameterSource.COMMANDLINE:
+            continue
+        value = ctx.params[p.name]
+        if isinstance(p, click.Argument):
+            args.insert(0, str(value))
+        elif isinstance(p, click.Option) and p.is_flag:
+            args.append(p.opts[0])
+        else:
+            args += [max(p.opts, key=len), str(value)]
+    return args
 
 
 def served_in_browser() -> bool:
