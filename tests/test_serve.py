@@ -133,13 +133,13 @@ def _wait(what: str, check, timeout: float, procs=()):
 def _devtools_port(user_dir: Path, proc: subprocess.Popen) -> int:
     f = user_dir / "DevToolsActivePort"
     return int(_wait("Chromium's DevTools port", lambda: f.exists() and f.read_text().split()
-                     and f.read_text().split()[0], 60, [proc]))
+                     and f.read_text().split()[0], 180, [proc]))
 
 
-def _page_ws(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
+def _page_ws(port: int) -> str | None:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30) as r:
         pages = [t for t in json.load(r) if t["type"] == "page"]
-    return pages[0]["webSocketDebuggerUrl"]
+    return pages[0]["webSocketDebuggerUrl"] if pages else None
 
 
 def _app_drawn(png: bytes) -> tuple[int, int, int, float]:
@@ -181,8 +181,9 @@ def test_serve_shows_the_live_view_in_headless_chromium(tmp_path):
                                     f"{url}/?fontsize=12"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    start_new_session=True)
-        ws = stack.enter_context(connect(_page_ws(_devtools_port(user_dir, browser)),
-                                         max_size=64 * 2**20))
+        devtools = _devtools_port(user_dir, browser)
+        page_url = _wait("the page's DevTools target", lambda: _page_ws(devtools), 60, [browser])
+        ws = stack.enter_context(connect(page_url, max_size=64 * 2**20))
         page = _CDP(ws)
         # the app's first bytes reached the terminal in the page (textual.js marks the body)
         _wait("the app's first screen", lambda: page.js(
