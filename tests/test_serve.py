@@ -207,16 +207,23 @@ def test_serve_shows_the_live_view_in_headless_chromium(tmp_path):
             Path(SHOT).write_bytes(png)
         stack.close()
     finally:
-        if browser is not None:
-            os.killpg(browser.pid, signal.SIGTERM)
-            browser.wait(timeout=30)
+        # the server stops first, with the browser still watching: it ends that run
         server.send_signal(signal.SIGTERM)
         try:
-            out, _ = server.communicate(timeout=60)
+            out, _ = server.communicate(timeout=120)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             raise
+        finally:
+            if browser is not None:
+                os.killpg(browser.pid, signal.SIGTERM)
+                browser.wait(timeout=30)
     assert server.returncode == 0, out
-    # the run the browser started was ended with the server: no process of it is left
-    left = subprocess.run(["pgrep", "-s", str(server.pid)], capture_output=True, text=True)
-    assert left.stdout.strip() == "", left.stdout
+    assert "stopping 1 run(s) started from the browser" in out, out
+    # the run the browser started was saved before the server ended (its stdout closes only
+    # as it exits), and no process of it stays behind (allowing for it to be reaped)
+    _wait("the served run's processes to be gone", lambda: subprocess.run(
+        ["pgrep", "-s", str(server.pid)], capture_output=True, text=True).stdout.strip() == "",
+        30)
+    [manifest] = (tmp_path / "runs").glob("*/manifest.json")
+    assert "events" in json.loads(manifest.read_text())  # written as the run ended

@@ -122,6 +122,25 @@ def serve(run_args: Sequence[str], *, host: str = DEFAULT_HOST, port: int = DEFA
             echo(f"agentsim: serving the live view at {where} (each browser tab starts its own "
                  "run; Ctrl+C stops)")
 
+        async def handle_websocket(self, request: Any) -> Any:
+            sessions[id(request)] = request
+            try:
+                return await super().handle_websocket(request)
+            finally:
+                sessions.pop(id(request), None)
+
+        async def on_shutdown(self, app: object) -> None:
+            """Stopping: close each browser's connection, so its session tells its run to
+            quit and waits for it (aiohttp waits for the sessions, up to a minute), instead
+            of leaving runs behind that are still saving after the server is gone."""
+            if sessions:
+                echo(f"agentsim: stopping {len(sessions)} run(s) started from the browser")
+            for request in list(sessions.values()):
+                if request.transport is not None:
+                    request.transport.close()
+
+    sessions: dict[int, Any] = {}  # the open browser sessions' requests (not hashable)
+
     server = _Server(app_command(run_args), host=host, port=port, title="agentsim",
                      public_url=where)
     try:
