@@ -11,6 +11,7 @@ import click
 
 from agentsim.cli_params import COUNT, DOLLARS, NATURAL, POSITIVE
 from agentsim.errors import LLMUnavailable, UserError
+from agentsim.tui.web import web_options
 
 
 def _friendly(fn):
@@ -123,14 +124,19 @@ def validate(world: str) -> None:
 @click.option("--allow-unsandboxed-skills", is_flag=True,
               help="Run skills a model writes even where the sandbox's operating-system wall "
               "(bubblewrap, Linux) is unavailable.")
+@click.option("--web", is_flag=True, help="Show the live view in a browser instead (as "
+              "`agentsim serve`), at --host and --port.")
+@web_options
 @_friendly
 def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, headless, out,
         resume, replay, max_in_flight, budget_calls, budget_tokens, budget_usd, give_up_after,
         give_up_failures, fallback, min_model_share, cache, checkpoint_every, no_skills,
-        skills_from, skill_library, allow_unsandboxed_skills) -> None:
+        skills_from, skill_library, allow_unsandboxed_skills, web, host, port,
+        public_url) -> None:
     """Run WORLD (a folder such as worlds/smallville), or resume or replay a run."""
     from agentsim.cli_run import run_cli
     from agentsim.options import RunOptions
+    from agentsim.tui.web import given_args, serve, served_in_browser
 
     if hours is not None and ticks is not None:
         raise UserError("give --hours or --ticks, not both", field="--hours")
@@ -140,18 +146,44 @@ def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, h
     if world is None and not (resume or replay):
         raise UserError("missing WORLD (e.g. worlds/smallville), or --resume/--replay RUN",
                         field="WORLD")
+    if web:
+        if headless:
+            raise UserError("--web shows the live view; --headless has none", field="--web")
+        serve(given_args(click.get_current_context(), drop={"web", "host", "port",
+                                                            "public_url"}),
+              host=host, port=port, url=public_url, echo=click.echo)
+        return
     opts = RunOptions(
         world=world, hours=hours, ticks=ticks, seed=seed, llm=llm_spec, llm_config=llm_config,
         embedder=embedder, out=out, resume=resume, replay=replay, max_in_flight=max_in_flight,
         budget_calls=budget_calls, budget_tokens=budget_tokens, budget_usd=budget_usd,
         give_up_after=give_up_after, give_up_failures=give_up_failures, fallback=fallback,
         min_model_share=min_model_share, checkpoint_every=checkpoint_every,
-        headless=headless or not sys.stdout.isatty(),
+        headless=headless or not (sys.stdout.isatty() or served_in_browser()),
         cache=cache, skills=not no_skills, skills_from=skills_from,
         skill_library=skill_library or "auto",
         allow_unsandboxed_skills=allow_unsandboxed_skills,
     )
     sys.exit(run_cli(opts))
+
+
+@main.command(name="serve", context_settings={"ignore_unknown_options": True})
+@click.argument("world")
+@web_options
+@click.argument("run_args", nargs=-1, type=click.UNPROCESSED, metavar="[RUN OPTIONS]...")
+@_friendly
+def serve_cmd(world: str, host: str, port: int, public_url: str | None,
+              run_args: tuple[str, ...]) -> None:
+    """Watch WORLD's live view in a browser: serve `agentsim run WORLD [RUN OPTIONS]` (e.g.
+    --hours 2 --llm offline) at http://HOST:PORT. Each browser tab starts its own run."""
+    from agentsim.tui.web import serve
+
+    args = [world, *run_args]
+    if "--headless" in args or "--web" in args:
+        raise UserError("serve shows the live view: leave out --headless and --web",
+                        field="RUN OPTIONS")
+    run.make_context("agentsim run", list(args))  # a bad run option fails here, not per tab
+    serve(args, host=host, port=port, url=public_url, echo=click.echo)
 
 
 @main.command(name="interview")

@@ -1,10 +1,15 @@
-"""Headless progress: a rich progress bar and one line per sim-hour."""
+"""Progress on the terminal: for one headless run, a rich progress bar and one line per
+sim-hour; for a sweep, a bar per run (`SweepBars`, fed by the runs through a queue)."""
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
@@ -135,3 +140,88 @@ class Progress:
         first = next((a.name for a in sim.agents.values()), "NAME")  # a resident of this world
         c.print(f"  interview: agentsim interview {run_path} \"{first}\" "
                 f"\"What are you planning?\"")
+
+
+class SweepBars:
+    """A bar per run of a sweep (ticks done of the run's ticks), on stderr. Workers report
+    through a queue (`report(key, done, total)` messages); a run that ends is marked ok or
+    failed. Shown only on a terminal: piped or logged output gets none of it."""
+
+    def __init__(self, runs: list[tuple[Any, str]], console: Console | None = None,
+                 show: bool | None = None):
+        self.console = console or Console(stderr=True)
+        self.show = self.console.is_terminal if show is None else show
+        self.bar = RichProgress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
+            console=self.console, disable=not self.show)
+        self.ids = {key: self.bar.add_task(label, total=None, status="waiting")
+                    for key, label in runs}
+
+    def __enter__(self) -> SweepBars:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+
+    def ticked(self, key: Any, done: int, total: int) -> None:
+        self.bar.update(self.ids[key], completed=done, total=max(total, done),
+                        status="running")
+
+    def ended(self, key: Any, error: str | None) -> None:
+        task = next(t for t in self.bar.tasks if t.id == self.ids[key])
+        total = task.total or 1
+        self.bar.update(self.ids[key], completed=total, total=total,
+                        status="[green]done[/]" if error is None else "[red]failed[/]")
+
+    def drain(self, queue: Any, stop: Any) -> None:
+        """Apply the workers' messages until `stop` (a threading.Event) is set and the queue
+        is empty; run in a thread of the sweeping process."""
+        import queue as queues
+
+        while True:
+            try:
+                key, done, total = queue.get(timeout=0.1)
+            except queues.Empty:
+                if stop.is_set():
+                    return
+                continue
+            except (EOFError, OSError):  # the manager went away: nothing more will come
+                return
+            if key in self.ids:
+                self.ticked(key, done, total)
+
+
+def report_ticks(sim: Simulation, task: dict[str, Any]) -> None:
+    """Tell the sweeping process (through the task's queue) each tick this run has done, for
+    its bar. Only reads events: the run is the same with or without it."""
+    queue, key, first = task["progress"], (task["cell"], task["seed"]), sim.clock.tick
+    total = task["ticks"] or round(task["hours"] * 60 / sim.world.spec.tick_minutes)
+    queue.put((key, 0, total))
+    sim.bus.subscribe(lambda e: isinstance(e, TickEnded)
+                      and queue.put((key, e.tick + 1 - first, total)))
+
+
+@contextlib.contextmanager
+def tick_queue(bars: SweepBars, in_process: bool) -> Iterator[Any]:
+    """A queue the runs report their ticks to, drained into `bars` by a thread; None (and no
+    manager process) when no bar is shown."""
+    if not bars.show:
+        yield None
+        return
+    import queue as queues
+    import threading
+
+    manager = None if in_process else multiprocessing.get_context("spawn").Manager()
+    q = queues.Queue() if manager is None else manager.Queue()
+    stop = threading.Event()
+    drain = threading.Thread(target=bars.drain, args=(q, stop), daemon=True)
+    drain.start()
+    try:
+        yield q
+    finally:
+        stop.set()
+        drain.join()
+        if manager is not None:
+            manager.shutdown()

@@ -17,6 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from agentsim.errors import UserError
 from agentsim.metrics import Metrics, from_run
+from agentsim.report_figures import (
+    conversations_figure,
+    density_figure,
+    diffusion_figure,
+    graph_figure,
+    timeline_figure,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,145 +32,6 @@ if TYPE_CHECKING:
 _COUNTED = (("conversation", "conversations"), ("learned", "pieces of news learned"),
             ("reflected", "reflections"), ("whispered", "whispers"),
             ("world_event", "world events"))
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    _plt().close(fig)
-    return path
-
-
-def _time_axis(ax: Any) -> None:
-    """Ticks as 'Mon 06:00' (sim time), slanted."""
-    import matplotlib.dates as mdates
-
-    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=4, maxticks=9))
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%a %H:%M"))
-    for label in ax.get_xticklabels():
-        label.set_rotation(30)
-        label.set_horizontalalignment("right")
-
-
-def diffusion_figure(m: Metrics, subjects: list[str], path: Path) -> Path:
-    """One panel per piece of news (curves that coincide would hide each other in one),
-    sharing the axes: the share of residents who know it, tick by tick."""
-    plt = _plt()
-    cols = 1 if len(subjects) == 1 else 2
-    rows = -(-len(subjects) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(7.5 if cols == 2 else 7, 0.6 + 2.4 * rows),
-                             sharex=True, sharey=True, squeeze=False)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, s in enumerate(subjects):
-        ax = axes[i // cols][i % cols]
-        d = m.diffusion(s)
-        ax.plot(d["time"], d["share"] * 100, linewidth=2, color=colours[i % len(colours)])
-        ax.fill_between(d["time"], d["share"] * 100, alpha=0.15,
-                        color=colours[i % len(colours)])
-        end = d["share"].iloc[-1] if len(d) else 0.0
-        ax.set_title(f"{s}: {end:.0%} at the end", fontsize=9)
-        ax.set_ylim(0, 105)
-        ax.grid(alpha=0.3)
-        if i % cols == 0:
-            ax.set_ylabel("know it (%)", fontsize=8)
-        _time_axis(ax)
-        ax.tick_params(labelsize=7)
-    for j in range(len(subjects), rows * cols):  # an empty slot in the last row
-        axes[j // cols][j % cols].axis("off")
-        above = axes[j // cols - 1][j % cols]
-        above.xaxis.set_tick_params(labelbottom=True)
-        _time_axis(above)
-    fig.suptitle("How the news spread: residents who know, over time", fontsize=11)
-    return _save(fig, path)
-
-
-def graph_figure(m: Metrics, path: Path) -> Path:
-    import networkx as nx
-    from matplotlib.lines import Line2D
-
-    plt = _plt()
-    g = m.relationship_graph()
-    talks = m.conversations_per_agent()
-    fig, ax = plt.subplots(figsize=(8.5, 7.5))
-    u = g.to_undirected()
-    # spring layout: numpy only (kamada_kawai would load scipy and its own BLAS)
-    pos = nx.spring_layout(u, seed=0, k=1.6 / max(1, len(u)) ** 0.5, iterations=200)
-    most = max([int(v) for v in talks.values] + [1])
-    sizes = [250 + 1100 * int(talks.get(n, 0)) / most for n in g.nodes]
-    talked = [(a, b) for a, b, d in u.edges(data=True)
-              if d.get("conversations") or g.get_edge_data(b, a, {}).get("conversations")]
-    known = [e for e in u.edges if e not in set(talked)]
-    nx.draw_networkx_edges(u, pos, edgelist=known, ax=ax, edge_color="#bbbbbb", width=1.0)
-    nx.draw_networkx_edges(u, pos, edgelist=talked, ax=ax, edge_color="#c44e52", width=1.4,
-                           alpha=0.8)
-    nx.draw_networkx_nodes(u, pos, ax=ax, node_size=sizes, node_color="#4c72b0", alpha=0.9)
-    for n, (x, y) in pos.items():
-        ax.annotate(n, (x, y), xytext=(0, -13 - 0.012 * sizes[list(g.nodes).index(n)]),
-                    textcoords="offset points", ha="center", va="top", fontsize=8,
-                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
-                          "alpha": 0.8})
-    ax.legend(handles=[Line2D([], [], color="#c44e52", lw=1.6, label="talked during the run"),
-                       Line2D([], [], color="#bbbbbb", lw=1.2, label="knew each other before"),
-                       Line2D([], [], marker="o", ls="", color="#4c72b0", markersize=9,
-                              label="size: conversations")],
-              loc="lower left", fontsize=8, frameon=False)
-    ax.set_title(f"Relationships at the end: {len(g)} residents, {len(u.edges)} ties, "
-                 f"{len(talked)} of them talked", fontsize=10)
-    ax.margins(0.08)
-    ax.axis("off")
-    return _save(fig, path)
-
-
-def density_figure(m: Metrics, path: Path) -> Path:
-    plt = _plt()
-    d = m.density_over_time()
-    fig, ax = plt.subplots(figsize=(7, 3))
-    ax.plot(d["time"], d["density"], marker="o", markersize=3)
-    ax.set_ylabel("network density")
-    ax.set_title("Relationship network density (edges / n(n-1))")
-    ax.grid(alpha=0.3)
-    _time_axis(ax)
-    return _save(fig, path)
-
-
-def conversations_figure(m: Metrics, path: Path) -> Path:
-    plt = _plt()
-    s = m.conversations_per_agent().sort_values(kind="stable")
-    fig, ax = plt.subplots(figsize=(7, max(3, 0.25 * len(s))))
-    ax.barh(s.index, s.values, color="#55a868")
-    ax.set_xlabel("conversations")
-    ax.set_title("Conversations per resident")
-    ax.tick_params(axis="y", labelsize=7)
-    return _save(fig, path)
-
-
-def timeline_figure(m: Metrics, agent: str, end: datetime, path: Path) -> Path:
-    plt = _plt()
-    places = m.world.places
-    w = m.whereabouts()
-    w = w[w["agent"] == agent].sort_values("time", kind="stable")
-    areas = [places.name(places.area_of(p) or p) for p in w["place"]]
-    order = list(dict.fromkeys(areas))
-    times = [*w["time"], end]
-    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(order) + 1.4))
-    for i, area in enumerate(areas):
-        y = order.index(area)
-        ax.plot([times[i], times[i + 1]], [y, y], linewidth=8, solid_capstyle="butt",
-                color="#8172b2")
-    ax.set_yticks(range(len(order)), order, fontsize=8)
-    ax.set_title(f"{m.world.personas[agent].name}'s day: where, when")
-    ax.grid(axis="x", alpha=0.3)
-    _time_axis(ax)
-    return _save(fig, path)
 
 
 def _skills_md(m: Metrics) -> str:
@@ -239,8 +107,9 @@ def write_report(path: str | Path, *, agent: str | None = None, about: list[str]
     folder.mkdir(parents=True, exist_ok=True)
     end = m.event_list[-1].time
     world = m.world
-    events = sorted({mem.event.title for p in world.personas.values() for mem in p.memories
-                     if mem.event}, key=str.casefold)
+    scheduled = {mem.event.title: (mem.event.start, mem.event.end)
+                 for p in world.personas.values() for mem in p.memories if mem.event}
+    events = sorted(scheduled, key=str.casefold)
     subjects = list(dict.fromkeys(events + list(about or [])))
     if agent is None:
         talks = m.conversations_per_agent()
@@ -255,7 +124,8 @@ def write_report(path: str | Path, *, agent: str | None = None, about: list[str]
 
     figures: list[tuple[str, Path]] = []
     if subjects:
-        figures.append(("News spread", diffusion_figure(m, subjects, folder / "diffusion.png")))
+        figures.append(("News spread", diffusion_figure(m, subjects, folder / "diffusion.png",
+                                                         scheduled)))
     figures += [
         ("Relationship graph", graph_figure(m, folder / "relationships.png")),
         ("Network density", density_figure(m, folder / "density.png")),

@@ -18,12 +18,14 @@ import it); `default_measures` is used when none is given.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import math
 import os
 import statistics
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from multiprocessing import get_context
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from agentsim.experiment import Simulation
+    from agentsim.progress import SweepBars
 
 Measure = Callable[["Simulation"], Mapping[str, float]]
 
@@ -100,6 +103,7 @@ def default_measures(sim: Simulation) -> dict[str, float]:
 def run_one(task: dict[str, Any]) -> dict[str, Any]:
     """Run one (cell, seed) and measure it. Module level, so processes and Ray can call it."""
     from agentsim.experiment import Simulation
+    from agentsim.progress import report_ticks
 
     row = _row(task)
     sim = None
@@ -109,6 +113,8 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
         sim = Simulation.load(task["world"], seed=task["seed"], llm=task["llm"],
                    embedder=task["embedder"], out=str(out), skill_library=None)
         apply(sim, task["params"])
+        if task.get("progress") is not None:
+            report_ticks(sim, task)
         if sim.run_dir is not None:
             row["run_dir"] = str(sim.run_dir.path)
         sim.run(hours=task["hours"], ticks=task["ticks"])
@@ -156,25 +162,10 @@ class SweepResult:
 
     def plot(self, measure: str, path: str | Path | None = None) -> Path:
         """A bar per cell with its 95 % CI for one measure, as a PNG."""
-        import matplotlib
+        from agentsim.sweep_summary import plot_measure
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        s = self.summary[self.summary["measure"] == measure]
-        labels = [", ".join(f"{k}={_show(r[k])}" for k in self.params) or "defaults"
-                  for _, r in s.iterrows()]
-        fig, ax = plt.subplots(figsize=(max(4, 1.6 * len(s)), 3.5))
-        ax.bar(range(len(s)), s["mean"], yerr=s["ci95"].fillna(0), capsize=4,
-               color="#4c72b0")
-        ax.set_xticks(range(len(s)), labels, rotation=15, ha="right", fontsize=8)
-        ax.set_ylabel(measure)
-        ax.set_title(f"{measure} (mean and 95 % CI over seeds)", fontsize=10)
-        fig.tight_layout()
         path = Path(path) if path else self.out / f"{_slug(measure)}.png"
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        return path
+        return plot_measure(self.summary, self.params, measure, path, _show)
 
 
 def _show(v: Any) -> str:
@@ -188,8 +179,9 @@ def _slug(text: str) -> str:
 
 
 def summarize(runs: pd.DataFrame, params: Sequence[str]) -> pd.DataFrame:
-    """One row per cell and measure: mean, sample std, n and the 95 % CI half-width."""
-    import pandas as pd
+    """One row per cell and measure: mean, sample std, n and the 95 % CI half-width (a
+    `Summary`: a DataFrame that prints whole)."""
+    from agentsim.sweep_summary import Summary
 
     skip = {"cell", "seed", "run_dir", "error", "traceback", *params}
     ok = runs[runs["error"].isna()] if "error" in runs else runs
@@ -201,7 +193,7 @@ def summarize(runs: pd.DataFrame, params: Sequence[str]) -> pd.DataFrame:
             mean, std, n, ci = mean_ci(group[m].tolist())
             rows.append({"cell": cell, **{p: first[p] for p in params}, "measure": m,
                          "mean": mean, "std": std, "n": n, "ci95": ci})
-    return pd.DataFrame(rows, columns=["cell", *params, "measure", "mean", "std", "n", "ci95"])
+    return Summary(rows, columns=["cell", *params, "measure", "mean", "std", "n", "ci95"])
 
 
 def sweep(
@@ -218,8 +210,10 @@ def sweep(
     ray_address: str | None = None,
     llm: str = "offline",
     embedder: str = "minilm",
+    progress: bool | None = None,
 ) -> SweepResult:
-    """Run every cell of `grid` with every seed, in parallel; see the module docstring."""
+    """Run every cell of `grid` with every seed, in parallel; see the module docstring.
+    `progress`: a bar per run on stderr (default: when stderr is a terminal)."""
     import pandas as pd
 
     from agentsim.resources import resolve_world
@@ -239,7 +233,12 @@ def sweep(
               "embedder": embedder, "out": str(root)}
              for i, params in enumerate(grid_cells) for seed in seeds]
     chosen = _backend(backend, ray_address)
-    rows = _run_ray(tasks, ray_address) if chosen == "ray" else _run_local(tasks, workers)
+    from agentsim.progress import SweepBars
+
+    bars = SweepBars([((t["cell"], t["seed"]), _label(t)) for t in tasks], show=progress)
+    with bars:
+        rows = (_run_ray(tasks, ray_address, bars) if chosen == "ray"
+                else _run_local(tasks, workers, bars))
     params = list(grid_cells[0])
     runs = pd.DataFrame(sorted(rows, key=lambda r: (r["cell"], r["seed"])))
     if "error" not in runs:
@@ -266,15 +265,33 @@ def _backend(backend: str, ray_address: str | None) -> str:
     return "local"
 
 
-def _run_local(tasks: list[dict[str, Any]], workers: int | None) -> list[dict[str, Any]]:
-    """Every task in a pool of spawned processes. A run that kills its worker process (a
-    crash, os._exit, the kernel's OOM killer) breaks the pool: the runs that finished keep
-    their rows, and the unfinished ones are retried one process each, so only the run that
-    really dies becomes an error row."""
+def _label(task: dict[str, Any]) -> str:
+    params = ", ".join(f"{k}={_show(v)}" for k, v in task["params"].items())
+    return f"cell {task['cell']}{f' ({params})' if params else ''} seed {task['seed']}"
+
+
+def _run_local(tasks: list[dict[str, Any]], workers: int | None,
+               bars: SweepBars) -> list[dict[str, Any]]:
+    """Every task in a pool of spawned processes, each run's ticks reported to its bar. A
+    run that kills its worker process (a crash, os._exit, the kernel's OOM killer) breaks the
+    pool: the runs that finished keep their rows, and the unfinished ones are retried one
+    process each, so only the run that really dies becomes an error row."""
+    from agentsim.progress import tick_queue
+
     _check_picklable(tasks)
     n = workers or min(os.cpu_count() or 1, len(tasks))
-    if n <= 1:
-        return [run_one(t) for t in tasks]
+    with tick_queue(bars, in_process=n <= 1) as queue:
+        tasks = [{**t, "progress": queue} for t in tasks]
+        if n <= 1:
+            rows = []
+            for t in tasks:
+                rows.append(run_one(t))
+                bars.ended((t["cell"], t["seed"]), rows[-1].get("error"))
+            return rows
+        return _in_pool(tasks, n, bars)
+
+
+def _in_pool(tasks: list[dict[str, Any]], n: int, bars: SweepBars) -> list[dict[str, Any]]:
     from concurrent.futures.process import BrokenProcessPool
 
     rows: list[dict[str, Any]] = []
@@ -284,6 +301,7 @@ def _run_local(tasks: list[dict[str, Any]], workers: int | None) -> list[dict[st
         for future, task in futures:
             try:
                 rows.append(future.result())
+                bars.ended((task["cell"], task["seed"]), rows[-1].get("error"))
             except BrokenProcessPool:
                 unfinished.append(task)
     died = []
@@ -293,6 +311,7 @@ def _run_local(tasks: list[dict[str, Any]], workers: int | None) -> list[dict[st
                 rows.append(alone.submit(run_one, task).result())
             except BrokenProcessPool:
                 died.append(_died(task, "its worker process died (crashed or was killed)"))
+            bars.ended((task["cell"], task["seed"]), (rows + died)[-1].get("error"))
         if died and not rows and len(died) >= min(2, len(tasks)):
             raise UserError("worker processes die before running anything: in a script, "
                             "call sweep() under `if __name__ == \"__main__\":` (workers "
@@ -309,24 +328,51 @@ def _died(task: dict[str, Any], why: str) -> dict[str, Any]:
     return {**_row(task), "error": why}
 
 
-def _run_ray(tasks: list[dict[str, Any]], address: str | None) -> list[dict[str, Any]]:
+def _run_ray(tasks: list[dict[str, Any]], address: str | None,
+             bars: SweepBars) -> list[dict[str, Any]]:
     """Every task as a Ray task; one whose worker dies (retried once, as Ray does for lost
-    workers) becomes an error row, and the other rows are kept."""
+    workers) becomes an error row, and the other rows are kept. A run's bar fills when it
+    ends (Ray workers report no ticks)."""
     import ray
 
     _check_picklable(tasks)
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        with quiet_ray_auth_warning():
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
     remote = ray.remote(max_retries=1)(run_one)
-    refs = [remote.remote(t) for t in tasks]
+    pending = {remote.remote(t): t for t in tasks}
     rows = []
-    for ref, task in zip(refs, tasks, strict=True):
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        task = pending.pop(done[0])
         try:
-            rows.append(ray.get(ref))
+            rows.append(ray.get(done[0]))
         except ray.exceptions.RayError as e:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             rows.append(_died(task, f"{type(e).__name__} on Ray: {first}"))
+        bars.ended((task["cell"], task["seed"]), rows[-1].get("error"))
     return rows
+
+
+# Ray warns on every local start that token authentication is on (or off) for the cluster it
+# starts: advice for whoever runs a shared cluster, noise to a user of a sweep on their own
+# machine. Only that message is dropped; Ray's other warnings and errors still show.
+_RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+
+
+def _not_token_auth(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("Token authentication is")
+
+
+@contextlib.contextmanager
+def quiet_ray_auth_warning() -> Iterator[None]:
+    """Drop Ray's token-authentication warning while Ray starts (see above)."""
+    log = logging.getLogger(_RAY_AUTH_LOGGER)
+    log.addFilter(_not_token_auth)
+    try:
+        yield
+    finally:
+        log.removeFilter(_not_token_auth)
 
 
 def _check_picklable(tasks: list[dict[str, Any]]) -> None:

@@ -37,11 +37,18 @@ def test_confidence_intervals():
     assert math.isnan(mean_ci([5.0])[3]) and mean_ci([])[2] == 0
 
 
-def test_a_sweep_in_processes_matches_one_run_at_a_time(tmp_path):
+def test_a_sweep_in_processes_matches_one_run_at_a_time(tmp_path, capfd):
     parallel = sweep(TINY, {"max_turns": [2, 6]}, seeds=[0, 1, 2], ticks=6, embedder="hash",
-                     out=tmp_path / "p", workers=2, backend="local")
+                     out=tmp_path / "p", workers=2, backend="local", progress=True)
+    bars = capfd.readouterr().err
     serial = sweep(TINY, {"max_turns": [2, 6]}, seeds=[0, 1, 2], ticks=6, embedder="hash",
                    out=tmp_path / "s", workers=1, backend="local")
+    # a bar per run, filled by the ticks the workers report; none when stderr is no terminal
+    for cell, turns in ((0, 2), (1, 6)):
+        for seed in (0, 1, 2):
+            assert f"cell {cell} (max_turns={turns}) seed {seed}" in bars, bars
+    assert bars.count("6/6") >= 6 and "failed" not in bars
+    assert "seed 0" not in capfd.readouterr().err
     assert parallel.runs["error"].isna().all()
     assert len(parallel.runs) == 6 and set(parallel.runs["seed"]) == {0, 1, 2}
     assert parallel.summary.equals(serial.summary)
@@ -79,19 +86,88 @@ def test_bad_input_is_one_clear_error(tmp_path):
               out=tmp_path, workers=2, backend="local")
 
 
-def test_ray_gives_the_same_numbers_as_local_processes(tmp_path):
+def test_ray_gives_the_same_numbers_as_local_processes(tmp_path, capfd):
     ray = pytest.importorskip("ray")
     local = sweep(TINY, GRID, seeds=[0, 1, 2], ticks=6, embedder="hash", out=tmp_path / "l",
                   workers=2, backend="local")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    capfd.readouterr()
     try:
         on_ray = sweep(TINY, GRID, seeds=[0, 1, 2], ticks=6, embedder="hash",
-                       out=tmp_path / "r")  # auto: Ray is initialised
+                       out=tmp_path / "r", backend="ray")  # starts a local Ray
     finally:
         ray.shutdown()
+    out = capfd.readouterr()
     assert on_ray.backend == "ray" and local.backend == "local"
     assert len(on_ray.runs) == 12 and on_ray.runs["error"].isna().all()
     assert on_ray.summary.equals(local.summary)
+    # Ray's token-authentication advice is not shown to the user of a sweep
+    assert "Token authentication" not in out.out + out.err
+
+
+def test_only_rays_token_auth_warning_is_dropped():
+    import logging
+
+    from agentsim.sweeps import _RAY_AUTH_LOGGER, quiet_ray_auth_warning
+
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    log = logging.getLogger(_RAY_AUTH_LOGGER)
+    log.addHandler(handler)
+    try:
+        with quiet_ray_auth_warning():
+            log.warning("Token authentication is enabled for this Ray cluster. Set ...")
+            log.warning("Token authentication is disabled for this Ray cluster. Anyone ...")
+            log.warning("Something else went wrong")
+        assert seen == ["Something else went wrong"]
+        log.warning("Token authentication is enabled (outside the sweep)")
+        assert seen[-1] == "Token authentication is enabled (outside the sweep)"
+    finally:
+        log.removeHandler(handler)
+
+
+def _wide_runs() -> pd.DataFrame:
+    measures = {"heard: Valentine's Day party at Hobbs Cafe": 0.25,
+                "conversations per resident": 3.5, "relationship density": 0.12,
+                "reflections per resident": 1.0, "heard: Smallville mayoral election": 0.5}
+    return pd.DataFrame([{"cell": c, "max_turns": t, "weights": w, "reflection_threshold": r,
+                          "seed": s, **{m: v + s for m, v in measures.items()},
+                          "run_dir": f"runs/cell{c:03d}/run{s}", "error": None}
+                         for c, (t, w, r) in enumerate([(2, (1, 1, 1), 100), (6, (3, 1, 1), 150)])
+                         for s in (0, 1, 2)])
+
+
+def test_the_summary_prints_whole():
+    from agentsim.sweeps import summarize
+
+    summary = summarize(_wide_runs(), ["max_turns", "weights", "reflection_threshold"])
+    assert isinstance(summary, pd.DataFrame) and len(summary) == 10
+    with pd.option_context("display.width", 80, "display.max_columns", 4):
+        text = str(summary)
+        assert "..." not in text and "…" not in text
+        assert "heard: Valentine's Day party at Hobbs Cafe" in text
+        header = text.splitlines()[0].split()
+        assert {"measure", "mean", "std", "n", "ci95", "weights"} <= set(header)
+        assert "..." not in str(summary[summary["measure"] == "relationship density"])
+        assert "..." in str(pd.DataFrame(summary))  # what a plain DataFrame would print
+
+
+def test_a_plots_title_and_labels_are_inside_the_figure():
+    from agentsim.sweep_summary import measure_figure
+    from agentsim.sweeps import _show, summarize
+
+    params = ["max_turns", "weights", "reflection_threshold"]
+    summary = summarize(_wide_runs(), params)
+    fig = measure_figure(summary, params, "heard: Valentine's Day party at Hobbs Cafe", _show)
+    fig.canvas.draw()
+    inside = fig.bbox
+    ax = fig.axes[0]
+    [title] = [t for t in fig.texts if "mean and 95 % CI" in t.get_text()]
+    for text in [title, *ax.get_xticklabels(), ax.yaxis.label]:
+        box = text.get_window_extent()
+        assert inside.x0 <= box.x0 and box.x1 <= inside.x1, text.get_text()
+        assert inside.y0 <= box.y0 and box.y1 <= inside.y1, text.get_text()
+    assert "Valentine's Day party" in title.get_text()
 
 
 def dies_on_seed_one(sim):
