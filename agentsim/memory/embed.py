@@ -143,13 +143,21 @@ class SentenceTransformerEmbedder:
                                        device=self.device, local_files_only=True)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Each text is encoded alone, in one call for all: a vector is then the same whatever
+        else the call held. In a padded batch a text's floats move by about 1e-7 with its
+        neighbours (and even texts of one length differ between a batch of one and of two,
+        as the matrix kernels change with the shape), enough to change the float16-rounded
+        vector a run keeps, so how a tick's texts happened to be batched would change what is
+        recalled. Alone, short texts (memories are about 12 tokens) cost about what a padded
+        batch does on one thread (`benchmarks/bench_embed.py`)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vecs = self._load().encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
-        )
-        return np.asarray(vecs, dtype=np.float32)
+        model = self._load()
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            out[i] = model.encode([text], batch_size=1, normalize_embeddings=True,
+                                  convert_to_numpy=True, show_progress_bar=False)[0]
+        return out
 
 
 class BatchingEmbedder:
