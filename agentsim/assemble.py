@@ -125,13 +125,15 @@ def _llm(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None, chec
 
 def _embedder(opts: RunOptions, cache: Path | None, *,
               read_only: bool = False) -> tuple[Any, Any]:
-    from agentsim.memory.embed import BatchingEmbedder, make_embedder
+    from agentsim.memory.embed import BatchingEmbedder, make_embedder, make_lookup
 
     if opts.embedder not in ("minilm", "hash"):
         raise UserError(f"unknown embedder {opts.embedder!r} (minilm or hash)",
                         field="embedder")
-    inner = make_embedder(opts.embedder, cache_path=cache, threads=opts.embed_threads,
-                          read_only=read_only)
+    if read_only:
+        inner = make_lookup(opts.embedder, cache)
+    else:
+        inner = make_embedder(opts.embedder, cache_path=cache, threads=opts.embed_threads)
     return inner, BatchingEmbedder(inner)
 
 

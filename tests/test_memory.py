@@ -457,6 +457,41 @@ def test_minilm_vectors_do_not_depend_on_the_batch(minilm):
     np.testing.assert_array_equal(minilm.embed(texts[::-1]), alone[::-1])
 
 
+def test_the_numpy_encoder_matches_the_model(minilm):
+    from agentsim.memory.minilm_numpy import NumpyMiniLM
+
+    texts = ["coffee", "What do you think about the party at Hobbs Cafe?", "word " * 400]
+    np.testing.assert_allclose(NumpyMiniLM().embed(texts), minilm.embed(texts), atol=1e-6)
+
+
+def test_an_opened_run_embeds_a_new_question_without_torch(tmp_path):
+    """Interviewing a finished run: the memories hold their vectors, a question the run's file
+    or the shared cache holds comes from there, and a new one is embedded without torch (and
+    stored nowhere)."""
+    known = CachedEmbedder(HashEmbedder(), tmp_path / "run.sqlite")
+    known.embed(["asked before"])
+    known.close()
+    code = f"""
+import sys, numpy as np
+from pathlib import Path
+from agentsim.memory.embed import HashEmbedder, LookupEmbedder, make_embedder, make_lookup
+from agentsim.memory.embed_cache import CachedEmbedder
+e = make_lookup("minilm", Path({str(tmp_path / "run.sqlite")!r}))
+v = e.embed(["a new question", "a new question"])
+assert v.shape == (2, 384) and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-3)
+assert e.stats == {{"calls": 1, "texts": 2, "hits": 0}}, e.stats
+assert not e.cached.cached(["a new question"])  # stored nowhere
+assert "torch" not in sys.modules and "sentence_transformers" not in sys.modules
+# a text the run's file holds comes from it (here a hash run's, looked up as it is)
+h = LookupEmbedder(CachedEmbedder(HashEmbedder(), Path({str(tmp_path / "run.sqlite")!r}),
+                                  read_only=True), None)
+assert h.embed(["asked before"]).shape == (1, 384) and h.stats["hits"] == 1
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
 async def test_batching_embedder_keeps_the_event_loop_free_while_the_model_works():
     """The model runs on a worker thread: here it can only finish once the event loop has run
     another coroutine (which it could not if the model blocked the loop)."""

@@ -22,8 +22,8 @@ import numpy as np
 
 from agentsim.memory.embed_cache import CachedEmbedder, shared_cache_dir
 
-__all__ = ["BatchingEmbedder", "CachedEmbedder", "Embedder", "HashEmbedder",
-           "SentenceTransformerEmbedder", "embed_threads", "make_embedder"]
+__all__ = ["BatchingEmbedder", "CachedEmbedder", "Embedder", "HashEmbedder", "LookupEmbedder",
+           "SentenceTransformerEmbedder", "embed_threads", "make_embedder", "make_lookup"]
 
 THREADS_ENV = "AGENTSIM_EMBED_THREADS"
 
@@ -248,6 +248,37 @@ class BatchingEmbedder:
             self._executor = None
 
 
+class LookupEmbedder:
+    """For an opened, finished run: vectors from the caches (the run's file, the shared
+    cache); a text no cache holds (an interview's question) is embedded by `fresh`, a
+    lighter encoder of the same model (`minilm_numpy`), rounded as the cache rounds, and not
+    stored, so the run's own vectors all still come from one encoder."""
+
+    def __init__(self, cached: CachedEmbedder, fresh: Embedder):
+        self.cached, self.fresh = cached, fresh
+        self.inner = cached.inner
+        self.name, self.dim = cached.name, cached.dim
+        self.stats = {"calls": 0, "texts": 0, "hits": 0}
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        found = self.cached.lookup(texts)
+        missing = [i for i, v in enumerate(found) if v is None]
+        self.stats["hits"] += len(texts) - len(missing)
+        if missing:
+            self.stats["calls"] += 1
+            self.stats["texts"] += len(missing)
+            fresh = self.fresh.embed([texts[i] for i in missing])
+            fresh = _normalise(np.asarray(fresh, dtype=np.float32).astype(np.float16))
+            for i, vec in zip(missing, fresh, strict=True):
+                found[i] = vec
+        if not found:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack(found)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self.cached.close()
+
+
 def make_embedder(kind: str = "minilm", cache_path: Path | None = None, *,
                   threads: int | None = None, read_only: bool = False,
                   shared: Path | bool | None = True) -> CachedEmbedder:
@@ -262,3 +293,14 @@ def make_embedder(kind: str = "minilm", cache_path: Path | None = None, *,
     where = shared_cache_dir() if shared is True else (shared or None)
     return CachedEmbedder(SentenceTransformerEmbedder(threads=threads), cache_path,
                           shared=where, read_only=read_only)
+
+
+def make_lookup(kind: str, cache_path: Path | None) -> CachedEmbedder | LookupEmbedder:
+    """The embedder of an opened, finished run (interviews, inspection): its file only read,
+    and for MiniLM a new text embedded without torch (`LookupEmbedder`)."""
+    cached = make_embedder(kind, cache_path, read_only=True)
+    if kind == "hash":
+        return cached
+    from agentsim.memory.minilm_numpy import NumpyMiniLM
+
+    return LookupEmbedder(cached, NumpyMiniLM())

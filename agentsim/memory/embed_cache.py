@@ -149,6 +149,15 @@ class CachedEmbedder:
         for db in self._dbs:
             db.write(rows)
 
+    def lookup(self, texts: Sequence[str]) -> list[np.ndarray | None]:
+        """Each text's cached vector, or None; never calls the model."""
+        keys = [self._key(t) for t in texts]
+        with self._lock:
+            unknown = [k for k in keys if k not in self._mem]
+            if unknown:
+                self._load(unknown)
+            return [self._mem.get(k) for k in keys]
+
     def cached(self, texts: Sequence[str]) -> bool:
         """Whether every text's vector is cached (embedding them would not call the model)."""
         keys = [self._key(t) for t in texts]
