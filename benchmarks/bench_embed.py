@@ -1,6 +1,6 @@
 """The embedding model next to the simulation: threads, batching, interviews, checkpoints.
 
-    python benchmarks/bench_embed.py [--hours 2] [--repeat 15]
+    python benchmarks/bench_embed.py [--hours 2] [--repeat 15] [--ckpt-hours 8]
 
 1. encode time of the real all-MiniLM-L6-v2 with 1 thread and with torch's default (one per
    core), each in a fresh process (torch's thread count is per process): 2 texts, and a
@@ -10,10 +10,13 @@
    one encode per event-loop turn (before); model calls per tick, time the model was busy,
    and whether both runs gave the same events;
 3. `agentsim interview` and `agentsim inspect` on that finished run, as a user runs them
-   (a fresh process each): a question no cache holds (the model loads), then the same again
-   (answered from the cache shared across runs: no torch);
-4. checkpoint bytes per sim-hour (hourly checkpoints): each checkpoint with its embeddings
-   inline (before) against the vectors stored once (now), all checkpoints kept.
+   (a fresh process each): a question no cache holds (embedded by the numpy encoder; torch
+   never loads), then the same again (from the cache shared across runs); beside them what
+   an interview paid before on top: loading torch and the model for one encode;
+4. checkpoint bytes per sim-hour of a run of `--ckpt-hours` sim-hours from 06:00 (hash
+   embedder: the bytes do not depend on it), hourly checkpoints: each with its embeddings
+   inline and all kept (before), the vectors stored once with all kept, and with the
+   newest 3 kept (the default).
 
 The cache shared across runs is a temporary folder (AGENTSIM_EMBED_CACHE), empty at start.
 """
@@ -112,6 +115,16 @@ def run_sim(out: Path, hours: float, per_turn: bool) -> dict:
             **batcher.stats, "model_calls": cached.stats["calls"]}
 
 
+def model_load_seconds() -> float:
+    """A fresh process loading torch and the model and encoding one text."""
+    code = ("from agentsim.memory.embed import SentenceTransformerEmbedder;"
+            "SentenceTransformerEmbedder().embed(['a question'])")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], capture_output=True, env=env, check=True)
+    return time.perf_counter() - t
+
+
 def cli_seconds(*args: str) -> float:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     t = time.perf_counter()
@@ -120,12 +133,19 @@ def cli_seconds(*args: str) -> float:
     return time.perf_counter() - t
 
 
-def checkpoint_bytes(run: Path) -> tuple[int, int, int]:
-    """(before, now, checkpoints): bytes of all checkpoints with inline embeddings, bytes now
-    (checkpoints and the vector file)."""
+def checkpoint_bytes(out: Path, hours: float) -> tuple[float, float, float]:
+    """MB per sim-hour of checkpoints: (inline and all kept, stored once and all kept,
+    stored once and the newest 3 kept)."""
     from agentsim.checkpoint_store import load_checkpoint
+    from agentsim.experiment import Simulation
     from agentsim.rundir import RunDir
 
+    sim = Simulation.load(str(ROOT / "worlds" / "smallville"), seed=1, llm="offline",
+                          embedder="hash", out=str(out), checkpoint_every=6,
+                          keep_checkpoints=0)
+    sim.run(hours=hours)
+    run = sim.run_dir.path
+    sim.close()
     cks = RunDir(run).checkpoints()
     before = 0
     for ck in cks:
@@ -133,15 +153,17 @@ def checkpoint_bytes(run: Path) -> tuple[int, int, int]:
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         before += len(buf.getvalue()) + (ck / "state.json").stat().st_size
-    now = sum(f.stat().st_size for ck in cks for f in ck.iterdir())
-    now += sum(p.stat().st_size for p in run.glob("vectors-*.f32"))
-    return before, now, len(cks)
+    sizes = [sum(f.stat().st_size for f in ck.iterdir()) for ck in cks]
+    vectors = sum(p.stat().st_size for p in run.glob("vectors-*.f32"))
+    return tuple(b / hours / 1e6 for b in (before, sum(sizes) + vectors,
+                                           sum(sizes[-3:]) + vectors))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--hours", type=float, default=2.0)
     ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--ckpt-hours", type=float, default=8.0)
     args = ap.parse_args()
     print("$ python benchmarks/bench_embed.py " + " ".join(sys.argv[1:]))
     tmp = Path(tempfile.mkdtemp(prefix="bench-embed-"))
@@ -155,13 +177,13 @@ def main() -> None:
         print(f"{label:>8} {r['two']:8.1f} {r['alone']:9.1f} {r['padded']:10.1f}")
 
     print(f"\n2. Smallville, 25 residents, offline mind, MiniLM, {args.hours:g} sim-hours")
-    print(f"{'embed calls':>22} {'wall s':>7} {'ticks':>5} {'calls':>6} {'calls/tick':>10} "
-          f"{'texts':>6} {'model busy s':>12}")
+    print(f"{'embed calls':>22} {'wall s':>7} {'ticks':>5} {'requests':>8} {'calls':>6} "
+          f"{'calls/tick':>10} {'texts':>6} {'model busy s':>12}")
     runs = {}
     for name, per_turn in (("one per loop turn", True), ("one in flight", False)):
         os.environ["AGENTSIM_EMBED_CACHE"] = "off"  # every text through the model, both ways
         r = runs[name] = run_sim(tmp / name.replace(" ", "-"), args.hours, per_turn)
-        print(f"{name:>22} {r['wall']:7.1f} {r['ticks']:5d} {r['calls']:6d} "
+        print(f"{name:>22} {r['wall']:7.1f} {r['ticks']:5d} {r['requests']:8d} {r['calls']:6d} "
               f"{r['calls'] / r['ticks']:10.1f} {r['texts']:6d} {r['busy']:12.1f}")
     same = runs["one per loop turn"]["events"] == runs["one in flight"]["events"]
     print(f"same events both ways: {same}")
@@ -174,17 +196,17 @@ def main() -> None:
     warm = cli_seconds("interview", str(run), "Isabella Rodriguez", q)
     icold = cli_seconds("inspect", str(run), "--agent", "Isabella Rodriguez", "--query", "tea")
     iwarm = cli_seconds("inspect", str(run), "--agent", "Isabella Rodriguez", "--query", "tea")
-    print(f"interview, new question (model loads): {cold:6.2f}")
-    print(f"interview, same question (cached):     {warm:6.2f}")
-    print(f"inspect, new query (model loads):      {icold:6.2f}")
-    print(f"inspect, same query (cached):          {iwarm:6.2f}")
+    print(f"interview, new question (numpy encoder): {cold:6.2f}")
+    print(f"interview, same question (cached):       {warm:6.2f}")
+    print(f"inspect, new query (numpy encoder):      {icold:6.2f}")
+    print(f"inspect, same query (cached):            {iwarm:6.2f}")
+    print(f"before, on top: torch + model + 1 encode {model_load_seconds():6.2f}")
 
-    before, now, n = checkpoint_bytes(run)
-    hours = runs["one in flight"]["ticks"] / 6
-    print(f"\n4. checkpoints, {n} hourly, bytes per sim-hour")
-    print(f"embeddings inline in each (before): {before / hours / 1e6:6.2f} MB")
-    print(f"embeddings stored once (now):       {now / hours / 1e6:6.2f} MB"
-          f"  ({before / max(now, 1):.1f}x smaller; --keep-checkpoints 3 bounds the rest)")
+    inline, once, kept = checkpoint_bytes(tmp / "bytes", args.ckpt_hours)
+    print(f"\n4. checkpoints, hourly, {args.ckpt_hours:g} sim-hours from 06:00, MB per sim-hour")
+    print(f"embeddings inline, all kept (before): {inline:6.2f}")
+    print(f"embeddings stored once, all kept:     {once:6.2f}")
+    print(f"stored once, newest 3 kept (default): {kept:6.2f}  ({inline / kept:.1f}x less)")
 
 
 if __name__ == "__main__":
