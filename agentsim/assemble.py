@@ -57,9 +57,10 @@ def build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None, *,
     library starts from the world's seed skills plus the learned skills kept in `inherited`
     (by default the run directory's record of what it started from), or, with no run
     directory, those of `opts.skills_from`. `vectors_from`: a finished run's embeddings file,
-    only read (an opened run: its memories hold their vectors, so the model loads only if a
-    text is new, e.g. an interview question no cache holds); else the model starts loading
-    in the background now, while the world and the first prompts are prepared."""
+    only read (an opened run: its memories hold their vectors, so torch never loads; a text
+    no cache holds, e.g. an interview's question, is embedded by the numpy encoder); else
+    the model starts loading in the background now, while the world and the first prompts
+    are prepared."""
     world = load_world(resolve_world(opts.world))
     if llm is None:
         llm = _llm(opts, run_dir, replay_log, check, fallback)
