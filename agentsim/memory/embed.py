@@ -1,5 +1,7 @@
 """Embedders: the bundled all-MiniLM-L6-v2 (sentence-transformers), a hash embedder for tests,
-and async micro-batching across agents; the cache by text is `agentsim.memory.embed_cache`.
+async micro-batching across agents, and the lookup an opened run embeds with (its caches,
+then the numpy encoder of `agentsim.memory.minilm_numpy`); the cache by text is
+`agentsim.memory.embed_cache`.
 
 Importing this module is light: torch and sentence-transformers load on the first embedding
 that no cache holds (or in the background, from `warm()`)."""
