@@ -49,18 +49,28 @@ class Parts:
 def build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None, *,
           check: bool = False, inherited: Path | None = None,
           fallback: str | None = None, llm: LLM | None = None,
-          settings: Settings | Mapping[str, Any] | None = None) -> Parts:
+          settings: Settings | Mapping[str, Any] | None = None,
+          vectors_from: Path | None = None) -> Parts:
     """The parts of a run of `opts.world`: `llm` when given, else the client `opts` asks for
     (recording to, or replaying from, the run directory's LLM log). `settings`: a Settings as
     it is, or a mapping of fields on top of the world's settings (validated). The skill
     library starts from the world's seed skills plus the learned skills kept in `inherited`
     (by default the run directory's record of what it started from), or, with no run
-    directory, those of `opts.skills_from`."""
+    directory, those of `opts.skills_from`. `vectors_from`: a finished run's embeddings file,
+    only read (an opened run: its memories hold their vectors, so torch never loads; a text
+    no cache holds, e.g. an interview's question, is embedded by the numpy encoder); else
+    the model starts loading in the background now, while the world and the first prompts
+    are prepared."""
     world = load_world(resolve_world(opts.world))
     if llm is None:
         llm = _llm(opts, run_dir, replay_log, check, fallback)
-    embedder, batcher = _embedder(opts.embedder, run_dir.embeddings if run_dir else None)
+    if vectors_from is not None:
+        embedder, batcher = _embedder(opts, vectors_from, read_only=True)
+    else:
+        embedder, batcher = _embedder(opts, run_dir.embeddings if run_dir else None)
     _preload(llm)
+    if vectors_from is None and hasattr(embedder.inner, "warm"):
+        embedder.inner.warm()  # after _preload: the loader imports behind the import lock
     start = _start(opts, run_dir, inherited)
     if not isinstance(settings, Settings):
         settings = world_settings(world).replace(**dict(settings or {}))
@@ -114,12 +124,17 @@ def _llm(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None, chec
     )
 
 
-def _embedder(kind: str, cache: Path | None) -> tuple[Any, Any]:
-    from agentsim.memory.embed import BatchingEmbedder, make_embedder
+def _embedder(opts: RunOptions, cache: Path | None, *,
+              read_only: bool = False) -> tuple[Any, Any]:
+    from agentsim.memory.embed import BatchingEmbedder, make_embedder, make_lookup
 
-    if kind not in ("minilm", "hash"):
-        raise UserError(f"unknown embedder {kind!r} (minilm or hash)", field="embedder")
-    inner = make_embedder(kind, cache_path=cache)
+    if opts.embedder not in ("minilm", "hash"):
+        raise UserError(f"unknown embedder {opts.embedder!r} (minilm or hash)",
+                        field="embedder")
+    if read_only:
+        inner = make_lookup(opts.embedder, cache)
+    else:
+        inner = make_embedder(opts.embedder, cache_path=cache, threads=opts.embed_threads)
     return inner, BatchingEmbedder(inner)
 
 

@@ -1,7 +1,9 @@
 """Checkpoints on disk: `checkpoints/tick-NNNNNN/` with state.json and arrays.npz, written to a
 temp dir, fsynced and renamed into place so a crash never leaves a half-written newest one;
 listed oldest first; loaded with a CheckpointError that says in a few words why one cannot be
-resumed from.
+resumed from. The memories' embeddings are stored once for all checkpoints (float32 rows in
+`vectors-<dim>.f32` next to `checkpoints/`, see `agentsim.checkpoint_vectors`; a checkpoint
+from before holds them inline and loads as it is), and only the newest `keep` are kept.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from agentsim.checkpoint_vectors import VectorFile, join_vectors, split_vectors
 from agentsim.durable import fsync_path
 
 CHECKPOINTS = "checkpoints"
@@ -31,11 +34,15 @@ class CheckpointError(Exception):
     logs); the message says why in a few words."""
 
 
-def write_checkpoint(root: Path, tick: int, state: dict[str, Any], arrays: dict[str, Any]) -> Path:
+def write_checkpoint(root: Path, tick: int, state: dict[str, Any], arrays: dict[str, Any], *,
+                     vectors: dict[int, VectorFile] | None = None, keep: int = 0) -> Path:
     """Write a checkpoint atomically: files in a temp dir, fsynced, then renamed into
     place. A crash (or a full disk) never leaves a half-written newest checkpoint: the
-    temp dir is removed or ignored, the older checkpoints stay."""
+    temp dir is removed or ignored, the older checkpoints stay. Embeddings go to the shared
+    vector files (`vectors`: those already open, by dimension), synced before the rename.
+    `keep` > 0: then only the newest `keep` checkpoints stay."""
     root.mkdir(exist_ok=True)
+    arrays = split_vectors(root, arrays, {} if vectors is None else vectors)
     final = root / f"tick-{tick:06d}"
     tmp = final.with_name(final.name + ".tmp")
     old = final.with_name(final.name + ".old")
@@ -62,7 +69,16 @@ def write_checkpoint(root: Path, tick: int, state: dict[str, Any], arrays: dict[
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     shutil.rmtree(old, ignore_errors=True)
+    if keep > 0:
+        prune_checkpoints(root, keep)
     return final
+
+
+def prune_checkpoints(root: Path, keep: int) -> None:
+    """Remove all but the newest `keep` finished checkpoints (the vector file stays: every
+    row a kept checkpoint points to is in it)."""
+    for ck in list_checkpoints(root)[:-keep]:
+        shutil.rmtree(ck, ignore_errors=True)
 
 
 def list_checkpoints(root: Path) -> list[Path]:
@@ -95,4 +111,8 @@ def load_checkpoint(ck: Path) -> Checkpoint:
     except Exception as e:  # a truncated or corrupt zip: BadZipFile, EOFError, ValueError, ...
         raise CheckpointError(f"arrays.npz is unreadable ({type(e).__name__}: "
                               f"{str(e).splitlines()[0] if str(e) else 'corrupt'})") from None
+    try:
+        arrays = join_vectors(ck.parent, arrays)
+    except (OSError, ValueError, KeyError) as e:
+        raise CheckpointError(f"its embeddings are missing ({str(e).splitlines()[0]})") from None
     return state, arrays

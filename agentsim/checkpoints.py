@@ -22,7 +22,9 @@ def save_checkpoint(sim: Engine, run_dir: RunDir) -> None:
     # events.jsonl and llm.jsonl flushed to disk and their sizes kept: the checkpoint and
     # the two logs are one unit, which a resume cuts back to (RunDir.resume_point)
     state.update(run_dir.sync_logs())
-    run_dir.save_checkpoint(sim.clock.tick, state, arrays)
+    # a Simulation's run options say how many checkpoints to keep (a bare Engine: all)
+    keep = getattr(getattr(sim, "options", None), "keep_checkpoints", 0)
+    run_dir.save_checkpoint(sim.clock.tick, state, arrays, keep=keep)
     if sim.skills is not None:  # the run's library, readable by `agentsim skills RUN`
         sim.skills.write_jsonl(run_dir.path / "skills.jsonl")
 

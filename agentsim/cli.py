@@ -112,6 +112,10 @@ def validate(world: str) -> None:
               help="A response cache (sqlite file) shared across runs: same request, no call.")
 @click.option("--checkpoint-every", type=COUNT, default=6, show_default=True,
               help="Ticks between checkpoints.")
+@click.option("--keep-checkpoints", type=NATURAL, default=3, show_default=True,
+              help="Keep the newest N checkpoints (0: all).")
+@click.option("--embed-threads", type=COUNT, help="CPU threads for the embedding model "
+              "[default: $AGENTSIM_EMBED_THREADS, else 1].")
 @click.option("--no-skills", is_flag=True, help="Do tasks without the skill library.")
 @click.option("--skills-from", metavar="RUN_OR_LIBRARY", type=click.Path(exists=True),
               help="Start from the skills an earlier run learned (a run directory) or a skill "
@@ -130,9 +134,9 @@ def validate(world: str) -> None:
 @_friendly
 def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, headless, out,
         resume, replay, max_in_flight, budget_calls, budget_tokens, budget_usd, give_up_after,
-        give_up_failures, fallback, min_model_share, cache, checkpoint_every, no_skills,
-        skills_from, skill_library, allow_unsandboxed_skills, web, host, port,
-        public_url) -> None:
+        give_up_failures, fallback, min_model_share, cache, checkpoint_every, keep_checkpoints,
+        embed_threads, no_skills, skills_from, skill_library, allow_unsandboxed_skills, web,
+        host, port, public_url) -> None:
     """Run WORLD (a folder such as worlds/smallville), or resume or replay a run."""
     from agentsim.cli_run import run_cli
     from agentsim.options import RunOptions
@@ -159,6 +163,7 @@ def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, h
         budget_calls=budget_calls, budget_tokens=budget_tokens, budget_usd=budget_usd,
         give_up_after=give_up_after, give_up_failures=give_up_failures, fallback=fallback,
         min_model_share=min_model_share, checkpoint_every=checkpoint_every,
+        keep_checkpoints=keep_checkpoints, embed_threads=embed_threads,
         headless=headless or not (sys.stdout.isatty() or served_in_browser()),
         cache=cache, skills=not no_skills, skills_from=skills_from,
         skill_library=skill_library or "auto",

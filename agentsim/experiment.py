@@ -120,8 +120,8 @@ class Simulation(Engine):
         rd = RunDir.open(path)
         saved = rd.read_manifest()["options"]
         opts = RunOptions.from_saved(saved, llm=llm or saved["llm"])
-        sim = cls.of(build(opts, None, None, inherited=rd.path / INHERITED, fallback=fallback),
-                     opts)
+        sim = cls.of(build(opts, None, None, inherited=rd.path / INHERITED, fallback=fallback,
+                           vectors_from=rd.embeddings), opts)
         found = rd.latest_checkpoint()
         if found is None:
             raise UserError("the run has no checkpoint yet", path=rd.path)

@@ -24,6 +24,8 @@ class RunOptions(BaseModel):
     llm: str | None = None
     llm_config: str | None = None
     embedder: str = "minilm"
+    # CPU threads for the embedding model (None: $AGENTSIM_EMBED_THREADS, else 1)
+    embed_threads: int | None = Field(None, ge=1)
     out: str | None = "runs"
     resume: str | None = None
     replay: str | None = None
@@ -41,6 +43,7 @@ class RunOptions(BaseModel):
     # below this share of model answers a run warns loudly (None: MIN_MODEL_SHARE, 0.5)
     min_model_share: float | None = Field(None, ge=0, le=1)
     checkpoint_every: int = Field(6, ge=1)
+    keep_checkpoints: int = Field(3, ge=0)  # the newest N checkpoints kept (0: all)
     headless: bool = True
     cache: str | None = None
     skills: bool = True  # hand tasks to the skill library (seed skills in worlds/<w>/skills/)

@@ -4,6 +4,9 @@
                          anything slow; rewritten atomically)
     events.jsonl         one event a line, append-only, flushed every tick
     checkpoints/tick-NNNNNN/state.json + arrays.npz   written to a temp dir, fsynced, renamed
+                         (the newest few kept; `keep_checkpoints`)
+    vectors-384.f32      the memories' embeddings, each distinct one stored once for
+                         all checkpoints (float32 rows; checkpoints hold row numbers)
     llm.jsonl            every LLM request's answer, for replay
     run.lock             held (flock) by the one process writing the run
     embeddings.sqlite    every embedding, so a resume or replay sees the same vectors
@@ -30,6 +33,7 @@ from agentsim.checkpoint_store import (
     load_checkpoint,
     write_checkpoint,
 )
+from agentsim.checkpoint_vectors import VectorFile
 from agentsim.durable import atomic_write, fsync_path, whole_lines
 from agentsim.errors import UserError
 from agentsim.events import Event, parse_event
@@ -59,6 +63,7 @@ class RunDir:
         self._lock: int | None = None
         self._resume: Checkpoint | None = None
         self._cut = False
+        self._vectors: dict[int, VectorFile] = {}  # the checkpoints' vector files, by dim
 
     # -- creation ----------------------------------------------------------------------------
     @classmethod
@@ -224,9 +229,12 @@ class RunDir:
                 self._lock = None
 
     # -- checkpoints -------------------------------------------------------------------------
-    def save_checkpoint(self, tick: int, state: dict[str, Any], arrays: dict[str, Any]) -> Path:
-        """Write a checkpoint atomically (see `checkpoint_store.write_checkpoint`)."""
-        return write_checkpoint(self.path / CHECKPOINTS, tick, state, arrays)
+    def save_checkpoint(self, tick: int, state: dict[str, Any], arrays: dict[str, Any], *,
+                        keep: int = 0) -> Path:
+        """Write a checkpoint atomically, then keep the newest `keep` (0: all); see
+        `checkpoint_store.write_checkpoint`."""
+        return write_checkpoint(self.path / CHECKPOINTS, tick, state, arrays,
+                                vectors=self._vectors, keep=keep)
 
     def checkpoints(self) -> list[Path]:
         """The finished checkpoints, oldest first (see `checkpoint_store.list_checkpoints`)."""

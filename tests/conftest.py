@@ -78,6 +78,7 @@ def offline(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    monkeypatch.setenv("AGENTSIM_EMBED_CACHE", "off")  # no cache shared across runs (opt in)
     _attempts.clear()
     yield _attempts
     if _attempts:

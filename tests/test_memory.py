@@ -18,8 +18,10 @@ from agentsim.memory.embed import (
     CachedEmbedder,
     HashEmbedder,
     SentenceTransformerEmbedder,
+    embed_threads,
     make_embedder,
 )
+from agentsim.memory.embed_cache import shared_cache_dir
 from agentsim.memory.record import MemoryKind
 from agentsim.memory.retrieval import FLAT, minmax, score, top_k
 from agentsim.memory.stream import MemoryStream
@@ -305,6 +307,59 @@ def test_cached_embedder_hits_and_persists(tmp_path):
     assert inner2.calls == [["w"]]
 
 
+def test_the_shared_cache_serves_another_run_without_the_model(tmp_path):
+    """A text embedded by one run is not embedded again by the next (the cache shared across
+    runs), and becomes part of that run's own record; an opened run only reads its file."""
+    shared = tmp_path / "shared"
+    first = CachedEmbedder(Counting(), tmp_path / "run1.sqlite", shared=shared)
+    v = first.embed(["a cup of coffee", "tea"])
+    first.close()
+    inner = Counting()
+    second = CachedEmbedder(inner, tmp_path / "run2.sqlite", shared=shared)
+    np.testing.assert_array_equal(second.embed(["tea", "a cup of coffee"]), v[::-1])
+    assert inner.calls == [] and second.stats["hits"] == 2
+    second.close()
+    inner = Counting()
+    alone = CachedEmbedder(inner, tmp_path / "run2.sqlite")  # no shared cache: its own file
+    np.testing.assert_array_equal(alone.embed(["tea"]), v[1:])
+    assert inner.calls == []
+    alone.close()
+
+    inner = Counting()
+    opened = CachedEmbedder(inner, tmp_path / "run1.sqlite", read_only=True)
+    assert opened.cached(["tea"]) and not opened.cached(["milk"])
+    opened.embed(["tea", "milk"])
+    assert inner.calls == [["milk"]]
+    opened.close()
+    reread = CachedEmbedder(Counting(), tmp_path / "run1.sqlite", read_only=True)
+    assert not reread.cached(["milk"])  # nothing was written to the finished run
+    reread.close()
+    ghost = CachedEmbedder(Counting(), tmp_path / "none.sqlite", read_only=True)
+    assert ghost.embed(["tea"]).shape == (1, 384) and not (tmp_path / "none.sqlite").exists()
+
+
+def test_where_the_shared_cache_lives(monkeypatch, tmp_path):
+    monkeypatch.setenv("AGENTSIM_EMBED_CACHE", str(tmp_path / "c"))
+    assert shared_cache_dir() == tmp_path / "c"
+    assert make_embedder("minilm")._dbs[0].conn is not None
+    assert (tmp_path / "c" / "embeddings.sqlite").exists()
+    assert make_embedder("hash")._dbs == []  # cheaper than a lookup: never cached across runs
+    for off in ("off", "0", ""):
+        monkeypatch.setenv("AGENTSIM_EMBED_CACHE", off)
+        assert shared_cache_dir() is None
+    monkeypatch.delenv("AGENTSIM_EMBED_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert shared_cache_dir() == tmp_path / "xdg" / "agentsim" / "embeddings"
+
+
+def test_embed_threads(monkeypatch):
+    monkeypatch.delenv("AGENTSIM_EMBED_THREADS", raising=False)
+    assert embed_threads() == 1 and embed_threads(3) == 3
+    monkeypatch.setenv("AGENTSIM_EMBED_THREADS", "2")
+    assert embed_threads() == 2 and SentenceTransformerEmbedder().threads == 2
+    assert embed_threads(1) == 1
+
+
 def test_make_embedder():
     e = make_embedder("hash")
     assert isinstance(e, CachedEmbedder) and e.name == "hash-384" and e.dim == 384
@@ -324,6 +379,34 @@ async def test_batching_embedder_makes_one_call_for_concurrent_callers():
         np.testing.assert_array_equal(rows, HashEmbedder().embed(texts))
     await b.embed(["later"])  # the next loop turn is the next batch
     assert len(inner.calls) == 2
+
+
+async def test_requests_made_while_the_model_works_go_in_one_next_call():
+    """One call in flight at a time: whatever arrives meanwhile, over many loop turns, is
+    embedded together once it is done, not as one call per turn queued behind it."""
+    release = threading.Event()
+
+    class Slow(Counting):
+        def embed(self, texts):
+            if not self.calls:
+                assert release.wait(5)
+            return super().embed(texts)
+
+    inner = Slow()
+    b = BatchingEmbedder(inner)
+    first = asyncio.ensure_future(b.embed(["first"]))
+    await asyncio.sleep(0.01)  # the first call is in flight
+    later = []
+    for i in range(5):  # five requests, each in a loop turn of its own
+        later.append(asyncio.ensure_future(b.embed([f"later {i}"])))
+        await asyncio.sleep(0)
+    release.set()
+    rows = await asyncio.gather(first, *later)
+    assert inner.calls == [["first"], [f"later {i}" for i in range(5)]]
+    for i, r in enumerate(rows[1:]):
+        np.testing.assert_array_equal(r, HashEmbedder().embed([f"later {i}"]))
+    assert b.stats == {"calls": 2, "requests": 6, "texts": 6}
+    b.close()
 
 
 async def test_batching_embedder_survives_cancellation_and_errors():
@@ -356,6 +439,57 @@ def test_minilm_embedder_loads_the_bundled_model(minilm):
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
     a, b, c = v
     assert float(a @ b) > float(a @ c) + 0.2
+    import torch
+
+    assert torch.get_num_threads() == 1  # next to the simulation, not against it
+
+
+def test_minilm_vectors_do_not_depend_on_the_batch(minilm):
+    """Texts in one call (of different lengths, and of the same length: "coffee" and "tea"
+    differ in a batch of two) give exactly the vectors each gets alone, so how a tick's texts
+    happen to be batched never changes a vector."""
+    texts = ["coffee", "a cup of coffee at Hobbs Cafe", "I know Tom Moreno (neighbour)",
+             "Isabella Rodriguez is planning a Valentine's Day party at Hobbs Cafe on "
+             "February 14th from 5pm to 7pm", "the election for mayor", "tea"]
+    together = minilm.embed(texts)
+    alone = np.concatenate([minilm.embed([t]) for t in texts])
+    np.testing.assert_array_equal(together, alone)
+    np.testing.assert_array_equal(minilm.embed(texts[::-1]), alone[::-1])
+
+
+def test_the_numpy_encoder_matches_the_model(minilm):
+    from agentsim.memory.minilm_numpy import NumpyMiniLM
+
+    texts = ["coffee", "What do you think about the party at Hobbs Cafe?", "word " * 400]
+    np.testing.assert_allclose(NumpyMiniLM().embed(texts), minilm.embed(texts), atol=1e-6)
+
+
+def test_an_opened_run_embeds_a_new_question_without_torch(tmp_path):
+    """Interviewing a finished run: the memories hold their vectors, a question the run's file
+    or the shared cache holds comes from there, and a new one is embedded without torch (and
+    stored nowhere)."""
+    known = CachedEmbedder(HashEmbedder(), tmp_path / "run.sqlite")
+    known.embed(["asked before"])
+    known.close()
+    code = f"""
+import sys, numpy as np
+from pathlib import Path
+from agentsim.memory.embed import HashEmbedder, LookupEmbedder, make_embedder, make_lookup
+from agentsim.memory.embed_cache import CachedEmbedder
+e = make_lookup("minilm", Path({str(tmp_path / "run.sqlite")!r}))
+v = e.embed(["a new question", "a new question"])
+assert v.shape == (2, 384) and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-3)
+assert e.stats == {{"calls": 1, "texts": 2, "hits": 0}}, e.stats
+assert not e.cached.cached(["a new question"])  # stored nowhere
+assert "torch" not in sys.modules and "sentence_transformers" not in sys.modules
+# a text the run's file holds comes from it (here a hash run's, looked up as it is)
+h = LookupEmbedder(CachedEmbedder(HashEmbedder(), Path({str(tmp_path / "run.sqlite")!r}),
+                                  read_only=True), None)
+assert h.embed(["asked before"]).shape == (1, 384) and h.stats["hits"] == 1
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr[-2000:]
 
 
 async def test_batching_embedder_keeps_the_event_loop_free_while_the_model_works():

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agentsim.checkpoint_store import load_checkpoint
 from agentsim.cli import run_main
 from agentsim.rundir import RunDir, run_dirs
 
@@ -355,3 +356,58 @@ def test_ctrl_c_mid_tick_keeps_the_last_whole_checkpoint(agentsim, tmp_path, mon
     assert _events(run) == _lines(reference / "events.jsonl")
     assert _keys(run) == _keys(reference)
     _clean(run)
+
+
+# -- checkpoints kept few and compact ------------------------------------------------------
+def test_only_the_newest_checkpoints_are_kept_and_embeddings_are_stored_once(agentsim,
+                                                                             tmp_path):
+    code, _ = agentsim(*RUN, "--checkpoint-every", "1", "--keep-checkpoints", "2",
+                       "--out", tmp_path / "runs")
+    assert code == 0
+    [run] = run_dirs(tmp_path / "runs")
+    rd = RunDir(run)
+    assert [c.name for c in rd.checkpoints()] == ["tick-000005", "tick-000006"]
+    # the checkpoints hold row numbers; every distinct vector is in the one float32 file
+    with np.load(run / "checkpoints" / "tick-000006" / "arrays.npz") as z:
+        assert not [k for k in z.files if k.endswith("/embeddings")]
+        rows = [z[k] for k in z.files if k.endswith("/embedding_rows")]
+    vectors = np.fromfile(run / "vectors-384.f32", dtype=np.float32).reshape(-1, 384)
+    distinct = np.unique(vectors, axis=0)
+    assert len(distinct) == len(vectors)  # stored once each
+    assert max(int(r.max()) for r in rows if len(r)) < len(vectors)
+    state, arrays = rd.latest_checkpoint()
+    for aid, s in state["agents"].items():  # memories come back with their own vectors
+        emb = arrays[f"{aid}/embeddings"]
+        assert emb.dtype == np.float32 and emb.shape == (len(s["memory"]["text"]), 384)
+        np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-3)
+    rd.close()
+
+
+def test_a_checkpoint_with_inline_embeddings_still_loads_and_resumes(agentsim, tmp_path,
+                                                                    reference):
+    """A run directory written before the vector file (each checkpoint's embeddings inside
+    its arrays.npz, every checkpoint kept) still resumes to the same events."""
+    code, _ = agentsim(*RUN, "--checkpoint-every", "2", "--keep-checkpoints", "0",
+                       "--out", tmp_path / "runs")
+    assert code == 0
+    [run] = run_dirs(tmp_path / "runs")
+    rd = RunDir(run)
+    for ck in rd.checkpoints():  # rewrite each the old way, then drop the vector file
+        _, arrays = load_checkpoint(ck)
+        with open(ck / "arrays.npz", "wb") as f:
+            np.savez(f, **arrays)
+    (run / "vectors-384.f32").unlink()
+    rd.close()
+    assert len(RunDir(run).checkpoints()) == 3
+    shutil.rmtree(run / "checkpoints" / "tick-000006")
+    code, err = agentsim("run", "--resume", run, "--headless")
+    assert code == 0, err
+    assert _events(run) == _lines(reference / "events.jsonl")
+
+
+def test_a_checkpoint_whose_vectors_are_gone_is_skipped(agentsim, tmp_path):
+    run = _checkpointed(agentsim, tmp_path)
+    os.truncate(run / "vectors-384.f32", 384 * 4)  # one row left of many
+    with pytest.raises(Exception, match="no usable checkpoint") as e:
+        RunDir(run).resume_point(warn=None)
+    assert "embeddings are missing" in str(e.value)

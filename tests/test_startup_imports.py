@@ -89,3 +89,32 @@ def test_heavy_packages_are_imported_on_the_main_thread_before_any_thread_starts
     racy = [(name, thread) for name, thread, threads, locked in seen
             if not locked and (thread != "MainThread" or threads)]
     assert not racy, f"imported with threads running, not behind the lock: {racy[:10]}"
+
+
+def test_an_offline_run_never_imports_the_openai_sdk(tmp_path):
+    """`import openai` costs most of a second; a run on the offline mind has no server to
+    talk to, so neither the run (its reachability check included) nor an interview of it
+    imports the SDK."""
+    script = textwrap.dedent("""
+        import sys
+        from agentsim.cli import main
+        for argv in (["run", sys.argv[1], "--ticks", "1", "--llm", "offline",
+                      "--embedder", "hash", "--out", "runs", "--headless"],):
+            try:
+                main(argv)
+            except SystemExit as e:
+                assert not e.code, e.code
+        assert "openai" not in sys.modules, "an offline run imported openai"
+        import glob
+        from agentsim.experiment import Simulation
+        sim = Simulation.open(glob.glob("runs/smallville-*")[0])
+        sim.interview("Isabella Rodriguez", "What are you doing today?")
+        sim.close()
+        assert "openai" not in sys.modules, "interviewing an offline run imported openai"
+        print("ok")
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", script, str(ROOT / "worlds" / "smallville")],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().endswith("ok")

@@ -325,14 +325,15 @@ async def check_reachable(settings: LLMSettings | TierSettings, timeout: float =
     "cannot reach http://localhost:11434/v1 (is Ollama running? `ollama serve`, ...)".
     A server that takes the connection but is too busy to answer in `timeout` (a single-slot
     server generating) passes, and `notify` hears so in one line."""
-    from agentsim.llm.openai_backend import check_reachable as probe
-
     tiers = settings.tiers.values() if isinstance(settings, LLMSettings) else [settings]
     seen: set[tuple[str | None, str | None]] = set()
     for tier in tiers:
         if tier.provider in ("offline", "local") or (tier.base_url, tier.api_key) in seen:
             continue
         seen.add((tier.base_url, tier.api_key))
+        # imported only for a server to probe: an offline run never pays for `import openai`
+        from agentsim.llm.openai_backend import check_reachable as probe
+
         problem = await probe(tier.base_url, tier.api_key, tier.provider, timeout, notify)
         if problem:
             raise LLMConfigError(problem, field=f"--llm {tier.label}")

