@@ -193,6 +193,10 @@ def test_serve_shows_the_live_view_in_headless_chromium(tmp_path):
         runs = tmp_path / "runs"
         _wait("the served run's first events", lambda: any(
             f.stat().st_size > 0 for f in runs.glob("*/events.jsonl")), 240, [server, browser])
+        # a user clicks into the page: the app has the focus, and its footer shows the keys
+        for kind in ("mousePressed", "mouseReleased"):
+            page.call("Input.dispatchMouseEvent", type=kind, x=600, y=300, button="left",
+                      clickCount=1)
         time.sleep(3)  # let a frame or two reach the canvas
 
         png = base64.b64decode(page.call("Page.captureScreenshot", format="png")["data"])
