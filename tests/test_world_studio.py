@@ -246,3 +246,22 @@ def test_resuming_a_studio_run_matches_an_uninterrupted_run(tmp_path):
     assert lines == whole.run_dir.events_path.read_text().splitlines()
     assert (rd.path / "measures.csv").read_text() == (
         whole.run_dir.path / "measures.csv").read_text()
+
+
+def test_a_fenced_candidate_runs_as_its_code():
+    fenced = "```python\ndef word_count(text):\n    return {}\n```"
+    assert studio_run.plain_code(fenced) == "def word_count(text):\n    return {}\n"
+    assert studio_run.plain_code("x = 1\n") == "x = 1\n"
+    assert run_tests(studio_run.plain_code(fenced))["passed"] == 1
+
+
+def test_a_starter_that_passes_every_test_leaves_the_team_nothing_to_do(tmp_path):
+    folder = world_with(tmp_path)
+    shutil.copy(folder / "sketches" / "letters_and_apostrophes.py", folder / "starter.py")
+    sim = Simulation.load(str(folder), seed=0, embedder="hash")
+    sim.run(ticks=2)
+    rows = [e.values for e in sim.events if isinstance(e, Measured)]
+    assert rows == [{"kind": "iteration", "iteration": 0, "passed": 8, "total": 8,
+                     "candidate_passed": None, "accepted": None, "summary": "the starter",
+                     "error": ""}]
+    assert sim.protocol.finished and not any(isinstance(e, Conversation) for e in sim.events)

@@ -48,7 +48,7 @@ from agentsim.contracts import (
     TesterReportVars,
 )
 from agentsim.protocols.base import Options, Protocol, Stage
-from agentsim.protocols.studio_run import refused, run_tests, test_names
+from agentsim.protocols.studio_run import plain_code, refused, run_tests, test_names
 from agentsim.skills.sandbox import Limits
 
 FIRST_MILESTONE = "A first version of the module that passes the tests."
@@ -142,6 +142,8 @@ class Studio(Protocol):
             stage.measure(self.name, kind="iteration", iteration=0, passed=self.run["passed"],
                           total=self.run["total"], candidate_passed=None, accepted=None,
                           summary="the starter", error=self.run["error"])
+            if self.finished:  # the starter passes every test: nothing to do
+                return
         self.iteration += 1
         self.candidate = None
         topic = f"iteration {self.iteration} ({self.milestone.rstrip('.')})"
@@ -183,8 +185,9 @@ class Studio(Protocol):
                 agent=agent.id)
             summary = " ".join(out.summary.split())
             self.earlier.append(summary)
-            run = await self._test(out.code, stage, ctx)
-            self.candidate = {"code": out.code, "summary": summary, "run": run}
+            code = plain_code(out.code)
+            run = await self._test(code, stage, ctx)
+            self.candidate = {"code": code, "summary": summary, "run": run}
             return summary
         if agent.id == self.tester:
             out = await TEST_REPORT.ask(ctx.llm, TesterReportVars(

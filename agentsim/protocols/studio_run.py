@@ -1,6 +1,7 @@
 """The studio's test runs: a module's code and the world's tests, run in the skill sandbox.
 
     test_names(source)      the tests a file defines (top-level `def test_*()`), in order
+    plain_code(text)        code without the Markdown fence a model may put around it
     program(code, tests)    the module, then the tests, then a runner: one program
     await run_tests(code, tests, names, ...)   -> Run, a plain dict
 
@@ -36,6 +37,16 @@ def test_names(source: str) -> list[str]:
     if not names:
         raise ValueError("defines no test (a top-level def test_...() without arguments)")
     return names
+
+
+def plain_code(text: str) -> str:
+    """Code as a model may write it, without the Markdown fence around it (```python ...
+    ```); code without a fence is returned as it is."""
+    lines = text.strip("\n").splitlines()
+    if len(lines) >= 2 and lines[0].lstrip().startswith("```") \
+            and lines[-1].strip() == "```":
+        return "\n".join(lines[1:-1]) + "\n"
+    return text
 
 
 def program(code: str, tests: str, names: list[str]) -> str:
