@@ -132,7 +132,7 @@ class Engine:
             await self._protocol_tick(self.events[first:])
         awake = sum(a.awake for a in self.agents.values())
         ended = TickEnded(tick=self.clock.tick, time=self.clock.now, awake=awake,
-                          conversations=len(done.pairs))
+                          conversations=sum(e.type == "conversation" for e in self.events[first:]))
         self.clock.advance()
         self.mid_tick = False
         self._publish([ended])

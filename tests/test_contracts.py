@@ -29,8 +29,8 @@ LIBRARY = PromptLibrary()
 
 def test_every_template_has_a_contract_and_every_contract_a_template():
     files = {p.stem for p in prompts_dir().glob("*.j2") if not p.stem.startswith("_")}
-    assert len(files) == 27  # 19, judge_rank, knows_about, summary, group_turn, debate_answer,
-    # answer_judge, game_master, teach_turn
+    assert len(files) == 30  # 19, judge_rank, knows_about, summary, group_turn, debate_answer,
+    # answer_judge, game_master, teach_turn, code_change, code_review, test_report
     assert files == set(CONTRACTS)
 
 

@@ -340,6 +340,22 @@ REALISTIC: dict[str, dict[str, Any]] = {
                                  "text": "Without air, all things fall at the same rate."}]},
     "answer_judge": {"question": "What is the capital of Australia?",
                      "reference": "Canberra", "answer": "the Canberra"},
+    "code_change": {"persona": ISABELLA, "task": "word_count(text): each word's count",
+                    "artifact": "def word_count(text):\n    return {}\n",
+                    "milestone": "Make test_one_word pass.", "earlier": [],
+                    "failures": [{"test": "test_one_word", "error": "assertion failed"}],
+                    "sketches": [{"name": "split_only", "code": "def word_count(text):\n"
+                                  "    return {w: 1 for w in text.split()}\n"}]},
+    "code_review": {"persona": ISABELLA, "task": "word_count(text): each word's count",
+                    "milestone": "Make test_one_word pass.", "summary": "Split on spaces.",
+                    "candidate": {"passed": 2, "total": 3, "error": "", "failures": [
+                        {"test": "test_case", "error": "assertion failed"}]},
+                    "artifact": {"passed": 1, "total": 3, "error": "", "failures": []}},
+    "test_report": {"persona": ISABELLA, "task": "word_count(text): each word's count",
+                    "tests": ["test_empty", "test_one_word", "test_case"],
+                    "run": {"passed": 1, "total": 3, "error": "", "failures": [
+                        {"test": "test_one_word", "error": "assertion failed"},
+                        {"test": "test_case", "error": "NameError('x')"}]}},
 }
 
 

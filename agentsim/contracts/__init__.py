@@ -26,6 +26,7 @@ cognition and the LLM layer.
     group      group_turn, debate_answer, answer_judge (group conversations, protocols)
     game_master  game_master (what an action causes when no rule says)
     classroom  teach_turn (a teacher's turn, from the lesson's sources)
+    studio     code_change, code_review, test_report (a team writes a program together)
     outputs    the answer models;  shapes  the nested variable shapes;  samples  example data
 """
 
@@ -95,10 +96,18 @@ from agentsim.contracts.social import (
     InterviewVars,
     ReactVars,
 )
+from agentsim.contracts.studio import (
+    CODE_CHANGE,
+    CODE_REVIEW,
+    TEST_REPORT,
+    CodeChangeVars,
+    CodeReviewVars,
+    TesterReportVars,
+)
 from agentsim.contracts.summary import SUMMARY, SummaryStatement, SummaryVars
 
 __all__ = [
-    "ANSWER_JUDGE",
+    "ANSWER_JUDGE", "CODE_CHANGE", "CODE_REVIEW",
     "CONTRACTS", "CONVERSATION_MEMORY", "CONVERSE_TURN", "CURRICULUM", "DAY_PLAN",
     "DEBATE_ANSWER",
     "DECOMPOSE", "DEFAULT_BUDGET", "DIALOGUE_CRITIQUE", "DIALOGUE_REFINE", "GAME_MASTER",
@@ -107,7 +116,9 @@ __all__ = [
     "KNOWS_ABOUT",
     "PLAN_CRITIQUE", "PLAN_REFINE", "REACT", "REFLECT_INSIGHTS",
     "REFLECT_QUESTIONS", "REPLAN", "SKILL_CHOOSE", "SKILL_FIX", "SKILL_VERIFY", "SKILL_WRITE",
-    "SUMMARY", "TEACH_TURN", "AnswerJudgeVars", "Asker", "Contract", "ConversationMemoryVars",
+    "SUMMARY", "TEACH_TURN", "TEST_REPORT", "AnswerJudgeVars", "Asker", "CodeChangeVars",
+    "CodeReviewVars",
+    "Contract", "ConversationMemoryVars",
     "ConverseTurnVars", "CurriculumVars", "DayPlanVars", "DebateAnswer", "DebateAnswerVars",
     "DecomposeVars", "DialogueCritiqueVars", "DialogueRefineVars", "GameMasterDecision",
     "GameMasterVars",
@@ -117,5 +128,5 @@ __all__ = [
     "PlanRefineVars",
     "ReactVars", "ReflectInsightsVars", "ReflectQuestionsVars", "ReplanVars", "SkillBaseVars",
     "SkillChooseVars", "SkillFixVars", "SkillVerifyVars", "SkillWriteVars", "SummaryStatement",
-    "SummaryVars", "TeachTurnVars", "Vars", "Verdict", "ask",
+    "SummaryVars", "TeachTurnVars", "TesterReportVars", "Vars", "Verdict", "ask",
 ]

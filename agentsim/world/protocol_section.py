@@ -32,6 +32,7 @@ BUILT_IN: dict[str, str] = {
     "debate": "agentsim.protocols.debate:Debate",
     "game_master": "agentsim.protocols.game_master:GameMaster",
     "meeting": "agentsim.protocols.meeting:Meeting",
+    "studio": "agentsim.protocols.studio:Studio",
 }
 
 

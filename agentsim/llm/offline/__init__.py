@@ -22,6 +22,7 @@ whose variables do not fit the contract fails here, loudly. One module per cogni
     debate         group_turn, debate_answer, answer_judge (protocols): scripted, stated
     game_master    game_master: a narrator that changes nothing
     classroom      teach_turn: the teacher quotes the lesson's sources
+    studio         code_change, code_review, test_report: sketches by seed, a count gate
 
 There is no global randomness: every "coin" is a stable blake2b hash of the run seed and the
 identifying parts of the decision (see `coins.coin`), so the same request always gets the
@@ -60,6 +61,7 @@ from agentsim.llm.offline.skills import (
     skill_verify,
     skill_write,
 )
+from agentsim.llm.offline.studio import code_change, code_review, test_report
 from agentsim.llm.offline.summary import summary
 
 # A rule: the template's typed variables (its contract's `Vars`) and the run seed -> the answer.
@@ -94,6 +96,10 @@ ANSWERERS: dict[str, Answerer] = {
     "answer_judge": answer_judge,
     "teach_turn": teach_turn,  # reads from the lesson's sources (offline.classroom)
     "game_master": game_master,  # narrates only: changes nothing (offline.game_master)
+    # the studio's team: sketches by seed, never the tests (offline.studio)
+    "code_change": code_change,
+    "code_review": code_review,
+    "test_report": test_report,
 }
 
 

@@ -1,0 +1,3 @@
+def word_count(text):
+    """How often each word occurs in text (to be written)."""
+    return {}
