@@ -215,6 +215,7 @@ async def test_plan_day_refines_a_plan_naming_a_missing_place():
     backend = fixing_llm()
     agent, ctx = make_agent("isabella_rodriguez"), make_ctx(backend)
     await plan_day(agent, ctx)
+    await ctx.settle()  # the deferred critique and refinement
     assert backend.templates() == ["day_plan", "plan_critique", "plan_refine", "plan_critique"]
     assert [(a.start.time(), a.place) for a in agent.day_plan] == [
         (time(6), "apt_isabella"), (time(6, 40), "hobbs_cafe_counter"), (time(20), "apt_isabella")]
@@ -238,6 +239,7 @@ async def test_refine_rounds_one_critiques_only_and_zero_skips_the_critic():
     backend = fixing_llm()
     agent, ctx = make_agent("isabella_rodriguez"), make_ctx(backend, rounds=1)
     await plan_day(agent, ctx)
+    await ctx.settle()  # the deferred critique and refinement
     assert backend.templates() == ["day_plan", "plan_critique"]
     (ev,) = [e for e in ctx.events if isinstance(e, Refined)]
     assert (ev.stopped, len(ev.attempts)) == ("max_rounds", 1)
@@ -245,6 +247,7 @@ async def test_refine_rounds_one_critiques_only_and_zero_skips_the_critic():
     backend = fixing_llm()
     agent, ctx = make_agent("isabella_rodriguez"), make_ctx(backend, rounds=0)
     await plan_day(agent, ctx)
+    await ctx.settle()  # the deferred critique and refinement
     assert backend.templates() == ["day_plan"]
     assert not [e for e in ctx.events if isinstance(e, Refined)]
 
@@ -256,6 +259,7 @@ async def test_offline_day_plans_in_smallville_pass_within_two_rounds():
         agent = make_agent(aid)
         ctx = make_ctx(backend)
         await plan_day(agent, ctx)
+        await ctx.settle()  # the deferred critique and refinement
         (ev,) = [e for e in ctx.events if isinstance(e, Refined)]
         assert ev.stopped == "satisfied", (aid, ev.attempts)
         rounds[aid] = len(ev.attempts)
@@ -272,6 +276,7 @@ async def test_replan_goes_through_the_loop_from_where_the_agent_is():
     agent = make_agent("isabella_rodriguez")
     ctx = make_ctx(backend, now=datetime(2023, 2, 13, 6))
     await plan_day(agent, ctx)
+    await ctx.settle()  # the deferred critique and refinement
     ctx.now, ctx.events = datetime(2023, 2, 13, 15), []
     news = ScheduledEvent(title="poetry reading", place="hobbs_cafe_seating",
                           start=datetime(2023, 2, 13, 16), end=datetime(2023, 2, 13, 17),
@@ -279,6 +284,7 @@ async def test_replan_goes_through_the_loop_from_where_the_agent_is():
     [told] = await memorize(agent, [Experience(MemoryKind.observation,
                                                "I will host a poetry reading", event=news)], ctx)
     await replan(agent, "I will host a poetry reading", "I should plan for it.", [told], ctx)
+    await ctx.settle()  # the deferred critique and refinement
     (ev,) = [e for e in ctx.events if isinstance(e, Refined)]
     assert ev.kind == "replan" and ev.stopped == "satisfied"
     critique = [p.variables for p in backend.calls if p.template_id == "plan_critique"][-1]
@@ -290,7 +296,9 @@ async def test_replan_goes_through_the_loop_from_where_the_agent_is():
 async def _critique_vars(aid: str) -> dict[str, Any]:
     """The real plan_critique variables of one Smallville day plan (offline mind)."""
     backend = FakeLLM(lambda tid, v: MIND.answer(tid, v, 1))
-    await plan_day(make_agent(aid), make_ctx(backend))
+    ctx = make_ctx(backend)
+    await plan_day(make_agent(aid), ctx)
+    await ctx.settle()  # the deferred critique and refinement
     return next(p.variables for p in backend.calls if p.template_id == "plan_critique")
 
 
@@ -411,6 +419,7 @@ def _skill_event(template: str = "skill_write") -> Refined:
 async def test_export_renders_the_generating_prompt_and_the_final_plan(tmp_path):
     ctx = make_ctx(fixing_llm())
     await plan_day(make_agent("isabella_rodriguez"), ctx)
+    await ctx.settle()  # the deferred critique and refinement
     (ev,) = [e for e in ctx.events if isinstance(e, Refined)]
     run = _run_dir(tmp_path, [ev])
     warnings: list[str] = []

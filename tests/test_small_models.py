@@ -192,6 +192,7 @@ async def test_the_day_plan_prompt_lists_the_relevant_places_and_the_offline_pla
     ctx, backend = make_ctx(lambda t, v: mind.answer(t, v, 0))
     agent = make_agent("isabella_rodriguez")
     await plan_day(agent, ctx)
+    await ctx.settle()  # the deferred critique and refinement
     first = backend.calls[0]
     assert first.template_id == "day_plan"
     assert len(first.variables["places"]) <= PLACES_CAP

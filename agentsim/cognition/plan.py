@@ -11,6 +11,7 @@ critiqued by the LLM against named criteria (`plan_critique`); while either find
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
@@ -18,7 +19,7 @@ from agentsim.cognition.agent import Action, Agent
 from agentsim.cognition.context import Context
 from agentsim.cognition.memorize import Experience, event_vars, memorize, memory_vars
 from agentsim.cognition.plan_checks import CRITERIA, PlanChecks, check_plan
-from agentsim.cognition.refine import Attempt, Feedback, refine, trace_fields
+from agentsim.cognition.refine import Attempt, Feedback, Refinement, refine, trace_fields
 from agentsim.cognition.summary import recall_yesterday
 from agentsim.contracts import (
     DAY_PLAN,
@@ -130,7 +131,11 @@ async def plan_day(agent: Agent, ctx: Context) -> None:
     """On waking: today's plan from the agent's summary description (in the persona; rebuilt
     before this by `cognition.summary.describe`), a summary of yesterday, the memories and
     reflections of yesterday retrieved for today (as the paper conditions the day plan on the
-    summary description and the previous day), and the events the agent knows of."""
+    summary description and the previous day), and the events the agent knows of.
+
+    The plan as first answered is used at once; its critique and refinement run while the
+    tick goes on and the refined plan, if it differs, replaces it when the tick settles
+    (`Context.settle`), as does the memory of the plan (`_refine_later`)."""
     p = agent.persona
     day = ctx.now.date()
     recalled = await recall_yesterday(agent, ctx)
@@ -157,23 +162,34 @@ async def plan_day(agent: Agent, ctx: Context) -> None:
     )
     frame = {"origin": p.home, "day_start": variables.wake, "day_end": variables.sleep,
              "events": variables.events}
-    plan = await _refined(agent, ctx, DAY_PLAN, variables, frame, kind="day_plan")
-    agent.day_plan = _to_actions(agent, plan.items, day, ctx)
-    agent.plan_date = day
-    agent.hour_plan, agent.steps = [], []
-    ctx.emit(PlanMade, agent=agent.id, level="day", items=[_fmt(a) for a in agent.day_plan])
-    summary = "; ".join(f"{a.start:%H:%M} {a.activity}" for a in agent.day_plan)
-    await memorize(
-        agent,
-        [Experience(MemoryKind.plan, f"My plan for {variables.date}: {summary}", importance=5)],
-        ctx,
-    )
+
+    def use(plan: DayPlan) -> list[Action]:
+        agent.day_plan = _to_actions(agent, plan.items, day, ctx)
+        agent.plan_date = day
+        agent.hour_plan, agent.steps = [], []
+        ctx.emit(PlanMade, agent=agent.id, level="day", items=[_fmt(a) for a in agent.day_plan])
+        return agent.day_plan
+
+    first = await DAY_PLAN.ask(ctx.llm, variables, agent=agent.id)
+    made = use(first)
+
+    async def settled(final: DayPlan, changed: bool) -> None:
+        if changed and agent.day_plan is made:  # (a plan revised since is left as it is)
+            use(final)
+        summary = "; ".join(f"{a.start:%H:%M} {a.activity}" for a in agent.day_plan)
+        await memorize(agent, [Experience(
+            MemoryKind.plan, f"My plan for {variables.date}: {summary}", importance=5)], ctx)
+
+    await _refine_later(agent, ctx, DAY_PLAN, variables, frame, first, kind="day_plan",
+                        settled=settled)
 
 
 async def replan(agent: Agent, observation: str, reaction: str, memories: list,
-                 ctx: Context) -> None:
+                 ctx: Context) -> bool:
     """Regenerate the rest of today's plan after reacting to `observation` (the paper's
-    re-planning), from the memories retrieved for it (`agentsim.cognition.react`)."""
+    re-planning), from the memories retrieved for it (`agentsim.cognition.react`). The plan
+    as first answered is used now; its refinement is deferred (`_refine_later`). False when
+    the answer had nothing from now on (the plan is kept as it was)."""
     now_hm = ctx.now.strftime("%H:%M")
     remaining = [a for a in agent.day_plan if a.end > ctx.now]
     mem = memory_vars(memories, ctx.places)
@@ -195,32 +211,52 @@ async def replan(agent: Agent, observation: str, reaction: str, memories: list,
     frame = {"origin": agent.destination or agent.location, "day_start": now_hm,
              "day_end": agent.persona.sleep.strftime("%H:%M"),
              "events": [m["event"] for m in mem if m["event"]]}
-    plan = await _refined(agent, ctx, REPLAN, variables, frame, kind="replan")
-    items = [i for i in plan.items if i.start >= now_hm]
-    if not items:
-        return  # nothing usable from now on: keep the plan as it was
-    kept = [a for a in agent.day_plan if a.start < ctx.now]
-    new = _to_actions(agent, items, ctx.now.date(), ctx)
-    if kept and new:
-        kept[-1] = Action(kept[-1].activity, kept[-1].place, kept[-1].start, new[0].start)
-    agent.day_plan = [a for a in kept if a.end > a.start] + new
-    agent.hour_plan, agent.steps = [], []
-    ctx.emit(PlanMade, agent=agent.id, level="revised", items=[_fmt(a) for a in new])
+
+    def use(plan: DayPlan) -> bool:
+        items = [i for i in plan.items if i.start >= now_hm]
+        if not items:
+            return False  # nothing usable from now on: keep the plan as it was
+        kept = [a for a in agent.day_plan if a.start < ctx.now]
+        new = _to_actions(agent, items, ctx.now.date(), ctx)
+        if kept and new:
+            kept[-1] = Action(kept[-1].activity, kept[-1].place, kept[-1].start, new[0].start)
+        agent.day_plan = [a for a in kept if a.end > a.start] + new
+        agent.hour_plan, agent.steps = [], []
+        ctx.emit(PlanMade, agent=agent.id, level="revised", items=[_fmt(a) for a in new])
+        return True
+
+    first = await REPLAN.ask(ctx.llm, variables, agent=agent.id)
+    used = use(first)
+    made = agent.day_plan
+
+    async def settled(final: DayPlan, changed: bool) -> None:
+        if changed and agent.day_plan is made:  # (a plan revised since is left as it is)
+            use(final)
+
+    await _refine_later(agent, ctx, REPLAN, variables, frame, first, kind="replan",
+                        settled=settled)
+    return used
 
 
-async def _refined(agent: Agent, ctx: Context,
-                   contract: Contract[DayPlanVars, DayPlan] | Contract[ReplanVars, DayPlan],
-                   variables: DayPlanVars | ReplanVars, frame: dict[str, Any], *,
-                   kind: str) -> DayPlan:
-    """Ask `contract` (day_plan or replan) for a plan and run it through the self-refine loop
-    (see the module docstring); `frame` gives where the plan starts (`origin`), its hours and
-    the events it should respect. With `refine_rounds` 0 the plan is used as first asked."""
-    async def generate() -> DayPlan:
-        return await contract.ask(ctx.llm, variables, agent=agent.id)
-
+async def _refine_later(agent: Agent, ctx: Context,
+                        contract: Contract[DayPlanVars, DayPlan] | Contract[ReplanVars, DayPlan],
+                        variables: DayPlanVars | ReplanVars, frame: dict[str, Any],
+                        first: DayPlan, *, kind: str,
+                        settled: Callable[[DayPlan, bool], Awaitable[None]]) -> None:
+    """Run `first`, the plan just answered by `contract` (day_plan or replan), through the
+    self-refine loop (see the module docstring) off the tick's critical path: the critique
+    and refinement are deferred (`Context.defer`) and, when the tick settles, the `Refined`
+    trace is emitted and `settled(final, changed)` applies the outcome. `frame` gives where
+    the plan starts (`origin`), its hours and the events it should respect. With
+    `refine_rounds` 0 there is no loop: `settled(first, False)` runs at once."""
     rounds = ctx.settings.refine_rounds
     if rounds < 1:
-        return await generate()
+        await settled(first, False)
+        return
+
+    async def generate() -> DayPlan:
+        return first  # already answered (and in use)
+
     p = agent.persona
     base = PlanFrameVars(
         persona=variables.persona,
@@ -261,10 +297,11 @@ async def _refined(agent: Agent, ctx: Context,
             **base, places=_with(variables.places, [i.place for i in latest.items], ctx),
             plan=plan_vars(latest), history=past), agent=agent.id)
 
-    trace = await refine(generate, feedback, improve, kind=kind, max_rounds=rounds)
-    ctx.emit(Refined, agent=agent.id,
-             **trace_fields(trace, contract.id, variables.dump()))
-    return trace.final
+    async def apply(trace: Refinement[DayPlan]) -> None:
+        ctx.emit(Refined, agent=agent.id, **trace_fields(trace, contract.id, variables.dump()))
+        await settled(trace.final, trace.final is not first)
+
+    ctx.defer(refine(generate, feedback, improve, kind=kind, max_rounds=rounds), apply)
 
 
 def _with(places: list[dict[str, str]], ids: list[str], ctx: Context) -> list[dict[str, str]]:
