@@ -231,7 +231,8 @@ async def test_plan_day_refines_a_plan_naming_a_missing_place():
     (past,) = refine_vars["history"]
     assert past["checks"][0] == {"criterion": "places exist", "passed": False, "problems": [
         {"item": 1, "text": past["checks"][0]["problems"][0]["text"]}]}
-    assert {"id": "hobbs_cafe_counter", "name": "counter"} in refine_vars["places"]
+    assert {"id": "hobbs_cafe_counter", "name": "counter", "area": "hobbs_cafe"} \
+        in refine_vars["places"]
     assert any(isinstance(e, PlanMade) for e in ctx.events)
 
 

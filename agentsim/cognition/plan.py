@@ -59,11 +59,14 @@ MEMORIES_SCANNED = 40  # recent memories searched for the places they name
 
 def relevant_places(agent: Agent, ctx: Context, also: list[str] | tuple[str, ...] = (),
                     cap: int = PLACES_CAP) -> list[dict[str, str]]:
-    """The places a planning prompt lists, most relevant first, at most `cap` (a town can have
-    hundreds; a prompt listing all of them does not fit a small model's context): home and
-    where the agent is, `also` (the places of today's events, of the plan at hand), the
-    places of its routine (work among them), of the events it knows of and those its recent
-    memories name; then the other rooms of those areas, then the areas nearest to it."""
+    """The places a planning prompt lists: the areas the resident knows, each with its rooms,
+    grouped by area (`area`: the area's id; the area's own entry comes first in its group).
+
+    Known are the areas of its home and of where it is, of `also` (today's events, the plan
+    at hand), of its routine (work among them), of the events it knows of and of the places
+    its recent memories name, in that order of relevance; not every place in town, so the
+    prompt does not grow with the world (issue 17). At most `cap` entries: the areas and
+    the named places first, then the other rooms of those areas while there is room."""
     places = ctx.places
     p = agent.persona
     wanted: list[str] = [p.home, agent.destination or agent.location, *also,
@@ -75,25 +78,15 @@ def relevant_places(agent: Agent, ctx: Context, also: list[str] | tuple[str, ...
     if text:
         wanted += [a for a in places.areas()
                    if a in text or (len(places.name(a)) > 3 and places.name(a).lower() in text)]
-    chosen = [x for x in dict.fromkeys(wanted) if x in places]
-    for x in list(chosen):  # the area each is in, and the rooms next to it
-        area = places.area_of(x)
-        chosen += [area, *places.children(area)] if area in places else []
-    chosen = list(dict.fromkeys(chosen))
-    if len(chosen) < cap:
-        origin = chosen[0] if chosen else None
-        near = [a for a in places.areas() if a not in chosen]
-        if origin is not None:
-            near.sort(key=lambda a: (_minutes(ctx, origin, a), a))
-        chosen += near[:cap - len(chosen)]
-    return [{"id": x, "name": places.name(x)} for x in chosen[:cap]]
-
-
-def _minutes(ctx: Context, a: str, b: str) -> float:
-    try:
-        return ctx.places.travel_minutes(a, b)
-    except KeyError:  # not reachable: last
-        return float("inf")
+    named = [x for x in dict.fromkeys(wanted) if x in places]
+    areas = list(dict.fromkeys(places.area_of(x) for x in named))
+    groups = {a: list(dict.fromkeys([a, *(n for n in named if places.area_of(n) == a),
+                                     *places.children(a)])) for a in areas}
+    first = [x for a in areas for x in groups[a] if x == a or x in named][:cap]
+    rest = [x for a in areas for x in groups[a] if x not in first]  # while there is room
+    keep = {*first, *rest[:cap - len(first)]}
+    return [{"id": x, "name": places.name(x), "area": a}
+            for a in areas for x in groups[a] if x in keep]
 
 
 CRITERIA_QUESTIONS = {
@@ -308,7 +301,8 @@ def _with(places: list[dict[str, str]], ids: list[str], ctx: Context) -> list[di
     """`places` and, first after them, the known places among `ids` not listed yet."""
     listed = {p["id"] for p in places}
     more = [x for x in dict.fromkeys(ids) if x in ctx.places and x not in listed]
-    return [*places, *({"id": x, "name": ctx.places.name(x)} for x in more)]
+    return [*places, *({"id": x, "name": ctx.places.name(x), "area": ctx.places.area_of(x)}
+                       for x in more)]
 
 
 def combine(checks: PlanChecks, critic: PlanCritique) -> Feedback:
