@@ -23,7 +23,7 @@ from agentsim.cognition.plan_checks import (
     REACHABLE,
     check_plan,
 )
-from agentsim.cognition.refine import Feedback, refine, trace_fields
+from agentsim.cognition.refine import Feedback, refine, resolve_lists, trace_fields
 from agentsim.cognition.schemas import TEMPLATES, PlanCritique, PlanItem
 from agentsim.contracts import DAY_PLAN
 from agentsim.events import PlanMade, Refined
@@ -428,7 +428,12 @@ async def test_export_renders_the_generating_prompt_and_the_final_plan(tmp_path)
     assert path == run / "export" / "refinements.jsonl" and warnings == []
     (line,) = [json.loads(x) for x in path.read_text().splitlines()]
     system, user, assistant = line["messages"]
-    expected = PromptLibrary().render("day_plan", ev.request["variables"])
+    # the places are stored once, referenced from the variables
+    (ref,) = ev.request["lists"]
+    assert ev.request["variables"]["places"] == {"$list": ref}
+    variables = resolve_lists(ev.request["variables"], ev.request["lists"])
+    assert variables["places"][0]["area"] == "smallville_apartments"
+    expected = PromptLibrary().render("day_plan", variables)
     assert system == expected[0]
     assert user["role"] == "user"
     assert user["content"] == expected[1]["content"] + output_instruction(TEMPLATES["day_plan"][0])
@@ -436,6 +441,28 @@ async def test_export_renders_the_generating_prompt_and_the_final_plan(tmp_path)
     assert {k: line[k] for k in ("kind", "agent", "rounds", "stopped", "tick", "rendered")} == {
         "kind": "day_plan", "agent": "isabella_rodriguez", "rounds": 2, "stopped": "satisfied",
         "tick": 0, "rendered": True}
+
+
+async def test_a_residents_places_are_stored_once_and_referenced_after(tmp_path):
+    agent, backend = make_agent("isabella_rodriguez"), fixing_llm()
+    events = []
+    for day in (13, 14):  # the same places list on two days
+        ctx = make_ctx(backend, now=datetime(2023, 2, day, 6))
+        await plan_day(agent, ctx)
+        await ctx.settle()
+        events += [e for e in ctx.events if isinstance(e, Refined)]
+    first, second = events
+    assert first.request["variables"]["places"] == second.request["variables"]["places"]
+    assert "lists" in first.request and "lists" not in second.request
+    assert len(second.to_json()) < len(first.to_json())
+    # the kept ids survive a checkpoint, so a resumed run references them too
+    state, arrays = agent.get_state()
+    assert Agent.from_state(agent.persona, state, arrays).lists_kept == agent.lists_kept
+    path = export_refinements(_run_dir(tmp_path, events), warn=lambda w: None)
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    listed = [x["messages"][1]["content"].split("Places you know, by area:")[1].split("\n\n")[0]
+              for x in lines]
+    assert listed[0] == listed[1] and "hobbs_cafe_counter" in listed[1]  # resolved in both
 
 
 def test_export_renders_any_named_template_and_survives_a_missing_one(tmp_path):

@@ -19,7 +19,14 @@ from agentsim.cognition.agent import Action, Agent
 from agentsim.cognition.context import Context
 from agentsim.cognition.memorize import Experience, event_vars, memorize, memory_vars
 from agentsim.cognition.plan_checks import CRITERIA, PlanChecks, check_plan
-from agentsim.cognition.refine import Attempt, Feedback, Refinement, refine, trace_fields
+from agentsim.cognition.refine import (
+    Attempt,
+    Feedback,
+    Refinement,
+    by_reference,
+    refine,
+    trace_fields,
+)
 from agentsim.cognition.summary import recall_yesterday
 from agentsim.contracts import (
     DAY_PLAN,
@@ -291,7 +298,9 @@ async def _refine_later(agent: Agent, ctx: Context,
             plan=plan_vars(latest), history=past), agent=agent.id)
 
     async def apply(trace: Refinement[DayPlan]) -> None:
-        ctx.emit(Refined, agent=agent.id, **trace_fields(trace, contract.id, variables.dump()))
+        request, lists = by_reference(variables.dump(), ("places",), agent.lists_kept)
+        ctx.emit(Refined, agent=agent.id,
+                 **trace_fields(trace, contract.id, request, lists=lists))
         await settled(trace.final, trace.final is not first)
 
     ctx.defer(refine(generate, feedback, improve, kind=kind, max_rounds=rounds), apply)
