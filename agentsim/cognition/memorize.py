@@ -42,8 +42,12 @@ async def scored(agent: Agent, experiences: list[Experience], ctx: Context) -> l
     unscored = [e.text for e in experiences if e.importance is None]
     if not unscored:
         return experiences
+    # The seed persona, without the daily summary description: a poignancy score is asked
+    # every tick, and this way its prompt starts the same every day (a server's prefix cache
+    # keeps it) and costs a few hundred characters less each time (issue 17).
     answer = await IMPORTANCE.ask(ctx.llm, ImportanceVars(
-        persona=agent.persona_vars(ctx.world_name), observations=unscored), agent=agent.id)
+        persona=agent.persona_vars(ctx.world_name, summary=False), observations=unscored),
+        agent=agent.id)
     scores = list(answer.scores)
     scores += [3] * (len(unscored) - len(scores))  # (a replayed answer with too few: neutral)
     it = iter(scores)

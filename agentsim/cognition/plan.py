@@ -339,9 +339,12 @@ async def _decompose(
     agent: Agent, parent: Action, granularity: Literal["hour", "minutes"], ctx: Context
 ) -> list[Action]:
     minutes = int((parent.end - parent.start).total_seconds() // 60)
-    objects = ctx.places.objects_in(parent.place)
+    # Objects are used by 5-15 minute actions; hour-long chunks are listed without them.
+    objects = ctx.places.objects_in(parent.place) if granularity == "minutes" else []
     variables = DecomposeVars(
-        persona=agent.persona_vars(ctx.world_name),
+        # the seed persona: with the daily summary in it the same routine item would render
+        # a new request every day (see the object states below)
+        persona=agent.persona_vars(ctx.world_name, summary=False),
         item={
             "start": parent.start.strftime("%H:%M"),
             "end": parent.end.strftime("%H:%M"),
