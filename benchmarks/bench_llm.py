@@ -5,10 +5,11 @@
 For each agent count it runs the engine against the fake server (the offline mind answers
 behind it, so agents behave as in an offline run) at a fixed latency per request, and prints:
 
-- wall time per tick against the ideal: the longest chain of dependent calls in the tick times
-  the latency. Within a tick an agent's own calls are sequential (perceive -> plan -> react),
-  and conversations, one turn after another, come after all steps; so the ideal of a tick is
-  (longest step chain + longest conversation chain) x latency;
+- wall time per tick against the "ideal": the most calls one agent makes in the tick's steps
+  plus the longest conversation (its turns, then remembering), times the latency. Since issue
+  17 an agent's step runs some of its calls side by side (the next action beside remembering
+  and reacting, the summary's aspects together, the plan critique deferred beside the talks),
+  so this count is an upper bound on the chain; `--chain` measures the chain itself;
 - LLM calls and tokens per agent per simulated hour; the server's peak requests in flight.
 
 `--day` also runs one whole simulated day (25 agents, latency 0) and prints the tokens per
