@@ -6,6 +6,7 @@
         keep new skills and skill counts                   in agent order
         pairs    = resolve(intents)                        fixed agent order, seeded RNG
         gather(converse(a, b) for a, b in pairs)           all conversations in flight together
+        settle what the steps deferred                     in agent order (Context.settle)
         publish events, the last one TickEnded
 
 Everything else (the event log, checkpoints, the TUI, metrics) subscribes to typed events on
@@ -114,22 +115,29 @@ class Engine:
         view = self.world_view()
         agents = [self.agents[a] for a in sorted(self.agents) if self.agents_step]
         ctxs = [self._context() for _ in agents]
-        intents: list[Intent] = await _all(
-            *(step(a, view, self.relationships, c) for a, c in zip(agents, ctxs, strict=True))
-        )
-        for c in ctxs:
-            self._publish(c.events)
-            await self._keep_skills(c)
-        done = resolve(intents, self.agents, self.objects, self.world.places, self.clock,
-                       self.rng)
-        self._publish(done.events)
-        talks = [self._context() for _ in done.pairs]
-        await _all(*(converse(a, b, self.relationships, c)
-                     for (a, b), c in zip(done.pairs, talks, strict=True)))
-        for c in talks:
-            self._publish(c.events)
-        if self.protocol is not None:
-            await self._protocol_tick(self.events[first:])
+        try:
+            intents: list[Intent] = await _all(
+                *(step(a, view, self.relationships, c) for a, c in zip(agents, ctxs, strict=True))
+            )
+            for c in ctxs:
+                self._publish(c.events)
+                await self._keep_skills(c)
+            done = resolve(intents, self.agents, self.objects, self.world.places, self.clock,
+                           self.rng)
+            self._publish(done.events)
+            talks = [self._context() for _ in done.pairs]
+            await _all(*(converse(a, b, self.relationships, c)
+                         for (a, b), c in zip(done.pairs, talks, strict=True)))
+            for c in talks:
+                self._publish(c.events)
+            for c in ctxs:  # work the steps deferred (it ran beside the talks), in agent order
+                self._publish(await c.settle())
+            if self.protocol is not None:
+                await self._protocol_tick(self.events[first:])
+        except BaseException:
+            for c in ctxs:
+                c.cancel_deferred()
+            raise
         awake = sum(a.awake for a in self.agents.values())
         ended = TickEnded(tick=self.clock.tick, time=self.clock.now, awake=awake,
                           conversations=sum(e.type == "conversation" for e in self.events[first:]))
@@ -172,6 +180,7 @@ class Engine:
                       objects=self.objects, happened=happened)
         await self.protocol.tick(stage)
         for c in ctxs:
+            await c.settle()  # any work a protocol's step deferred, applied before publishing
             self._publish(c.events)
         self._publish(stage.events)
 

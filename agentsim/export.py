@@ -146,6 +146,7 @@ def refinement_examples(events: Iterable[Refined], prompts: PromptLibrary | None
     a text output as it is). A request whose template cannot be rendered gets its variables as
     JSON for the user message and `"rendered": false`. Returns the examples and, for each
     template that could not be rendered, why."""
+    from agentsim.cognition.refine import resolve_lists
     from agentsim.cognition.schemas import TEMPLATES
     from agentsim.llm.client import output_instruction
     from agentsim.llm.prompts import PromptError, PromptLibrary, append_to_last_user
@@ -153,9 +154,11 @@ def refinement_examples(events: Iterable[Refined], prompts: PromptLibrary | None
     prompts = prompts or PromptLibrary()
     failed: dict[str, str] = {}
     examples = []
+    lists: dict[str, Any] = {}  # the lists traces reference, as the log stored them
     for ev in events:
         template = str(ev.request.get("template", ""))
-        variables = ev.request.get("variables") or {}
+        lists.update(ev.request.get("lists") or {})
+        variables = resolve_lists(ev.request.get("variables") or {}, lists)
         rendered = True
         try:
             messages = prompts.render(template, variables)

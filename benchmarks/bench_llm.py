@@ -5,14 +5,25 @@
 For each agent count it runs the engine against the fake server (the offline mind answers
 behind it, so agents behave as in an offline run) at a fixed latency per request, and prints:
 
-- wall time per tick against the ideal: the longest chain of dependent calls in the tick times
-  the latency. Within a tick an agent's own calls are sequential (perceive -> plan -> react),
-  and conversations, one turn after another, come after all steps; so the ideal of a tick is
-  (longest step chain + longest conversation chain) x latency;
+- wall time per tick against the "ideal": the most calls one agent makes in the tick's steps
+  plus the longest conversation (its turns, then remembering), times the latency. Since issue
+  17 an agent's step runs some of its calls side by side (the next action beside remembering
+  and reacting, the summary's aspects together, the plan critique deferred beside the talks),
+  so this count is an upper bound on the chain; `--chain` measures the chain itself;
 - LLM calls and tokens per agent per simulated hour; the server's peak requests in flight.
 
 `--day` also runs one whole simulated day (25 agents, latency 0) and prints the tokens per
 agent per game day: the token economy of the full architecture.
+
+`--chain` measures the chain of model latencies a tick waits on from outside the process
+(issue 17): the same run (25 agents, 12 ticks by default) in a child process at latency 0
+and at `--latency`, each timed from this process, so start-up, the engine's CPU and the
+client's own cost cancel out:
+
+    chain per tick = (wall at latency L - wall at latency 0) / L / ticks
+
+It also prints the tokens per resident per sim-hour and whether both runs published the
+same events (a digest of the event log: the order of results must not depend on timing).
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ import argparse
 import contextlib
 import contextvars
 import dataclasses
+import hashlib
 import json
 import subprocess
 import sys
@@ -110,7 +122,8 @@ def _stats(base_url: str) -> dict:
         return json.loads(r.read())
 
 
-def run(n_agents: int, latency: float, hours: float, start_hour: int) -> dict:
+def run(n_agents: int, latency: float, hours: float, start_hour: int, *,
+        digest: bool = False) -> dict:
     world = replicate(load_world(ROOT / "worlds" / "smallville"), n_agents)
     spec = world.spec.model_copy(update={"start": world.spec.start.replace(hour=start_hour)})
     world = dataclasses.replace(world, spec=spec)
@@ -140,7 +153,41 @@ def run(n_agents: int, latency: float, hours: float, start_hour: int) -> dict:
         "calls_per_agent_hour": usage.calls / n_agents / hours,
         "tokens_per_agent_hour": usage.tokens / n_agents / hours, "peak_in_flight": peak,
         "retries": usage.retries,
+        **({"digest": _events_digest(sim)} if digest else {}),
     }
+
+
+def _events_digest(sim: Simulation) -> str:
+    h = hashlib.sha256()
+    for e in sim.events:
+        h.update(e.to_json().encode())
+    return h.hexdigest()[:16]
+
+
+def child(n_agents: int, latency: float, hours: float, start_hour: int) -> None:
+    """One timed run for `--chain`: prints its figures and the events' digest as JSON."""
+    r = run(n_agents, latency, hours, start_hour, digest=True)
+    print(json.dumps(r))
+
+
+def chain(n_agents: int, latency: float, hours: float, start_hour: int) -> dict:
+    """Wall of the same run at latency 0 and at `latency`, each in a child process timed
+    from here; see the module docstring."""
+    walls, runs = {}, {}
+    for lat in (0.0, latency):
+        cmd = [sys.executable, __file__, "--child", str(n_agents), str(lat), str(hours),
+               str(start_hour)]
+        t0 = time.perf_counter()
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        walls[lat] = time.perf_counter() - t0
+        runs[lat] = json.loads(out.strip().splitlines()[-1])
+    ticks = runs[latency]["ticks"]
+    return {"agents": n_agents, "ticks": ticks, "wall_0": walls[0.0], "wall_l": walls[latency],
+            "chain_per_tick": (walls[latency] - walls[0.0]) / latency / ticks,
+            "ideal_per_tick": runs[latency]["ideal_per_tick"] / latency,
+            "tokens_per_agent_hour": runs[latency]["tokens_per_agent_hour"],
+            "calls_per_agent_hour": runs[latency]["calls_per_agent_hour"],
+            "same_events": runs[0.0]["digest"] == runs[latency]["digest"]}
 
 
 def day(n_agents: int) -> dict:
@@ -156,7 +203,26 @@ def main() -> None:
     ap.add_argument("--hours", type=float, default=1.0)
     ap.add_argument("--start-hour", type=int, default=8)
     ap.add_argument("--day", action="store_true", help="also measure a whole day's tokens")
+    ap.add_argument("--chain", action="store_true",
+                    help="measure the chain of latencies per tick from outside the process")
+    ap.add_argument("--child", nargs=4, metavar=("AGENTS", "LATENCY", "HOURS", "START"),
+                    help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        n, lat, hours, start = args.child
+        child(int(n), float(lat), float(hours), int(start))
+        return
+    if args.chain:
+        print("$ python benchmarks/bench_llm.py " + " ".join(sys.argv[1:]))
+        print(f"{'agents':>6} {'ticks':>5} {'wall 0 s':>8} {'wall L s':>8} {'chain/tick':>10} "
+              f"{'ideal/tick':>10} {'calls/agent/h':>13} {'tokens/agent/h':>14} same events")
+        for n in args.agents:
+            r = chain(n, args.latency, args.hours, args.start_hour)
+            print(f"{r['agents']:>6} {r['ticks']:>5} {r['wall_0']:>8.2f} {r['wall_l']:>8.2f} "
+                  f"{r['chain_per_tick']:>10.2f} {r['ideal_per_tick']:>10.2f} "
+                  f"{r['calls_per_agent_hour']:>13.1f} {r['tokens_per_agent_hour']:>14.0f} "
+                  f"{'yes' if r['same_events'] else 'NO'}")
+        return
     print("$ python benchmarks/bench_llm.py " + " ".join(sys.argv[1:]))
     print(f"latency {args.latency * 1000:.0f} ms per request, {args.hours:g} sim-hour(s) from "
           f"{args.start_hour:02d}:00")

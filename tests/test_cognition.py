@@ -67,6 +67,7 @@ async def test_plan_day_then_hour_then_minutes():
     agent = make_agent("isabella_rodriguez")
     ctx = make_ctx(fn)
     await plan_day(agent, ctx)
+    await ctx.settle()  # the deferred critique and refinement
     assert [a.start.time() for a in agent.day_plan] == [time(7), time(10), time(12)]
     # The critic finds the unknown place; the refinement puts the routine's place instead.
     assert agent.day_plan[1].place == "hobbs_cafe_counter"

@@ -69,6 +69,7 @@ async def _hear_and_react(agent: Agent, fn, seed: int = 0) -> Reacted:
     reacts at 10:00 (the tick after)."""
     ctx = _ctx(fn, seed=seed)
     await plan_day(agent, ctx)
+    await ctx.settle()  # the deferred critique and refinement
     assert not _planned_party(agent)
     heard = _ctx(fn, now=datetime(2023, 2, 14, 9, 50), seed=seed)
     await memorize(agent, [Experience(MemoryKind.chat, f'Klaus Mueller said to me: "{SAID}"',
@@ -84,6 +85,7 @@ async def test_a_resident_who_never_hears_of_the_party_does_not_plan_for_it():
         await memorize(tom, [Experience(MemoryKind.observation, "the shop is busy today",
                                         importance=6)], ctx)
         await plan_day(tom, ctx)
+        await ctx.settle()  # the deferred critique and refinement
         assert not _planned_party(tom)
         assert not any("Valentine" in r.text for r in tom.memory.records())
 
@@ -162,6 +164,7 @@ async def test_a_whisper_is_reacted_to_and_a_routine_sight_costs_no_call():
     tom = _agent("tom_moreno")
     ctx = _ctx(fn)
     await plan_day(tom, ctx)
+    await ctx.settle()  # the deferred critique and refinement
     tom.action = Action("work", tom.location, ctx.now, ctx.now + ctx.tick_delta)
     await memorize(tom, [Experience(MemoryKind.observation, "the coffee machine is brewing")],
                    ctx)

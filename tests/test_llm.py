@@ -61,7 +61,8 @@ async def test_render_and_validate(prompts):
     [p] = fake.calls
     assert p.template_id == "echo" and p.variables == {"who": "Ann", "what": "hi"}
     assert p.messages[0] == {"role": "system", "content": "You are Ann."}
-    content = p.messages[1]["content"]
+    assert p.messages[1] == {"role": "user", "content": "Say hi."}  # the schema rides apart
+    content = p.instructed()[1]["content"]  # as a backend that cannot enforce it sends it
     assert content.startswith("Say hi.\n\nAnswer with one JSON object and nothing else, with "
                               "the keys of this example")
     assert json.loads(content.splitlines()[-1]) == {"word": "...", "n": 1}
@@ -79,7 +80,7 @@ def test_library_ids_and_messages(prompts):
 async def test_schema_instruction_goes_to_the_last_user_message(prompts):
     fake = FakeLLM(lambda t, v: {"word": "a", "n": 1})
     await client(fake, prompts).ask("shots", {"who": "Bo"}, schema=Answer)
-    msgs = fake.calls[0].messages
+    msgs = fake.calls[0].instructed()
     assert msgs[1]["role"] == "user" and "JSON object" in msgs[1]["content"]
     assert msgs[2] == {"role": "assistant", "content": "A1"}
 

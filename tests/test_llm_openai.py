@@ -186,8 +186,28 @@ async def test_tokens_are_estimated_when_the_server_reports_none(prompts):
         c = test_client(backend(server), prompts)
         await c.ask("echo", V, schema=Answer)
         t = c.usage.total
-        assert t.prompt_tokens > 10 and t.completion_tokens == len('{"word": "abc", "n": 1}') // 4
+        # 4 characters a token of what was sent: the schema went as response_format only
+        assert t.prompt_tokens == len("You are x.Say y.") // 4 > 0
+        assert t.completion_tokens == len('{"word": "abc", "n": 1}') // 4
         await c.aclose()
+
+
+@pytest.mark.parametrize(("structured", "instructed"), [
+    ("json_schema", False), ("json_object_schema", False), ("json_object", True), ("none", True)])
+async def test_the_schema_goes_once_in_the_prompt_only_where_the_server_does_not_enforce_it(
+        prompts, structured, instructed):
+    sent = []
+
+    def answer(template_id, variables, body):
+        sent.append(body["messages"][-1]["content"])
+        return {"word": "w", "n": 1}
+
+    with FakeOpenAIServer(answer) as server:
+        c = test_client(backend(server, structured=structured), prompts)
+        assert await c.ask("echo", V, schema=Answer) == Answer(word="w", n=1)
+        await c.aclose()
+    assert sent[0].startswith("Say y.")
+    assert ("Answer with one JSON object" in sent[0]) is instructed
 
 
 async def test_faults_are_survived(prompts):

@@ -112,6 +112,7 @@ async def test_day_plan_sees_the_summary_and_yesterdays_memories_and_reflections
     ctx = ctx_at(backend, DAY2)
     await describe(agent, ctx)
     await plan_day(agent, ctx)
+    await ctx.settle()  # the deferred critique and refinement
     [v] = asked(backend, "day_plan")
     assert v["persona"]["summary"] == agent.summary != ""
     texts = [m["text"] for m in v["recalled"]]
@@ -134,6 +135,7 @@ async def test_day_plan_prompt_keeps_to_its_budget_with_many_memories():
     ctx = ctx_at(backend, DAY2)
     await describe(agent, ctx)
     await plan_day(agent, ctx)
+    await ctx.settle()  # the deferred critique and refinement
     [v] = asked(backend, "day_plan")
     library = PromptLibrary()
     assert len(v["recalled"]) > 0

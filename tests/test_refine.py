@@ -23,7 +23,7 @@ from agentsim.cognition.plan_checks import (
     REACHABLE,
     check_plan,
 )
-from agentsim.cognition.refine import Feedback, refine, trace_fields
+from agentsim.cognition.refine import Feedback, refine, resolve_lists, trace_fields
 from agentsim.cognition.schemas import TEMPLATES, PlanCritique, PlanItem
 from agentsim.contracts import DAY_PLAN
 from agentsim.events import PlanMade, Refined
@@ -215,6 +215,7 @@ async def test_plan_day_refines_a_plan_naming_a_missing_place():
     backend = fixing_llm()
     agent, ctx = make_agent("isabella_rodriguez"), make_ctx(backend)
     await plan_day(agent, ctx)
+    await ctx.settle()  # the deferred critique and refinement
     assert backend.templates() == ["day_plan", "plan_critique", "plan_refine", "plan_critique"]
     assert [(a.start.time(), a.place) for a in agent.day_plan] == [
         (time(6), "apt_isabella"), (time(6, 40), "hobbs_cafe_counter"), (time(20), "apt_isabella")]
@@ -230,7 +231,8 @@ async def test_plan_day_refines_a_plan_naming_a_missing_place():
     (past,) = refine_vars["history"]
     assert past["checks"][0] == {"criterion": "places exist", "passed": False, "problems": [
         {"item": 1, "text": past["checks"][0]["problems"][0]["text"]}]}
-    assert {"id": "hobbs_cafe_counter", "name": "counter"} in refine_vars["places"]
+    assert {"id": "hobbs_cafe_counter", "name": "counter", "area": "hobbs_cafe"} \
+        in refine_vars["places"]
     assert any(isinstance(e, PlanMade) for e in ctx.events)
 
 
@@ -238,6 +240,7 @@ async def test_refine_rounds_one_critiques_only_and_zero_skips_the_critic():
     backend = fixing_llm()
     agent, ctx = make_agent("isabella_rodriguez"), make_ctx(backend, rounds=1)
     await plan_day(agent, ctx)
+    await ctx.settle()  # the deferred critique and refinement
     assert backend.templates() == ["day_plan", "plan_critique"]
     (ev,) = [e for e in ctx.events if isinstance(e, Refined)]
     assert (ev.stopped, len(ev.attempts)) == ("max_rounds", 1)
@@ -245,6 +248,7 @@ async def test_refine_rounds_one_critiques_only_and_zero_skips_the_critic():
     backend = fixing_llm()
     agent, ctx = make_agent("isabella_rodriguez"), make_ctx(backend, rounds=0)
     await plan_day(agent, ctx)
+    await ctx.settle()  # the deferred critique and refinement
     assert backend.templates() == ["day_plan"]
     assert not [e for e in ctx.events if isinstance(e, Refined)]
 
@@ -256,6 +260,7 @@ async def test_offline_day_plans_in_smallville_pass_within_two_rounds():
         agent = make_agent(aid)
         ctx = make_ctx(backend)
         await plan_day(agent, ctx)
+        await ctx.settle()  # the deferred critique and refinement
         (ev,) = [e for e in ctx.events if isinstance(e, Refined)]
         assert ev.stopped == "satisfied", (aid, ev.attempts)
         rounds[aid] = len(ev.attempts)
@@ -272,6 +277,7 @@ async def test_replan_goes_through_the_loop_from_where_the_agent_is():
     agent = make_agent("isabella_rodriguez")
     ctx = make_ctx(backend, now=datetime(2023, 2, 13, 6))
     await plan_day(agent, ctx)
+    await ctx.settle()  # the deferred critique and refinement
     ctx.now, ctx.events = datetime(2023, 2, 13, 15), []
     news = ScheduledEvent(title="poetry reading", place="hobbs_cafe_seating",
                           start=datetime(2023, 2, 13, 16), end=datetime(2023, 2, 13, 17),
@@ -279,6 +285,7 @@ async def test_replan_goes_through_the_loop_from_where_the_agent_is():
     [told] = await memorize(agent, [Experience(MemoryKind.observation,
                                                "I will host a poetry reading", event=news)], ctx)
     await replan(agent, "I will host a poetry reading", "I should plan for it.", [told], ctx)
+    await ctx.settle()  # the deferred critique and refinement
     (ev,) = [e for e in ctx.events if isinstance(e, Refined)]
     assert ev.kind == "replan" and ev.stopped == "satisfied"
     critique = [p.variables for p in backend.calls if p.template_id == "plan_critique"][-1]
@@ -290,7 +297,9 @@ async def test_replan_goes_through_the_loop_from_where_the_agent_is():
 async def _critique_vars(aid: str) -> dict[str, Any]:
     """The real plan_critique variables of one Smallville day plan (offline mind)."""
     backend = FakeLLM(lambda tid, v: MIND.answer(tid, v, 1))
-    await plan_day(make_agent(aid), make_ctx(backend))
+    ctx = make_ctx(backend)
+    await plan_day(make_agent(aid), ctx)
+    await ctx.settle()  # the deferred critique and refinement
     return next(p.variables for p in backend.calls if p.template_id == "plan_critique")
 
 
@@ -411,6 +420,7 @@ def _skill_event(template: str = "skill_write") -> Refined:
 async def test_export_renders_the_generating_prompt_and_the_final_plan(tmp_path):
     ctx = make_ctx(fixing_llm())
     await plan_day(make_agent("isabella_rodriguez"), ctx)
+    await ctx.settle()  # the deferred critique and refinement
     (ev,) = [e for e in ctx.events if isinstance(e, Refined)]
     run = _run_dir(tmp_path, [ev])
     warnings: list[str] = []
@@ -418,7 +428,12 @@ async def test_export_renders_the_generating_prompt_and_the_final_plan(tmp_path)
     assert path == run / "export" / "refinements.jsonl" and warnings == []
     (line,) = [json.loads(x) for x in path.read_text().splitlines()]
     system, user, assistant = line["messages"]
-    expected = PromptLibrary().render("day_plan", ev.request["variables"])
+    # the places are stored once, referenced from the variables
+    (ref,) = ev.request["lists"]
+    assert ev.request["variables"]["places"] == {"$list": ref}
+    variables = resolve_lists(ev.request["variables"], ev.request["lists"])
+    assert variables["places"][0]["area"] == "smallville_apartments"
+    expected = PromptLibrary().render("day_plan", variables)
     assert system == expected[0]
     assert user["role"] == "user"
     assert user["content"] == expected[1]["content"] + output_instruction(TEMPLATES["day_plan"][0])
@@ -426,6 +441,28 @@ async def test_export_renders_the_generating_prompt_and_the_final_plan(tmp_path)
     assert {k: line[k] for k in ("kind", "agent", "rounds", "stopped", "tick", "rendered")} == {
         "kind": "day_plan", "agent": "isabella_rodriguez", "rounds": 2, "stopped": "satisfied",
         "tick": 0, "rendered": True}
+
+
+async def test_a_residents_places_are_stored_once_and_referenced_after(tmp_path):
+    agent, backend = make_agent("isabella_rodriguez"), fixing_llm()
+    events = []
+    for day in (13, 14):  # the same places list on two days
+        ctx = make_ctx(backend, now=datetime(2023, 2, day, 6))
+        await plan_day(agent, ctx)
+        await ctx.settle()
+        events += [e for e in ctx.events if isinstance(e, Refined)]
+    first, second = events
+    assert first.request["variables"]["places"] == second.request["variables"]["places"]
+    assert "lists" in first.request and "lists" not in second.request
+    assert len(second.to_json()) < len(first.to_json())
+    # the kept ids survive a checkpoint, so a resumed run references them too
+    state, arrays = agent.get_state()
+    assert Agent.from_state(agent.persona, state, arrays).lists_kept == agent.lists_kept
+    path = export_refinements(_run_dir(tmp_path, events), warn=lambda w: None)
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    listed = [x["messages"][1]["content"].split("Places you know, by area:")[1].split("\n\n")[0]
+              for x in lines]
+    assert listed[0] == listed[1] and "hobbs_cafe_counter" in listed[1]  # resolved in both
 
 
 def test_export_renders_any_named_template_and_survives_a_missing_one(tmp_path):

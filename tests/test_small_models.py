@@ -174,17 +174,27 @@ async def test_a_copied_turn_is_reasked():
 
 
 # -- relevant places ----------------------------------------------------------------------------
-def test_planning_lists_relevant_places_first_and_at_most_the_cap():
+def test_planning_lists_the_known_areas_grouped_and_at_most_the_cap():
     agent = make_agent("isabella_rodriguez")
     ctx, _ = make_ctx(lambda t, v: {})
-    places = [p["id"] for p in relevant_places(agent, ctx)]
-    assert len(places) == min(PLACES_CAP, len(WORLD.places.ids())) < len(WORLD.places.ids())
-    assert places[0] == agent.persona.home
+    listed = relevant_places(agent, ctx)
+    places = [p["id"] for p in listed]
+    assert len(places) <= PLACES_CAP < len(WORLD.places.ids())  # not every place in town
+    home_area = WORLD.places.area_of(agent.persona.home)
+    assert places[:2] == [home_area, agent.persona.home]  # the home area first, home in it
     routine = {r.place for r in agent.persona.daily_routine}
     assert routine <= set(places)
     assert len(set(places)) == len(places) and all(p in WORLD.places for p in places)
+    # grouped: each entry names its area, each area's own entry opens its group
+    assert all(p["area"] == WORLD.places.area_of(p["id"]) for p in listed)
+    areas = [p["area"] for p in listed]
+    assert all(areas.index(a) == places.index(a) for a in set(areas))
+    assert areas == sorted(areas, key=areas.index)  # one run per area
+    # only the areas it knows: home, routine (work), and what `also` names
+    known = {home_area, *(WORLD.places.area_of(r) for r in routine)}
+    assert set(areas) == known
     few = relevant_places(agent, ctx, ["johnson_park"], cap=3)
-    assert [p["id"] for p in few][:2] == [agent.persona.home, "johnson_park"] and len(few) == 3
+    assert [p["id"] for p in few] == [home_area, agent.persona.home, "johnson_park"]
 
 
 async def test_the_day_plan_prompt_lists_the_relevant_places_and_the_offline_plan_holds():
@@ -192,11 +202,13 @@ async def test_the_day_plan_prompt_lists_the_relevant_places_and_the_offline_pla
     ctx, backend = make_ctx(lambda t, v: mind.answer(t, v, 0))
     agent = make_agent("isabella_rodriguez")
     await plan_day(agent, ctx)
+    await ctx.settle()  # the deferred critique and refinement
     first = backend.calls[0]
     assert first.template_id == "day_plan"
     assert len(first.variables["places"]) <= PLACES_CAP
-    listed = first.messages[-1]["content"].split("Places you can go: ")[1].split("\n")[0]
-    assert listed.split(", ") == [p["id"] for p in first.variables["places"]]
+    lines = first.messages[-1]["content"].split("Places you know, by area:\n")[1].split("\n\n")[0]
+    listed = [x for line in lines.splitlines() for x in line.split(": ", 1)[1].split(", ")]
+    assert listed == [p["id"] for p in first.variables["places"]]
     every = [{"id": p, "name": WORLD.places.name(p)} for p in WORLD.places.ids()]
     assert mind.answer("day_plan", {**first.variables, "places": every}, 0) == \
         mind.answer("day_plan", first.variables, 0)  # the offline mind plans the same

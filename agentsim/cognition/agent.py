@@ -102,6 +102,9 @@ class Agent:
     summary: str = ""
     summary_date: date | None = None
     learning: Learning = field(default_factory=Learning)
+    # ids of the lists (a plan's places) its `refined` traces have stored once; later traces
+    # reference them (`cognition.refine.by_reference`)
+    lists_kept: set[str] = field(default_factory=set)
     # (query, when, results) of the agent's latest recall: shown by the TUI, not checkpointed
     last_retrieval: tuple[str, datetime, list[Any]] | None = field(default=None, compare=False)
 
@@ -153,6 +156,7 @@ class Agent:
             "summary": self.summary,
             "summary_date": self.summary_date.isoformat() if self.summary_date else None,
             "learning": self.learning.to_dict(),
+            "lists_kept": sorted(self.lists_kept),
             "memory": mem_state,
         }
         return state, mem_arrays
@@ -183,5 +187,6 @@ class Agent:
             summary_date=(date.fromisoformat(state["summary_date"])
                           if state.get("summary_date") else None),
             learning=Learning.from_dict(state.get("learning")),
+            lists_kept=set(state.get("lists_kept", [])),
         )
 

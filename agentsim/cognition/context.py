@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -101,6 +102,13 @@ class Context:
 
     `events` collects what the agent's step produced; the engine publishes them in a fixed
     agent order after all steps finish, so concurrency never reorders the log.
+
+    Work that need not hold up the tick (a plan's critique and refinement) is started with
+    `defer(work, apply)`: it runs while the tick goes on (the other steps, the conversations),
+    and `settle()`, which the engine calls once the conversations are over, awaits it and
+    runs the `apply`s in the order they were deferred, agents in id order. What a result
+    changes therefore takes effect at the same point of the tick whatever the timing, and the
+    log stays the same run to run (issue 17: a tick waits on fewer model latencies in a row).
     """
 
     llm: LLM
@@ -122,5 +130,43 @@ class Context:
     # sees another's use from the same tick
     uses: list[tuple[str, bool]] = field(default_factory=list)
 
+    # (running work, what to do with its result), in the order deferred; see `defer`
+    deferred: list[tuple[asyncio.Future[Any], Callable[[Any], Awaitable[None]]]] = field(
+        default_factory=list)
+
     def emit(self, cls: type[Event], **fields: Any) -> None:
         self.events.append(cls(tick=self.tick, time=self.now, **fields))
+
+    def defer(self, work: Awaitable[Any], apply: Callable[[Any], Awaitable[None]]) -> None:
+        """Start `work` now; `apply(its result)` runs at `settle()`. `work` must not emit
+        events or change the agent (it runs while others do); `apply` may."""
+        self.deferred.append((asyncio.ensure_future(work), apply))
+
+    def branch(self) -> Context:
+        """A context for one of several concurrent parts of a step: its own events and
+        deferred work, merged back in a fixed order with `join` (never by timing)."""
+        return replace(self, events=[], deferred=[])
+
+    def join(self, *parts: Context) -> None:
+        for part in parts:
+            self.events += part.events
+            self.deferred += part.deferred
+
+    async def settle(self) -> list[Event]:
+        """Await the deferred work and apply each result in the order deferred; returns the
+        events the applying emitted. On failure the rest is cancelled."""
+        start = len(self.events)
+        try:
+            while self.deferred:
+                work, apply = self.deferred.pop(0)
+                await apply(await work)
+        except BaseException:
+            self.cancel_deferred()
+            raise
+        return self.events[start:]
+
+    def cancel_deferred(self) -> None:
+        """Cancel the work not yet settled (the tick is abandoned)."""
+        for work, _ in self.deferred:
+            work.cancel()
+        self.deferred.clear()

@@ -19,7 +19,7 @@ from typing import Any
 
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context
-from agentsim.cognition.memorize import Experience, memorize, memory_vars, recall
+from agentsim.cognition.memorize import Experience, memory_vars, recall, scored, store
 from agentsim.cognition.react import relationship_line
 from agentsim.cognition.relationships import Relationships
 from agentsim.cognition.turn import speak
@@ -106,17 +106,21 @@ async def _remember(
     ctx: Context,
 ) -> None:
     """What I keep of a conversation: its summary in my words, and each line the other said
-    to me, with who said it. Nothing else: no structured fact from the other's memory."""
-    out = await CONVERSATION_MEMORY.ask(ctx.llm, ConversationMemoryVars(
+    to me, with who said it. Nothing else: no structured fact from the other's memory.
+
+    The lines are scored while the summary is asked for, and the summary's importance comes
+    with it (`ConversationMemory.importance`), so remembering is one model call in a row."""
+    lines = [Experience(MemoryKind.chat, heard(other.name, t["text"]), about=(other.name,),
+                        source=other.name)
+             for t in transcript if t["speaker"] == other.name and t["text"].strip()]
+    out, lines = await asyncio.gather(CONVERSATION_MEMORY.ask(ctx.llm, ConversationMemoryVars(
         persona=me.persona_vars(ctx.world_name),
         other=other.name,
         place_name=ctx.places.describe(me.location),
         transcript=transcript,
-    ), agent=me.id)
+    ), agent=me.id), scored(me, lines, ctx))
     relationships.after_conversation(me.name, other.name, out.relationship, out.closeness_change)
     me.last_talk[other.name] = ctx.now
-    summary = Experience(MemoryKind.chat, out.summary, about=(other.name,))
-    lines = [Experience(MemoryKind.chat, heard(other.name, t["text"]), about=(other.name,),
-                        source=other.name)
-             for t in transcript if t["speaker"] == other.name and t["text"].strip()]
-    await memorize(me, [summary, *lines], ctx)
+    summary = Experience(MemoryKind.chat, out.summary, about=(other.name,),
+                         importance=out.importance)
+    await store(me, [summary, *lines], ctx)

@@ -26,8 +26,13 @@ class Experience:
 
 async def memorize(agent: Agent, experiences: list[Experience], ctx: Context) -> list[MemoryRecord]:
     """Add experiences to the agent's memory: one batched importance call, one embed batch."""
-    if not experiences:
-        return []
+    return await store(agent, await scored(agent, experiences, ctx), ctx)
+
+
+async def scored(agent: Agent, experiences: list[Experience], ctx: Context) -> list[Experience]:
+    """`experiences` with an importance each: known ones kept, a text the agent has scored
+    before reusing its score, the rest scored in one call. Changes nothing, so it may run
+    beside other work on the same agent (`store` then adds them in a fixed order)."""
     # Seen this exact text before? Reuse its score rather than ask again.
     experiences = [
         e if e.importance is not None or (known := agent.memory.importance_of(e.text)) is None
@@ -35,17 +40,31 @@ async def memorize(agent: Agent, experiences: list[Experience], ctx: Context) ->
         for e in experiences
     ]
     unscored = [e.text for e in experiences if e.importance is None]
-    scores: list[int] = []
-    if unscored:
-        answer = await IMPORTANCE.ask(ctx.llm, ImportanceVars(
-            persona=agent.persona_vars(ctx.world_name), observations=unscored), agent=agent.id)
-        scores = list(answer.scores)
+    if not unscored:
+        return experiences
+    # The seed persona, without the daily summary description: a poignancy score is asked
+    # every tick, and this way its prompt starts the same every day (a server's prefix cache
+    # keeps it) and costs a few hundred characters less each time (issue 17).
+    answer = await IMPORTANCE.ask(ctx.llm, ImportanceVars(
+        persona=agent.persona_vars(ctx.world_name, summary=False), observations=unscored),
+        agent=agent.id)
+    scores = list(answer.scores)
     scores += [3] * (len(unscored) - len(scores))  # (a replayed answer with too few: neutral)
-    vectors = await ctx.embed([e.text for e in experiences])
     it = iter(scores)
+    return [e if e.importance is not None else replace(e, importance=next(it))
+            for e in experiences]
+
+
+async def store(agent: Agent, experiences: list[Experience], ctx: Context) -> list[MemoryRecord]:
+    """Embed `experiences` (scored, else scored now) and add them to the memory, in order."""
+    if not experiences:
+        return []
+    if any(e.importance is None for e in experiences):
+        experiences = await scored(agent, experiences, ctx)
+    vectors = await ctx.embed([e.text for e in experiences])
     records = []
     for exp, vec in zip(experiences, vectors, strict=True):
-        importance = exp.importance if exp.importance is not None else next(it)
+        importance = exp.importance
         records.append(
             agent.memory.add(
                 exp.kind,

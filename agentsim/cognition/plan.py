@@ -11,6 +11,7 @@ critiqued by the LLM against named criteria (`plan_critique`); while either find
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
@@ -18,7 +19,14 @@ from agentsim.cognition.agent import Action, Agent
 from agentsim.cognition.context import Context
 from agentsim.cognition.memorize import Experience, event_vars, memorize, memory_vars
 from agentsim.cognition.plan_checks import CRITERIA, PlanChecks, check_plan
-from agentsim.cognition.refine import Attempt, Feedback, refine, trace_fields
+from agentsim.cognition.refine import (
+    Attempt,
+    Feedback,
+    Refinement,
+    by_reference,
+    refine,
+    trace_fields,
+)
 from agentsim.cognition.summary import recall_yesterday
 from agentsim.contracts import (
     DAY_PLAN,
@@ -58,11 +66,14 @@ MEMORIES_SCANNED = 40  # recent memories searched for the places they name
 
 def relevant_places(agent: Agent, ctx: Context, also: list[str] | tuple[str, ...] = (),
                     cap: int = PLACES_CAP) -> list[dict[str, str]]:
-    """The places a planning prompt lists, most relevant first, at most `cap` (a town can have
-    hundreds; a prompt listing all of them does not fit a small model's context): home and
-    where the agent is, `also` (the places of today's events, of the plan at hand), the
-    places of its routine (work among them), of the events it knows of and those its recent
-    memories name; then the other rooms of those areas, then the areas nearest to it."""
+    """The places a planning prompt lists: the areas the resident knows, each with its rooms,
+    grouped by area (`area`: the area's id; the area's own entry comes first in its group).
+
+    Known are the areas of its home and of where it is, of `also` (today's events, the plan
+    at hand), of its routine (work among them), of the events it knows of and of the places
+    its recent memories name, in that order of relevance; not every place in town, so the
+    prompt does not grow with the world (issue 17). At most `cap` entries: the areas and
+    the named places first, then the other rooms of those areas while there is room."""
     places = ctx.places
     p = agent.persona
     wanted: list[str] = [p.home, agent.destination or agent.location, *also,
@@ -74,25 +85,15 @@ def relevant_places(agent: Agent, ctx: Context, also: list[str] | tuple[str, ...
     if text:
         wanted += [a for a in places.areas()
                    if a in text or (len(places.name(a)) > 3 and places.name(a).lower() in text)]
-    chosen = [x for x in dict.fromkeys(wanted) if x in places]
-    for x in list(chosen):  # the area each is in, and the rooms next to it
-        area = places.area_of(x)
-        chosen += [area, *places.children(area)] if area in places else []
-    chosen = list(dict.fromkeys(chosen))
-    if len(chosen) < cap:
-        origin = chosen[0] if chosen else None
-        near = [a for a in places.areas() if a not in chosen]
-        if origin is not None:
-            near.sort(key=lambda a: (_minutes(ctx, origin, a), a))
-        chosen += near[:cap - len(chosen)]
-    return [{"id": x, "name": places.name(x)} for x in chosen[:cap]]
-
-
-def _minutes(ctx: Context, a: str, b: str) -> float:
-    try:
-        return ctx.places.travel_minutes(a, b)
-    except KeyError:  # not reachable: last
-        return float("inf")
+    named = [x for x in dict.fromkeys(wanted) if x in places]
+    areas = list(dict.fromkeys(places.area_of(x) for x in named))
+    groups = {a: list(dict.fromkeys([a, *(n for n in named if places.area_of(n) == a),
+                                     *places.children(a)])) for a in areas}
+    first = [x for a in areas for x in groups[a] if x == a or x in named][:cap]
+    rest = [x for a in areas for x in groups[a] if x not in first]  # while there is room
+    keep = {*first, *rest[:cap - len(first)]}
+    return [{"id": x, "name": places.name(x), "area": a}
+            for a in areas for x in groups[a] if x in keep]
 
 
 CRITERIA_QUESTIONS = {
@@ -130,7 +131,11 @@ async def plan_day(agent: Agent, ctx: Context) -> None:
     """On waking: today's plan from the agent's summary description (in the persona; rebuilt
     before this by `cognition.summary.describe`), a summary of yesterday, the memories and
     reflections of yesterday retrieved for today (as the paper conditions the day plan on the
-    summary description and the previous day), and the events the agent knows of."""
+    summary description and the previous day), and the events the agent knows of.
+
+    The plan as first answered is used at once; its critique and refinement run while the
+    tick goes on and the refined plan, if it differs, replaces it when the tick settles
+    (`Context.settle`), as does the memory of the plan (`_refine_later`)."""
     p = agent.persona
     day = ctx.now.date()
     recalled = await recall_yesterday(agent, ctx)
@@ -157,23 +162,34 @@ async def plan_day(agent: Agent, ctx: Context) -> None:
     )
     frame = {"origin": p.home, "day_start": variables.wake, "day_end": variables.sleep,
              "events": variables.events}
-    plan = await _refined(agent, ctx, DAY_PLAN, variables, frame, kind="day_plan")
-    agent.day_plan = _to_actions(agent, plan.items, day, ctx)
-    agent.plan_date = day
-    agent.hour_plan, agent.steps = [], []
-    ctx.emit(PlanMade, agent=agent.id, level="day", items=[_fmt(a) for a in agent.day_plan])
-    summary = "; ".join(f"{a.start:%H:%M} {a.activity}" for a in agent.day_plan)
-    await memorize(
-        agent,
-        [Experience(MemoryKind.plan, f"My plan for {variables.date}: {summary}", importance=5)],
-        ctx,
-    )
+
+    def use(plan: DayPlan) -> list[Action]:
+        agent.day_plan = _to_actions(agent, plan.items, day, ctx)
+        agent.plan_date = day
+        agent.hour_plan, agent.steps = [], []
+        ctx.emit(PlanMade, agent=agent.id, level="day", items=[_fmt(a) for a in agent.day_plan])
+        return agent.day_plan
+
+    first = await DAY_PLAN.ask(ctx.llm, variables, agent=agent.id)
+    made = use(first)
+
+    async def settled(final: DayPlan, changed: bool) -> None:
+        if changed and agent.day_plan is made:  # (a plan revised since is left as it is)
+            use(final)
+        summary = "; ".join(f"{a.start:%H:%M} {a.activity}" for a in agent.day_plan)
+        await memorize(agent, [Experience(
+            MemoryKind.plan, f"My plan for {variables.date}: {summary}", importance=5)], ctx)
+
+    await _refine_later(agent, ctx, DAY_PLAN, variables, frame, first, kind="day_plan",
+                        settled=settled)
 
 
 async def replan(agent: Agent, observation: str, reaction: str, memories: list,
-                 ctx: Context) -> None:
+                 ctx: Context) -> bool:
     """Regenerate the rest of today's plan after reacting to `observation` (the paper's
-    re-planning), from the memories retrieved for it (`agentsim.cognition.react`)."""
+    re-planning), from the memories retrieved for it (`agentsim.cognition.react`). The plan
+    as first answered is used now; its refinement is deferred (`_refine_later`). False when
+    the answer had nothing from now on (the plan is kept as it was)."""
     now_hm = ctx.now.strftime("%H:%M")
     remaining = [a for a in agent.day_plan if a.end > ctx.now]
     mem = memory_vars(memories, ctx.places)
@@ -195,32 +211,52 @@ async def replan(agent: Agent, observation: str, reaction: str, memories: list,
     frame = {"origin": agent.destination or agent.location, "day_start": now_hm,
              "day_end": agent.persona.sleep.strftime("%H:%M"),
              "events": [m["event"] for m in mem if m["event"]]}
-    plan = await _refined(agent, ctx, REPLAN, variables, frame, kind="replan")
-    items = [i for i in plan.items if i.start >= now_hm]
-    if not items:
-        return  # nothing usable from now on: keep the plan as it was
-    kept = [a for a in agent.day_plan if a.start < ctx.now]
-    new = _to_actions(agent, items, ctx.now.date(), ctx)
-    if kept and new:
-        kept[-1] = Action(kept[-1].activity, kept[-1].place, kept[-1].start, new[0].start)
-    agent.day_plan = [a for a in kept if a.end > a.start] + new
-    agent.hour_plan, agent.steps = [], []
-    ctx.emit(PlanMade, agent=agent.id, level="revised", items=[_fmt(a) for a in new])
+
+    def use(plan: DayPlan) -> bool:
+        items = [i for i in plan.items if i.start >= now_hm]
+        if not items:
+            return False  # nothing usable from now on: keep the plan as it was
+        kept = [a for a in agent.day_plan if a.start < ctx.now]
+        new = _to_actions(agent, items, ctx.now.date(), ctx)
+        if kept and new:
+            kept[-1] = Action(kept[-1].activity, kept[-1].place, kept[-1].start, new[0].start)
+        agent.day_plan = [a for a in kept if a.end > a.start] + new
+        agent.hour_plan, agent.steps = [], []
+        ctx.emit(PlanMade, agent=agent.id, level="revised", items=[_fmt(a) for a in new])
+        return True
+
+    first = await REPLAN.ask(ctx.llm, variables, agent=agent.id)
+    used = use(first)
+    made = agent.day_plan
+
+    async def settled(final: DayPlan, changed: bool) -> None:
+        if changed and agent.day_plan is made:  # (a plan revised since is left as it is)
+            use(final)
+
+    await _refine_later(agent, ctx, REPLAN, variables, frame, first, kind="replan",
+                        settled=settled)
+    return used
 
 
-async def _refined(agent: Agent, ctx: Context,
-                   contract: Contract[DayPlanVars, DayPlan] | Contract[ReplanVars, DayPlan],
-                   variables: DayPlanVars | ReplanVars, frame: dict[str, Any], *,
-                   kind: str) -> DayPlan:
-    """Ask `contract` (day_plan or replan) for a plan and run it through the self-refine loop
-    (see the module docstring); `frame` gives where the plan starts (`origin`), its hours and
-    the events it should respect. With `refine_rounds` 0 the plan is used as first asked."""
-    async def generate() -> DayPlan:
-        return await contract.ask(ctx.llm, variables, agent=agent.id)
-
+async def _refine_later(agent: Agent, ctx: Context,
+                        contract: Contract[DayPlanVars, DayPlan] | Contract[ReplanVars, DayPlan],
+                        variables: DayPlanVars | ReplanVars, frame: dict[str, Any],
+                        first: DayPlan, *, kind: str,
+                        settled: Callable[[DayPlan, bool], Awaitable[None]]) -> None:
+    """Run `first`, the plan just answered by `contract` (day_plan or replan), through the
+    self-refine loop (see the module docstring) off the tick's critical path: the critique
+    and refinement are deferred (`Context.defer`) and, when the tick settles, the `Refined`
+    trace is emitted and `settled(final, changed)` applies the outcome. `frame` gives where
+    the plan starts (`origin`), its hours and the events it should respect. With
+    `refine_rounds` 0 there is no loop: `settled(first, False)` runs at once."""
     rounds = ctx.settings.refine_rounds
     if rounds < 1:
-        return await generate()
+        await settled(first, False)
+        return
+
+    async def generate() -> DayPlan:
+        return first  # already answered (and in use)
+
     p = agent.persona
     base = PlanFrameVars(
         persona=variables.persona,
@@ -261,17 +297,21 @@ async def _refined(agent: Agent, ctx: Context,
             **base, places=_with(variables.places, [i.place for i in latest.items], ctx),
             plan=plan_vars(latest), history=past), agent=agent.id)
 
-    trace = await refine(generate, feedback, improve, kind=kind, max_rounds=rounds)
-    ctx.emit(Refined, agent=agent.id,
-             **trace_fields(trace, contract.id, variables.dump()))
-    return trace.final
+    async def apply(trace: Refinement[DayPlan]) -> None:
+        request, lists = by_reference(variables.dump(), ("places",), agent.lists_kept)
+        ctx.emit(Refined, agent=agent.id,
+                 **trace_fields(trace, contract.id, request, lists=lists))
+        await settled(trace.final, trace.final is not first)
+
+    ctx.defer(refine(generate, feedback, improve, kind=kind, max_rounds=rounds), apply)
 
 
 def _with(places: list[dict[str, str]], ids: list[str], ctx: Context) -> list[dict[str, str]]:
     """`places` and, first after them, the known places among `ids` not listed yet."""
     listed = {p["id"] for p in places}
     more = [x for x in dict.fromkeys(ids) if x in ctx.places and x not in listed]
-    return [*places, *({"id": x, "name": ctx.places.name(x)} for x in more)]
+    return [*places, *({"id": x, "name": ctx.places.name(x), "area": ctx.places.area_of(x)}
+                       for x in more)]
 
 
 def combine(checks: PlanChecks, critic: PlanCritique) -> Feedback:
@@ -299,9 +339,12 @@ async def _decompose(
     agent: Agent, parent: Action, granularity: Literal["hour", "minutes"], ctx: Context
 ) -> list[Action]:
     minutes = int((parent.end - parent.start).total_seconds() // 60)
-    objects = ctx.places.objects_in(parent.place)
+    # Objects are used by 5-15 minute actions; hour-long chunks are listed without them.
+    objects = ctx.places.objects_in(parent.place) if granularity == "minutes" else []
     variables = DecomposeVars(
-        persona=agent.persona_vars(ctx.world_name),
+        # the seed persona: with the daily summary in it the same routine item would render
+        # a new request every day (see the object states below)
+        persona=agent.persona_vars(ctx.world_name, summary=False),
         item={
             "start": parent.start.strftime("%H:%M"),
             "end": parent.end.strftime("%H:%M"),

@@ -39,6 +39,9 @@ class Reacted:
 
     talk_to: str | None = None
     replanned: bool = False
+    # with `maybe_react(..., revise=False)`: the replan to make, (observation, reaction,
+    # memories), left to the caller
+    revise: tuple[str, str, list] | None = None
 
 
 def relationship_line(agent: Agent, other_name: str, rel: dict | None) -> str:
@@ -105,8 +108,10 @@ def _plan_vars(agent: Agent, ctx: Context) -> list[dict[str, str]]:
 
 
 async def maybe_react(agent: Agent, new: list[Percept], view: WorldView, relationships,
-                      ctx: Context) -> Reacted:
-    """At most one reaction per tick (see the module docstring)."""
+                      ctx: Context, *, revise: bool = True) -> Reacted:
+    """At most one reaction per tick (see the module docstring). With `revise` False a
+    reaction that would revise the plan returns what to replan with (`Reacted.revise`)
+    instead, so that the step can replan once what runs beside the reaction is done."""
     if agent.action is None:
         return Reacted()
     chosen = choose(agent, new, view, relationships, ctx)
@@ -136,5 +141,7 @@ async def maybe_react(agent: Agent, new: list[Percept], view: WorldView, relatio
         return Reacted(talk_to=other.id)
     if not ctx.settings.planning or agent.plan_date != ctx.now.date():
         return Reacted()  # no planning (an ablation): nothing to revise
+    if not revise:
+        return Reacted(revise=(text, answer.reason, memories))
     await replan(agent, text, answer.reason, memories, ctx)
     return Reacted(replanned=True)

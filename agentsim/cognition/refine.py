@@ -10,11 +10,15 @@ One loop serves every use: day plans (an LLM critique against named criteria, wi
 computed from the world), skill code (the sandbox's errors and the self-verification verdict).
 The loop knows nothing of prompts or the world; each use passes three coroutines. The trace
 is kept in the run (a `refined` event) so each loop can be inspected, and `agentsim export
-RUN --refinements` turns the traces into (request, final output) pairs.
+RUN --refinements` turns the traces into (request, final output) pairs. A long list in the
+request (a plan's places) is stored once per resident and referenced after that
+(`by_reference`, `resolve_lists`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -97,14 +101,44 @@ async def refine(generate: Generate[T], feedback: Critic[T], improve: Improve[T]
         output = await improve(output, list(trace.attempts))
 
 
+def by_reference(variables: dict[str, Any], keys: Sequence[str], kept: set[str]
+                 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`variables` with the lists under `keys` replaced by `{"$list": id}` (a content hash),
+    and the lists not in `kept` yet (which it then holds), by id. A trace then stores a list
+    the resident has already had once by reference, not as a copy (issue 17); `resolve_lists`
+    puts them back."""
+    out, lists = dict(variables), {}
+    for key in keys:
+        value = variables.get(key)
+        if not isinstance(value, list):
+            continue
+        blob = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+        ref = hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        out[key] = {"$list": ref}
+        if ref not in kept:
+            kept.add(ref)
+            lists[ref] = value
+    return out, lists
+
+
+def resolve_lists(variables: dict[str, Any], lists: dict[str, Any]) -> dict[str, Any]:
+    """`variables` with each `{"$list": id}` replaced by the list `lists` holds for it (a
+    reference to a list never seen is left as it is)."""
+    return {k: lists.get(v["$list"], v) if isinstance(v, dict) and set(v) == {"$list"} else v
+            for k, v in variables.items()}
+
+
 def trace_fields(trace: Refinement[Any], template: str, variables: dict[str, Any],
-                 dump: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+                 dump: Callable[[Any], Any] | None = None, *,
+                 lists: dict[str, Any] | None = None) -> dict[str, Any]:
     """The fields of a `Refined` event for `trace`: `dump` turns an output into JSON data
-    (by default the output's own `model_dump()`, for the pydantic answers of the LLM)."""
+    (by default the output's own `model_dump()`, for the pydantic answers of the LLM);
+    `lists` are the lists the variables reference for the first time (`by_reference`)."""
     dump = dump or (lambda output: output.model_dump())
     return {
         "kind": trace.kind,
-        "request": {"template": template, "variables": variables},
+        "request": {"template": template, "variables": variables,
+                    **({"lists": lists} if lists else {})},
         "attempts": [{"output": dump(a.output), "feedback": a.feedback.to_dict()}
                      for a in trace.attempts],
         "stopped": trace.stopped,

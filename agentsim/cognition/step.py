@@ -1,10 +1,17 @@
 """One agent's turn in a tick, in the order of the paper:
-perceive -> remember (importance scored in one call) -> reflect when due -> plan or react
-(a task is done with a skill when one works; reading what is at hand when the next action is
-a reading one)."""
+perceive -> remember (importance scored in one call) -> reflect when due -> react, and beside
+them the next action from the plan; a reaction that revises the plan takes the next action
+from the new plan (a task is done with a skill when one works; reading what is at hand when
+the next action is a reading one).
+
+A tick waits on the longest chain of model calls in a row (issue 17), so what does not depend
+on another runs beside it: the next action (decomposing the plan) does not depend on what was
+seen this tick, remembering and reacting do. A day plan's critique and refinement are
+deferred to the end of the tick (`plan._refine_later`)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,8 +19,8 @@ from agentsim.cognition.agent import Action, Agent
 from agentsim.cognition.context import Context
 from agentsim.cognition.memorize import memorize
 from agentsim.cognition.perceive import WorldView, experiences, notice, perceive
-from agentsim.cognition.plan import next_action, plan_day
-from agentsim.cognition.react import maybe_react
+from agentsim.cognition.plan import next_action, plan_day, replan
+from agentsim.cognition.react import Reacted, maybe_react
 from agentsim.cognition.read import read_if_reading
 from agentsim.cognition.reflect import reflect, should_reflect
 from agentsim.cognition.relationships import Relationships
@@ -52,17 +59,28 @@ async def step(agent: Agent, view: WorldView, rel: Relationships, ctx: Context) 
             routine_day(agent, ctx)
 
     new = notice(agent, perceive(agent, view, ctx.places, ctx.settings.attention))
-    if ctx.settings.observation:
-        await memorize(agent, experiences(new, view), ctx)
-    if ctx.settings.reflection and should_reflect(agent, ctx):
-        await reflect(agent, ctx)
-    action = (await next_action(agent, ctx) if ctx.settings.planning
-              else routine_action(agent, ctx)) or _idle(agent, ctx)
+    mind, hands = ctx.branch(), ctx.branch()
+
+    async def remember_and_react() -> Reacted:
+        if ctx.settings.observation:
+            await memorize(agent, experiences(new, view), mind)
+        if ctx.settings.reflection and should_reflect(agent, mind):
+            await reflect(agent, mind)
+        return await maybe_react(agent, new, view, rel, mind, revise=False)
+
+    async def next_step() -> Action | None:
+        return (await next_action(agent, hands) if ctx.settings.planning
+                else routine_action(agent, hands))
+
+    # What the agent does next follows its plan, not this tick's observations; so deciding
+    # it runs beside remembering and reacting (their events joined in this fixed order).
+    reacted, planned = await asyncio.gather(remember_and_react(), next_step())
+    ctx.join(mind, hands)
+    action = planned or _idle(agent, ctx)
+    if reacted.revise is not None and await replan(agent, *reacted.revise, ctx):
+        action = await next_action(agent, ctx) or action  # the plan changed from now on
     action = await use_skills(agent, action, view, ctx)
     await read_if_reading(agent, action, ctx)
-    reacted = await maybe_react(agent, new, view, rel, ctx)
-    if reacted.replanned:  # the plan changed from now on: what to do now follows it
-        action = await next_action(agent, ctx) or action
     talk_to = reacted.talk_to or _says_to(agent, action, view)
     return Intent(agent.id, action, talk_to)
 

@@ -16,6 +16,7 @@ points the paper's code (`revise_identity`) retrieves for before each new day pl
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, time, timedelta
 
 from agentsim.cognition.agent import Agent
@@ -43,17 +44,16 @@ async def describe(agent: Agent, ctx: Context) -> str:
     if agent.summary_date == today:
         return agent.summary
     seed = agent.persona_vars(ctx.world_name, summary=False)
-    statements: list[str] = []
-    for aspect, query in ASPECTS:
+    asks = []
+    for aspect, query in ASPECTS:  # retrieval in turn (it marks what it finds as accessed)
         question = query.format(name=agent.name)
         found = await recall(agent, question, ctx, k=SUMMARY_K)
-        if not found:
-            continue
-        out = await SUMMARY.ask(ctx.llm, SummaryVars(
-            persona=seed, aspect=aspect, question=question,
-            memories=memory_vars(found, ctx.places)), agent=agent.id)
-        statements.append(" ".join(out.statement.split()))
-    agent.summary = " ".join(statements)
+        if found:
+            asks.append(SUMMARY.ask(ctx.llm, SummaryVars(
+                persona=seed, aspect=aspect, question=question,
+                memories=memory_vars(found, ctx.places)), agent=agent.id))
+    answers = await asyncio.gather(*asks)  # the aspects' statements, asked together
+    agent.summary = " ".join(" ".join(out.statement.split()) for out in answers)
     agent.summary_date = today
     return agent.summary
 

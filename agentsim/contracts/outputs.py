@@ -145,7 +145,20 @@ class ConversationMemory(Out):
                               description="one sentence: how I now see the other person",
                               examples=["Tom is a friendly neighbour who keeps me posted."])
     closeness_change: float = Field(0.0, ge=-0.3, le=0.3, examples=[0.1])
+    # The summary memory's poignancy, asked here so that remembering a talk is one call in a
+    # row, not two (issue 17); None (an older answer) has it scored as any memory is.
+    importance: Score | None = Field(
+        None, description="how important the conversation is to me: 1 mundane, 10 life-changing",
+        examples=[3])
     _words = ("summary", "relationship")
+
+    @field_validator("importance", mode="before")
+    @classmethod
+    def _clamp(cls, value: Any) -> Any:
+        """A score out of range is held to 1-10, as importance scores are."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return max(1, min(10, round(value)))
+        return value
 
 
 Question = Annotated[str, Field(min_length=3, max_length=1000)]

@@ -46,6 +46,15 @@ class Prompt:
     max_tokens: int = 512
     temperature: float = 0.7
     output: type[BaseModel] | None = field(default=None, compare=False, repr=False)
+    # How to answer in JSON (an example and what the keys mean), for the last user message.
+    # Sent only by a backend that cannot enforce `json_schema` itself (`instructed`): where
+    # the server enforces the schema the prompt does not carry it a second time (issue 17).
+    instruction: str = field(default="", repr=False)
+
+    def instructed(self) -> tuple[Mapping[str, str], ...]:
+        """The messages with `instruction` added to the last user message."""
+        return append_to_last_user(self.messages, self.instruction) if self.instruction \
+            else self.messages
 
     def cache_key(self, model: str) -> str:
         """Content address of the request: same rendered request, same key."""
@@ -64,6 +73,18 @@ class Prompt:
         # surrogatepass: the same bytes as plain UTF-8 for any valid text, and no crash on a
         # lone surrogate
         return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def append_to_last_user(messages: tuple[Mapping[str, str], ...], text: str
+                        ) -> tuple[dict[str, str], ...]:
+    """`text` added to the last user message (a new user message if there is none)."""
+    out = [dict(m) for m in messages]
+    users = [i for i, m in enumerate(out) if m["role"] == "user"]
+    if not users:
+        out.append({"role": "user", "content": text.strip()})
+    else:
+        out[users[-1]]["content"] += text
+    return tuple(out)
 
 
 @dataclass(frozen=True)

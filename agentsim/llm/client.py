@@ -24,7 +24,7 @@ from agentsim.llm.accounting import Budget, Usage
 from agentsim.llm.answers import json_schema, output_instruction
 from agentsim.llm.base import Answerer, Backend, Prompt
 from agentsim.llm.config import FALLBACKS
-from agentsim.llm.prompts import PromptLibrary, append_to_last_user
+from agentsim.llm.prompts import PromptLibrary
 from agentsim.llm.repair import scrub
 from agentsim.llm.wrappers import InFlight, Watchdog
 
@@ -158,7 +158,8 @@ class LLMClient:
         # A lone surrogate (say from a skill's return value) cannot be sent or stored.
         messages = tuple(scrub(m) for m in self.prompts.render(template_id, variables))
         schema_json = json_schema(schema) if schema is not None else None
-        if schema is not None:
-            messages = append_to_last_user(messages, output_instruction(schema))
+        # the JSON instruction rides along; a backend adds it only where the server does not
+        # enforce the schema (`Prompt.instructed`)
         return Prompt(template_id, variables, messages, schema_json,
-                      schema.__name__ if schema else None, tier, self.seed, agent, output=schema)
+                      schema.__name__ if schema else None, tier, self.seed, agent, output=schema,
+                      instruction=output_instruction(schema) if schema is not None else "")

@@ -152,7 +152,11 @@ class LocalBackend:
 
     def _complete(self, prompt: Prompt) -> Completion:
         llama = self._load()
-        messages = [dict(m) for m in prompt.messages]
+        grammar = self._grammar(dict(prompt.json_schema)) if prompt.json_schema is not None \
+            else None
+        # a grammar holds the model to the schema; without one the prompt must say it
+        messages = [dict(m) for m in (prompt.messages if grammar is not None
+                                      else prompt.instructed())]
         # the chat template adds a few tokens a message; 8 is generous for the common ones
         size = sum(self.count_tokens(m.get("content", "")) + 8 for m in messages)
         room = self.n_ctx - size
@@ -162,12 +166,10 @@ class LocalBackend:
         kwargs: dict[str, Any] = {"max_tokens": min(prompt.max_tokens, room),
                                   "temperature": prompt.temperature, "seed": prompt.seed}
         how = "text"
-        if prompt.json_schema is not None:
-            grammar = self._grammar(dict(prompt.json_schema))
-            if grammar is not None:
-                kwargs["grammar"], how = grammar, "grammar"
-            else:
-                kwargs["response_format"], how = {"type": "json_object"}, "json_object"
+        if grammar is not None:
+            kwargs["grammar"], how = grammar, "grammar"
+        elif prompt.json_schema is not None:
+            kwargs["response_format"], how = {"type": "json_object"}, "json_object"
         try:
             out = llama.create_chat_completion(messages=messages, **kwargs)
         except ValueError as err:  # e.g. the context overflowed after all

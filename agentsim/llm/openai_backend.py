@@ -36,6 +36,7 @@ from agentsim.errors import FatalLLMError, RequestRejected, RetryableLLMError
 from agentsim.llm.base import Completion, Prompt
 
 MODES = ("json_schema", "json_object_schema", "json_object", "none")
+ENFORCED = ("json_schema", "json_object_schema")  # modes in which the server holds to the schema
 # How each mode asks for JSON (json_object_schema is llama-cpp-python's and llama.cpp's form).
 MODE_FORMS = {"json_schema": '{"type": "json_schema", ...}',
               "json_object_schema": '{"type": "json_object", "schema": ...}',
@@ -114,7 +115,10 @@ class OpenAIBackend:
     def _body(self, prompt: Prompt, mode: str) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": [dict(m) for m in prompt.messages],
+            # the schema goes once: in response_format where the server enforces it, in the
+            # prompt where it does not (json_object, none)
+            "messages": [dict(m) for m in (prompt.messages if mode in ENFORCED
+                                           else prompt.instructed())],
             self.max_tokens_param: prompt.max_tokens,
             "temperature": prompt.temperature,
             "seed": prompt.seed,  # some servers ignore it
@@ -242,7 +246,8 @@ class OpenAIBackend:
         ct = getattr(usage, "completion_tokens", None)
         if not (isinstance(pt, int) and pt and isinstance(ct, int)):
             # some servers report no usage: estimate at 4 characters a token
-            pt, ct = sum(len(m["content"]) for m in prompt.messages) // 4, len(text) // 4
+            sent = prompt.messages if mode in ENFORCED else prompt.instructed()
+            pt, ct = sum(len(m["content"]) for m in sent) // 4, len(text) // 4
         model = getattr(resp, "model", None)
         model = model if isinstance(model, str) and model else self.model
         return Completion(text, pt, ct, model,

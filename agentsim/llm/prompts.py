@@ -28,6 +28,7 @@ from typing import Any
 import jinja2
 
 from agentsim.contracts import CONTRACTS, DEFAULT_BUDGET
+from agentsim.llm.base import append_to_last_user  # noqa: F401 (re-exported: export)
 from agentsim.resources import prompts_dir
 
 _HEADER = re.compile(r"^\[(system|user|assistant)\][ \t]*$", re.MULTILINE)
@@ -181,18 +182,6 @@ def split_messages(text: str) -> tuple[dict[str, str], ...]:
     if len(parts) == 1 and messages:  # no header at all: the whole text is the question
         messages[0]["role"] = "user"
     return tuple(messages)
-
-
-def append_to_last_user(messages: tuple[Mapping[str, str], ...], text: str
-                        ) -> tuple[dict[str, str], ...]:
-    """`text` added to the last user message (a new user message if there is none)."""
-    out = [dict(m) for m in messages]
-    users = [i for i, m in enumerate(out) if m["role"] == "user"]
-    if not users:
-        out.append({"role": "user", "content": text.strip()})
-    else:
-        out[users[-1]]["content"] += text
-    return tuple(out)
 
 
 def reask_messages(messages: tuple[Mapping[str, str], ...], bad: str, err: Exception,

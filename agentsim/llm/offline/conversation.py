@@ -32,6 +32,7 @@ from agentsim.llm.offline.clock import to_min
 from agentsim.llm.offline.coins import coin, pick
 from agentsim.llm.offline.events import event_when, event_where
 from agentsim.llm.offline.hearsay import events_in, said_by
+from agentsim.llm.offline.importance import score
 from agentsim.llm.offline.knowledge import best_line, clip, short_title
 from agentsim.llm.offline.people import asleep, first_name, my_name, same_person
 from agentsim.llm.offline.wording import (
@@ -314,4 +315,4 @@ def conversation_memory(v: ConversationMemoryVars, seed: int) -> dict:
         relationship = f"{them} is someone I chat with at {place}."
     change = min(0.1, 0.05 + 0.025 * len(topics))
     return {"summary": summary, "relationship": relationship,
-            "closeness_change": round(change, 3)}
+            "closeness_change": round(change, 3), "importance": score(summary)}

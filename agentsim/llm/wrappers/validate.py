@@ -37,8 +37,9 @@ class Validate:
             return Answer(value, c, "offline" if mind else "repaired" if repaired else "model")
         except ValueError as err:  # incl. pydantic's ValidationError
             count(self.usage, prompt, reasks=1)
-            again = reask_messages(prompt.messages, c.text, err, prompt.json_schema is not None)
-            c = await call.complete(dataclasses.replace(prompt, messages=again))
+            # the reask shows how to answer, whatever the server enforces
+            again = reask_messages(prompt.instructed(), c.text, err, prompt.json_schema is not None)
+            c = await call.complete(dataclasses.replace(prompt, messages=again, instruction=""))
             return Answer(self._read(c.text, prompt)[0], c, "offline" if mind else "reasked")
 
     def _read(self, text: str, prompt: Prompt) -> tuple[object, bool]:
