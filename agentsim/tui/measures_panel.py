@@ -61,7 +61,7 @@ def _columns(first: str, series: dict[str, dict[Any, Any]], key_name: Callable[[
     for k in keys:
         cells = [fmt(v.get(k, v.get(int(k)) if k.lstrip("-").isdigit() else None))
                  for v in series.values()]
-        table.add_row(key_name(k), *cells)
+        table.add_row(key_name(k) or k, *cells)
     return table
 
 
@@ -144,6 +144,9 @@ class MeasuresPanel(Static):
             self.rows.extend(measured_rows(new))
             self.latest = new[-1]
         return bool(new)
+
+    def reset(self) -> None:
+        self.rows, self.latest = [], None
 
     def summary(self) -> dict[str, Any]:
         return summary(self.protocol, self.rows)
