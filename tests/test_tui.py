@@ -18,14 +18,16 @@ import pytest
 from rich.console import Console
 from textual.widgets import DataTable, Static
 
-from agentsim.events import Conversation, SkillLearned, SkillUsed, WorldEvent
+from agentsim.events import Conversation, Measured, SkillLearned, SkillUsed, Utterance, WorldEvent
 from agentsim.experiment import Simulation
 from agentsim.memory.embed import BatchingEmbedder, HashEmbedder
 from agentsim.rundir import RunDir
 from agentsim.tui.app import AgentsimApp, AskScreen, TextScreen
 from agentsim.tui.dialogs import ConversationsScreen
 from agentsim.tui.event_log import REWRAP_DELAY, describe
+from agentsim.tui.groups import group_name, speakers, who
 from agentsim.tui.inspector import Inspector
+from agentsim.tui.measures_panel import measures_view
 from agentsim.tui.model import Resident, Tracker, live_frame
 from agentsim.tui.pace import Pace, rate_label, sim_per_minute
 from agentsim.tui.replay import ReplayApp
@@ -36,11 +38,16 @@ from agentsim.tui.town_map import box_lines, columns_for, map_order
 from agentsim.tui.town_tree import fit_name
 
 SMALLVILLE = str(Path(__file__).resolve().parent.parent / "worlds" / "smallville")
+DEBATE = str(Path(__file__).resolve().parent.parent / "worlds" / "debate")
 SIZE = (120, 40)
 
 
 def smallville(**kw):
     return Simulation.load(SMALLVILLE, seed=1, embedder="hash", **kw)
+
+
+def debate(**kw):
+    return Simulation.load(DEBATE, seed=1, embedder="hash", skills=False, **kw)
 
 
 def status(app) -> str:
@@ -830,6 +837,159 @@ def test_a_run_directory_opens_for_replay(tmp_path):
     assert app.timeline.last == 3 and app.world.spec.name == "Smallville"
 
 
+# -- a world with a protocol: its measures and its group conversations --------------------
+PANEL = ["Ada Okafor", "Ben Larsen", "Chen Wei", "Dora Mendes"]
+
+
+def footer_keys(app) -> str:
+    return " ".join(b.description for (_, b, enabled, _) in app.active_bindings.values()
+                    if b.show and enabled)
+
+
+async def test_a_debate_shows_its_measures_by_round_as_they_arrive():
+    sim = debate()
+    app = AgentsimApp(sim, 30, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.measures.active and app.measures_shown
+        assert "nothing measured yet" in plain(app.measures.content)
+        assert "Measures" in footer_keys(app)
+        await pilot.press("n")
+        await until(pilot, lambda: sim.clock.tick == 1 and not app.runner.busy)
+        await pilot.pause(0.05)
+        one = plain(app.measures.content)
+        # round 0: each debater's answer judged, the majority's too (4 + 1 rows)
+        rows = [e for e in sim.events if isinstance(e, Measured)]
+        assert len(rows) == 5 and "Debate · 5 measures" in one
+        single = sum(e.values["correct"] for e in rows[:4]) / 4
+        majority = rows[4].values["correct"]
+        assert "accuracy by round" in one and "one agent" in one and "majority" in one
+        assert re.search(rf"^0 +{single:.2f} +{float(majority):.2f}", one, re.M), one
+        assert not re.search(r"^1 +\d", one, re.M)  # no round 1 yet
+        assert "latest (tick 0) kind round" in " ".join(one.split())
+        await pilot.press("n")
+        await until(pilot, lambda: sim.clock.tick == 2 and not app.runner.busy)
+        await pilot.pause(0.05)
+        two = plain(app.measures.content)
+        assert "Debate · 10 measures" in two and re.search(r"^1 +\d\.\d\d", two, re.M), two
+        # v hides the panel (the tree takes the column), and shows it again
+        assert app.measures.region.height > 0
+        await pilot.press("v")
+        await pilot.pause(0.05)
+        assert not app.measures_shown and app.measures.region.height == 0
+        assert app.town.region.height > 0
+        await pilot.press("v")
+        await pilot.pause(0.05)
+        assert app.measures_shown and app.measures.region.height > 0
+    await sim.aclose()
+
+
+async def test_a_group_conversation_names_the_group_and_every_speaker():
+    sim = debate()
+    app = AgentsimApp(sim, 30, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        await until(pilot, lambda: sim.clock.tick == 1 and not app.runner.busy)
+        await pilot.pause(0.05)
+        text = log_text(app)
+        assert "Debate panel (4): Ada Okafor, Ben Larsen, Chen Wei and Dora Mendes at " \
+               "Quiz Society: debating room" in text
+        talk = next(e for e in sim.events if isinstance(e, Conversation))
+        assert len(talk.turns) == 4
+        for t in talk.turns:  # every line with its speaker
+            assert f"{sim.agents[t.speaker].name.split()[0]}: {t.text}" in text
+        # the doing column says they talk, not that they sleep (a panel plans no day)
+        table = app.query_one("#residents", DataTable)
+        assert table.get_cell("ada_okafor", "doing") == "talking"
+        # the conversation reader: the group, all four, every line
+        await pilot.press("c")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, ConversationsScreen)
+        talks = plain(app.screen.query_one("#talks", Static).content)
+        flat = " ".join(talks.split())
+        assert "Debate panel (4): Ada Okafor, Ben Larsen, Chen Wei and Dora Mendes" in flat
+        for t in talk.turns:
+            assert f"{sim.agents[t.speaker].name.split()[0]}: " in talks
+        await pilot.press("escape")
+    await sim.aclose()
+
+
+async def test_smallville_has_no_measures_panel():
+    sim = smallville()
+    app = AgentsimApp(sim, 10, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        await until(pilot, lambda: sim.clock.tick == 1 and not app.runner.busy)
+        assert not app.measures.active and not app.measures_shown
+        assert not app.query("#measures") and not app.query("#left")
+        assert "Measures" not in footer_keys(app)
+        await pilot.press("v")  # no key: nothing changes
+        assert not app.screen.has_class("-no-measures")
+    await sim.aclose()
+
+
+def test_replaying_a_debate_shows_the_measures_of_the_moment(tmp_path):
+    from agentsim.tui import run_world
+
+    sim = debate(out=str(tmp_path))
+    sim.run(ticks=3)
+    sim.close()
+    rd = RunDir.open(sim.run_dir.path)
+
+    async def check():
+        app = ReplayApp(rd.read_events(), run_world(rd.read_manifest()), position=1)
+        async with app.run_test(size=SIZE) as pilot:
+            first = plain(app.measures.content)
+            assert "Debate · 5 measures" in first and not re.search(r"^1 +\d", first, re.M)
+            await pilot.press("right", "right")
+            later = plain(app.measures.content)
+            assert "Debate · 15 measures" in later and re.search(r"^2 +\d", later, re.M)
+            await pilot.press("home")
+            assert "nothing measured yet" in plain(app.measures.content)
+
+    asyncio.run(check())
+
+
+def test_the_measures_view_lays_out_a_classroom_and_a_studio():
+    from agentsim.protocols.classroom import Classroom
+    from agentsim.protocols.studio import Studio
+
+    names = {"mia_tan": "Mia Tan", "sam_okoro": "Sam Okoro"}.get
+    rows = [{"kind": "quiz", "phase": phase, "agent": a, "question": "q1", "correct": ok}
+            for phase, a, ok in [("before", "mia_tan", False), ("before", "sam_okoro", False),
+                                 ("after", "mia_tan", True), ("after", "sam_okoro", False)]]
+    s = {"protocol": "classroom", "rows": 4, **Classroom.summarise(rows)}
+    text = plain(measures_view("classroom", s, None, names))
+    assert "class score before 0.00" in " ".join(text.split())
+    assert re.search(r"^student +before +after", text, re.M), text
+    assert re.search(r"^Mia Tan +0\.00 +1\.00", text, re.M), text
+    assert re.search(r"^Sam Okoro +0\.00 +0\.00", text, re.M), text
+    rows = [{"kind": "iteration", "iteration": 0, "passed": 1, "total": 8},
+            {"kind": "iteration", "iteration": 1, "passed": 8, "total": 8,
+             "candidate_passed": 8, "accepted": True},
+            {"kind": "message", "iteration": 1, "role": "lead", "words": 30},
+            {"kind": "message", "iteration": 1, "role": "tester", "words": 5}]
+    s = {"protocol": "studio", "rows": 4, **Studio.summarise(rows)}
+    last = Measured(tick=2, time="2024-05-06T10:00:00", protocol="studio", values=rows[-1])
+    text = plain(measures_view("studio", s, last, names))
+    assert re.search(r"^round +shared module +candidate", text, re.M), text
+    assert re.search(r"^1 +1\.00 +1\.00", text, re.M), text
+    assert re.search(r"^role +messages +words", text, re.M), text
+    assert re.search(r"^lead +1 +30", text, re.M), text
+    assert "latest (tick 2)" in text
+
+
+def test_group_names_and_speakers():
+    assert group_name("debate") == "Debate panel" and group_name(None) == "Group"
+    assert group_name("relay_race") == "Relay race group"
+    names = {"a": "Ana Ruiz", "b": "Ana Lopez", "c": "Carl Berg"}.get
+    assert speakers(["a", "b", "c"], names) == {"a": "Ana Ruiz", "b": "Ana Lopez", "c": "Carl"}
+    talk = Conversation(tick=0, time="2024-01-01T09:00:00", participants=["a", "c"], place="x",
+                        turns=[Utterance(speaker="a", text="hi")])
+    assert who(talk, names) == "Ana Ruiz and Carl Berg"  # two: as ever
+    group = talk.model_copy(update={"participants": ["a", "b", "c"]})
+    assert who(group, names, "Class") == "Class (3): Ana Ruiz, Ana Lopez and Carl Berg"
+
+
 # -- snapshots ------------------------------------------------------------------------------
 def test_snapshot_main_screen(snap_compare):
     sim = smallville()
@@ -884,3 +1044,15 @@ def test_snapshot_map_mode(snap_compare, recorded):
 
     assert snap_compare(ReplayApp(events, sim.world, position=14), terminal_size=SIZE,
                         run_before=open_map)
+
+
+def test_snapshot_debate(snap_compare):
+    sim = debate()
+    app = AgentsimApp(sim, 30, autostart=False)
+
+    async def three_steps(pilot):
+        await pilot.press("n", "n", "n")
+        await until(pilot, lambda: sim.clock.tick == 3 and not app.runner.busy)
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=three_steps)

@@ -4,6 +4,7 @@
     which LLM)
     town tree | resident table (or, `m`, the town map) over the event log | inspector
     footer with the keys
+    (a world with a protocol: its measures over the town tree, `v` to hide them)
 
 Until the first tick is drawn, a line over the table says what the run is busy with (loading
 the embedding model, embedding the memories, writing the first plans: `startup_line`), read
@@ -65,12 +66,13 @@ class AgentsimApp(TownApp):
     def __init__(self, sim: Simulation, total_ticks: int | None = None, speed: float = 1.0,
                  *, autostart: bool = True):
         tracker = Tracker.for_sim(sim)
-        super().__init__(sim.world.places, tracker.name)
+        super().__init__(sim.world.places, tracker.name, sim.protocol)
         self.sim = sim
         self.tracker = tracker
         self.runner = Runner(sim, total_ticks, speed=speed, paused=not autostart)
         for e in sim.events:  # a resumed run's past
             tracker.feed(e)
+        self.measures.feed(sim.events)
         self._history = self._worth_logging(sim.events)
         self._pending: deque[Event] = deque()
         self._unsubscribe: Callable[[], None] | None = sim.bus.subscribe(self._pending.append)
@@ -100,6 +102,7 @@ class AgentsimApp(TownApp):
             self.event_log.note(f"Skills: {notice}", style="bold yellow")
         self.event_log.show(self._history)
         self._history = []
+        self.measures.redraw()
         self.drain()
         self.refresh_views()
         self.set_interval(0.5, self._while_busy)
@@ -116,7 +119,7 @@ class AgentsimApp(TownApp):
         for e in reversed(events):
             if len(out) == HISTORY_LINES:
                 break
-            if describe(e, self.tracker.name, self.sim.world.places):
+            if describe(e, self.tracker.name, self.sim.world.places, self.group):
                 out.append(e)
         return out[::-1]
 
@@ -156,6 +159,7 @@ class AgentsimApp(TownApp):
         for e in events:
             self.tracker.feed(e)
         self.event_log.show(events)
+        self.show_measures(events)
 
     def refresh_views(self) -> None:
         frame = live_frame(self.sim, self.tracker)
@@ -185,7 +189,7 @@ class AgentsimApp(TownApp):
             return None
         if action == "slower" and self.runner.speed == SPEEDS[0]:
             return None
-        return True
+        return super().check_action(action, parameters)
 
     def _changed(self) -> None:
         self.refresh_status()

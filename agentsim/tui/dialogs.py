@@ -17,6 +17,7 @@ from textual.widgets import Input, Label, Static
 from agentsim.cognition.interview import Answer
 from agentsim.events import Conversation
 from agentsim.experiment import Simulation
+from agentsim.tui.groups import speaker, who
 from agentsim.tui.model import where
 from agentsim.world.places import PlaceGraph
 
@@ -133,18 +134,18 @@ class TextScreen(ModalScreen[str | None]):
 
 
 def conversations_text(talks: Sequence[Conversation], name: Callable[[str], str],
-                       places: PlaceGraph) -> Text:
-    """Conversations, newest first: when, where, who, and every turn."""
+                       places: PlaceGraph, group: str = "Group") -> Text:
+    """Conversations, newest first: when, where, who (a group by what it is, how many and
+    everyone in it), and every turn with its speaker."""
     out = Text()
     for c in list(reversed(talks))[:SHOWN_CONVERSATIONS]:
-        who = " and ".join(name(p) for p in c.participants)
         out.append(f"{c.time:%a %H:%M}  ", style="dim")
-        out.append(who, style="bold green")
+        out.append(who(c, name, group), style="bold green")
         out.append(" at ")
         out.append(where(places, c.place))
         out.append("\n")
         for t in c.turns:
-            out.append(f"  {name(t.speaker).split()[0]}: ", style="bold")
+            out.append(f"  {speaker(c, t.speaker, name)}: ", style="bold")
             out.append(f"{t.text}\n")
         out.append("\n")
     if not talks:
@@ -162,9 +163,10 @@ class ConversationsScreen(ModalScreen[None]):
                           Binding("a", "toggle_everyone", "Everyone / one resident")]
 
     def __init__(self, talks: Sequence[Conversation], agent_id: str,
-                 name: Callable[[str], str], places: PlaceGraph):
+                 name: Callable[[str], str], places: PlaceGraph, group: str = "Group"):
         super().__init__()
         self.talks, self.agent_id, self.name_of, self.places = talks, agent_id, name, places
+        self.group = group  # what a conversation of more than two is called
         self.everyone = False
 
     def compose(self) -> ComposeResult:
@@ -187,7 +189,7 @@ class ConversationsScreen(ModalScreen[None]):
         whose = "Everyone's" if self.everyone else f"{self.name_of(self.agent_id)}'s"
         self.query_one("#talks-title", Label).update(f"{whose} conversations ({len(talks)})")
         self.query_one("#talks", Static).update(conversations_text(talks, self.name_of,
-                                                                   self.places))
+                                                                   self.places, self.group))
 
     def action_toggle_everyone(self) -> None:
         self.everyone = not self.everyone

@@ -32,6 +32,7 @@ from agentsim.events import (
     Whispered,
     WorldEvent,
 )
+from agentsim.tui.groups import is_group, speaker, who
 from agentsim.tui.model import where
 from agentsim.world.places import PlaceGraph
 
@@ -70,8 +71,10 @@ def _refined_line(e: Refined, name: Callable[[str], str]) -> list[Text]:
                           style="dim blue")]
 
 
-def describe(e: Event, name: Callable[[str], str], places: PlaceGraph) -> list[Text]:
-    """The log lines for an event; [] for the ones not worth a line (hourly plans, ...)."""
+def describe(e: Event, name: Callable[[str], str], places: PlaceGraph,
+             group: str = "Group") -> list[Text]:
+    """The log lines for an event; [] for the ones not worth a line (hourly plans, ...).
+    `group`: what a conversation of more than two is called (`groups.group_name`)."""
     if isinstance(e, SkillUsed | SkillLearned):
         return _skill_line(e, name)
     if isinstance(e, Refined):
@@ -82,11 +85,11 @@ def describe(e: Event, name: Callable[[str], str], places: PlaceGraph) -> list[T
         return [Text.assemble((name(e.agent), "bold"), " arrives at ", where(places, e.dst),
                               style="cyan")]
     if isinstance(e, Conversation):
-        who = " and ".join(name(p) for p in e.participants)
-        lines = [Text.assemble((who, "bold"), " talk at ", where(places, e.place),
+        verb = " at " if is_group(e) else " talk at "
+        lines = [Text.assemble((who(e, name, group), "bold"), verb, where(places, e.place),
                                style="green")]
         for t in e.turns:
-            lines.append(Text.assemble("  ", (name(t.speaker).split()[0], "bold green"),
+            lines.append(Text.assemble("  ", (speaker(e, t.speaker, name), "bold green"),
                                        ": ", t.text,
                                        (f"  [{t.cites}]" if t.cites else "", "italic cyan")))
         return lines
@@ -121,10 +124,12 @@ def describe(e: Event, name: Callable[[str], str], places: PlaceGraph) -> list[T
 class EventLog(RichLog):
     """A RichLog of described events, with a line for each new day."""
 
-    def __init__(self, names: Callable[[str], str], places: PlaceGraph, **kw):
+    def __init__(self, names: Callable[[str], str], places: PlaceGraph, group: str = "Group",
+                 **kw):
         super().__init__(wrap=True, markup=False, min_width=20, max_lines=2000, **kw)
         self.name_of = names
         self.places = places
+        self.group = group  # what a conversation of more than two is called
         self._day: date | None = None
         self._written: deque[RenderableType] = deque(maxlen=REWRAP)
         self._wrapped_at = 0  # the content width the lines were wrapped to
@@ -132,7 +137,7 @@ class EventLog(RichLog):
 
     def show(self, events: Iterable[Event]) -> None:
         for e in events:
-            lines = describe(e, self.name_of, self.places)
+            lines = describe(e, self.name_of, self.places, self.group)
             if not lines:
                 continue
             if e.time.date() != self._day:

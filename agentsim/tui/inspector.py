@@ -16,7 +16,7 @@ from textual.widgets import Static
 
 from agentsim.events import Conversation, SkillUsed
 from agentsim.experiment import Simulation
-from agentsim.tui.model import Resident, where
+from agentsim.tui.model import Resident, doing, where
 from agentsim.world.places import PlaceGraph
 
 MEMORIES = 8
@@ -106,8 +106,9 @@ def agent_card(sim: Simulation, agent_id: str, last_talk: Conversation | None,
     if agent.awake and agent.action:
         now_line.append(agent.action.activity, style="not bold")
         now_line.append(f" (until {agent.action.end:%H:%M})", style="dim not bold")
-    else:
-        now_line.append("sleeping", style="not bold")
+    else:  # awake without an action: a protocol's (a debate panel's) talk
+        talking = last_talk is not None and last_talk.tick >= sim.clock.tick - 1
+        now_line.append(doing(agent, ("",) if talking else ()), style="not bold")
     at = Text.assemble(("At: ", "bold"), where(places, agent.location))
     if agent.destination and agent.destination != agent.location:
         at.append(f" → {where(places, agent.destination)}", style="dim")

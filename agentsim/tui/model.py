@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from agentsim.events import (
     ActionStarted,
@@ -128,14 +129,21 @@ class Tracker:
                      dict(self.skills))
 
 
+def doing(agent: Any, talking_with: tuple[str, ...]) -> str:
+    """What an agent is doing: its action; awake without one (a debate panel plans no day:
+    its protocol keeps it talking), 'talking' or 'awake'; else 'sleeping'."""
+    if not agent.awake:
+        return "sleeping"
+    if agent.action:
+        return agent.action.activity
+    return "talking" if talking_with else "awake"
+
+
 def live_frame(sim: Simulation, tracker: Tracker) -> Frame:
     """The town now, from the agents themselves (and the tracker for who is talking)."""
     residents = {
-        aid: Resident(
-            aid, a.name, a.location,
-            a.action.activity if a.awake and a.action else "sleeping",
-            tracker.talking.get(aid, ()), a.persona.home,
-        )
+        aid: Resident(aid, a.name, a.location, doing(a, tracker.talking.get(aid, ())),
+                      tracker.talking.get(aid, ()), a.persona.home)
         for aid, a in sorted(sim.agents.items())
     }
     return Frame(sim.clock.tick, sim.clock.now, residents, dict(tracker.conversations),

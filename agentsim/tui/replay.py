@@ -2,6 +2,7 @@
 
 The same town tree, resident table and log as the live view, at any moment of the run:
 left/right move one tick, shift+left/right one hour, home/end to the start and the end.
+A world with a protocol shows its measures as they stood at that moment.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from rich.text import Text
 from textual.binding import Binding
 
 from agentsim.events import Conversation, Event
+from agentsim.protocols.base import load
 from agentsim.tui.event_log import describe
 from agentsim.tui.inspector import resident_card
 from agentsim.tui.layout import TownApp
@@ -39,12 +41,12 @@ class ReplayApp(TownApp):
 
     def __init__(self, events: list[Event], world: WorldDef, *, position: int = 0):
         timeline = Timeline(events, world)
-        super().__init__(world.places, lambda aid: timeline.names.get(aid, aid))
+        super().__init__(world.places, lambda aid: timeline.names.get(aid, aid), load(world))
         self.timeline = timeline
         self.world = world
         self.position = self.timeline.clamp(position)
         self._logged = [i for i, e in enumerate(self.timeline.events)
-                        if describe(e, self.name_of, world.places)]
+                        if describe(e, self.name_of, world.places, self.group)]
         self.title = f"agentsim replay · {world.spec.name}"
 
     @property
@@ -100,6 +102,10 @@ class ReplayApp(TownApp):
         status.append(Text("←/→ one tick · shift+←/→ one hour · home/end", style="dim"))
         self.status_bar.update(status)
         self.refresh_inspector()
+        if self.measures.active:  # the measures up to now, counted again (a few hundred rows)
+            self.measures.reset()
+            self.measures.feed(self.timeline.events[:self.timeline.events_before(self.position)])
+            self.measures.redraw()
 
     def refresh_inspector(self) -> None:
         aid = self.selected()
