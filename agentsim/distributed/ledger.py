@@ -45,6 +45,10 @@ class Ledger:
         if reason:
             return reason
         await self.slots.acquire()
+        reason = self.exceeded()  # spent while this request waited for its slot
+        if reason:
+            self.slots.release()
+            return reason
         self.now += 1
         self.calls += 1
         self.max_seen = max(self.max_seen, self.now)
