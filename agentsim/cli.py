@@ -123,11 +123,16 @@ def validate(world: str) -> None:
 @click.option("--allow-unsandboxed-skills", is_flag=True,
               help="Run skills a model writes even where the sandbox's operating-system wall "
               "(bubblewrap, Linux) is unavailable.")
+@click.option("--shards", type=COUNT, default=1, show_default=True,
+              help="Split the residents over this many Ray actors (one simulation, the same "
+              "events as in one process).")
+@click.option("--ray-address", metavar="ADDRESS", help="The Ray cluster --shards run on, e.g. "
+              "ray://head:10001 or auto  [default: a local Ray instance]")
 @_friendly
 def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, headless, out,
         resume, replay, max_in_flight, budget_calls, budget_tokens, budget_usd, give_up_after,
         give_up_failures, fallback, min_model_share, cache, checkpoint_every, no_skills,
-        skills_from, skill_library, allow_unsandboxed_skills) -> None:
+        skills_from, skill_library, allow_unsandboxed_skills, shards, ray_address) -> None:
     """Run WORLD (a folder such as worlds/smallville), or resume or replay a run."""
     from agentsim.cli_run import run_cli
     from agentsim.options import RunOptions
@@ -149,7 +154,8 @@ def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, h
         headless=headless or not sys.stdout.isatty(),
         cache=cache, skills=not no_skills, skills_from=skills_from,
         skill_library=skill_library or "auto",
-        allow_unsandboxed_skills=allow_unsandboxed_skills,
+        allow_unsandboxed_skills=allow_unsandboxed_skills, shards=shards,
+        ray_address=ray_address,
     )
     sys.exit(run_cli(opts))
 
