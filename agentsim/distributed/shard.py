@@ -15,6 +15,7 @@ elsewhere, is lent for the conversation and given back (`settle`, `converse`, `t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import fields
 from pathlib import Path
@@ -84,6 +85,8 @@ class Shard:
                              settings=parts.settings, dim=parts.dim, knowledge=parts.knowledge,
                              skills=parts.skills)
         self.engine.agents = {}
+        # CPU seconds spent in each kind of call (benchmarks/bench_shard.py reads them)
+        self.busy: dict[str, float] = {"step": 0.0, "converse": 0.0}
 
     # -- residents in and out ---------------------------------------------------------------
     async def place(self, agents: dict[str, Agent], relationships: dict[str, Any],
@@ -112,13 +115,14 @@ class Shard:
                    skill_ops: list[SkillOp]) -> list[tuple[Any, ...]]:
         """Each resident's step, all at once: per resident in id order, (intent, events,
         skill uses, new skills, the resident's light state)."""
-        e = self.engine
+        e, t0 = self.engine, time.process_time()
         e.clock.tick = tick
         self._changes(edges, skill_ops)
         agents = [e.agents[a] for a in sorted(e.agents)]
         ctxs = [e._context() for _ in agents]
         intents = await _all(*(step(a, view, e.relationships, c)
                                for a, c in zip(agents, ctxs, strict=True)))
+        self.busy["step"] += time.process_time() - t0
         return [(i, c.events, c.uses, c.learned, light(a))
                 for i, c, a in zip(intents, ctxs, agents, strict=True)]
 
@@ -136,7 +140,7 @@ class Shard:
         """The conversations of these pairs, all at once (`guests`: residents lent by other
         shards): per pair, (events, the pair's relationship edges, both residents' light
         state); and the guests, to give back."""
-        e = self.engine
+        e, t0 = self.engine, time.process_time()
         e.clock.tick = tick
         everyone = {**e.agents, **owned(guests)}
         ctxs = [e._context() for _ in pairs]
@@ -146,12 +150,17 @@ class Shard:
         for (a, b), c in zip(pairs, ctxs, strict=True):
             out.append((c.events, self._edges(everyone[a], everyone[b]),
                         light(everyone[a]), light(everyone[b])))
+        self.busy["converse"] += time.process_time() - t0
         return out, guests
 
     async def take(self, agents: dict[str, Agent]) -> dict[str, Any]:
         """Take back residents lent to a conversation; returns this shard's spend so far."""
         self.engine.agents.update(owned(agents))
         return self.engine.llm.get_state()["usage"]
+
+    async def stats(self) -> dict[str, Any]:
+        """CPU seconds in steps and conversations, and the process's CPU seconds so far."""
+        return {**self.busy, "process": time.process_time()}
 
     # -- internals --------------------------------------------------------------------------
     def _changes(self, edges: list[Edge], skill_ops: list[SkillOp]) -> None:
