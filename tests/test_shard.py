@@ -57,6 +57,9 @@ def test_two_shards_give_the_same_events_byte_for_byte(local_ray, tmp_path, worl
     one = _run(world, tmp_path / "one", 1, hours)
     two = _run(world, tmp_path / "two", 2, hours)
     assert _events(two) == _events(one)
+    # the run's LLM record holds every shard's answers (a sharded run replays in one process)
+    llm = [sorted((s.run_dir.path / "llm.jsonl").read_text().splitlines()) for s in (one, two)]
+    assert llm[0] == llm[1] and llm[0]
     events = [json.loads(line) for line in _events(two).splitlines()]
     talks = [e for e in events if e["type"] == "conversation"]
     assert talks, "the run should have conversations"

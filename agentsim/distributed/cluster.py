@@ -130,9 +130,10 @@ class Cluster:
                 self._edges += edges
             for aid, agent in returned.items():
                 back[self.home[aid]][aid] = agent
-        spent = await asyncio.gather(*(s.take.remote(back[i])
+        taken = await asyncio.gather(*(s.take.remote(back[i])
                                        for i, s in enumerate(self.shards)))
-        e.llm.set_state({"usage": merged(spent)})
+        e.llm.set_state({"usage": merged(spent for spent, _ in taken)})
+        self._record("".join(lines for _, lines in taken))
 
     def gather(self) -> None:
         """The residents, whole, from their shards into the engine (for a checkpoint)."""
@@ -167,6 +168,15 @@ class Cluster:
         self.engine.shards = None
 
     # -- internals --------------------------------------------------------------------------
+    def _record(self, lines: str) -> None:
+        """The shards' answers into the run's LLM record (llm.jsonl), if it keeps one."""
+        run_dir = getattr(self.engine, "run_dir", None)
+        if not lines or run_dir is None:
+            return
+        with open(run_dir.llm_log, "a", encoding="utf-8", errors="backslashreplace") as f:
+            f.write(lines)
+
+    # -- the skill library's changes -----------------------------------------------------
     def _skill_ops(self) -> list[SkillOp]:
         """What the coordinator's skill library took from the last step, in its order: each
         context's uses, then the new skills it kept (those now in the library as sent)."""

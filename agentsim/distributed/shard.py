@@ -15,6 +15,7 @@ elsewhere, is lent for the conversation and given back (`settle`, `converse`, `t
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import fields
@@ -31,6 +32,8 @@ from agentsim.cognition.relationships import Relationships
 from agentsim.cognition.step import step
 from agentsim.engine import Engine, _all
 from agentsim.llm.base import LLM
+from agentsim.llm.record import Recorder
+from agentsim.llm.wrappers import Recording
 from agentsim.options import RunOptions
 
 # what the coordinator keeps of a resident: all but its identity, persona and memory
@@ -80,6 +83,10 @@ class Shard:
         parts = build(opts, None, None, settings=Settings(**settings),
                       llm=make_llm() if make_llm is not None else None)
         share_ledger(parts.llm, ledger, name)
+        # what the shard's client answered, kept for the run's LLM record (llm.jsonl), which
+        # the coordinator writes: a sharded run replays as a single-process one
+        self.record = Lines()
+        parts.llm.answerer = Recording(parts.llm.answerer, self.record)
         self.name = name
         self.engine = Engine(parts.world, parts.llm, parts.embed, seed=opts.seed,
                              settings=parts.settings, dim=parts.dim, knowledge=parts.knowledge,
@@ -153,10 +160,11 @@ class Shard:
         self.busy["converse"] += time.process_time() - t0
         return out, guests
 
-    async def take(self, agents: dict[str, Agent]) -> dict[str, Any]:
-        """Take back residents lent to a conversation; returns this shard's spend so far."""
+    async def take(self, agents: dict[str, Agent]) -> tuple[dict[str, Any], str]:
+        """Take back residents lent to a conversation; returns this shard's spend so far and
+        its LLM record's lines since the last call."""
         self.engine.agents.update(owned(agents))
-        return self.engine.llm.get_state()["usage"]
+        return self.engine.llm.get_state()["usage"], self.record.drain()
 
     async def stats(self) -> dict[str, Any]:
         """CPU seconds in steps and conversations, and the process's CPU seconds so far."""
@@ -187,6 +195,19 @@ class Shard:
             if data is not None:
                 out.append((x, y, dict(data)))
         return out
+
+
+class Lines(Recorder):
+    """A recorder that keeps its lines (those of `llm.jsonl`) until they are drained."""
+
+    def __init__(self) -> None:
+        self.path = Path("llm.jsonl")
+        self._f = io.StringIO()
+
+    def drain(self) -> str:
+        text = self._f.getvalue()
+        self._f = io.StringIO()
+        return text
 
 
 def world_path(options: RunOptions, fallback: str | Path) -> str:
