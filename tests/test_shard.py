@@ -166,3 +166,25 @@ def test_one_budget_over_every_shard(local_ray):
     assert reason == "LLM call budget of 15 spent"
     assert sim.llm.usage.total.calls == 15  # the shards together, not 15 each
     sim.shards.close()
+
+
+@pytest.mark.slow
+def test_a_whisper_between_ticks_reaches_a_resident_on_a_shard(local_ray, tmp_path):
+    runs = []
+    for shards in (1, 2):
+        sim = Simulation.load(TINY, seed=5, llm="offline", embedder="hash",
+                              out=str(tmp_path / str(shards)))
+        if shards > 1:
+            distribute(sim, shards)
+        sim.run(hours=1)
+        if shards > 1:
+            with sim.shards.held():
+                sim.whisper("Bob Park", "The cafe gives free coffee at nine today")
+        else:
+            sim.whisper("Bob Park", "The cafe gives free coffee at nine today")
+        sim.run(hours=1)
+        sim.close()
+        runs.append(sim)
+    assert _events(runs[1]) == _events(runs[0])
+    state = Simulation.open(str(runs[1].run_dir.path)).get_state()[0]
+    assert "free coffee" in json.dumps(state["agents"]["bob_park"]["memory"])

@@ -35,7 +35,8 @@ restoring a state (`Engine.set_state`, a resume) places the residents on the sha
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from agentsim.cognition.agent import Agent
@@ -158,11 +159,23 @@ class Cluster:
         ray.get(self.ledger.reset.remote({"shard0": totals(usage)} if usage else {}))
         self._edges, self._last = [], []
 
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """The residents whole on the coordinator for a while, then back on the shards:
+        for what reads or changes them between ticks outside the tick (`Simulation.inject`,
+        `whisper`, `interview`, `read`), e.g. `with sim.shards.held(): sim.whisper(...)`."""
+        self.gather()
+        try:
+            yield
+        finally:
+            self.place()
+
     def close(self) -> None:
         """End the shards and the ledger (the engine runs on its own again)."""
         import ray
 
         self.gather()
+        ray.get([s.close.remote() for s in self.shards])
         for actor in [*self.shards, self.ledger]:
             ray.kill(actor)
         self.engine.shards = None

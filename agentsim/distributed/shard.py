@@ -170,6 +170,12 @@ class Shard:
         """CPU seconds in steps and conversations, and the process's CPU seconds so far."""
         return {**self.busy, "process": time.process_time()}
 
+    async def close(self) -> None:
+        """End this shard's warm skill workers (before the actor is killed)."""
+        from agentsim.skills.pool import close_all
+
+        close_all()
+
     # -- internals --------------------------------------------------------------------------
     def _changes(self, edges: list[Edge], skill_ops: list[SkillOp]) -> None:
         """What changed elsewhere since the last step: relationships after conversations on
