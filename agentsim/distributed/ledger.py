@@ -17,6 +17,7 @@ one process.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, fields
 from typing import Any
@@ -39,20 +40,22 @@ class Ledger:
         self.calls = 0  # requests that took a slot
         self.spent: dict[str, tuple[int, int, float]] = {}
 
-    async def acquire(self) -> str | None:
-        """Take a slot for one request, or say why the budget is spent (no slot taken)."""
+    async def acquire(self, who: str = "") -> tuple[str | None, tuple[int, int, float]]:
+        """Take a slot for `who`, or say why the budget is spent (no slot taken); with the
+        other shards' spend (calls, tokens, dollars)."""
         reason = self.exceeded()
-        if reason:
-            return reason
-        await self.slots.acquire()
-        reason = self.exceeded()  # spent while this request waited for its slot
-        if reason:
-            self.slots.release()
-            return reason
-        self.now += 1
-        self.calls += 1
-        self.max_seen = max(self.max_seen, self.now)
-        return None
+        if not reason:
+            await self.slots.acquire()
+            reason = self.exceeded()  # spent while this request waited for its slot
+            if reason:
+                self.slots.release()
+            else:
+                self.now += 1
+                self.calls += 1
+                self.max_seen = max(self.max_seen, self.now)
+        others = [v for k, v in self.spent.items() if k != who]
+        return reason, (sum(o[0] for o in others), sum(o[1] for o in others),
+                        sum(o[2] for o in others))
 
     async def release(self, who: str, calls: int, tokens: int, usd: float) -> None:
         """Give a slot back, with `who`'s spend so far."""
@@ -77,31 +80,100 @@ class Ledger:
                 "calls": self.calls, "spent": dict(self.spent)}
 
 
+ASKING = 4  # slots a shard asks the ledger for at once
+
+
 class SharedSlots:
     """What a shard's client enters around each request instead of its own semaphore: a slot
-    of the run's `Ledger`, given back with the shard's spend (the `Metered` layer inside has
-    counted the request by then)."""
+    of the run's `Ledger`.
 
-    def __init__(self, ledger: Any, who: str, usage: Usage):
-        self.ledger, self.who, self.usage = ledger, who, usage
+    Two Ray calls per request would cost more than a fast model's answer, so a slot, once
+    this shard has it, passes straight to the next request of the same shard that waits for
+    one, and goes back to the ledger (with the shard's spend: the `Metered` layer inside has
+    counted the request by then) only when none waits. The shard never holds more slots than
+    it has requests out, so the run's limit holds and no slot idles here while another shard
+    waits. A slot passed on checks the budget here: the other shards' spend as the ledger last
+    said it, plus this shard's own."""
+
+    def __init__(self, ledger: Any, who: str, usage: Usage, budget: Budget):
+        self.ledger, self.who, self.usage, self.budget = ledger, who, usage, budget
+        self.waiting: deque[asyncio.Future[str | None]] = deque()
+        self.asking = 0  # slots asked of the ledger, not yet given
+        self.others = (0, 0, 0.0)  # the other shards' spend, as the ledger last said
+        self._tasks: set[asyncio.Future[None]] = set()
 
     async def __aenter__(self) -> None:
-        reason = await self.ledger.acquire.remote()
+        got: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self.waiting.append(got)
+        self._want()
+        try:
+            reason = await got
+        except asyncio.CancelledError:
+            if got.done() and not got.cancelled() and got.result() is None:
+                await self._free()  # given a slot just as the request was called off
+            raise
         if reason:
             raise BudgetExceeded(reason)
 
     async def __aexit__(self, *exc: object) -> None:
+        await self._free()
+
+    def _want(self) -> None:
+        """Ask the ledger for slots for the requests waiting here, a few at a time (a slot
+        passed on here often comes first)."""
+        live = sum(not g.done() for g in self.waiting)
+        while self.asking < min(live, ASKING):
+            self.asking += 1
+            task = asyncio.ensure_future(self._ask())
+            self._tasks.add(task)  # kept until done (the loop holds tasks only weakly)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _ask(self) -> None:
+        reason, self.others = await self.ledger.acquire.remote(self.who)
+        self.asking -= 1
+        if not self._give(reason) and reason is None:
+            await self._back()  # nobody waits any more
+        self._want()
+
+    async def _free(self) -> None:
+        """A slot this shard holds is free: to the next request waiting here, or back."""
+        reason = self._spent()
+        if reason:
+            await self._back()
+            while self._give(reason):
+                pass
+        elif not self._give(None):
+            await self._back()
+
+    def _give(self, reason: str | None) -> bool:
+        while self.waiting:
+            got = self.waiting.popleft()
+            if not got.done():
+                got.set_result(reason)
+                return True
+        return False
+
+    async def _back(self) -> None:
         t = self.usage.total
         await self.ledger.release.remote(self.who, t.calls, t.tokens, t.cost_usd)
 
+    def _spent(self) -> str | None:
+        usage = Usage()
+        t = self.usage.total
+        usage.total.calls = self.others[0] + t.calls
+        usage.total.prompt_tokens = self.others[1] + t.tokens
+        usage.total.cost_usd = self.others[2] + t.cost_usd
+        return self.budget.exceeded(usage)
 
-def share_ledger(client: Any, ledger: Any, who: str) -> None:
-    """Make `client` (an `LLMClient`) take the run's global slots for each request. Its
-    `InFlight` is the one object all its `Bounded` layers enter; only its semaphore changes."""
+
+def share_ledger(client: Any, ledger: Any, who: str, budget: Budget) -> None:
+    """Make `client` (an `LLMClient`) take the run's global slots for each request, within
+    the run's `budget`. Its `InFlight` is the one object all its `Bounded` layers enter; only
+    its semaphore changes."""
     in_flight = getattr(client, "_in_flight", None)
     if in_flight is None or not hasattr(in_flight, "slots"):
         raise TypeError(f"{type(client).__name__} has no request slots to share")
-    in_flight.slots = SharedSlots(ledger, who, client.usage)
+    in_flight.slots = SharedSlots(ledger, who, client.usage, budget)
 
 
 def merged(summaries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

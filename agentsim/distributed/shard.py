@@ -31,6 +31,7 @@ from agentsim.cognition.perceive import WorldView
 from agentsim.cognition.relationships import Relationships
 from agentsim.cognition.step import step
 from agentsim.engine import Engine, _all
+from agentsim.llm.accounting import Budget
 from agentsim.llm.base import LLM
 from agentsim.llm.record import Recorder
 from agentsim.llm.wrappers import Recording
@@ -82,7 +83,8 @@ class Shard:
                              "skills_from": None, "skill_library": None})
         parts = build(opts, None, None, settings=Settings(**settings),
                       llm=make_llm() if make_llm is not None else None)
-        share_ledger(parts.llm, ledger, name)
+        share_ledger(parts.llm, ledger, name,
+                     Budget(opts.budget_calls, opts.budget_tokens, opts.budget_usd))
         # what the shard's client answered, kept for the run's LLM record (llm.jsonl), which
         # the coordinator writes: a sharded run replays as a single-process one
         self.record = Lines()
