@@ -211,7 +211,12 @@ def distribute(sim: Engine, shards: int = 2, *, address: str | None = None,
     module doc). Ray is started locally unless it is running already or `address` names a
     cluster. `make_llm`: a picklable factory of each shard's LLM client (default: built from
     the simulation's options, as the coordinator's was). `max_in_flight`: the run's global
-    limit (default: the options' `max_in_flight`, else the coordinator client's limit)."""
+    limit (default: the options' `max_in_flight`, else the coordinator client's limit).
+
+    On a cluster (`address`), every node needs the same agentsim installed and the world at
+    the same path as here (a shared folder, or the same checkout); the run directory stays
+    with the coordinator. Shards take a CPU each where the cluster has enough, spread over
+    the nodes."""
     import ray
 
     if shards < 1:
