@@ -188,3 +188,27 @@ def test_a_whisper_between_ticks_reaches_a_resident_on_a_shard(local_ray, tmp_pa
     assert _events(runs[1]) == _events(runs[0])
     state = Simulation.open(str(runs[1].run_dir.path)).get_state()[0]
     assert "free coffee" in json.dumps(state["agents"]["bob_park"]["memory"])
+
+
+@pytest.mark.slow
+def test_agentsim_run_with_shards_equals_one_process(local_ray, tmp_path):
+    from click.testing import CliRunner
+
+    from agentsim.cli import main
+
+    for n in (1, 2):
+        args = ["run", TINY, "--llm", "offline", "--embedder", "hash", "--hours", "1",
+                "--headless", "--shards", str(n), "--out", str(tmp_path / str(n))]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+    one, two = (next((tmp_path / str(n)).glob("tiny_world-*")) for n in (1, 2))
+    assert (two / "events.jsonl").read_bytes() == (one / "events.jsonl").read_bytes()
+    assert json.loads((two / "manifest.json").read_text())["options"]["shards"] == 2
+
+
+def test_shards_is_at_least_one():
+    from agentsim.errors import UserError
+    from agentsim.options import RunOptions
+
+    with pytest.raises(UserError, match=r"RunOptions\.shards"):
+        RunOptions(shards=0)
