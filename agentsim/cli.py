@@ -131,12 +131,17 @@ def validate(world: str) -> None:
 @click.option("--web", is_flag=True, help="Show the live view in a browser instead (as "
               "`agentsim serve`), at --host and --port.")
 @web_options
+@click.option("--shards", type=COUNT, default=1, show_default=True,
+              help="Split the residents over this many Ray actors (one simulation, the same "
+              "events as in one process).")
+@click.option("--ray-address", metavar="ADDRESS", help="The Ray cluster --shards run on, e.g. "
+              "ray://head:10001 or auto  [default: a local Ray instance]")
 @_friendly
 def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, headless, out,
         resume, replay, max_in_flight, budget_calls, budget_tokens, budget_usd, give_up_after,
         give_up_failures, fallback, min_model_share, cache, checkpoint_every, keep_checkpoints,
         embed_threads, no_skills, skills_from, skill_library, allow_unsandboxed_skills, web,
-        host, port, public_url) -> None:
+        host, port, public_url, shards, ray_address) -> None:
     """Run WORLD (a folder such as worlds/smallville), or resume or replay a run."""
     from agentsim.cli_run import run_cli
     from agentsim.options import RunOptions
@@ -167,7 +172,8 @@ def run(world: str | None, hours, ticks, seed, llm_spec, llm_config, embedder, h
         headless=headless or not (sys.stdout.isatty() or served_in_browser()),
         cache=cache, skills=not no_skills, skills_from=skills_from,
         skill_library=skill_library or "auto",
-        allow_unsandboxed_skills=allow_unsandboxed_skills,
+        allow_unsandboxed_skills=allow_unsandboxed_skills, shards=shards,
+        ray_address=ray_address,
     )
     sys.exit(run_cli(opts))
 

@@ -22,13 +22,19 @@ from agentsim.rundir import RunDir
 from agentsim.world.loader import load_world
 
 # the options a resume takes from its command line rather than from the run's manifest
+# (a resume runs on as many shards as its command line says, 1 by default)
 _RESUME_OVERRIDES = ("budget_calls", "budget_tokens", "budget_usd", "give_up_after",
-                     "give_up_failures", "fallback", "min_model_share")
+                     "give_up_failures", "fallback", "min_model_share", "shards", "ray_address")
 
 
 def _build(opts: RunOptions, run_dir: RunDir | None, replay_log: Path | None,
            check: bool = False) -> Simulation:
-    return Simulation.of(assemble.build(opts, run_dir, replay_log, check=check), opts)
+    sim = Simulation.of(assemble.build(opts, run_dir, replay_log, check=check), opts)
+    if opts.shards > 1 and replay_log is None:  # a replay answers from one record, here
+        from agentsim.distributed import distribute
+
+        distribute(sim, opts.shards, address=opts.ray_address)
+    return sim
 
 
 def _ticks(opts: RunOptions, tick_minutes: int) -> int:

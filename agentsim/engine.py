@@ -103,6 +103,8 @@ class Engine:
         self.halted = False  # stopped mid-tick because the LLM is gone
         self._seeded = False
         self._dim = dim
+        # residents stepped on Ray actors (agentsim.distributed.Cluster), or None: here
+        self.shards: Any = None
 
     # -- the tick ---------------------------------------------------------------------------
     async def astep(self) -> None:
@@ -116,9 +118,10 @@ class Engine:
         agents = [self.agents[a] for a in sorted(self.agents) if self.agents_step]
         ctxs = [self._context() for _ in agents]
         try:
-            intents: list[Intent] = await _all(
-                *(step(a, view, self.relationships, c) for a, c in zip(agents, ctxs, strict=True))
-            )
+            intents: list[Intent] = await (
+                self.shards.step(agents, view, ctxs) if self.shards is not None else
+                _all(*(step(a, view, self.relationships, c)
+                       for a, c in zip(agents, ctxs, strict=True))))
             for c in ctxs:
                 self._publish(c.events)
                 await self._keep_skills(c)
@@ -126,12 +129,16 @@ class Engine:
                            self.rng)
             self._publish(done.events)
             talks = [self._context() for _ in done.pairs]
-            await _all(*(converse(a, b, self.relationships, c)
-                         for (a, b), c in zip(done.pairs, talks, strict=True)))
+            await (self.shards.converse(done.pairs, talks) if self.shards is not None else
+                   _all(*(converse(a, b, self.relationships, c)
+                          for (a, b), c in zip(done.pairs, talks, strict=True))))
             for c in talks:
                 self._publish(c.events)
-            for c in ctxs:  # work the steps deferred (it ran beside the talks), in agent order
-                self._publish(await c.settle())
+            # the work the steps deferred (it ran beside the talks), applied in agent order
+            settled = (await self.shards.settle(agents, ctxs) if self.shards is not None
+                       else [await c.settle() for c in ctxs])
+            for events in settled:
+                self._publish(events)
             if self.protocol is not None:
                 await self._protocol_tick(self.events[first:])
         except BaseException:
@@ -199,6 +206,8 @@ class Engine:
 
     # -- state ------------------------------------------------------------------------------
     def get_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        if self.shards is not None:
+            self.shards.gather()  # the residents, whole, from their shards
         state: dict[str, Any] = {
             "tick": self.clock.tick,
             "seeded": self._seeded,
@@ -238,6 +247,8 @@ class Engine:
             prefix = f"{aid}/"
             arr = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
             self.agents[aid] = Agent.from_state(self.world.personas[aid], s, arr)
+        if self.shards is not None:
+            self.shards.place()
 
     # -- internals --------------------------------------------------------------------------
     def _context(self) -> Context:
@@ -278,6 +289,8 @@ class Engine:
         agent's relationships as memories too: "John Lin knows his neighbor, Sam Moore"), so
         that whom a resident knows is in its memory, where retrieval and interviews find it."""
         self._seeded = True
+        if self.shards is not None:
+            return await self.shards.seed()
         ctx = self._context()
         await asyncio.gather(*(memorize(a, _seeds(a), ctx) for a in self.agents.values()))
 

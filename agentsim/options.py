@@ -54,6 +54,10 @@ class RunOptions(BaseModel):
     # is <out>/skill_library/<world>.jsonl; None: nowhere. Never read implicitly.
     skill_library: str | None = "auto"
     allow_unsandboxed_skills: bool = False  # model-written skills without the sandbox's wall
+    # residents split over this many Ray actors (agentsim.distributed), on the Ray cluster at
+    # ray_address (None: a local Ray instance, or the one already started)
+    shards: int = Field(1, ge=1)
+    ray_address: str | None = None
 
     def __init__(self, **values: Any) -> None:
         try:
