@@ -10,8 +10,9 @@ scripts and notebooks (every `a`-prefixed coroutine has a blocking twin).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -209,7 +210,17 @@ class Simulation(Engine):
         save_checkpoint(self, self.run_dir)
 
     # -- interventions and interviews --------------------------------------------------------
-    async def awhisper(self, agent: str, text: str, importance: int = 8) -> None:
+    @contextlib.contextmanager
+    def _whole(self) -> Iterator[None]:
+        """The residents whole here while an intervention or interview reads or changes them
+        (a run over Ray shards keeps their memories on the shards; see agentsim.distributed)."""
+        if self.shards is None:
+            yield
+        else:
+            with self.shards.held():
+                yield
+
+    async def _awhisper(self, agent: str, text: str, importance: int = 8) -> None:
         a = self.agent(agent)
         await memorize(a, [Experience(MemoryKind.observation, text, importance=importance,
                                       source="whisper")], self._context())
@@ -219,7 +230,7 @@ class Simulation(Engine):
     def whisper(self, agent: str, text: str, importance: int = 8) -> None:
         self._sync(self.awhisper(agent, text, importance))
 
-    async def ainject(self, text: str, place: str | None = None, importance: int = 7) -> None:
+    async def _ainject(self, text: str, place: str | None = None, importance: int = 7) -> None:
         """Something happens in the world: everyone in `place`'s area (or everyone) notices."""
         places = self.world.places
         if place is not None and place not in places:
@@ -237,7 +248,7 @@ class Simulation(Engine):
     def inject(self, text: str, place: str | None = None, importance: int = 7) -> None:
         self._sync(self.ainject(text, place, importance))
 
-    async def aread(self, agent: str, document: str, query: str | None = None,
+    async def _aread(self, agent: str, document: str, query: str | None = None,
                     k: int = 1) -> Reading:
         """`agent` reads `document` ("knowledge/gazette.md"): the `k` chunks most relevant to
         `query` (by default to what it is doing), each remembered with its citation; a `read`
@@ -255,6 +266,23 @@ class Simulation(Engine):
         assert found is not None  # a known document has at least one chunk
         return found
 
+    async def awhisper(self, agent: str, text: str, importance: int = 8) -> None:
+        with self._whole():
+            await self._awhisper(agent, text, importance)
+
+    async def ainject(self, text: str, place: str | None = None, importance: int = 7) -> None:
+        """Something happens in the world: everyone in `place`'s area (or everyone) notices."""
+        with self._whole():
+            await self._ainject(text, place, importance)
+
+    async def aread(self, agent: str, document: str, query: str | None = None,
+                    k: int = 1) -> Reading:
+        """`agent` reads `document` ("knowledge/gazette.md"): the `k` chunks most relevant to
+        `query` (by default to what it is doing), each remembered with its citation; a `read`
+        event is published. The hook for a reading action outside the tick (e.g. a skill)."""
+        with self._whole():
+            return await self._aread(agent, document, query, k)
+
     def read(self, agent: str, document: str, query: str | None = None, k: int = 1) -> Reading:
         return self._sync(self.aread(agent, document, query, k))
 
@@ -269,6 +297,11 @@ class Simulation(Engine):
                          remember: bool = False) -> Answer | list[Answer]:
         """Ask one agent (a name or id), a list of them, or "all"; a list answers with a list,
         every interview in flight together."""
+        with self._whole():
+            return await self._ainterview(agent, question, remember=remember)
+
+    async def _ainterview(self, agent: str | Sequence[str], question: str, *,
+                          remember: bool) -> Answer | list[Answer]:
         if not self._seeded:
             await self._seed_memories()
         if isinstance(agent, str) and agent != "all":
@@ -293,9 +326,10 @@ class Simulation(Engine):
 
     def retrieve(self, agent: str, query: str, k: int = 10) -> list[ScoredMemory]:
         """What `agent` would recall for `query` now, with each score part (no side effects)."""
-        a = self.agent(agent)
-        if len(a.memory) == 0:
-            return []
+        with self._whole():
+            a = self.agent(agent)
+            if len(a.memory) == 0:
+                return []
         [vec] = self._sync(self.embed([query]))
         w, decay = self.settings.weights, self.settings.decay
         return a.memory.retrieve(vec, self.clock.now, k=k, weights=w, decay=decay, touch=False)

@@ -170,21 +170,20 @@ def test_one_budget_over_every_shard(local_ray):
 
 @pytest.mark.slow
 def test_a_whisper_between_ticks_reaches_a_resident_on_a_shard(local_ray, tmp_path):
-    runs = []
+    runs, heard = [], []
     for shards in (1, 2):
         sim = Simulation.load(TINY, seed=5, llm="offline", embedder="hash",
                               out=str(tmp_path / str(shards)))
         if shards > 1:
             distribute(sim, shards)
         sim.run(hours=1)
-        if shards > 1:
-            with sim.shards.held():
-                sim.whisper("Bob Park", "The cafe gives free coffee at nine today")
-        else:
-            sim.whisper("Bob Park", "The cafe gives free coffee at nine today")
+        # called as in one process: the residents are brought whole for it and sent back
+        sim.whisper("Bob Park", "The cafe gives free coffee at nine today")
+        heard.append(sim.retrieve("Bob Park", "free coffee", k=1)[0].record.text)
         sim.run(hours=1)
         sim.close()
         runs.append(sim)
+    assert heard == ["The cafe gives free coffee at nine today"] * 2
     assert _events(runs[1]) == _events(runs[0])
     state = Simulation.open(str(runs[1].run_dir.path)).get_state()[0]
     assert "free coffee" in json.dumps(state["agents"]["bob_park"]["memory"])

@@ -181,8 +181,9 @@ class Cluster:
     @contextmanager
     def held(self) -> Iterator[None]:
         """The residents whole on the coordinator for a while, then back on the shards:
-        for what reads or changes them between ticks outside the tick (`Simulation.inject`,
-        `whisper`, `interview`, `read`), e.g. `with sim.shards.held(): sim.whisper(...)`."""
+        for what reads or changes them between ticks outside the tick. `Simulation.inject`,
+        `whisper`, `interview`, `read` and `retrieve` hold them so themselves; code that reads
+        `sim.agents` directly between ticks uses `with sim.shards.held(): ...`."""
         self.gather()
         try:
             yield
