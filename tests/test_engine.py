@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -84,33 +83,32 @@ def test_checkpoint_resume_matches_uninterrupted(tmp_path):
     assert got == _events(whole.run_dir.events_path)
 
 
-def test_llm_calls_of_a_tick_are_in_flight_together():
-    """All agents' steps run concurrently: a slow LLM does not serialise the tick."""
+def test_llm_calls_of_a_tick_are_in_flight_together(in_flight_gate):
+    """All agents' steps run concurrently: a slow LLM does not serialise the tick. Each call
+    is held until ten are in flight, so a serialised tick could not go on."""
     from agentsim.llm.factory import build_llm
     from agentsim.llm.offline import OfflineMind
+
+    gate = in_flight_gate(10)
 
     class Slow:
         def __init__(self):
             self.mind = OfflineMind()
             self.edges = build_llm("offline")  # usage, describe, budget, state, close
-            self.in_flight = 0
-            self.peak = 0
 
         def __getattr__(self, name):
             return getattr(self.edges, name)
 
         async def ask(self, template_id, variables, *, schema=None, tier="smart", agent=None):
-            self.in_flight += 1
-            self.peak = max(self.peak, self.in_flight)
-            await asyncio.sleep(0.01)
-            self.in_flight -= 1
+            await gate.hold()
             data = self.mind.answer(template_id, variables, 0)
             return schema.model_validate(data) if schema else data
 
     slow = Slow()
     sim = Simulation.load(str(SMALLVILLE), seed=1, embedder="hash", llm=slow)
-    sim.run(ticks=8)  # 06:00-07:20: residents wake and plan
-    assert slow.peak >= 10
+    sim.clock.tick = 12  # 08:00: everyone is awake and plans
+    sim.run(ticks=1)
+    gate.check()
     sim.close()
 
 
