@@ -365,7 +365,7 @@ async def test_batching_embedder_keeps_the_event_loop_free_while_the_model_works
 
     class NeedsTheLoop(HashEmbedder):
         def embed(self, texts):
-            assert loop_ran.wait(5), "the event loop was blocked while embedding"
+            assert loop_ran.wait(60), "the event loop was blocked while embedding"
             return super().embed(texts)
 
     async def other_work():
