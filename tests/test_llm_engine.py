@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from agentsim.cli_run import run_cli
 from agentsim.events import RunStopped
 from agentsim.experiment import Simulation
@@ -90,6 +92,7 @@ def test_all_agents_calls_are_in_flight_together(in_flight_gate):
     assert server.max_in_flight >= 20
 
 
+@pytest.mark.slow
 def test_a_run_survives_twenty_percent_faults(tmp_path):
     faults = {"429": 0.05, "500": 0.05, "hang": 0.05, "malformed": 0.05}
     with FakeOpenAIServer(faults=faults, seed=1) as server:

@@ -350,6 +350,7 @@ def minilm() -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder()
 
 
+@pytest.mark.slow
 def test_minilm_embedder_loads_the_bundled_model(minilm):
     v = minilm.embed(["a cup of coffee", "drinking coffee", "the election for mayor"])
     assert v.shape == (3, 384) and v.dtype == np.float32

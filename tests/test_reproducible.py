@@ -17,6 +17,8 @@ from agentsim.rundir import run_dirs
 from agentsim.skills.library import read_jsonl
 from agentsim.skills.start import content_hash, learned_from
 
+pytestmark = pytest.mark.slow  # five runs, each in a process of its own
+
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "fixtures" / "tiny_world"
 # five hours of Tinytown on the offline mind: a skill is learned and used (tick 9 on)
