@@ -205,7 +205,7 @@ async def test_faults_are_survived(prompts):
 
 async def test_calls_are_in_flight_together(prompts, in_flight_gate):
     """The server holds each answer until 20 requests are in flight: the calls end only if
-    the client really sends them together (latency figures: benchmarks/bench_llm.py)."""
+    the client really sends them together (wall time: benchmarks/bench_fake_server.py)."""
     gate = in_flight_gate(20)
 
     async def held(t, v):
