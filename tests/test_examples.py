@@ -21,7 +21,7 @@ def test_example_runs(path, tmp_path):
             *FEWER.get(path.name, [])]
     if '"--out"' in path.read_text():  # examples that write files write them here
         args += ["--out", str(tmp_path / "out")]
-    out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip()
     if "--out" in args:
