@@ -3,10 +3,14 @@ remote name) raises RuntimeError("network access in tests: ..."), and no environ
 can point a test at a real LLM. A blocked attempt also fails the test at teardown, even when
 a library swallowed the error (the OpenAI SDK turns it into a connection error, which the LLM
 client retries and then answers from the fallback); a test that means to hit the guard
-clears the `offline` fixture's list."""
+clears the `offline` fixture's list.
+
+No test measures time: a test of concurrency holds its fake's calls on `in_flight_gate` until
+the number it claims are in flight together (latency figures live in benchmarks/)."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 
@@ -95,3 +99,73 @@ def prompts(tmp_path):
 
     (tmp_path / "echo.j2").write_text("[system]\nYou are {{ who }}.\n[user]\nSay {{ what }}.\n")
     return PromptLibrary(tmp_path)
+
+
+class InFlightGate:
+    """Holds every call that awaits `hold()` until `n` are inside at once, then lets them all
+    (and every later call) through. Awaited inside a fake LLM or a fake server's responder, it
+    makes a concurrency test independent of the machine's speed: the run can only go on if `n`
+    calls really were in flight together. `hang_guard` seconds without reaching `n` open the
+    gate anyway, so a serialising bug ends the run instead of hanging it, and `check()` then
+    fails naming the peak. Used from one event loop (the fake's)."""
+
+    def __init__(self, n: int, hang_guard: float = 120.0):
+        self.n = n
+        self.hang_guard = hang_guard
+        self.now = 0  # calls inside hold()
+        self.peak = 0
+        self.reached = False  # n were inside at once
+        self._open = asyncio.Event()
+
+    async def hold(self) -> None:
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+        try:
+            if self.now >= self.n:
+                self.reached = True
+                self._open.set()
+            if not self._open.is_set():
+                try:
+                    await asyncio.wait_for(self._open.wait(), self.hang_guard)
+                except TimeoutError:
+                    self._open.set()  # let the run end; check() reports it
+        finally:
+            self.now -= 1
+
+    def check(self) -> None:
+        assert self.reached, (f"never {self.n} calls in flight together: at most {self.peak} "
+                              f"within {self.hang_guard:g} s (the calls are serialised)")
+
+
+@pytest.fixture
+def in_flight_gate():
+    """`gate = in_flight_gate(n)`: an InFlightGate (above); `gate.check()` after the run."""
+    return InFlightGate
+
+
+class ManualClock:
+    """Stands in for the `time` module of the LLM stack's watchdog: time moves only when the
+    test says so (`advance`), or by `step` at every reading once a test sets it (so a hung
+    call is given up after a known number of looks, however slow the machine)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.step = 0.0
+
+    def monotonic(self) -> float:
+        self.now += self.step
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def watchdog_clock(monkeypatch):
+    """The watchdog's clock made a ManualClock: an outage is timed by the test, not the
+    machine (a loaded machine could otherwise take `give_up_after` over one quick call)."""
+    from agentsim.llm.wrappers import watchdog
+
+    clock = ManualClock()
+    monkeypatch.setattr(watchdog, "time", clock)
+    return clock

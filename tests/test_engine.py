@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import copy
 import os
 import signal
 import subprocess
@@ -84,41 +84,53 @@ def test_checkpoint_resume_matches_uninterrupted(tmp_path):
     assert got == _events(whole.run_dir.events_path)
 
 
-def test_llm_calls_of_a_tick_are_in_flight_together():
-    """All agents' steps run concurrently: a slow LLM does not serialise the tick."""
+def test_llm_calls_of_a_tick_are_in_flight_together(in_flight_gate):
+    """All agents' steps run concurrently: a slow LLM does not serialise the tick. Each call
+    is held until ten are in flight, so a serialised tick could not go on."""
     from agentsim.llm.factory import build_llm
     from agentsim.llm.offline import OfflineMind
+
+    gate = in_flight_gate(10)
 
     class Slow:
         def __init__(self):
             self.mind = OfflineMind()
             self.edges = build_llm("offline")  # usage, describe, budget, state, close
-            self.in_flight = 0
-            self.peak = 0
 
         def __getattr__(self, name):
             return getattr(self.edges, name)
 
         async def ask(self, template_id, variables, *, schema=None, tier="smart", agent=None):
-            self.in_flight += 1
-            self.peak = max(self.peak, self.in_flight)
-            await asyncio.sleep(0.01)
-            self.in_flight -= 1
+            await gate.hold()
             data = self.mind.answer(template_id, variables, 0)
             return schema.model_validate(data) if schema else data
 
     slow = Slow()
     sim = Simulation.load(str(SMALLVILLE), seed=1, embedder="hash", llm=slow)
-    sim.run(ticks=8)  # 06:00-07:20: residents wake and plan
-    assert slow.peak >= 10
+    sim.clock.tick = 12  # 08:00: everyone is awake and plans
+    sim.run(ticks=1)
+    gate.check()
     sim.close()
 
 
-def test_one_day_in_smallville_on_the_offline_mind():
-    """From the morning of February 13 to midnight: everyone plans, several reflect, and the
-    party invitation spreads from Isabella by conversation."""
+@pytest.fixture(scope="module")
+def first_day():
+    """Smallville, seed 1, from the morning of February 13 to midnight, run once for the
+    module: the simulation (read, not run on) and a copy of its state taken at midnight (a
+    simulation set to it runs on exactly as the first would, test_state_round_trips)."""
+    import numpy as np
+
     sim = Simulation.load(str(SMALLVILLE), seed=1, embedder="hash")
     sim.run(hours=18)
+    state, arrays = sim.get_state()
+    yield sim, (copy.deepcopy(state), {k: np.array(v, copy=True) for k, v in arrays.items()})
+    sim.close()
+
+
+def test_one_day_in_smallville_on_the_offline_mind(first_day):
+    """From the morning of February 13 to midnight: everyone plans, several reflect, and the
+    party invitation spreads from Isabella by conversation."""
+    sim, _ = first_day
     planned = {e.agent for e in sim.events if isinstance(e, PlanMade) and e.level == "day"}
     assert planned == set(sim.agents)
     reflected = {e.agent for e in sim.events if isinstance(e, Reflected)}
@@ -144,9 +156,9 @@ def test_one_day_in_smallville_on_the_offline_mind():
     assert len(used) >= 3 and learned
     assert used & {s.name for s in sim.skills.skills.values() if s.seed}
     assert all(name in sim.skills and not sim.skills[name].seed for name in learned)
-    sim.close()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 def test_sigkill_and_resume_gives_the_same_log(tmp_path):
     args = [sys.executable, "-m", "agentsim.cli", "run", str(SMALLVILLE), "--headless",
@@ -221,11 +233,14 @@ def test_different_seeds_give_different_runs():
     assert logs[0] != logs[1]
 
 
-def test_the_party_happens_on_february_14():
-    """Nobody is told to come: residents hear of the party, plan for it on the day, and go."""
+@pytest.mark.slow
+def test_the_party_happens_on_february_14(first_day):
+    """Nobody is told to come: residents hear of the party, plan for it on the day, and go.
+    The run goes on from the first day's midnight (the same run as one from the morning)."""
     from datetime import datetime
 
     sim = Simulation.load(str(SMALLVILLE), seed=1, embedder="hash")
+    sim.set_state(*first_day[1])
     sim.run(until=lambda s: s.clock.now >= datetime(2023, 2, 14, 18, 0))
     at_cafe = {a.id for a in sim.agents.values()
                if sim.world.places.area_of(a.location) == "hobbs_cafe"}

@@ -141,6 +141,7 @@ def smallville_day(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow  # the 14-hour run they share
 @pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
 def test_export_writes_every_table(smallville_day, tmp_path, fmt):
     files = export_run(smallville_day, fmt, tmp_path)
@@ -157,6 +158,7 @@ def test_export_writes_every_table(smallville_day, tmp_path, fmt):
     assert len(read(tmp_path / f"conversations.{fmt}")) > 10
 
 
+@pytest.mark.slow  # the 14-hour run they share
 def test_report_has_the_diffusion_curve_and_the_relationship_graph(smallville_day, tmp_path):
     report = write_report(smallville_day, out=tmp_path, about=["running for mayor"])
     text = report.read_text()
@@ -173,6 +175,7 @@ def test_report_has_the_diffusion_curve_and_the_relationship_graph(smallville_da
         write_report(smallville_day, out=tmp_path, agent="Zed")
 
 
+@pytest.mark.slow  # the 14-hour run they share
 def test_export_and_report_commands(smallville_day, tmp_path):
     from click.testing import CliRunner
 

@@ -7,7 +7,6 @@ import asyncio
 import json
 import random
 import socket
-import time
 from typing import Literal
 
 import httpx
@@ -83,7 +82,7 @@ async def test_a_broken_responder_is_a_500_not_a_dead_server():
 async def _post_twice(port: int) -> list[int]:
     """Two requests on one kept-alive connection, with plain asyncio streams (httpx's own
     pool, not the server, is the slow part at hundreds of connections)."""
-    body = json.dumps(chat()).encode()
+    body = json.dumps(chat(agentsim={"template_id": "t", "variables": {}})).encode()
     request = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: t\r\ncontent-type: "
                b"application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -98,14 +97,25 @@ async def _post_twice(port: int) -> list[int]:
     return statuses
 
 
-async def test_hundreds_of_concurrent_connections():
-    with FakeOpenAIServer(latency=0.2) as s:
-        t0 = time.perf_counter()
+async def test_hundreds_of_concurrent_connections(in_flight_gate):
+    """300 connections, two requests each: every answer of a round waits until all 300 of
+    that round are in flight, so the run ends only if the server serves them all at once
+    (requests per second: benchmarks/bench_fake_server.py)."""
+    gates = [in_flight_gate(300), in_flight_gate(300)]
+    arrived = 0  # a second request is sent once the first is answered: the rounds never mix
+
+    async def held(t, v):
+        nonlocal arrived
+        arrived += 1
+        await gates[(arrived - 1) // 300].hold()
+        return {"ok": True}
+
+    with FakeOpenAIServer(held) as s:
         results = await asyncio.gather(*(_post_twice(s.port) for _ in range(300)))
-        wall = time.perf_counter() - t0
+    for gate in gates:
+        gate.check()
     assert all(r == [200, 200] for r in results) and s.requests == 600
-    assert s.max_in_flight >= 250 and s.in_flight == 0
-    assert wall < 2.0  # two rounds of 0.2 s each, 300 at a time
+    assert s.max_in_flight == 300 and s.in_flight == 0
 
 
 async def test_faults_are_seeded():

@@ -308,14 +308,18 @@ async def test_routing_by_tier(prompts):
     assert (await only_smart.ask("echo", V, schema=Answer, tier="fast")).word == "smart"
 
 
-async def test_the_semaphore_bounds_calls_in_flight(prompts):
+async def test_the_semaphore_bounds_calls_in_flight(prompts, in_flight_gate):
+    gate = in_flight_gate(3)  # each call waits until three are in flight
+
     async def slow(t, v):
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0)  # the others could come in now
+        await gate.hold()
         return {"word": "w", "n": 1}
 
     c = client(FakeLLM(slow), prompts, max_in_flight=3)
     await asyncio.gather(*(c.ask("echo", {"who": "x", "what": str(i)}, schema=Answer)
                            for i in range(12)))
+    gate.check()
     assert c.max_in_flight_seen == 3 and c.in_flight == 0
 
 
@@ -423,8 +427,8 @@ async def test_a_hanging_server_is_given_up_after_a_while_without_an_answer(prom
     assert c.in_flight == 0 and c.usage.total.fallbacks == 0
 
 
-async def test_idle_time_is_no_outage(prompts):
+async def test_idle_time_is_no_outage(prompts, watchdog_clock):
     c = client(FakeLLM(lambda t, v: {"word": "w", "n": 1}), prompts, give_up_after=0.05)
     await c.ask("echo", V, schema=Answer)
-    await asyncio.sleep(0.1)  # nothing asked meanwhile
+    watchdog_clock.advance(0.1)  # nothing asked meanwhile
     assert (await c.ask("echo", {"who": "x", "what": "z"}, schema=Answer)).word == "w"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from agentsim.cli_run import run_cli
 from agentsim.events import RunStopped
 from agentsim.experiment import Simulation
@@ -72,15 +74,25 @@ def _fake_llm(server: FakeOpenAIServer, **kw):
     return client_for(backend, fallback=OfflineMind(), **kw)
 
 
-def test_all_agents_calls_are_in_flight_together():
-    with FakeOpenAIServer(latency=0.2) as server:
+def test_all_agents_calls_are_in_flight_together(in_flight_gate):
+    """The server holds each answer until 20 requests are in flight: the tick ends only if
+    the residents' calls really go out together."""
+    gate, mind = in_flight_gate(20), OfflineMind()
+
+    async def held(template_id, variables):
+        await gate.hold()
+        return mind.answer(template_id, variables, 0)
+
+    with FakeOpenAIServer(held) as server:
         sim = Simulation.load(SMALLVILLE, seed=1, embedder="hash", llm=_fake_llm(server))
         sim.clock.tick = 12  # 08:00: everyone is awake and plans
         sim.run(ticks=1)
         sim.close()
+    gate.check()
     assert server.max_in_flight >= 20
 
 
+@pytest.mark.slow
 def test_a_run_survives_twenty_percent_faults(tmp_path):
     faults = {"429": 0.05, "500": 0.05, "hang": 0.05, "malformed": 0.05}
     with FakeOpenAIServer(faults=faults, seed=1) as server:

@@ -128,15 +128,17 @@ async def test_budgeted_makes_no_call_once_the_budget_is_spent():
     assert len(fake.calls) == 1
 
 
-async def test_gate_and_bounded_limit_requests_at_once():
+async def test_gate_and_bounded_limit_requests_at_once(in_flight_gate):
     peak = 0
     now = 0
+    held = in_flight_gate(1)  # each request waits until this many are in flight
 
     async def slow(t, v):
         nonlocal now, peak
         now += 1
         peak = max(peak, now)
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0)  # the others could come in now
+        await held.hold()
         now -= 1
         return "ok"
 
@@ -144,9 +146,11 @@ async def test_gate_and_bounded_limit_requests_at_once():
     await asyncio.gather(*(gate.complete(prompt(str(i))) for i in range(5)))
     assert peak == 1
     peak = 0
+    held = in_flight_gate(3)
     pool = InFlight(3)
     shared = [Bounded(FakeLLM(slow), pool), Bounded(FakeLLM(slow), pool)]  # one pool, two
     await asyncio.gather(*(shared[i % 2].complete(prompt(str(i))) for i in range(12)))
+    held.check()
     assert peak == 3 and pool.max_seen == 3 and pool.now == 0
 
 
@@ -178,16 +182,17 @@ async def test_watched_times_out_and_ends_at_once_when_the_stack_gives_up():
         await slow
 
 
-async def test_tracked_times_an_outage_only_while_a_call_is_tried():
+async def test_tracked_times_an_outage_only_while_a_call_is_tried(watchdog_clock):
     async def hang(t, v):
         await asyncio.Event().wait()
 
     dog = watchdog(after=0.05)
     quick = Tracked(Watched(FakeLLM(lambda t, v: "ok"), dog, 60), dog)
     await quick.complete(prompt())
-    await asyncio.sleep(0.1)  # idle: no outage
+    watchdog_clock.advance(0.1)  # idle: no outage
     await quick.complete(prompt())
     assert dog.gave_up is None
+    watchdog_clock.step = 0.01  # time goes on while the next call hangs
     with pytest.raises(LLMUnavailable, match=r"no LLM call succeeded for 0\.05s"):
         await Tracked(Watched(FakeLLM(hang), dog, 60), dog).complete(prompt())
 

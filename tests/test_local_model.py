@@ -86,6 +86,7 @@ def backend():
 
 
 @needs_model
+@pytest.mark.slow  # a real model
 def test_the_packaged_model_answers_in_the_schemas_shape(backend):
     c = asyncio.run(backend.complete(_prompt(
         "Rate how important each memory is, 1 to 10: 1. brushing teeth 2. a wedding "
@@ -97,12 +98,14 @@ def test_the_packaged_model_answers_in_the_schemas_shape(backend):
 
 
 @needs_model
+@pytest.mark.slow  # a real model
 def test_a_prompt_longer_than_the_context_is_refused_not_sent(backend):
     with pytest.raises(RequestRejected, match="more than the model's context of 1024"):
         asyncio.run(backend.complete(_prompt("word " * 2000)))
 
 
 @needs_model
+@pytest.mark.slow  # a real model
 def test_one_generation_at_a_time_and_the_client_waits_its_turn(backend):
     """The model runs one request at a time: the client holds the others back before its
     timeout starts, so a queue never reads as a slow server."""
@@ -119,6 +122,7 @@ def test_one_generation_at_a_time_and_the_client_waits_its_turn(backend):
 
 
 @needs_model
+@pytest.mark.slow  # a real model
 def test_every_answer_schema_makes_a_small_grammar():
     """llama.cpp spells bounded repetitions out: a 2000-character answer made a grammar whose
     sampling crashed the process. The grammar keeps the shape; validation keeps the bounds."""

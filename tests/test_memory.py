@@ -433,6 +433,7 @@ def minilm() -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder()
 
 
+@pytest.mark.slow
 def test_minilm_embedder_loads_the_bundled_model(minilm):
     v = minilm.embed(["a cup of coffee", "drinking coffee", "the election for mayor"])
     assert v.shape == (3, 384) and v.dtype == np.float32
@@ -499,7 +500,7 @@ async def test_batching_embedder_keeps_the_event_loop_free_while_the_model_works
 
     class NeedsTheLoop(HashEmbedder):
         def embed(self, texts):
-            assert loop_ran.wait(5), "the event loop was blocked while embedding"
+            assert loop_ran.wait(60), "the event loop was blocked while embedding"
             return super().embed(texts)
 
     async def other_work():

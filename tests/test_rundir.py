@@ -82,13 +82,25 @@ def reference(tmp_path_factory) -> Path:
     return run
 
 
-def _checkpointed(agentsim, tmp_path: Path) -> Path:
-    """A finished hour with checkpoints at ticks 2, 4 and 6."""
-    code, _ = agentsim(*RUN, "--checkpoint-every", "2", "--out", tmp_path / "runs")
-    assert code == 0
-    [run] = run_dirs(tmp_path / "runs")
+@pytest.fixture(scope="module")
+def checkpointed(tmp_path_factory) -> Path:
+    """A finished hour with checkpoints at ticks 2, 4 and 6, run once for the module."""
+    from agentsim.cli_run import run_cli
+    from agentsim.options import RunOptions
+
+    out = tmp_path_factory.mktemp("checkpointed")
+    assert run_cli(RunOptions(world=str(SMALLVILLE), hours=1, embedder="hash", out=str(out),
+                              checkpoint_every=2)) == 0
+    [run] = run_dirs(out)
     assert [c.name for c in RunDir(run).checkpoints()] == [
         "tick-000002", "tick-000004", "tick-000006"]
+    return run
+
+
+def _checkpointed(checkpointed: Path, tmp_path: Path) -> Path:
+    """A copy of that run directory, for one test to damage."""
+    run = tmp_path / "runs" / checkpointed.name
+    shutil.copytree(checkpointed, run)
     return run
 
 
@@ -96,8 +108,8 @@ def _checkpointed(agentsim, tmp_path: Path) -> Path:
 @pytest.mark.parametrize("damage", ["truncated state.json", "truncated arrays.npz",
                                     "empty arrays.npz", "no state.json"])
 def test_resume_falls_back_from_a_broken_newest_checkpoint(agentsim, tmp_path, reference,
-                                                           damage):
-    run = _checkpointed(agentsim, tmp_path)
+                                                           checkpointed, damage):
+    run = _checkpointed(checkpointed, tmp_path)
     newest = run / "checkpoints" / "tick-000006"
     what, name = damage.split(" ")[0], damage.split(" ")[-1]
     if what == "truncated":
@@ -118,10 +130,10 @@ def test_resume_falls_back_from_a_broken_newest_checkpoint(agentsim, tmp_path, r
 
 
 def test_a_checkpoint_the_logs_do_not_reach_is_skipped_not_padded(agentsim, tmp_path,
-                                                                 reference):
+                                                                 reference, checkpointed):
     """events.jsonl lost its tail (say, a crash before the OS wrote it): the newest checkpoint
     says the log was longer, so the resume starts from an older one; no NUL padding."""
-    run = _checkpointed(agentsim, tmp_path)
+    run = _checkpointed(checkpointed, tmp_path)
     newest = json.loads((run / "checkpoints" / "tick-000006" / "state.json").read_text())
     older = json.loads((run / "checkpoints" / "tick-000004" / "state.json").read_text())
     cut = (older["events_bytes"] + newest["events_bytes"]) // 2
@@ -134,8 +146,9 @@ def test_a_checkpoint_the_logs_do_not_reach_is_skipped_not_padded(agentsim, tmp_
     _clean(run)
 
 
-def test_no_usable_checkpoint_is_one_line_and_changes_nothing(agentsim, tmp_path):
-    run = _checkpointed(agentsim, tmp_path)
+def test_no_usable_checkpoint_is_one_line_and_changes_nothing(agentsim, tmp_path,
+                                                              checkpointed):
+    run = _checkpointed(checkpointed, tmp_path)
     for c in RunDir(run).checkpoints():
         (c / "state.json").write_text("{")
     before = {p.name: p.read_bytes() for p in run.glob("*.jsonl")}
@@ -215,8 +228,9 @@ def test_a_full_disk_stops_cleanly_and_the_last_checkpoint_resumes(agentsim, tmp
 
 
 # -- 3. events, LLM record and checkpoint: one unit ------------------------------------------
-def test_resume_cuts_both_logs_back_to_the_checkpoint(agentsim, tmp_path, reference):
-    run = _checkpointed(agentsim, tmp_path)
+def test_resume_cuts_both_logs_back_to_the_checkpoint(agentsim, tmp_path, reference,
+                                                       checkpointed):
+    run = _checkpointed(checkpointed, tmp_path)
     state = json.loads((run / "checkpoints" / "tick-000002" / "state.json").read_text())
     assert state["events_bytes"] > 0 and state["llm_bytes"] > 0
     # Killed after tick 6 was logged but with only tick 2 saved, in the middle of two writes.
@@ -405,8 +419,8 @@ def test_a_checkpoint_with_inline_embeddings_still_loads_and_resumes(agentsim, t
     assert _events(run) == _lines(reference / "events.jsonl")
 
 
-def test_a_checkpoint_whose_vectors_are_gone_is_skipped(agentsim, tmp_path):
-    run = _checkpointed(agentsim, tmp_path)
+def test_a_checkpoint_whose_vectors_are_gone_is_skipped(agentsim, tmp_path, checkpointed):
+    run = _checkpointed(checkpointed, tmp_path)
     os.truncate(run / "vectors-384.f32", 384 * 4)  # one row left of many
     with pytest.raises(Exception, match="no usable checkpoint") as e:
         RunDir(run).resume_point(warn=None)

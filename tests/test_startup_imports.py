@@ -68,7 +68,7 @@ def _imports(tmp_path: Path, embedder: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("embedder", ["hash", "minilm"])
+@pytest.mark.parametrize("embedder", ["hash", pytest.param("minilm", marks=pytest.mark.slow)])
 def test_heavy_packages_are_imported_on_the_main_thread_before_any_thread_starts(
         tmp_path, embedder):
     found = _imports(tmp_path, embedder)

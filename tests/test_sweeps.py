@@ -86,6 +86,7 @@ def test_bad_input_is_one_clear_error(tmp_path):
               out=tmp_path, workers=2, backend="local")
 
 
+@pytest.mark.slow
 def test_ray_gives_the_same_numbers_as_local_processes(tmp_path, capfd):
     ray = pytest.importorskip("ray")
     local = sweep(TINY, GRID, seeds=[0, 1, 2], ticks=6, embedder="hash", out=tmp_path / "l",
@@ -178,6 +179,7 @@ def dies_on_seed_one(sim):
     return {"ticks": float(sim.clock.tick)}
 
 
+@pytest.mark.slow
 def test_a_run_that_kills_its_worker_loses_only_its_own_row(tmp_path):
     result = sweep(TINY, seeds=[0, 1], ticks=1, embedder="hash", measure=dies_on_seed_one,
                    out=tmp_path, workers=2, backend="local")

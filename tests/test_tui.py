@@ -66,7 +66,7 @@ def log_text(app) -> str:
     return " ".join(" ".join(line.text for line in app.event_log.lines).split())
 
 
-async def until(pilot, condition, timeout: float = 5.0) -> None:
+async def until(pilot, condition, timeout: float = 60.0) -> None:
     end = time.perf_counter() + timeout
     while not condition():
         assert time.perf_counter() < end, "timed out"
