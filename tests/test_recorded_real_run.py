@@ -11,7 +11,9 @@ Made with (then the manifest, events.jsonl and llm.jsonl copied):
     agentsim run worlds/smallville --llm local --hours 1 --headless --seed 0 \\
         --embedder hash --out runs --fallback offline
 A change to a prompt template or an answer schema changes the rendered requests, and the
-replay then reports a miss: record the run again with the command above."""
+replay then reports a miss: record the run again with the command above. A replay measures
+prompts with the model's own tokenizer (its vocabulary alone, when llama-cpp-python is here), as
+the run did: a prompt long enough to be trimmed is trimmed as it was."""
 
 from __future__ import annotations
 
@@ -56,19 +58,7 @@ def test_the_recording_holds_real_model_answers(name):
     assert {r["template_id"] for r in records} >= {"day_plan", "importance", "react"}
 
 
-# Smallville's recording (made after the plan critique and refinement were deferred to the
-# end of the tick) does not replay: in its first tick the replay asks for a plan_critique of
-# Tom Moreno's refined plan whose request the recording does not hold (key 4e549354a49b; the
-# refine answer it critiques replays equal, and distances do not depend on the order they are
-# asked in). Until the cause is found this case is expected to fail, strictly: it turns red the
-# day it replays again, so the mark cannot outlive the bug.
-SMALLVILLE_DIVERGES = pytest.mark.xfail(
-    strict=True,
-    reason="the deferred plan refinement's requests differ between the live run and its replay")
-
-
-@pytest.mark.parametrize("name", [
-    "tiny_world", pytest.param("smallville", marks=SMALLVILLE_DIVERGES)])
+@each_run
 def test_the_recorded_run_replays_exactly_with_no_model(tmp_path, name):
     src = _copy(tmp_path, name)
     out = tmp_path / "out"
@@ -77,3 +67,16 @@ def test_the_recorded_run_replays_exactly_with_no_model(tmp_path, name):
     assert (rerun / "events.jsonl").read_bytes() == (RUNS[name][0] / "events.jsonl").read_bytes()
     usage = json.loads((rerun / "manifest.json").read_text())["llm_usage"]["total"]
     assert usage["calls"] == 0 and usage["origins"].get("replay", 0) > 20
+
+
+def test_a_replay_without_the_local_tokenizer_says_prompts_may_not_replay():
+    from types import SimpleNamespace
+
+    from agentsim.llm.factory import _replay_counter
+
+    said: list[str] = []
+    missing = SimpleNamespace(provider="local", model="/nowhere/model.gguf")
+    assert _replay_counter(missing, said.append) is None
+    assert "characters / 4" in said[0] and "may not replay" in said[0]
+    assert _replay_counter(SimpleNamespace(provider="openai", model="m"), said.append) is None
+    assert len(said) == 1

@@ -174,7 +174,8 @@ def build_llm(
             if s not in shared:
                 shared[s] = _backend(s, offline, settings.structured, settings.local, notify)
         backends = {tier: shared[s] for tier, s in settings.tiers.items()}
-    counter = getattr(backends.get("smart"), "count_tokens", None)
+    counter = (_replay_counter(settings.tiers.get("smart"), notify) if replay_path is not None
+               else getattr(backends.get("smart"), "count_tokens", None))
     if callable(counter):  # a backend with a tokenizer counts the prompt budgets
         prompts.count_tokens = counter
     calls, tokens, usd = budget
@@ -200,6 +201,28 @@ def build_llm(
         give_up_after=_or(give_up[0], settings.give_up_after),
         give_up_failures=_or(give_up[1], settings.give_up_failures),
     )
+
+
+def _replay_counter(settings: Any, notify: Callable[[str], None] | None
+                    ) -> Callable[[str], int] | None:
+    """The tokenizer a replayed run measured its prompts with, so prompts long enough to be
+    trimmed are trimmed as they were: a local model's own (its vocabulary alone, no model
+    loaded), when llama-cpp-python and the model file are here. Without them prompts are
+    measured as characters / 4, and a prompt the run trimmed may not replay (said once)."""
+    if settings is None or settings.provider != "local":
+        return None
+    from agentsim.errors import LLMConfigError
+    from agentsim.llm.local_backend import PACKAGED, LocalBackend, packaged_model, resolve_model
+
+    try:  # a run names the packaged model by its file's stem
+        path = (packaged_model() if settings.model == Path(PACKAGED).stem
+                else resolve_model(settings.model))
+        return LocalBackend(path).count_tokens
+    except (ImportError, LLMConfigError) as e:
+        if notify is not None:
+            notify(f"replay: the local model's tokenizer is not here ({e}); prompts are "
+                   "measured as characters / 4, so a prompt the run trimmed may not replay")
+        return None
 
 
 def _backend(settings: Any, offline: OfflineMind, structured: str = "auto",
