@@ -185,16 +185,19 @@ async def test_tokens_are_estimated_when_the_server_reports_none(prompts):
         c = test_client(backend(server), prompts)
         await c.ask("echo", V, schema=Answer)
         t = c.usage.total
-        # 4 characters a token of what was sent: the schema went as response_format only
-        assert t.prompt_tokens == len("You are x.Say y.") // 4 > 0
+        # 4 characters a token of what was sent: a local server's prompt keeps the example
+        from agentsim.llm.client import output_instruction
+        sent = "You are x.Say y." + output_instruction(Answer)
+        assert t.prompt_tokens == len(sent) // 4 > len("You are x.Say y.") // 4
         assert t.completion_tokens == len('{"word": "abc", "n": 1}') // 4
         await c.aclose()
 
 
 @pytest.mark.parametrize(("structured", "instructed"), [
-    ("json_schema", False), ("json_object_schema", False), ("json_object", True), ("none", True)])
-async def test_the_schema_goes_once_in_the_prompt_only_where_the_server_does_not_enforce_it(
+    ("json_schema", True), ("json_object_schema", True), ("json_object", True), ("none", True)])
+async def test_a_local_server_gets_the_example_in_the_prompt_in_every_mode(
         prompts, structured, instructed):
+    """A local server enforces a schema with a grammar the model never reads."""
     sent = []
 
     def answer(template_id, variables, body):
@@ -278,3 +281,16 @@ async def test_json_that_is_no_chat_completion_falls_back_instead_of_crashing(pr
                    fallback=FakeLLM(lambda t, v: {"word": "fb", "n": 0}))
         assert isinstance(await c.ask("echo", V, schema=Answer), Answer)
         await c.aclose()
+
+
+def test_openai_api_reads_the_schema_from_response_format_so_the_prompt_leaves_it_out():
+    from agentsim.llm.base import Prompt
+
+    p = Prompt(template_id="echo", variables={}, messages=({"role": "user", "content": "Say y."},),
+               json_schema={"type": "object"}, schema_name="answer",
+               instruction=" Answer with one JSON object.")
+    hosted = OpenAIBackend("gpt-4o-mini", base_url=None, name="openai", api_key="sk-test")
+    local = OpenAIBackend("m", base_url="http://127.0.0.1:9/v1", name="vllm")
+    assert hosted._messages(p, "json_schema")[-1]["content"] == "Say y."
+    assert hosted._messages(p, "json_object")[-1]["content"].endswith("JSON object.")
+    assert local._messages(p, "json_schema")[-1]["content"].endswith("JSON object.")

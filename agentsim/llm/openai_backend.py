@@ -112,13 +112,20 @@ class OpenAIBackend:
             "name": prompt.schema_name or "answer", "schema": prompt.json_schema,
             "strict": False}}
 
+    def _messages(self, prompt: Prompt, mode: str) -> tuple[Mapping[str, str], ...]:
+        """The schema goes once where the model reads it: OpenAI's own API shows a
+        `json_schema` response format to the model, so the prompt leaves it out there. Local
+        servers (llama.cpp, vLLM, Ollama, LM Studio) enforce a schema with a grammar the
+        model never reads: with the grammar alone, SmolLM2 rambled to its token limit (decompose
+        went from 7 of 8 model answers to 0 of 8), so their prompts keep the example."""
+        openai_api = self.base_url is None or "api.openai.com" in self.base_url
+        return prompt.messages if mode == "json_schema" and openai_api \
+            else prompt.instructed()
+
     def _body(self, prompt: Prompt, mode: str) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model,
-            # the schema goes once: in response_format where the server enforces it, in the
-            # prompt where it does not (json_object, none)
-            "messages": [dict(m) for m in (prompt.messages if mode in ENFORCED
-                                           else prompt.instructed())],
+            "messages": [dict(m) for m in self._messages(prompt, mode)],
             self.max_tokens_param: prompt.max_tokens,
             "temperature": prompt.temperature,
             "seed": prompt.seed,  # some servers ignore it
@@ -246,7 +253,7 @@ class OpenAIBackend:
         ct = getattr(usage, "completion_tokens", None)
         if not (isinstance(pt, int) and pt and isinstance(ct, int)):
             # some servers report no usage: estimate at 4 characters a token
-            sent = prompt.messages if mode in ENFORCED else prompt.instructed()
+            sent = self._messages(prompt, mode)
             pt, ct = sum(len(m["content"]) for m in sent) // 4, len(text) // 4
         model = getattr(resp, "model", None)
         model = model if isinstance(model, str) and model else self.model
