@@ -212,12 +212,10 @@ def _replay_counter(settings: Any, notify: Callable[[str], None] | None
     if settings is None or settings.provider != "local":
         return None
     from agentsim.errors import LLMConfigError
-    from agentsim.llm.local_backend import PACKAGED, LocalBackend, packaged_model, resolve_model
+    from agentsim.llm.local_backend import LocalBackend, resolve_model
 
-    try:  # a run names the packaged model by its file's stem
-        path = (packaged_model() if settings.model == Path(PACKAGED).stem
-                else resolve_model(settings.model))
-        return LocalBackend(path).count_tokens
+    try:
+        return LocalBackend(resolve_model(settings.model)).count_tokens
     except (ImportError, LLMConfigError) as e:
         if notify is not None:
             notify(f"replay: the local model's tokenizer is not here ({e}); prompts are "

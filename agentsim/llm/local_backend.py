@@ -62,8 +62,9 @@ def model_name(name: str) -> str:
 
 
 def resolve_model(name: str) -> Path:
-    """`local` / `local:smollm2` -> the packaged model; `local:PATH` -> that GGUF file."""
-    if name in ("", "smollm2", "default"):
+    """`local` / `local:smollm2` -> the packaged model (also by its file's stem, the name a
+    run records); `local:PATH` -> that GGUF file."""
+    if name in ("", "smollm2", "default", Path(PACKAGED).stem):
         return packaged_model()
     path = Path(name).expanduser()
     if not path.is_file():
