@@ -1,9 +1,11 @@
 """One simulation on 1 process vs split over Ray shards: wall and CPU.
 
     python benchmarks/bench_shard.py [--residents 100] [--hours 2] [--shards 1 2]
+                                     [--embedder hash|minilm]
 
 A world of `--residents` from `python -m agentsim.world.generate` (seed 0), run from 06:00 for
-`--hours` sim-hours on the offline mind with the hash embedder and a run directory, each
+`--hours` sim-hours on the offline mind with the hash embedder (or the real all-MiniLM-L6-v2,
+one torch thread per process: each shard loads its own) and a run directory, each
 configuration in a fresh process of its own. 1 shard is the plain single-process run (no
 Ray); N > 1 splits the residents over N actors on a local Ray instance started with
 `num_cpus=N` (`agentsim.distributed.distribute`). Wall and CPU are counted from after the
@@ -75,11 +77,11 @@ def _shard_stats(sim) -> dict[str, float]:
     return {k: sum(r[k] for r in rows) for k in ("step", "converse")}
 
 
-def one(world: str, hours: float, out: str, shards: int) -> dict:
+def one(world: str, hours: float, out: str, shards: int, embedder: str) -> dict:
     """Run one configuration in this process; the figures as a dict."""
     from agentsim.experiment import Simulation
 
-    sim = Simulation.load(world, llm="offline", embedder="hash", out=out)
+    sim = Simulation.load(world, llm="offline", embedder=embedder, out=out)
     if shards > 1:
         import ray
 
@@ -104,10 +106,12 @@ def main() -> None:
     ap.add_argument("--residents", type=int, default=100)
     ap.add_argument("--hours", type=float, default=2.0)
     ap.add_argument("--shards", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--embedder", choices=("hash", "minilm"), default="hash")
     ap.add_argument("--one", nargs=3, metavar=("WORLD", "OUT", "SHARDS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(one(args.one[0], args.hours, args.one[1], int(args.one[2]))))
+        print(json.dumps(one(args.one[0], args.hours, args.one[1], int(args.one[2]),
+                             args.embedder)))
         return
     print("$ python benchmarks/bench_shard.py " + " ".join(sys.argv[1:]))
     print(f"{'shards':>6} {'residents':>9} {'ticks':>5} {'wall s':>7} {'CPU s':>7} "
@@ -121,8 +125,11 @@ def main() -> None:
         first: dict | None = None
         for n in args.shards:
             cmd = [sys.executable, __file__, "--one", str(world), str(Path(tmp) / f"runs{n}"),
-                   str(n), "--hours", str(args.hours)]
-            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+                   str(n), "--hours", str(args.hours), "--embedder", args.embedder]
+            # a cache of its own, empty: the embeddings cache shared across runs would
+            # otherwise answer a later configuration from an earlier one's vectors
+            env = {**os.environ, "AGENTSIM_EMBED_CACHE": tempfile.mkdtemp(dir=tmp)}
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
             if proc.returncode != 0:
                 sys.exit(f"{n} shards failed:\n{proc.stderr[-3000:]}")
             r = json.loads(proc.stdout.strip().splitlines()[-1])
