@@ -117,7 +117,10 @@ class UnknownTemplateError(KeyError):
 
 
 class OfflineMind:
-    """A `Backend` that thinks by rules. `complete` is async only to fit the protocol."""
+    """A `Backend` that thinks by rules. `complete` is async only to fit the protocol: it
+    never waits (`waits = False`, see `agentsim.llm.wrappers.layer.waits`)."""
+
+    waits = False
 
     def __init__(self, name: str = "offline", model: str = "offline-mind-1") -> None:
         self.name = name
