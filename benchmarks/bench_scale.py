@@ -8,7 +8,8 @@ personas varied; seed 0), run from 06:00 for `--hours` sim-hours on the offline 
 hash embedder, with a run directory (events, checkpoints, LLM record), each in a fresh
 process of its own so that peak RSS and CPU are that size's alone. CPU is user + sys of the
 process and its children (the skill sandboxes), counted from after the simulation is built
-(start-up removed: imports, world loading, the first probe of the sandbox's wall) to the end
+(start-up removed: imports, chromadb's included, world loading, the first probe of the
+sandbox's wall) to the end
 of the run. `--profile N` runs size N under cProfile and prints where the CPU goes, with the
 share spent rendering prompts (`agentsim.llm.prompts.Prompts.render`). The profile is timed
 by the wall clock (a CPU-time timer costs more than most of what it times): waiting for a
@@ -23,6 +24,7 @@ import argparse
 import cProfile
 import io
 import json
+import os
 import pstats
 import resource
 import subprocess
@@ -42,6 +44,34 @@ def _cpu(who: int | None = None) -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _tree_cpu() -> float:
+    """User + sys CPU seconds of this process's live descendants, each with the children it
+    has reaped (from /proc). The skill sandboxes run behind bubblewrap's PID namespace, whose
+    init reaps them: their CPU never reaches this process's RUSAGE_CHILDREN, so it is read
+    from the zygotes (which reap the child of each run) while they are alive."""
+    parent: dict[int, int] = {}
+    times: dict[int, float] = {}
+    hz = os.sysconf("SC_CLK_TCK")
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        parent[int(d.name)] = int(fields[1])
+        times[int(d.name)] = sum(int(x) for x in fields[11:15]) / hz  # utime..cstime
+    below: dict[int, list[int]] = {}
+    for pid, ppid in parent.items():
+        below.setdefault(ppid, []).append(pid)
+    todo, total = list(below.get(os.getpid(), [])), 0.0
+    while todo:
+        pid = todo.pop()
+        total += times[pid]
+        todo += below.get(pid, [])
+    return total
+
+
 def _size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -58,19 +88,25 @@ def one(world: str, hours: float, out: str, skills: bool, profile: bool,
     from agentsim.skills.wall import wall_status
 
     wall_status()  # probed once per process: start-up
+    # imports are start-up too: the skill library imports chromadb (seconds of CPU) on a
+    # worker thread once the run has begun
+    from agentsim.preload import preload
+    preload(chromadb=True)
     sim = Simulation.load(world, llm="offline", embedder="hash", out=out,
                           settings=None if skills else {"skills": False})
     n = len(sim.agents)
     prof = cProfile.Profile() if profile else None
+    tree0 = _tree_cpu()
     c0, k0, t0 = _cpu(), _cpu(resource.RUSAGE_CHILDREN), time.perf_counter()
     if prof:
         prof.enable()
     sim.run(hours=hours)
     if prof:
         prof.disable()
-    close_all()  # warm sandbox workers end, so their CPU is counted with the children's
-    wall, cpu = time.perf_counter() - t0, _cpu() - c0
-    kids = _cpu(resource.RUSAGE_CHILDREN) - k0
+    # the sandboxes' CPU: the children reaped so far, and the live zygotes with theirs
+    wall, tree = time.perf_counter() - t0, _tree_cpu() - tree0
+    kids, cpu = _cpu(resource.RUSAGE_CHILDREN) - k0 + tree, _cpu() - c0 + tree
+    close_all()  # warm sandbox workers end
     ticks = sim.clock.tick
     calls = sim.llm.usage.total.calls
     sim.close()
@@ -115,7 +151,8 @@ def main() -> None:
     print("$ python benchmarks/bench_scale.py " + " ".join(sys.argv[1:]))
     sizes = [args.profile] if args.profile else args.residents + ([10000] if args.ten_k else [])
     print(f"{'residents':>9} {'places':>6} {'ticks':>5} {'wall s':>8} {'CPU s':>8} "
-          f"{'CPU ms/step':>11} {'sandbox CPU s':>13} {'wall ms/step':>12} {'peak RSS MB':>11} {'run dir MB':>10} "
+          f"{'CPU ms/step':>11} {'sandbox CPU s':>13} {'wall ms/step':>12} {'peak RSS MB':>11} "
+          f"{'run dir MB':>10} "
           f"{'LLM calls':>9}")
     for n in sizes:
         with tempfile.TemporaryDirectory(prefix="agentsim-scale-") as tmp:
