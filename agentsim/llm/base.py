@@ -71,8 +71,8 @@ class Prompt:
         return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+# what `json.dumps(value, sort_keys=True, ensure_ascii=False)` builds at every call
+_dumps = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
 
 
 _SCHEMA_JSON: dict[int, tuple[Any, str]] = {}  # id -> (the schema, kept alive; its JSON)
