@@ -7,15 +7,19 @@ Each size is a world from `agentsim.world.generate` (Smallville's places in dist
 personas varied; seed 0), run from 06:00 for `--hours` sim-hours on the offline mind with the
 hash embedder, with a run directory (events, checkpoints, LLM record), each in a fresh
 process of its own so that peak RSS and CPU are that size's alone. CPU is user + sys of the
-process and its children (the skill sandboxes), counted from after the simulation is built
-(start-up removed: imports, chromadb's included, world loading, the first probe of the
-sandbox's wall) to the end
-of the run. `--profile N` runs size N under cProfile and prints where the CPU goes, with the
-share spent rendering prompts (`agentsim.llm.prompts.Prompts.render`). The profile is timed
-by the wall clock (a CPU-time timer costs more than most of what it times): waiting for a
-sandbox child shows as `select.epoll.poll`, and the children's own CPU ("sandbox CPU s",
-included in "CPU s") is not in it. `--profile-out FILE` keeps the profile's stats for
-`python -m pstats FILE`.
+process and of the skill sandboxes ("sandbox CPU s", part of "CPU s"; "engine ms/step" is
+the process's own, without them), counted from after the simulation is built (start-up
+removed: imports, chromadb's included, world loading, the first probe of the sandbox's wall)
+to the end of the run. The sandboxes run behind bubblewrap's PID namespace, whose init reaps
+them, so their CPU never reaches this process's RUSAGE_CHILDREN: it is read from /proc, from
+the live warm zygotes with the children they reaped, before they end.
+
+`--profile N` runs size N under cProfile and prints where the time goes, with the share
+spent rendering prompts (`agentsim.llm.prompts.PromptLibrary.render`). The profile is timed
+by the wall clock (a CPU-time timer costs more than most of what it times, and cProfile
+inflates code made of many small calls): waiting for a sandbox shows as
+`select.epoll.poll`, and the sandboxes' own CPU is not in it. `--profile-out FILE` keeps the
+profile's stats for `python -m pstats FILE`.
 """
 
 from __future__ import annotations
@@ -113,6 +117,7 @@ def one(world: str, hours: float, out: str, skills: bool, profile: bool,
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     res = {"residents": n, "ticks": ticks, "wall_s": wall, "cpu_s": cpu,
            "cpu_ms_per_step": 1000 * cpu / (ticks * n), "children_cpu_s": kids,
+           "engine_ms_per_step": 1000 * (cpu - kids) / (ticks * n),
            "wall_ms_per_step": 1000 * wall / (ticks * n),
            "peak_rss_mb": rss, "run_dir_mb": _size(Path(out)) / 2**20, "llm_calls": calls}
     if prof:
@@ -151,8 +156,8 @@ def main() -> None:
     print("$ python benchmarks/bench_scale.py " + " ".join(sys.argv[1:]))
     sizes = [args.profile] if args.profile else args.residents + ([10000] if args.ten_k else [])
     print(f"{'residents':>9} {'places':>6} {'ticks':>5} {'wall s':>8} {'CPU s':>8} "
-          f"{'CPU ms/step':>11} {'sandbox CPU s':>13} {'wall ms/step':>12} {'peak RSS MB':>11} "
-          f"{'run dir MB':>10} "
+          f"{'CPU ms/step':>11} {'sandbox CPU s':>13} {'engine ms/step':>14} "
+          f"{'wall ms/step':>12} {'peak RSS MB':>11} {'run dir MB':>10} "
           f"{'LLM calls':>9}")
     for n in sizes:
         with tempfile.TemporaryDirectory(prefix="agentsim-scale-") as tmp:
@@ -172,7 +177,7 @@ def main() -> None:
             r = json.loads(proc.stdout.strip().splitlines()[-1])
             print(f"{r['residents']:>9} {len(world.places.ids()):>6} {r['ticks']:>5} "
                   f"{r['wall_s']:>8.1f} {r['cpu_s']:>8.1f} {r['cpu_ms_per_step']:>11.2f} "
-                  f"{r['children_cpu_s']:>13.1f} "
+                  f"{r['children_cpu_s']:>13.1f} {r['engine_ms_per_step']:>14.2f} "
                   f"{r['wall_ms_per_step']:>12.2f} {r['peak_rss_mb']:>11.0f} "
                   f"{r['run_dir_mb']:>10.1f} {r['llm_calls']:>9}", flush=True)
             if "profile" in r:
