@@ -145,10 +145,18 @@ class PlaceGraph:
 
     def area_of(self, place_id: str) -> str:
         """The area a room is in; an area (or the town) is its own."""
-        p = self._places[place_id]
-        while p.kind is PlaceKind.room and p.parent is not None:
-            p = self._places[p.parent]
-        return p.id
+        return self._area_of[place_id]
+
+    @cached_property
+    def _area_of(self) -> dict[str, str]:
+        """Each place's area, found once (planning prompts ask it of every place they list)."""
+        out = {}
+        for pid in self._places:
+            p = self._places[pid]
+            while p.kind is PlaceKind.room and p.parent is not None:
+                p = self._places[p.parent]
+            out[pid] = p.id
+        return out
 
     def describe(self, place_id: str) -> str:
         """A phrase for prompts: 'the kitchen in Hobbs Cafe', or an area's name."""
