@@ -14,6 +14,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+# `json.dumps(..., ensure_ascii=False, separators=(",", ":"))`, one encoder for every event
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
 
 class Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -22,7 +25,7 @@ class Event(BaseModel):
     time: datetime
 
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"))
+        return _dumps(self.model_dump(mode="json"))
 
 
 class RunStarted(Event):

@@ -182,6 +182,27 @@ async def test_watched_times_out_and_ends_at_once_when_the_stack_gives_up():
         await slow
 
 
+async def test_watched_calls_a_backend_that_never_waits_in_the_callers_task():
+    class Instant(FakeLLM):
+        waits = False
+
+    def where(t, v):
+        seen.append(asyncio.current_task())
+        return "ok"
+
+    seen: list = []
+    dog = watchdog()
+    me = asyncio.current_task()
+    assert (await Watched(Instant(where), dog, 60).complete(prompt())).text == "ok"
+    assert seen == [me]  # no task of its own, no race against a timeout
+    await Watched(FakeLLM(where), dog, 60).complete(prompt())
+    assert seen[1] is not me  # a backend that may wait runs as a task the timeout can end
+    dog.give_up("gone")
+    with pytest.raises(LLMUnavailable, match="gone"):  # refused at once all the same
+        await Watched(Instant(where), dog, 60).complete(prompt())
+    assert len(seen) == 2
+
+
 async def test_tracked_times_an_outage_only_while_a_call_is_tried(watchdog_clock):
     async def hang(t, v):
         await asyncio.Event().wait()

@@ -83,8 +83,7 @@ def relevant_places(agent: Agent, ctx: Context, also: list[str] | tuple[str, ...
     wanted += [r.event.place for r in recent if r.event is not None]
     text = " ".join(r.text.lower() for r in recent)
     if text:
-        wanted += [a for a in places.areas()
-                   if a in text or (len(places.name(a)) > 3 and places.name(a).lower() in text)]
+        wanted += places.areas_named_in(text)
     named = [x for x in dict.fromkeys(wanted) if x in places]
     areas = list(dict.fromkeys(places.area_of(x) for x in named))
     groups = {a: list(dict.fromkeys([a, *(n for n in named if places.area_of(n) == a),

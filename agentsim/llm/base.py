@@ -57,22 +57,38 @@ class Prompt:
             else self.messages
 
     def cache_key(self, model: str) -> str:
-        """Content address of the request: same rendered request, same key."""
-        blob = json.dumps(
-            {
-                "model": model,
-                "messages": list(map(dict, self.messages)),
-                "schema": self.json_schema,
-                "seed": self.seed,
-                "temperature": self.temperature,
-                "max_tokens": self.max_tokens,
-            },
-            sort_keys=True,
-            ensure_ascii=False,
-        )
+        """Content address of the request: same rendered request, same key.
+
+        The sha256 of `json.dumps({"model", "messages", "schema", "seed", "temperature",
+        "max_tokens"}, sort_keys=True, ensure_ascii=False)`, written out part by part: the
+        schema's part is the same for every request of a template, so it is kept."""
+        blob = (f'{{"max_tokens": {_dumps(self.max_tokens)}, '
+                f'"messages": {_dumps(list(map(dict, self.messages)))}, '
+                f'"model": {_dumps(model)}, "schema": {_schema_json(self.json_schema)}, '
+                f'"seed": {_dumps(self.seed)}, "temperature": {_dumps(self.temperature)}}}')
         # surrogatepass: the same bytes as plain UTF-8 for any valid text, and no crash on a
         # lone surrogate
         return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# what `json.dumps(value, sort_keys=True, ensure_ascii=False)` builds at every call
+_dumps = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
+
+
+_SCHEMA_JSON: dict[int, tuple[Any, str]] = {}  # id -> (the schema, kept alive; its JSON)
+_SCHEMA_JSON_MAX = 4096
+
+
+def _schema_json(schema: Mapping[str, Any] | None) -> str:
+    """`_dumps(schema)`, kept for the schemas seen (a template's schema is one object,
+    `agentsim.llm.answers.json_schema`), at most `_SCHEMA_JSON_MAX` of them."""
+    found = _SCHEMA_JSON.get(id(schema))
+    if found is not None and found[0] is schema:
+        return found[1]
+    text = _dumps(schema)
+    if len(_SCHEMA_JSON) < _SCHEMA_JSON_MAX:
+        _SCHEMA_JSON[id(schema)] = (schema, text)
+    return text
 
 
 def append_to_last_user(messages: tuple[Mapping[str, str], ...], text: str

@@ -32,6 +32,7 @@ from agentsim.llm.base import append_to_last_user  # noqa: F401 (re-exported: ex
 from agentsim.resources import prompts_dir
 
 _HEADER = re.compile(r"^\[(system|user|assistant)\][ \t]*$", re.MULTILINE)
+_BLANKS = re.compile(r"\n{3,}")
 log = logging.getLogger("agentsim.llm")
 
 CONTEXT_TOKENS = 4096  # the smallest context common local models run with
@@ -61,6 +62,25 @@ def estimate_tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _Environment(jinja2.Environment):
+    """Jinja's environment, with `x.key` on a plain dict looked up as the key at once.
+
+    The variables are plain dicts (a contract's `Vars.dump()`), and Jinja tries `x.key` as an
+    attribute first: on a dict that raises AttributeError, caught, for every `x.key` of every
+    prompt. Where the name is no attribute of a dict the result is the same either way."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
 class PromptError(Exception):
     """A template is missing or cannot be rendered with the variables given (a bug in the
     caller or the template, not a user error: cognition passes the variables)."""
@@ -83,7 +103,8 @@ class PromptLibrary:
                      (contract_trims() if trim is None else trim).items()}
         self.count_tokens = count_tokens or estimate_tokens
         self.trimmed: dict[str, int] = {}  # template id -> prompts that had to be trimmed
-        self.env = jinja2.Environment(
+        self._templates: dict[str, jinja2.Template] = {}  # template id -> compiled
+        self.env = _Environment(
             loader=jinja2.FileSystemLoader(str(self.directory)),
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
@@ -151,23 +172,32 @@ class PromptLibrary:
 
     def _render(self, template_id: str, variables: Mapping[str, Any]
                 ) -> tuple[dict[str, str], ...]:
-        where = self.path(template_id)
         try:
-            template = self.env.get_template(where.name)
+            template = self._templates.get(template_id)
+            if template is None:
+                template = self._templates[template_id] = self.env.get_template(
+                    f"{template_id}.j2")
             text = template.render(**variables)
-        except jinja2.TemplateNotFound as e:
-            missing = self.directory / (e.name or where.name)
-            what = "no such prompt template" if missing == where else f"includes {missing.name}"
-            raise PromptError(f"{where}: {what}, which does not exist") from None
-        except jinja2.TemplateSyntaxError as e:
-            raise PromptError(f"{e.filename or where}:{e.lineno}: {e.message}") from None
-        except jinja2.UndefinedError as e:
-            raise PromptError(f"{where}: missing variable: {e.message} "
-                              f"(given: {', '.join(sorted(variables)) or 'none'})") from None
+        except (jinja2.TemplateNotFound, jinja2.TemplateSyntaxError, jinja2.UndefinedError
+                ) as e:
+            raise self._error(template_id, variables, e) from None
         messages = split_messages(text)
         if not messages:
-            raise PromptError(f"{where}: renders to no message at all")
+            raise PromptError(f"{self.path(template_id)}: renders to no message at all")
         return messages
+
+    def _error(self, template_id: str, variables: Mapping[str, Any],
+               e: jinja2.TemplateError) -> PromptError:
+        """What went wrong rendering `template_id`, naming the file."""
+        where = self.path(template_id)
+        if isinstance(e, jinja2.TemplateNotFound):
+            missing = self.directory / (e.name or where.name)
+            what = "no such prompt template" if missing == where else f"includes {missing.name}"
+            return PromptError(f"{where}: {what}, which does not exist")
+        if isinstance(e, jinja2.TemplateSyntaxError):
+            return PromptError(f"{e.filename or where}:{e.lineno}: {e.message}")
+        return PromptError(f"{where}: missing variable: {e.message} "
+                           f"(given: {', '.join(sorted(variables)) or 'none'})")
 
 
 def split_messages(text: str) -> tuple[dict[str, str], ...]:
@@ -176,7 +206,7 @@ def split_messages(text: str) -> tuple[dict[str, str], ...]:
     roles = ["system", *parts[1::2]]
     messages = []
     for role, content in zip(roles, parts[0::2], strict=True):
-        content = re.sub(r"\n{3,}", "\n\n", content.strip())
+        content = _BLANKS.sub("\n\n", content.strip())
         if content:
             messages.append({"role": role, "content": content})
     if len(parts) == 1 and messages:  # no header at all: the whole text is the question

@@ -10,6 +10,9 @@ from pathlib import Path
 from agentsim.errors import ReplayMiss
 from agentsim.llm.base import Completion, Prompt
 
+# `json.dumps(value, ensure_ascii=False)`, without building an encoder at every line
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
+
 
 class Recorder:
     """Appends each answered request to `llm.jsonl`, one line each, flushed."""
@@ -25,11 +28,11 @@ class Recorder:
               ) -> None:
         """`origin`: who answered (model, repaired, reasked, fallback, offline, cache; see
         `agentsim.llm.accounting`)."""
-        self._f.write(json.dumps({
+        self._f.write(_dumps({
             "key": key, "template_id": prompt.template_id, "tier": prompt.tier,
             "agent": prompt.agent, "model": c.model, "origin": origin, "text": c.text,
             "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens,
-        }, ensure_ascii=False) + "\n")
+        }) + "\n")
         self._f.flush()
 
     def close(self) -> None:

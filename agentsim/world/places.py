@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import functools
-import heapq
 import itertools
 import math
-from array import array
 from dataclasses import dataclass
 from functools import cached_property
 
 import networkx as nx
 
+from agentsim.world.distances import Distances
 from agentsim.world.schema import ObjectSpec, PlaceKind, PlaceSpec, WorldSpec
 
 
@@ -85,6 +84,44 @@ class PlaceGraph:
     def _areas(self) -> tuple[str, ...]:
         return tuple(p.id for p in self._places.values() if p.kind is PlaceKind.area)
 
+    def areas_named_in(self, text: str) -> list[str]:
+        """The areas whose id, or whose name (if longer than 3 characters, in lower case),
+        occurs in `text`, in tree order: what a planning prompt lists from a resident's
+        recent memories (`text`: those memories, in lower case).
+
+        Asked at every planning prompt, of every area in town: the ids and names are kept
+        as a forest in which a string's parent is the longest other one that starts it
+        ("hobbs_cafe" of "hobbs_cafe_4"). A string missing from `text` has no descendant in
+        it, so a search looks at the roots and below the strings it found only."""
+        roots, below, owners = self._area_keys
+        found: set[str] = set()
+        todo = [k for k in roots if k in text]
+        while todo:
+            k = todo.pop()
+            found.update(owners[k])
+            todo += [c for c in below.get(k, ()) if c in text]
+        return [a for a in self._areas if a in found] if found else []
+
+    @cached_property
+    def _area_keys(self) -> tuple[list[str], dict[str, list[str]], dict[str, list[str]]]:
+        """`areas_named_in`'s forest: the root strings, each string's children, and the
+        areas each string stands for."""
+        owners: dict[str, list[str]] = {}
+        for a in self._areas:
+            name = self._places[a].name
+            for key in (a, name.lower()) if len(name) > 3 else (a,):
+                owners.setdefault(key, []).append(a)
+        roots: list[str] = []
+        below: dict[str, list[str]] = {}
+        for key in owners:
+            parent = next((key[:i] for i in range(len(key) - 1, 0, -1) if key[:i] in owners),
+                          None)
+            if parent is None:
+                roots.append(key)
+            else:
+                below.setdefault(parent, []).append(key)
+        return roots, below, owners
+
     def place(self, place_id: str) -> Place:
         return self._places[place_id]
 
@@ -108,10 +145,18 @@ class PlaceGraph:
 
     def area_of(self, place_id: str) -> str:
         """The area a room is in; an area (or the town) is its own."""
-        p = self._places[place_id]
-        while p.kind is PlaceKind.room and p.parent is not None:
-            p = self._places[p.parent]
-        return p.id
+        return self._area_of[place_id]
+
+    @cached_property
+    def _area_of(self) -> dict[str, str]:
+        """Each place's area, found once (planning prompts ask it of every place they list)."""
+        out = {}
+        for pid in self._places:
+            p = self._places[pid]
+            while p.kind is PlaceKind.room and p.parent is not None:
+                p = self._places[p.parent]
+            out[pid] = p.id
+        return out
 
     def describe(self, place_id: str) -> str:
         """A phrase for prompts: 'the kitchen in Hobbs Cafe', or an area's name."""
@@ -173,64 +218,16 @@ class PlaceGraph:
         return g, index, adj
 
     @cached_property
-    def _leaves(self) -> tuple[list[str], list[tuple[int, int] | None],
-                               list[list[tuple[int, int]]]]:
-        """Node names by index; for each node that is a dead end (one neighbour, itself not
-        one: most rooms) that neighbour and the minutes to it, else None; and the walking
-        graph without the dead ends. A shortest path never passes through a dead end, so
-        searches run on the smaller graph and dead ends are a step from their neighbour."""
-        _, index, adj = self._walk
-        names = list(index)
-        leaf: list[tuple[int, int] | None] = [None] * len(names)
-        for i, nbrs in enumerate(adj):
-            if len(nbrs) == 1 and len(adj[nbrs[0][0]]) > 1:
-                leaf[i] = nbrs[0]
-        core = [[(v, m) for v, m in nbrs if leaf[v] is None] for nbrs in adj]
-        return names, leaf, core
-
-    def _distances(self, a: str) -> array:
-        """Walking minutes from `a` to every place (by node index; inf: unreachable), on
-        demand and kept: one single-source search per place asked about (on the graph without
-        its dead ends), never all pairs (which took 17 CPU-s and 570 MB at 1,862 places)."""
-        found = self._dist_cache.get(a)
-        if found is not None:
-            return found
-        index = self._walk[1]
-        names, leaf, core = self._leaves
-        src = index[a]
-        if leaf[src] is not None:  # a dead end: a step from its neighbour's distances
-            near, w = leaf[src]
-            found = array("d", [d + w for d in self._distances(names[near])])
-            found[src] = 0.0
-        else:
-            found = array("d", [math.inf]) * len(index)
-            found[src] = 0.0
-            heap = [(0.0, src)]
-            while heap:
-                d, u = heapq.heappop(heap)
-                if d > found[u]:
-                    continue
-                for v, m in core[u]:
-                    nd = d + m
-                    if nd < found[v]:
-                        found[v] = nd
-                        heapq.heappush(heap, (nd, v))
-            for x, lf in enumerate(leaf):
-                if lf is not None:
-                    found[x] = found[lf[0]] + lf[1]
-        self._dist_cache[a] = found
-        return found
-
-    @cached_property
-    def _dist_cache(self) -> dict[str, array]:
-        return {}
+    def _distances(self) -> Distances:
+        """Walking minutes between nodes, searched on demand (`agentsim.world.distances`):
+        never all pairs (which took 17 CPU-s and 570 MB at 1,862 places), nor a whole
+        single-source search per place asked about."""
+        return Distances(self._walk[2])
 
     def travel_minutes(self, a: str, b: str) -> float:
-        """Walking minutes on the shortest path from a to b (KeyError if b is unreachable).
-        Paths are two-way: b's distances serve when they are known and a's are not."""
-        cache, index = self._dist_cache, self._walk[1]
-        d = cache[b][index[a]] if a not in cache and b in cache else \
-            self._distances(a)[index[b]]
+        """Walking minutes on the shortest path from a to b (KeyError if b is unreachable)."""
+        index = self._walk[1]
+        d = self._distances.between(index[a], index[b])
         if d == math.inf:
             raise KeyError(b)
         return float(d)

@@ -64,6 +64,9 @@ from agentsim.llm.offline.skills import (
 from agentsim.llm.offline.studio import code_change, code_review, test_report
 from agentsim.llm.offline.summary import summary
 
+# `json.dumps(answer, ensure_ascii=False)`, without building an encoder at every answer
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
+
 # A rule: the template's typed variables (its contract's `Vars`) and the run seed -> the answer.
 Answerer = Callable[[Any, int], dict]
 
@@ -117,7 +120,10 @@ class UnknownTemplateError(KeyError):
 
 
 class OfflineMind:
-    """A `Backend` that thinks by rules. `complete` is async only to fit the protocol."""
+    """A `Backend` that thinks by rules. `complete` is async only to fit the protocol: it
+    never waits (`waits = False`, see `agentsim.llm.wrappers.layer.waits`)."""
+
+    waits = False
 
     def __init__(self, name: str = "offline", model: str = "offline-mind-1") -> None:
         self.name = name
@@ -135,8 +141,7 @@ class OfflineMind:
         return rule(contract.validate(variables), seed)
 
     async def complete(self, prompt: Prompt) -> Completion:
-        text = json.dumps(self.answer(prompt.template_id, prompt.variables, prompt.seed),
-                          ensure_ascii=False)
+        text = _dumps(self.answer(prompt.template_id, prompt.variables, prompt.seed))
         rendered = sum(len(str(m.get("content", ""))) for m in prompt.messages)
         return Completion(
             text=text,

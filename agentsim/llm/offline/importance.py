@@ -8,6 +8,7 @@ otherwise.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from agentsim.contracts import ImportanceVars
@@ -43,6 +44,7 @@ _HEARSAY = re.compile(HEARSAY)
 _ORDINARY = re.compile(ORDINARY)
 
 
+@functools.lru_cache(maxsize=65536)  # the same observations recur ("Ann Lee is sleeping")
 def score(text: str) -> int:
     low = text.lower()
     found = [s for rx, s in _CUES if rx.search(low)]

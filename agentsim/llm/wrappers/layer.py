@@ -14,12 +14,21 @@ class Layer:
         self.inner = inner
         self.name = inner.name
         self.model = inner.model
+        # False: `complete` answers within the call and never waits (see `waits`)
+        self.waits = waits(inner)
 
     async def complete(self, prompt: Prompt) -> Completion:
         return await self.inner.complete(prompt)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+def waits(backend: Backend) -> bool:
+    """Whether `backend.complete` may wait (a server, a model thread). A backend that answers
+    within the call itself (the offline mind) says `waits = False`: no timeout or outage can
+    happen while it answers, so `Watched` calls it without the tasks a timeout needs."""
+    return bool(getattr(backend, "waits", True))
 
 
 def count(usage: Usage, prompt: Prompt, **amounts: float) -> None:

@@ -159,6 +159,9 @@ class Watched(Layer):
 
     async def complete(self, prompt: Prompt) -> Completion:
         self.watchdog.check()
-        c = await self.watchdog.wait(self.inner.complete(prompt), self.timeout)
+        if not self.waits:  # it answers within the call: nothing to time or to end early
+            c = await self.inner.complete(prompt)
+        else:
+            c = await self.watchdog.wait(self.inner.complete(prompt), self.timeout)
         self.watchdog.answered()
         return c
