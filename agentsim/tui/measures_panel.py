@@ -28,7 +28,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from agentsim.events import Event, Measured
-from agentsim.protocols.measures import measured_rows, summary
+from agentsim.protocols.measures import measured_rows, summary, table_groups
 
 SKIP = {"protocol", "rows"}  # in the heading
 ROUNDS_SHOWN = 8  # the last rounds of a series
@@ -110,17 +110,11 @@ def _common_word(series: dict[str, dict]) -> tuple[str, dict[str, dict]]:
 
 
 def _by_stem(tables: dict[str, dict[Any, Any]]) -> list[tuple[str, dict[str, dict]]]:
-    """Tables that share their keys' kind, one table each kind, a column each: 'messages by
-    role' and 'words by role' -> ('role', {messages, words}); 'by student before' and 'by
-    student after' -> ('student', {before, after})."""
-    out: dict[str, dict[str, dict]] = {}
-    for k, v in tables.items():
-        if " by " in k:
-            what, _, kind = k.partition(" by ")
-        else:
-            kind, _, what = k.removeprefix("by ").rpartition(" ")
-        out.setdefault(kind or what, {})[what or k] = v
-    return list(out.items())
+    """Tables that share their keys' kind, one table each kind, a column each (see
+    `table_groups`): 'by student before' and 'by student after' -> ('student', {before,
+    after})."""
+    return [(kind, {name: tables[k] for k, name in group.items()})
+            for kind, group in table_groups(tables)]
 
 
 class MeasuresPanel(Static):
