@@ -20,9 +20,9 @@ debater remembers what it heard. Measures (`Measured` events, `measures.csv`):
                  reasked; fallback: the offline mind, because the model could not; offline:
                  the run's mind is the offline mind); judged_by: rule, or the LLM judge's
                  verdict's origin
-    kind=round   question, round, majority, correct, model_answers, majority_model,
-                 correct_model     the most given answer, and the most given of the model's
-                 own answers (empty when it gave none)
+    kind=round   question, round, majority, correct      the most given answer; in a round
+                 with fallback answers also model_answers, majority_model, correct_model: the
+                 most given of the model's own answers (empty when it gave none)
 
 and the summary (`summarise`, `measures.json`): who answered (`answered_by`, `model_share`,
 `fallback_answers`, `answers_by_origin`), accuracy by round of one agent's answer (the mean
@@ -162,15 +162,19 @@ class Debate(Protocol):
         answers = [given[a][0] for a in self.debaters]
         top = majority(answers)
         verdict = await judge(self.options.judge, q.question, refs, top, ctx.llm)
-        mine = [given[a][0] for a in self.debaters if from_model(origins.get(a))]
-        top_mine, right_mine = (majority(mine), None) if mine else (None, None)
-        if mine:  # the model's own majority: judged again only if it is another answer
-            right_mine = verdict.correct if mine == answers else \
-                (await judge(self.options.judge, q.question, refs, top_mine,
-                             ctx.llm)).correct
+        extra: dict[str, Any] = {}
+        if any(origins.get(a) == "fallback" for a in self.debaters):
+            # the model's own majority too: judged again only if it is another answer
+            mine = [given[a][0] for a in self.debaters if from_model(origins.get(a))]
+            top_mine = majority(mine) if mine else None
+            right_mine = verdict.correct if top_mine == top else None
+            if top_mine is not None and top_mine != top:
+                right_mine = (await judge(self.options.judge, q.question, refs, top_mine,
+                                          ctx.llm)).correct
+            extra = {"model_answers": len(mine), "majority_model": top_mine,
+                     "correct_model": right_mine}
         stage.measure(self.name, kind="round", question=q.id, round=rnd, majority=top,
-                      correct=verdict.correct, model_answers=len(mine),
-                      majority_model=top_mine, correct_model=right_mine)
+                      correct=verdict.correct, **extra)
         if self.talk.finished:
             self.index += 1
             self.talk = None
@@ -214,11 +218,13 @@ class Debate(Protocol):
                      field: str = "correct") -> dict[int, float]:
             out: dict[int, list[bool]] = {}
             for r in rs:
-                if model_only and r.get(field) in (None, ""):
-                    continue  # a round in which the model gave no answer
-                if model_only and r.get("kind") == "answer" and not from_model(r.get("origin")):
+                # a round row without `correct_model` had no fallback: its majority is the
+                # model's; one with it empty had no answer of the model's
+                mark = r.get(field, r["correct"])
+                if model_only and (mark in (None, "") or (r.get("kind") == "answer"
+                                   and not from_model(r.get("origin")))):
                     continue
-                out.setdefault(int(r["round"]), []).append(truth(r[field]))
+                out.setdefault(int(r["round"]), []).append(truth(mark))
             return {k: sum(v) / len(v) for k, v in sorted(out.items())}
 
         single, group = by_round(answers), by_round(rounds)
@@ -232,8 +238,8 @@ class Debate(Protocol):
             mine = by_round(answers, model_only=True)
             group_mine = by_round(rounds, model_only=True, field="correct_model")
             out.update({
-                "one_agent_model_accuracy_by_round": mine,
-                "majority_model_accuracy_by_round": group_mine,
+                "one_agent_accuracy_model_by_round": mine,
+                "majority_accuracy_model_by_round": group_mine,
                 "single_agent_model": accuracy(
                     [r for r in answers if int(r["round"]) == 0], model_only=True),
                 "debate_model": group_mine.get(last) if last is not None else None})

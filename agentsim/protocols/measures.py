@@ -27,7 +27,7 @@ from agentsim.llm.accounting import MODEL_ORIGINS
 
 CSV, JSON = "measures.csv", "measures.json"
 
-SCRIPTED = "offline mind (scripted baseline)"
+SCRIPTED = "scripted baseline"  # a run whose mind is the offline mind
 
 
 def from_model(origin: Any) -> bool:
@@ -37,8 +37,8 @@ def from_model(origin: Any) -> bool:
 
 def answer_origins(rows: Iterable[dict[str, Any]], field: str = "origin") -> dict[str, Any]:
     """Who gave the answers the rows count (rows without `field` are not answers):
-    `answered_by` in plain words (model | offline mind (scripted baseline) | model with
-    fallbacks | ...), the answers by origin, `fallback_answers`, and `model_share`: of the
+    `answered_by` in plain words (model | scripted baseline | model + fallbacks |
+    ...), the answers by origin, `fallback_answers`, and `model_share`: of the
     answers meant for a model, the model's (None when none was: an offline-mind run)."""
     counts: dict[str, int] = {}
     for r in rows:
@@ -51,12 +51,22 @@ def answer_origins(rows: Iterable[dict[str, Any]], field: str = "origin") -> dic
     if kinds == {"offline"}:
         who = SCRIPTED
     elif kinds == {"model", "fallback"}:
-        who = "model with offline-mind fallbacks"
+        who = "model + fallbacks"
     else:
         who = " + ".join(sorted(kinds)) or None
     return {"answered_by": who, "model_share": mine / (mine + fallbacks)
             if mine + fallbacks else None, "fallback_answers": fallbacks,
             "answers_by_origin": dict(sorted(counts.items()))}
+
+
+def model_key(key: str) -> str:
+    """The key of a summary's figure over the model's answers only, beside the figure over
+    all answers: `single_agent` -> `single_agent_model`, `one_agent_accuracy_by_round` ->
+    `one_agent_accuracy_model_by_round` (a summary has them when some answers were
+    fallbacks)."""
+    if key.endswith("_by_round"):
+        return key.removesuffix("_by_round") + "_model_by_round"
+    return key + "_model"
 
 
 def accuracy(rows: Iterable[dict[str, Any]], *, model_only: bool = False,
@@ -179,9 +189,15 @@ def _figure(series: dict[str, dict[Any, float]], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.2))
+    colours: dict[str, Any] = {}
     for label, values in series.items():
         xs = sorted(int(k) for k in values)
-        ax.plot(xs, [values.get(x, values.get(str(x))) for x in xs], marker="o", label=label)
+        base = label.removesuffix(" model")  # a model-only series: dashed, its figure's colour
+        line, = ax.plot(xs, [values.get(x, values.get(str(x))) for x in xs], marker="o",
+                        label=label.replace(" model", " (model's answers only)")
+                        if base != label else label, color=colours.get(base),
+                        linestyle="--" if base != label else "-")
+        colours.setdefault(base, line.get_color())
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
