@@ -177,3 +177,48 @@ def test_studio_counts_fallback_candidates_apart():
     assert s["candidate_by_round"] == {1: 1.0, 2: 0.25}
     assert s["candidate_model_by_round"] == {2: 0.25}
     assert s["accepted_fallbacks"] == 1 and s["model_share"] == 0.5
+
+
+class Failing(Model):
+    """The offline mind's answers as a model's, but `template` asked for `name` gets no JSON."""
+
+    def __init__(self, template: str, name: str) -> None:
+        super().__init__()
+        self.template, self.name_ = template, name
+
+    async def complete(self, prompt: Prompt) -> Completion:
+        persona = prompt.variables.get("persona") or {}
+        if prompt.template_id == self.template and persona.get("name") == self.name_:
+            return Completion("I would rather not say.", 10, 5, self.model)
+        text = json.dumps(self.mind.answer(prompt.template_id, prompt.variables, prompt.seed))
+        return Completion(text, 10, 5, self.model)
+
+
+def run_with(world: str, backend: Model, tmp_path, ticks: int):
+    llm = test_client(backend, PromptLibrary(), fallback=OfflineMind(),
+                      fallback_policy="offline", max_retries=0)
+    sim = Simulation.load(str(ROOT / "worlds" / world), seed=0, embedder="hash",
+                          out=str(tmp_path / "run"), llm=llm)
+    sim.run(ticks=ticks)
+    sim.close()
+    s = json.loads((sim.run_dir.path / "measures.json").read_text())
+    return [dict(e.values) for e in sim.events if e.type == "measured"], s
+
+
+def test_a_students_fallback_quiz_answers_are_marked(tmp_path):
+    rows, s = run_with("classroom", Failing("interview", "Sam Okoro"), tmp_path, ticks=1)
+    quiz = [r for r in rows if r["kind"] == "quiz"]
+    assert {r["origin"] for r in quiz if r["agent"] == "sam_okoro"} == {"fallback"}
+    assert {r["origin"] for r in quiz if r["agent"] != "sam_okoro"} == {"model"}
+    mine = [r["correct"] for r in quiz if r["agent"] != "sam_okoro"]
+    assert s["class_score_before_model"] == sum(mine) / len(mine)
+    assert s["fallbacks_by_student"]["sam_okoro"] == len(quiz) // 4
+
+
+def test_a_fallback_candidate_is_marked(tmp_path):
+    rows, s = run_with("studio", Failing("code_change", "Ravi Mehta"), tmp_path, ticks=1)
+    it = [r for r in rows if r["kind"] == "iteration"]
+    assert [r.get("candidate_origin") for r in it] == [None, "fallback"]  # 0: the starter
+    assert it[1]["review_origin"] == "model" and it[1]["report_origin"] == "model"
+    assert s["fallback_answers"] == 1 and s["model_share"] == 0.0
+    assert s["candidate_model_by_round"] == {}
