@@ -193,10 +193,12 @@ def _figure(series: dict[str, dict[Any, float]], path: Path) -> Path:
     for label, values in series.items():
         xs = sorted(int(k) for k in values)
         base = label.removesuffix(" model")  # a model-only series: dashed, its figure's colour
-        line, = ax.plot(xs, [values.get(x, values.get(str(x))) for x in xs], marker="o",
-                        label=label.replace(" model", " (model's answers only)")
-                        if base != label else label, color=colours.get(base),
-                        linestyle="--" if base != label else "-")
+        mine = base != label
+        line, = ax.plot(xs, [values.get(x, values.get(str(x))) for x in xs],
+                        marker="s" if mine else "o", markerfacecolor="none" if mine else None,
+                        markersize=9 if mine else 6, color=colours.get(base),
+                        label=f"{base} (model's answers only)" if mine else label,
+                        linestyle="--" if mine else "-")
         colours.setdefault(base, line.get_color())
     from matplotlib.ticker import MaxNLocator
 
