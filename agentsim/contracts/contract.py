@@ -146,8 +146,9 @@ class Contract(Generic[V, A]):
                             f"not {type(variables).__name__}")
         if getattr(type(llm), "ask_answer", None) is None:
             return Answered(await self.ask(llm, variables, agent=agent), UNKNOWN)
-        return await llm.ask_answer(self.id, variables.dump(), schema=self.output_for(variables),
-                                tier=self.tier, agent=agent)
+        return await llm.ask_answer(self.id, variables.dump(),
+                                    schema=self.output_for(variables), tier=self.tier,
+                                    agent=agent)
 
     def validate(self, variables: Mapping[str, Any]) -> V:
         """Plain variables (what a backend receives in `Prompt.variables`) as the typed model."""
