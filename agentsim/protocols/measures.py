@@ -37,7 +37,7 @@ def from_model(origin: Any) -> bool:
 
 def answer_origins(rows: Iterable[dict[str, Any]], field: str = "origin") -> dict[str, Any]:
     """Who gave the answers the rows count (rows without `field` are not answers):
-    `answered_by` in plain words (model | scripted baseline | model + fallbacks |
+    `answered_by` in plain words (model | scripted baseline | model + fallbacks | fallbacks only |
     ...), the answers by origin, `fallback_answers`, and `model_share`: of the
     answers meant for a model, the model's (None when none was: an offline-mind run)."""
     counts: dict[str, int] = {}
@@ -52,6 +52,8 @@ def answer_origins(rows: Iterable[dict[str, Any]], field: str = "origin") -> dic
         who = SCRIPTED
     elif kinds == {"model", "fallback"}:
         who = "model + fallbacks"
+    elif kinds == {"fallback"}:
+        who = "fallbacks only"  # the model gave none: every answer is the offline mind's
     else:
         who = " + ".join(sorted(kinds)) or None
     return {"answered_by": who, "model_share": mine / (mine + fallbacks)
