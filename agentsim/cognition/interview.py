@@ -28,6 +28,7 @@ class Answer:
     answer: str
     memories: list[ScoredMemory]  # what the answer drew on, with the score of each
     citations: list[Citation] = field(default_factory=list)  # document passages it cited
+    origin: str = "unknown"  # who gave the answer (agentsim.contracts.Answered.origin)
 
     @property
     def sources(self) -> list[str]:
@@ -65,13 +66,14 @@ async def interview(
     found = await recall(agent, question, ctx, k=k, touch=remember)
     read = passages_read(found, ctx)
     extra = {"passages": [_passage_vars(c) for c in read]} if read else {}
-    out = await INTERVIEW.ask(ctx.llm, InterviewVars(
+    got = await INTERVIEW.answer(ctx.llm, InterviewVars(
         persona=agent.persona_vars(ctx.world_name),
         now=f"{ctx.now:%A %H:%M}",
         question=question,
         memories=memory_vars(found, ctx.places),
         **extra,
     ), agent=agent.id)
+    out = got.value
     used = [m for m in found if m.record.id in set(out.memory_ids)] or found[:0]
     by_id = {c.id: c for c in read}  # a source it did not read is dropped
     citations = [cite(by_id[s], " ".join(best_units(by_id[s].text, question, 1)))
@@ -82,4 +84,4 @@ async def interview(
             [Experience(MemoryKind.chat, f'I was asked "{question}" and said: {out.answer}')],
             ctx,
         )
-    return Answer(agent.id, question, out.answer, used, citations)
+    return Answer(agent.id, question, out.answer, used, citations, got.origin)

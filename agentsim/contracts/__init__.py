@@ -33,7 +33,17 @@ cognition and the LLM layer.
 from __future__ import annotations
 
 from agentsim.contracts.classroom import TEACH_TURN, TeachTurnVars
-from agentsim.contracts.contract import CONTRACTS, DEFAULT_BUDGET, Asker, Contract, Vars, ask
+from agentsim.contracts.contract import (
+    CONTRACTS,
+    DEFAULT_BUDGET,
+    UNKNOWN,
+    Answered,
+    Answering,
+    Asker,
+    Contract,
+    Vars,
+    ask,
+)
 from agentsim.contracts.evaluation import JUDGE_RANK, JudgeRankVars
 from agentsim.contracts.game_master import GAME_MASTER, GameMasterDecision, GameMasterVars
 from agentsim.contracts.group import (
@@ -116,7 +126,8 @@ __all__ = [
     "KNOWS_ABOUT",
     "PLAN_CRITIQUE", "PLAN_REFINE", "REACT", "REFLECT_INSIGHTS",
     "REFLECT_QUESTIONS", "REPLAN", "SKILL_CHOOSE", "SKILL_FIX", "SKILL_VERIFY", "SKILL_WRITE",
-    "SUMMARY", "TEACH_TURN", "TEST_REPORT", "AnswerJudgeVars", "Asker", "CodeChangeVars",
+    "SUMMARY", "TEACH_TURN", "TEST_REPORT", "UNKNOWN", "AnswerJudgeVars", "Answered", "Answering",
+    "Asker", "CodeChangeVars",
     "CodeReviewVars",
     "Contract", "ConversationMemoryVars",
     "ConverseTurnVars", "CurriculumVars", "DayPlanVars", "DebateAnswer", "DebateAnswerVars",

@@ -5,11 +5,13 @@
     answer = await IMPORTANCE.ask(ctx.llm, ImportanceVars(persona=..., observations=[...]),
                                   agent=agent.id)
 
-`ask` is the only way cognition calls a template: the template id, the output model and the
-tier come from the contract, never from the call site, so they cannot drift apart. Underneath
-it is the LLM interface's `llm.ask(id, variables, schema=output, tier=tier, agent=agent)`; the
-variables it passes are `Vars.dump()`, the very dict the call sites built before contracts
-(same keys, same values, same order), so rendered prompts do not change by a byte.
+`ask` is the only way cognition calls a template (`answer` is `ask` with the answer's origin:
+who gave it, the model or the offline mind as a fallback, for a measure that counts answers):
+the template id, the output model and the tier come from the contract, never from the call
+site, so they cannot drift apart. Underneath it is the LLM interface's `llm.ask(id, variables,
+schema=output, tier=tier, agent=agent)`; the variables it passes are `Vars.dump()`, the very
+dict the call sites built before contracts (same keys, same values, same order), so rendered
+prompts do not change by a byte.
 
 This module imports only pydantic: the LLM layer (the prompt library's budgets, the offline
 mind) reads contracts too, and must not depend on cognition.
@@ -51,6 +53,29 @@ class Asker(Protocol):
     async def ask(self, template_id: str, variables: Mapping[str, Any], *,
                   schema: type[BaseModel] | None = None, tier: str = "smart",
                   agent: str | None = None) -> Any: ...
+
+
+UNKNOWN = "unknown"  # the origin of an answer from an LLM that does not say (a test's fake)
+
+
+@dataclass(frozen=True)
+class Answered(Generic[A]):
+    """An answer and who gave it. `origin`: model, repaired, reasked (the model's own words),
+    fallback (the offline mind, because the model could not), offline (the offline mind is
+    the run's mind), cache (a cached answer whose origin the cache did not keep: never a
+    fallback, which is never cached), replay (a replayed answer whose recording did not keep
+    its origin), or `unknown` (an LLM without `ask_answer`, such as a test's fake)."""
+
+    value: A
+    origin: str
+
+
+class Answering(Asker, Protocol):
+    """An `Asker` that also says who answered (`agentsim.llm.base.LLM.ask_answer`)."""
+
+    async def ask_answer(self, template_id: str, variables: Mapping[str, Any], *,
+                         schema: type[BaseModel] | None = None, tier: str = "smart",
+                         agent: str | None = None) -> Answered[Any]: ...
 
 
 # Every contract declared, by template id: a contract registers itself when it is created.
@@ -110,6 +135,20 @@ class Contract(Generic[V, A]):
                             f"not {type(variables).__name__}")
         return await llm.ask(self.id, variables.dump(), schema=self.output_for(variables),
                              tier=self.tier, agent=agent)
+
+    async def answer(self, llm: Asker | Answering, variables: V, *,
+                     agent: str | None = None) -> Answered[A]:
+        """`ask`, with the answer's origin. An LLM whose class defines no `ask_answer` (a fake
+        that implements only `ask`, even one that hands every other attribute on to a real
+        client) is asked with `ask`, and its answer's origin is `unknown`."""
+        if not isinstance(variables, self.variables):
+            raise TypeError(f"{self.id} takes {self.variables.__name__}, "
+                            f"not {type(variables).__name__}")
+        if getattr(type(llm), "ask_answer", None) is None:
+            return Answered(await self.ask(llm, variables, agent=agent), UNKNOWN)
+        return await llm.ask_answer(self.id, variables.dump(),
+                                    schema=self.output_for(variables), tier=self.tier,
+                                    agent=agent)
 
     def validate(self, variables: Mapping[str, Any]) -> V:
         """Plain variables (what a backend receives in `Prompt.variables`) as the typed model."""

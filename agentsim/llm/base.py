@@ -1,10 +1,12 @@
 """The one LLM interface of agentsim.
 
-Cognition asks for `LLM.ask(template_id, variables, schema=..., tier=..., agent=...)` and gets a
-validated pydantic object (or text). Everything below that line (rendering the prompt file,
-the cache, the provider, retries, repairs, accounting) lives in `agentsim.llm`. The rest of
-`LLM` (usage, describe, budget, state, stats, close) is what the engine and the edges read, all
-declared here so that no caller has to probe the client for what it has.
+Cognition asks for `LLM.ask(template_id, variables, schema=..., tier=..., agent=...)` and gets
+a validated pydantic object (or text); `LLM.ask_answer` gives it with its origin (who answered:
+the model, or the offline mind as a fallback), for measures that must tell them apart.
+Everything below that line (rendering the prompt file, the cache, the provider, retries,
+repairs, accounting) lives in `agentsim.llm`. The rest of `LLM` (usage, describe, budget,
+state, stats, close) is what the engine and the edges read, all declared here so that no caller
+has to probe the client for what it has.
 
 A *backend* is the provider edge. It receives a `Prompt` (the rendered messages plus the
 template id and variables they came from) and returns a `Completion` (raw text and token
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
+    from agentsim.contracts.contract import Answered
     from agentsim.llm.accounting import Usage
 
 
@@ -134,6 +137,16 @@ class Answer:
     value: Any
     completion: Completion
     origin: str
+    # for an answer read back from a store (a replay, the cache): the origin it had when it
+    # was given (None: not known, or not a stored answer)
+    recorded: str | None = None
+
+    @property
+    def given_by(self) -> str:
+        """Who gave the words: the recorded origin of a stored answer, else `origin`. A
+        replayed fallback is still a fallback; `origin` says how this run got it (`replay`)
+        and is what the accounting counts."""
+        return self.recorded or self.origin
 
 
 class Answerer(Protocol):
@@ -166,6 +179,18 @@ class LLM(Protocol):
         tier: str = "smart",
         agent: str | None = None,
     ) -> Any: ...
+
+    async def ask_answer(
+        self,
+        template_id: str,
+        variables: Mapping[str, Any],
+        *,
+        schema: type[BaseModel] | None = None,
+        tier: str = "smart",
+        agent: str | None = None,
+    ) -> Answered[Any]:
+        """`ask`, with who gave the answer (`Answered.origin`: see `Answer.given_by`)."""
+        ...
 
     def describe(self) -> dict[str, Any]: ...
 

@@ -20,9 +20,10 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from agentsim.contracts.contract import Answered
 from agentsim.llm.accounting import Budget, Usage
 from agentsim.llm.answers import json_schema, output_instruction
-from agentsim.llm.base import Answerer, Backend, Prompt
+from agentsim.llm.base import Answer, Answerer, Backend, Prompt
 from agentsim.llm.config import FALLBACKS
 from agentsim.llm.prompts import PromptLibrary
 from agentsim.llm.repair import scrub
@@ -76,10 +77,27 @@ class LLMClient:
         tier: str = "smart",
         agent: str | None = None,
     ) -> Any:
+        return (await self._answer(template_id, variables, schema, tier, agent)).value
+
+    async def ask_answer(
+        self,
+        template_id: str,
+        variables: Mapping[str, Any],
+        *,
+        schema: type[BaseModel] | None = None,
+        tier: str = "smart",
+        agent: str | None = None,
+    ) -> Answered[Any]:
+        """`ask`, with who gave the answer: model, repaired, reasked, fallback, offline (a
+        replayed or cached answer keeps the origin it was given with; see `Answer.given_by`)."""
+        a = await self._answer(template_id, variables, schema, tier, agent)
+        return Answered(a.value, a.given_by)
+
+    async def _answer(self, template_id: str, variables: Mapping[str, Any],
+                      schema: type[BaseModel] | None, tier: str, agent: str | None) -> Answer:
         backend = self.backends.get(tier, self.backends["smart"])
         prompt = self._prompt(template_id, variables, schema, tier, agent)
-        answer = await self.answerer.answer(prompt, prompt.cache_key(backend.model))
-        return answer.value
+        return await self.answerer.answer(prompt, prompt.cache_key(backend.model))
 
     def get_state(self) -> dict[str, Any]:
         """What a checkpoint keeps of the client: the spend so far."""

@@ -24,15 +24,20 @@ class Recorder:
         # reads back as the same string.
         self._f = open(self.path, "a", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
 
-    def write(self, key: str, prompt: Prompt, c: Completion, origin: str | None = None
-              ) -> None:
-        """`origin`: who answered (model, repaired, reasked, fallback, offline, cache; see
-        `agentsim.llm.accounting`)."""
-        self._f.write(_dumps({
+    def write(self, key: str, prompt: Prompt, c: Completion, origin: str | None = None,
+              given_by: str | None = None) -> None:
+        """`origin`: how this run got the answer (model, repaired, reasked, fallback, offline,
+        cache; see `agentsim.llm.accounting`); `given_by`: who gave it, when that is known and
+        differs (a cache hit of a model answer: origin cache, given_by model). A line without
+        `given_by` was given by its `origin`."""
+        line = {
             "key": key, "template_id": prompt.template_id, "tier": prompt.tier,
             "agent": prompt.agent, "model": c.model, "origin": origin, "text": c.text,
             "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens,
-        }) + "\n")
+        }
+        if given_by is not None and given_by != origin:
+            line["given_by"] = given_by
+        self._f.write(_dumps(line) + "\n")
         self._f.flush()
 
     def close(self) -> None:
@@ -43,7 +48,9 @@ class Recorder:
 class ReplaySource:
     """Answers from a recording: the n-th request with a key gets the n-th answer recorded
     for it (the last one once they run out). A key never recorded raises ReplayMiss. A torn
-    last line (a run killed mid-write) is skipped."""
+    last line (a run killed mid-write) is skipped. Each answer keeps who gave it in the
+    recorded run (`Completion.extra["origin"]`: its `given_by`, else its `origin`), so a
+    replayed fallback is still known to be one."""
 
     def __init__(self, path: str | Path):
         self._answers: dict[str, list[Completion]] = defaultdict(list)
@@ -60,7 +67,8 @@ class ReplaySource:
                 raise ValueError(f"{path}:{n}: not a JSON line") from None
             self._answers[r["key"]].append(Completion(
                 r["text"], r.get("prompt_tokens", 0), r.get("completion_tokens", 0),
-                r.get("model", ""), cached=True))
+                r.get("model", ""), cached=True,
+                extra={"origin": r.get("given_by") or r.get("origin")}))
 
     def __len__(self) -> int:
         return sum(map(len, self._answers.values()))
@@ -77,7 +85,10 @@ class ReplaySource:
 class ResponseCache:
     """A content-addressed cache (sqlite) that several runs can share: same request, same
     answer, no call. `path`: the sqlite file, or a folder to hold `llm-cache.sqlite`.
-    Runs in parallel may share it (WAL; a writer waits for the other)."""
+    Runs in parallel may share it (WAL; a writer waits for the other). Each answer keeps who
+    gave it (`origin`: model, repaired, reasked, offline; never fallback, which is not
+    cached), read back as `Completion.extra["origin"]`; a cache written before the column
+    existed gains it, its old rows with none."""
 
     def __init__(self, path: str | Path):
         path = Path(path)
@@ -88,16 +99,21 @@ class ResponseCache:
         self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, text TEXT,"
-                         " model TEXT, pt INTEGER, ct INTEGER)")
+                         " model TEXT, pt INTEGER, ct INTEGER, origin TEXT)")
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(answers)")}
+        if "origin" not in columns:
+            self._db.execute("ALTER TABLE answers ADD COLUMN origin TEXT")
 
     def get(self, key: str) -> Completion | None:
-        row = self._db.execute("SELECT text, model, pt, ct FROM answers WHERE key=?",
+        row = self._db.execute("SELECT text, model, pt, ct, origin FROM answers WHERE key=?",
                                (key,)).fetchone()
-        return Completion(row[0], row[2], row[3], row[1], cached=True) if row else None
+        return Completion(row[0], row[2], row[3], row[1], cached=True,
+                          extra={"origin": row[4]}) if row else None
 
-    def put(self, key: str, c: Completion) -> None:
-        self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?)",
-                         (key, c.text, c.model, c.prompt_tokens, c.completion_tokens))
+    def put(self, key: str, c: Completion, origin: str | None = None) -> None:
+        self._db.execute("INSERT OR REPLACE INTO answers (key, text, model, pt, ct, origin)"
+                         " VALUES (?, ?, ?, ?, ?, ?)",
+                         (key, c.text, c.model, c.prompt_tokens, c.completion_tokens, origin))
 
     def close(self) -> None:
         self._db.close()

@@ -19,8 +19,12 @@ topic, the same quiz again. The judge reads the answer key; no prompt shows it:
     correct   the answer names the key's answer (or an alias) as whole words, and names
               none of the question's known wrong answers
 
-Measures: kind=quiz rows (phase before|after, agent, question, correct, answer), and the
-summary's class score before and after, and each student's."""
+Measures: kind=quiz rows (phase before|after, agent, question, correct, answer, origin: who
+gave the answer: model, repaired, reasked, or fallback, the offline mind because the model
+could not, or offline, the run's mind), and the summary: who answered (`answered_by`,
+`model_share`, `fallback_answers`, `answers_by_origin`), the class score before and after,
+and each student's; when some answers were fallbacks, the class score over the model's
+answers only (`class_score_*_model`) and the fallbacks by student."""
 
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ from agentsim.cognition.interview import interview
 from agentsim.contracts import TEACH_TURN, TeachTurnVars
 from agentsim.contracts.knowing import names
 from agentsim.protocols.base import Options, Protocol, Stage
+from agentsim.protocols.measures import accuracy, answer_origins
 
 PASSAGES = 3  # passages of knowledge/ the teacher is given for a topic
 
@@ -150,7 +155,7 @@ class Classroom(Protocol):
                 out = await interview(stage.agents[aid], q.question, ctx)
                 stage.measure(self.name, kind="quiz", phase=self.phase, agent=aid,
                               question=q.id, correct=marked(q, out.answer),
-                              answer=" ".join(out.answer.split())[:300])
+                              answer=" ".join(out.answer.split())[:300], origin=out.origin)
 
     async def _speak(self, agent: Agent, talk: GroupTalk, rnd: int, ctx: Context) -> str:
         if agent.id != self.teacher:
@@ -172,20 +177,26 @@ class Classroom(Protocol):
 
     @staticmethod
     def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
-        """The class's and each student's share of quiz questions right, before and after."""
-        scores: dict[str, dict[str, list[bool]]] = {}
-        for r in rows:
-            if r.get("kind") == "quiz":
-                scores.setdefault(r["phase"], {}).setdefault(r["agent"], []).append(
-                    bool(r["correct"]))
-
-        def mean(xs: list[bool]) -> float:
-            return sum(xs) / len(xs)
-
-        out: dict[str, Any] = {}
+        """Who answered; the class's and each student's share of quiz questions right, before
+        and after; and, when some answers were fallbacks, the class's over the model's answers
+        only and the fallbacks by student."""
+        quiz = [r for r in rows if r.get("kind") == "quiz"]
+        who = answer_origins(quiz)
+        out: dict[str, Any] = dict(who)
         for phase in ("before", "after"):
-            per = scores.get(phase, {})
-            every = [x for xs in per.values() for x in xs]
-            out[f"class_score_{phase}"] = mean(every) if every else None
-            out[f"by_student_{phase}"] = {a: mean(xs) for a, xs in sorted(per.items())}
+            mine = [r for r in quiz if r["phase"] == phase]
+            out[f"class_score_{phase}"] = accuracy(mine)
+            if who["fallback_answers"]:
+                out[f"class_score_{phase}_model"] = accuracy(mine, model_only=True)
+        for phase in ("before", "after"):
+            per: dict[str, list[dict[str, Any]]] = {}
+            for r in quiz:
+                if r["phase"] == phase:
+                    per.setdefault(r["agent"], []).append(r)
+            out[f"by_student_{phase}"] = {a: accuracy(rs) for a, rs in sorted(per.items())}
+        if who["fallback_answers"]:
+            fell: dict[str, int] = {}
+            for r in quiz:
+                fell[r["agent"]] = fell.get(r["agent"], 0) + (r.get("origin") == "fallback")
+            out["fallbacks_by_student"] = dict(sorted(fell.items()))
         return out

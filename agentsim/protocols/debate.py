@@ -15,12 +15,21 @@ tick. In round 0 each debater answers alone; in round r each reads the others' a
 round r-1 (and its own) and answers again. Every answer is said to the group, so each
 debater remembers what it heard. Measures (`Measured` events, `measures.csv`):
 
-    kind=answer  question, round, agent, answer, correct     every debater's every answer
-    kind=round   question, round, majority, correct          the most given answer
+    kind=answer  question, round, agent, answer, correct, origin, judged_by
+                 every debater's every answer; origin: who gave it (model, repaired,
+                 reasked; fallback: the offline mind, because the model could not; offline:
+                 the run's mind is the offline mind); judged_by: rule, or the LLM judge's
+                 verdict's origin
+    kind=round   question, round, majority, correct      the most given answer; in a round
+                 with fallback answers also model_answers, majority_model, correct_model: the
+                 most given of the model's own answers (empty when it gave none)
 
-and the summary (`summarise`, `measures.json`): accuracy by round of one agent's answer (the
-mean over debaters) and of the majority; `single_agent` is round 0's mean, `debate` the final
-round's majority. The answer key is read by the judge only: no prompt shows it."""
+and the summary (`summarise`, `measures.json`): who answered (`answered_by`, `model_share`,
+`fallback_answers`, `answers_by_origin`), accuracy by round of one agent's answer (the mean
+over debaters) and of the majority; `single_agent` is round 0's mean, `debate` the final
+round's majority. When some answers were fallbacks the same figures over the model's answers
+only follow (`*_model`): a model run's accuracy never counts the offline mind's scripted
+answers. The answer key is read by the judge only: no prompt shows it."""
 
 from __future__ import annotations
 
@@ -38,6 +47,7 @@ from agentsim.contracts import DEBATE_ANSWER, DebateAnswerVars
 from agentsim.contracts.group import SEPARATOR, normalise_answer
 from agentsim.protocols.base import Options, Protocol, Stage
 from agentsim.protocols.judge import JudgeKind, judge
+from agentsim.protocols.measures import accuracy, answer_origins, from_model, truth
 
 
 class Question(BaseModel):
@@ -101,6 +111,7 @@ class Debate(Protocol):
         self.index = 0  # the question under debate
         self.talk: GroupTalk | None = None
         self.answers: list[dict[str, list[str]]] = []  # by round: agent id -> [answer, why]
+        self.origins: list[dict[str, str]] = []  # by round: agent id -> who gave its answer
 
     @classmethod
     def check(cls, options: DebateOptions, root: Path, names: list[str]) -> list[tuple[str, str]]:
@@ -133,23 +144,37 @@ class Debate(Protocol):
             self.talk = GroupTalk(topic=q.question, participants=list(self.debaters),
                                   place=first.location, rounds=self.options.rounds + 1,
                                   turn_taking=self.options.turn_taking, seed=stage.seed)
-            self.answers = []
+            self.answers, self.origins = [], []
         ctx = stage.context()
         rnd = len(self.answers)
         self.answers.append({})
+        self.origins.append({})
         await self.talk.advance(stage.agents, ctx, turns=len(self.debaters),
                                 speaker=self._speak)
         refs = [q.answer, *q.aliases]
-        given = self.answers[rnd]
+        given, origins = self.answers[rnd], self.origins[rnd]
         for aid in self.debaters:
             answer = given[aid][0]
-            right = await judge(self.options.judge, q.question, refs, answer, ctx.llm)
+            verdict = await judge(self.options.judge, q.question, refs, answer, ctx.llm)
             stage.measure(self.name, kind="answer", question=q.id, round=rnd, agent=aid,
-                          answer=answer, correct=right)
-        top = majority([given[a][0] for a in self.debaters])
-        right = await judge(self.options.judge, q.question, refs, top, ctx.llm)
+                          answer=answer, correct=verdict.correct,
+                          origin=origins.get(aid, "unknown"), judged_by=verdict.by)
+        answers = [given[a][0] for a in self.debaters]
+        top = majority(answers)
+        verdict = await judge(self.options.judge, q.question, refs, top, ctx.llm)
+        extra: dict[str, Any] = {}
+        if any(origins.get(a) == "fallback" for a in self.debaters):
+            # the model's own majority too: judged again only if it is another answer
+            mine = [given[a][0] for a in self.debaters if from_model(origins.get(a))]
+            top_mine = majority(mine) if mine else None
+            right_mine = verdict.correct if top_mine == top else None
+            if top_mine is not None and top_mine != top:
+                right_mine = (await judge(self.options.judge, q.question, refs, top_mine,
+                                          ctx.llm)).correct
+            extra = {"model_answers": len(mine), "majority_model": top_mine,
+                     "correct_model": right_mine}
         stage.measure(self.name, kind="round", question=q.id, round=rnd, majority=top,
-                      correct=right)
+                      correct=verdict.correct, **extra)
         if self.talk.finished:
             self.index += 1
             self.talk = None
@@ -159,37 +184,66 @@ class Debate(Protocol):
         mine = last.get(agent.id)
         others = [{"speaker": talk.names[a], "text": SEPARATOR.join(last[a])}
                   for a in self.debaters if a != agent.id and a in last]
-        out = await DEBATE_ANSWER.ask(ctx.llm, DebateAnswerVars(
+        got = await DEBATE_ANSWER.answer(ctx.llm, DebateAnswerVars(
             persona=agent.persona_vars(ctx.world_name), question=talk.topic, round=rnd,
             previous=mine[0] if mine else None, others=others), agent=agent.id)
+        out = got.value
+        self.origins[rnd][agent.id] = got.origin
         answer = " ".join(out.answer.split())
         self.answers[rnd][agent.id] = [answer, " ".join(out.reasoning.split())]
         return SEPARATOR.join(self.answers[rnd][agent.id])
 
     def get_state(self) -> dict[str, Any]:
         return {"index": self.index, "answers": [dict(r) for r in self.answers],
+                "origins": [dict(r) for r in self.origins],
                 "talk": self.talk.get_state() if self.talk else None}
 
     def set_state(self, state: Any) -> None:
         self.index = state["index"]
         self.answers = [{k: list(v) for k, v in r.items()} for r in state["answers"]]
+        # a checkpoint from before origins were kept: its answers' origins are unknown
+        self.origins = [dict(r) for r in state.get("origins", [{} for _ in self.answers])]
         self.talk = GroupTalk.from_state(state["talk"]) if state["talk"] else None
 
     @staticmethod
     def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
-        """Accuracy by round, of one agent (mean over debaters) and of the majority."""
-        by_round: dict[int, list[bool]] = {}
-        majority_by_round: dict[int, list[bool]] = {}
-        for r in rows:
-            target = by_round if r.get("kind") == "answer" else majority_by_round
-            target.setdefault(int(r["round"]), []).append(bool(r["correct"]))
-        single = {k: sum(v) / len(v) for k, v in sorted(by_round.items())}
-        group = {k: sum(v) / len(v) for k, v in sorted(majority_by_round.items())}
+        """Who answered; accuracy by round, of one agent (mean over debaters) and of the
+        majority; and, when some answers were fallbacks, the same over the model's answers
+        only (the `*_model` keys)."""
+        answers = [r for r in rows if r.get("kind") == "answer"]
+        rounds = [r for r in rows if r.get("kind") == "round"]
+        who = answer_origins(answers)
+
+        def by_round(rs: list[dict[str, Any]], model_only: bool = False,
+                     field: str = "correct") -> dict[int, float]:
+            out: dict[int, list[bool]] = {}
+            for r in rs:
+                # a round row without `correct_model` had no fallback: its majority is the
+                # model's; one with it empty had no answer of the model's
+                mark = r.get(field, r["correct"])
+                if model_only and (mark in (None, "") or (r.get("kind") == "answer"
+                                   and not from_model(r.get("origin")))):
+                    continue
+                out.setdefault(int(r["round"]), []).append(truth(mark))
+            return {k: sum(v) / len(v) for k, v in sorted(out.items())}
+
+        single, group = by_round(answers), by_round(rounds)
         last = max(group) if group else None
-        return {"questions": len(majority_by_round.get(0, [])),
-                "one_agent_accuracy_by_round": single, "majority_accuracy_by_round": group,
-                "single_agent": single.get(0), "debate": group[last] if last is not None
-                else None}
+        out: dict[str, Any] = {"questions": sum(int(r["round"]) == 0 for r in rounds), **who,
+                               "one_agent_accuracy_by_round": single,
+                               "majority_accuracy_by_round": group,
+                               "single_agent": single.get(0),
+                               "debate": group[last] if last is not None else None}
+        if who["fallback_answers"]:
+            mine = by_round(answers, model_only=True)
+            group_mine = by_round(rounds, model_only=True, field="correct_model")
+            out.update({
+                "one_agent_accuracy_model_by_round": mine,
+                "majority_accuracy_model_by_round": group_mine,
+                "single_agent_model": accuracy(
+                    [r for r in answers if int(r["round"]) == 0], model_only=True),
+                "debate_model": group_mine.get(last) if last is not None else None})
+        return out
 
 
 def majority(answers: list[str]) -> str:

@@ -15,7 +15,8 @@ rules. Each decision is a `game_master_decided` event (with `applied` and, if no
 an applied change an `object_changed` event, and those in the area keep the outcome as an
 observation (source "game master"). Decisions replay like every LLM answer (the answers are
 recorded; `--replay` serves them), and the events are the log a replay reads. The agents live
-their day as usual. The measure is what it decided: kind=decision rows (agent, applied)."""
+their day as usual. The measure is what it decided: kind=decision rows (agent, applied, and
+origin: who decided, the model or the offline mind as a fallback)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from agentsim.contracts import GAME_MASTER, GameMasterVars
 from agentsim.events import ActionStarted, GameMasterDecided, ObjectChanged
 from agentsim.memory.record import MemoryKind
 from agentsim.protocols.base import Options, Protocol, Stage
+from agentsim.protocols.measures import answer_origins, truth
 from agentsim.streams import derive
 
 RECENT = 5  # outcomes at a place the game master is reminded of
@@ -63,13 +65,14 @@ class GameMaster(Protocol):
         area = places.area_of(e.place)
         here = places.objects_in(e.place)
         spec = self.world.spec
-        out = await GAME_MASTER.ask(ctx.llm, GameMasterVars(
+        got = await GAME_MASTER.answer(ctx.llm, GameMasterVars(
             world=f"{spec.name}: {spec.description}".strip().rstrip(":"),
             now=f"{stage.now:%A %H:%M}", place_name=places.describe(e.place),
             actor=stage.agents[e.agent].name, activity=e.activity,
             objects=[{"id": o.id, "name": o.name, "state": stage.objects.get(o.id, o.state),
                       "states": list(o.states)} for o in here],
             recent=list(self.recent.get(area, []))), agent=None)
+        out = got.value
         applied, why_not = False, None
         if out.object is not None or out.state is not None:
             obj = next((o for o in here if o.id == out.object), None)
@@ -91,7 +94,8 @@ class GameMaster(Protocol):
             ctx.emit(ObjectChanged, object=out.object, place=e.place, old=old, new=out.state,
                      agent=e.agent)
         self.recent[area] = [*self.recent.get(area, []), outcome][-RECENT:]
-        stage.measure(self.name, kind="decision", agent=e.agent, applied=applied)
+        stage.measure(self.name, kind="decision", agent=e.agent, applied=applied,
+                      origin=got.origin)
         if self.options.memory:
             who = [a for a in stage.agents.values() if places.area_of(a.location) == area]
             for a in who:
@@ -107,7 +111,7 @@ class GameMaster(Protocol):
     @staticmethod
     def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         return {"decisions": len(rows),
-                "applied": sum(bool(r["applied"]) for r in rows)}
+                "applied": sum(truth(r["applied"]) for r in rows), **answer_origins(rows)}
 
 
 def _undecided(stage: Stage, e: ActionStarted) -> bool:

@@ -24,9 +24,15 @@ and chooses the failing tests the developer should look at first (`test_report`)
 remembers what was said.
 
 Measures: kind=iteration rows (iteration, passed, total, candidate_passed, accepted, summary,
-error) and kind=message rows (agent, role, words); the summary's share of the tests the shared
-module passes, and the candidate's, by iteration, and messages and words per role. The
-passing count is the sandbox's: no prompt or rule decides it."""
+error, and who gave the candidate, the review and the test report: candidate_origin,
+review_origin, report_origin: model, repaired, reasked, fallback (the offline mind, because
+the model could not) or offline (the run's mind)) and kind=message rows (agent, role, words);
+the summary's share of the tests the shared module passes, and the candidate's, by iteration,
+messages and words per role, and who wrote the candidates (`answered_by`, `model_share`,
+`fallback_answers`, `answers_by_origin`). When some candidates were fallbacks, the model's
+candidates' share by iteration follows (`candidate_model_by_round`) and how many fallback
+candidates the lead accepted into the shared module (`accepted_fallbacks`). The passing
+count is the sandbox's: no prompt or rule decides it."""
 
 from __future__ import annotations
 
@@ -48,6 +54,7 @@ from agentsim.contracts import (
     TesterReportVars,
 )
 from agentsim.protocols.base import Options, Protocol, Stage
+from agentsim.protocols.measures import answer_origins, from_model
 from agentsim.protocols.studio_run import plain_code, refused, run_tests, test_names
 from agentsim.skills.sandbox import Limits
 
@@ -96,6 +103,7 @@ class Studio(Protocol):
         self.focus: list[str] = []  # the tests the tester chose last
         self.earlier: list[str] = []  # the developer's summaries
         self.candidate: dict[str, Any] | None = None  # this iteration's: code, summary, run
+        self.report_origin: str | None = None  # who gave this iteration's test report
 
     @classmethod
     def check(cls, options: StudioOptions, root: Path, names: list[str]) -> list[tuple[str, str]]:
@@ -146,6 +154,7 @@ class Studio(Protocol):
                 return
         self.iteration += 1
         self.candidate = None
+        self.report_origin = None
         topic = f"iteration {self.iteration} ({self.milestone.rstrip('.')})"
         talk = GroupTalk(topic=topic, participants=[self.developer, self.tester],
                          place=stage.agents[self.lead].location, turn_taking="moderator",
@@ -157,7 +166,9 @@ class Studio(Protocol):
                       passed=self.run["passed"], total=self.run["total"],
                       candidate_passed=c.get("run", {}).get("passed"),
                       accepted=c.get("accepted"), summary=c.get("summary", ""),
-                      error=c.get("run", {}).get("error", ""))
+                      error=c.get("run", {}).get("error", ""),
+                      candidate_origin=c.get("origin"), review_origin=c.get("review_origin"),
+                      report_origin=self.report_origin)
         for line in spoken:
             stage.measure(self.name, kind="message", iteration=self.iteration,
                           agent=line["speaker"], role=self.roles[line["speaker"]],
@@ -178,30 +189,34 @@ class Studio(Protocol):
         assert self.run is not None
         if agent.id == self.developer:
             focus = [f for f in self.run["failures"] if f["test"] in self.focus]
-            out = await CODE_CHANGE.ask(ctx.llm, CodeChangeVars(
+            got = await CODE_CHANGE.answer(ctx.llm, CodeChangeVars(
                 persona=persona, task=self.options.task, artifact=self.artifact,
                 milestone=self.milestone, sketches=self.sketches, earlier=self.earlier,
                 failures=focus + [f for f in self.run["failures"] if f not in focus]),
                 agent=agent.id)
+            out = got.value
             summary = " ".join(out.summary.split())
             self.earlier.append(summary)
             code = plain_code(out.code)
             run = await self._test(code, stage, ctx)
-            self.candidate = {"code": code, "summary": summary, "run": run}
+            self.candidate = {"code": code, "summary": summary, "run": run,
+                              "origin": got.origin}
             return summary
         if agent.id == self.tester:
-            out = await TEST_REPORT.ask(ctx.llm, TesterReportVars(
+            report = await TEST_REPORT.answer(ctx.llm, TesterReportVars(
                 persona=persona, task=self.options.task, tests=self.names, run=self.run),
                 agent=agent.id)
+            out, self.report_origin = report.value, report.origin
             self.focus = [t for t in out.focus if t in self.names]
             return out.text
         if self.candidate is None or "accepted" in self.candidate:  # the lead opens
             return await group_turn(agent, talk, rnd, ctx)
         c = self.candidate
-        out = await CODE_REVIEW.ask(ctx.llm, CodeReviewVars(
+        review = await CODE_REVIEW.answer(ctx.llm, CodeReviewVars(
             persona=persona, task=self.options.task, milestone=self.milestone,
             summary=c["summary"], candidate=c["run"], artifact=self.run), agent=agent.id)
-        c["accepted"] = bool(out.accept)
+        out = review.value
+        c["accepted"], c["review_origin"] = bool(out.accept), review.origin
         if out.accept:
             self.artifact, self.run = c["code"], c["run"]
         self.milestone = " ".join(out.milestone.split())
@@ -232,11 +247,20 @@ class Studio(Protocol):
                 messages[r["role"]] = messages.get(r["role"], 0) + 1
                 words[r["role"]] = words.get(r["role"], 0) + int(r["words"])
         last = max(its, key=lambda r: int(r["iteration"])) if its else None
-        return {"tests": int(last["total"]) if last else None,
+        made = [r for r in its if r.get("candidate_origin") not in (None, "")]
+        who = answer_origins(made, field="candidate_origin")
+        out: dict[str, Any] = {"tests": int(last["total"]) if last else None,
                 "passed_at_start": int(its[0]["passed"]) if its else None,
                 "passed_at_end": int(last["passed"]) if last else None,
                 "iterations": int(last["iteration"]) if last else 0,
                 "accepted": sum(str(r.get("accepted")) == "True" for r in its),
                 "shared_module_by_round": shared, "candidate_by_round": cand,
                 "messages_by_role": {k: messages[k] for k in ROLES if k in messages},
-                "words_by_role": {k: words[k] for k in ROLES if k in words}}
+                "words_by_role": {k: words[k] for k in ROLES if k in words}, **who}
+        if who["fallback_answers"]:
+            out["candidate_model_by_round"] = {
+                k: v for k, v in cand.items() if any(
+                    int(r["iteration"]) == k and from_model(r["candidate_origin"]) for r in made)}
+            out["accepted_fallbacks"] = sum(str(r.get("accepted")) == "True" and
+                                            r["candidate_origin"] == "fallback" for r in made)
+        return out

@@ -7,10 +7,12 @@ events arrive, laid out as `agentsim report` lays it out:
 
     Debate · 15 measures
     questions          1
-    single agent       0.50
+    answered by        model + fallbacks   who gave the answers (see agentsim.protocols.measures)
+    model share        0.75
+    single agent       0.50 · model's only 0.33   with fallbacks: the model's answers' figure
     debate             1.00
-    round  one agent  majority      every `*_by_round` series, a column each
-    0      0.50       1.00
+    round  one agent (model)  majority (model)    every `*_by_round` series, a column each
+    0      0.50 (0.33)        1.00 (1.00)
     ...
     by student         before after every other table (keys that are agent ids: names)
     latest (tick 2)    the last measure's values
@@ -28,7 +30,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from agentsim.events import Event, Measured
-from agentsim.protocols.measures import measured_rows, summary
+from agentsim.protocols.measures import measured_rows, model_key, summary, table_groups
 
 SKIP = {"protocol", "rows"}  # in the heading
 ROUNDS_SHOWN = 8  # the last rounds of a series
@@ -77,16 +79,23 @@ def measures_view(protocol: str, s: dict[str, Any], latest: Measured | None,
     scalars = Table.grid(padding=(0, 1))
     scalars.add_column(style="dim", no_wrap=True, overflow="ellipsis", max_width=18)
     scalars.add_column(style="bold")
+    paired = {model_key(k) for k in s} & set(s)  # figures over the model's answers only
+    s = {k: v for k, v in s.items() if not _quiet(k, v)}
     for k, v in s.items():
-        if k not in SKIP and not isinstance(v, dict | list):
-            scalars.add_row(label(k), fmt(v))
+        if k not in SKIP and k not in paired and not isinstance(v, dict | list):
+            scalars.add_row(label(k), fmt(v) + (f" · model's only {fmt(s[model_key(k)])}"
+                                                if model_key(k) in paired else ""))
     parts.append(scalars)
-    series = {label(k): v for k, v in s.items()
-              if k.endswith("_by_round") and isinstance(v, dict) and v}
+    series = {label(k) + (" (model)" if model_key(k) in paired else ""):
+              _beside(v, s.get(model_key(k))) for k, v in s.items()
+              if k.endswith("_by_round") and k not in paired and isinstance(v, dict) and v}
     if series:
         what, series = _common_word(series)
         parts += [Text(""), Text(f"{what} by round".strip(), style="bold"),
                   _columns("round", series, str, ROUNDS_SHOWN)]
+        if paired:
+            parts.append(Text("(model): the model's own answers only",
+                              style="dim"))
     tables = {label(k): v for k, v in s.items()
               if isinstance(v, dict) and v and not k.endswith("_by_round")}
     for group in _by_stem(tables):  # by student before | after: one table, a column each
@@ -99,28 +108,41 @@ def measures_view(protocol: str, s: dict[str, Any], latest: Measured | None,
     return Group(*parts)
 
 
+def _quiet(key: str, value: Any) -> bool:
+    """Who-answered figures that say nothing `answered by` does not: no share (no answer was
+    meant for a model), no fallback, one origin only."""
+    return (key == "model_share" and value is None) or (key == "fallback_answers" and not value) \
+        or (key == "answers_by_origin" and len(value) < 2)
+
+
+def _beside(every: dict[Any, Any], model: dict[Any, Any] | None) -> dict[Any, Any]:
+    """A series over all answers with the model's-answers-only one beside it in each cell:
+    '0.25 (0.00)'; the series as it is when there is none."""
+    if model is None:
+        return every
+    return {k: f"{fmt(v)} ({fmt(model.get(k, model.get(str(k))))})" for k, v in every.items()}
+
+
 def _common_word(series: dict[str, dict]) -> tuple[str, dict[str, dict]]:
     """The last word all the series' names share, and the series without it: 'one agent
     accuracy' and 'majority accuracy' -> ('accuracy', {'one agent', 'majority'}), so the
     columns fit a narrow panel."""
-    words = {k.rpartition(" ")[2] for k in series}
-    if len(series) < 2 or len(words) != 1 or any(" " not in k for k in series):
+    tail = " (model)"
+    bare = {k.removesuffix(tail): k.endswith(tail) for k in series}
+    words = {k.rpartition(" ")[2] for k in bare}
+    if len(series) < 2 or len(words) != 1 or any(" " not in k for k in bare):
         return "", series
-    return words.pop(), {k.rpartition(" ")[0]: v for k, v in series.items()}
+    return words.pop(), {k.removesuffix(tail).rpartition(" ")[0] + (tail if k.endswith(tail)
+                                                                    else ""): v
+                         for k, v in series.items()}
 
 
 def _by_stem(tables: dict[str, dict[Any, Any]]) -> list[tuple[str, dict[str, dict]]]:
-    """Tables that share their keys' kind, one table each kind, a column each: 'messages by
-    role' and 'words by role' -> ('role', {messages, words}); 'by student before' and 'by
-    student after' -> ('student', {before, after})."""
-    out: dict[str, dict[str, dict]] = {}
-    for k, v in tables.items():
-        if " by " in k:
-            what, _, kind = k.partition(" by ")
-        else:
-            kind, _, what = k.removeprefix("by ").rpartition(" ")
-        out.setdefault(kind or what, {})[what or k] = v
-    return list(out.items())
+    """Tables that share their keys' kind, one table each kind, a column each (see
+    `table_groups`): 'by student before' and 'by student after' -> ('student', {before,
+    after})."""
+    return [(kind, {name: tables[k] for k, name in group.items()})
+            for kind, group in table_groups(tables)]
 
 
 class MeasuresPanel(Static):

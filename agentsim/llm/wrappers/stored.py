@@ -4,7 +4,9 @@ answers a request seen before from the cache shared across runs and keeps the ne
 
 What is kept is the validated answer (`answers.dump`), not the raw text, so a replay or a
 cache hit needs no repair; an answer of the fallback is recorded (as `fallback`) but never
-cached, so a later run asks the model again.
+cached, so a later run asks the model again. Both stores keep who gave each answer, so a
+replayed or cached answer comes back with it (`Answer.recorded`): a replayed fallback is still
+a fallback to a measure that counts answers, while the accounting counts it as `replay`.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class Replay:
 
     async def answer(self, prompt: Prompt, key: str) -> Answer:
         c = self.source.get(key, prompt)
-        return Answer(parse(c.text, prompt.output)[0], c, "replay")
+        return Answer(parse(c.text, prompt.output)[0], c, "replay", c.extra.get("origin"))
 
 
 class Cache:
@@ -38,10 +40,10 @@ class Cache:
 
     async def answer(self, prompt: Prompt, key: str) -> Answer:
         if (c := self.cache.get(key)) is not None:
-            return Answer(parse(c.text, prompt.output)[0], c, "cache")
+            return Answer(parse(c.text, prompt.output)[0], c, "cache", c.extra.get("origin"))
         a = await self.inner.answer(prompt, key)
         if a.origin != "fallback":
-            self.cache.put(key, _kept(a))
+            self.cache.put(key, _kept(a), a.given_by)
         return a
 
 
@@ -52,5 +54,5 @@ class Recording:
 
     async def answer(self, prompt: Prompt, key: str) -> Answer:
         a = await self.inner.answer(prompt, key)
-        self.recorder.write(key, prompt, _kept(a), origin=a.origin)
+        self.recorder.write(key, prompt, _kept(a), origin=a.origin, given_by=a.recorded)
         return a
