@@ -93,3 +93,52 @@ def test_a_town_snapshot_runs_warm_on_its_shared_parts_as_fresh():
         assert (r.ok, r.steps, r.changes, r.returned) == \
             (runs[0].ok, runs[0].steps, runs[0].changes, runs[0].returned)
     assert snap["objects"]["cafe_coffee_machine"]["state"] == "idle"
+
+
+def test_the_ticks_people_are_sent_to_a_worker_once_and_read_as_a_fresh_run_reads_them(
+        monkeypatch):
+    """A snapshot's people come from the tick's `Crowd`: a warm worker is sent them once per
+    tick (not with every run), and a run there sees the others exactly as a fresh child
+    sent the whole snapshot does; a new tick's crowd is sent again."""
+    from agentsim.skills import pool
+    from agentsim.skills.snapshot import Crowd, world_snapshot
+    from agentsim.world.loader import load_world
+
+    w = load_world(Path(__file__).resolve().parent.parent / "worlds" / "smallville")
+    sent: list[int] = []  # the frames of each exchange besides control and message
+    real = pool._Zygote.exchange
+
+    def counting(self, control, message, wait, *parts):
+        sent.append(sum(p is not None for p in parts[1:]))  # the crowd's frame, if any
+        return real(self, control, message, wait, *parts)
+
+    monkeypatch.setattr(pool._Zygote, "exchange", counting)
+    close_all()  # zygotes of this test only: none holds a crowd yet
+
+    def at(tick: str, where: dict[str, str]):
+        crowd = Crowd({i: {"name": p.name, "place": where.get(i, p.home)}
+                       for i, p in w.personas.items()})
+        return world_snapshot(w.places, agent="isabella_rodriguez", name="Isabella Rodriguez",
+                              location="hobbs_cafe_counter", time=tick, states={},
+                              documents={}, crowd=crowd)
+
+    code = skill("""
+        world.say('Klaus Mueller', 'hello')
+        return world.people_here()""")
+    first = at("2023-02-13T09:00:00", {"isabella_rodriguez": "hobbs_cafe_counter",
+                                       "klaus_mueller": "hobbs_cafe_counter"})
+    assert "isabella_rodriguez" not in first["people"]  # a snapshot holds the others
+    fresh = asyncio.run(run_skill(code, "s", {}, first, LIMITS, warm=False))
+    assert fresh.ok and fresh.returned == ["Klaus Mueller"]
+
+    async def warm_runs(snap, n):
+        return [await run_skill(code, "s", {}, snap, LIMITS, warm=True) for _ in range(n)]
+
+    for r in asyncio.run(warm_runs(first, 3)):
+        assert (r.ok, r.steps, r.changes, r.returned) == \
+            (fresh.ok, fresh.steps, fresh.changes, fresh.returned)
+    assert sent == [1, 0, 0]  # one zygote, run after run: the crowd went with the first only
+    later = at("2023-02-13T09:10:00", {"isabella_rodriguez": "hobbs_cafe_counter"})
+    (gone,) = asyncio.run(warm_runs(later, 1))
+    assert sent[-1] == 1  # the next tick's crowd is sent again
+    assert not gone.ok and "Klaus Mueller is not here" in gone.error

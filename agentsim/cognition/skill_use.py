@@ -46,7 +46,7 @@ from agentsim.events import Refined, SkillUsed
 from agentsim.skills.api_doc import API_DOC
 from agentsim.skills.library import Skill, parse_skills
 from agentsim.skills.sandbox import Limits, SandboxResult, run_skill
-from agentsim.skills.snapshot import world_snapshot
+from agentsim.skills.snapshot import Crowd, world_snapshot
 from agentsim.skills.wall import wall_status
 
 
@@ -59,24 +59,22 @@ def is_task(action: Action) -> bool:
 def snapshot(agent: Agent, view: WorldView, ctx: Context) -> dict[str, Any]:
     """The world as the agent can act on it, as JSON data for `agentsim.skills.api`."""
     kb = ctx.knowledge
-    people = dict(_people(view))  # everyone's, made once per tick; less the agent itself
-    people.pop(agent.id, None)
     return world_snapshot(
         ctx.places, agent=agent.id, name=agent.name, location=agent.location,
-        time=ctx.now.isoformat(), states=view.objects, people_data=people,
+        time=ctx.now.isoformat(), states=view.objects, crowd=_crowd(view),
         documents={d: kb.title(d) for d in kb.documents()} if kb else {})
 
 
-_PEOPLE: list[Any] = [None, {}]  # [the last view, its people as snapshot data]
+_CROWD: list[Any] = [None, None]  # [the last view, its people as a Crowd]
 
 
-def _people(view: WorldView) -> dict[str, dict[str, str]]:
+def _crowd(view: WorldView) -> Crowd:
     """Every resident as {id: {"name", "place"}} for the view of this tick (read-only),
     built once for all the agents of a tick rather than once per agent."""
-    if _PEOPLE[0] is not view:
-        _PEOPLE[:] = [view, {s.id: {"name": s.name, "place": s.place}
-                             for s in view.agents.values()}]
-    return _PEOPLE[1]
+    if _CROWD[0] is not view:
+        _CROWD[:] = [view, Crowd({s.id: {"name": s.name, "place": s.place}
+                                  for s in view.agents.values()})]
+    return _CROWD[1]
 
 
 def _task_vars(task: Task, snap: dict[str, Any], ctx: Context) -> dict[str, Any]:

@@ -324,7 +324,8 @@ def _repr(value: object) -> str:
     return text[:RETURN_CHARS]
 
 
-def main(raw: bytes | None = None, shared: dict | None = None) -> None:
+def main(raw: bytes | None = None, shared: dict | None = None,
+         crowd: dict | None = None) -> None:
     msg = marshal.loads(sys.stdin.buffer.read() if raw is None else raw)
     if msg.get("shared"):  # a warm worker's run: the world's shared parts are its own
         snap = msg["snapshot"]
@@ -334,6 +335,12 @@ def main(raw: bytes | None = None, shared: dict | None = None) -> None:
         for oid, state in snap.pop("overrides").items():
             objects[oid] = dict(objects[oid], state=state)
         snap.update(places=shared["places"], edges=shared["edges"], objects=objects)
+    if msg.get("crowd"):  # and the tick's people: the others, as a snapshot holds them
+        if crowd is None:
+            raise RuntimeError("the tick's people were never sent")
+        people = dict(crowd)
+        people.pop(msg["snapshot"]["agent"], None)
+        msg["snapshot"]["people"] = people
     limits = msg["limits"]
     _set_limits(limits)
     python_layers = msg.get("python_layers", True) is not False
@@ -509,9 +516,10 @@ def zygote() -> None:
     installed in the child only), and answers on stdout with how the child ended.
 
     Frames are an 8-byte big-endian length and marshal data: in, (seconds, output cap, stderr
-    kept, shared sent), the world's shared parts when they are sent (kept for later runs),
-    then the message; out, {"rc", "out", "err", "timeout", "too_much"}. The zygote
-    kills a child that runs past `seconds` or writes more than the cap."""
+    kept, shared sent, crowd sent), the world's shared parts when they are sent (kept for
+    later runs), the tick's people when they are sent (kept likewise), then the message;
+    out, {"rc", "out", "err", "timeout", "too_much"}. The zygote kills a child that runs
+    past `seconds` or writes more than the cap."""
     import posix
     import select
     for name in ("resource", "ctypes", *LAZY_ALWAYS, *ALLOWED_MODULES,
@@ -523,13 +531,16 @@ def zygote() -> None:
     if "time" in sys.modules:
         sys.modules["time"].localtime()
     shared = None  # the world's shared parts (`agentsim.skills.snapshot.Shared`), once sent
+    crowd = None  # the tick's people (`agentsim.skills.snapshot.Crowd`), once per tick
     while True:
         control = _frame(0)
         if not control:
             return
-        seconds, out_cap, err_keep, has_shared = marshal.loads(control)
+        seconds, out_cap, err_keep, has_shared, has_crowd = marshal.loads(control)
         if has_shared:
             shared = marshal.loads(_frame(0))
+        if has_crowd:
+            crowd = marshal.loads(_frame(0))
         raw = _frame(0)
         if not raw:
             return
@@ -545,7 +556,7 @@ def zygote() -> None:
                 posix.close(w_out)
                 posix.close(w_err)
                 posix.close(0)
-                main(raw, shared)
+                main(raw, shared, crowd)
                 _out.flush()
                 posix._exit(0)
             except BaseException as err:

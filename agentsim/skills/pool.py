@@ -34,7 +34,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from agentsim.skills.snapshot import Shared
+from agentsim.skills.snapshot import Crowd, Shared
 from agentsim.skills.wall import CHILD_ENV, RUNNER_DIR, Wall, wall_argv
 
 REPLY_GRACE = 5.0  # seconds past a run's limit before its zygote is given up on
@@ -62,12 +62,14 @@ class _Zygote:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=dict(CHILD_ENV), start_new_session=True, bufsize=0)
         self.token: str | None = None  # the world whose shared parts it holds
+        self.crowd: str | None = None  # the tick whose crowd it holds
 
     def exchange(self, control: bytes, message: bytes, wait: float,
-                 shared: bytes | None) -> Reply:
+                 *parts: bytes | None) -> Reply:
+        """Send one run (with the shared parts and crowd it lacks, those not None)."""
         fin, fout = self.proc.stdin, self.proc.stdout
         assert fin is not None and fout is not None
-        frames = [control, *([shared] if shared is not None else []), message]
+        frames = [control, *(p for p in parts if p is not None), message]
         try:
             fin.write(b"".join(len(f).to_bytes(8, "big") + f for f in frames))
         except OSError as err:
@@ -127,24 +129,29 @@ class WarmPool:
         self.pid = os.getpid()
 
     async def run(self, message: bytes, seconds: float, out_cap: int, err_keep: int,
-                  shared: Shared | None = None) -> Reply:
+                  shared: Shared | None = None, crowd: Crowd | None = None) -> Reply:
         """One run on a warm zygote (waits for one to be free). `shared`: the world's parts
-        the message leaves out, sent to a zygote the first time it runs on that world."""
+        the message leaves out, sent to a zygote the first time it runs on that world;
+        `crowd`: the tick's people the message leaves out, sent once per tick likewise."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._threads, self._run, message, seconds,
-                                          out_cap, err_keep, shared)
+                                          out_cap, err_keep, shared, crowd)
 
     def _run(self, message: bytes, seconds: float, out_cap: int, err_keep: int,
-             shared: Shared | None) -> Reply:
+             shared: Shared | None, crowd: Crowd | None) -> Reply:
         for attempt in range(2):  # a zygote found dead is replaced once
             z = self._take()
             send = shared is not None and z.token != shared.token
-            control = marshal.dumps((float(seconds), int(out_cap), int(err_keep), send))
+            tell = crowd is not None and z.crowd != crowd.token
+            control = marshal.dumps((float(seconds), int(out_cap), int(err_keep), send, tell))
             try:
                 reply = z.exchange(control, message, seconds + REPLY_GRACE,
-                                   shared.payload if send and shared else None)
+                                   shared.payload if send and shared else None,
+                                   crowd.payload if tell and crowd else None)
                 if send and shared:
                     z.token = shared.token
+                if tell and crowd:
+                    z.crowd = crowd.token
             except _Gone:
                 was_dead = not z.alive()  # before this run: another is started for it
                 self._drop(z)

@@ -77,7 +77,7 @@ from agentsim.skills.check import (  # noqa: F401  (check_code and the lists: pu
     check_code,
 )
 from agentsim.skills.pool import warm_pool
-from agentsim.skills.snapshot import Shared
+from agentsim.skills.snapshot import Crowd, Shared
 from agentsim.skills.wall import CHILD_ENV, Wall, syscall_filter, wall_argv, wall_status
 
 RUNNER = Path(__file__).with_name("_runner.py")
@@ -214,12 +214,14 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict, limits: Limi
     use_warm = warm and wall.available and python_layers and seccomp and require_filter
     shared: Shared | None = getattr(snapshot, "shared", None) if use_warm else None
     sent: dict = snapshot if type(snapshot) is dict else dict(snapshot)  # marshal: dicts only
+    crowd: Crowd | None = getattr(snapshot, "crowd", None) if shared is not None else None
     if shared is not None:  # the warm worker has (or is sent once) the world's shared parts
-        sent = {k: v for k, v in snapshot.items() if k not in ("places", "edges", "objects")}
+        left_out = ("places", "edges", "objects", *(("people",) if crowd is not None else ()))
+        sent = {k: v for k, v in snapshot.items() if k not in left_out}
         sent["overrides"] = snapshot.overrides  # type: ignore[attr-defined]
     # marshal: the child reads it without importing json (the same interpreter writes it)
     message = marshal.dumps({"code": code, "entry": entry, "args": args, "snapshot": sent,
-                             "shared": shared is not None,
+                             "shared": shared is not None, "crowd": crowd is not None,
                              "seed": _seed(limits.seed, entry, args, snapshot),
                              "imports": _imports(code, whitelisted=python_layers),
                              "api": _api_code(),
@@ -232,7 +234,7 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict, limits: Limi
     try:
         if use_warm:
             reply = await warm_pool(wall, WARM_WORKERS).run(
-                message, limits.seconds + START_GRACE, MAX_OUTPUT, STDERR_KEEP, shared)
+                message, limits.seconds + START_GRACE, MAX_OUTPUT, STDERR_KEEP, shared, crowd)
             timed_out, too_much = reply.timeout, reply.too_much
             out, err_out, code_rc = reply.out, reply.err, reply.rc
         else:

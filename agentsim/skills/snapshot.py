@@ -6,7 +6,10 @@ snapshot of a world: the places, the walking graph and the objects as they start
 parts are built once per world and shared (never copied), and a `Snapshot` says which they
 are (`shared`) and which object states differ from them (`overrides`), so that a warm
 sandbox worker is sent the shared parts once and each run only what is its own: the cost of
-a run does not grow with the town's places and objects."""
+a run does not grow with the town's places and objects. Where everyone is (the people) is the
+same for every snapshot of one tick: built once per tick as a `Crowd`, it is sent to a warm
+worker once per tick, not with each run, so neither does a run's cost grow with the town's
+residents."""
 
 from __future__ import annotations
 
@@ -36,21 +39,42 @@ class Shared:
                               "objects": self.objects})
 
 
+class Crowd:
+    """Where everyone is at one tick, {id: {"name", "place"}}, shared by that tick's
+    snapshots (read-only): a warm worker is sent it once (`payload`), and each run takes
+    out its own agent."""
+
+    def __init__(self, people: dict[str, dict[str, str]]):
+        self.people = people
+        self.token = f"crowd-{next(_tokens)}"  # unique in this process
+
+    @functools.cached_property
+    def payload(self) -> bytes:
+        return marshal.dumps(self.people)
+
+    def without(self, agent: str) -> dict[str, dict[str, str]]:
+        """The others: what a snapshot of `agent` holds as its people."""
+        people = dict(self.people)
+        people.pop(agent, None)
+        return people
+
+
 class Snapshot(dict):  # type: ignore[type-arg]
-    """A snapshot (a plain dict to every reader) that knows its shared parts and the object
-    states that differ from them."""
+    """A snapshot (a plain dict to every reader) that knows its shared parts, the object
+    states that differ from them, and the tick's crowd its people were taken from."""
 
     shared: Shared | None = None
     overrides: dict[str, str]
+    crowd: Crowd | None = None
 
 
 def world_snapshot(places: PlaceGraph, *, agent: str, name: str, location: str, time: str,
                    states: Mapping[str, str], people: Mapping[str, tuple[str, str]] | None = None,
                    documents: Mapping[str, str],
-                   people_data: dict[str, dict[str, str]] | None = None) -> Snapshot:
+                   crowd: Crowd | None = None) -> Snapshot:
     """`states`: object id -> current state (objects not in it keep their initial state);
-    `people`: the others, agent id -> (name, place), or `people_data` the same already as
-    {id: {"name", "place"}} (used as it is, not copied); `documents`: id -> title, the
+    `people`: the others, agent id -> (name, place), or `crowd` everyone at this tick (the
+    snapshot holds the others); `documents`: id -> title, the
     documents there are (places list only those). The places, the walking graph and the
     unchanged objects are shared by every snapshot of a world: treat a snapshot as read-only
     (the sandbox never changes it)."""
@@ -63,12 +87,12 @@ def world_snapshot(places: PlaceGraph, *, agent: str, name: str, location: str, 
         objects = dict(initial)
         for o, s in overrides.items():
             objects[o] = {**initial[o], "state": s}
-    if people_data is None:
-        people_data = {i: {"name": n, "place": p} for i, (n, p) in (people or {}).items()}
+    people_data = (crowd.without(agent) if crowd is not None else
+                   {i: {"name": n, "place": p} for i, (n, p) in (people or {}).items()})
     snap = Snapshot(agent=agent, name=name, location=location, time=time,
                     places=shared.places, edges=shared.edges, objects=objects,
                     people=people_data, documents=dict(documents))
-    snap.shared, snap.overrides = shared, overrides
+    snap.shared, snap.overrides, snap.crowd = shared, overrides, crowd
     return snap
 
 
