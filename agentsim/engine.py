@@ -32,8 +32,8 @@ from agentsim.cognition.perceive import WorldView
 from agentsim.cognition.relationships import Relationships
 from agentsim.cognition.step import Intent, foresee, step
 from agentsim.errors import UserError
-from agentsim.foresight import Asker, Foresight
 from agentsim.events import Event, EventBus, RunStopped, SkillLearned, TickEnded
+from agentsim.foresight import Asker, Foresight
 from agentsim.llm.base import LLM
 from agentsim.memory.record import MemoryKind
 from agentsim.memory.stream import MemoryStream
@@ -109,6 +109,7 @@ class Engine:
         # residents stepped on Ray actors (agentsim.distributed.Cluster), or None: here
         self.shards: Any = None
         self._ahead: Foresight | None = None  # the next tick, foreseen (`astep(ahead=True)`)
+        self.foreseen = 0  # requests a tick took from a foresight (benchmarks, tests)
 
     # -- the tick ---------------------------------------------------------------------------
     async def astep(self, *, ahead: bool = False) -> None:
@@ -171,6 +172,7 @@ class Engine:
             raise
         finally:
             if foreseen is not None:
+                self.foreseen += foreseen.reused
                 foreseen.forget()  # what was foreseen and not asked for this tick
         self._ahead = nxt
         awake = sum(a.awake for a in self.agents.values())
