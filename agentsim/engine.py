@@ -185,8 +185,14 @@ class Engine:
     @property
     def _can_foresee(self) -> bool:
         """Foresight needs the residents here (not on shards) and no protocol, whose turn may
-        change them after the tick's own work."""
-        return self.shards is None and self.protocol is None and self.agents_step
+        change them after the tick's own work; and no budget: the spend is checked between
+        ticks, and a request sent ahead would count before its tick (a stop could then come
+        a tick earlier than in a run that foresees nothing, such as a resumed one)."""
+        budget = getattr(self.llm, "budget", None)
+        limited = budget is not None and any(
+            getattr(budget, k, None) is not None for k in ("calls", "tokens", "usd"))
+        return self.shards is None and self.protocol is None and self.agents_step \
+            and not limited
 
     def _foresee(self, foresight: Foresight, agent: Agent, *, whole: bool) -> None:
         """Start the next tick's step of `agent` on a copy (`cognition.step.foresee`)."""

@@ -161,3 +161,14 @@ async def test_forget_cancels_only_what_the_tick_did_not_take():
     f.forget()
     gate.set()
     assert await taken == "taken" and f.reused == 1 and f.pending == 0
+
+
+def test_a_run_with_a_budget_foresees_nothing():
+    """The budget is checked between ticks: a request sent ahead would count before its tick,
+    so a run with a budget steps one tick at a time (and stops where a resumed run would)."""
+    sim = Simulation.load(str(SMALLVILLE), seed=1, embedder="hash",
+                          llm=build_llm("offline", budget=(10_000, None, None)))
+    sim.clock.tick = MORNING
+    sim.run(ticks=3)
+    assert sim.foreseen == 0
+    sim.close()
