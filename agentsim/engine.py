@@ -5,9 +5,13 @@
                                                            (tasks done with skills, sandboxed)
         keep new skills and skill counts                   in agent order
         pairs    = resolve(intents)                        fixed agent order, seeded RNG
+        (ahead) foresee the next tick's steps on copies    beside the talks (agentsim.foresight)
         gather(converse(a, b) for a, b in pairs)           all conversations in flight together
         settle what the steps deferred                     in agent order (Context.settle)
         publish events, the last one TickEnded
+
+A foreseen request is only a request sent early: the next tick takes its answer when it
+makes the very same request, so foresight never changes an event (issue 17).
 
 Everything else (the event log, checkpoints, the TUI, metrics) subscribes to typed events on
 `bus`. This module knows no run directory, no CLI and no provider: the experiment facade
