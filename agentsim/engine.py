@@ -5,7 +5,7 @@
                                                            (tasks done with skills, sandboxed)
         keep new skills and skill counts                   in agent order
         pairs    = resolve(intents)                        fixed agent order, seeded RNG
-        (ahead) foresee the next tick's steps on copies    beside the talks (agentsim.foresight)
+        (ahead) foresee the next tick on copies            beside the talks (llm.foresight)
         gather(converse(a, b) for a, b in pairs)           all conversations in flight together
         settle what the steps deferred                     in agent order (Context.settle)
         publish events, the last one TickEnded
@@ -37,8 +37,8 @@ from agentsim.cognition.relationships import Relationships
 from agentsim.cognition.step import Intent, foresee, step
 from agentsim.errors import UserError
 from agentsim.events import Event, EventBus, RunStopped, SkillLearned, TickEnded
-from agentsim.foresight import Asker, Foresight
 from agentsim.llm.base import LLM
+from agentsim.llm.foresight import Asker, Foresight
 from agentsim.memory.record import MemoryKind
 from agentsim.memory.stream import MemoryStream
 from agentsim.protocols.base import Stage, load, protocol_seed
@@ -121,7 +121,7 @@ class Engine:
         clock has moved on and the world is whole again (what a checkpoint may save).
 
         With `ahead` (another tick follows: `Simulation.arun` says so) the next tick is
-        foreseen while this one's conversations go on (`agentsim.foresight`): its requests
+        foreseen while this one's conversations go on (`agentsim.llm.foresight`): its requests
         are sent early and the next tick takes the answers to the requests it really makes.
         Whether or how far that got never changes an event."""
         self.mid_tick = True
@@ -307,6 +307,7 @@ class Engine:
         return state, arrays
 
     def set_state(self, state: dict[str, Any], arrays: dict[str, Any]) -> None:
+        self.forget_ahead()  # (foreseen from a state that is gone)
         self.clock.tick = state["tick"]
         self._seeded = state["seeded"]
         v, internal, gauss = state["rng"]

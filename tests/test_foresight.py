@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from agentsim.experiment import Simulation
-from agentsim.foresight import REAL, Foresight
 from agentsim.llm.factory import build_llm
+from agentsim.llm.foresight import REAL, Foresight
 from agentsim.llm.offline import OfflineMind
 
 SMALLVILLE = Path(__file__).resolve().parent.parent / "worlds" / "smallville"

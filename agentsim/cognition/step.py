@@ -96,7 +96,7 @@ async def _decide(agent: Agent, view: WorldView, rel: Relationships,
 async def foresee(agent: Agent, view: WorldView, rel: Relationships, ctx: Context, *,
                   whole: bool) -> None:
     """The next tick's step of `agent` on a throwaway copy, for the model calls it makes
-    (`agentsim.foresight`): `ctx` is the next tick's, asking through a foresight. `agent`
+    (`agentsim.llm.foresight`): `ctx` is the next tick's, asking through a foresight. `agent`
     and `rel` are changed: pass copies. With `whole` the step up to its action (the wake,
     remembering, the reaction, the next action, a replan); else only the calls that do not
     read what this tick's conversation changes (the agent is in one): the importance of what
