@@ -7,7 +7,9 @@ the next action is a reading one).
 A tick waits on the longest chain of model calls in a row (issue 17), so what does not depend
 on another runs beside it: the next action (decomposing the plan) does not depend on what was
 seen this tick, remembering and reacting do. A day plan's critique and refinement are
-deferred to the end of the tick (`plan._refine_later`)."""
+deferred to the end of the tick (`plan._refine_later`). And the next tick's step is run
+ahead on a copy of the agent (`foresee`) while this tick's conversations go on, for the
+requests it will make (`agentsim.llm.foresight`)."""
 
 from __future__ import annotations
 
