@@ -174,19 +174,23 @@ class Engine:
             for c in ctxs:
                 c.cancel_deferred()
             if nxt is not None:
-                nxt.forget()
+                await nxt.drop()
             raise
         finally:
             if foreseen is not None:
                 self.foreseen += foreseen.reused
-                foreseen.forget()  # what was foreseen and not asked for this tick
+                await foreseen.drop()  # what was foreseen and not asked for this tick
         self._ahead = nxt
         awake = sum(a.awake for a in self.agents.values())
         ended = TickEnded(tick=self.clock.tick, time=self.clock.now, awake=awake,
                           conversations=sum(e.type == "conversation" for e in self.events[first:]))
         self.clock.advance()
         self.mid_tick = False
-        self._publish([ended])
+        try:
+            self._publish([ended])
+        except BaseException:  # (a subscriber stopped the run: the next tick will not come)
+            await self.forget_ahead()
+            raise
 
     @property
     def _can_foresee(self) -> bool:
@@ -222,11 +226,11 @@ class Engine:
             for x in (a, b):
                 self._foresee(foresight, x, view, whole=True)
 
-    def forget_ahead(self) -> None:
+    async def forget_ahead(self) -> None:
         """Drop what was foreseen for a tick that will not run (the run stopped)."""
-        if self._ahead is not None:
-            self._ahead.forget()
-            self._ahead = None
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            await ahead.drop()
 
     def stop(self, reason: str) -> None:
         """Stop between ticks (a budget, a replay's recorded stop): RunStopped is published."""
@@ -307,7 +311,9 @@ class Engine:
         return state, arrays
 
     def set_state(self, state: dict[str, Any], arrays: dict[str, Any]) -> None:
-        self.forget_ahead()  # (foreseen from a state that is gone)
+        if self._ahead is not None:  # (foreseen from a state that is gone)
+            self._ahead.forget()
+            self._ahead = None
         self.clock.tick = state["tick"]
         self._seeded = state["seeded"]
         v, internal, gauss = state["rng"]

@@ -147,7 +147,7 @@ class Simulation(Engine):
                 await pace()
             reason = self.llm.budget_exceeded()
             if reason:
-                self.forget_ahead()
+                await self.forget_ahead()
                 self.stop(reason)
                 return reason
             try:
@@ -157,8 +157,12 @@ class Simulation(Engine):
                 self.halt(str(e))
                 raise
             if after_tick is not None:
-                after_tick()
-        self.forget_ahead()  # (a run stopped by `until` foresaw a tick it will not run)
+                try:
+                    after_tick()
+                except BaseException:
+                    await self.forget_ahead()
+                    raise
+        await self.forget_ahead()  # (a run stopped by `until` foresaw a tick it will not run)
         if self.run_dir is not None:
             self.checkpoint()
         return None

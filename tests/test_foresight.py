@@ -141,7 +141,7 @@ async def test_a_foreseen_request_is_sent_once_and_taken_once():
     # the two foreseen t:1 are taken by two real asks; a third is sent anew
     assert [await real.ask("t", {"n": 1}) for _ in range(3)] == ["t:1"] * 3
     assert calls == ["t", "t", "t", "t"] and f.reused == 2
-    f.forget()  # t:2, never asked for: dropped
+    await f.drop()  # t:2, never asked for: dropped
 
 
 async def test_forget_cancels_only_what_the_tick_did_not_take():

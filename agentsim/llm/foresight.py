@@ -98,17 +98,26 @@ class Foresight:
         task.add_done_callback(_retrieve)
         self._work.append(task)
 
-    def forget(self) -> None:
+    def forget(self) -> list[asyncio.Future[Any]]:
         """Drop every foreseen request: cancel the foresights still running and the requests
-        the ticks have not taken (a request the ticks are awaiting goes on)."""
+        the ticks have not taken (a request the ticks are awaiting goes on). Returns what it
+        cancelled (`drop` awaits it)."""
+        cancelled: list[asyncio.Future[Any]] = []
         for task in self._work:
-            task.cancel()
+            if task.cancel():
+                cancelled.append(task)
         self._work.clear()
         for entries in self._entries.values():
             for e in entries:
-                if REAL not in e.sides:
-                    e.answer.cancel()
+                if REAL not in e.sides and e.answer.cancel():
+                    cancelled.append(e.answer)
         self._entries.clear()
+        return cancelled
+
+    async def drop(self) -> None:
+        """`forget`, then wait for what it cancelled to wind down, so no request is left
+        half-way when the loop ends."""
+        await asyncio.gather(*self.forget(), return_exceptions=True)
 
     @property
     def pending(self) -> int:
