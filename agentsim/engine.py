@@ -5,9 +5,13 @@
                                                            (tasks done with skills, sandboxed)
         keep new skills and skill counts                   in agent order
         pairs    = resolve(intents)                        fixed agent order, seeded RNG
+        (ahead) foresee the next tick on copies            beside the talks (llm.foresight)
         gather(converse(a, b) for a, b in pairs)           all conversations in flight together
         settle what the steps deferred                     in agent order (Context.settle)
         publish events, the last one TickEnded
+
+A foreseen request is only a request sent early: the next tick takes its answer when it
+makes the very same request, so foresight never changes an event (issue 17).
 
 Everything else (the event log, checkpoints, the TUI, metrics) subscribes to typed events on
 `bus`. This module knows no run directory, no CLI and no provider: the experiment facade
@@ -18,7 +22,9 @@ checkpoints and the synchronous API.
 from __future__ import annotations
 
 import asyncio
+import pickle
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -28,10 +34,11 @@ from agentsim.cognition.converse import converse
 from agentsim.cognition.memorize import Experience, memorize
 from agentsim.cognition.perceive import WorldView
 from agentsim.cognition.relationships import Relationships
-from agentsim.cognition.step import Intent, step
+from agentsim.cognition.step import Intent, foresee, step
 from agentsim.errors import UserError
 from agentsim.events import Event, EventBus, RunStopped, SkillLearned, TickEnded
 from agentsim.llm.base import LLM
+from agentsim.llm.foresight import Asker, Foresight
 from agentsim.memory.record import MemoryKind
 from agentsim.memory.stream import MemoryStream
 from agentsim.protocols.base import Stage, load, protocol_seed
@@ -105,18 +112,28 @@ class Engine:
         self._dim = dim
         # residents stepped on Ray actors (agentsim.distributed.Cluster), or None: here
         self.shards: Any = None
+        self._ahead: Foresight | None = None  # the next tick, foreseen (`astep(ahead=True)`)
+        self.foreseen = 0  # requests a tick took from a foresight (benchmarks, tests)
 
     # -- the tick ---------------------------------------------------------------------------
-    async def astep(self) -> None:
+    async def astep(self, *, ahead: bool = False) -> None:
         """Advance the world by one tick. Its last event, TickEnded, is published once the
-        clock has moved on and the world is whole again (what a checkpoint may save)."""
+        clock has moved on and the world is whole again (what a checkpoint may save).
+
+        With `ahead` (another tick follows: `Simulation.arun` says so) the next tick is
+        foreseen while this one's conversations go on (`agentsim.llm.foresight`): its requests
+        are sent early and the next tick takes the answers to the requests it really makes.
+        Whether or how far that got never changes an event."""
         self.mid_tick = True
         first = len(self.events)  # what happens this tick, for the protocol to see
         if not self._seeded:
             await self._seed_memories()
         view = self.world_view()
         agents = [self.agents[a] for a in sorted(self.agents) if self.agents_step]
-        ctxs = [self._context() for _ in agents]
+        foreseen, self._ahead = self._ahead, None  # what the last tick asked for this one
+        llm = foreseen.asker() if foreseen is not None else self.llm
+        ctxs = [self._context(llm) for _ in agents]
+        nxt = Foresight(self.llm) if ahead and self._can_foresee else None
         try:
             intents: list[Intent] = await (
                 self.shards.step(agents, view, ctxs) if self.shards is not None else
@@ -128,9 +145,17 @@ class Engine:
             done = resolve(intents, self.agents, self.objects, self.world.places, self.clock,
                            self.rng)
             self._publish(done.events)
-            talks = [self._context() for _ in done.pairs]
+            # the next tick foreseen now, beside the talks, when nothing deferred can still
+            # change what it sees (a revised plan shows in the view); else once settled
+            early = nxt is not None and not any(c.deferred for c in ctxs)
+            ahead_view = self.world_view() if nxt is not None else view  # (talks change none)
+            if early:
+                talking = {x.id for pair in done.pairs for x in pair}
+                for a in agents:
+                    self._foresee(nxt, a, ahead_view, whole=a.id not in talking)
+            talks = [self._context(llm) for _ in done.pairs]
             await (self.shards.converse(done.pairs, talks) if self.shards is not None else
-                   _all(*(converse(a, b, self.relationships, c)
+                   _all(*(self._talk(a, b, c, nxt if early else None, ahead_view)
                           for (a, b), c in zip(done.pairs, talks, strict=True))))
             for c in talks:
                 self._publish(c.events)
@@ -139,18 +164,73 @@ class Engine:
                        else [await c.settle() for c in ctxs])
             for events in settled:
                 self._publish(events)
+            if nxt is not None and not early:
+                ahead_view = self.world_view()  # (a settled plan may show in it)
+                for a in agents:
+                    self._foresee(nxt, a, ahead_view, whole=True)
             if self.protocol is not None:
                 await self._protocol_tick(self.events[first:])
         except BaseException:
             for c in ctxs:
                 c.cancel_deferred()
+            if nxt is not None:
+                await nxt.drop()
             raise
+        finally:
+            if foreseen is not None:
+                self.foreseen += foreseen.reused
+                await foreseen.drop()  # what was foreseen and not asked for this tick
+        self._ahead = nxt
         awake = sum(a.awake for a in self.agents.values())
         ended = TickEnded(tick=self.clock.tick, time=self.clock.now, awake=awake,
                           conversations=sum(e.type == "conversation" for e in self.events[first:]))
         self.clock.advance()
         self.mid_tick = False
-        self._publish([ended])
+        try:
+            self._publish([ended])
+        except BaseException:  # (a subscriber stopped the run: the next tick will not come)
+            await self.forget_ahead()
+            raise
+
+    @property
+    def _can_foresee(self) -> bool:
+        """Foresight needs the residents here (not on shards) and no protocol, whose turn may
+        change them after the tick's own work; and no budget: the spend is checked between
+        ticks, and a request sent ahead would count before its tick (a stop could then come
+        a tick earlier than in a run that foresees nothing, such as a resumed one)."""
+        budget = getattr(self.llm, "budget", None)
+        limited = budget is not None and any(
+            getattr(budget, k, None) is not None for k in ("calls", "tokens", "usd"))
+        return self.shards is None and self.protocol is None and self.agents_step \
+            and not limited
+
+    def _foresee(self, foresight: Foresight, agent: Agent, view: WorldView, *,
+                 whole: bool) -> None:
+        """Start the next tick's step of `agent` on a copy (`cognition.step.foresee`), from
+        `view`, the world as the next tick will see it (what `resolve` made of this one).
+
+        The relationships are read where they are, not copied: a step only reads its own
+        resident's edges, which only that resident's own talk changes, and that is over by
+        now (or it is foreseen without its reaction). A copy of the resident by pickling:
+        several times faster than `copy.deepcopy` for its memory's datetimes and texts."""
+        ctx = replace(self._context(foresight.asker(object())),
+                      now=self.clock.now + self.clock.tick_delta, tick=self.clock.tick + 1)
+        twin = pickle.loads(pickle.dumps(agent, protocol=pickle.HIGHEST_PROTOCOL))
+        foresight.start(foresee(twin, view, self.relationships, ctx, whole=whole))
+
+    async def _talk(self, a: Agent, b: Agent, ctx: Context, foresight: Foresight | None,
+                    view: WorldView) -> None:
+        """One conversation; then, with `foresight`, both talkers' next step foreseen."""
+        await converse(a, b, self.relationships, ctx)
+        if foresight is not None:
+            for x in (a, b):
+                self._foresee(foresight, x, view, whole=True)
+
+    async def forget_ahead(self) -> None:
+        """Drop what was foreseen for a tick that will not run (the run stopped)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            await ahead.drop()
 
     def stop(self, reason: str) -> None:
         """Stop between ticks (a budget, a replay's recorded stop): RunStopped is published."""
@@ -231,6 +311,9 @@ class Engine:
         return state, arrays
 
     def set_state(self, state: dict[str, Any], arrays: dict[str, Any]) -> None:
+        if self._ahead is not None:  # (foreseen from a state that is gone)
+            self._ahead.forget()
+            self._ahead = None
         self.clock.tick = state["tick"]
         self._seeded = state["seeded"]
         v, internal, gauss = state["rng"]
@@ -251,9 +334,9 @@ class Engine:
             self.shards.place()
 
     # -- internals --------------------------------------------------------------------------
-    def _context(self) -> Context:
+    def _context(self, llm: LLM | Asker | None = None) -> Context:
         return Context(
-            llm=self.llm,
+            llm=self.llm if llm is None else llm,  # type: ignore[arg-type]
             embed=self.embed,
             places=self.world.places,
             world_name=self.world.spec.name,

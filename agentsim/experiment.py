@@ -147,15 +147,22 @@ class Simulation(Engine):
                 await pace()
             reason = self.llm.budget_exceeded()
             if reason:
+                await self.forget_ahead()
                 self.stop(reason)
                 return reason
             try:
-                await self.astep()
+                # (another tick follows: the engine may foresee it beside this one's talks)
+                await self.astep(ahead=end is None or self.clock.tick + 1 < end)
             except LLMUnavailable as e:
                 self.halt(str(e))
                 raise
             if after_tick is not None:
-                after_tick()
+                try:
+                    after_tick()
+                except BaseException:
+                    await self.forget_ahead()
+                    raise
+        await self.forget_ahead()  # (a run stopped by `until` foresaw a tick it will not run)
         if self.run_dir is not None:
             self.checkpoint()
         return None

@@ -8,7 +8,8 @@ behind it, so agents behave as in an offline run) at a fixed latency per request
 - wall time per tick against the "ideal": the most calls one agent makes in the tick's steps
   plus the longest conversation (its turns, then remembering), times the latency. Since issue
   17 an agent's step runs some of its calls side by side (the next action beside remembering
-  and reacting, the summary's aspects together, the plan critique deferred beside the talks),
+  and reacting, the summary's aspects together, the plan critique deferred beside the talks;
+  the next tick's steps foreseen beside the talks: `agentsim.llm.foresight`),
   so this count is an upper bound on the chain; `--chain` measures the chain itself;
 - LLM calls and tokens per agent per simulated hour; the server's peak requests in flight.
 

@@ -7,7 +7,9 @@ the next action is a reading one).
 A tick waits on the longest chain of model calls in a row (issue 17), so what does not depend
 on another runs beside it: the next action (decomposing the plan) does not depend on what was
 seen this tick, remembering and reacting do. A day plan's critique and refinement are
-deferred to the end of the tick (`plan._refine_later`)."""
+deferred to the end of the tick (`plan._refine_later`). And the next tick's step is run
+ahead on a copy of the agent (`foresee`) while this tick's conversations go on, for the
+requests it will make (`agentsim.llm.foresight`)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from datetime import datetime
 
 from agentsim.cognition.agent import Action, Agent
 from agentsim.cognition.context import Context
-from agentsim.cognition.memorize import memorize
+from agentsim.cognition.memorize import memorize, scored
 from agentsim.cognition.perceive import WorldView, experiences, notice, perceive
 from agentsim.cognition.plan import next_action, plan_day, replan
 from agentsim.cognition.react import Reacted, maybe_react
@@ -49,6 +51,17 @@ async def step(agent: Agent, view: WorldView, rel: Relationships, ctx: Context) 
         if agent.awake:
             go_to_sleep(agent, ctx)
         return Intent(agent.id, _sleeping(agent, ctx))
+    reacted, action = await _decide(agent, view, rel, ctx)
+    action = await use_skills(agent, action, view, ctx)
+    await read_if_reading(agent, action, ctx)
+    talk_to = reacted.talk_to or _says_to(agent, action, view)
+    return Intent(agent.id, action, talk_to)
+
+
+async def _decide(agent: Agent, view: WorldView, rel: Relationships,
+                  ctx: Context) -> tuple[Reacted, Action]:
+    """The model's part of an awake agent's step: waking (summary, day plan), remembering,
+    reflecting, reacting and the next action from the plan."""
     if not agent.awake or agent.plan_date != ctx.now.date():
         agent.awake = True
         ctx.emit(WokeUp, agent=agent.id)
@@ -79,10 +92,30 @@ async def step(agent: Agent, view: WorldView, rel: Relationships, ctx: Context) 
     action = planned or _idle(agent, ctx)
     if reacted.revise is not None and await replan(agent, *reacted.revise, ctx):
         action = await next_action(agent, ctx) or action  # the plan changed from now on
-    action = await use_skills(agent, action, view, ctx)
-    await read_if_reading(agent, action, ctx)
-    talk_to = reacted.talk_to or _says_to(agent, action, view)
-    return Intent(agent.id, action, talk_to)
+    return reacted, action
+
+
+async def foresee(agent: Agent, view: WorldView, rel: Relationships, ctx: Context, *,
+                  whole: bool) -> None:
+    """The next tick's step of `agent` on a throwaway copy, for the model calls it makes
+    (`agentsim.llm.foresight`): `ctx` is the next tick's, asking through a foresight. `agent`
+    and `rel` are changed: pass copies. With `whole` the step up to its action (the wake,
+    remembering, the reaction, the next action, a replan); else only the calls that do not
+    read what this tick's conversation changes (the agent is in one): the importance of what
+    it will see and its next action. Skills and reading are left to the tick itself."""
+    if is_bedtime(agent, ctx.now):
+        return
+    try:
+        if whole:
+            await _decide(agent, view, rel, ctx)
+            await asyncio.gather(*(work for work, _ in ctx.deferred))  # a plan's critique
+        elif agent.awake and agent.plan_date == ctx.now.date() and ctx.settings.observation:
+            new = notice(agent, perceive(agent, view, ctx.places, ctx.settings.attention))
+            await asyncio.gather(scored(agent, experiences(new, view), ctx),
+                                 next_action(agent, ctx) if ctx.settings.planning
+                                 else asyncio.sleep(0))
+    finally:
+        ctx.cancel_deferred()
 
 
 def _says_to(agent: Agent, action: Action, view: WorldView) -> str | None:

@@ -1,0 +1,174 @@
+"""Foresight (issue 17): the next tick's requests go out while a tick's conversations are
+under way, and that changes no event. No wall time is measured: the fakes below hold or
+reorder calls, so what is asserted is what overlapped, and that the log is the same."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from agentsim.experiment import Simulation
+from agentsim.llm.factory import build_llm
+from agentsim.llm.foresight import REAL, Foresight
+from agentsim.llm.offline import OfflineMind
+
+SMALLVILLE = Path(__file__).resolve().parent.parent / "worlds" / "smallville"
+MORNING = 12  # 08:00: everyone is up, and residents meet and talk
+STEP_CALLS = {"importance", "react", "decompose"}
+
+
+class Fake:
+    """The offline mind behind an `ask` that a test can hold or slow down."""
+
+    def __init__(self) -> None:
+        self.mind = OfflineMind()
+        self.edges = build_llm("offline")  # usage, describe, budget, state, close
+        self.asked: list[str] = []
+
+    def __getattr__(self, name):
+        return getattr(self.edges, name)
+
+    async def wait(self, template_id: str, variables) -> None:
+        """Nothing by default; a test's fake holds calls here."""
+
+    async def ask(self, template_id, variables, *, schema=None, tier="smart", agent=None):
+        self.asked.append(template_id)
+        await self.wait(template_id, variables)
+        data = self.mind.answer(template_id, variables, 0)
+        return schema.model_validate(data) if schema else data
+
+
+class Scrambled(Fake):
+    """Answers after 0-7 turns of the event loop, by a hash of the request: calls finish in
+    an order that has nothing to do with the order they were asked in."""
+
+    async def wait(self, template_id, variables):
+        digest = hashlib.sha256(f"{template_id}{sorted(variables.items())}".encode()).digest()
+        for _ in range(digest[0] % 8):
+            await asyncio.sleep(0)
+
+
+class TalkHeld(Fake):
+    """Holds each conversation turn until `gate` (conftest's InFlightGate) has had its `n`
+    step requests (importance, react, decompose) in flight together, each made while a turn
+    was waiting: only a request of the *next* tick can be, since a tick's own steps are over
+    before its talks start. `guard` seconds without that let the turns go anyway (the gate's
+    `check()` then fails), so an engine that does not look ahead ends instead of hanging."""
+
+    def __init__(self, gate, guard: float = 60.0) -> None:
+        super().__init__()
+        self.gate = gate
+        self.guard = guard
+        self.turns_waiting = 0
+        self.open = asyncio.Event()
+
+    async def wait(self, template_id, variables):
+        if template_id == "converse_turn":
+            self.turns_waiting += 1
+            try:
+                await asyncio.wait_for(self.open.wait(), self.guard)
+            except TimeoutError:
+                self.open.set()
+            finally:
+                self.turns_waiting -= 1
+        elif template_id in STEP_CALLS and self.turns_waiting:
+            await self.gate.hold()
+            self.open.set()
+
+
+def _log(sim: Simulation) -> list[str]:
+    return [e.to_json() for e in sim.events]
+
+
+def _morning(llm, *, ticks: int, ahead: bool) -> Simulation:
+    """Smallville from 08:00 for `ticks` ticks: with `ahead` as a run goes (the next tick
+    foreseen), else tick by tick (`Simulation.step`: nothing foreseen)."""
+    sim = Simulation.load(str(SMALLVILLE), seed=1, embedder="hash", llm=llm)
+    sim.clock.tick = MORNING
+    if ahead:
+        sim.run(ticks=ticks)
+    else:
+        for _ in range(ticks):
+            sim.step()
+    return sim
+
+
+def test_the_next_ticks_requests_are_in_flight_while_a_tick_talks(in_flight_gate):
+    """Five of the next tick's step requests in flight together while a talk waits for its
+    turn (without foresight there is none): the residents who do not talk are stepped ahead
+    beside the talks. (Their importance calls are mostly out before the first turn is
+    asked; their reactions and next actions come while it waits.)"""
+    gate = in_flight_gate(5)
+    fake = TalkHeld(gate)
+    sim = _morning(fake, ticks=3, ahead=True)
+    assert any(e.type == "conversation" for e in sim.events)
+    gate.check()
+    sim.close()
+
+
+@pytest.mark.parametrize("llm", [Fake, Scrambled])
+def test_foresight_changes_no_event_and_no_request(llm):
+    """The same events and the same requests, counted by template, with the next tick
+    foreseen (and answers coming back in a scrambled order) as without it."""
+    plain, ahead = Fake(), llm()
+    a = _morning(plain, ticks=8, ahead=False)
+    b = _morning(ahead, ticks=8, ahead=True)
+    assert _log(b) == _log(a)
+    assert sorted(ahead.asked) == sorted(plain.asked)  # nothing foreseen in vain
+    assert sum(e.type == "conversation" for e in a.events) >= 2
+    assert a.foreseen == 0 and b.foreseen > 50  # (steps of 7 ticks, 25 residents)
+    a.close()
+    b.close()
+
+
+async def test_a_foreseen_request_is_sent_once_and_taken_once():
+    calls: list[str] = []
+
+    class Echo:
+        async def ask(self, template_id, variables, *, schema=None, tier="smart", agent=None):
+            calls.append(template_id)
+            await asyncio.sleep(0)
+            return f"{template_id}:{variables['n']}"
+
+    f = Foresight(Echo())  # type: ignore[arg-type]
+    side = object()
+    ahead = [f.asker(side).ask("t", {"n": n}) for n in (1, 1, 2)]
+    assert await asyncio.gather(*ahead) == ["t:1", "t:1", "t:2"]
+    real = f.asker(REAL)
+    # the two foreseen t:1 are taken by two real asks; a third is sent anew
+    assert [await real.ask("t", {"n": 1}) for _ in range(3)] == ["t:1"] * 3
+    assert calls == ["t", "t", "t", "t"] and f.reused == 2
+    await f.drop()  # t:2, never asked for: dropped
+
+
+async def test_forget_cancels_only_what_the_tick_did_not_take():
+    gate = asyncio.Event()
+
+    class Held:
+        async def ask(self, template_id, variables, *, schema=None, tier="smart", agent=None):
+            await gate.wait()
+            return template_id
+
+    f = Foresight(Held())  # type: ignore[arg-type]
+    f.start(f.asker(object()).ask("taken", {}))
+    f.start(f.asker(object()).ask("dropped", {}))
+    await asyncio.sleep(0)
+    taken = asyncio.ensure_future(f.asker(REAL).ask("taken", {}))
+    await asyncio.sleep(0)
+    f.forget()
+    gate.set()
+    assert await taken == "taken" and f.reused == 1 and f.pending == 0
+
+
+def test_a_run_with_a_budget_foresees_nothing():
+    """The budget is checked between ticks: a request sent ahead would count before its tick,
+    so a run with a budget steps one tick at a time (and stops where a resumed run would)."""
+    sim = Simulation.load(str(SMALLVILLE), seed=1, embedder="hash",
+                          llm=build_llm("offline", budget=(10_000, None, None)))
+    sim.clock.tick = MORNING
+    sim.run(ticks=3)
+    assert sim.foreseen == 0
+    sim.close()
