@@ -39,6 +39,7 @@ from agentsim.errors import UserError
 from agentsim.events import Event, EventBus, RunStopped, SkillLearned, TickEnded
 from agentsim.llm.base import LLM
 from agentsim.llm.foresight import Asker, Foresight
+from agentsim.llm.wrappers.layer import waits
 from agentsim.memory.record import MemoryKind
 from agentsim.memory.stream import MemoryStream
 from agentsim.protocols.base import Stage, load, protocol_seed
@@ -202,7 +203,7 @@ class Engine:
         limited = budget is not None and any(
             getattr(budget, k, None) is not None for k in ("calls", "tokens", "usd"))
         return self.shards is None and self.protocol is None and self.agents_step \
-            and not limited
+            and not limited and _waits_beside(self.llm)
 
     def _foresee(self, foresight: Foresight, agent: Agent, view: WorldView, *,
                  whole: bool) -> None:
@@ -389,6 +390,16 @@ def _seeds(agent: Agent) -> list[Experience]:
                          importance=round(2 + 6 * r.closeness))
               for r in agent.persona.relationships]
     return seeds
+
+
+def _waits_beside(llm: LLM) -> bool:
+    """Whether requests sent ahead would wait beside the tick's own, not in their way: every
+    backend waits on something else (a server; not the offline mind, which answers on this
+    CPU at once, so foresight would only add work) and answers more than one request at a
+    time (not an in-process model such as `--llm local`, `concurrency = 1`: a request sent
+    ahead would hold up the turns the tick waits on)."""
+    backends = list(getattr(llm, "backends", {}).values())
+    return all(waits(b) and (getattr(b, "concurrency", None) or 2) > 1 for b in backends)
 
 
 async def _all(*coros: Any) -> list[Any]:

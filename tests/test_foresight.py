@@ -20,12 +20,21 @@ MORNING = 12  # 08:00: everyone is up, and residents meet and talk
 STEP_CALLS = {"importance", "react", "decompose"}
 
 
+class Server:
+    """What the engine sees of a model behind a server (it waits, and answers requests side
+    by side): the fakes' answers are the offline mind's, but they arrive as a server's would,
+    so the engine foresees (it never does on the offline mind itself, see `_waits_beside`)."""
+
+    name, model, waits, concurrency = "server", "fake", True, None
+
+
 class Fake:
     """The offline mind behind an `ask` that a test can hold or slow down."""
 
     def __init__(self) -> None:
         self.mind = OfflineMind()
         self.edges = build_llm("offline")  # usage, describe, budget, state, close
+        self.backends = {"smart": Server()}
         self.asked: list[str] = []
 
     def __getattr__(self, name):
@@ -170,5 +179,24 @@ def test_a_run_with_a_budget_foresees_nothing():
                           llm=build_llm("offline", budget=(10_000, None, None)))
     sim.clock.tick = MORNING
     sim.run(ticks=3)
+    assert sim.foreseen == 0
+    sim.close()
+
+
+class OneAtATime(Fake):
+    """A model that answers one request at a time on this machine (an in-process model,
+    `--llm local`): a request sent ahead would stand in the way of the tick's own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backends = {"smart": type("Local", (Server,), {"concurrency": 1})()}
+
+
+@pytest.mark.parametrize("llm", [lambda: build_llm("offline"), OneAtATime])
+def test_nothing_is_foreseen_where_it_would_only_add_work(llm):
+    """The offline mind answers on this CPU at once, and an in-process model one request at
+    a time: there is no waiting for foresight to fill, so a run foresees nothing."""
+    sim = _morning(llm(), ticks=3, ahead=True)
+    assert any(e.type == "conversation" for e in sim.events)
     assert sim.foreseen == 0
     sim.close()
