@@ -18,10 +18,11 @@ def json_schema(schema: type[BaseModel]) -> dict[str, Any]:
 
 
 @functools.cache
-def output_instruction(schema: type[BaseModel]) -> str:
+def output_instruction(schema: type[BaseModel], shown: str = "json") -> str:
     """The JSON instruction appended to a prompt that answers `schema` (also what an exported
-    fine-tuning example shows the model)."""
-    return schema_instruction(json_schema(schema))
+    fine-tuning example shows the model); `shown`: how much of the format it shows (see
+    `schema_instruction`)."""
+    return schema_instruction(json_schema(schema), shown)
 
 
 def parse(text: str, schema: type[BaseModel] | None) -> tuple[Any, bool]:
