@@ -208,8 +208,7 @@ def schema_instruction(schema: Mapping[str, Any], shown: str = "json") -> str:
     if shown == "none":
         return ""
     if shown == "compact":
-        return ("\n\nAnswer with one JSON object and nothing else, of this shape:\n"
-                + shape_of(schema))
+        return "\n\nAnswer in JSON of this shape:\n" + shape_of(schema)
     example = json.dumps(example_of(schema), separators=(", ", ": "), ensure_ascii=False)
     text = ("\n\nAnswer with one JSON object and nothing else, with the keys of this example "
             "and your own values:\n" + example)
