@@ -67,6 +67,22 @@ def test_the_three_ways_to_show_a_format():
     assert schema_instruction(schema, "none") == ""
 
 
+def test_behind_a_grammar_the_example_is_shorter():
+    schema = Plan.model_json_schema()
+    schema["properties"]["steps"]["examples"] = [[{"minutes": 5, "object": "kettle"},
+                                                  {"minutes": 9, "object": None}]]
+    full, enforced = schema_instruction(schema), schema_instruction(schema, enforced=True)
+    assert full.startswith("\n\nAnswer with one JSON object and nothing else, with the keys")
+    assert enforced.startswith("\n\nAnswer in JSON with the keys of this example")
+    assert json.loads(full.splitlines()[-1])["steps"] == \
+        [{"minutes": 5, "object": "kettle"}, {"minutes": 9, "object": None}]
+    assert json.loads(enforced.splitlines()[-1])["steps"] == [{"minutes": 5, "object": "kettle"}]
+    scores = {"type": "object", "properties": {"scores": {
+        "type": "array", "items": {"type": "integer"}, "minItems": 3, "maxItems": 3}}}
+    assert json.loads(schema_instruction(scores, enforced=True).splitlines()[-1]) == \
+        {"scores": [1, 1, 1]}  # a list of scalars keeps the length the schema asks
+
+
 def test_a_shape_names_types_not_values():
     assert shape_of(Answer.model_json_schema()) == '{"word": string, "n": integer}'
     assert '"..."' not in shape_of(Plan.model_json_schema())  # no value to copy
@@ -107,7 +123,9 @@ async def test_a_local_server_shows_what_the_contract_chooses_where_it_enforces_
         assert await c.ask("echo", {"who": "x", "what": "y"}, schema=Answer) == \
             Answer(word="w", n=1)
         await c.aclose()
-    tail = "" if expected is None else schema_instruction(Answer.model_json_schema(), expected)
+    enforced = structured in ("json_schema", "json_object_schema")
+    tail = "" if expected is None else \
+        schema_instruction(Answer.model_json_schema(), expected, enforced)
     assert sent == ["Say y." + tail]
 
 

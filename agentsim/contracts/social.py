@@ -111,6 +111,7 @@ REACT: Contract[ReactVars, Reaction] = Contract(
 
 CONVERSE_TURN: Contract[ConverseTurnVars, Turn] = Contract(
     "converse_turn", ConverseTurnVars, Turn, budget=1400,
+    shown="compact",  # SmolLM2: 3 of 3 with the shape, 6 of 15 with the grammar alone
     trim={"memories": "first", "transcript": "last"},
     example=lambda: ConverseTurnVars(**_turn()))
 

@@ -166,5 +166,5 @@ class LLMClient:
         return Prompt(template_id, variables, messages, schema_json,
                       schema.__name__ if schema else None, tier, self.seed, agent, output=schema,
                       instruction=output_instruction(schema) if schema is not None else "",
-                      grammar_instruction=output_instruction(schema, shown)
+                      grammar_instruction=output_instruction(schema, shown, enforced=True)
                       if schema is not None else None)

@@ -193,7 +193,8 @@ def reask_messages(messages: tuple[Mapping[str, str], ...], bad: str, err: Excep
             {"role": "user", "content": f"That answer was not valid: {problem}. {again}"})
 
 
-def schema_instruction(schema: Mapping[str, Any], shown: str = "json") -> str:
+def schema_instruction(schema: Mapping[str, Any], shown: str = "json",
+                       enforced: bool = False) -> str:
     """Appended to the last user message when an answer must be JSON. `shown` is how much of
     the format it shows (the template contract's `shown`):
 
@@ -204,14 +205,21 @@ def schema_instruction(schema: Mapping[str, Any], shown: str = "json") -> str:
     "compact"  the keys and their types in one line (`{"statement": string}`): the shape
                without values a small model could copy, in fewer tokens.
     "none"     nothing: the server's grammar alone holds the model to the schema.
+
+    `enforced`: for a server whose grammar holds the answer to the schema: "and nothing else"
+    goes without saying, and the example's lists of objects show one object each (the grammar
+    lets the model write as many as the schema allows), which keeps the prompt short.
     """
     if shown == "none":
         return ""
     if shown == "compact":
         return "\n\nAnswer in JSON of this shape:\n" + shape_of(schema)
-    example = json.dumps(example_of(schema), separators=(", ", ": "), ensure_ascii=False)
-    text = ("\n\nAnswer with one JSON object and nothing else, with the keys of this example "
-            "and your own values:\n" + example)
+    value = _one_item(example_of(schema)) if enforced else example_of(schema)
+    example = json.dumps(value, separators=(", ", ": "), ensure_ascii=False)
+    lead = "Answer in JSON with the keys of this example and your own values:" if enforced \
+        else ("Answer with one JSON object and nothing else, with the keys of this example "
+              "and your own values:")
+    text = "\n\n" + lead + "\n" + example
     notes = _key_notes(schema)
     return text + ("\nKeys: " + "; ".join(notes) + "." if notes else "")
 
@@ -240,6 +248,17 @@ def shape_of(schema: Mapping[str, Any], root: Mapping[str, Any] | None = None,
     if kind == "array":
         return "[" + shape_of(node.get("items") or {}, root, depth + 1) + ", ...]"
     return str(kind) if isinstance(kind, str) else "any"
+
+
+def _one_item(value: Any) -> Any:
+    """An example with each list of objects cut to its first object, at any depth (a list of
+    scalars is short, and may have to be as long as the schema's `minItems`)."""
+    if isinstance(value, list):
+        cut = value[:1] if value and all(isinstance(v, dict) for v in value) else value
+        return [_one_item(v) for v in cut]
+    if isinstance(value, dict):
+        return {k: _one_item(v) for k, v in value.items()}
+    return value
 
 
 def _resolve(node: Any, root: Mapping[str, Any]) -> Any:
