@@ -186,8 +186,9 @@ async def test_tokens_are_estimated_when_the_server_reports_none(prompts):
         await c.ask("echo", V, schema=Answer)
         t = c.usage.total
         # 4 characters a token of what was sent: a local server's prompt keeps the example
+        # (with the lead for a server that enforces the schema)
         from agentsim.llm.client import output_instruction
-        sent = "You are x.Say y." + output_instruction(Answer)
+        sent = "You are x.Say y." + output_instruction(Answer, enforced=True)
         assert t.prompt_tokens == len(sent) // 4 > len("You are x.Say y.") // 4
         assert t.completion_tokens == len('{"word": "abc", "n": 1}') // 4
         await c.aclose()
@@ -209,7 +210,7 @@ async def test_a_local_server_gets_the_example_in_the_prompt_in_every_mode(
         assert await c.ask("echo", V, schema=Answer) == Answer(word="w", n=1)
         await c.aclose()
     assert sent[0].startswith("Say y.")
-    assert ("Answer with one JSON object" in sent[0]) is instructed
+    assert ("with the keys of this example" in sent[0]) is instructed
 
 
 async def test_faults_are_survived(prompts):

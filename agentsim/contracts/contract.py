@@ -26,6 +26,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 DEFAULT_BUDGET = 2000  # prompt tokens for a template whose contract names no budget
+SHOWN = ("json", "compact", "none")  # how a grammar-enforcing server's prompt shows the format
 
 
 class Vars(BaseModel):
@@ -97,6 +98,15 @@ class Contract(Generic[V, A]):
               show it)
     sized     when the output model depends on the variables (e.g. exactly one score per
               observation), the function that builds it
+    shown     how the answer's JSON format is shown to a model whose server enforces the
+              schema with a grammar (llama.cpp, vLLM, Ollama, LM Studio): "json" a filled-in
+              example, "compact" the keys and their types in one line, "none" nothing (the
+              grammar alone). The model never reads a grammar, so some templates need the
+              example to write anything sensible (SmolLM2 rambles to its token limit on a
+              plan without one), while others copy it word for word (a summary that starts
+              with the example's name); the choice is measured per template
+              (benchmarks/bench_examples.py). Servers that enforce nothing always get the
+              example; OpenAI's own API, which shows the model the schema, none.
     """
 
     id: str
@@ -107,8 +117,11 @@ class Contract(Generic[V, A]):
     budget: int = DEFAULT_BUDGET
     trim: Mapping[str, str] = field(default_factory=dict)
     sized: Callable[[V], type[BaseModel]] | None = None
+    shown: str = "json"
 
     def __post_init__(self) -> None:
+        if self.shown not in SHOWN:
+            raise ValueError(f"contract {self.id!r}: shown is one of {', '.join(SHOWN)}")
         unknown = sorted(set(self.trim) - set(self.variables.model_fields))
         if unknown:
             raise ValueError(f"contract {self.id!r}: trim names {unknown}, not variables")

@@ -122,6 +122,7 @@ REPLAN: Contract[ReplanVars, DayPlan] = Contract(
 
 PLAN_CRITIQUE: Contract[PlanCritiqueVars, PlanCritique] = Contract(
     "plan_critique", PlanCritiqueVars, PlanCritique, budget=1600,
+    shown="none",  # the template lists the criteria: SmolLM2 answered 36 of 38 without one
     trim={"events": "first", "routine": "first", "goals": "first"},
     example=lambda: PlanCritiqueVars(**_frame(), plan=s.PLAN, checks=s.CHECKS, criteria=[
         {"name": "fits the persona", "question": "Does it suit this person's day?"}]))

@@ -101,6 +101,7 @@ def _turn() -> dict[str, object]:
 
 REACT: Contract[ReactVars, Reaction] = Contract(
     "react", ReactVars, Reaction, tier="fast", budget=900,
+    shown="none",  # a yes/no and a reason: SmolLM2 answered 11 of 11 with the grammar alone
     trim={"memories": "first", "plan": "last"},
     example=lambda: ReactVars(persona=s.PERSONA, now="09:00", date="Tuesday, February 14",
                               date_iso="2023-02-14", activity="serving customers",
@@ -110,6 +111,7 @@ REACT: Contract[ReactVars, Reaction] = Contract(
 
 CONVERSE_TURN: Contract[ConverseTurnVars, Turn] = Contract(
     "converse_turn", ConverseTurnVars, Turn, budget=1400,
+    shown="compact",  # SmolLM2: 3 of 3 with the shape, 6 of 15 with the grammar alone
     trim={"memories": "first", "transcript": "last"},
     example=lambda: ConverseTurnVars(**_turn()))
 

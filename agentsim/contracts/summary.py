@@ -58,6 +58,7 @@ class SummaryVars(Vars):
 
 SUMMARY: Contract[SummaryVars, SummaryStatement] = Contract(
     "summary", SummaryVars, SummaryStatement, budget=1400,
+    shown="none",  # with the example SmolLM2 copied it ("Isabella Rodriguez is ...")
     trim={"memories": "first"},
     sized=lambda v: summary_statement(str(v.persona.get("name") or "They")),
     example=lambda: SummaryVars(persona=s.PERSONA, aspect="core",

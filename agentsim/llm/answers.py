@@ -18,10 +18,12 @@ def json_schema(schema: type[BaseModel]) -> dict[str, Any]:
 
 
 @functools.cache
-def output_instruction(schema: type[BaseModel]) -> str:
+def output_instruction(schema: type[BaseModel], shown: str = "json",
+                       enforced: bool = False) -> str:
     """The JSON instruction appended to a prompt that answers `schema` (also what an exported
-    fine-tuning example shows the model)."""
-    return schema_instruction(json_schema(schema))
+    fine-tuning example shows the model); `shown`, `enforced`: how much of the format it shows,
+    and whether a grammar enforces the schema (see `schema_instruction`)."""
+    return schema_instruction(json_schema(schema), shown, enforced)
 
 
 def parse(text: str, schema: type[BaseModel] | None) -> tuple[Any, bool]:

@@ -53,11 +53,17 @@ class Prompt:
     # Sent only by a backend that cannot enforce `json_schema` itself (`instructed`): where
     # the server enforces the schema the prompt does not carry it a second time (issue 17).
     instruction: str = field(default="", repr=False)
+    # What a server that enforces `json_schema` with a grammar gets instead (the model never
+    # reads a grammar): as much of the format as the template's contract shows (`shown`);
+    # None: `instruction` itself.
+    grammar_instruction: str | None = field(default=None, repr=False)
 
-    def instructed(self) -> tuple[Mapping[str, str], ...]:
-        """The messages with `instruction` added to the last user message."""
-        return append_to_last_user(self.messages, self.instruction) if self.instruction \
-            else self.messages
+    def instructed(self, grammar: bool = False) -> tuple[Mapping[str, str], ...]:
+        """The messages with `instruction` added to the last user message (with
+        `grammar_instruction` where a grammar enforces the schema: `grammar`)."""
+        text = self.grammar_instruction if grammar and self.grammar_instruction is not None \
+            else self.instruction
+        return append_to_last_user(self.messages, text) if text else self.messages
 
     def cache_key(self, model: str) -> str:
         """Content address of the request: same rendered request, same key.

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from agentsim.contracts import CONTRACTS
 from agentsim.contracts.contract import Answered
 from agentsim.llm.accounting import Budget, Usage
 from agentsim.llm.answers import json_schema, output_instruction
@@ -176,8 +177,12 @@ class LLMClient:
         # A lone surrogate (say from a skill's return value) cannot be sent or stored.
         messages = tuple(scrub(m) for m in self.prompts.render(template_id, variables))
         schema_json = json_schema(schema) if schema is not None else None
-        # the JSON instruction rides along; a backend adds it only where the server does not
-        # enforce the schema (`Prompt.instructed`)
+        # the JSON instruction rides along; a backend adds it where the model does not see the
+        # schema, as much of it as the template's contract shows where a grammar enforces it
+        # (`Prompt.instructed`)
+        shown = contract.shown if (contract := CONTRACTS.get(template_id)) else "json"
         return Prompt(template_id, variables, messages, schema_json,
                       schema.__name__ if schema else None, tier, self.seed, agent, output=schema,
-                      instruction=output_instruction(schema) if schema is not None else "")
+                      instruction=output_instruction(schema) if schema is not None else "",
+                      grammar_instruction=output_instruction(schema, shown, enforced=True)
+                      if schema is not None else None)

@@ -156,9 +156,9 @@ class LocalBackend:
         grammar = self._grammar(dict(prompt.json_schema)) if prompt.json_schema is not None \
             else None
         # a grammar holds the model to the schema's syntax, but the model never reads it: the
-        # prompt keeps the example of what to write (with the grammar alone SmolLM2 rambled
-        # to its token limit; see OpenAIBackend._messages)
-        messages = [dict(m) for m in prompt.instructed()]
+        # prompt shows the format as the template's contract chooses (`Contract.shown`; see
+        # OpenAIBackend._messages), and the full example where there is no grammar
+        messages = [dict(m) for m in prompt.instructed(grammar=grammar is not None)]
         # the chat template adds a few tokens a message; 8 is generous for the common ones
         size = sum(self.count_tokens(m.get("content", "")) + 8 for m in messages)
         room = self.n_ctx - size

@@ -117,10 +117,14 @@ class OpenAIBackend:
         `json_schema` response format to the model, so the prompt leaves it out there. Local
         servers (llama.cpp, vLLM, Ollama, LM Studio) enforce a schema with a grammar the
         model never reads: with the grammar alone, SmolLM2 rambled to its token limit (decompose
-        went from 7 of 8 model answers to 0 of 8), so their prompts keep the example."""
+        went from 7 of 8 model answers to 0 of 8), so their prompts show the format as each
+        template's contract chooses (`Contract.shown`: the example, a compact shape, or
+        nothing where the model copied the example). Without a schema enforced (json_object,
+        none) the prompt carries the full example."""
         openai_api = self.base_url is None or "api.openai.com" in self.base_url
-        return prompt.messages if mode == "json_schema" and openai_api \
-            else prompt.instructed()
+        if mode == "json_schema" and openai_api:
+            return prompt.messages
+        return prompt.instructed(grammar=mode in ("json_schema", "json_object_schema"))
 
     def _body(self, prompt: Prompt, mode: str) -> dict[str, Any]:
         body: dict[str, Any] = {

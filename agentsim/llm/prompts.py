@@ -223,17 +223,72 @@ def reask_messages(messages: tuple[Mapping[str, str], ...], bad: str, err: Excep
             {"role": "user", "content": f"That answer was not valid: {problem}. {again}"})
 
 
-def schema_instruction(schema: Mapping[str, Any]) -> str:
-    """Appended to the last user message when an answer must be JSON: it makes JSON work even
-    on servers that ignore `response_format`. Small models copy a pasted schema (its titles
-    and descriptions end up as the answer), so the prompt shows a filled-in example built from
-    the schema instead, and what the less obvious keys mean; servers that enforce a schema get
-    the full one through `response_format`."""
-    example = json.dumps(example_of(schema), separators=(", ", ": "), ensure_ascii=False)
-    text = ("\n\nAnswer with one JSON object and nothing else, with the keys of this example "
-            "and your own values:\n" + example)
+def schema_instruction(schema: Mapping[str, Any], shown: str = "json",
+                       enforced: bool = False) -> str:
+    """Appended to the last user message when an answer must be JSON. `shown` is how much of
+    the format it shows (the template contract's `shown`):
+
+    "json"     a filled-in example built from the schema, and what the less obvious keys mean.
+               Small models copy a pasted schema (its titles and descriptions end up as the
+               answer), so the prompt shows an example instead; it makes JSON work even on
+               servers that ignore `response_format`, which always get this one.
+    "compact"  the keys and their types in one line (`{"statement": string}`): the shape
+               without values a small model could copy, in fewer tokens.
+    "none"     nothing: the server's grammar alone holds the model to the schema.
+
+    `enforced`: for a server whose grammar holds the answer to the schema: "and nothing else"
+    goes without saying, and the example's lists of objects show one object each (the grammar
+    lets the model write as many as the schema allows), which keeps the prompt short.
+    """
+    if shown == "none":
+        return ""
+    if shown == "compact":
+        return "\n\nAnswer in JSON of this shape:\n" + shape_of(schema)
+    value = _one_item(example_of(schema)) if enforced else example_of(schema)
+    example = json.dumps(value, separators=(", ", ": "), ensure_ascii=False)
+    lead = "Answer in JSON with the keys of this example and your own values:" if enforced \
+        else ("Answer with one JSON object and nothing else, with the keys of this example "
+              "and your own values:")
+    text = "\n\n" + lead + "\n" + example
     notes = _key_notes(schema)
     return text + ("\nKeys: " + "; ".join(notes) + "." if notes else "")
+
+
+def shape_of(schema: Mapping[str, Any], root: Mapping[str, Any] | None = None,
+             depth: int = 0) -> str:
+    """A schema as one line of JSON-like text with a type name in place of each value:
+    `{"steps": [{"minutes": integer, "object": string or null}]}`."""
+    root = schema if root is None else root
+    node = _resolve(schema, root)
+    if not isinstance(node, Mapping) or depth > 8:
+        return "any"
+    if "const" in node:
+        return json.dumps(node["const"], ensure_ascii=False)
+    if node.get("enum"):
+        return " or ".join(json.dumps(v, ensure_ascii=False) for v in node["enum"])
+    for key in ("anyOf", "oneOf"):
+        if node.get(key):
+            return " or ".join(dict.fromkeys(shape_of(v, root, depth + 1) for v in node[key]))
+    kind = node.get("type")
+    if kind == "object" or "properties" in node:
+        props = node.get("properties") or {}
+        return "{" + ", ".join(f"{json.dumps(k, ensure_ascii=False)}: "
+                               f"{shape_of(v, root, depth + 1)}"
+                               for k, v in props.items()) + "}"
+    if kind == "array":
+        return "[" + shape_of(node.get("items") or {}, root, depth + 1) + ", ...]"
+    return str(kind) if isinstance(kind, str) else "any"
+
+
+def _one_item(value: Any) -> Any:
+    """An example with each list of objects cut to its first object, at any depth (a list of
+    scalars is short, and may have to be as long as the schema's `minItems`)."""
+    if isinstance(value, list):
+        cut = value[:1] if value and all(isinstance(v, dict) for v in value) else value
+        return [_one_item(v) for v in cut]
+    if isinstance(value, dict):
+        return {k: _one_item(v) for k, v in value.items()}
+    return value
 
 
 def _resolve(node: Any, root: Mapping[str, Any]) -> Any:

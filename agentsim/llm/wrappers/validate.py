@@ -39,7 +39,8 @@ class Validate:
             count(self.usage, prompt, reasks=1)
             # the reask shows how to answer, whatever the server enforces
             again = reask_messages(prompt.instructed(), c.text, err, prompt.json_schema is not None)
-            c = await call.complete(dataclasses.replace(prompt, messages=again, instruction=""))
+            c = await call.complete(dataclasses.replace(prompt, messages=again, instruction="",
+                                                          grammar_instruction=None))
             return Answer(self._read(c.text, prompt)[0], c, "offline" if mind else "reasked")
 
     def _read(self, text: str, prompt: Prompt) -> tuple[object, bool]:
