@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context, Embed, Settings
 from agentsim.cognition.converse import converse
+from agentsim.cognition.foresee import prefetch, tick_texts
 from agentsim.cognition.memorize import Experience, memorize
 from agentsim.cognition.perceive import WorldView
 from agentsim.cognition.relationships import Relationships
@@ -117,6 +118,8 @@ class Engine:
         view = self.world_view()
         agents = [self.agents[a] for a in sorted(self.agents) if self.agents_step]
         ctxs = [self._context() for _ in agents]
+        if ctxs and self.shards is None:  # the texts the steps will embed, in one call now
+            prefetch(self.embed, tick_texts(agents, view, ctxs[0]))
         try:
             intents: list[Intent] = await (
                 self.shards.step(agents, view, ctxs) if self.shards is not None else
@@ -136,7 +139,7 @@ class Engine:
                 self._publish(c.events)
             # the work the steps deferred (it ran beside the talks), applied in agent order
             settled = (await self.shards.settle(agents, ctxs) if self.shards is not None
-                       else [await c.settle() for c in ctxs])
+                       else await _all(*(c.settle() for c in ctxs)))
             for events in settled:
                 self._publish(events)
             if self.protocol is not None:
