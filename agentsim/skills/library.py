@@ -170,6 +170,16 @@ class SkillLibrary:
         self._indexed: set[str] = set()
         self._lock = asyncio.Lock()
         self._merged: dict[str, tuple[int, int]] = {}  # counts already in the shared library
+        self._version: str | None = None
+
+    @property
+    def version(self) -> str:
+        """A digest of the skills' names and code: it changes when a skill is learned,
+        inherited or replaced, not when one is used (`skill_use` retries a failed task only
+        once the library changed)."""
+        if self._version is None:
+            self._version = _digest(*(f"{n}\0{s.code}" for n, s in sorted(self.skills.items())))
+        return self._version
 
     def __contains__(self, name: object) -> bool:
         return name in self.skills
@@ -182,6 +192,7 @@ class SkillLibrary:
 
     def extend(self, skills: Iterable[Skill]) -> None:
         """Add skills as they are (seed or inherited): later ones replace same-named ones."""
+        self._version = None
         for s in skills:
             self.skills[s.name] = s
             self._vectors.pop(s.name, None)
