@@ -125,6 +125,8 @@ class Engine:
                 self.shards.step(agents, view, ctxs) if self.shards is not None else
                 _all(*(step(a, view, self.relationships, c)
                        for a, c in zip(agents, ctxs, strict=True))))
+            if self.skills is not None:  # new skills' descriptions, embedded skill by skill
+                prefetch(self.embed, self.skills.to_embed(s for c in ctxs for _, s, _ in c.learned))
             for c in ctxs:
                 self._publish(c.events)
                 await self._keep_skills(c)

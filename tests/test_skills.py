@@ -102,6 +102,24 @@ def test_near_duplicates_are_not_kept():
     assert asyncio.run(lib.aretrieve("water the plants in the garden", k=1))[0][0] is new
 
 
+def test_the_descriptions_a_library_will_embed_are_known_before_it_keeps_the_skills():
+    """`to_embed`: what `aadd`, skill after skill, embeds (one with a kept name or code, or
+    the name or code of one before it, is refused without a vector), and the version, which
+    changes only when the skills' code does."""
+    lib = _library()
+    version = lib.version
+    brew = lib["brew_coffee"]
+    water = Skill("water_plants", "Water the plants.", "def water_plants(world):\n    pass\n")
+    twin = Skill("water_plants", "Water them again.", "def water_plants(world):\n    x = 1\n")
+    copy = Skill("brew_twice", "Brew twice.", brew.code)
+    dig = Skill("dig", "Dig a hole.", "def dig(world):\n    world.wait(9)\n")
+    assert lib.to_embed([water, twin, copy, brew, dig]) == ["Water the plants.", "Dig a hole."]
+    lib.record("brew_coffee", ok=True)
+    assert lib.version == version  # a use is no change
+    asyncio.run(lib.aadd(water))
+    assert lib.version != version
+
+
 def test_library_state_round_trips_and_counts():
     lib = _library()
     asyncio.run(lib.aadd(Skill("water_plants", "Water the plants.", "def water_plants(world):\n"

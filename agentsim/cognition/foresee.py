@@ -7,7 +7,8 @@ consider. Asked for as each stage gets to them, these are about five calls to th
 row on a waking tick and two or three on any other (issue 17). Yet all of them follow from the
 world at the start of the tick: the summary's and the look back's questions from the agent's
 name and the date, the observations from what it perceives (`perceive` and `notice`, here
-without marking anything seen), and the reaction's queries from the people it sees. So the
+without marking anything seen), the reaction's queries from the people it sees, and the skill
+library's query for a task the plan already has for now. So the
 engine hands `tick_texts` to `BatchingEmbedder.prefetch` before the agents step: one call
 embeds them all, and each stage later finds its vectors cached or on their way.
 
@@ -29,9 +30,14 @@ from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context
 from agentsim.cognition.perceive import WorldView, perceive
 from agentsim.cognition.react import REACT_MIN_IMPORTANCE, _talkable
+from agentsim.cognition.skill_use import is_task
 from agentsim.cognition.step import is_bedtime
 from agentsim.cognition.summary import ASPECTS
+from agentsim.cognition.task import Task
+from agentsim.memory.embed import prefetch
 from agentsim.memory.record import MemoryKind
+
+__all__ = ["prefetch", "seen_texts", "task_query", "tick_texts", "waking_queries"]
 
 
 def tick_texts(agents: Iterable[Agent], view: WorldView, ctx: Context) -> list[str]:
@@ -43,6 +49,7 @@ def tick_texts(agents: Iterable[Agent], view: WorldView, ctx: Context) -> list[s
             continue
         out.update(dict.fromkeys(waking_queries(agent, ctx)))
         out.update(dict.fromkeys(seen_texts(agent, view, ctx)))
+        out.update(dict.fromkeys(task_query(agent, ctx)))
     return list(out)
 
 
@@ -86,9 +93,22 @@ def seen_texts(agent: Agent, view: WorldView, ctx: Context) -> list[str]:
     return out
 
 
-def prefetch(embed: Any, texts: list[str]) -> int:
-    """Start embedding `texts` without waiting, when `embed` is a `BatchingEmbedder`'s (which
-    can); another embedder is left alone. Returns how many texts went to the model."""
-    batcher = getattr(embed, "__self__", None)
-    start = getattr(batcher, "prefetch", None)
-    return start(texts) if start is not None and texts else 0
+def task_query(agent: Agent, ctx: Context) -> list[str]:
+    """The skill library's query for the task the agent's plan has for now, when the plan's
+    steps already cover now (no decomposing to wait for) and the step is a task the agent
+    has not handed to the library yet (`skill_use.use_skills`). A curriculum's lesson or a
+    reaction's new plan, which the tick may yet bring, are not foreseen."""
+    if ctx.skills is None or not ctx.settings.skills or not ctx.settings.planning:
+        return []
+    learning, now = agent.learning, ctx.now
+    used = learning.tasks if learning.day == now.date().isoformat() else 0
+    if used >= ctx.settings.skill_tasks_per_day or agent.plan_date != now.date():
+        return []
+    covered = [plan for plan in (agent.day_plan, agent.hour_plan, agent.steps)
+               if any(a.start <= now < a.end for a in plan)]
+    if len(covered) < 3 or not (agent.steps[0].start <= now < agent.steps[-1].end):
+        return []
+    action = next(a for a in agent.steps if a.start <= now < a.end)
+    if not is_task(action) or learning.tried == f"{action.start.isoformat()}|{action.activity}":
+        return []
+    return [Task.from_action(action).text]

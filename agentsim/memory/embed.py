@@ -25,7 +25,8 @@ import numpy as np
 from agentsim.memory.embed_cache import CachedEmbedder, shared_cache_dir
 
 __all__ = ["BatchingEmbedder", "CachedEmbedder", "Embedder", "HashEmbedder", "LookupEmbedder",
-           "SentenceTransformerEmbedder", "embed_threads", "make_embedder", "make_lookup"]
+           "SentenceTransformerEmbedder", "embed_threads", "make_embedder", "make_lookup",
+           "prefetch"]
 
 THREADS_ENV = "AGENTSIM_EMBED_THREADS"
 
@@ -327,6 +328,14 @@ class BatchingEmbedder:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
+
+
+def prefetch(embed: Any, texts: Sequence[str]) -> int:
+    """Start embedding `texts` without waiting, when `embed` is a `BatchingEmbedder`'s
+    `embed` (which can); any other embedder is left alone. Returns how many texts it sent."""
+    batcher = getattr(embed, "__self__", None)
+    start = getattr(batcher, "prefetch", None)
+    return start(texts) if start is not None and texts else 0
 
 
 class LookupEmbedder:

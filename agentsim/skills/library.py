@@ -266,6 +266,21 @@ class SkillLibrary:
             return hits[0][0]
         return None
 
+    def to_embed(self, skills: Iterable[Skill]) -> list[str]:
+        """The descriptions `aadd` of `skills`, in turn, will embed: those of skills that share
+        neither a name nor the code with one kept or one before them (`near_duplicate` settles
+        those without a vector); one found too similar by its vector is embedded all the same.
+        The engine sends them ahead in one call: `aadd` itself goes skill by skill."""
+        names, codes = set(self.skills), {self._code_of(s) for s in self.skills.values()}
+        out = []
+        for s in skills:  # in order: of two with one name (or code) the first is kept
+            code = _normalized(s.code)
+            if s.name not in names and code not in codes:
+                out.append(s.description)
+            names.add(s.name)
+            codes.add(code)
+        return out
+
     async def aadd(self, skill: Skill) -> Skill | None:
         """Keep a new skill unless it is a near-duplicate; returns it, or None."""
         if await self.near_duplicate(skill) is not None:
