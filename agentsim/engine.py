@@ -139,7 +139,8 @@ class Engine:
                           for (a, b), c in zip(done.pairs, talks, strict=True))))
             for c in talks:
                 self._publish(c.events)
-            # the work the steps deferred (it ran beside the talks), applied in agent order
+            # the work the steps deferred (it ran beside the talks), each context's applied in
+            # its own order, the contexts together (each changes its own agent); agent order
             settled = (await self.shards.settle(agents, ctxs) if self.shards is not None
                        else await _all(*(c.settle() for c in ctxs)))
             for events in settled:

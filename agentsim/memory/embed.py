@@ -236,15 +236,16 @@ class BatchingEmbedder:
         waits for that call or reads the cache. Must be called on the running loop. Returns
         how many texts it queued (those not cached or on their way already)."""
         before = sum(len(p) for p in self._pending.values())
-        self._want(asyncio.get_running_loop(), texts, count=False)
+        self._want(asyncio.get_running_loop(), texts, prefetched=True)
         queued = sum(len(p) for p in self._pending.values()) - before
         self.stats["prefetched"] += queued
         return queued
 
     def _want(self, loop: asyncio.AbstractEventLoop, texts: Sequence[str], *,
-              count: bool = True) -> list[np.ndarray | _Row]:
+              prefetched: bool = False) -> list[np.ndarray | _Row]:
         """Each text's row, or the future of it: from memory, from a call already made or
-        queued for the text, or queued now for the next call."""
+        queued for the text, or queued now for the next call (`prefetched`: for no request,
+        so counted as no hit and never withdrawn)."""
         peek = getattr(self.inner, "peek", None)
         found = peek(texts) if peek is not None else [None] * len(texts)
         flying = self._flying.get(loop, {})
@@ -252,19 +253,19 @@ class BatchingEmbedder:
         for text, vec in zip(texts, found, strict=True):
             if vec is not None:
                 out.append(vec)
-                self.stats["hits"] += count
+                self.stats["hits"] += not prefetched
                 continue
             pending = self._pending.get(loop)
             row = flying.get(text) or (pending.get(text) if pending is not None else None)
             if row is not None:
-                self.stats["hits"] += count
+                self.stats["hits"] += not prefetched
             else:
                 if pending is None:
                     pending = self._pending[loop] = {}
                     if loop not in self._busy:  # else the call in flight flushes it when done
                         loop.call_soon(self._flush, loop)
                 pending[text] = row = _Row(loop=loop)
-            row.kept = row.kept or not count
+            row.kept = row.kept or prefetched
             out.append(row)
         return out
 
