@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context, Embed, Settings
 from agentsim.cognition.converse import converse
+from agentsim.cognition.foresee import prefetch, tick_texts
 from agentsim.cognition.memorize import Experience, memorize
 from agentsim.cognition.perceive import WorldView
 from agentsim.cognition.relationships import Relationships
@@ -135,11 +136,15 @@ class Engine:
         llm = foreseen.asker() if foreseen is not None else self.llm
         ctxs = [self._context(llm) for _ in agents]
         nxt = Foresight(self.llm) if ahead and self._can_foresee else None
+        if ctxs and self.shards is None:  # the texts the steps will embed, in one call now
+            prefetch(self.embed, tick_texts(agents, view, ctxs[0]))
         try:
             intents: list[Intent] = await (
                 self.shards.step(agents, view, ctxs) if self.shards is not None else
                 _all(*(step(a, view, self.relationships, c)
                        for a, c in zip(agents, ctxs, strict=True))))
+            if self.skills is not None:  # new skills' descriptions, embedded skill by skill
+                prefetch(self.embed, self.skills.to_embed(s for c in ctxs for _, s, _ in c.learned))
             for c in ctxs:
                 self._publish(c.events)
                 await self._keep_skills(c)
@@ -160,9 +165,10 @@ class Engine:
                           for (a, b), c in zip(done.pairs, talks, strict=True))))
             for c in talks:
                 self._publish(c.events)
-            # the work the steps deferred (it ran beside the talks), applied in agent order
+            # the work the steps deferred (it ran beside the talks), each context's applied in
+            # its own order, the contexts together (each changes its own agent); agent order
             settled = (await self.shards.settle(agents, ctxs) if self.shards is not None
-                       else [await c.settle() for c in ctxs])
+                       else await _all(*(c.settle() for c in ctxs)))
             for events in settled:
                 self._publish(events)
             if nxt is not None and not early:

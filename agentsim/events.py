@@ -138,7 +138,7 @@ class Refined(Event):
     kind: str  # "day_plan", "skill", ...
     request: dict[str, Any]  # {"template": id, "variables": {...}}
     attempts: list[dict[str, Any]]  # [{"output": ..., "feedback": {score, satisfied, ...}}]
-    stopped: str  # "satisfied" | "max_rounds"
+    stopped: str  # "satisfied" | "max_rounds" | "unchanged" (`cognition.refine`)
     final: Any
 
 
@@ -156,6 +156,19 @@ class SkillUsed(Event):
     new: bool = False  # written for this task (not retrieved)
     error: str | None = None
     error_kind: str | None = None  # forbidden | timeout | memory | action | exception | ...
+
+
+class SkillSkipped(Event):
+    """An agent's task was done without a skill, with no skill chosen, run or written: the
+    same agent failed the same task before with nothing changed since (the task, what the
+    skill would see around it, the library), so trying again would fail again
+    (`agentsim.cognition.skill_use`)."""
+
+    type: Literal["skill_skipped"] = "skill_skipped"
+    agent: str
+    task: str
+    reason: str
+    failed_at: str  # the ISO time of the failed attempt it repeats
 
 
 class SkillLearned(Event):
@@ -231,6 +244,7 @@ AnyEvent = Annotated[
     | Read
     | Refined
     | SkillUsed
+    | SkillSkipped
     | SkillLearned
     | Whispered
     | WorldEvent

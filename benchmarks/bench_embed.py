@@ -1,14 +1,18 @@
 """The embedding model next to the simulation: threads, batching, interviews, checkpoints.
 
     python benchmarks/bench_embed.py [--hours 2] [--repeat 15] [--ckpt-hours 8]
+                                     [--sections 1 2 3 4]
 
 1. encode time of the real all-MiniLM-L6-v2 with 1 thread and with torch's default (one per
    core), each in a fresh process (torch's thread count is per process): 2 texts, and a
    tick's worth (30 texts) encoded alone each (what agentsim does) or as one padded batch;
 2. Smallville (25 residents, offline mind, MiniLM, 6 ticks an hour from 06:00) run twice:
-   with one encode in flight and whatever arrives meanwhile batched (agentsim now), and with
-   one encode per event-loop turn (before); model calls per tick, time the model was busy,
-   and whether both runs gave the same events;
+   with one encode in flight and whatever arrives meanwhile batched (agentsim now), the same
+   without the texts foreseen at a tick's start, and with one encode per event-loop turn
+   (before); calls per tick (to the cache, and those of them
+   that reached the model), texts foreseen at a tick's start and sent ahead
+   (`agentsim.cognition.foresee`), time the model was busy, and whether both runs gave the
+   same events;
 3. `agentsim interview` and `agentsim inspect` on that finished run, as a user runs them
    (a fresh process each): a question no cache holds (embedded by the numpy encoder; torch
    never loads), then the same again (from the cache shared across runs); beside them what
@@ -82,7 +86,7 @@ class _NeverBusy(set):
         return None
 
 
-def run_sim(out: Path, hours: float, per_turn: bool) -> dict:
+def run_sim(out: Path, hours: float, per_turn: bool, foresee: bool = True) -> dict:
     from agentsim.experiment import Simulation
 
     sim = Simulation.load(str(ROOT / "worlds" / "smallville"), seed=1, llm="offline",
@@ -93,6 +97,8 @@ def run_sim(out: Path, hours: float, per_turn: bool) -> dict:
     cached.inner._load()  # the model loaded before the clock starts (both modes alike)
     if per_turn:
         batcher._busy = _NeverBusy()
+    if not foresee:  # each stage asks for its texts when it gets to them
+        batcher.prefetch = lambda texts: 0
     busy = [0.0]
     real = cached.embed
 
@@ -112,7 +118,7 @@ def run_sim(out: Path, hours: float, per_turn: bool) -> dict:
     run = sim.run_dir.path
     sim.close()
     return {"wall": wall, "ticks": ticks, "busy": busy[0], "events": events, "run": run,
-            **batcher.stats, "model_calls": cached.stats["calls"]}
+            "prefetched": 0, **batcher.stats, "model_calls": cached.stats["calls"]}
 
 
 def model_load_seconds() -> float:
@@ -164,32 +170,53 @@ def main() -> None:
     ap.add_argument("--hours", type=float, default=2.0)
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--ckpt-hours", type=float, default=8.0)
+    ap.add_argument("--sections", type=int, nargs="+", default=[1, 2, 3, 4])
     args = ap.parse_args()
     print("$ python benchmarks/bench_embed.py " + " ".join(sys.argv[1:]))
     tmp = Path(tempfile.mkdtemp(prefix="bench-embed-"))
     os.environ["AGENTSIM_EMBED_CACHE"] = str(tmp / "shared")
 
+    if 1 in args.sections:
+        encoding(args.repeat)
+    runs = simulations(tmp, args.hours) if 2 in args.sections or 3 in args.sections else {}
+    if 3 in args.sections:
+        interviews(runs["one in flight"]["run"])
+    if 4 in args.sections:
+        checkpoints(tmp, args.ckpt_hours)
+
+
+def encoding(repeat: int) -> None:
     print("\n1. all-MiniLM-L6-v2 encode, median ms (each thread count in a fresh process)")
     print(f"{'threads':>8} {'2 texts':>8} {'30 alone':>9} {'30 padded':>10}")
     for threads in (1, None):
-        r = encode_times(threads, args.repeat)
+        r = encode_times(threads, repeat)
         label = f"{r['threads']}" + (" (default)" if threads is None else "")
         print(f"{label:>8} {r['two']:8.1f} {r['alone']:9.1f} {r['padded']:10.1f}")
 
-    print(f"\n2. Smallville, 25 residents, offline mind, MiniLM, {args.hours:g} sim-hours")
-    print(f"{'embed calls':>22} {'wall s':>7} {'ticks':>5} {'requests':>8} {'calls':>6} "
-          f"{'calls/tick':>10} {'texts':>6} {'model busy s':>12}")
-    runs = {}
-    for name, per_turn in (("one per loop turn", True), ("one in flight", False)):
-        os.environ["AGENTSIM_EMBED_CACHE"] = "off"  # every text through the model, both ways
-        r = runs[name] = run_sim(tmp / name.replace(" ", "-"), args.hours, per_turn)
-        print(f"{name:>22} {r['wall']:7.1f} {r['ticks']:5d} {r['requests']:8d} {r['calls']:6d} "
-              f"{r['calls'] / r['ticks']:10.1f} {r['texts']:6d} {r['busy']:12.1f}")
-    same = runs["one per loop turn"]["events"] == runs["one in flight"]["events"]
-    print(f"same events both ways: {same}")
-    os.environ["AGENTSIM_EMBED_CACHE"] = str(tmp / "shared")
 
-    run = runs["one in flight"]["run"]
+def simulations(tmp: Path, hours: float) -> dict:
+    print(f"\n2. Smallville, 25 residents, offline mind, MiniLM, {hours:g} sim-hours")
+    print(f"{'embed calls':>22} {'wall s':>7} {'ticks':>5} {'requests':>8} {'calls':>6} "
+          f"{'/tick':>6} {'model':>6} {'/tick':>6} {'texts':>6} {'prefetched':>10} "
+          f"{'model busy s':>12}")
+    runs = {}
+    for name, per_turn, foresee in (("one per loop turn", True, True),
+                                    ("in flight, unforeseen", False, False),
+                                    ("one in flight", False, True)):
+        os.environ["AGENTSIM_EMBED_CACHE"] = "off"  # every text through the model, each way
+        r = runs[name] = run_sim(tmp / name.replace(" ", "-").replace(",", ""), hours, per_turn,
+                                 foresee)
+        print(f"{name:>22} {r['wall']:7.1f} {r['ticks']:5d} {r['requests']:8d} {r['calls']:6d} "
+              f"{r['calls'] / r['ticks']:6.1f} {r['model_calls']:6d} "
+              f"{r['model_calls'] / r['ticks']:6.1f} {r['texts']:6d} {r['prefetched']:10d} "
+              f"{r['busy']:12.1f}")
+    same = all(r["events"] == runs["one in flight"]["events"] for r in runs.values())
+    print(f"same events every way: {same}")
+    os.environ["AGENTSIM_EMBED_CACHE"] = str(tmp / "shared")
+    return runs
+
+
+def interviews(run: Path) -> None:
     print("\n3. a finished run, fresh process each (s)")
     q = "What do you think about the party at Hobbs Cafe?"
     cold = cli_seconds("interview", str(run), "Isabella Rodriguez", q)
@@ -202,8 +229,10 @@ def main() -> None:
     print(f"inspect, same query (cached):            {iwarm:6.2f}")
     print(f"before, on top: torch + model + 1 encode {model_load_seconds():6.2f}")
 
-    inline, once, kept = checkpoint_bytes(tmp / "bytes", args.ckpt_hours)
-    print(f"\n4. checkpoints, hourly, {args.ckpt_hours:g} sim-hours from 06:00, MB per sim-hour")
+
+def checkpoints(tmp: Path, hours: float) -> None:
+    inline, once, kept = checkpoint_bytes(tmp / "bytes", hours)
+    print(f"\n4. checkpoints, hourly, {hours:g} sim-hours from 06:00, MB per sim-hour")
     print(f"embeddings inline, all kept (before): {inline:6.2f}")
     print(f"embeddings stored once, all kept:     {once:6.2f}")
     print(f"stored once, newest 3 kept (default): {kept:6.2f}  ({inline / kept:.1f}x less)")

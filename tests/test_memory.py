@@ -372,8 +372,9 @@ async def test_batching_embedder_makes_one_call_for_concurrent_callers():
     b = BatchingEmbedder(inner)
     requests = [[f"text {i}", "shared"] for i in range(10)] + [[]]
     out = await asyncio.gather(*(b.embed(r) for r in requests))
-    assert len(inner.calls) == 1 and len(inner.calls[0]) == 20
-    assert b.stats == {"calls": 1, "requests": 11, "texts": 20}
+    # "shared", asked 10 times, is sent once
+    assert len(inner.calls) == 1 and len(inner.calls[0]) == 11
+    assert b.stats == {"calls": 1, "requests": 11, "texts": 11, "hits": 9, "prefetched": 0}
     for texts, rows in zip(requests, out, strict=True):
         assert rows.shape == (len(texts), 384)
         np.testing.assert_array_equal(rows, HashEmbedder().embed(texts))
@@ -405,7 +406,7 @@ async def test_requests_made_while_the_model_works_go_in_one_next_call():
     assert inner.calls == [["first"], [f"later {i}" for i in range(5)]]
     for i, r in enumerate(rows[1:]):
         np.testing.assert_array_equal(r, HashEmbedder().embed([f"later {i}"]))
-    assert b.stats == {"calls": 2, "requests": 6, "texts": 6}
+    assert b.stats == {"calls": 2, "requests": 6, "texts": 6, "hits": 0, "prefetched": 0}
     b.close()
 
 
@@ -425,6 +426,26 @@ async def test_batching_embedder_survives_cancellation_and_errors():
     bad = BatchingEmbedder(Failing())
     results = await asyncio.gather(bad.embed(["a"]), bad.embed(["b"]), return_exceptions=True)
     assert [str(r) for r in results] == ["model crashed", "model crashed"]
+
+
+async def test_prefetched_and_cached_texts_make_no_call_of_their_own():
+    """A text prefetched, or asked for while a call for it is on its way, waits for that
+    call; one the cache holds is served at once. The rows are the cache's own vectors."""
+    inner = Counting()
+    cached = CachedEmbedder(inner)
+    b = BatchingEmbedder(cached)
+    assert b.prefetch(["seen", "heard"]) == 2
+    assert b.prefetch(["seen"]) == 0  # queued already
+    rows = await b.embed(["heard", "seen"])  # the prefetch's call, not one of its own
+    assert inner.calls == [["heard", "seen"]] and b.stats["calls"] == 1
+    again = await b.embed(["seen", "new"])  # "seen" from the cache, "new" alone
+    assert inner.calls[-1] == ["new"] and b.stats["calls"] == 2
+    np.testing.assert_array_equal(rows[1], again[0])
+    np.testing.assert_array_equal(again, cached.embed(["seen", "new"]))
+    assert await b.embed(["heard"]) is not None and b.stats["calls"] == 2
+    assert b.stats == {"calls": 2, "requests": 3, "texts": 3, "hits": 4, "prefetched": 2}
+    assert cached.peek(["seen", "nowhere"])[1] is None
+    b.close()
 
 
 # The one test of the real bundled model; it runs in the normal suite (a few seconds).

@@ -107,6 +107,29 @@ async def test_one_round_critiques_once_without_refinement():
         await s.run(0)
 
 
+async def test_a_refinement_equal_to_an_attempt_already_judged_ends_the_loop_unjudged():
+    """The critic would see what it judged before: the loop stops ("unchanged") with the
+    best attempt, and the repeat is neither judged nor kept."""
+
+    class Stuck(Script):
+        async def improve(self, latest: int, history) -> int:
+            await super().improve(latest, history)
+            return 2 if latest == 1 else 1  # 1 -> 2 -> 1 again
+
+    s = Stuck([(0.2, False), (0.6, False), (0.9, True)])
+    trace = await s.run(5)
+    assert (trace.stopped, trace.rounds, trace.final) == ("unchanged", 2, 2)
+    assert s.judged == [1, 2] and not trace.satisfied
+    same = Stuck([(0.2, False)])
+    same.improve = lambda latest, history: _same(latest)  # type: ignore[method-assign]
+    trace = await same.run(3)
+    assert (trace.stopped, trace.rounds, same.judged) == ("unchanged", 1, [1])
+
+
+async def _same(latest: int) -> int:
+    return latest
+
+
 async def test_trace_fields_make_a_refined_event():
     s = Script([(0.2, False), (0.9, True)])
     trace = await s.run(3)

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from agentsim.cli import main
-from agentsim.cognition.agent import Action
+from agentsim.cognition.agent import Action, Learning
 from agentsim.cognition.curriculum import learning_goals, next_lesson
 from agentsim.cognition.skill_use import Task, perform, snapshot, use_skills
 from agentsim.contracts import (
@@ -24,7 +24,7 @@ from agentsim.contracts import (
     SkillWriteVars,
 )
 from agentsim.errors import UserError
-from agentsim.events import Refined, SkillLearned, SkillUsed
+from agentsim.events import Refined, SkillLearned, SkillSkipped, SkillUsed
 from agentsim.experiment import Simulation
 from agentsim.llm.offline import OfflineMind
 from agentsim.llm.offline.skills import curriculum, skill_choose, skill_verify, skill_write
@@ -100,6 +100,24 @@ def test_near_duplicates_are_not_kept():
     assert results[:3] == [None, None, None]
     assert results[3] is new and "water_plants" in lib
     assert asyncio.run(lib.aretrieve("water the plants in the garden", k=1))[0][0] is new
+
+
+def test_the_descriptions_a_library_will_embed_are_known_before_it_keeps_the_skills():
+    """`to_embed`: what `aadd`, skill after skill, embeds (one with a kept name or code, or
+    the name or code of one before it, is refused without a vector), and the version, which
+    changes only when the skills' code does."""
+    lib = _library()
+    version = lib.version
+    brew = lib["brew_coffee"]
+    water = Skill("water_plants", "Water the plants.", "def water_plants(world):\n    pass\n")
+    twin = Skill("water_plants", "Water them again.", "def water_plants(world):\n    x = 1\n")
+    copy = Skill("brew_twice", "Brew twice.", brew.code)
+    dig = Skill("dig", "Dig a hole.", "def dig(world):\n    world.wait(9)\n")
+    assert lib.to_embed([water, twin, copy, brew, dig]) == ["Water the plants.", "Dig a hole."]
+    lib.record("brew_coffee", ok=True)
+    assert lib.version == version  # a use is no change
+    asyncio.run(lib.aadd(water))
+    assert lib.version != version
 
 
 def test_library_state_round_trips_and_counts():
@@ -291,7 +309,7 @@ def test_a_skill_that_never_works_gives_up_after_the_rounds():
                                                           "  world.move_to('the moon')\n"},
                      "skill_fix": lambda v, n: {"name": "nope", "description": "d",
                                                 "code": "def nope(world):\n  \"\"\"d\"\"\"\n"
-                                                        "  world.wait(5)\n"}})
+                                                        f"  world.wait({5 + n})\n"}})
     (actions, name), ctx = _perform(sim, OVEN)
     assert (actions, name) == (None, None)
     used = [e for e in ctx.events if isinstance(e, SkillUsed)]
@@ -302,6 +320,74 @@ def test_a_skill_that_never_works_gives_up_after_the_rounds():
     assert trace.stopped == "max_rounds"
     assert not ctx.learned
     sim.close()
+
+
+def _never_works(calls):
+    """Templates for a skill that never works; `calls` counts the skill prompts asked."""
+    def count(fn):
+        def answer(v, n):
+            calls.append(n)
+            return fn(v, n)
+        return answer
+
+    return {"skill_choose": count(lambda v, n: {"skill": None}),
+            "skill_write": count(lambda v, n: {
+                "name": "nope", "description": "d",
+                "code": "def nope(world):\n  \"\"\"d\"\"\"\n  world.move_to('the moon')\n"}),
+            "skill_fix": count(lambda v, n: {
+                "name": "nope", "description": "d",
+                "code": f"def nope(world):\n  \"\"\"d\"\"\"\n  world.wait({5 + n})\n"})}
+
+
+def test_a_task_failed_with_nothing_changed_is_skipped_and_said_so():
+    """The same agent, task, surroundings and library as a failed attempt: no prompt, no
+    sandbox run, no loop, a `skill_skipped` event; the task is done without a skill."""
+    calls: list[int] = []
+    sim = _sim_with(_never_works(calls))
+    (actions, _), first = _perform(sim, OVEN)
+    asked = len(calls)
+    assert actions is None and asked == 1 + sim.settings.skill_rounds
+    (actions, name), ctx = _perform(sim, OVEN)
+    assert (actions, name) == (None, None) and len(calls) == asked
+    assert not [e for e in ctx.events if isinstance(e, SkillUsed | Refined)]
+    [skipped] = [e for e in ctx.events if isinstance(e, SkillSkipped)]
+    assert skipped.agent == "isabella_rodriguez" and skipped.task == OVEN.text
+    assert skipped.failed_at == first.now.isoformat() and "same task" in skipped.reason
+    # another agent has not failed it: it tries
+    _perform(sim, OVEN, agent="klaus_mueller")
+    assert len(calls) > asked
+    # and the memory of the failure is checkpointed with the agent
+    learning = sim.agents["isabella_rodriguez"].learning
+    assert Learning.from_dict(learning.to_dict()).failed == learning.failed != {}
+    sim.close()
+
+
+@pytest.mark.parametrize("change", ["library", "object", "task", "place"])
+def test_a_failed_task_is_tried_again_once_something_changed(change):
+    calls: list[int] = []
+    sim = _sim_with(_never_works(calls))
+    _perform(sim, OVEN)
+    asked = len(calls)
+    task = OVEN
+    if change == "library":  # a skill learned since may be the one that works
+        seed = sim.skills["bake_in_the_cafe_oven"]
+        sim.skills.extend([Skill(name="bake_twice", description="Bake twice.",
+                                 code=seed.code.replace("bake_in_the_cafe_oven", "bake_twice"),
+                                 parameters=seed.parameters)])
+    elif change == "object":
+        sim.objects["cafe_oven"] = "baking"
+    elif change == "task":
+        task = Task("bake rolls for the morning", OVEN.place, OVEN.object, OVEN.state, 40)
+    (_, _), ctx = _perform(sim, task) if change != "place" else _moved(sim, task)
+    assert len(calls) > asked and not [e for e in ctx.events if isinstance(e, SkillSkipped)]
+    sim.close()
+
+
+def _moved(sim, task):
+    ctx = sim._context()
+    a = sim.agents["isabella_rodriguez"]
+    a.location = "hobbs_cafe_kitchen"
+    return sim._sync(perform(a, task, sim.world_view(), ctx)), ctx
 
 
 def test_bad_skills_never_stop_the_simulation():

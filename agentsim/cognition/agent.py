@@ -62,21 +62,25 @@ class Learning:
     last_lesson: str = ""  # ISO time of the last proposal
     tried: str = ""  # key of the last plan step handed to the skill library
     progress: list[dict[str, Any]] = field(default_factory=list)  # {task, ok, skill, time}
+    # tasks failed with nothing changed since, by key (`skill_use.unchanged_key`): ISO time
+    failed: dict[str, str] = field(default_factory=dict)
 
     def today(self, day: str) -> None:
         if self.day != day:
             self.day, self.tasks, self.lessons = day, 0, 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"day": self.day, "tasks": self.tasks, "lessons": self.lessons,
-                "last_lesson": self.last_lesson, "tried": self.tried,
-                "progress": list(self.progress)}
+        out = {"day": self.day, "tasks": self.tasks, "lessons": self.lessons,
+               "last_lesson": self.last_lesson, "tried": self.tried,
+               "progress": list(self.progress)}
+        return out | ({"failed": dict(self.failed)} if self.failed else {})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Learning:
         d = d or {}
         return cls(d.get("day", ""), d.get("tasks", 0), d.get("lessons", 0),
-                   d.get("last_lesson", ""), d.get("tried", ""), list(d.get("progress", [])))
+                   d.get("last_lesson", ""), d.get("tried", ""), list(d.get("progress", [])),
+                   dict(d.get("failed", {})))
 
 
 @dataclass

@@ -3,7 +3,7 @@ attempts and their feedback, until the critic is satisfied or the rounds run out
 
     trace = await refine(generate, feedback, improve, kind="day_plan", max_rounds=3)
     trace.final          # the output to use
-    trace.stopped        # "satisfied" | "max_rounds"
+    trace.stopped        # "satisfied" | "max_rounds" | "unchanged"
     trace.attempts       # every output with the feedback it got, in order
 
 One loop serves every use: day plans (an LLM critique against named criteria, with checks
@@ -55,7 +55,7 @@ class Refinement(Generic[T]):
 
     kind: str
     attempts: list[Attempt[T]] = field(default_factory=list)
-    stopped: str = ""  # "satisfied" | "max_rounds"
+    stopped: str = ""  # "satisfied" | "max_rounds" | "unchanged"
 
     @property
     def final(self) -> T:
@@ -84,7 +84,13 @@ async def refine(generate: Generate[T], feedback: Critic[T], improve: Improve[T]
                  kind: str, max_rounds: int = MAX_ROUNDS) -> Refinement[T]:
     """Run the loop. `improve(latest, history)` gets the latest output and every attempt so
     far (each with its feedback). `max_rounds` counts outputs, the first included, so 1 means
-    generate and critique once with no refinement."""
+    generate and critique once with no refinement.
+
+    A refinement equal to an attempt already judged ends the loop ("unchanged") instead of
+    being judged again: the critic's input would be what it judged before (a plan's critique
+    and checks, a skill's sandbox run and verdict all follow from the output alone), so it
+    would only repeat that feedback, and the refiner, shown the same history plus a repeat,
+    has nothing new to go on."""
     if max_rounds < 1:
         raise ValueError("max_rounds must be at least 1")
     trace: Refinement[T] = Refinement(kind)
@@ -99,6 +105,9 @@ async def refine(generate: Generate[T], feedback: Critic[T], improve: Improve[T]
             trace.stopped = "max_rounds"
             return trace
         output = await improve(output, list(trace.attempts))
+        if any(output == a.output for a in trace.attempts):
+            trace.stopped = "unchanged"
+            return trace
 
 
 def by_reference(variables: dict[str, Any], keys: Sequence[str], kept: set[str]

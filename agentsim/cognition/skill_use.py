@@ -8,6 +8,11 @@ write a new one, run the code in the sandbox, verify the change, and keep what w
             critiques, up to `skill_rounds`) -> verified skills join the library at tick end
     the run's primitive steps (move_to, use, say, wait, read) become the agent's next actions
 
+A task the agent failed before with nothing changed since (`unchanged_key`: the task, what
+a skill would see around it, the library) is not tried again: with the same inputs the choice,
+the code written, its run and its verdict would be the same again (on the offline mind
+exactly; on a model most likely), so the whole move is skipped and said so (`skill_skipped`).
+
 A skill never touches the live world: it runs against a snapshot (what the agent can see and
 where things are), and its calls become actions that the engine resolves like any other over
 the next ticks. A skill that breaks the rules (imports os, opens a file, loops forever,
@@ -17,6 +22,8 @@ goes on with its plain plan step.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,7 +49,7 @@ from agentsim.contracts import (
 )
 from agentsim.contracts.outputs import SkillCode, SkillVerdict
 from agentsim.errors import UserError
-from agentsim.events import Refined, SkillUsed
+from agentsim.events import Refined, SkillSkipped, SkillUsed
 from agentsim.skills.api_doc import API_DOC
 from agentsim.skills.library import Skill, parse_skills
 from agentsim.skills.sandbox import Limits, SandboxResult, run_skill
@@ -244,13 +251,61 @@ def _skill_of(code: SkillCode, provenance: str) -> Skill | None:
     return s
 
 
+FAILED_KEPT = 64  # failed tasks an agent remembers (the oldest forgotten first)
+
+
+def unchanged_key(agent: Agent, task: Task, snap: dict[str, Any], version: str,
+                  ctx: Context) -> str:
+    """What a new attempt at `task` would start from, as a digest: the task as the prompts
+    show it (text, place, object, state, minutes, source), where the agent is, the objects
+    the prompts list with their states (at the task's place, where the agent is, the task's
+    object), who is at those places (what `people_here` and `say` read), and the skill
+    library's version (a skill learned since may be the one that works). Left out: the clock
+    and the persona's daily summary, which change every tick or day and which no task's
+    outcome hangs on in practice; counting them would make every attempt look new."""
+    objects = _objects_vars(task, agent, snap)
+    where = {task.place, agent.location}
+    people = sorted((p["place"], pid) for pid, p in snap["people"].items()
+                    if p["place"] in where)
+    data = [_task_vars(task, snap, ctx), agent.location, objects, people, version]
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def _failed(agent: Agent, key: str, ctx: Context) -> None:
+    """Remember that the attempt keyed `key` failed (the newest `FAILED_KEPT` are kept)."""
+    failed = agent.learning.failed
+    failed.pop(key, None)
+    failed[key] = ctx.now.isoformat()
+    while len(failed) > FAILED_KEPT:
+        del failed[next(iter(failed))]
+
+
 async def perform(agent: Agent, task: Task, view: WorldView, ctx: Context
                   ) -> tuple[list[Action] | None, str | None]:
     """Do `task` with a skill. Returns (actions, skill name), or (None, None) if no skill
-    worked; every run is an event (`skill_used`), every new-skill loop a `refined` one."""
+    worked; every run is an event (`skill_used`), every new-skill loop a `refined` one, and
+    a task skipped as failed before with nothing changed a `skill_skipped` one."""
     lib = ctx.skills
     assert lib is not None
     snap = snapshot(agent, view, ctx)
+    key = unchanged_key(agent, task, snap, lib.version, ctx)
+    if key in agent.learning.failed:
+        when = agent.learning.failed[key]
+        ctx.emit(SkillSkipped, agent=agent.id, task=task.text, failed_at=when,
+                 reason=f"failed at {when[11:16]} with the same task, surroundings and "
+                        "skill library")
+        return None, None
+    actions, name = await _perform(agent, task, snap, ctx)
+    if actions is None:
+        _failed(agent, key, ctx)
+    return actions, name
+
+
+async def _perform(agent: Agent, task: Task, snap: dict[str, Any], ctx: Context
+                   ) -> tuple[list[Action] | None, str | None]:
+    lib = ctx.skills
+    assert lib is not None
     hits = await lib.aretrieve(task.text, k=ctx.settings.skill_k)
     persona = agent.persona_vars(ctx.world_name)
     tvars = _task_vars(task, snap, ctx)

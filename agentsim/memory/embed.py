@@ -25,7 +25,8 @@ import numpy as np
 from agentsim.memory.embed_cache import CachedEmbedder, shared_cache_dir
 
 __all__ = ["BatchingEmbedder", "CachedEmbedder", "Embedder", "HashEmbedder", "LookupEmbedder",
-           "SentenceTransformerEmbedder", "embed_threads", "make_embedder", "make_lookup"]
+           "SentenceTransformerEmbedder", "embed_threads", "make_embedder", "make_lookup",
+           "prefetch"]
 
 THREADS_ENV = "AGENTSIM_EMBED_THREADS"
 
@@ -167,6 +168,20 @@ class SentenceTransformerEmbedder:
         return out
 
 
+class _Row(asyncio.Future):
+    """The future of a text's row in a call to come or in flight. `wanted`: what the
+    requests for it wait on; a text all of whose requests were cancelled before its call is
+    not sent (`kept`: a prefetch asked for it, which no cancellation withdraws)."""
+
+    def __init__(self, *, loop: asyncio.AbstractEventLoop):
+        super().__init__(loop=loop)
+        self.wanted: list[asyncio.Future] = []
+        self.kept = False
+
+    def live(self) -> bool:
+        return self.kept or any(not w.cancelled() for w in self.wanted)
+
+
 class BatchingEmbedder:
     """`await embed(texts)` from many coroutines in one turn of the event loop becomes ONE call
     to `inner.embed`: the first caller schedules a flush with `loop.call_soon`, the flush
@@ -175,44 +190,103 @@ class BatchingEmbedder:
     the event loop (the TUI keeps answering keys). One call is in flight at a time: requests
     made while the model works gather into the next batch, which starts when it is done, so
     a tick's texts go to the model in as few calls as the agents' timing allows (one encode
-    of many texts costs far less than many encodes of one). `stats`: calls (to inner),
-    requests, texts."""
+    of many texts costs far less than many encodes of one).
+
+    A text is sent at most once at a time: one whose vector `inner` holds in memory already
+    (`CachedEmbedder.peek`) is served at once, and one already waiting for or in a call is
+    waited for, not sent again. So `prefetch(texts)`, which starts embedding texts a tick will
+    ask for later without waiting for them (`agentsim.cognition.foresee`), turns those later
+    requests into no call at all. The rows are the inner embedder's own (the cache's vector),
+    so a vector is the same whichever request first asked for it.
+
+    `stats`: calls (to inner), requests (to `embed`), texts (sent to inner), hits (texts
+    served from memory or from a call already made for them), prefetched (texts `prefetch`
+    sent)."""
 
     def __init__(self, inner: Embedder, *, offload: bool = True):
         self.inner = inner
         self.dim = inner.dim
         self.name = inner.name
         self.offload = offload
-        self.stats = {"calls": 0, "requests": 0, "texts": 0}
-        self._pending: dict[asyncio.AbstractEventLoop, list[tuple[list[str], asyncio.Future]]] = {}
+        self.stats = {"calls": 0, "requests": 0, "texts": 0, "hits": 0, "prefetched": 0}
+        # per loop, text -> the future of its row: texts waiting for the next call, and texts
+        # in a call now
+        self._pending: dict[asyncio.AbstractEventLoop, dict[str, _Row]] = {}
+        self._flying: dict[asyncio.AbstractEventLoop, dict[str, _Row]] = {}
         self._executor: ThreadPoolExecutor | None = None
         self._tasks: set[asyncio.Future] = set()
         self._busy: set[asyncio.AbstractEventLoop] = set()  # loops with a call in flight
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.stats["requests"] += 1
         loop = asyncio.get_running_loop()
-        fut = loop.create_future()
-        batch = self._pending.get(loop)
-        if batch is None:
-            batch = self._pending[loop] = []
-            if loop not in self._busy:  # else the call in flight flushes it when done
-                loop.call_soon(self._flush, loop)
-        batch.append((list(texts), fut))
-        return await fut
+        rows = self._want(loop, texts)
+        waits = [r for r in rows if isinstance(r, _Row)]
+        if waits:  # shielded: one caller cancelled must not cancel a row others wait for
+            wait = asyncio.shield(asyncio.gather(*waits))
+            for row in waits:
+                row.wanted.append(wait)
+            await wait
+        if not rows:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([r.result() if isinstance(r, _Row) else r for r in rows])
+
+    def prefetch(self, texts: Sequence[str]) -> int:
+        """Start embedding `texts` in the next call, without waiting: a later `embed` of them
+        waits for that call or reads the cache. Must be called on the running loop. Returns
+        how many texts it queued (those not cached or on their way already)."""
+        before = sum(len(p) for p in self._pending.values())
+        self._want(asyncio.get_running_loop(), texts, prefetched=True)
+        queued = sum(len(p) for p in self._pending.values()) - before
+        self.stats["prefetched"] += queued
+        return queued
+
+    def _want(self, loop: asyncio.AbstractEventLoop, texts: Sequence[str], *,
+              prefetched: bool = False) -> list[np.ndarray | _Row]:
+        """Each text's row, or the future of it: from memory, from a call already made or
+        queued for the text, or queued now for the next call (`prefetched`: for no request,
+        so counted as no hit and never withdrawn)."""
+        peek = getattr(self.inner, "peek", None)
+        found = peek(texts) if peek is not None else [None] * len(texts)
+        flying = self._flying.get(loop, {})
+        out: list[np.ndarray | _Row] = []
+        for text, vec in zip(texts, found, strict=True):
+            if vec is not None:
+                out.append(vec)
+                self.stats["hits"] += not prefetched
+                continue
+            pending = self._pending.get(loop)
+            row = flying.get(text) or (pending.get(text) if pending is not None else None)
+            if row is not None:
+                self.stats["hits"] += not prefetched
+            else:
+                if pending is None:
+                    pending = self._pending[loop] = {}
+                    if loop not in self._busy:  # else the call in flight flushes it when done
+                        loop.call_soon(self._flush, loop)
+                pending[text] = row = _Row(loop=loop)
+            row.kept = row.kept or prefetched
+            out.append(row)
+        return out
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        batch = [(texts, fut) for texts, fut in self._pending.pop(loop, []) if not fut.done()]
+        batch = self._pending.pop(loop, None) or {}
+        for text, row in list(batch.items()):
+            if not row.live():  # every request for it was cancelled
+                del batch[text]
+                row.cancel()
         if not batch:
             return
-        flat = [t for texts, _ in batch for t in texts]
+        flat = list(batch)
         self.stats["calls"] += 1
-        self.stats["requests"] += len(batch)
         self.stats["texts"] += len(flat)
         if not self.offload:
-            self._deliver(batch, flat, self._compute, flat)
+            self._deliver(batch, self._compute, flat)
             return
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentsim-embed")
+        flying = self._flying.setdefault(loop, {})
+        flying.update(batch)
         work = loop.run_in_executor(self._executor, self._compute, flat)
         self._tasks.add(work)
         self._busy.add(loop)
@@ -220,7 +294,10 @@ class BatchingEmbedder:
         def done(w: asyncio.Future) -> None:
             self._tasks.discard(w)
             self._busy.discard(loop)
-            self._deliver(batch, flat, w.result)
+            for text, fut in batch.items():
+                if flying.get(text) is fut:
+                    del flying[text]
+            self._deliver(batch, w.result)
             if loop in self._pending:  # what arrived meanwhile: after the callers resume
                 loop.call_soon(self._flush, loop)
 
@@ -233,26 +310,33 @@ class BatchingEmbedder:
         return vecs
 
     @staticmethod
-    def _deliver(batch: list[tuple[list[str], asyncio.Future]], flat: list[str],
-                 compute: Any, *args: Any) -> None:
-        """Hand each caller its rows, or the error to every caller."""
+    def _deliver(batch: dict[str, _Row], compute: Any, *args: Any) -> None:
+        """Hand each text's future its row, or the error to every one (marked as retrieved:
+        a prefetched text may have no one waiting for it; a waiter still gets the error)."""
         try:
             vecs = compute(*args)
         except Exception as e:
-            for _, fut in batch:
+            for fut in batch.values():
                 if not fut.done():
                     fut.set_exception(e)
+                    fut.exception()
             return
-        start = 0
-        for texts, fut in batch:
+        for vec, fut in zip(vecs, batch.values(), strict=True):
             if not fut.done():
-                fut.set_result(vecs[start:start + len(texts)])
-            start += len(texts)
+                fut.set_result(vec)
 
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
+
+
+def prefetch(embed: Any, texts: Sequence[str]) -> int:
+    """Start embedding `texts` without waiting, when `embed` is a `BatchingEmbedder`'s
+    `embed` (which can); any other embedder is left alone. Returns how many texts it sent."""
+    batcher = getattr(embed, "__self__", None)
+    start = getattr(batcher, "prefetch", None)
+    return start(texts) if start is not None and texts else 0
 
 
 class LookupEmbedder:

@@ -158,6 +158,13 @@ class CachedEmbedder:
                 self._load(unknown)
             return [self._mem.get(k) for k in keys]
 
+    def peek(self, texts: Sequence[str]) -> list[np.ndarray | None]:
+        """Each text's vector if it is in memory already, else None: no file is read and no
+        lock taken, so the event loop may ask while the model works on another thread (a
+        vector enters memory whole, after its call). `BatchingEmbedder` serves from it."""
+        mem = self._mem
+        return [mem.get(self._key(t)) for t in texts]
+
     def cached(self, texts: Sequence[str]) -> bool:
         """Whether every text's vector is cached (embedding them would not call the model)."""
         keys = [self._key(t) for t in texts]

@@ -170,6 +170,16 @@ class SkillLibrary:
         self._indexed: set[str] = set()
         self._lock = asyncio.Lock()
         self._merged: dict[str, tuple[int, int]] = {}  # counts already in the shared library
+        self._version: str | None = None
+
+    @property
+    def version(self) -> str:
+        """A digest of the skills' names and code: it changes when a skill is learned,
+        inherited or replaced, not when one is used (`skill_use` retries a failed task only
+        once the library changed)."""
+        if self._version is None:
+            self._version = _digest(*(f"{n}\0{s.code}" for n, s in sorted(self.skills.items())))
+        return self._version
 
     def __contains__(self, name: object) -> bool:
         return name in self.skills
@@ -182,6 +192,7 @@ class SkillLibrary:
 
     def extend(self, skills: Iterable[Skill]) -> None:
         """Add skills as they are (seed or inherited): later ones replace same-named ones."""
+        self._version = None
         for s in skills:
             self.skills[s.name] = s
             self._vectors.pop(s.name, None)
@@ -254,6 +265,21 @@ class SkillLibrary:
         if hits and hits[0][1] >= NEAR_DUPLICATE:
             return hits[0][0]
         return None
+
+    def to_embed(self, skills: Iterable[Skill]) -> list[str]:
+        """The descriptions `aadd` of `skills`, in turn, will embed: those of skills that share
+        neither a name nor the code with one kept or one before them (`near_duplicate` settles
+        those without a vector); one found too similar by its vector is embedded all the same.
+        The engine sends them ahead in one call: `aadd` itself goes skill by skill."""
+        names, codes = set(self.skills), {self._code_of(s) for s in self.skills.values()}
+        out = []
+        for s in skills:  # in order: of two with one name (or code) the first is kept
+            code = _normalized(s.code)
+            if s.name not in names and code not in codes:
+                out.append(s.description)
+            names.add(s.name)
+            codes.add(code)
+        return out
 
     async def aadd(self, skill: Skill) -> Skill | None:
         """Keep a new skill unless it is a near-duplicate; returns it, or None."""
