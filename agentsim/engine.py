@@ -1,6 +1,7 @@
 """The simulation core: a clock, a seeded RNG, the agents, and the tick that moves them.
 
     tick(now):
+        embed the texts the steps will need               one call (cognition.foresee)
         intents  = gather(step(agent) for every agent)    perceive, remember, reflect, plan/react
                                                            (tasks done with skills, sandboxed)
         keep new skills and skill counts                   in agent order
@@ -11,7 +12,9 @@
         publish events, the last one TickEnded
 
 A foreseen request is only a request sent early: the next tick takes its answer when it
-makes the very same request, so foresight never changes an event (issue 17).
+makes the very same request, so foresight never changes an event. It runs only where requests
+wait on a server that answers several at once (not on the offline mind, not on an in-process
+model such as `--llm local`), with no budget, protocol or shards.
 
 Everything else (the event log, checkpoints, the TUI, metrics) subscribes to typed events on
 `bus`. This module knows no run directory, no CLI and no provider: the experiment facade
