@@ -1,7 +1,7 @@
 """The simulation core: a clock, a seeded RNG, the agents, and the tick that moves them.
 
     tick(now):
-        embed the texts the steps will need               one call (cognition.foresee)
+        embed the texts the steps will need               one call (cognition.texts_ahead)
         intents  = gather(step(agent) for every agent)    perceive, remember, reflect, plan/react
                                                            (tasks done with skills, sandboxed)
         keep new skills and skill counts                   in agent order
@@ -34,11 +34,11 @@ from typing import TYPE_CHECKING, Any
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context, Embed, Settings
 from agentsim.cognition.converse import converse
-from agentsim.cognition.foresee import prefetch, tick_texts
 from agentsim.cognition.memorize import Experience, memorize
 from agentsim.cognition.perceive import WorldView
 from agentsim.cognition.relationships import Relationships
 from agentsim.cognition.step import Intent, foresee, step
+from agentsim.cognition.texts_ahead import prefetch, tick_texts
 from agentsim.errors import UserError
 from agentsim.events import Event, EventBus, RunStopped, SkillLearned, TickEnded
 from agentsim.llm.base import LLM

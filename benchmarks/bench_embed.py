@@ -11,7 +11,7 @@
    without the texts foreseen at a tick's start, and with one encode per event-loop turn
    (before); calls per tick (to the cache, and those of them
    that reached the model), texts foreseen at a tick's start and sent ahead
-   (`agentsim.cognition.foresee`), time the model was busy, and whether both runs gave the
+   (`agentsim.cognition.texts_ahead`), time the model was busy, and whether both runs gave the
    same events;
 3. `agentsim interview` and `agentsim inspect` on that finished run, as a user runs them
    (a fresh process each): a question no cache holds (embedded by the numpy encoder; torch

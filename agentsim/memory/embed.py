@@ -195,7 +195,7 @@ class BatchingEmbedder:
     A text is sent at most once at a time: one whose vector `inner` holds in memory already
     (`CachedEmbedder.peek`) is served at once, and one already waiting for or in a call is
     waited for, not sent again. So `prefetch(texts)`, which starts embedding texts a tick will
-    ask for later without waiting for them (`agentsim.cognition.foresee`), turns those later
+    ask for later without waiting for them (`agentsim.cognition.texts_ahead`), turns those later
     requests into no call at all. The rows are the inner embedder's own (the cache's vector),
     so a vector is the same whichever request first asked for it.
 

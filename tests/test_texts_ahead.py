@@ -1,4 +1,4 @@
-"""The texts a tick will embed, foreseen at its start (`agentsim.cognition.foresee`): they go
+"""The texts a tick will embed, foreseen at its start (`agentsim.cognition.texts_ahead`): they go
 to the model in one call, the stages that need them find them there, and nothing a run does
 changes."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agentsim.cognition.foresee import tick_texts, waking_queries
+from agentsim.cognition.texts_ahead import tick_texts, waking_queries
 from agentsim.experiment import Simulation
 from agentsim.memory.embed import BatchingEmbedder
 
