@@ -7,9 +7,11 @@ answers refused by validation and counted as fallbacks) is exercised in seconds 
 
 Made with (then the manifest, events.jsonl and llm.jsonl copied):
     agentsim run tests/fixtures/tiny_world --llm local --hours 2 --headless --seed 0 \\
-        --embedder hash --out runs --fallback offline
+        --embedder hash --out runs --fallback offline --give-up-after 0
     agentsim run worlds/smallville --llm local --hours 1 --headless --seed 0 \\
-        --embedder hash --out runs --fallback offline
+        --embedder hash --out runs --fallback offline --give-up-after 0
+(`--give-up-after 0`: never stop for a slow model; each fixture was last recorded after the
+JSON example was chosen per template and refine loops stopped on an unchanged answer.)
 A change to a prompt template or an answer schema changes the rendered requests, and the
 replay then reports a miss: record the run again with the command above. A replay measures
 prompts with the model's own tokenizer (its vocabulary alone, when llama-cpp-python is here), as
