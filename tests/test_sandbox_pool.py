@@ -142,3 +142,37 @@ def test_the_ticks_people_are_sent_to_a_worker_once_and_read_as_a_fresh_run_read
     (gone,) = asyncio.run(warm_runs(later, 1))
     assert sent[-1] == 1  # the next tick's crowd is sent again
     assert not gone.ok and "Klaus Mueller is not here" in gone.error
+
+
+def test_a_warm_run_walks_the_graph_built_once_for_its_world(monkeypatch):
+    """The walking graph goes to a warm worker built, with the world's shared parts, and a
+    run there walks it rather than building it from the whole town again: a graph sent
+    without the one path to a place makes that place unreachable in a warm run only."""
+    import marshal
+
+    from agentsim.skills import api
+    from agentsim.skills.snapshot import Shared, world_snapshot
+    from agentsim.world.loader import load_world
+
+    w = load_world(Path(__file__).resolve().parent.parent / "worlds" / "smallville")
+    snap = world_snapshot(w.places, agent="isabella_rodriguez", name="Isabella Rodriguez",
+                          location="hobbs_cafe_counter", time="2023-02-13T09:00:00",
+                          states={}, people={}, documents={})
+    sent = marshal.loads(snap.shared.payload)
+    assert sent["adjacency"] == api._adjacency(snap["places"], snap["edges"])
+    code = skill("""
+        world.move_to('hobbs_cafe_seating')
+        return world.location""")
+    close_all()
+    assert asyncio.run(run_skill(code, "s", {}, snap, LIMITS, warm=True)).returned == \
+        "hobbs_cafe_seating"
+    cut = {p: [(q, m) for q, m in nbrs if "hobbs_cafe_seating" not in (p, q)]
+           for p, nbrs in sent["adjacency"].items()}
+    assert isinstance(snap.shared, Shared)
+    monkeypatch.setattr(snap.shared, "payload", marshal.dumps({**sent, "adjacency": cut}))
+    close_all()  # new zygotes: they are sent the cut graph
+    warm = asyncio.run(run_skill(code, "s", {}, snap, LIMITS, warm=True))
+    fresh = asyncio.run(run_skill(code, "s", {}, snap, LIMITS, warm=False))
+    assert fresh.ok and fresh.returned == "hobbs_cafe_seating"
+    assert not warm.ok and "hobbs_cafe_seating" in warm.error
+    close_all()

@@ -381,6 +381,10 @@ def main(raw: bytes | None = None, shared: dict | None = None,
                         __import__=builtins.__import__)
     api = _load_api(msg.get("api"), api_builtins)
     del api_builtins["__import__"]  # it imported heapq; nothing else
+    if msg.get("shared") and shared is not None and "adjacency" in shared:
+        # the world's walking graph, built once by the parent for all its runs (the proxy
+        # finds it by the very places and edges this snapshot holds)
+        api._ADJACENCY[:] = [(shared["places"], shared["edges"], shared["adjacency"])]
     # not copied: the proxy copies an object before it changes it, and the message is ours
     world = api.WorldProxy(msg["snapshot"], int(limits["max_steps"]), copy=False)
 

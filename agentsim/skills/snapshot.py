@@ -34,9 +34,14 @@ class Shared:
 
     @functools.cached_property
     def payload(self) -> bytes:
-        """The shared parts as marshal data, made once (for the sandbox's warm workers)."""
+        """The shared parts as marshal data, made once (for the sandbox's warm workers), with
+        the walking graph as the skill API's proxy reads it (`api._adjacency`): a run on a
+        warm worker is handed it built, not building it from the whole town again."""
+        from agentsim.skills.api import _adjacency
+
         return marshal.dumps({"places": self.places, "edges": self.edges,
-                              "objects": self.objects})
+                              "objects": self.objects,
+                              "adjacency": _adjacency(self.places, self.edges)})
 
 
 class Crowd:
