@@ -38,12 +38,13 @@ from agentsim.cognition.memorize import Experience, memorize
 from agentsim.cognition.perceive import WorldView
 from agentsim.cognition.relationships import Relationships
 from agentsim.cognition.step import Intent, foresee, step
-from agentsim.cognition.texts_ahead import prefetch, tick_texts
+from agentsim.cognition.texts_ahead import tick_texts
 from agentsim.errors import UserError
 from agentsim.events import Event, EventBus, RunStopped, SkillLearned, TickEnded
 from agentsim.llm.base import LLM
 from agentsim.llm.foresight import Asker, Foresight
 from agentsim.llm.wrappers.layer import waits
+from agentsim.memory.embed import prefetch, prefetches
 from agentsim.memory.record import MemoryKind
 from agentsim.memory.stream import MemoryStream
 from agentsim.protocols.base import Stage, load, protocol_seed
@@ -139,15 +140,17 @@ class Engine:
         llm = foreseen.asker() if foreseen is not None else self.llm
         ctxs = [self._context(llm) for _ in agents]
         nxt = Foresight(self.llm) if ahead and self._can_foresee else None
-        if ctxs and self.shards is None:  # the texts the steps will embed, in one call now
+        ahead_texts = prefetches(self.embed)  # (the hash embedder has no calls to save)
+        if ctxs and self.shards is None and ahead_texts:  # what the steps will embed, at once
             prefetch(self.embed, tick_texts(agents, view, ctxs[0]))
         try:
             intents: list[Intent] = await (
                 self.shards.step(agents, view, ctxs) if self.shards is not None else
                 _all(*(step(a, view, self.relationships, c)
                        for a, c in zip(agents, ctxs, strict=True))))
-            if self.skills is not None:  # new skills' descriptions, embedded skill by skill
-                prefetch(self.embed, self.skills.to_embed(s for c in ctxs for _, s, _ in c.learned))
+            learned = [s for c in ctxs for _, s, _ in c.learned]
+            if self.skills is not None and learned and ahead_texts:  # their descriptions
+                prefetch(self.embed, self.skills.to_embed(learned))
             for c in ctxs:
                 self._publish(c.events)
                 await self._keep_skills(c)

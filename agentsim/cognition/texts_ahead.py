@@ -34,10 +34,9 @@ from agentsim.cognition.skill_use import is_task
 from agentsim.cognition.step import is_bedtime
 from agentsim.cognition.summary import ASPECTS
 from agentsim.cognition.task import Task
-from agentsim.memory.embed import prefetch
 from agentsim.memory.record import MemoryKind
 
-__all__ = ["prefetch", "seen_texts", "task_query", "tick_texts", "waking_queries"]
+__all__ = ["seen_texts", "task_query", "tick_texts", "waking_queries"]
 
 
 def tick_texts(agents: Iterable[Agent], view: WorldView, ctx: Context) -> list[str]:

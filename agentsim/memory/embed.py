@@ -331,12 +331,16 @@ class BatchingEmbedder:
             self._executor = None
 
 
+def prefetches(embed: Any) -> bool:
+    """Whether `embed` can take texts ahead (a `BatchingEmbedder`'s `embed`): ask before
+    working out what to send, since any other embedder would only drop it."""
+    return getattr(getattr(embed, "__self__", None), "prefetch", None) is not None
+
+
 def prefetch(embed: Any, texts: Sequence[str]) -> int:
     """Start embedding `texts` without waiting, when `embed` is a `BatchingEmbedder`'s
     `embed` (which can); any other embedder is left alone. Returns how many texts it sent."""
-    batcher = getattr(embed, "__self__", None)
-    start = getattr(batcher, "prefetch", None)
-    return start(texts) if start is not None and texts else 0
+    return embed.__self__.prefetch(texts) if texts and prefetches(embed) else 0
 
 
 class LookupEmbedder:
