@@ -63,6 +63,9 @@ def main() -> None:
         b, a = before.get(s), after.get(s)
         print(f"{names[s]:<16} {'' if b is None else f'{b:6.0%}':>7} "
               f"{'(not yet)' if a is None else f'{a:6.0%}':>7}")
+    share = summary.get("model_share")
+    print(f"answered by: {summary.get('answered_by')}"
+          + ("" if share is None else f" (the model gave {share:.0%} of the answers counted)"))
 
     import matplotlib
 

@@ -63,6 +63,12 @@ def main() -> None:
         print(f"{r:5d}  {one[r]:9.0%}  {group[r]:8.0%}")
     print(f"single agent (round 0): {summary['single_agent']:.0%}; "
           f"debate (final majority): {summary['debate']:.0%}")
+    share = summary.get("model_share")
+    print(f"answered by: {summary.get('answered_by')}"
+          + ("" if share is None else f" (the model gave {share:.0%} of the answers counted)"))
+    if "debate_model" in summary:  # some answers were fallbacks: the model's own, apart
+        print(f"the model's answers only: single agent {summary['single_agent_model']:.0%}; "
+              f"debate {summary['debate_model']:.0%}")
 
     import matplotlib
 

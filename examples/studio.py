@@ -68,6 +68,9 @@ def main() -> None:
               f"{r['summary']}")
     print("messages by role:", ", ".join(f"{k} {v}" for k, v in
                                          summary["messages_by_role"].items()) or "none yet")
+    share = summary.get("model_share")
+    print(f"answered by: {summary.get('answered_by')}"
+          + ("" if share is None else f" (the model gave {share:.0%} of the answers counted)"))
 
     import matplotlib
 
