@@ -362,7 +362,7 @@ def test_a_task_failed_with_nothing_changed_is_skipped_and_said_so():
     sim.close()
 
 
-@pytest.mark.parametrize("change", ["library", "object", "task", "place"])
+@pytest.mark.parametrize("change", ["library", "object", "task", "place", "person"])
 def test_a_failed_task_is_tried_again_once_something_changed(change):
     calls: list[int] = []
     sim = _sim_with(_never_works(calls))
@@ -378,8 +378,36 @@ def test_a_failed_task_is_tried_again_once_something_changed(change):
         sim.objects["cafe_oven"] = "baking"
     elif change == "task":
         task = Task("bake rolls for the morning", OVEN.place, OVEN.object, OVEN.state, 40)
+    elif change == "person":  # someone now at the task's place (whom `say` could reach)
+        sim.agents["klaus_mueller"].location = OVEN.place
     (_, _), ctx = _perform(sim, task) if change != "place" else _moved(sim, task)
     assert len(calls) > asked and not [e for e in ctx.events if isinstance(e, SkillSkipped)]
+    sim.close()
+
+
+def test_what_an_attempt_starts_from_is_read_from_the_places_not_the_whole_town():
+    """The objects and people an attempt's key and prompts list come from the places' own
+    lists and the tick's crowd by place: the same as a scan of every object and person."""
+    from agentsim.cognition.skill_use import _objects_vars, _people_at
+
+    sim = _sim_with({})
+    sim.objects["cafe_oven"] = "baking"
+    sim.agents["klaus_mueller"].location = OVEN.place
+    a = sim.agents["isabella_rodriguez"]
+    a.location = "hobbs_cafe_seating"
+    snap = snapshot(a, sim.world_view(), sim._context())
+    task = Task("warm the piano", OVEN.place, "cafe_piano", "being played", 10)
+    where = {task.place, a.location}
+    scanned = [{"id": i, **{k: o[k] for k in ("name", "place", "state", "states")}}
+               for i, o in sorted(snap["objects"].items())
+               if o["place"] in where or i == task.object]
+    assert _objects_vars(task, a, snap) == scanned and len(scanned) > 2
+    assert {"id": "cafe_oven", "state": "baking"}.items() <= scanned[
+        [o["id"] for o in scanned].index("cafe_oven")].items()
+    people = sorted((p["place"], i) for i, p in snap["people"].items() if p["place"] in where)
+    assert _people_at(where, snap) == people and ("hobbs_cafe_kitchen", "klaus_mueller") in people
+    plain = dict(snap)  # a snapshot without a crowd: every person is looked at
+    assert _people_at(where, plain) == people
     sim.close()
 
 

@@ -92,12 +92,35 @@ def _task_vars(task: Task, snap: dict[str, Any], ctx: Context) -> dict[str, Any]
 
 
 def _objects_vars(task: Task, agent: Agent, snap: dict[str, Any]) -> list[dict[str, Any]]:
-    """Objects at the task's place and where the agent is, and the task's object wherever."""
-    where = {task.place, agent.location}
+    """Objects at the task's place and where the agent is, and the task's object wherever
+    (found through the places' own lists: the whole town's objects are never scanned)."""
+    objects, places = snap["objects"], snap["places"]
+    ids = {oid for p in (task.place, agent.location) if p in places
+           for oid in places[p]["objects"] if oid in objects}
+    if task.object in objects:
+        ids.add(task.object)
     return [{"id": oid, "name": o["name"], "place": o["place"], "state": o["state"],
              "states": o["states"]}
-            for oid, o in sorted(snap["objects"].items())
-            if o["place"] in where or oid == task.object]
+            for oid in sorted(ids) for o in (objects[oid],)]
+
+
+def _people_at(where: set[str], snap: dict[str, Any]) -> list[tuple[str, str]]:
+    """(place, id) of the others at those places, sorted: from the tick's crowd, indexed by
+    place once per tick, when the snapshot has one (else every person is looked at)."""
+    crowd = getattr(snap, "crowd", None)
+    if crowd is None:
+        return sorted((p["place"], pid) for pid, p in snap["people"].items()
+                      if p["place"] in where)
+    if _AT[0] is not crowd:
+        at: dict[str, list[str]] = {}
+        for pid, p in crowd.people.items():
+            at.setdefault(p["place"], []).append(pid)
+        _AT[:] = [crowd, at]
+    return sorted((place, pid) for place in where for pid in _AT[1].get(place, ())
+                  if pid != snap["agent"])
+
+
+_AT: list[Any] = [None, {}]  # [the last crowd, its ids by place]
 
 
 def _here(agent: Agent, ctx: Context) -> dict[str, str]:
@@ -264,9 +287,7 @@ def unchanged_key(agent: Agent, task: Task, snap: dict[str, Any], version: str,
     and the persona's daily summary, which change every tick or day and which no task's
     outcome hangs on in practice; counting them would make every attempt look new."""
     objects = _objects_vars(task, agent, snap)
-    where = {task.place, agent.location}
-    people = sorted((p["place"], pid) for pid, p in snap["people"].items()
-                    if p["place"] in where)
+    people = _people_at({task.place, agent.location}, snap)
     data = [_task_vars(task, snap, ctx), agent.location, objects, people, version]
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
