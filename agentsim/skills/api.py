@@ -65,6 +65,12 @@ def _close(word: str, options: dict[str, str] | list[str], n: int = 3) -> str:
     return f"; did you mean {', '.join(repr(x) for x in near)}?" if near else ""
 
 
+def _own(value: dict) -> dict:
+    """A dict given to the proxy to keep (anything else made a dict, as `dict` would; the
+    module runs without `type` in its builtins)."""
+    return value if isinstance(value, dict) else dict(value)
+
+
 def _copy(value: object) -> object:
     """A deep copy of JSON-like data (dicts, lists, tuples as lists)."""
     if isinstance(value, dict):
@@ -94,16 +100,21 @@ class WorldProxy:
                  "_minutes", "_name", "_objects", "_people", "_places", "_read", "_said",
                  "_start", "_start_location", "_start_states", "_steps")
 
-    def __init__(self, snapshot: dict, max_steps: int = MAX_STEPS, *, copy: bool = True):
+    def __init__(self, snapshot: dict, max_steps: int = MAX_STEPS, *, copy: bool = True,
+                 own: bool = False):
         """`copy=False` reads the snapshot without copying it first (the proxy copies an
-        object before changing it, so the snapshot is never changed either way)."""
+        object before changing it, so the snapshot is never changed either way). `own`
+        (with copy=False): the snapshot's places, objects, people and documents are the
+        proxy's to change, not copied either (the sandbox's child: its message is its own,
+        and copying a town's dicts would cost a run more than the skill does)."""
         snap = _copy(snapshot) if copy else snapshot
+        take = _own if own and not copy else dict
         self._agent: str = str(snap.get("agent", ""))
         self._name: str = str(snap.get("name", self._agent))
-        self._places: dict[str, dict] = dict(snap.get("places") or {})
-        self._objects: dict[str, dict] = dict(snap.get("objects") or {})
-        self._people: dict[str, dict] = dict(snap.get("people") or {})
-        self._documents: dict[str, str] = dict(snap.get("documents") or {})
+        self._places: dict[str, dict] = take(snap.get("places") or {})
+        self._objects: dict[str, dict] = take(snap.get("objects") or {})
+        self._people: dict[str, dict] = take(snap.get("people") or {})
+        self._documents: dict[str, str] = take(snap.get("documents") or {})
         self._location: str = str(snap.get("location", ""))
         self._start_location = self._location
         self._start_states: dict[str, str] = {}  # of the objects used, before their first use

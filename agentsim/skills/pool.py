@@ -56,11 +56,14 @@ class _Gone(Exception):
 
 
 class _Zygote:
-    def __init__(self, wall: Wall):
+    def __init__(self, wall: Wall, setup: bytes):
         self.proc = subprocess.Popen(
             wall_argv(wall, [f"{RUNNER_DIR}/_runner.py", "--zygote"]),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=dict(CHILD_ENV), start_new_session=True, bufsize=0)
+        with contextlib.suppress(OSError):  # a zygote that died at once is found so later
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(len(setup).to_bytes(8, "big") + setup)
         self.token: str | None = None  # the world whose shared parts it holds
         self.crowd: str | None = None  # the tick whose crowd it holds
 
@@ -118,10 +121,13 @@ class _Zygote:
 
 
 class WarmPool:
-    """Up to `size` zygotes behind `wall`, each running one skill at a time."""
+    """Up to `size` zygotes behind `wall`, each running one skill at a time. `setup`
+    (marshal data, {"api", "seccomp"}: the skill API's compiled code and the system-call
+    filter) is sent to each zygote as it starts, for it to make ready once for all its runs
+    (`_runner._prepare`); a run's message may then leave out the API's code."""
 
-    def __init__(self, wall: Wall, size: int):
-        self.wall, self.size = wall, size
+    def __init__(self, wall: Wall, size: int, setup: bytes = b""):
+        self.wall, self.size, self.setup = wall, size, setup or marshal.dumps({})
         self._idle: queue.LifoQueue[_Zygote] = queue.LifoQueue()
         self._all: list[_Zygote] = []
         self._lock = threading.Lock()
@@ -171,7 +177,7 @@ class WarmPool:
             if z.alive():
                 return z
             self._drop(z)
-        z = _Zygote(self.wall)
+        z = _Zygote(self.wall, self.setup)
         with self._lock:
             self._all.append(z)
         return z
@@ -196,13 +202,14 @@ _pools: dict[tuple[int, Wall], WarmPool] = {}
 _pools_lock = threading.Lock()
 
 
-def warm_pool(wall: Wall, size: int) -> WarmPool:
-    """This process's pool for `wall` (a forked copy of a process never uses its parent's)."""
+def warm_pool(wall: Wall, size: int, setup: bytes = b"") -> WarmPool:
+    """This process's pool for `wall` (a forked copy of a process never uses its parent's);
+    `setup`: see `WarmPool` (the same for every call in a process)."""
     key = (os.getpid(), wall)
     with _pools_lock:
         pool = _pools.get(key)
         if pool is None:
-            pool = _pools[key] = WarmPool(wall, size)
+            pool = _pools[key] = WarmPool(wall, size, setup)
         return pool
 
 

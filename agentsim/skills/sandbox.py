@@ -133,6 +133,13 @@ def _api_code() -> bytes:
     return marshal.dumps(compile(path.read_text(encoding="utf-8"), str(path), "exec"))
 
 
+@functools.cache
+def _warm_setup() -> bytes:
+    """What each warm zygote is sent as it starts (`agentsim.skills.pool.WarmPool`): the
+    API's code and the system-call filter, made ready there once for all its runs."""
+    return marshal.dumps({"api": _api_code(), "seccomp": syscall_filter()})
+
+
 def _seed(salt: int, entry: str, args: dict, snapshot: dict) -> int:
     """The child's `random` seed: the same skill with the same arguments, for the same agent
     at the same place and time, draws the same numbers in a run; `salt` is the run's sandbox
@@ -224,7 +231,8 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict, limits: Limi
                              "shared": shared is not None, "crowd": crowd is not None,
                              "seed": _seed(limits.seed, entry, args, snapshot),
                              "imports": _imports(code, whitelisted=python_layers),
-                             "api": _api_code(),
+                             # a warm worker loaded it once (`_warm_setup`)
+                             "api": None if use_warm else _api_code(),
                              "seccomp": syscall_filter() if seccomp else None,
                              "require_seccomp": bool(require_filter),
                              "python_layers": bool(python_layers),
@@ -233,7 +241,7 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict, limits: Limi
                                         "max_steps": int(limits.max_steps)}})
     try:
         if use_warm:
-            reply = await warm_pool(wall, WARM_WORKERS).run(
+            reply = await warm_pool(wall, WARM_WORKERS, _warm_setup()).run(
                 message, limits.seconds + START_GRACE, MAX_OUTPUT, STDERR_KEEP, shared, crowd)
             timed_out, too_much = reply.timeout, reply.too_much
             out, err_out, code_rc = reply.out, reply.err, reply.rc
