@@ -397,7 +397,8 @@ def main(raw: bytes | None = None, shared: dict | None = None,
         if shared is None:
             raise RuntimeError("the world's shared parts were never sent")
         objects = shared["objects"]  # changed in place: this child's copy
-        for oid, state in snap.pop("overrides").items():
+        # the object states that differ from the worker's (it holds the latest it was sent)
+        for oid, state in (snap.pop("overrides", None) or {}).items():
             objects[oid] = dict(objects[oid], state=state)
         snap.update(places=shared["places"], edges=shared["edges"], objects=objects)
     if msg.get("crowd"):  # and the tick's people: the others, as a snapshot holds them
@@ -574,10 +575,12 @@ def zygote() -> None:
 
     Frames are an 8-byte big-endian length and marshal data: in, first the setup
     (`_prepare`: {"api", "seccomp"}, made ready once for all runs), then for each run
-    (seconds, output cap, stderr kept, shared sent, crowd sent), the world's shared parts
-    when they are sent (kept for later runs), the tick's people when they are sent (kept
-    likewise), then the message; out, {"rc", "out", "err", "timeout", "too_much"}. The
-    zygote kills a child that runs past `seconds` or writes more than the cap."""
+    (seconds, output cap, stderr kept, shared sent, crowd sent, states sent), the world's
+    shared parts when they are sent (kept for later runs), the tick's people when they are
+    sent (kept likewise), the object states that changed since the ones sent before (kept,
+    so that a run's message holds none), then the message; out, {"rc", "out", "err",
+    "timeout", "too_much"}. The zygote kills a child that runs past `seconds` or writes
+    more than the cap."""
     import posix
     import select
     for name in ("resource", "ctypes", *LAZY_ALWAYS, *ALLOWED_MODULES,
@@ -596,11 +599,21 @@ def zygote() -> None:
         control = _frame(0)
         if not control:
             return
-        seconds, out_cap, err_keep, has_shared, has_crowd = marshal.loads(control)
+        seconds, out_cap, err_keep, has_shared, has_crowd, *more = marshal.loads(control)
         if has_shared:
             shared = marshal.loads(_frame(0))
+            # the objects as they start, and the ones a run is given, whose states follow
+            # what the parent sends (`states` below)
+            initial = shared["objects"]
+            shared["objects"] = dict(initial)
         if has_crowd:
             crowd = marshal.loads(_frame(0))
+        if more and more[0]:  # object states that changed since the last sent, None: back
+            # to the start (the world's state, from the parent: no run's doing)
+            objects = shared["objects"]
+            for oid, state in marshal.loads(_frame(0)).items():
+                objects[oid] = initial[oid] if state is None else \
+                    dict(initial[oid], state=state)
         raw = _frame(0)
         if not raw:
             return

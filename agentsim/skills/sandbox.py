@@ -224,8 +224,8 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict, limits: Limi
     crowd: Crowd | None = getattr(snapshot, "crowd", None) if shared is not None else None
     if shared is not None:  # the warm worker has (or is sent once) the world's shared parts
         left_out = ("places", "edges", "objects", *(("people",) if crowd is not None else ()))
+        # and holds the object states that are not as they start (`WarmPool.run`)
         sent = {k: v for k, v in snapshot.items() if k not in left_out}
-        sent["overrides"] = snapshot.overrides  # type: ignore[attr-defined]
     # marshal: the child reads it without importing json (the same interpreter writes it)
     message = marshal.dumps({"code": code, "entry": entry, "args": args, "snapshot": sent,
                              "shared": shared is not None, "crowd": crowd is not None,
@@ -242,7 +242,8 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict, limits: Limi
     try:
         if use_warm:
             reply = await warm_pool(wall, WARM_WORKERS, _warm_setup()).run(
-                message, limits.seconds + START_GRACE, MAX_OUTPUT, STDERR_KEEP, shared, crowd)
+                message, limits.seconds + START_GRACE, MAX_OUTPUT, STDERR_KEEP, shared, crowd,
+                getattr(snapshot, "overrides", None))
             timed_out, too_much = reply.timeout, reply.too_much
             out, err_out, code_rc = reply.out, reply.err, reply.rc
         else:
