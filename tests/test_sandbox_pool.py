@@ -176,3 +176,69 @@ def test_a_warm_run_walks_the_graph_built_once_for_its_world(monkeypatch):
     assert fresh.ok and fresh.returned == "hobbs_cafe_seating"
     assert not warm.ok and "hobbs_cafe_seating" in warm.error
     close_all()
+
+
+def test_a_warm_run_cannot_see_or_change_what_an_earlier_run_did(monkeypatch):
+    """A zygote makes some parts of a run once, before its forks: api.py loaded, the views of
+    the whitelisted modules, the filter, the memory reserve, the world's parts with the
+    object states it was last sent. Each child changes only its own copy of them: after a
+    run that changes what it can reach, the next run on the same zygote finds them as they
+    were; a run's object states are its own snapshot's, not an earlier run's; and every run
+    has the reserve that lets it report going over its memory limit."""
+    from agentsim.skills import pool
+    from agentsim.skills.snapshot import world_snapshot
+    from agentsim.world.loader import load_world
+
+    w = load_world(Path(__file__).resolve().parent.parent / "worlds" / "smallville")
+
+    def snap(states: dict[str, str]):
+        return world_snapshot(w.places, agent="isabella_rodriguez", name="Isabella Rodriguez",
+                              location="hobbs_cafe_counter", time="2023-02-13T09:00:00",
+                              states=states, people={}, documents={})
+
+    zygotes: list[int] = []
+    real = pool._Zygote.exchange
+
+    def tracking(self, *args):
+        zygotes.append(self.proc.pid)
+        return real(self, *args)
+
+    monkeypatch.setattr(pool._Zygote, "exchange", tracking)
+    close_all()
+    look = skill("""
+        import collections, math, string
+        return [math.pi, collections.Counter is None, string.digits,
+                world.state_of('cafe_oven'), world.state_of('cafe_stove'),
+                world.state_of('cafe_piano'), len(world.places())]""")
+    vandal = skill("""
+        import collections, math, string
+        math.pi = 3
+        collections.Counter = None
+        string.digits = 'x'
+        world.move_to('hobbs_cafe_kitchen')
+        world.use('cafe_oven', 'baking')
+        return [math.pi, world.state_of('cafe_oven'), world.state_of('cafe_stove')]""")
+    memory = CASES["memory"]
+    before = {"cafe_stove": "cooking", "cafe_piano": "being played"}
+
+    async def runs():
+        return [await run_skill(code, "s", {}, snapshot, LIMITS, warm=True)
+                for code, snapshot in ((look, snap({})), (vandal, snap(before)),
+                                       (look, snap({})), (memory, snap({})),
+                                       (memory, snap({})), (look, snap({"cafe_piano": "idle"})),
+                                       (look, snap({"cafe_oven": "baking"})))]
+
+    first, vandalised, after, mem1, mem2, piano, oven = asyncio.run(runs())
+    assert len(set(zygotes)) == 1  # one zygote, run after run
+    places = len(w.places.ids())
+    digits = "0123456789"
+    assert first.returned == [3.141592653589793, False, digits, "idle", "idle", "idle", places]
+    assert vandalised.returned == [3, "baking", "cooking"]
+    assert after.returned == first.returned
+    assert (mem1.error_kind, mem2.error_kind) == ("memory", "memory")
+    assert piano.returned == first.returned  # the states sent before are undone
+    assert oven.returned == [3.141592653589793, False, digits, "baking", "idle", "idle",
+                            places]
+    fresh = asyncio.run(run_skill(look, "s", {}, snap({"cafe_oven": "baking"}), LIMITS))
+    assert fresh.returned == oven.returned
+    close_all()
