@@ -39,6 +39,8 @@ CASES = {
     "exception": skill("return 1 / 0"),
     "action": skill("world.move_to('nowhere')"),
     "output": skill("print('x' * 10)\nreturn 'y' * 10_000"),
+    # compiled by the parent for a warm run: without the parent's __future__ annotations
+    "annotation": "def s(world) -> nowhere:\n    return 1\n",
 }
 
 
@@ -242,3 +244,11 @@ def test_a_warm_run_cannot_see_or_change_what_an_earlier_run_did(monkeypatch):
     fresh = asyncio.run(run_skill(look, "s", {}, snap({"cafe_oven": "baking"}), LIMITS))
     assert fresh.returned == oven.returned
     close_all()
+
+
+def test_code_that_parses_but_does_not_compile_fails_in_the_warm_child_as_before():
+    """The parent compiles a warm run's code for its child; code it cannot compile (but
+    the static check parsed) goes as text and fails in the child's own compile."""
+    r = _run("def s(world):\n    return 1\nreturn 2\n", True)
+    assert (r.ok, r.error_kind) == (False, "exception")
+    assert "SyntaxError: 'return' outside function (<skill>, line 3)" in r.error

@@ -377,7 +377,8 @@ def _prepare(setup: dict) -> None:
     (its code from the parent, "api"), the views of the whitelisted modules, the system-call
     filter ready to install ("seccomp"), the memory reserve. Each child gets its own copy
     of them (fork): what a run changes in them, no later run sees. Nothing of a skill's
-    runs here; each child still installs its limits, filter, audit hook and timer."""
+    runs here; each child still installs its limits, filter, audit hook and timer. (A
+    child takes the reserve and the skill's builtins for itself: `main`.)"""
     if setup.get("api"):
         _WARM["api"] = _api_module(setup["api"])
     _WARM["views"] = _module_views(ALLOWED_MODULES)
@@ -385,6 +386,7 @@ def _prepare(setup: dict) -> None:
         _WARM["program"] = setup["seccomp"]
         _WARM["install_filter"] = _filter_installer(setup["seccomp"])
     _WARM["reserve"] = [bytearray(RESERVE_BYTES)]
+    _WARM["safe"] = _safe_builtins()  # not the api's: a run adds its own names to it
 
 
 def main(raw: bytes | None = None, shared: dict | None = None,
@@ -413,6 +415,8 @@ def main(raw: bytes | None = None, shared: dict | None = None,
               if m in ALLOWED_MODULES or not python_layers]
     lazy = [d for m in wanted for d in LAZY_DEPENDENCIES.get(m, ())]
     for name in (*LAZY_ALWAYS, *wanted, *lazy):
+        if name in sys.modules:  # a zygote's child: all are (an import would look again)
+            continue
         try:
             __import__(name)
         except ImportError:
@@ -424,14 +428,17 @@ def main(raw: bytes | None = None, shared: dict | None = None,
     views = _WARM["views"] if "views" in _WARM else _module_views(ALLOWED_MODULES)
     if "string" in views:  # its vformat hands any object's attributes to a subclass
         vars(views["string"]).pop("Formatter", None)
-    code = compile(msg["code"], "<skill>", "exec")
+    # compiled by the parent (the same interpreter and flags: `sandbox._compiled`), else here
+    code = marshal.loads(msg["compiled"]) if msg.get("compiled") else \
+        compile(msg["code"], "<skill>", "exec")
     entry = str(msg["entry"])
     # freed on MemoryError, to report it (a zygote's, made once: this child's to free)
     reserve = _WARM["reserve"].pop() if _WARM.get("reserve") else bytearray(RESERVE_BYTES)
 
     import posix
     from functools import partial
-    safe = _safe_builtins()
+    # the skill's builtins: a zygote's made once are this child's to add the run's to
+    safe = _WARM.pop("safe", None) or _safe_builtins()
     api = _WARM["api"] if msg.get("api") is None and "api" in _WARM else \
         _api_module(msg.get("api"))
     if msg.get("shared") and shared is not None and "adjacency" in shared:

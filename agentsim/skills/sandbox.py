@@ -140,6 +140,18 @@ def _warm_setup() -> bytes:
     return marshal.dumps({"api": _api_code(), "seccomp": syscall_filter()})
 
 
+@functools.lru_cache(maxsize=1024)
+def _compiled(code: str) -> bytes | None:
+    """The skill's code compiled as the child would compile it (no inherited __future__
+    flags, not optimized: the child runs `python` without -O and an environment of its
+    own), for the child to load rather than parse and compile at every run; None where it
+    does not compile (the child compiles it, and fails, as it would have)."""
+    try:
+        return marshal.dumps(compile(code, "<skill>", "exec", dont_inherit=True, optimize=0))
+    except Exception:  # SyntaxError, ValueError, RecursionError, MemoryError, ...
+        return None
+
+
 def _seed(salt: int, entry: str, args: dict, snapshot: dict) -> int:
     """The child's `random` seed: the same skill with the same arguments, for the same agent
     at the same place and time, draws the same numbers in a run; `salt` is the run's sandbox
@@ -227,7 +239,9 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict, limits: Limi
         # and holds the object states that are not as they start (`WarmPool.run`)
         sent = {k: v for k, v in snapshot.items() if k not in left_out}
     # marshal: the child reads it without importing json (the same interpreter writes it)
-    message = marshal.dumps({"code": code, "entry": entry, "args": args, "snapshot": sent,
+    compiled = _compiled(code) if use_warm else None
+    message = marshal.dumps({"code": None if compiled else code, "compiled": compiled,
+                             "entry": entry, "args": args, "snapshot": sent,
                              "shared": shared is not None, "crowd": crowd is not None,
                              "seed": _seed(limits.seed, entry, args, snapshot),
                              "imports": _imports(code, whitelisted=python_layers),
