@@ -85,9 +85,11 @@ def test_a_town_snapshot_runs_warm_on_its_shared_parts_as_fresh():
     assert snap["places"] is home["places"] and snap["objects"]["cafe_oven"] is \
         home["objects"]["cafe_oven"]  # shared, not copied
     code = skill("""
-        world.use('cafe_coffee_machine', 'brewing')
+        here = world.objects_here()
+        world.use('coffee machine', 'brewing')
         world.move_to('hobbs_cafe_seating')
-        return [world.state_of('cafe_piano'), len(world.places()), world.location]""")
+        return [world.state_of('piano'), len(world.places()), world.location, here,
+                world.objects_here()]""")
     runs = [asyncio.run(run_skill(code, "s", {}, snap, LIMITS, warm=warm))
             for warm in (False, True, True)]
     assert runs[0].ok and runs[0].returned[0] == "being played"
@@ -252,3 +254,34 @@ def test_code_that_parses_but_does_not_compile_fails_in_the_warm_child_as_before
     r = _run("def s(world):\n    return 1\nreturn 2\n", True)
     assert (r.ok, r.error_kind) == (False, "exception")
     assert "SyntaxError: 'return' outside function (<skill>, line 3)" in r.error
+
+
+def test_a_warm_run_finds_objects_by_the_index_made_once_for_its_world(monkeypatch):
+    """The objects' ids, sorted and by place, go to a warm worker made once per world, with
+    the shared parts, and a warm run looks objects up in them rather than sorting the
+    town's objects at each lookup: an index sent without an object hides it from a warm run
+    only."""
+    import marshal
+
+    from agentsim.skills.snapshot import world_snapshot
+    from agentsim.world.loader import load_world
+
+    w = load_world(Path(__file__).resolve().parent.parent / "worlds" / "smallville")
+    snap = world_snapshot(w.places, agent="isabella_rodriguez", name="Isabella Rodriguez",
+                          location="hobbs_cafe_counter", time="2023-02-13T09:00:00",
+                          states={}, people={}, documents={})
+    sent = marshal.loads(snap.shared.payload)
+    ids, by_place = sent["object_index"]
+    assert ids == sorted(snap["objects"])
+    assert by_place["hobbs_cafe_counter"] == ["cafe_coffee_machine", "cafe_register"]
+    code = skill("""
+        return [o['id'] for o in world.objects_here()]""")
+    cut = (ids, {**by_place, "hobbs_cafe_counter": ["cafe_register"]})
+    assert snap.shared is not None
+    monkeypatch.setattr(snap.shared, "payload", marshal.dumps({**sent, "object_index": cut}))
+    close_all()
+    warm = asyncio.run(run_skill(code, "s", {}, snap, LIMITS, warm=True))
+    fresh = asyncio.run(run_skill(code, "s", {}, snap, LIMITS, warm=False))
+    assert fresh.returned == ["cafe_coffee_machine", "cafe_register"]
+    assert warm.returned == ["cafe_register"]
+    close_all()

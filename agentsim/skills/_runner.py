@@ -445,6 +445,9 @@ def main(raw: bytes | None = None, shared: dict | None = None,
         # the world's walking graph, built once by the parent for all its runs (the proxy
         # finds it by the very places and edges this snapshot holds)
         api._ADJACENCY[:] = [(shared["places"], shared["edges"], shared["adjacency"])]
+    if msg.get("shared") and shared is not None and "object_index" in shared:
+        # and its objects' ids sorted and by place: the proxy keeps these very objects
+        api._OBJECT_INDEX[:] = [(shared["objects"], shared["object_index"])]
     # not copied: the message (and a warm worker's shared parts and crowd) are this child's
     world = api.WorldProxy(msg["snapshot"], int(limits["max_steps"]), copy=False, own=True)
 

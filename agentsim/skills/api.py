@@ -96,7 +96,7 @@ class WorldProxy:
     in `agentsim.skills.sandbox` for its shape). The snapshot is copied; the proxy never
     changes it. `steps` are the recorded primitive steps, `changes()` the world change."""
 
-    __slots__ = ("_adj", "_agent", "_documents", "_location", "_log", "_max_steps",
+    __slots__ = ("_adj", "_agent", "_documents", "_index", "_location", "_log", "_max_steps",
                  "_minutes", "_name", "_objects", "_people", "_places", "_read", "_said",
                  "_start", "_start_location", "_start_states", "_steps")
 
@@ -120,6 +120,10 @@ class WorldProxy:
         self._start_states: dict[str, str] = {}  # of the objects used, before their first use
         self._start = _minute_of_day(snap.get("time", ""))
         self._adj = _adjacency(snap.get("places") or {}, snap.get("edges") or [])
+        # the objects' ids sorted and by place, made once for its world, if this proxy's
+        # objects are the ones they were made from (a warm worker's child): else each
+        # lookup sorts them
+        self._index = next((ix for objs, ix in _OBJECT_INDEX if objs is self._objects), None)
         self._max_steps = max_steps
         self._minutes = 0
         self._steps: list[dict] = []
@@ -169,7 +173,7 @@ class WorldProxy:
     def objects_here(self) -> list[dict]:
         return [{"id": o, "name": str(d.get("name", o)), "state": str(d.get("state", "")),
                  "states": [str(s) for s in d.get("states") or []]}
-                for o, d in sorted(self._objects.items()) if d.get("place") == self._location]
+                for o in self._here() for d in (self._objects[o],)]
 
     def state_of(self, obj: str) -> str:
         return str(self._objects[self._object(obj, "state_of")].get("state", ""))
@@ -292,6 +296,12 @@ class WorldProxy:
                           + _close(place, self._place_names())
                           + " (world.find_place(text) finds a place by name)")
 
+    def _here(self) -> list[str]:
+        """The ids of the objects at the agent's place, sorted."""
+        if self._index is not None:
+            return list(self._index[1].get(self._location, ()))
+        return [o for o, d in sorted(self._objects.items()) if d.get("place") == self._location]
+
     def _place_names(self) -> dict[str, str]:
         return {p: str(d.get("name", p)) for p, d in sorted(self._places.items())}
 
@@ -300,8 +310,8 @@ class WorldProxy:
             raise ActionError(f"{call}({obj!r}): an object is given by its id, a text")
         if obj in self._objects:
             return obj
-        here = [o for o, d in sorted(self._objects.items()) if d.get("place") == self._location]
-        for o in here + sorted(self._objects):
+        here = self._here()
+        for o in here + (list(self._index[0]) if self._index else sorted(self._objects)):
             if str(self._objects[o].get("name", "")).lower() == obj.strip().lower():
                 return o
         raise ActionError(f"{call}({obj!r}): no such object"
@@ -374,6 +384,20 @@ def _adjacency(places: dict, edges: list) -> dict:
         nbrs.sort()
     _ADJACENCY[:] = [(places, edges, adj), *_ADJACENCY[:3]]
     return adj
+
+
+_OBJECT_INDEX: list = []  # [(objects, _object_index(objects))] of the world a warm child runs on
+
+
+def _object_index(objects: dict) -> tuple:
+    """(the objects' ids sorted, {place: the sorted ids of the objects there}): the same for
+    every snapshot of a world, whose objects differ from its world's only in their states
+    (an object never changes place), so made once per world (`snapshot.Shared.payload`)."""
+    ids = sorted(objects)
+    by_place: dict = {}
+    for o in ids:
+        by_place.setdefault(objects[o].get("place"), []).append(o)
+    return ids, by_place
 
 
 def replay(snapshot: dict, steps: list[dict], max_steps: int = MAX_STEPS, *,
