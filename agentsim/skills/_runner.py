@@ -148,7 +148,9 @@ def wrappers(namedtuple_, update_wrapper_, assigned_default, updated_default):
     return namedtuple, update_wrapper, wraps
 """
 RETURN_CHARS = 500
-RESERVE_BYTES = 2 * 1024 * 1024  # freed on MemoryError, to report it
+# address space freed on MemoryError, to report it: zeroed bytes are allocated untouched (no
+# page of them is ever written, so a zygote's forks copy no page table for them)
+RESERVE_BYTES = 2 * 1024 * 1024
 _out = sys.stdout.buffer
 # compiled once: a zygote's children share the code object (exec makes each run's callables)
 _CALLABLES_CODE = compile(_SKILL_CALLABLES, "<string>", "exec")
@@ -385,7 +387,7 @@ def _prepare(setup: dict) -> None:
     if setup.get("seccomp"):
         _WARM["program"] = setup["seccomp"]
         _WARM["install_filter"] = _filter_installer(setup["seccomp"])
-    _WARM["reserve"] = [bytearray(RESERVE_BYTES)]
+    _WARM["reserve"] = [bytes(RESERVE_BYTES)]
     _WARM["safe"] = _safe_builtins()  # not the api's: a run adds its own names to it
 
 
@@ -433,7 +435,7 @@ def main(raw: bytes | None = None, shared: dict | None = None,
         compile(msg["code"], "<skill>", "exec")
     entry = str(msg["entry"])
     # freed on MemoryError, to report it (a zygote's, made once: this child's to free)
-    reserve = _WARM["reserve"].pop() if _WARM.get("reserve") else bytearray(RESERVE_BYTES)
+    reserve = _WARM["reserve"].pop() if _WARM.get("reserve") else bytes(RESERVE_BYTES)
 
     import posix
     from functools import partial
