@@ -103,18 +103,22 @@ class WorldProxy:
     def __init__(self, snapshot: dict, max_steps: int = MAX_STEPS, *, copy: bool = True,
                  own: bool = False):
         """`copy=False` reads the snapshot without copying it first (the proxy copies an
-        object before changing it, so the snapshot is never changed either way). `own`
-        (with copy=False): the snapshot's places, objects, people and documents are the
-        proxy's to change, not copied either (the sandbox's child: its message is its own,
-        and copying a town's dicts would cost a run more than the skill does)."""
+        object before changing it, so the snapshot is never changed either way; the
+        places, people and documents, which it only reads, are not copied). `own` (with
+        copy=False): the snapshot's objects are the proxy's to change, not copied either
+        (the sandbox's child: its message is its own, and copying a town's objects would
+        cost a run more than the skill does)."""
         snap = _copy(snapshot) if copy else snapshot
-        take = _own if own and not copy else dict
+        # the places, people and documents are only read: a copy's own already, else kept
+        # as they are (a town's, shared); the objects change, so they are copied unless owned
+        keep = dict if copy else _own
         self._agent: str = str(snap.get("agent", ""))
         self._name: str = str(snap.get("name", self._agent))
-        self._places: dict[str, dict] = take(snap.get("places") or {})
-        self._objects: dict[str, dict] = take(snap.get("objects") or {})
-        self._people: dict[str, dict] = take(snap.get("people") or {})
-        self._documents: dict[str, str] = take(snap.get("documents") or {})
+        self._places: dict[str, dict] = keep(snap.get("places") or {})
+        self._objects: dict[str, dict] = (_own if own and not copy else dict)(
+            snap.get("objects") or {})
+        self._people: dict[str, dict] = keep(snap.get("people") or {})
+        self._documents: dict[str, str] = keep(snap.get("documents") or {})
         self._location: str = str(snap.get("location", ""))
         self._start_location = self._location
         self._start_states: dict[str, str] = {}  # of the objects used, before their first use
