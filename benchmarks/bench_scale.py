@@ -12,7 +12,9 @@ the process's own, without them), counted from after the simulation is built (st
 removed: imports, chromadb's included, world loading, the first probe of the sandbox's wall)
 to the end of the run. The sandboxes run behind bubblewrap's PID namespace, whose init reaps
 them, so their CPU never reaches this process's RUSAGE_CHILDREN: it is read from /proc, from
-the live warm zygotes with the children they reaped, before they end.
+the live warm zygotes with the children they reaped, before they end. "skill runs" counts the
+run's `SkillUsed` events (a skill run in the sandbox each), "sandbox ms/run" is the sandbox
+CPU per skill run (its warm zygotes' start-up included).
 
 `--profile N` runs size N under cProfile and prints where the time goes, with the share
 spent rendering prompts (`agentsim.llm.prompts.PromptLibrary.render`). The profile is timed
@@ -113,13 +115,16 @@ def one(world: str, hours: float, out: str, skills: bool, profile: bool,
     close_all()  # warm sandbox workers end
     ticks = sim.clock.tick
     calls = sim.llm.usage.total.calls
+    from agentsim.events import SkillUsed
+    runs = sum(isinstance(e, SkillUsed) for e in sim.events)
     sim.close()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     res = {"residents": n, "ticks": ticks, "wall_s": wall, "cpu_s": cpu,
            "cpu_ms_per_step": 1000 * cpu / (ticks * n), "children_cpu_s": kids,
            "engine_ms_per_step": 1000 * (cpu - kids) / (ticks * n),
            "wall_ms_per_step": 1000 * wall / (ticks * n),
-           "peak_rss_mb": rss, "run_dir_mb": _size(Path(out)) / 2**20, "llm_calls": calls}
+           "peak_rss_mb": rss, "run_dir_mb": _size(Path(out)) / 2**20, "llm_calls": calls,
+           "skill_runs": runs, "sandbox_ms_per_run": 1000 * kids / runs if runs else 0.0}
     if prof:
         s = io.StringIO()
         st = pstats.Stats(prof, stream=s)
@@ -158,7 +163,7 @@ def main() -> None:
     print(f"{'residents':>9} {'places':>6} {'ticks':>5} {'wall s':>8} {'CPU s':>8} "
           f"{'CPU ms/step':>11} {'sandbox CPU s':>13} {'engine ms/step':>14} "
           f"{'wall ms/step':>12} {'peak RSS MB':>11} {'run dir MB':>10} "
-          f"{'LLM calls':>9}")
+          f"{'LLM calls':>9} {'skill runs':>10} {'sandbox ms/run':>14}")
     for n in sizes:
         with tempfile.TemporaryDirectory(prefix="agentsim-scale-") as tmp:
             world = generate(n, seed=0)
@@ -179,7 +184,8 @@ def main() -> None:
                   f"{r['wall_s']:>8.1f} {r['cpu_s']:>8.1f} {r['cpu_ms_per_step']:>11.2f} "
                   f"{r['children_cpu_s']:>13.1f} {r['engine_ms_per_step']:>14.2f} "
                   f"{r['wall_ms_per_step']:>12.2f} {r['peak_rss_mb']:>11.0f} "
-                  f"{r['run_dir_mb']:>10.1f} {r['llm_calls']:>9}", flush=True)
+                  f"{r['run_dir_mb']:>10.1f} {r['llm_calls']:>9} {r['skill_runs']:>10} "
+                  f"{r['sandbox_ms_per_run']:>14.2f}", flush=True)
             if "profile" in r:
                 print(r["profile"])
                 print(f"prompt rendering: {100 * r['render_share']:.1f} % of profiled time")

@@ -39,6 +39,8 @@ CASES = {
     "exception": skill("return 1 / 0"),
     "action": skill("world.move_to('nowhere')"),
     "output": skill("print('x' * 10)\nreturn 'y' * 10_000"),
+    # compiled by the parent for a warm run: without the parent's __future__ annotations
+    "annotation": "def s(world) -> nowhere:\n    return 1\n",
 }
 
 
@@ -83,9 +85,11 @@ def test_a_town_snapshot_runs_warm_on_its_shared_parts_as_fresh():
     assert snap["places"] is home["places"] and snap["objects"]["cafe_oven"] is \
         home["objects"]["cafe_oven"]  # shared, not copied
     code = skill("""
-        world.use('cafe_coffee_machine', 'brewing')
+        here = world.objects_here()
+        world.use('coffee machine', 'brewing')
         world.move_to('hobbs_cafe_seating')
-        return [world.state_of('cafe_piano'), len(world.places()), world.location]""")
+        return [world.state_of('piano'), len(world.places()), world.location, here,
+                world.objects_here()]""")
     runs = [asyncio.run(run_skill(code, "s", {}, snap, LIMITS, warm=warm))
             for warm in (False, True, True)]
     assert runs[0].ok and runs[0].returned[0] == "being played"
@@ -175,4 +179,109 @@ def test_a_warm_run_walks_the_graph_built_once_for_its_world(monkeypatch):
     fresh = asyncio.run(run_skill(code, "s", {}, snap, LIMITS, warm=False))
     assert fresh.ok and fresh.returned == "hobbs_cafe_seating"
     assert not warm.ok and "hobbs_cafe_seating" in warm.error
+    close_all()
+
+
+def test_a_warm_run_cannot_see_or_change_what_an_earlier_run_did(monkeypatch):
+    """A zygote makes some parts of a run once, before its forks: api.py loaded, the views of
+    the whitelisted modules, the filter, the memory reserve, the world's parts with the
+    object states it was last sent. Each child changes only its own copy of them: after a
+    run that changes what it can reach, the next run on the same zygote finds them as they
+    were; a run's object states are its own snapshot's, not an earlier run's; and every run
+    has the reserve that lets it report going over its memory limit."""
+    from agentsim.skills import pool
+    from agentsim.skills.snapshot import world_snapshot
+    from agentsim.world.loader import load_world
+
+    w = load_world(Path(__file__).resolve().parent.parent / "worlds" / "smallville")
+
+    def snap(states: dict[str, str]):
+        return world_snapshot(w.places, agent="isabella_rodriguez", name="Isabella Rodriguez",
+                              location="hobbs_cafe_counter", time="2023-02-13T09:00:00",
+                              states=states, people={}, documents={})
+
+    zygotes: list[int] = []
+    real = pool._Zygote.exchange
+
+    def tracking(self, *args):
+        zygotes.append(self.proc.pid)
+        return real(self, *args)
+
+    monkeypatch.setattr(pool._Zygote, "exchange", tracking)
+    close_all()
+    look = skill("""
+        import collections, math, string
+        return [math.pi, collections.Counter is None, string.digits,
+                world.state_of('cafe_oven'), world.state_of('cafe_stove'),
+                world.state_of('cafe_piano'), len(world.places())]""")
+    vandal = skill("""
+        import collections, math, string
+        math.pi = 3
+        collections.Counter = None
+        string.digits = 'x'
+        world.move_to('hobbs_cafe_kitchen')
+        world.use('cafe_oven', 'baking')
+        return [math.pi, world.state_of('cafe_oven'), world.state_of('cafe_stove')]""")
+    memory = CASES["memory"]
+    before = {"cafe_stove": "cooking", "cafe_piano": "being played"}
+
+    async def runs():
+        return [await run_skill(code, "s", {}, snapshot, LIMITS, warm=True)
+                for code, snapshot in ((look, snap({})), (vandal, snap(before)),
+                                       (look, snap({})), (memory, snap({})),
+                                       (memory, snap({})), (look, snap({"cafe_piano": "idle"})),
+                                       (look, snap({"cafe_oven": "baking"})))]
+
+    first, vandalised, after, mem1, mem2, piano, oven = asyncio.run(runs())
+    assert len(set(zygotes)) == 1  # one zygote, run after run
+    places = len(w.places.ids())
+    digits = "0123456789"
+    assert first.returned == [3.141592653589793, False, digits, "idle", "idle", "idle", places]
+    assert vandalised.returned == [3, "baking", "cooking"]
+    assert after.returned == first.returned
+    assert (mem1.error_kind, mem2.error_kind) == ("memory", "memory")
+    assert piano.returned == first.returned  # the states sent before are undone
+    assert oven.returned == [3.141592653589793, False, digits, "baking", "idle", "idle",
+                            places]
+    fresh = asyncio.run(run_skill(look, "s", {}, snap({"cafe_oven": "baking"}), LIMITS))
+    assert fresh.returned == oven.returned
+    close_all()
+
+
+def test_code_that_parses_but_does_not_compile_fails_in_the_warm_child_as_before():
+    """The parent compiles a warm run's code for its child; code it cannot compile (but
+    the static check parsed) goes as text and fails in the child's own compile."""
+    r = _run("def s(world):\n    return 1\nreturn 2\n", True)
+    assert (r.ok, r.error_kind) == (False, "exception")
+    assert "SyntaxError: 'return' outside function (<skill>, line 3)" in r.error
+
+
+def test_a_warm_run_finds_objects_by_the_index_made_once_for_its_world(monkeypatch):
+    """The objects' ids, sorted and by place, go to a warm worker made once per world, with
+    the shared parts, and a warm run looks objects up in them rather than sorting the
+    town's objects at each lookup: an index sent without an object hides it from a warm run
+    only."""
+    import marshal
+
+    from agentsim.skills.snapshot import world_snapshot
+    from agentsim.world.loader import load_world
+
+    w = load_world(Path(__file__).resolve().parent.parent / "worlds" / "smallville")
+    snap = world_snapshot(w.places, agent="isabella_rodriguez", name="Isabella Rodriguez",
+                          location="hobbs_cafe_counter", time="2023-02-13T09:00:00",
+                          states={}, people={}, documents={})
+    sent = marshal.loads(snap.shared.payload)
+    ids, by_place = sent["object_index"]
+    assert ids == sorted(snap["objects"])
+    assert by_place["hobbs_cafe_counter"] == ["cafe_coffee_machine", "cafe_register"]
+    code = skill("""
+        return [o['id'] for o in world.objects_here()]""")
+    cut = (ids, {**by_place, "hobbs_cafe_counter": ["cafe_register"]})
+    assert snap.shared is not None
+    monkeypatch.setattr(snap.shared, "payload", marshal.dumps({**sent, "object_index": cut}))
+    close_all()
+    warm = asyncio.run(run_skill(code, "s", {}, snap, LIMITS, warm=True))
+    fresh = asyncio.run(run_skill(code, "s", {}, snap, LIMITS, warm=False))
+    assert fresh.returned == ["cafe_coffee_machine", "cafe_register"]
+    assert warm.returned == ["cafe_register"]
     close_all()

@@ -148,7 +148,15 @@ def wrappers(namedtuple_, update_wrapper_, assigned_default, updated_default):
     return namedtuple, update_wrapper, wraps
 """
 RETURN_CHARS = 500
+# address space freed on MemoryError, to report it: zeroed bytes are allocated untouched (no
+# page of them is ever written, so a zygote's forks copy no page table for them)
+RESERVE_BYTES = 2 * 1024 * 1024
 _out = sys.stdout.buffer
+# compiled once: a zygote's children share the code object (exec makes each run's callables)
+_CALLABLES_CODE = compile(_SKILL_CALLABLES, "<string>", "exec")
+# what a zygote made before forking (`_prepare`), the same for every run and holding no run's
+# state; a fresh child has none of it and makes each part itself
+_WARM: dict = {}
 HERE = __file__[:max(__file__.rfind("/"), __file__.rfind("\\")) + 1]
 
 
@@ -279,6 +287,13 @@ def _load_api(compiled: bytes | None, builtins_: dict) -> ModuleType:
 def _install_filter(program: bytes) -> str | None:
     """Install the seccomp program on this process (and no-new-privileges before it);
     None when done, else why not."""
+    return _filter_installer(program)()
+
+
+def _filter_installer(program: bytes):  # -> Callable[[], str | None]
+    """What installs `program` on the process that calls it: the C library, the program's
+    buffer and its header made now (a zygote makes them once; each child installs the
+    filter on itself), the two prctl calls left for the call."""
     try:
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
@@ -288,13 +303,22 @@ def _install_filter(program: bytes) -> str | None:
 
         buf = ctypes.create_string_buffer(program, len(program))
         prog = Prog(len(program) // 8, ctypes.addressof(buf))
-        if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
-            return f"no_new_privs: errno {ctypes.get_errno()}"
-        if libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:  # PR_SET_SECCOMP, FILTER
-            return f"seccomp: errno {ctypes.get_errno()}"
     except Exception as err:  # no ctypes, no libc
-        return f"{type(err).__name__}: {err}"
-    return None
+        why = f"{type(err).__name__}: {err}"
+        return lambda: why
+
+    def install() -> str | None:
+        assert buf  # the program's bytes live as long as the installer
+        try:
+            if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+                return f"no_new_privs: errno {ctypes.get_errno()}"
+            if libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:  # PR_SET_SECCOMP, FILTER
+                return f"seccomp: errno {ctypes.get_errno()}"
+        except Exception as err:
+            return f"{type(err).__name__}: {err}"
+        return None
+
+    return install
 
 
 def _jsonsafe(value: object, depth: int = 0) -> object:
@@ -324,49 +348,9 @@ def _repr(value: object) -> str:
     return text[:RETURN_CHARS]
 
 
-def main(raw: bytes | None = None, shared: dict | None = None,
-         crowd: dict | None = None) -> None:
-    msg = marshal.loads(sys.stdin.buffer.read() if raw is None else raw)
-    if msg.get("shared"):  # a warm worker's run: the world's shared parts are its own
-        snap = msg["snapshot"]
-        if shared is None:
-            raise RuntimeError("the world's shared parts were never sent")
-        objects = dict(shared["objects"])
-        for oid, state in snap.pop("overrides").items():
-            objects[oid] = dict(objects[oid], state=state)
-        snap.update(places=shared["places"], edges=shared["edges"], objects=objects)
-    if msg.get("crowd"):  # and the tick's people: the others, as a snapshot holds them
-        if crowd is None:
-            raise RuntimeError("the tick's people were never sent")
-        people = dict(crowd)
-        people.pop(msg["snapshot"]["agent"], None)
-        msg["snapshot"]["people"] = people
-    limits = msg["limits"]
-    _set_limits(limits)
-    python_layers = msg.get("python_layers", True) is not False
-    wanted = [m for m in msg.get("imports", ALLOWED_MODULES)
-              if m in ALLOWED_MODULES or not python_layers]
-    lazy = [d for m in wanted for d in LAZY_DEPENDENCIES.get(m, ())]
-    for name in (*LAZY_ALWAYS, *wanted, *lazy):
-        try:
-            __import__(name)
-        except ImportError:
-            continue
-    if "time" in sys.modules:
-        sys.modules["time"].localtime()  # the C library reads its time zone now, not later
-    if "random" in sys.modules:
-        sys.modules["random"].seed(int(msg.get("seed", 0)))
-    views = _module_views(ALLOWED_MODULES)
-    if "string" in views:  # its vformat hands any object's attributes to a subclass
-        vars(views["string"]).pop("Formatter", None)
-    code = compile(msg["code"], "<skill>", "exec")
-    entry = str(msg["entry"])
-    reserve = bytearray(2 * 1024 * 1024)  # freed on MemoryError, to report it
-
+def _safe_builtins() -> dict:
     import builtins
-    import posix
-    from functools import partial
-    safe = {name: getattr(builtins, name) for name in (
+    return {name: getattr(builtins, name) for name in (
         "abs", "all", "any", "ascii", "bin", "bool", "bytearray", "bytes", "callable", "chr",
         "complex",
         "dict", "divmod", "enumerate", "filter", "float", "format", "frozenset", "hash",
@@ -377,21 +361,102 @@ def main(raw: bytes | None = None, shared: dict | None = None,
         "KeyError", "LookupError", "NotImplementedError", "OverflowError", "RuntimeError",
         "StopIteration", "TypeError", "ValueError", "ZeroDivisionError", "NotImplemented",
         "Ellipsis")}
-    api_builtins = dict(safe, object=object, property=property, staticmethod=staticmethod,
-                        __import__=builtins.__import__)
-    api = _load_api(msg.get("api"), api_builtins)
+
+
+def _api_module(compiled: bytes | None) -> ModuleType:
+    """api.py loaded with the builtins its classes need besides the skill's safe ones."""
+    import builtins
+    api_builtins = dict(_safe_builtins(), object=object, property=property,
+                        staticmethod=staticmethod, __import__=builtins.__import__)
+    api = _load_api(compiled, api_builtins)
     del api_builtins["__import__"]  # it imported heapq; nothing else
+    return api
+
+
+def _prepare(setup: dict) -> None:
+    """In a zygote, before its first fork: the parts of a run that are the same for every
+    run and hold none of a run's state, made once rather than in each child: api.py loaded
+    (its code from the parent, "api"), the views of the whitelisted modules, the system-call
+    filter ready to install ("seccomp"), the memory reserve. Each child gets its own copy
+    of them (fork): what a run changes in them, no later run sees. Nothing of a skill's
+    runs here; each child still installs its limits, filter, audit hook and timer. (A
+    child takes the reserve and the skill's builtins for itself: `main`.)"""
+    if setup.get("api"):
+        _WARM["api"] = _api_module(setup["api"])
+    _WARM["views"] = _module_views(ALLOWED_MODULES)
+    if setup.get("seccomp"):
+        _WARM["program"] = setup["seccomp"]
+        _WARM["install_filter"] = _filter_installer(setup["seccomp"])
+    _WARM["reserve"] = [bytes(RESERVE_BYTES)]
+    _WARM["safe"] = _safe_builtins()  # not the api's: a run adds its own names to it
+
+
+def main(raw: bytes | None = None, shared: dict | None = None,
+         crowd: dict | None = None) -> None:
+    """One run. `shared` and `crowd` (a warm worker's) are this process's own to change: a
+    forked child's copies of its zygote's, which no other run sees."""
+    msg = marshal.loads(sys.stdin.buffer.read() if raw is None else raw)
+    if msg.get("shared"):  # a warm worker's run: the world's shared parts are its own
+        snap = msg["snapshot"]
+        if shared is None:
+            raise RuntimeError("the world's shared parts were never sent")
+        objects = shared["objects"]  # changed in place: this child's copy
+        # the object states that differ from the worker's (it holds the latest it was sent)
+        for oid, state in (snap.pop("overrides", None) or {}).items():
+            objects[oid] = dict(objects[oid], state=state)
+        snap.update(places=shared["places"], edges=shared["edges"], objects=objects)
+    if msg.get("crowd"):  # and the tick's people: the others, as a snapshot holds them
+        if crowd is None:
+            raise RuntimeError("the tick's people were never sent")
+        crowd.pop(msg["snapshot"]["agent"], None)  # in place likewise
+        msg["snapshot"]["people"] = crowd
+    limits = msg["limits"]
+    _set_limits(limits)
+    python_layers = msg.get("python_layers", True) is not False
+    wanted = [m for m in msg.get("imports", ALLOWED_MODULES)
+              if m in ALLOWED_MODULES or not python_layers]
+    lazy = [d for m in wanted for d in LAZY_DEPENDENCIES.get(m, ())]
+    for name in (*LAZY_ALWAYS, *wanted, *lazy):
+        if name in sys.modules:  # a zygote's child: all are (an import would look again)
+            continue
+        try:
+            __import__(name)
+        except ImportError:
+            continue
+    if "time" in sys.modules:
+        sys.modules["time"].localtime()  # the C library reads its time zone now, not later
+    if "random" in sys.modules:
+        sys.modules["random"].seed(int(msg.get("seed", 0)))
+    views = _WARM["views"] if "views" in _WARM else _module_views(ALLOWED_MODULES)
+    if "string" in views:  # its vformat hands any object's attributes to a subclass
+        vars(views["string"]).pop("Formatter", None)
+    # compiled by the parent (the same interpreter and flags: `sandbox._compiled`), else here
+    code = marshal.loads(msg["compiled"]) if msg.get("compiled") else \
+        compile(msg["code"], "<skill>", "exec")
+    entry = str(msg["entry"])
+    # freed on MemoryError, to report it (a zygote's, made once: this child's to free)
+    reserve = _WARM["reserve"].pop() if _WARM.get("reserve") else bytes(RESERVE_BYTES)
+
+    import posix
+    from functools import partial
+    # the skill's builtins: a zygote's made once are this child's to add the run's to
+    safe = _WARM.pop("safe", None) or _safe_builtins()
+    api = _WARM["api"] if msg.get("api") is None and "api" in _WARM else \
+        _api_module(msg.get("api"))
     if msg.get("shared") and shared is not None and "adjacency" in shared:
         # the world's walking graph, built once by the parent for all its runs (the proxy
         # finds it by the very places and edges this snapshot holds)
         api._ADJACENCY[:] = [(shared["places"], shared["edges"], shared["adjacency"])]
-    # not copied: the proxy copies an object before it changes it, and the message is ours
-    world = api.WorldProxy(msg["snapshot"], int(limits["max_steps"]), copy=False)
+    if msg.get("shared") and shared is not None and "object_index" in shared:
+        # and its objects' ids sorted and by place: the proxy keeps these very objects
+        api._OBJECT_INDEX[:] = [(shared["objects"], shared["object_index"])]
+    # not copied: the message (and a warm worker's shared parts and crowd) are this child's
+    world = api.WorldProxy(msg["snapshot"], int(limits["max_steps"]), copy=False, own=True)
 
     namespace: dict = {"__builtins__": {
         "str": str, "repr": repr, "type": type, "list": list, "tuple": tuple,
         "RuntimeError": RuntimeError, "ValueError": ValueError}}
-    exec(_SKILL_CALLABLES, namespace)
+    exec(_CALLABLES_CODE, namespace)
     internal = {n: sys.modules[n] for n in INTERNAL_IMPORTS if n in sys.modules}
     hook, finished, guarded_import, forbidden, skill_print = namespace["make"](
         world, views, internal, INTERNAL_IMPORTS, ALLOWED_MODULES, _refusal, sys._getframe,
@@ -422,7 +487,8 @@ def main(raw: bytes | None = None, shared: dict | None = None,
 
     program = msg.get("seccomp")
     if program:
-        failed = _install_filter(program)
+        failed = _WARM["install_filter"]() if program == _WARM.get("program") else \
+            _install_filter(program)
         if failed and msg.get("require_seccomp"):
             _write({"ok": False, "steps": [], "returned": None, "log": [], "line": None,
                     "kind": "exception",
@@ -519,11 +585,14 @@ def zygote() -> None:
     fresh process would (its own resource limits, seccomp filter, audit hook and timer, all
     installed in the child only), and answers on stdout with how the child ended.
 
-    Frames are an 8-byte big-endian length and marshal data: in, (seconds, output cap, stderr
-    kept, shared sent, crowd sent), the world's shared parts when they are sent (kept for
-    later runs), the tick's people when they are sent (kept likewise), then the message;
-    out, {"rc", "out", "err", "timeout", "too_much"}. The zygote kills a child that runs
-    past `seconds` or writes more than the cap."""
+    Frames are an 8-byte big-endian length and marshal data: in, first the setup
+    (`_prepare`: {"api", "seccomp"}, made ready once for all runs), then for each run
+    (seconds, output cap, stderr kept, shared sent, crowd sent, states sent), the world's
+    shared parts when they are sent (kept for later runs), the tick's people when they are
+    sent (kept likewise), the object states that changed since the ones sent before (kept,
+    so that a run's message holds none), then the message; out, {"rc", "out", "err",
+    "timeout", "too_much"}. The zygote kills a child that runs past `seconds` or writes
+    more than the cap."""
     import posix
     import select
     for name in ("resource", "ctypes", *LAZY_ALWAYS, *ALLOWED_MODULES,
@@ -534,22 +603,37 @@ def zygote() -> None:
             continue
     if "time" in sys.modules:
         sys.modules["time"].localtime()
+    import gc
+    _prepare(marshal.loads(_frame(0) or marshal.dumps({})))  # the parent sends it first
     shared = None  # the world's shared parts (`agentsim.skills.snapshot.Shared`), once sent
     crowd = None  # the tick's people (`agentsim.skills.snapshot.Crowd`), once per tick
     while True:
         control = _frame(0)
         if not control:
             return
-        seconds, out_cap, err_keep, has_shared, has_crowd = marshal.loads(control)
+        seconds, out_cap, err_keep, has_shared, has_crowd, *more = marshal.loads(control)
         if has_shared:
             shared = marshal.loads(_frame(0))
+            # the objects as they start, and the ones a run is given, whose states follow
+            # what the parent sends (`states` below)
+            initial = shared["objects"]
+            shared["objects"] = dict(initial)
         if has_crowd:
             crowd = marshal.loads(_frame(0))
+        if more and more[0]:  # object states that changed since the last sent, None: back
+            # to the start (the world's state, from the parent: no run's doing)
+            objects = shared["objects"]
+            for oid, state in marshal.loads(_frame(0)).items():
+                objects[oid] = initial[oid] if state is None else \
+                    dict(initial[oid], state=state)
         raw = _frame(0)
         if not raw:
             return
         r_out, w_out = posix.pipe()
         r_err, w_err = posix.pipe()
+        # everything so far leaves the collector's generations: a child's collections never
+        # walk (and so never copy) the pages of what the zygote holds
+        gc.freeze()
         pid = posix.fork()
         if pid == 0:  # the child: one run, then gone
             try:

@@ -65,6 +65,12 @@ def _close(word: str, options: dict[str, str] | list[str], n: int = 3) -> str:
     return f"; did you mean {', '.join(repr(x) for x in near)}?" if near else ""
 
 
+def _own(value: dict) -> dict:
+    """A dict given to the proxy to keep (anything else made a dict, as `dict` would; the
+    module runs without `type` in its builtins)."""
+    return value if isinstance(value, dict) else dict(value)
+
+
 def _copy(value: object) -> object:
     """A deep copy of JSON-like data (dicts, lists, tuples as lists)."""
     if isinstance(value, dict):
@@ -90,25 +96,38 @@ class WorldProxy:
     in `agentsim.skills.sandbox` for its shape). The snapshot is copied; the proxy never
     changes it. `steps` are the recorded primitive steps, `changes()` the world change."""
 
-    __slots__ = ("_adj", "_agent", "_documents", "_location", "_log", "_max_steps",
+    __slots__ = ("_adj", "_agent", "_documents", "_index", "_location", "_log", "_max_steps",
                  "_minutes", "_name", "_objects", "_people", "_places", "_read", "_said",
                  "_start", "_start_location", "_start_states", "_steps")
 
-    def __init__(self, snapshot: dict, max_steps: int = MAX_STEPS, *, copy: bool = True):
+    def __init__(self, snapshot: dict, max_steps: int = MAX_STEPS, *, copy: bool = True,
+                 own: bool = False):
         """`copy=False` reads the snapshot without copying it first (the proxy copies an
-        object before changing it, so the snapshot is never changed either way)."""
+        object before changing it, so the snapshot is never changed either way; the
+        places, people and documents, which it only reads, are not copied). `own` (with
+        copy=False): the snapshot's objects are the proxy's to change, not copied either
+        (the sandbox's child: its message is its own, and copying a town's objects would
+        cost a run more than the skill does)."""
         snap = _copy(snapshot) if copy else snapshot
+        # the places, people and documents are only read: a copy's own already, else kept
+        # as they are (a town's, shared); the objects change, so they are copied unless owned
+        keep = dict if copy else _own
         self._agent: str = str(snap.get("agent", ""))
         self._name: str = str(snap.get("name", self._agent))
-        self._places: dict[str, dict] = dict(snap.get("places") or {})
-        self._objects: dict[str, dict] = dict(snap.get("objects") or {})
-        self._people: dict[str, dict] = dict(snap.get("people") or {})
-        self._documents: dict[str, str] = dict(snap.get("documents") or {})
+        self._places: dict[str, dict] = keep(snap.get("places") or {})
+        self._objects: dict[str, dict] = (_own if own and not copy else dict)(
+            snap.get("objects") or {})
+        self._people: dict[str, dict] = keep(snap.get("people") or {})
+        self._documents: dict[str, str] = keep(snap.get("documents") or {})
         self._location: str = str(snap.get("location", ""))
         self._start_location = self._location
         self._start_states: dict[str, str] = {}  # of the objects used, before their first use
         self._start = _minute_of_day(snap.get("time", ""))
         self._adj = _adjacency(snap.get("places") or {}, snap.get("edges") or [])
+        # the objects' ids sorted and by place, made once for its world, if this proxy's
+        # objects are the ones they were made from (a warm worker's child): else each
+        # lookup sorts them
+        self._index = next((ix for objs, ix in _OBJECT_INDEX if objs is self._objects), None)
         self._max_steps = max_steps
         self._minutes = 0
         self._steps: list[dict] = []
@@ -158,7 +177,7 @@ class WorldProxy:
     def objects_here(self) -> list[dict]:
         return [{"id": o, "name": str(d.get("name", o)), "state": str(d.get("state", "")),
                  "states": [str(s) for s in d.get("states") or []]}
-                for o, d in sorted(self._objects.items()) if d.get("place") == self._location]
+                for o in self._here() for d in (self._objects[o],)]
 
     def state_of(self, obj: str) -> str:
         return str(self._objects[self._object(obj, "state_of")].get("state", ""))
@@ -281,6 +300,12 @@ class WorldProxy:
                           + _close(place, self._place_names())
                           + " (world.find_place(text) finds a place by name)")
 
+    def _here(self) -> list[str]:
+        """The ids of the objects at the agent's place, sorted."""
+        if self._index is not None:
+            return list(self._index[1].get(self._location, ()))
+        return [o for o, d in sorted(self._objects.items()) if d.get("place") == self._location]
+
     def _place_names(self) -> dict[str, str]:
         return {p: str(d.get("name", p)) for p, d in sorted(self._places.items())}
 
@@ -289,8 +314,8 @@ class WorldProxy:
             raise ActionError(f"{call}({obj!r}): an object is given by its id, a text")
         if obj in self._objects:
             return obj
-        here = [o for o, d in sorted(self._objects.items()) if d.get("place") == self._location]
-        for o in here + sorted(self._objects):
+        here = self._here()
+        for o in here + (list(self._index[0]) if self._index else sorted(self._objects)):
             if str(self._objects[o].get("name", "")).lower() == obj.strip().lower():
                 return o
         raise ActionError(f"{call}({obj!r}): no such object"
@@ -363,6 +388,20 @@ def _adjacency(places: dict, edges: list) -> dict:
         nbrs.sort()
     _ADJACENCY[:] = [(places, edges, adj), *_ADJACENCY[:3]]
     return adj
+
+
+_OBJECT_INDEX: list = []  # [(objects, _object_index(objects))] of the world a warm child runs on
+
+
+def _object_index(objects: dict) -> tuple:
+    """(the objects' ids sorted, {place: the sorted ids of the objects there}): the same for
+    every snapshot of a world, whose objects differ from its world's only in their states
+    (an object never changes place), so made once per world (`snapshot.Shared.payload`)."""
+    ids = sorted(objects)
+    by_place: dict = {}
+    for o in ids:
+        by_place.setdefault(objects[o].get("place"), []).append(o)
+    return ids, by_place
 
 
 def replay(snapshot: dict, steps: list[dict], max_steps: int = MAX_STEPS, *,

@@ -56,17 +56,22 @@ class _Gone(Exception):
 
 
 class _Zygote:
-    def __init__(self, wall: Wall):
+    def __init__(self, wall: Wall, setup: bytes):
         self.proc = subprocess.Popen(
             wall_argv(wall, [f"{RUNNER_DIR}/_runner.py", "--zygote"]),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=dict(CHILD_ENV), start_new_session=True, bufsize=0)
+        with contextlib.suppress(OSError):  # a zygote that died at once is found so later
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(len(setup).to_bytes(8, "big") + setup)
         self.token: str | None = None  # the world whose shared parts it holds
         self.crowd: str | None = None  # the tick whose crowd it holds
+        self.states: dict[str, str] = {}  # the object states it holds (not as they start)
 
     def exchange(self, control: bytes, message: bytes, wait: float,
                  *parts: bytes | None) -> Reply:
-        """Send one run (with the shared parts and crowd it lacks, those not None)."""
+        """Send one run (with the shared parts, crowd and changed states it lacks, those not
+        None)."""
         fin, fout = self.proc.stdin, self.proc.stdout
         assert fin is not None and fout is not None
         frames = [control, *(p for p in parts if p is not None), message]
@@ -118,10 +123,13 @@ class _Zygote:
 
 
 class WarmPool:
-    """Up to `size` zygotes behind `wall`, each running one skill at a time."""
+    """Up to `size` zygotes behind `wall`, each running one skill at a time. `setup`
+    (marshal data, {"api", "seccomp"}: the skill API's compiled code and the system-call
+    filter) is sent to each zygote as it starts, for it to make ready once for all its runs
+    (`_runner._prepare`); a run's message may then leave out the API's code."""
 
-    def __init__(self, wall: Wall, size: int):
-        self.wall, self.size = wall, size
+    def __init__(self, wall: Wall, size: int, setup: bytes = b""):
+        self.wall, self.size, self.setup = wall, size, setup or marshal.dumps({})
         self._idle: queue.LifoQueue[_Zygote] = queue.LifoQueue()
         self._all: list[_Zygote] = []
         self._lock = threading.Lock()
@@ -129,27 +137,39 @@ class WarmPool:
         self.pid = os.getpid()
 
     async def run(self, message: bytes, seconds: float, out_cap: int, err_keep: int,
-                  shared: Shared | None = None, crowd: Crowd | None = None) -> Reply:
+                  shared: Shared | None = None, crowd: Crowd | None = None,
+                  states: dict[str, str] | None = None) -> Reply:
         """One run on a warm zygote (waits for one to be free). `shared`: the world's parts
         the message leaves out, sent to a zygote the first time it runs on that world;
-        `crowd`: the tick's people the message leaves out, sent once per tick likewise."""
+        `crowd`: the tick's people the message leaves out, sent once per tick likewise;
+        `states` (with `shared`): the object states that differ from how they start, which
+        the message leaves out: a zygote is sent those that changed since its last run, and
+        makes them its own before it forks the run's child (a child given 100 changed
+        objects would copy that many pages of the zygote's)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._threads, self._run, message, seconds,
-                                          out_cap, err_keep, shared, crowd)
+                                          out_cap, err_keep, shared, crowd, states)
 
     def _run(self, message: bytes, seconds: float, out_cap: int, err_keep: int,
-             shared: Shared | None, crowd: Crowd | None) -> Reply:
+             shared: Shared | None, crowd: Crowd | None,
+             states: dict[str, str] | None = None) -> Reply:
         for attempt in range(2):  # a zygote found dead is replaced once
             z = self._take()
             send = shared is not None and z.token != shared.token
             tell = crowd is not None and z.crowd != crowd.token
-            control = marshal.dumps((float(seconds), int(out_cap), int(err_keep), send, tell))
+            delta = _changed({} if send else z.states, states or {}) \
+                if shared is not None else {}
+            control = marshal.dumps((float(seconds), int(out_cap), int(err_keep), send, tell,
+                                     bool(delta)))
             try:
                 reply = z.exchange(control, message, seconds + REPLY_GRACE,
                                    shared.payload if send and shared else None,
-                                   crowd.payload if tell and crowd else None)
+                                   crowd.payload if tell and crowd else None,
+                                   marshal.dumps(delta) if delta else None)
                 if send and shared:
                     z.token = shared.token
+                if shared is not None:
+                    z.states = dict(states or {})
                 if tell and crowd:
                     z.crowd = crowd.token
             except _Gone:
@@ -171,7 +191,7 @@ class WarmPool:
             if z.alive():
                 return z
             self._drop(z)
-        z = _Zygote(self.wall)
+        z = _Zygote(self.wall, self.setup)
         with self._lock:
             self._all.append(z)
         return z
@@ -192,17 +212,25 @@ class WarmPool:
             self._idle.get_nowait()
 
 
+def _changed(held: dict[str, str], wanted: dict[str, str]) -> dict[str, str | None]:
+    """What turns the object states `held` into `wanted` (None: as the object starts)."""
+    delta: dict[str, str | None] = {o: s for o, s in wanted.items() if held.get(o) != s}
+    delta.update((o, None) for o in held if o not in wanted)
+    return delta
+
+
 _pools: dict[tuple[int, Wall], WarmPool] = {}
 _pools_lock = threading.Lock()
 
 
-def warm_pool(wall: Wall, size: int) -> WarmPool:
-    """This process's pool for `wall` (a forked copy of a process never uses its parent's)."""
+def warm_pool(wall: Wall, size: int, setup: bytes = b"") -> WarmPool:
+    """This process's pool for `wall` (a forked copy of a process never uses its parent's);
+    `setup`: see `WarmPool` (the same for every call in a process)."""
     key = (os.getpid(), wall)
     with _pools_lock:
         pool = _pools.get(key)
         if pool is None:
-            pool = _pools[key] = WarmPool(wall, size)
+            pool = _pools[key] = WarmPool(wall, size, setup)
         return pool
 
 

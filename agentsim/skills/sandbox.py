@@ -133,6 +133,25 @@ def _api_code() -> bytes:
     return marshal.dumps(compile(path.read_text(encoding="utf-8"), str(path), "exec"))
 
 
+@functools.cache
+def _warm_setup() -> bytes:
+    """What each warm zygote is sent as it starts (`agentsim.skills.pool.WarmPool`): the
+    API's code and the system-call filter, made ready there once for all its runs."""
+    return marshal.dumps({"api": _api_code(), "seccomp": syscall_filter()})
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(code: str) -> bytes | None:
+    """The skill's code compiled as the child would compile it (no inherited __future__
+    flags, not optimized: the child runs `python` without -O and an environment of its
+    own), for the child to load rather than parse and compile at every run; None where it
+    does not compile (the child compiles it, and fails, as it would have)."""
+    try:
+        return marshal.dumps(compile(code, "<skill>", "exec", dont_inherit=True, optimize=0))
+    except Exception:  # SyntaxError, ValueError, RecursionError, MemoryError, ...
+        return None
+
+
 def _seed(salt: int, entry: str, args: dict, snapshot: dict) -> int:
     """The child's `random` seed: the same skill with the same arguments, for the same agent
     at the same place and time, draws the same numbers in a run; `salt` is the run's sandbox
@@ -217,14 +236,17 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict, limits: Limi
     crowd: Crowd | None = getattr(snapshot, "crowd", None) if shared is not None else None
     if shared is not None:  # the warm worker has (or is sent once) the world's shared parts
         left_out = ("places", "edges", "objects", *(("people",) if crowd is not None else ()))
+        # and holds the object states that are not as they start (`WarmPool.run`)
         sent = {k: v for k, v in snapshot.items() if k not in left_out}
-        sent["overrides"] = snapshot.overrides  # type: ignore[attr-defined]
     # marshal: the child reads it without importing json (the same interpreter writes it)
-    message = marshal.dumps({"code": code, "entry": entry, "args": args, "snapshot": sent,
+    compiled = _compiled(code) if use_warm else None
+    message = marshal.dumps({"code": None if compiled else code, "compiled": compiled,
+                             "entry": entry, "args": args, "snapshot": sent,
                              "shared": shared is not None, "crowd": crowd is not None,
                              "seed": _seed(limits.seed, entry, args, snapshot),
                              "imports": _imports(code, whitelisted=python_layers),
-                             "api": _api_code(),
+                             # a warm worker loaded it once (`_warm_setup`)
+                             "api": None if use_warm else _api_code(),
                              "seccomp": syscall_filter() if seccomp else None,
                              "require_seccomp": bool(require_filter),
                              "python_layers": bool(python_layers),
@@ -233,8 +255,9 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict, limits: Limi
                                         "max_steps": int(limits.max_steps)}})
     try:
         if use_warm:
-            reply = await warm_pool(wall, WARM_WORKERS).run(
-                message, limits.seconds + START_GRACE, MAX_OUTPUT, STDERR_KEEP, shared, crowd)
+            reply = await warm_pool(wall, WARM_WORKERS, _warm_setup()).run(
+                message, limits.seconds + START_GRACE, MAX_OUTPUT, STDERR_KEEP, shared, crowd,
+                getattr(snapshot, "overrides", None))
             timed_out, too_much = reply.timeout, reply.too_much
             out, err_out, code_rc = reply.out, reply.err, reply.rc
         else:

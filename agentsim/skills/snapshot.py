@@ -37,11 +37,12 @@ class Shared:
         """The shared parts as marshal data, made once (for the sandbox's warm workers), with
         the walking graph as the skill API's proxy reads it (`api._adjacency`): a run on a
         warm worker is handed it built, not building it from the whole town again."""
-        from agentsim.skills.api import _adjacency
+        from agentsim.skills.api import _adjacency, _object_index
 
         return marshal.dumps({"places": self.places, "edges": self.edges,
                               "objects": self.objects,
-                              "adjacency": _adjacency(self.places, self.edges)})
+                              "adjacency": _adjacency(self.places, self.edges),
+                              "object_index": _object_index(self.objects)})
 
 
 class Crowd:
