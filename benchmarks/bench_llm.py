@@ -42,6 +42,7 @@ import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
+import agentsim.ahead as ahead_module
 import agentsim.engine as engine_module
 from agentsim.experiment import Simulation
 from agentsim.llm.factory import client_for
@@ -136,13 +137,13 @@ def run(n_agents: int, latency: float, hours: float, start_hour: int, *,
         counter = ChainCounter(client, ref)
         sim = Simulation(world, counter, BatchingEmbedder(make_embedder("hash")).embed, seed=1)
         ref.append(sim)
-        engine_module.converse = _traced_converse
+        engine_module.converse = ahead_module.converse = _traced_converse
         try:
             t0 = time.perf_counter()
             sim.run(hours=hours)
             wall = time.perf_counter() - t0
         finally:
-            engine_module.converse = _real_converse
+            engine_module.converse = ahead_module.converse = _real_converse
         usage = client.usage.total
         peak = _stats(base_url)["max_in_flight"]
         sim.close()

@@ -14,6 +14,7 @@ requests it will make (`agentsim.llm.foresight`)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -96,18 +97,28 @@ async def _decide(agent: Agent, view: WorldView, rel: Relationships,
 
 
 async def foresee(agent: Agent, view: WorldView, rel: Relationships, ctx: Context, *,
-                  whole: bool) -> None:
+                  whole: bool, decided: Callable[[Intent], None] | None = None) -> None:
     """The next tick's step of `agent` on a throwaway copy, for the model calls it makes
     (`agentsim.llm.foresight`): `ctx` is the next tick's, asking through a foresight. `agent`
     and `rel` are changed: pass copies. With `whole` the step up to its action (the wake,
     remembering, the reaction, the next action, a replan); else only the calls that do not
     read what this tick's conversation changes (the agent is in one): the importance of what
-    it will see and its next action. Skills and reading are left to the tick itself."""
-    if is_bedtime(agent, ctx.now):
-        return
+    it will see and its next action. Skills and reading are left to the tick itself.
+
+    A whole step hands `decided` the intent it came to (before skills and reading, and
+    before its deferred plan critique, which the tick applies only once its talks are over):
+    what the next tick's conversations are guessed from (`agentsim.ahead`)."""
     try:
+        if is_bedtime(agent, ctx.now):
+            if whole and decided is not None:
+                if agent.awake:
+                    go_to_sleep(agent, ctx)
+                decided(Intent(agent.id, _sleeping(agent, ctx)))
+            return
         if whole:
-            await _decide(agent, view, rel, ctx)
+            reacted, action = await _decide(agent, view, rel, ctx)
+            if decided is not None:
+                decided(Intent(agent.id, action, reacted.talk_to or _says_to(agent, action, view)))
             await asyncio.gather(*(work for work, _ in ctx.deferred))  # a plan's critique
         elif agent.awake and agent.plan_date == ctx.now.date() and ctx.settings.observation:
             new = notice(agent, perceive(agent, view, ctx.places, ctx.settings.attention))

@@ -1,0 +1,185 @@
+"""Foreseeing the next tick while this one talks (issue 17): its steps, then its talks.
+
+A tick waits on its longest chain of model calls in a row, and a tick with a conversation
+waits for the talk itself (its turns, then remembering) after every intent is resolved. So
+once a tick T is resolved the engine foresees T+1 (`Ahead`), on throwaway copies:
+
+- each resident's T+1 step (`cognition.step.foresee`): a resident who is not talking at T
+  at once, a talker once its talk is over (before that, only the calls its talk cannot
+  change: the importance of what it will see, its next action);
+- then T+1's *talks* (`guess`): once the steps of everyone who is not talking at T have come
+  to their intents, a resolution is run on copies (the stepped copies, copies of the other
+  residents and of the objects, the resolution RNG's state, T+1's clock) with the intents
+  known by then, and the conversations it pairs are run on the copies with a copy of the
+  relationships. A pair with a resident whose T+1 step is not known (a talker of T) is left
+  to the tick.
+
+Every model request a copy makes goes through a `Foresight`: it is sent at once, and T+1
+takes an answer only for the very same request, so no event depends on whether, or how
+well, T+1 was foreseen; a wrong guess (a talker of T takes the partner, an intervention, a
+skill changes an action) only sends requests nobody takes (`Foresight.wasted`).
+
+Foresight runs only where requests wait on a server that answers several at once (not on
+the offline mind, not on an in-process model such as `--llm local`), with the residents in
+this process, no protocol and no budget (`can_foresee`).
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import random
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from agentsim.cognition.agent import Agent
+from agentsim.cognition.context import Context
+from agentsim.cognition.converse import converse
+from agentsim.cognition.perceive import WorldView
+from agentsim.cognition.step import Intent, foresee
+from agentsim.llm.base import LLM
+from agentsim.llm.foresight import Asker, Foresight
+from agentsim.llm.wrappers.layer import waits
+from agentsim.resolve import resolve
+
+if TYPE_CHECKING:
+    from agentsim.engine import Engine
+
+
+@dataclass
+class Tally:
+    """What became of the requests foreseen over a run, by template: taken by the ticks,
+    or never taken (a guess that was wrong, a tick that did not come)."""
+
+    taken: Counter[str] = field(default_factory=Counter)
+    wasted: Counter[str] = field(default_factory=Counter)
+
+    def add(self, foresight: Foresight) -> None:
+        self.taken.update(foresight.taken)
+        self.wasted.update(foresight.wasted)
+
+
+def can_foresee(engine: Engine) -> bool:
+    """Foresight needs the residents here (not on shards) and no protocol, whose turn may
+    change them after the tick's own work; and no budget: the spend is checked between
+    ticks, and a request sent ahead would count before its tick (a stop could then come
+    a tick earlier than in a run that foresees nothing, such as a resumed one)."""
+    budget = getattr(engine.llm, "budget", None)
+    limited = budget is not None and any(
+        getattr(budget, k, None) is not None for k in ("calls", "tokens", "usd"))
+    return engine.shards is None and engine.protocol is None and engine.agents_step \
+        and not limited and waits_beside(engine.llm)
+
+
+def waits_beside(llm: LLM) -> bool:
+    """Whether requests sent ahead would wait beside the tick's own, not in their way: every
+    backend waits on something else (a server; not the offline mind, which answers on this
+    CPU at once, so foresight would only add work) and answers more than one request at a
+    time (not an in-process model such as `--llm local`, `concurrency = 1`: a request sent
+    ahead would hold up the turns the tick waits on)."""
+    backends = list(getattr(llm, "backends", {}).values())
+    return all(waits(b) and (getattr(b, "concurrency", None) or 2) > 1 for b in backends)
+
+
+def _copy(x: Any) -> Any:
+    """A throwaway copy by pickling: several times faster than `copy.deepcopy` for a
+    resident's memory (its datetimes and texts)."""
+    return pickle.loads(pickle.dumps(x, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+class Ahead:
+    """The next tick of `engine`, foreseen: what its steps and its talks will ask.
+
+    `step` foresees one resident's step, `talk` runs one of this tick's conversations and
+    then foresees both talkers' steps; the next tick asks through `asker()`, calls `arrived()`
+    as it starts (no guess is worth starting after that) and `drop()` once it is over."""
+
+    def __init__(self, engine: Engine, *, guess: bool = True):
+        self.engine = engine
+        self.foresight = Foresight(engine.llm)
+        self._guess = guess  # guess the next tick's talks (`guess`)
+        self._awaited: set[str] = set()  # the steps the guess waits for
+        self._twins: dict[str, Agent] = {}  # the stepped copies, by resident
+        self._intents: dict[str, Intent] = {}
+        self._arrived = False
+
+    def asker(self) -> Asker:
+        return self.foresight.asker()
+
+    def _context(self) -> Context:
+        """The next tick's context, asking as a side of its own."""
+        e = self.engine
+        return replace(e._context(self.foresight.asker(object())),
+                       now=e.clock.now + e.clock.tick_delta, tick=e.clock.tick + 1)
+
+    def steps(self, agents: list[Agent], view: WorldView, talking: set[str]) -> None:
+        """Foresee every resident's next step from `view` (the world as the next tick will
+        see it): whole for those not in `talking`, the part their talk cannot change for the
+        others (`talk` foresees the rest). The talks are guessed once the whole ones are in,
+        if any resident talks now (else the next tick starts at once: nothing to overlap)."""
+        whole = [a for a in agents if a.id not in talking]
+        if self._guess and talking and whole:
+            self._awaited = {a.id for a in whole}
+        for a in agents:
+            self.step(a, view, whole=a.id not in talking)
+
+    def step(self, agent: Agent, view: WorldView, *, whole: bool) -> None:
+        """Start the next tick's step of `agent` on a copy (`cognition.step.foresee`).
+
+        The relationships are read where they are, not copied: a step only reads its own
+        resident's edges, which only that resident's own talk changes, and that is over by
+        now (or it is foreseen without its reaction)."""
+        twin = _copy(agent)
+
+        def decided(intent: Intent) -> None:
+            self._decided(twin, intent)
+
+        self.foresight.start(foresee(twin, view, self.engine.relationships, self._context(),
+                                     whole=whole, decided=decided))
+
+    async def talk(self, a: Agent, b: Agent, ctx: Context, view: WorldView) -> None:
+        """One of this tick's conversations; then both talkers' next step foreseen."""
+        await converse(a, b, self.engine.relationships, ctx)
+        for x in (a, b):
+            self.step(x, view, whole=True)
+
+    def _decided(self, twin: Agent, intent: Intent) -> None:
+        self._twins[twin.id], self._intents[twin.id] = twin, intent
+        if twin.id in self._awaited:
+            self._awaited.discard(twin.id)
+            if not self._awaited and not self._arrived:
+                self.foresight.start(self.guess())
+
+    async def guess(self) -> None:
+        """The next tick's talks, guessed from the intents known now and run on copies for
+        the requests they make. `resolve` changes what it is handed: copies only (the
+        stepped copies are this foresight's own)."""
+        e = self.engine
+        agents = {aid: self._twins.get(aid) or _copy(a) for aid, a in e.agents.items()}
+        rng = random.Random()
+        rng.setstate(e.rng.getstate())  # (nothing draws from it between two resolutions)
+        clock = copy.copy(e.clock)
+        clock.advance()
+        done = resolve(sorted(self._intents.values(), key=lambda i: i.agent), agents,
+                       dict(e.objects), e.world.places, clock, rng)
+        pairs = [(a, b) for a, b in done.pairs if a.id in self._twins and b.id in self._twins]
+        if not pairs:
+            return
+        relationships = _copy(e.relationships)
+        for a, b in pairs:
+            self.foresight.start(converse(a, b, relationships, self._context()))
+
+    def arrived(self) -> None:
+        """The foreseen tick has begun: it resolves its own talks now."""
+        self._arrived = True
+
+    @property
+    def reused(self) -> int:
+        return self.foresight.reused
+
+    async def drop(self) -> None:
+        await self.foresight.drop()
+
+    def forget(self) -> None:
+        self.foresight.forget()
