@@ -103,6 +103,8 @@ class Ahead:
         self._twins: dict[str, Agent] = {}  # the stepped copies, by resident
         self._intents: dict[str, Intent] = {}
         self._arrived = False
+        self._view: WorldView | None = None  # the world the steps are foreseen from
+        self._later: set[str] = set()  # residents foreseen once the tick has settled
 
     def asker(self) -> Asker:
         return self.foresight.asker()
@@ -113,16 +115,33 @@ class Ahead:
         return replace(e._context(self.foresight.asker(object())),
                        now=e.clock.now + e.clock.tick_delta, tick=e.clock.tick + 1)
 
-    def steps(self, agents: list[Agent], view: WorldView, talking: set[str]) -> None:
-        """Foresee every resident's next step from `view` (the world as the next tick will
-        see it): whole for those not in `talking`, the part their talk cannot change for the
-        others (`talk` foresees the rest). The talks are guessed once the whole ones are in,
-        if any resident talks now (else the next tick starts at once: nothing to overlap)."""
-        whole = [a for a in agents if a.id not in talking]
+    def steps(self, agents: list[Agent], view: WorldView, talking: set[str],
+              later: set[str]) -> None:
+        """Foresee the residents' next steps from `view` (the world as the next tick will
+        see it once resolved): whole for those not in `talking`, for a talker the part its
+        talk cannot change (`talk` foresees the rest), none yet for those in `later`, whose
+        deferred work (a plan's critique) may still change their plan (`settled`). The talks
+        are guessed once the whole ones are in, if any resident talks now (else the next
+        tick starts at once: nothing to overlap)."""
+        self._view, self._later = view, later
+        whole = [a for a in agents if a.id not in talking and a.id not in later]
         if self._guess and talking and whole:
             self._awaited = {a.id for a in whole}
         for a in agents:
-            self.step(a, view, whole=a.id not in talking)
+            if a.id not in later:
+                self.step(a, view, whole=a.id not in talking)
+
+    def settled(self, agents: list[Agent], view: WorldView) -> None:
+        """The tick's deferred work is applied: those who deferred it are foreseen now, and
+        if a revised plan shows in what the others see, they are foreseen again from `view`
+        (their requests that did not change are not sent twice: `Foresight` pairs them)."""
+        if not self._later:
+            return
+        again = view != self._view
+        self._view = view
+        for a in agents:
+            if a.id in self._later or again:
+                self.step(a, view, whole=True)
 
     def step(self, agent: Agent, view: WorldView, *, whole: bool) -> None:
         """Start the next tick's step of `agent` on a copy (`cognition.step.foresee`).
@@ -138,11 +157,13 @@ class Ahead:
         self.foresight.start(foresee(twin, view, self.engine.relationships, self._context(),
                                      whole=whole, decided=decided))
 
-    async def talk(self, a: Agent, b: Agent, ctx: Context, view: WorldView) -> None:
-        """One of this tick's conversations; then both talkers' next step foreseen."""
+    async def talk(self, a: Agent, b: Agent, ctx: Context) -> None:
+        """One of this tick's conversations; then both talkers' next step foreseen (but
+        for one whose deferred work is still to come: `settled`)."""
         await converse(a, b, self.engine.relationships, ctx)
         for x in (a, b):
-            self.step(x, view, whole=True)
+            if x.id not in self._later and self._view is not None:
+                self.step(x, self._view, whole=True)
 
     def _decided(self, twin: Agent, intent: Intent) -> None:
         self._twins[twin.id], self._intents[twin.id] = twin, intent

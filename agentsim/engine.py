@@ -156,15 +156,13 @@ class Engine:
             done = resolve(intents, self.agents, self.objects, self.world.places, self.clock,
                            self.rng)
             self._publish(done.events)
-            # the next tick foreseen now, beside the talks, when nothing deferred can still
-            # change what it sees (a revised plan shows in the view); else once settled
-            early = nxt is not None and not any(c.deferred for c in ctxs)
-            ahead_view = self.world_view() if nxt is not None else view  # (talks change none)
-            if nxt is not None and early:
-                nxt.steps(agents, ahead_view, {x.id for pair in done.pairs for x in pair})
+            if nxt is not None:  # the next tick foreseen now, beside the talks (talks change
+                # no view); those with deferred work (a plan may change) once it is applied
+                nxt.steps(agents, self.world_view(), {x.id for pair in done.pairs for x in pair},
+                          later={a.id for a, c in zip(agents, ctxs, strict=True) if c.deferred})
             talks = [self._context(llm) for _ in done.pairs]
             await (self.shards.converse(done.pairs, talks) if self.shards is not None else
-                   _all(*(nxt.talk(a, b, c, ahead_view) if early and nxt is not None
+                   _all(*(nxt.talk(a, b, c) if nxt is not None
                           else converse(a, b, self.relationships, c)
                           for (a, b), c in zip(done.pairs, talks, strict=True))))
             for c in talks:
@@ -175,8 +173,8 @@ class Engine:
                        else await _all(*(c.settle() for c in ctxs)))
             for events in settled:
                 self._publish(events)
-            if nxt is not None and not early:  # (the talks are over: nothing to guess)
-                nxt.steps(agents, self.world_view(), set())  # (a settled plan may show)
+            if nxt is not None:
+                nxt.settled(agents, self.world_view())  # (a settled plan may show in it)
             if self.protocol is not None:
                 await self._protocol_tick(self.events[first:])
         except BaseException:
