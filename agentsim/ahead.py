@@ -30,6 +30,7 @@ import copy
 import pickle
 import random
 from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -91,18 +92,24 @@ def _copy(x: Any) -> Any:
 class Ahead:
     """The next tick of `engine`, foreseen: what its steps and its talks will ask.
 
-    `step` foresees one resident's step, `talk` runs one of this tick's conversations and
-    then foresees both talkers' steps; the next tick asks through `asker()`, calls `arrived()`
-    as it starts (no guess is worth starting after that) and `drop()` once it is over."""
+    `steps` foresees the residents' steps, `talk` runs one of this tick's conversations and
+    then foresees both talkers' steps, `settled` what the tick's deferred work changed. The
+    next tick asks through `asker()`, hands over its steps' intents as they come (`stepping`:
+    its talks are guessed from them too), says when it has resolved (`resolved`: no guess is
+    worth starting after that) and `drop()`s the rest."""
 
     def __init__(self, engine: Engine, *, guess: bool = True):
         self.engine = engine
         self.foresight = Foresight(engine.llm)
         self._guess = guess  # guess the next tick's talks (`guess`)
-        self._awaited: set[str] = set()  # the steps the guess waits for
-        self._twins: dict[str, Agent] = {}  # the stepped copies, by resident
-        self._intents: dict[str, Intent] = {}
-        self._arrived = False
+        self._clock = copy.copy(engine.clock)  # the next tick's
+        self._clock.advance()
+        self._twins: dict[str, Agent] = {}  # residents as the next tick's steps leave them
+        self._intents: dict[str, Intent] = {}  # what those steps came to
+        self._talks: set[tuple[str, str]] = set()  # the talks guessed so far
+        self._real: set[str] = set()  # residents whose real step has come to its intent
+        self._round = 0  # foresees from an older view are not taken for the guess
+        self._resolved = False
         self._view: WorldView | None = None  # the world the steps are foreseen from
         self._later: set[str] = set()  # residents foreseen once the tick has settled
 
@@ -111,22 +118,16 @@ class Ahead:
 
     def _context(self) -> Context:
         """The next tick's context, asking as a side of its own."""
-        e = self.engine
-        return replace(e._context(self.foresight.asker(object())),
-                       now=e.clock.now + e.clock.tick_delta, tick=e.clock.tick + 1)
+        return replace(self.engine._context(self.foresight.asker(object())),
+                       now=self._clock.now, tick=self._clock.tick)
 
     def steps(self, agents: list[Agent], view: WorldView, talking: set[str],
               later: set[str]) -> None:
         """Foresee the residents' next steps from `view` (the world as the next tick will
         see it once resolved): whole for those not in `talking`, for a talker the part its
         talk cannot change (`talk` foresees the rest), none yet for those in `later`, whose
-        deferred work (a plan's critique) may still change their plan (`settled`). The talks
-        are guessed once the whole ones are in, if any resident talks now (else the next
-        tick starts at once: nothing to overlap)."""
+        deferred work (a plan's critique) may still change their plan (`settled`)."""
         self._view, self._later = view, later
-        whole = [a for a in agents if a.id not in talking and a.id not in later]
-        if self._guess and talking and whole:
-            self._awaited = {a.id for a in whole}
         for a in agents:
             if a.id not in later:
                 self.step(a, view, whole=a.id not in talking)
@@ -138,10 +139,15 @@ class Ahead:
         if not self._later:
             return
         again = view != self._view
+        if again:  # (what was foreseen from the other view is no ground for a guess)
+            self._round += 1
+            self._twins.clear()
+            self._intents.clear()
         self._view = view
         for a in agents:
             if a.id in self._later or again:
                 self.step(a, view, whole=True)
+        self._later = set()
 
     def step(self, agent: Agent, view: WorldView, *, whole: bool) -> None:
         """Start the next tick's step of `agent` on a copy (`cognition.step.foresee`).
@@ -149,10 +155,11 @@ class Ahead:
         The relationships are read where they are, not copied: a step only reads its own
         resident's edges, which only that resident's own talk changes, and that is over by
         now (or it is foreseen without its reaction)."""
-        twin = _copy(agent)
+        twin, round_ = _copy(agent), self._round
 
         def decided(intent: Intent) -> None:
-            self._decided(twin, intent)
+            if round_ == self._round and agent.id not in self._real:
+                self._decided(twin, intent)
 
         self.foresight.start(foresee(twin, view, self.engine.relationships, self._context(),
                                      whole=whole, decided=decided))
@@ -165,35 +172,67 @@ class Ahead:
             if x.id not in self._later and self._view is not None:
                 self.step(x, self._view, whole=True)
 
+    async def stepping(self, agent: Agent, work: Awaitable[Intent]) -> Intent:
+        """The foreseen tick's real step of `agent`: its intent, and the resident as it left
+        it, replace what was foreseen of them for the guess of the tick's talks."""
+        intent = await work
+        if not self._resolved:
+            self._real.add(agent.id)
+            self._decided(_copy(agent), intent)
+        return intent
+
+    def resolved(self) -> None:
+        """The foreseen tick has paired its talkers itself: nothing more to guess."""
+        self._resolved = True
+
+    # -- guessing the talks -----------------------------------------------------------------
     def _decided(self, twin: Agent, intent: Intent) -> None:
         self._twins[twin.id], self._intents[twin.id] = twin, intent
-        if twin.id in self._awaited:
-            self._awaited.discard(twin.id)
-            if not self._awaited and not self._arrived:
-                self.foresight.start(self.guess())
+        if self._guess and not self._resolved and self._sure_talkers():
+            self.guess()
 
-    async def guess(self) -> None:
-        """The next tick's talks, guessed from the intents known now and run on copies for
-        the requests they make. `resolve` changes what it is handed: copies only (the
-        stepped copies are this foresight's own)."""
+    def _unsure(self, pair: tuple[str, str]) -> bool:
+        """Whether a talk the known intents pair might not be what the tick pairs: the tick
+        resolves every intent together, in a seeded order, so a pair is certain before
+        every intent is in only if no other intent known touches its two, and nobody whose
+        intent is not known yet is in their area (only there could it ask for one of them).
+        A resident whose deferred work is still to come is not known yet."""
         e = self.engine
-        agents = {aid: self._twins.get(aid) or _copy(a) for aid, a in e.agents.items()}
+        known = {k: i for k, i in self._intents.items() if k not in self._later}
+        if len(known) == len(e.agents):
+            return False
+        a, b = pair
+        if any(i.talk_to in pair or (k == b and i.talk_to is not None)
+               for k, i in known.items() if k != a):
+            return True
+        area = e.world.places.area_of(e.agents[a].location)
+        return any(e.world.places.area_of(x.location) == area
+                   for k, x in e.agents.items() if k not in known)
+
+    def _sure_talkers(self) -> bool:
+        """Whether some known intent asks for a talk not guessed yet that may be certain
+        (a cheap look before `guess` resolves copies)."""
+        return any(i.talk_to is not None and i.talk_to in self._intents
+                   and (k, i.talk_to) not in self._talks and not self._unsure((k, i.talk_to))
+                   for k, i in self._intents.items() if k not in self._later)
+
+    def guess(self) -> None:
+        """The talks of the foreseen tick that are certain from the intents known now,
+        resolved on copies and run on them for the requests they make. `resolve` changes
+        what it is handed: copies only (of the stepped residents where known)."""
+        e = self.engine
+        agents = {aid: _copy(self._twins.get(aid, a)) for aid, a in e.agents.items()}
         rng = random.Random()
         rng.setstate(e.rng.getstate())  # (nothing draws from it between two resolutions)
-        clock = copy.copy(e.clock)
-        clock.advance()
-        done = resolve(sorted(self._intents.values(), key=lambda i: i.agent), agents,
-                       dict(e.objects), e.world.places, clock, rng)
-        pairs = [(a, b) for a, b in done.pairs if a.id in self._twins and b.id in self._twins]
-        if not pairs:
-            return
-        relationships = _copy(e.relationships)
-        for a, b in pairs:
+        known = [i for k, i in sorted(self._intents.items()) if k not in self._later]
+        done = resolve(known, agents, dict(e.objects), e.world.places, self._clock, rng)
+        relationships: Any = None
+        for a, b in done.pairs:
+            if (a.id, b.id) in self._talks or self._unsure((a.id, b.id)):
+                continue
+            self._talks.add((a.id, b.id))
+            relationships = relationships or _copy(e.relationships)
             self.foresight.start(converse(a, b, relationships, self._context()))
-
-    def arrived(self) -> None:
-        """The foreseen tick has begun: it resolves its own talks now."""
-        self._arrived = True
 
     @property
     def reused(self) -> int:

@@ -134,8 +134,6 @@ class Engine:
         view = self.world_view()
         agents = [self.agents[a] for a in sorted(self.agents) if self.agents_step]
         foreseen, self._ahead = self._ahead, None  # what the last tick asked for this one
-        if foreseen is not None:
-            foreseen.arrived()
         llm = foreseen.asker() if foreseen is not None else self.llm
         ctxs = [self._context(llm) for _ in agents]
         nxt = Ahead(self) if ahead and can_foresee(self) else None
@@ -143,9 +141,10 @@ class Engine:
         if ctxs and self.shards is None and ahead_texts:  # what the steps will embed, at once
             prefetch(self.embed, tick_texts(agents, view, ctxs[0]))
         try:
-            intents: list[Intent] = await (
+            intents: list[Intent] = await (  # (a foreseen tick's talks guessed from them)
                 self.shards.step(agents, view, ctxs) if self.shards is not None else
-                _all(*(step(a, view, self.relationships, c)
+                _all(*(step(a, view, self.relationships, c) if foreseen is None else
+                       foreseen.stepping(a, step(a, view, self.relationships, c))
                        for a, c in zip(agents, ctxs, strict=True))))
             learned = [s for c in ctxs for _, s, _ in c.learned]
             if self.skills is not None and learned and ahead_texts:  # their descriptions
@@ -155,6 +154,8 @@ class Engine:
                 await self._keep_skills(c)
             done = resolve(intents, self.agents, self.objects, self.world.places, self.clock,
                            self.rng)
+            if foreseen is not None:
+                foreseen.resolved()
             self._publish(done.events)
             if nxt is not None:  # the next tick foreseen now, beside the talks (talks change
                 # no view); those with deferred work (a plan may change) once it is applied

@@ -24,7 +24,7 @@ from agentsim.cognition.memorize import memorize, scored
 from agentsim.cognition.perceive import WorldView, experiences, notice, perceive
 from agentsim.cognition.plan import next_action, plan_day, replan
 from agentsim.cognition.react import Reacted, maybe_react
-from agentsim.cognition.read import read_if_reading
+from agentsim.cognition.read import documents_for, read_if_reading
 from agentsim.cognition.reflect import reflect, should_reflect
 from agentsim.cognition.relationships import Relationships
 from agentsim.cognition.skill_use import use_skills
@@ -105,9 +105,10 @@ async def foresee(agent: Agent, view: WorldView, rel: Relationships, ctx: Contex
     read what this tick's conversation changes (the agent is in one): the importance of what
     it will see and its next action. Skills and reading are left to the tick itself.
 
-    A whole step hands `decided` the intent it came to (before skills and reading, and
-    before its deferred plan critique, which the tick applies only once its talks are over):
-    what the next tick's conversations are guessed from (`agentsim.ahead`)."""
+    A whole step hands `decided` the intent it came to (before its deferred plan critique,
+    which the tick applies only once its talks are over), unless a skill or a reading could
+    still change the resident or its action (`_as_decided`): what the next tick's
+    conversations are guessed from (`agentsim.ahead`)."""
     try:
         if is_bedtime(agent, ctx.now):
             if whole and decided is not None:
@@ -117,7 +118,7 @@ async def foresee(agent: Agent, view: WorldView, rel: Relationships, ctx: Contex
             return
         if whole:
             reacted, action = await _decide(agent, view, rel, ctx)
-            if decided is not None:
+            if decided is not None and _as_decided(agent, action, ctx):
                 decided(Intent(agent.id, action, reacted.talk_to or _says_to(agent, action, view)))
             await asyncio.gather(*(work for work, _ in ctx.deferred))  # a plan's critique
         elif agent.awake and agent.plan_date == ctx.now.date() and ctx.settings.observation:
@@ -127,6 +128,17 @@ async def foresee(agent: Agent, view: WorldView, rel: Relationships, ctx: Contex
                                  else asyncio.sleep(0))
     finally:
         ctx.cancel_deferred()
+
+
+def _as_decided(agent: Agent, action: Action, ctx: Context) -> bool:
+    """Whether the step ends with the action its decision came to, its resident as the
+    decision left it: no skill may take the task over (`use_skills` would return at once)
+    and nothing is read (`read_if_reading`). What `foresee` leaves to the tick."""
+    learning = agent.learning
+    no_skill = (ctx.skills is None or not ctx.settings.skills or action.skill is not None
+                or (learning.day == ctx.now.date().isoformat()
+                    and learning.tasks >= ctx.settings.skill_tasks_per_day))
+    return no_skill and not documents_for(agent, action, ctx)
 
 
 def _says_to(agent: Agent, action: Action, view: WorldView) -> str | None:
