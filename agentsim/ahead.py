@@ -30,7 +30,7 @@ import copy
 import pickle
 import random
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +38,7 @@ from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context
 from agentsim.cognition.converse import converse
 from agentsim.cognition.perceive import WorldView
-from agentsim.cognition.step import Intent, foresee
+from agentsim.cognition.step import Intent, could_talk, foresee
 from agentsim.llm.base import LLM
 from agentsim.llm.foresight import Asker, Foresight
 from agentsim.llm.wrappers.layer import waits
@@ -112,6 +112,8 @@ class Ahead:
         self._resolved = False
         self._view: WorldView | None = None  # the world the steps are foreseen from
         self._later: set[str] = set()  # residents foreseen once the tick has settled
+        self._partners: dict[str, str] = {}  # this tick's talkers, each to the other
+        self._may: set[str] = set()  # who could come to an intent to talk (`could_talk`)
 
     def asker(self) -> Asker:
         return self.foresight.asker()
@@ -121,16 +123,18 @@ class Ahead:
         return replace(self.engine._context(self.foresight.asker(object())),
                        now=self._clock.now, tick=self._clock.tick)
 
-    def steps(self, agents: list[Agent], view: WorldView, talking: set[str],
+    def steps(self, agents: list[Agent], view: WorldView, pairs: list[tuple[Agent, Agent]],
               later: set[str]) -> None:
         """Foresee the residents' next steps from `view` (the world as the next tick will
         see it once resolved): whole for those not in `talking`, for a talker the part its
         talk cannot change (`talk` foresees the rest), none yet for those in `later`, whose
         deferred work (a plan's critique) may still change their plan (`settled`)."""
         self._view, self._later = view, later
+        self._partners = {x.id: y.id for a, b in pairs for x, y in ((a, b), (b, a))}
+        self._may_talk_from(view)
         for a in agents:
             if a.id not in later:
-                self.step(a, view, whole=a.id not in talking)
+                self.step(a, view, whole=a.id not in self._partners)
 
     def settled(self, agents: list[Agent], view: WorldView) -> None:
         """The tick's deferred work is applied: those who deferred it are foreseen now, and
@@ -143,6 +147,7 @@ class Ahead:
             self._round += 1
             self._twins.clear()
             self._intents.clear()
+            self._may_talk_from(view)
         self._view = view
         for a in agents:
             if a.id in self._later or again:
@@ -191,30 +196,70 @@ class Ahead:
         if self._guess and not self._resolved and self._sure_talkers():
             self.guess()
 
-    def _unsure(self, pair: tuple[str, str]) -> bool:
-        """Whether a talk the known intents pair might not be what the tick pairs: the tick
-        resolves every intent together, in a seeded order, so a pair is certain before
-        every intent is in only if no other intent known touches its two, and nobody whose
-        intent is not known yet is in their area (only there could it ask for one of them).
-        A resident whose deferred work is still to come is not known yet."""
-        e = self.engine
-        known = {k: i for k, i in self._intents.items() if k not in self._later}
-        if len(known) == len(e.agents):
+    def _known(self) -> dict[str, Intent]:
+        """The intents known (a resident whose deferred work is still to come has none)."""
+        return {k: i for k, i in self._intents.items() if k not in self._later}
+
+    def _may_talk_from(self, view: WorldView) -> None:
+        """Who could come to an intent to talk next tick, read now, before any of the next
+        tick's steps has changed what its resident has seen (`cognition.step.could_talk`)."""
+        ctx = self._context()
+        self._may = {k for k, x in self.engine.agents.items()
+                     if could_talk(x, view, ctx, besides=self._partners.get(k))}
+
+    def _may_talk(self, known: Mapping[str, Intent]) -> list[Agent]:
+        """The residents whose intent is not known and could still be to talk: those a
+        guess has to wait for."""
+        return [x for k, x in self.engine.agents.items() if k in self._may and k not in known]
+
+    def _unsure(self, pair: tuple[str, str], known: Mapping[str, Intent],
+                waiting: list[Agent]) -> bool:
+        """Whether a talk the known intents pair might not be what the tick pairs. The tick
+        resolves every intent together, in a seeded order (a shuffle of the talkers): with
+        no intent to talk still to come (`waiting`) the pairs are the tick's. Else a pair is
+        certain only if no other intent known touches its two, nobody `waiting` is in their
+        area (only there could it ask for one of them), and, if both asked for the other,
+        the one who starts is the same whoever of those `waiting` comes to talk (`_starts`)."""
+        if not waiting:
             return False
         a, b = pair
-        if any(i.talk_to in pair or (k == b and i.talk_to is not None)
-               for k, i in known.items() if k != a):
+        if any(i.talk_to in pair for k, i in known.items() if k not in pair) \
+                or known[b].talk_to not in (None, a):
             return True
-        area = e.world.places.area_of(e.agents[a].location)
-        return any(e.world.places.area_of(x.location) == area
-                   for k, x in e.agents.items() if k not in known)
+        places = self.engine.world.places
+        area = places.area_of(self.engine.agents[a].location)
+        if any(places.area_of(x.location) == area for x in waiting):
+            return True
+        return known[b].talk_to == a and not self._starts(a, b, known, waiting)
+
+    def _starts(self, a: str, b: str, known: Mapping[str, Intent], waiting: list[Agent],
+                most: int = 6) -> bool:
+        """Whether `a` comes before `b` in the tick's shuffle of the talkers, whichever of
+        the (at most `most`) residents `waiting` come to talk too (the shuffle's order
+        depends on how many talk, and where each stands among them)."""
+        if len(waiting) > most:
+            return False
+        talkers = sorted(k for k, i in known.items() if i.talk_to is not None)
+        state = self.engine.rng.getstate()
+        for chosen in range(1 << len(waiting)):
+            order = sorted(talkers + [x.id for n, x in enumerate(waiting) if chosen >> n & 1])
+            rng = random.Random()
+            rng.setstate(state)
+            rng.shuffle(order)
+            if order.index(a) > order.index(b):
+                return False
+        return True
 
     def _sure_talkers(self) -> bool:
         """Whether some known intent asks for a talk not guessed yet that may be certain
-        (a cheap look before `guess` resolves copies)."""
-        return any(i.talk_to is not None and i.talk_to in self._intents
-                   and (k, i.talk_to) not in self._talks and not self._unsure((k, i.talk_to))
-                   for k, i in self._intents.items() if k not in self._later)
+        (a look before `guess` resolves copies)."""
+        known = self._known()
+        asks = [(k, i.talk_to) for k, i in known.items() if i.talk_to is not None
+                and i.talk_to in known and (k, i.talk_to) not in self._talks]
+        if not asks:
+            return False
+        waiting = self._may_talk(known)
+        return any(not self._unsure(pair, known, waiting) for pair in asks)
 
     def guess(self) -> None:
         """The talks of the foreseen tick that are certain from the intents known now,
@@ -224,11 +269,14 @@ class Ahead:
         agents = {aid: _copy(self._twins.get(aid, a)) for aid, a in e.agents.items()}
         rng = random.Random()
         rng.setstate(e.rng.getstate())  # (nothing draws from it between two resolutions)
-        known = [i for k, i in sorted(self._intents.items()) if k not in self._later]
-        done = resolve(known, agents, dict(e.objects), e.world.places, self._clock, rng)
+        known = self._known()
+        waiting = self._may_talk(known)
+        done = resolve(list(known.values()), agents, dict(e.objects), e.world.places,
+                       self._clock, rng)
         relationships: Any = None
         for a, b in done.pairs:
-            if (a.id, b.id) in self._talks or self._unsure((a.id, b.id)):
+            if (a.id, b.id) in self._talks or a.id not in self._twins or b.id not in self._twins \
+                    or self._unsure((a.id, b.id), known, waiting):
                 continue
             self._talks.add((a.id, b.id))
             relationships = relationships or _copy(e.relationships)

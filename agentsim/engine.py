@@ -159,7 +159,7 @@ class Engine:
             self._publish(done.events)
             if nxt is not None:  # the next tick foreseen now, beside the talks (talks change
                 # no view); those with deferred work (a plan may change) once it is applied
-                nxt.steps(agents, self.world_view(), {x.id for pair in done.pairs for x in pair},
+                nxt.steps(agents, self.world_view(), done.pairs,
                           later={a.id for a, c in zip(agents, ctxs, strict=True) if c.deferred})
             talks = [self._context(llm) for _ in done.pairs]
             await (self.shards.converse(done.pairs, talks) if self.shards is not None else

@@ -23,7 +23,7 @@ from agentsim.cognition.context import Context
 from agentsim.cognition.memorize import memorize, scored
 from agentsim.cognition.perceive import WorldView, experiences, notice, perceive
 from agentsim.cognition.plan import next_action, plan_day, replan
-from agentsim.cognition.react import Reacted, maybe_react
+from agentsim.cognition.react import Reacted, _talkable, maybe_react
 from agentsim.cognition.read import documents_for, read_if_reading
 from agentsim.cognition.reflect import reflect, should_reflect
 from agentsim.cognition.relationships import Relationships
@@ -134,11 +134,35 @@ def _as_decided(agent: Agent, action: Action, ctx: Context) -> bool:
     """Whether the step ends with the action its decision came to, its resident as the
     decision left it: no skill may take the task over (`use_skills` would return at once)
     and nothing is read (`read_if_reading`). What `foresee` leaves to the tick."""
+    return (action.skill is not None or not _skills_may_act(agent, ctx)) \
+        and not documents_for(agent, action, ctx)
+
+
+def _skills_may_act(agent: Agent, ctx: Context) -> bool:
     learning = agent.learning
-    no_skill = (ctx.skills is None or not ctx.settings.skills or action.skill is not None
-                or (learning.day == ctx.now.date().isoformat()
-                    and learning.tasks >= ctx.settings.skill_tasks_per_day))
-    return no_skill and not documents_for(agent, action, ctx)
+    return ctx.skills is not None and ctx.settings.skills and not (
+        learning.day == ctx.now.date().isoformat()
+        and learning.tasks >= ctx.settings.skill_tasks_per_day)
+
+
+def could_talk(agent: Agent, view: WorldView, ctx: Context, *, besides: str | None = None) -> bool:
+    """Whether `agent`'s step at `ctx.now` from `view` could come to an intent to talk,
+    known before it runs (False only where it cannot): `react.choose` considers a talk only
+    with someone newly seen (`notice`, read here without changing what the agent has seen),
+    whom it may talk to now, and not while on its way; besides that only a skill's line
+    (`_says_to`: with skills on at all, as a running step may be using one). `besides` is a
+    partner whose talk is still going on (soon in the agent's cooldown). What
+    `agentsim.ahead` guesses the next tick's talks with."""
+    if is_bedtime(agent, ctx.now):
+        return False
+    if (ctx.skills is not None and ctx.settings.skills) or any(a.say_to for a in agent.steps):
+        return True
+    me = view.agents.get(agent.id)
+    if me is None or me.moving:
+        return False
+    seen = perceive(agent, view, ctx.places, ctx.settings.attention)
+    return any(p.about is not None and p.about != besides and p.key not in agent.last_seen
+               and _talkable(agent, view.agents.get(p.about), ctx) for p in seen)
 
 
 def _says_to(agent: Agent, action: Action, view: WorldView) -> str | None:
