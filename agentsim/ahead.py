@@ -38,11 +38,11 @@ from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context
 from agentsim.cognition.converse import converse
 from agentsim.cognition.perceive import WorldView
-from agentsim.cognition.step import Intent, could_talk, foresee
+from agentsim.cognition.step import Intent, could_talk, foresee, is_bedtime
 from agentsim.llm.base import LLM
 from agentsim.llm.foresight import Asker, Foresight
 from agentsim.llm.wrappers.layer import waits
-from agentsim.resolve import resolve
+from agentsim.resolve import pair_in_order, resolve
 
 if TYPE_CHECKING:
     from agentsim.engine import Engine
@@ -212,54 +212,46 @@ class Ahead:
         guess has to wait for."""
         return [x for k, x in self.engine.agents.items() if k in self._may and k not in known]
 
-    def _unsure(self, pair: tuple[str, str], known: Mapping[str, Intent],
-                waiting: list[Agent]) -> bool:
-        """Whether a talk the known intents pair might not be what the tick pairs. The tick
-        resolves every intent together, in a seeded order (a shuffle of the talkers): with
-        no intent to talk still to come (`waiting`) the pairs are the tick's. Else a pair is
-        certain only if no other intent known touches its two, nobody `waiting` is in their
-        area (only there could it ask for one of them), and, if both asked for the other,
-        the one who starts is the same whoever of those `waiting` comes to talk (`_starts`)."""
-        if not waiting:
-            return False
-        a, b = pair
-        if any(i.talk_to in pair for k, i in known.items() if k not in pair) \
-                or known[b].talk_to not in (None, a):
-            return True
+    def _in_area(self, aid: str, waiting: list[Agent]) -> bool:
+        """Whether someone `waiting` is in `aid`'s area: only there could it ask for one of
+        that area's residents (a talk is between two in the same area)."""
         places = self.engine.world.places
-        area = places.area_of(self.engine.agents[a].location)
-        if any(places.area_of(x.location) == area for x in waiting):
-            return True
-        return known[b].talk_to == a and not self._starts(a, b, known, waiting)
-
-    def _starts(self, a: str, b: str, known: Mapping[str, Intent], waiting: list[Agent],
-                most: int = 6) -> bool:
-        """Whether `a` comes before `b` in the tick's shuffle of the talkers, whichever of
-        the (at most `most`) residents `waiting` come to talk too (the shuffle's order
-        depends on how many talk, and where each stands among them)."""
-        if len(waiting) > most:
-            return False
-        talkers = sorted(k for k, i in known.items() if i.talk_to is not None)
-        state = self.engine.rng.getstate()
-        for chosen in range(1 << len(waiting)):
-            order = sorted(talkers + [x.id for n, x in enumerate(waiting) if chosen >> n & 1])
-            rng = random.Random()
-            rng.setstate(state)
-            rng.shuffle(order)
-            if order.index(a) > order.index(b):
-                return False
-        return True
+        area = places.area_of(self.engine.agents[aid].location)
+        return any(places.area_of(x.location) == area for x in waiting)
 
     def _sure_talkers(self) -> bool:
         """Whether some known intent asks for a talk not guessed yet that may be certain
-        (a look before `guess` resolves copies)."""
+        (a look before `guess` copies the residents and resolves)."""
         known = self._known()
-        asks = [(k, i.talk_to) for k, i in known.items() if i.talk_to is not None
+        asks = [k for k, i in known.items() if i.talk_to is not None
                 and i.talk_to in known and (k, i.talk_to) not in self._talks]
         if not asks:
             return False
         waiting = self._may_talk(known)
-        return any(not self._unsure(pair, known, waiting) for pair in asks)
+        return any(not self._in_area(k, waiting) for k in asks)
+
+    def _certain(self, known: Mapping[str, Intent], agents: Mapping[str, Agent],
+                 waiting: list[Agent], most: int = 10) -> set[tuple[str, str]]:
+        """The talks the tick pairs whatever the residents `waiting` (at most `most`) come
+        to. The tick pairs the talkers in a seeded shuffle (`resolve`), whose order depends
+        on how many talk and where each stands among them; those `waiting` pair only in
+        their own areas, so a talk in an area with none of them is certain if every order
+        they can make pairs it (`resolve.pair_in_order` on `agents`, not yet resolved)."""
+        talkers = sorted(k for k, i in known.items() if i.talk_to is not None)
+        if len(waiting) > most:
+            return set()
+        state = self.engine.rng.getstate()
+        sure: set[tuple[str, str]] | None = None
+        for chosen in range(1 << len(waiting)):
+            also = [x.id for n, x in enumerate(waiting) if chosen >> n & 1]
+            order = sorted(talkers + also)
+            rng = random.Random()
+            rng.setstate(state)
+            rng.shuffle(order)
+            pairs = {(a.id, b.id) for a, b in pair_in_order(
+                [known[k] for k in order if k in known], agents, self.engine.world.places)}
+            sure = pairs if sure is None else sure & pairs
+        return {p for p in sure or set() if not self._in_area(p[0], waiting)}
 
     def guess(self) -> None:
         """The talks of the foreseen tick that are certain from the intents known now,
@@ -267,18 +259,23 @@ class Ahead:
         what it is handed: copies only (of the stepped residents where known)."""
         e = self.engine
         agents = {aid: _copy(self._twins.get(aid, a)) for aid, a in e.agents.items()}
+        known = self._known()
+        for aid, x in agents.items():  # (whose step is still to come: awake as it leaves it)
+            if aid not in known:
+                x.awake = not is_bedtime(x, self._clock.now)
+        waiting = self._may_talk(known)
+        sure = self._certain(known, agents, waiting) if waiting else None
         rng = random.Random()
         rng.setstate(e.rng.getstate())  # (nothing draws from it between two resolutions)
-        known = self._known()
-        waiting = self._may_talk(known)
         done = resolve(list(known.values()), agents, dict(e.objects), e.world.places,
                        self._clock, rng)
         relationships: Any = None
         for a, b in done.pairs:
-            if (a.id, b.id) in self._talks or a.id not in self._twins or b.id not in self._twins \
-                    or self._unsure((a.id, b.id), known, waiting):
+            talk = (a.id, b.id)
+            if talk in self._talks or a.id not in self._twins or b.id not in self._twins \
+                    or (sure is not None and talk not in sure):
                 continue
-            self._talks.add((a.id, b.id))
+            self._talks.add(talk)
             relationships = relationships or _copy(e.relationships)
             self.foresight.start(converse(a, b, relationships, self._context()))
 
