@@ -280,6 +280,11 @@ class Ahead:
             self.foresight.start(converse(a, b, relationships, self._context()))
 
     @property
+    def guessed(self) -> frozenset[tuple[str, str]]:
+        """The talks guessed so far (who starts, who answers)."""
+        return frozenset(self._talks)
+
+    @property
     def reused(self) -> int:
         return self.foresight.reused
 
