@@ -6,18 +6,22 @@ once a tick T is resolved the engine foresees T+1 (`Ahead`), on throwaway copies
 
 - each resident's T+1 step (`cognition.step.foresee`): a resident who is not talking at T
   at once, a talker once its talk is over (before that, only the calls its talk cannot
-  change: the importance of what it will see, its next action);
-- then T+1's *talks* (`guess`): once the steps of everyone who is not talking at T have come
-  to their intents, a resolution is run on copies (the stepped copies, copies of the other
-  residents and of the objects, the resolution RNG's state, T+1's clock) with the intents
-  known by then, and the conversations it pairs are run on the copies with a copy of the
-  relationships. A pair with a resident whose T+1 step is not known (a talker of T) is left
-  to the tick.
+  change: the importance of what it will see, its next action), one whose deferred work (a
+  plan's critique) may change its plan once that is applied;
+- T+1's *talks* (`guess`), as the intents come in: those of the foreseen steps, then those
+  of T+1's real steps (`stepping`). A resolution is run on copies (the stepped copies,
+  copies of the other residents and of the objects, the resolution RNG's state, T+1's
+  clock) with the intents known, and a talk it pairs is run on the copies, with a copy of
+  the relationships, once it is *certain*: the residents whose intent is still to come and
+  who could come to one to talk (`cognition.step.could_talk`) are none in its area, and
+  every order of the seeded shuffle they can make pairs it (`resolve.pair_in_order`).
 
 Every model request a copy makes goes through a `Foresight`: it is sent at once, and T+1
 takes an answer only for the very same request, so no event depends on whether, or how
-well, T+1 was foreseen; a wrong guess (a talker of T takes the partner, an intervention, a
-skill changes an action) only sends requests nobody takes (`Foresight.wasted`).
+well, T+1 was foreseen. A guess can still be wrong (an intervention between the ticks, a
+foreseen step that is not what the tick's step does): then its requests are sent in vain,
+never taken (`Foresight.wasted`, and `Tally` over a run). A foreseen step that a skill or a
+reading may still change is not taken for an intent at all.
 
 Foresight runs only where requests wait on a server that answers several at once (not on
 the offline mind, not on an in-process model such as `--llm local`), with the residents in
@@ -98,10 +102,9 @@ class Ahead:
     its talks are guessed from them too), says when it has resolved (`resolved`: no guess is
     worth starting after that) and `drop()`s the rest."""
 
-    def __init__(self, engine: Engine, *, guess: bool = True):
+    def __init__(self, engine: Engine):
         self.engine = engine
         self.foresight = Foresight(engine.llm)
-        self._guess = guess  # guess the next tick's talks (`guess`)
         self._clock = copy.copy(engine.clock)  # the next tick's
         self._clock.advance()
         self._twins: dict[str, Agent] = {}  # residents as the next tick's steps leave them
@@ -126,9 +129,10 @@ class Ahead:
     def steps(self, agents: list[Agent], view: WorldView, pairs: list[tuple[Agent, Agent]],
               later: set[str]) -> None:
         """Foresee the residents' next steps from `view` (the world as the next tick will
-        see it once resolved): whole for those not in `talking`, for a talker the part its
-        talk cannot change (`talk` foresees the rest), none yet for those in `later`, whose
-        deferred work (a plan's critique) may still change their plan (`settled`)."""
+        see it once resolved): whole for those not in this tick's `pairs`, for a talker the
+        part its talk cannot change (`talk` foresees the rest), none yet for those in
+        `later`, whose deferred work (a plan's critique) may still change their plan
+        (`settled`)."""
         self._view, self._later = view, later
         self._partners = {x.id: y.id for a, b in pairs for x, y in ((a, b), (b, a))}
         self._may_talk_from(view)
@@ -193,7 +197,7 @@ class Ahead:
     # -- guessing the talks -----------------------------------------------------------------
     def _decided(self, twin: Agent, intent: Intent) -> None:
         self._twins[twin.id], self._intents[twin.id] = twin, intent
-        if self._guess and not self._resolved and self._sure_talkers():
+        if not self._resolved and self._sure_talkers():
             self.guess()
 
     def _known(self) -> dict[str, Intent]:
@@ -283,10 +287,6 @@ class Ahead:
     def guessed(self) -> frozenset[tuple[str, str]]:
         """The talks guessed so far (who starts, who answers)."""
         return frozenset(self._talks)
-
-    @property
-    def reused(self) -> int:
-        return self.foresight.reused
 
     async def drop(self) -> None:
         await self.foresight.drop()

@@ -23,7 +23,7 @@ STEP_CALLS = {"importance", "react", "decompose"}
 class Server:
     """What the engine sees of a model behind a server (it waits, and answers requests side
     by side): the fakes' answers are the offline mind's, but they arrive as a server's would,
-    so the engine foresees (it never does on the offline mind itself, see `_waits_beside`)."""
+    so the engine foresees (it never does on the offline mind itself: `ahead.waits_beside`)."""
 
     name, model, waits, concurrency = "server", "fake", True, None
 
