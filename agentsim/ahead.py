@@ -183,11 +183,13 @@ class Ahead:
 
     async def stepping(self, agent: Agent, work: Awaitable[Intent]) -> Intent:
         """The foreseen tick's real step of `agent`: its intent, and the resident as it left
-        it, replace what was foreseen of them for the guess of the tick's talks."""
+        it, replace what was foreseen of them for the guess of the tick's talks. (The
+        resident itself: nothing changes it again before the tick resolves, when guessing
+        stops, and `guess` works on copies.)"""
         intent = await work
         if not self._resolved:
             self._real.add(agent.id)
-            self._decided(_copy(agent), intent)
+            self._decided(agent, intent)
         return intent
 
     def resolved(self) -> None:
