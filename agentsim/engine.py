@@ -6,15 +6,14 @@
                                                            (tasks done with skills, sandboxed)
         keep new skills and skill counts                   in agent order
         pairs    = resolve(intents)                        fixed agent order, seeded RNG
-        (ahead) foresee the next tick on copies            beside the talks (llm.foresight)
+        (ahead) foresee the next tick on copies            beside the talks (agentsim.ahead)
         gather(converse(a, b) for a, b in pairs)           all conversations in flight together
         settle what the steps deferred                     in agent order (Context.settle)
         publish events, the last one TickEnded
 
-A foreseen request is only a request sent early: the next tick takes its answer when it
-makes the very same request, so foresight never changes an event. It runs only where requests
-wait on a server that answers several at once (not on the offline mind, not on an in-process
-model such as `--llm local`), with no budget, protocol or shards.
+Foreseeing the next tick (its steps, then its talks guessed from their intents) is
+`agentsim.ahead`: a foreseen request is only a request sent early, and the next tick takes
+its answer when it makes the very same request, so foresight never changes an event.
 
 Everything else (the event log, checkpoints, the TUI, metrics) subscribes to typed events on
 `bus`. This module knows no run directory, no CLI and no provider: the experiment facade
@@ -25,25 +24,23 @@ checkpoints and the synchronous API.
 from __future__ import annotations
 
 import asyncio
-import pickle
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from agentsim.ahead import Ahead, Tally, can_foresee
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context, Embed, Settings
 from agentsim.cognition.converse import converse
 from agentsim.cognition.memorize import Experience, memorize
 from agentsim.cognition.perceive import WorldView
 from agentsim.cognition.relationships import Relationships
-from agentsim.cognition.step import Intent, foresee, step
+from agentsim.cognition.step import Intent, step
 from agentsim.cognition.texts_ahead import tick_texts
 from agentsim.errors import UserError
 from agentsim.events import Event, EventBus, RunStopped, SkillLearned, TickEnded
 from agentsim.llm.base import LLM
-from agentsim.llm.foresight import Asker, Foresight
-from agentsim.llm.wrappers.layer import waits
+from agentsim.llm.foresight import Asker
 from agentsim.memory.embed import prefetch, prefetches
 from agentsim.memory.record import MemoryKind
 from agentsim.memory.stream import MemoryStream
@@ -118,8 +115,8 @@ class Engine:
         self._dim = dim
         # residents stepped on Ray actors (agentsim.distributed.Cluster), or None: here
         self.shards: Any = None
-        self._ahead: Foresight | None = None  # the next tick, foreseen (`astep(ahead=True)`)
-        self.foreseen = 0  # requests a tick took from a foresight (benchmarks, tests)
+        self._ahead: Ahead | None = None  # the next tick, foreseen (`astep(ahead=True)`)
+        self.tally = Tally()  # foreseen requests taken and wasted (benchmarks, tests)
 
     # -- the tick ---------------------------------------------------------------------------
     async def astep(self, *, ahead: bool = False) -> None:
@@ -127,7 +124,7 @@ class Engine:
         clock has moved on and the world is whole again (what a checkpoint may save).
 
         With `ahead` (another tick follows: `Simulation.arun` says so) the next tick is
-        foreseen while this one's conversations go on (`agentsim.llm.foresight`): its requests
+        foreseen while this one's conversations go on (`agentsim.ahead`): its requests
         are sent early and the next tick takes the answers to the requests it really makes.
         Whether or how far that got never changes an event."""
         self.mid_tick = True
@@ -139,14 +136,15 @@ class Engine:
         foreseen, self._ahead = self._ahead, None  # what the last tick asked for this one
         llm = foreseen.asker() if foreseen is not None else self.llm
         ctxs = [self._context(llm) for _ in agents]
-        nxt = Foresight(self.llm) if ahead and self._can_foresee else None
+        nxt = Ahead(self) if ahead and can_foresee(self) else None
         ahead_texts = prefetches(self.embed)  # (the hash embedder has no calls to save)
         if ctxs and self.shards is None and ahead_texts:  # what the steps will embed, at once
             prefetch(self.embed, tick_texts(agents, view, ctxs[0]))
         try:
-            intents: list[Intent] = await (
+            intents: list[Intent] = await (  # (a foreseen tick's talks guessed from them)
                 self.shards.step(agents, view, ctxs) if self.shards is not None else
-                _all(*(step(a, view, self.relationships, c)
+                _all(*(step(a, view, self.relationships, c) if foreseen is None else
+                       foreseen.stepping(a, step(a, view, self.relationships, c))
                        for a, c in zip(agents, ctxs, strict=True))))
             learned = [s for c in ctxs for _, s, _ in c.learned]
             if self.skills is not None and learned and ahead_texts:  # their descriptions
@@ -156,18 +154,17 @@ class Engine:
                 await self._keep_skills(c)
             done = resolve(intents, self.agents, self.objects, self.world.places, self.clock,
                            self.rng)
+            if foreseen is not None:
+                foreseen.resolved()
             self._publish(done.events)
-            # the next tick foreseen now, beside the talks, when nothing deferred can still
-            # change what it sees (a revised plan shows in the view); else once settled
-            early = nxt is not None and not any(c.deferred for c in ctxs)
-            ahead_view = self.world_view() if nxt is not None else view  # (talks change none)
-            if early:
-                talking = {x.id for pair in done.pairs for x in pair}
-                for a in agents:
-                    self._foresee(nxt, a, ahead_view, whole=a.id not in talking)
+            if nxt is not None:  # the next tick foreseen now, beside the talks (talks change
+                # no view); those with deferred work (a plan may change) once it is applied
+                nxt.steps(agents, self.world_view(), done.pairs,
+                          later={a.id for a, c in zip(agents, ctxs, strict=True) if c.deferred})
             talks = [self._context(llm) for _ in done.pairs]
             await (self.shards.converse(done.pairs, talks) if self.shards is not None else
-                   _all(*(self._talk(a, b, c, nxt if early else None, ahead_view)
+                   _all(*(nxt.talk(a, b, c) if nxt is not None
+                          else converse(a, b, self.relationships, c)
                           for (a, b), c in zip(done.pairs, talks, strict=True))))
             for c in talks:
                 self._publish(c.events)
@@ -177,10 +174,8 @@ class Engine:
                        else await _all(*(c.settle() for c in ctxs)))
             for events in settled:
                 self._publish(events)
-            if nxt is not None and not early:
-                ahead_view = self.world_view()  # (a settled plan may show in it)
-                for a in agents:
-                    self._foresee(nxt, a, ahead_view, whole=True)
+            if nxt is not None:
+                nxt.settled(agents, self.world_view())  # (a settled plan may show in it)
             if self.protocol is not None:
                 await self._protocol_tick(self.events[first:])
         except BaseException:
@@ -191,8 +186,8 @@ class Engine:
             raise
         finally:
             if foreseen is not None:
-                self.foreseen += foreseen.reused
                 await foreseen.drop()  # what was foreseen and not asked for this tick
+                self.tally.add(foreseen.foresight)
         self._ahead = nxt
         awake = sum(a.awake for a in self.agents.values())
         ended = TickEnded(tick=self.clock.tick, time=self.clock.now, awake=awake,
@@ -205,45 +200,17 @@ class Engine:
             await self.forget_ahead()
             raise
 
-    @property
-    def _can_foresee(self) -> bool:
-        """Foresight needs the residents here (not on shards) and no protocol, whose turn may
-        change them after the tick's own work; and no budget: the spend is checked between
-        ticks, and a request sent ahead would count before its tick (a stop could then come
-        a tick earlier than in a run that foresees nothing, such as a resumed one)."""
-        budget = getattr(self.llm, "budget", None)
-        limited = budget is not None and any(
-            getattr(budget, k, None) is not None for k in ("calls", "tokens", "usd"))
-        return self.shards is None and self.protocol is None and self.agents_step \
-            and not limited and _waits_beside(self.llm)
-
-    def _foresee(self, foresight: Foresight, agent: Agent, view: WorldView, *,
-                 whole: bool) -> None:
-        """Start the next tick's step of `agent` on a copy (`cognition.step.foresee`), from
-        `view`, the world as the next tick will see it (what `resolve` made of this one).
-
-        The relationships are read where they are, not copied: a step only reads its own
-        resident's edges, which only that resident's own talk changes, and that is over by
-        now (or it is foreseen without its reaction). A copy of the resident by pickling:
-        several times faster than `copy.deepcopy` for its memory's datetimes and texts."""
-        ctx = replace(self._context(foresight.asker(object())),
-                      now=self.clock.now + self.clock.tick_delta, tick=self.clock.tick + 1)
-        twin = pickle.loads(pickle.dumps(agent, protocol=pickle.HIGHEST_PROTOCOL))
-        foresight.start(foresee(twin, view, self.relationships, ctx, whole=whole))
-
-    async def _talk(self, a: Agent, b: Agent, ctx: Context, foresight: Foresight | None,
-                    view: WorldView) -> None:
-        """One conversation; then, with `foresight`, both talkers' next step foreseen."""
-        await converse(a, b, self.relationships, ctx)
-        if foresight is not None:
-            for x in (a, b):
-                self._foresee(foresight, x, view, whole=True)
-
     async def forget_ahead(self) -> None:
         """Drop what was foreseen for a tick that will not run (the run stopped)."""
         ahead, self._ahead = self._ahead, None
         if ahead is not None:
             await ahead.drop()
+            self.tally.add(ahead.foresight)
+
+    @property
+    def foreseen(self) -> int:
+        """Requests the ticks took from a foresight (benchmarks, tests)."""
+        return self.tally.taken.total()
 
     def stop(self, reason: str) -> None:
         """Stop between ticks (a budget, a replay's recorded stop): RunStopped is published."""
@@ -326,6 +293,7 @@ class Engine:
     def set_state(self, state: dict[str, Any], arrays: dict[str, Any]) -> None:
         if self._ahead is not None:  # (foreseen from a state that is gone)
             self._ahead.forget()
+            self.tally.add(self._ahead.foresight)
             self._ahead = None
         self.clock.tick = state["tick"]
         self._seeded = state["seeded"]
@@ -402,16 +370,6 @@ def _seeds(agent: Agent) -> list[Experience]:
                          importance=round(2 + 6 * r.closeness))
               for r in agent.persona.relationships]
     return seeds
-
-
-def _waits_beside(llm: LLM) -> bool:
-    """Whether requests sent ahead would wait beside the tick's own, not in their way: every
-    backend waits on something else (a server; not the offline mind, which answers on this
-    CPU at once, so foresight would only add work) and answers more than one request at a
-    time (not an in-process model such as `--llm local`, `concurrency = 1`: a request sent
-    ahead would hold up the turns the tick waits on)."""
-    backends = list(getattr(llm, "backends", {}).values())
-    return all(waits(b) and (getattr(b, "concurrency", None) or 2) > 1 for b in backends)
 
 
 async def _all(*coros: Any) -> list[Any]:

@@ -86,21 +86,10 @@ class _Resolve:
         self.out: list[Event] = []
 
     def pair(self, ordered: list[Intent], rng: random.Random) -> list[tuple[Agent, Agent]]:
-        places = self.places
-        paired: set[str] = set()
-        pairs = []
         # Who gets to talk first when two want the same person: a seeded draw, not the alphabet.
         talkers = [i for i in ordered if i.talk_to is not None]
         rng.shuffle(talkers)
-        for intent in talkers:
-            a, b = self.agents[intent.agent], self.agents.get(intent.talk_to)
-            if b is None or a.id in paired or b.id in paired or not (a.awake and b.awake):
-                continue
-            if a.route or b.route or places.area_of(a.location) != places.area_of(b.location):
-                continue
-            pairs.append((a, b))
-            paired |= {a.id, b.id}
-        return pairs
+        return pair_in_order(talkers, self.agents, self.places)
 
     def start(self, agent: Agent, intent: Intent) -> None:
         new, old = intent.action, agent.action
@@ -147,3 +136,21 @@ class _Resolve:
         self.out.append(ObjectChanged(tick=self.clock.tick, time=self.clock.now,
                                       object=action.object, place=action.place, old=old,
                                       new=action.object_state, agent=agent.id))
+
+
+def pair_in_order(talkers: list[Intent], agents: Mapping[str, Agent],
+                  places: PlaceGraph) -> list[tuple[Agent, Agent]]:
+    """Pair the talkers in the order given (`resolve` draws it): each with the one it asks
+    for, if both are awake, free, not on their way and in the same area. Reads, changes
+    nothing (`agentsim.ahead` tries orders with it)."""
+    paired: set[str] = set()
+    pairs = []
+    for intent in talkers:
+        a, b = agents[intent.agent], agents.get(intent.talk_to or "")
+        if b is None or a.id in paired or b.id in paired or not (a.awake and b.awake):
+            continue
+        if a.route or b.route or places.area_of(a.location) != places.area_of(b.location):
+            continue
+        pairs.append((a, b))
+        paired |= {a.id, b.id}
+    return pairs

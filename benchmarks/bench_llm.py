@@ -23,8 +23,10 @@ client's own cost cancel out:
 
     chain per tick = (wall at latency L - wall at latency 0) / L / ticks
 
-It also prints the tokens per resident per sim-hour and whether both runs published the
-same events (a digest of the event log: the order of results must not depend on timing).
+It also prints the tokens per resident per sim-hour, the requests foreseen (`agentsim.ahead`)
+that the ticks took and those never taken (`wasted`: a guess that was wrong; the server
+counts them in the tokens), and whether both runs published the same events (a digest of
+the event log: the order of results must not depend on timing).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
+import agentsim.ahead as ahead_module
 import agentsim.engine as engine_module
 from agentsim.experiment import Simulation
 from agentsim.llm.factory import client_for
@@ -136,13 +139,13 @@ def run(n_agents: int, latency: float, hours: float, start_hour: int, *,
         counter = ChainCounter(client, ref)
         sim = Simulation(world, counter, BatchingEmbedder(make_embedder("hash")).embed, seed=1)
         ref.append(sim)
-        engine_module.converse = _traced_converse
+        engine_module.converse = ahead_module.converse = _traced_converse
         try:
             t0 = time.perf_counter()
             sim.run(hours=hours)
             wall = time.perf_counter() - t0
         finally:
-            engine_module.converse = _real_converse
+            engine_module.converse = ahead_module.converse = _real_converse
         usage = client.usage.total
         peak = _stats(base_url)["max_in_flight"]
         sim.close()
@@ -154,6 +157,9 @@ def run(n_agents: int, latency: float, hours: float, start_hour: int, *,
         "calls_per_agent_hour": usage.calls / n_agents / hours,
         "tokens_per_agent_hour": usage.tokens / n_agents / hours, "peak_in_flight": peak,
         "retries": usage.retries,
+        # foreseen requests the ticks took, and those never taken (sent in vain)
+        "taken": sim.tally.taken.total(), "wasted": sim.tally.wasted.total(),
+        "wasted_by_template": dict(sim.tally.wasted),
         **({"digest": _events_digest(sim)} if digest else {}),
     }
 
@@ -188,6 +194,7 @@ def chain(n_agents: int, latency: float, hours: float, start_hour: int) -> dict:
             "ideal_per_tick": runs[latency]["ideal_per_tick"] / latency,
             "tokens_per_agent_hour": runs[latency]["tokens_per_agent_hour"],
             "calls_per_agent_hour": runs[latency]["calls_per_agent_hour"],
+            "taken": runs[latency]["taken"], "wasted": runs[latency]["wasted"],
             "same_events": runs[0.0]["digest"] == runs[latency]["digest"]}
 
 
@@ -216,13 +223,14 @@ def main() -> None:
     if args.chain:
         print("$ python benchmarks/bench_llm.py " + " ".join(sys.argv[1:]))
         print(f"{'agents':>6} {'ticks':>5} {'wall 0 s':>8} {'wall L s':>8} {'chain/tick':>10} "
-              f"{'ideal/tick':>10} {'calls/agent/h':>13} {'tokens/agent/h':>14} same events")
+              f"{'ideal/tick':>10} {'calls/agent/h':>13} {'tokens/agent/h':>14} {'taken':>5} "
+              f"{'wasted':>6} same events")
         for n in args.agents:
             r = chain(n, args.latency, args.hours, args.start_hour)
             print(f"{r['agents']:>6} {r['ticks']:>5} {r['wall_0']:>8.2f} {r['wall_l']:>8.2f} "
                   f"{r['chain_per_tick']:>10.2f} {r['ideal_per_tick']:>10.2f} "
                   f"{r['calls_per_agent_hour']:>13.1f} {r['tokens_per_agent_hour']:>14.0f} "
-                  f"{'yes' if r['same_events'] else 'NO'}")
+                  f"{r['taken']:>5} {r['wasted']:>6} {'yes' if r['same_events'] else 'NO'}")
         return
     print("$ python benchmarks/bench_llm.py " + " ".join(sys.argv[1:]))
     print(f"latency {args.latency * 1000:.0f} ms per request, {args.hours:g} sim-hour(s) from "

@@ -23,7 +23,7 @@ STEP_CALLS = {"importance", "react", "decompose"}
 class Server:
     """What the engine sees of a model behind a server (it waits, and answers requests side
     by side): the fakes' answers are the offline mind's, but they arrive as a server's would,
-    so the engine foresees (it never does on the offline mind itself, see `_waits_beside`)."""
+    so the engine foresees (it never does on the offline mind itself: `ahead.waits_beside`)."""
 
     name, model, waits, concurrency = "server", "fake", True, None
 
@@ -200,3 +200,64 @@ def test_nothing_is_foreseen_where_it_would_only_add_work(llm):
     assert any(e.type == "conversation" for e in sim.events)
     assert sim.foreseen == 0
     sim.close()
+
+
+def test_the_next_ticks_talks_are_foreseen_and_taken():
+    """The next tick's conversations are guessed from the intents its foreseen steps come to
+    and run ahead on copies (`agentsim.ahead`): the ticks take their turns and remembering,
+    and no guess was wrong (only certain talks are guessed)."""
+    sim = _morning(Scrambled(), ticks=8, ahead=True)
+    taken = sim.tally.taken
+    assert taken["converse_turn"] > 0 and taken["conversation_memory"] > 0
+    assert not sim.tally.wasted
+    sim.close()
+
+
+class SlowTalks(Fake):
+    """Talks take many turns of the event loop, steps none: a tick's talks last while the
+    next tick's steps are foreseen, so its talks are guessed before the tick ends."""
+
+    async def wait(self, template_id, variables):
+        if template_id in ("converse_turn", "conversation_memory"):
+            for _ in range(40):
+                await asyncio.sleep(0)
+
+
+NO_SKILLS = {"skills": False}
+WHISPER = "The bakery on Main Street burned down last night."
+
+
+async def _whispered_morning(sim: Simulation, *, ahead: bool, ticks: int,
+                             plan: dict[int, list[str]]) -> None:
+    """Tick by tick from 08:00. With `ahead`, after the first tick that guessed talks for
+    the next one, their talkers are whispered to before it runs (an intervention the guess
+    could not know of), and `plan` records when and whom; without, `plan` is followed."""
+    for n in range(ticks):
+        guessed = sim._ahead.guessed if sim._ahead is not None else frozenset()
+        if ahead and guessed and not plan:
+            plan[sim.clock.tick] = sorted({x for pair in guessed for x in pair})
+        for a in plan.get(sim.clock.tick, []):
+            await sim.awhisper(a, WHISPER)
+        await sim.astep(ahead=ahead and n + 1 < ticks)
+
+
+def test_a_wrong_guess_wastes_requests_and_changes_no_event():
+    """Talks guessed for the next tick, then their talkers whispered to before it runs: the
+    talks' prompts change, so the guessed requests are sent in vain; the events are those
+    of a run without foresight that whispers the same at the same tick."""
+    plan: dict[int, list[str]] = {}
+    # (no skills: a step that may run one is not taken for an intent before it has run)
+    ahead = Simulation.load(str(SMALLVILLE), seed=1, embedder="hash", llm=SlowTalks(),
+                            settings=NO_SKILLS)
+    ahead.clock.tick = MORNING
+    ahead._sync(_whispered_morning(ahead, ahead=True, ticks=8, plan=plan))
+    assert plan
+    plain = Simulation.load(str(SMALLVILLE), seed=1, embedder="hash", llm=Fake(),
+                            settings=NO_SKILLS)
+    plain.clock.tick = MORNING
+    plain._sync(_whispered_morning(plain, ahead=False, ticks=8, plan=plan))
+    assert sum(e.type == "whispered" for e in plain.events) == len(next(iter(plan.values())))
+    assert _log(ahead) == _log(plain)
+    assert ahead.tally.wasted["converse_turn"] > 0  # the guess was wrong, and not taken
+    ahead.close()
+    plain.close()

@@ -14,6 +14,7 @@ requests it will make (`agentsim.llm.foresight`)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,8 +23,8 @@ from agentsim.cognition.context import Context
 from agentsim.cognition.memorize import memorize, scored
 from agentsim.cognition.perceive import WorldView, experiences, notice, perceive
 from agentsim.cognition.plan import next_action, plan_day, replan
-from agentsim.cognition.react import Reacted, maybe_react
-from agentsim.cognition.read import read_if_reading
+from agentsim.cognition.react import Reacted, _talkable, maybe_react
+from agentsim.cognition.read import documents_for, read_if_reading
 from agentsim.cognition.reflect import reflect, should_reflect
 from agentsim.cognition.relationships import Relationships
 from agentsim.cognition.skill_use import use_skills
@@ -96,18 +97,29 @@ async def _decide(agent: Agent, view: WorldView, rel: Relationships,
 
 
 async def foresee(agent: Agent, view: WorldView, rel: Relationships, ctx: Context, *,
-                  whole: bool) -> None:
+                  whole: bool, decided: Callable[[Intent], None] | None = None) -> None:
     """The next tick's step of `agent` on a throwaway copy, for the model calls it makes
     (`agentsim.llm.foresight`): `ctx` is the next tick's, asking through a foresight. `agent`
     and `rel` are changed: pass copies. With `whole` the step up to its action (the wake,
     remembering, the reaction, the next action, a replan); else only the calls that do not
     read what this tick's conversation changes (the agent is in one): the importance of what
-    it will see and its next action. Skills and reading are left to the tick itself."""
-    if is_bedtime(agent, ctx.now):
-        return
+    it will see and its next action. Skills and reading are left to the tick itself.
+
+    A whole step hands `decided` the intent it came to (before its deferred plan critique,
+    which the tick applies only once its talks are over), unless a skill or a reading could
+    still change the resident or its action (`_as_decided`): what the next tick's
+    conversations are guessed from (`agentsim.ahead`)."""
     try:
+        if is_bedtime(agent, ctx.now):
+            if whole and decided is not None:
+                if agent.awake:
+                    go_to_sleep(agent, ctx)
+                decided(Intent(agent.id, _sleeping(agent, ctx)))
+            return
         if whole:
-            await _decide(agent, view, rel, ctx)
+            reacted, action = await _decide(agent, view, rel, ctx)
+            if decided is not None and _as_decided(agent, action, ctx):
+                decided(Intent(agent.id, action, reacted.talk_to or _says_to(agent, action, view)))
             await asyncio.gather(*(work for work, _ in ctx.deferred))  # a plan's critique
         elif agent.awake and agent.plan_date == ctx.now.date() and ctx.settings.observation:
             new = notice(agent, perceive(agent, view, ctx.places, ctx.settings.attention))
@@ -116,6 +128,41 @@ async def foresee(agent: Agent, view: WorldView, rel: Relationships, ctx: Contex
                                  else asyncio.sleep(0))
     finally:
         ctx.cancel_deferred()
+
+
+def _as_decided(agent: Agent, action: Action, ctx: Context) -> bool:
+    """Whether the step ends with the action its decision came to, its resident as the
+    decision left it: no skill may take the task over (`use_skills` would return at once)
+    and nothing is read (`read_if_reading`). What `foresee` leaves to the tick."""
+    return (action.skill is not None or not _skills_may_act(agent, ctx)) \
+        and not documents_for(agent, action, ctx)
+
+
+def _skills_may_act(agent: Agent, ctx: Context) -> bool:
+    learning = agent.learning
+    return ctx.skills is not None and ctx.settings.skills and not (
+        learning.day == ctx.now.date().isoformat()
+        and learning.tasks >= ctx.settings.skill_tasks_per_day)
+
+
+def could_talk(agent: Agent, view: WorldView, ctx: Context, *, besides: str | None = None) -> bool:
+    """Whether `agent`'s step at `ctx.now` from `view` could come to an intent to talk,
+    known before it runs (False only where it cannot): `react.choose` considers a talk only
+    with someone newly seen (`notice`, read here without changing what the agent has seen),
+    whom it may talk to now, and not while on its way; besides that only a skill's line
+    (`_says_to`: with skills on at all, as a running step may be using one). `besides` is a
+    partner whose talk is still going on (soon in the agent's cooldown). What
+    `agentsim.ahead` guesses the next tick's talks with."""
+    if is_bedtime(agent, ctx.now):
+        return False
+    if (ctx.skills is not None and ctx.settings.skills) or any(a.say_to for a in agent.steps):
+        return True
+    me = view.agents.get(agent.id)
+    if me is None or me.moving:
+        return False
+    seen = perceive(agent, view, ctx.places, ctx.settings.attention)
+    return any(p.about is not None and p.about != besides and p.key not in agent.last_seen
+               and _talkable(agent, view.agents.get(p.about), ctx) for p in seen)
 
 
 def _says_to(agent: Agent, action: Action, view: WorldView) -> str | None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,7 @@ REAL = "real"  # the side of the ticks that really run
 
 @dataclass
 class _Entry:
+    template_id: str
     answer: asyncio.Future[Any]
     sides: set[object] = field(default_factory=set)  # who has taken this answer
 
@@ -66,7 +68,15 @@ class Foresight:
         self.llm = llm
         self._entries: dict[str, list[_Entry]] = {}
         self._work: list[asyncio.Task[Any]] = []
-        self.reused = 0  # requests the ticks took from a foresight (tests and benchmarks)
+        # what became of the requests foreseen, by template (tests and benchmarks): taken by
+        # the ticks, or never taken (sent in vain, or cancelled before it was answered)
+        self.taken: Counter[str] = Counter()
+        self.wasted: Counter[str] = Counter()
+
+    @property
+    def reused(self) -> int:
+        """Requests the ticks took from a foresight."""
+        return self.taken.total()
 
     def asker(self, side: object = REAL) -> Asker:
         return Asker(self, side)
@@ -81,12 +91,12 @@ class Foresight:
                 entry.answer.cancelled() or entry.answer.exception() is not None):
             entry = None  # a foresight's failed request is asked again, as it would have been
         if entry is None:
-            entry = _Entry(asyncio.ensure_future(self.llm.ask(
+            entry = _Entry(template_id, asyncio.ensure_future(self.llm.ask(
                 template_id, variables, schema=schema, tier=tier, agent=agent)))
             entry.answer.add_done_callback(_retrieve)
             entries.append(entry)
         elif side == REAL:
-            self.reused += 1
+            self.taken[template_id] += 1
         entry.sides.add(side)
         # shielded: a cancelled asker (an abandoned foresight) leaves the request to others
         return await asyncio.shield(entry.answer)
@@ -101,7 +111,7 @@ class Foresight:
     def forget(self) -> list[asyncio.Future[Any]]:
         """Drop every foreseen request: cancel the foresights still running and the requests
         the ticks have not taken (a request the ticks are awaiting goes on). Returns what it
-        cancelled (`drop` awaits it)."""
+        cancelled (`drop` awaits it); what the ticks never took is counted in `wasted`."""
         cancelled: list[asyncio.Future[Any]] = []
         for task in self._work:
             if task.cancel():
@@ -109,7 +119,10 @@ class Foresight:
         self._work.clear()
         for entries in self._entries.values():
             for e in entries:
-                if REAL not in e.sides and e.answer.cancel():
+                if REAL in e.sides:
+                    continue
+                self.wasted[e.template_id] += 1
+                if e.answer.cancel():
                     cancelled.append(e.answer)
         self._entries.clear()
         return cancelled
