@@ -148,6 +148,37 @@ def test_the_ticks_people_are_sent_to_a_worker_once_and_read_as_a_fresh_run_read
     assert not gone.ok and "Klaus Mueller is not here" in gone.error
 
 
+def test_a_ticks_snapshots_share_its_objects_and_crowd_without_copying_them():
+    """Every snapshot of a tick is given the same states: the objects with their changed
+    states are made once for them, and each snapshot's people are the crowd without its own
+    agent, a view that reads as the dict it stands for."""
+    from agentsim.skills.snapshot import Crowd, world_snapshot
+    from agentsim.world.loader import load_world
+
+    w = load_world(Path(__file__).resolve().parent.parent / "worlds" / "smallville")
+    crowd = Crowd({i: {"name": p.name, "place": p.home} for i, p in w.personas.items()})
+    states = {"cafe_oven": "baking", "cafe_piano": "idle"}
+
+    def snap(agent: str, states: dict[str, str]):
+        return world_snapshot(w.places, agent=agent, name=w.personas[agent].name,
+                              location=w.personas[agent].home, time="2023-02-13T09:00:00",
+                              states=states, documents={}, crowd=crowd)
+
+    a, b = snap("isabella_rodriguez", states), snap("klaus_mueller", states)
+    assert a["objects"] is b["objects"] and a.overrides == {"cafe_oven": "baking"}
+    assert a["objects"]["cafe_oven"]["state"] == "baking"
+    assert a["objects"]["cafe_stove"] is a.shared.objects["cafe_stove"]  # unchanged: shared
+    later = snap("isabella_rodriguez", {"cafe_oven": "idle"})  # the next tick's states
+    assert later["objects"] is later.shared.objects and later.overrides == {}
+    others = {i: v for i, v in crowd.people.items() if i != "isabella_rodriguez"}
+    people = a["people"]
+    assert dict(people) == others and len(people) == len(others) == len(crowd.people) - 1
+    assert "isabella_rodriguez" not in people and "klaus_mueller" in people
+    assert sorted(people) == sorted(others) and people.get("isabella_rodriguez") is None
+    with pytest.raises(KeyError):
+        people["isabella_rodriguez"]
+
+
 def test_a_warm_run_walks_the_graph_built_once_for_its_world(monkeypatch):
     """The walking graph goes to a warm worker built, with the world's shared parts, and a
     run there walks it rather than building it from the whole town again: a graph sent

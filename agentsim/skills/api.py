@@ -66,9 +66,11 @@ def _close(word: str, options: dict[str, str] | list[str], n: int = 3) -> str:
 
 
 def _own(value: dict) -> dict:
-    """A dict given to the proxy to keep (anything else made a dict, as `dict` would; the
-    module runs without `type` in its builtins)."""
-    return value if isinstance(value, dict) else dict(value)
+    """A dict given to the proxy to keep, or a read-only mapping that says so (the parent's
+    `snapshot.Others`); anything else made a dict, as `dict` would (the module runs without
+    `type` in its builtins)."""
+    return value if isinstance(value, dict) or getattr(value, "read_only", False) \
+        else dict(value)
 
 
 def _copy(value: object) -> object:

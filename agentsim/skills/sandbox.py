@@ -233,6 +233,8 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict, limits: Limi
     use_warm = warm and wall.available and python_layers and seccomp and require_filter
     shared: Shared | None = getattr(snapshot, "shared", None) if use_warm else None
     sent: dict = snapshot if type(snapshot) is dict else dict(snapshot)  # marshal: dicts only
+    if not isinstance(sent.get("people", {}), dict):  # (a crowd's view: `snapshot.Others`)
+        sent = {**sent, "people": dict(sent["people"])}
     crowd: Crowd | None = getattr(snapshot, "crowd", None) if shared is not None else None
     if shared is not None:  # the warm worker has (or is sent once) the world's shared parts
         left_out = ("places", "edges", "objects", *(("people",) if crowd is not None else ()))

@@ -58,11 +58,37 @@ class Crowd:
     def payload(self) -> bytes:
         return marshal.dumps(self.people)
 
-    def without(self, agent: str) -> dict[str, dict[str, str]]:
-        """The others: what a snapshot of `agent` holds as its people."""
-        people = dict(self.people)
-        people.pop(agent, None)
-        return people
+    def without(self, agent: str) -> Others:
+        """The others: what a snapshot of `agent` holds as its people (a view, not a copy:
+        a snapshot per skill attempt, each copying the whole town's people, grew a tick's
+        work with the square of its residents)."""
+        return Others(self.people, agent)
+
+
+class Others(Mapping[str, dict[str, str]]):
+    """A crowd's people without one of them, read-only. A reader that needs a dict (marshal,
+    for a fresh sandbox child) makes one; the skill API's proxy keeps it as it is
+    (`api._own`: a mapping that says `read_only`)."""
+
+    read_only = True
+    __slots__ = ("_agent", "_people")
+
+    def __init__(self, people: dict[str, dict[str, str]], agent: str):
+        self._people, self._agent = people, agent
+
+    def __getitem__(self, key: str) -> dict[str, str]:
+        if key == self._agent:
+            raise KeyError(key)
+        return self._people[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key != self._agent and key in self._people
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return (k for k in self._people if k != self._agent)
+
+    def __len__(self) -> int:
+        return len(self._people) - (self._agent in self._people)
 
 
 class Snapshot(dict):  # type: ignore[type-arg]
@@ -85,6 +111,26 @@ def world_snapshot(places: PlaceGraph, *, agent: str, name: str, location: str, 
     unchanged objects are shared by every snapshot of a world: treat a snapshot as read-only
     (the sandbox never changes it)."""
     shared = _static(places, frozenset(documents))
+    overrides, objects = _objects(shared, states)
+    people_data = (crowd.without(agent) if crowd is not None else
+                   {i: {"name": n, "place": p} for i, (n, p) in (people or {}).items()})
+    snap = Snapshot(agent=agent, name=name, location=location, time=time,
+                    places=shared.places, edges=shared.edges, objects=objects,
+                    people=people_data, documents=dict(documents))
+    snap.shared, snap.overrides, snap.crowd = shared, overrides, crowd
+    return snap
+
+
+_LAST: list[Any] = [None, None, None]  # [the states, their shared parts, (overrides, objects)]
+
+
+def _objects(shared: Shared, states: Mapping[str, str]
+             ) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    """The object states that differ from how they start, and the objects with them: made
+    once for the states of a tick (every snapshot of a tick is given the same, read-only
+    mapping, the view's), not once per snapshot: each is a pass over the town's objects."""
+    if _LAST[0] is states and _LAST[1] is shared:
+        return _LAST[2]
     initial = shared.objects
     overrides = {o: s for o, s in states.items()
                  if o in initial and s != initial[o]["state"]}
@@ -93,13 +139,8 @@ def world_snapshot(places: PlaceGraph, *, agent: str, name: str, location: str, 
         objects = dict(initial)
         for o, s in overrides.items():
             objects[o] = {**initial[o], "state": s}
-    people_data = (crowd.without(agent) if crowd is not None else
-                   {i: {"name": n, "place": p} for i, (n, p) in (people or {}).items()})
-    snap = Snapshot(agent=agent, name=name, location=location, time=time,
-                    places=shared.places, edges=shared.edges, objects=objects,
-                    people=people_data, documents=dict(documents))
-    snap.shared, snap.overrides, snap.crowd = shared, overrides, crowd
-    return snap
+    _LAST[:] = [states, shared, (overrides, objects)]
+    return overrides, objects
 
 
 @functools.lru_cache(maxsize=16)
