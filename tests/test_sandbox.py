@@ -687,6 +687,31 @@ def test_walks_match_the_world_place_graph():
             assert minutes == math.ceil(pg.travel_minutes(a, b)), (a, b)
 
 
+def test_a_walk_found_once_is_taken_again_on_the_same_graph_only(monkeypatch):
+    """The parent replays every run's steps on proxies of one world's graph: a walk found on
+    it is kept and not searched again, and a proxy on another graph searches its own."""
+    from agentsim.skills import api
+
+    snap, _ = smallville()
+    a = "hobbs_cafe_counter"
+    targets = sorted(snap["places"])[::5]
+    first = {b: WorldProxy({**snap, "location": a}, copy=False)._walk(b, "test")
+             for b in targets}
+
+    def no_search(*_args):
+        raise AssertionError("searched again")
+
+    monkeypatch.setattr(api.heapq, "heappop", no_search)
+    again = {b: WorldProxy({**snap, "location": a}, copy=False)._walk(b, "test")
+             for b in targets}
+    assert again == first
+    monkeypatch.undo()
+    far = max(targets, key=lambda b: first[b][0])
+    slow = [[x, y, m * 3 if a in (x, y) else m] for x, y, m in snap["edges"]]
+    other = WorldProxy({**snap, "location": a, "edges": slow}, copy=False)._walk(far, "test")
+    assert other[0] > first[far][0]  # its own graph's walk, not the one kept
+
+
 async def test_a_skill_on_smallville():
     snap, pg = smallville()
     code = BAKE_BREAD.replace("hobbs_cafe_oven", "cafe_oven")

@@ -356,6 +356,10 @@ class WorldProxy:
         """Shortest walk from here (Dijkstra); equally short routes are broken by the sorted
         place ids along them, so the route does not depend on the snapshot's order."""
         start = self._location
+        walks = _WALKS[1] if _WALKS[0] is self._adj else None
+        known = walks.get((start, target)) if walks is not None else None
+        if known is not None:
+            return known[0], list(known[1])
         heap: list[tuple[float, list[str]]] = [(0.0, [start])]
         done: set[str] = set()
         while heap:
@@ -364,6 +368,9 @@ class WorldProxy:
             if node in done:
                 continue
             if node == target:
+                if _WALKS[0] is not self._adj or len(_WALKS[1]) >= WALKS_KEPT:
+                    _WALKS[:] = [self._adj, {}]
+                _WALKS[1][start, target] = (int(-(-dist // 1)), tuple(route))
                 return int(-(-dist // 1)), route
             done.add(node)
             for nxt, minutes in self._adj.get(node, ()):
@@ -374,6 +381,10 @@ class WorldProxy:
 
 
 _ADJACENCY: list = []  # [(places, edges, adjacency)] of the last snapshots' graphs
+# [adjacency, {(from, to): (minutes, route)}]: the walks found on the last graph walked, for
+# the parent, which replays every skill run's steps on proxies of one world's graph
+_WALKS: list = [None, {}]
+WALKS_KEPT = 100_000
 
 
 def _adjacency(places: dict, edges: list) -> dict:

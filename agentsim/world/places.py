@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import itertools
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -11,6 +9,7 @@ from functools import cached_property
 import networkx as nx
 
 from agentsim.world.distances import Distances
+from agentsim.world.routes import Routes
 from agentsim.world.schema import ObjectSpec, PlaceKind, PlaceSpec, WorldSpec
 
 
@@ -234,19 +233,14 @@ class PlaceGraph:
 
     def route(self, a: str, b: str) -> list[tuple[str, float]]:
         """[(place, minutes from a)], starting with (a, 0.0) and ending with (b, total)."""
-        return list(self._route(a, b))
+        return list(self._routes.route(a, b))
 
-    @functools.lru_cache(maxsize=8192)  # noqa: B019 (a world's graph lives as long as it)
-    def _route(self, a: str, b: str) -> tuple[tuple[str, float], ...]:
-        # networkx's single-source search stopped at b: the same path as the full search
-        # (a node's path is final once it is reached), ties broken by the sorted graph
-        g = self._walk[0]
-        _, path = nx.single_source_dijkstra(g, a, target=b, weight="minutes")
-        out, total = [(a, 0.0)], 0.0
-        for u, v in itertools.pairwise(path):  # a shortest path: sums are distances
-            total += g[u][v]["minutes"]
-            out.append((v, float(total)))
-        return tuple(out)
+    @cached_property
+    def _routes(self) -> Routes:
+        """Routes from each source, searched on demand (`agentsim.world.routes`): the same
+        as networkx's single-source search stopped at the target, without searching the
+        town again for every move."""
+        return Routes(self._walk[0])
 
     def unreachable_from(self, start: str) -> list[str]:
         """Walkable places with no path from `start`, sorted."""
