@@ -687,29 +687,32 @@ def test_walks_match_the_world_place_graph():
             assert minutes == math.ceil(pg.travel_minutes(a, b)), (a, b)
 
 
-def test_a_walk_found_once_is_taken_again_on_the_same_graph_only(monkeypatch):
-    """The parent replays every run's steps on proxies of one world's graph: a walk found on
-    it is kept and not searched again, and a proxy on another graph searches its own."""
-    from agentsim.skills import api
-
-    snap, _ = smallville()
+def test_a_replay_measures_walks_on_the_worlds_own_distances(monkeypatch):
+    """The parent replays a run's steps with the world's walking minutes (`between`), never
+    searching the town itself, and gets the minutes the proxy's own walk gives; a place
+    with no route is the same ActionError."""
+    snap, pg = smallville()
     a = "hobbs_cafe_counter"
-    targets = sorted(snap["places"])[::5]
-    first = {b: WorldProxy({**snap, "location": a}, copy=False)._walk(b, "test")
-             for b in targets}
+    targets = [b for b in sorted(snap["places"])[::3] if b != a]
+    walked = {b: WorldProxy({**snap, "location": a})._walk(b, "test")[0] for b in targets}
 
     def no_search(*_args):
-        raise AssertionError("searched again")
+        raise AssertionError("searched the town")
 
-    monkeypatch.setattr(api.heapq, "heappop", no_search)
-    again = {b: WorldProxy({**snap, "location": a}, copy=False)._walk(b, "test")
-             for b in targets}
-    assert again == first
-    monkeypatch.undo()
-    far = max(targets, key=lambda b: first[b][0])
-    slow = [[x, y, m * 3 if a in (x, y) else m] for x, y, m in snap["edges"]]
-    other = WorldProxy({**snap, "location": a, "edges": slow}, copy=False)._walk(far, "test")
-    assert other[0] > first[far][0]  # its own graph's walk, not the one kept
+    monkeypatch.setattr(WorldProxy, "_walk", no_search)
+    for b in targets:  # (a replay raises unless its steps are the ones recorded)
+        step = {"op": "move_to", "place": b, "minutes": walked[b]}
+        w = replay({**snap, "location": a}, [step], copy=False, between=pg.travel_minutes)
+        assert w.steps == [step] and w.minutes_to(a) == walked[b], b
+    with pytest.raises(ActionError, match="do not match"):
+        replay({**snap, "location": a}, [{**step, "minutes": walked[b] + 1}],
+               between=pg.travel_minutes)
+
+    def nowhere(x, y):
+        raise KeyError(y)
+
+    with pytest.raises(ActionError, match="no walking route from hobbs_cafe_counter"):
+        WorldProxy({**snap, "location": a}, between=nowhere).move_to(targets[0])
 
 
 async def test_a_skill_on_smallville():

@@ -98,18 +98,20 @@ class WorldProxy:
     in `agentsim.skills.sandbox` for its shape). The snapshot is copied; the proxy never
     changes it. `steps` are the recorded primitive steps, `changes()` the world change."""
 
-    __slots__ = ("_adj", "_agent", "_documents", "_index", "_location", "_log", "_max_steps",
-                 "_minutes", "_name", "_objects", "_people", "_places", "_read", "_said",
-                 "_start", "_start_location", "_start_states", "_steps")
+    __slots__ = ("_adj", "_agent", "_between", "_documents", "_index", "_location", "_log",
+                 "_max_steps", "_minutes", "_name", "_objects", "_people", "_places", "_read",
+                 "_said", "_start", "_start_location", "_start_states", "_steps")
 
     def __init__(self, snapshot: dict, max_steps: int = MAX_STEPS, *, copy: bool = True,
-                 own: bool = False):
+                 own: bool = False, between=None):
         """`copy=False` reads the snapshot without copying it first (the proxy copies an
         object before changing it, so the snapshot is never changed either way; the
         places, people and documents, which it only reads, are not copied). `own` (with
         copy=False): the snapshot's objects are the proxy's to change, not copied either
         (the sandbox's child: its message is its own, and copying a town's objects would
-        cost a run more than the skill does)."""
+        cost a run more than the skill does). `between(a, b)`: the world's walking minutes
+        between two places (KeyError: no route), used instead of a walk of its own (the
+        parent's replay of a run's steps)."""
         snap = _copy(snapshot) if copy else snapshot
         # the places, people and documents are only read: a copy's own already, else kept
         # as they are (a town's, shared); the objects change, so they are copied unless owned
@@ -126,6 +128,8 @@ class WorldProxy:
         self._start_states: dict[str, str] = {}  # of the objects used, before their first use
         self._start = _minute_of_day(snap.get("time", ""))
         self._adj = _adjacency(snap.get("places") or {}, snap.get("edges") or [])
+        # the world's walking minutes between two places (KeyError: no route), if given
+        self._between = between
         # the objects' ids sorted and by place, made once for its world, if this proxy's
         # objects are the ones they were made from (a warm worker's child): else each
         # lookup sorts them
@@ -193,14 +197,14 @@ class WorldProxy:
 
     def minutes_to(self, place: str) -> int:
         target = self._place(place, "minutes_to")
-        return self._walk(target, "minutes_to")[0]
+        return self._walk_minutes(target, "minutes_to")
 
     # -- acting -----------------------------------------------------------------------------
     def move_to(self, place: str) -> None:
         target = self._place(place, "move_to")
         if target == self._location:
             return
-        minutes, _route = self._walk(target, "move_to")
+        minutes = self._walk_minutes(target, "move_to")
         self._record({"op": "move_to", "place": target, "minutes": minutes})
         self._location = target
 
@@ -352,14 +356,22 @@ class WorldProxy:
                               f"at most {MAX_TEXT}")
         return text
 
+    def _walk_minutes(self, target: str, call: str) -> int:
+        """Walking minutes from here, rounded up: from the world's own distances where the
+        proxy was given them (the parent's replay of a run's steps: a search of the town per
+        walk was most of a replay at 10,000 residents), else by the walk itself."""
+        if self._between is None:
+            return self._walk(target, call)[0]
+        try:
+            return int(-(-self._between(self._location, target) // 1))
+        except KeyError:
+            raise ActionError(f"{call}({target!r}): there is no walking route from "
+                              f"{self._location} to {target}") from None
+
     def _walk(self, target: str, call: str) -> tuple[int, list[str]]:
         """Shortest walk from here (Dijkstra); equally short routes are broken by the sorted
         place ids along them, so the route does not depend on the snapshot's order."""
         start = self._location
-        walks = _WALKS[1] if _WALKS[0] is self._adj else None
-        known = walks.get((start, target)) if walks is not None else None
-        if known is not None:
-            return known[0], list(known[1])
         heap: list[tuple[float, list[str]]] = [(0.0, [start])]
         done: set[str] = set()
         while heap:
@@ -368,9 +380,6 @@ class WorldProxy:
             if node in done:
                 continue
             if node == target:
-                if _WALKS[0] is not self._adj or len(_WALKS[1]) >= WALKS_KEPT:
-                    _WALKS[:] = [self._adj, {}]
-                _WALKS[1][start, target] = (int(-(-dist // 1)), tuple(route))
                 return int(-(-dist // 1)), route
             done.add(node)
             for nxt, minutes in self._adj.get(node, ()):
@@ -381,10 +390,6 @@ class WorldProxy:
 
 
 _ADJACENCY: list = []  # [(places, edges, adjacency)] of the last snapshots' graphs
-# [adjacency, {(from, to): (minutes, route)}]: the walks found on the last graph walked, for
-# the parent, which replays every skill run's steps on proxies of one world's graph
-_WALKS: list = [None, {}]
-WALKS_KEPT = 100_000
 
 
 def _adjacency(places: dict, edges: list) -> dict:
@@ -418,11 +423,11 @@ def _object_index(objects: dict) -> tuple:
 
 
 def replay(snapshot: dict, steps: list[dict], max_steps: int = MAX_STEPS, *,
-           copy: bool = True) -> WorldProxy:
+           copy: bool = True, between=None) -> WorldProxy:
     """A fresh proxy with `steps` carried out through the public API, so steps recorded
     elsewhere (in the sandbox's child) are checked against the world's rules again.
     Raises ActionError on a step that breaks them or is not a primitive step."""
-    world = WorldProxy(snapshot, max_steps, copy=copy)
+    world = WorldProxy(snapshot, max_steps, copy=copy, between=between)
     for i, step in enumerate(steps):
         op = step.get("op") if isinstance(step, dict) else None
         try:

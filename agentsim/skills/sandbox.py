@@ -384,7 +384,10 @@ def _interpret(out: bytes, err_out: bytes, code_rc: int, prefix: str, snapshot: 
     try:
         if not isinstance(steps, list):
             raise ActionError("no list of steps")
-        world = replay(snapshot, steps, limits.max_steps, copy=False)  # it stays unchanged
+        # (it stays unchanged; walks measured on the world's own distances when it has them)
+        shared = getattr(snapshot, "shared", None)
+        world = replay(snapshot, steps, limits.max_steps, copy=False,
+                       between=shared.minutes if shared is not None else None)
     except (ActionError, TypeError, ValueError) as err:
         return {"ok": False, "error_kind": "forbidden", "log": log,
                 "error": f"{prefix} its recorded steps do not obey the world's rules: {err}"}

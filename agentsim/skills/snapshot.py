@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import itertools
 import marshal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from agentsim.world.places import PlaceGraph
@@ -28,8 +28,12 @@ class Shared:
     """The parts of a world's snapshots that every snapshot of it shares (read-only)."""
 
     def __init__(self, places: dict[str, Any], edges: list[list[Any]],
-                 objects: dict[str, dict[str, Any]]):
+                 objects: dict[str, dict[str, Any]],
+                 minutes: Callable[[str, str], float] | None = None):
         self.places, self.edges, self.objects = places, edges, objects
+        # the walking minutes between two places as the world measures them (KeyError: no
+        # route), for the parent's replay of a run's steps (`api.replay`); never sent
+        self.minutes = minutes
         self.token = f"world-{next(_tokens)}"  # unique in this process
 
     @functools.cached_property
@@ -155,7 +159,7 @@ def _static(places: PlaceGraph, documents: frozenset[str]) -> Shared:
     objects = {o.id: {"name": o.name, "place": places.object_place(o.id), "state": o.state,
                       "states": list(o.states)}
                for o in places.all_objects()}
-    return Shared(shape, edges, objects)
+    return Shared(shape, edges, objects, places.travel_minutes)
 
 
 def smallville_at_home(world: Any, agent: str, time: str = "2023-02-13T08:00:00"
