@@ -26,7 +26,9 @@ class MemoryStream:
 
     Numbers live in numpy arrays grown by doubling (embeddings, importance, created and
     last-accessed times as float64 seconds); texts and structure in Python lists, together with
-    the exact datetimes. Records are built on demand and are immutable snapshots."""
+    the exact datetimes. Records are built on demand and are immutable snapshots, kept once
+    built (`_records`) until the memory is accessed again or the arrays grow: cognition asks
+    for the same newest memories at nearly every step."""
 
     def __init__(self, agent: str, dim: int, capacity: int = 64):
         self.agent = agent
@@ -48,6 +50,7 @@ class MemoryStream:
         self._accessed_at: list[datetime] = []
         self._by_text: dict[str, int] = {}  # first importance given to each text
         self._notable: list[int] = []  # ids with a scheduled event or importance >= NOTABLE
+        self._records: list[MemoryRecord | None] = []  # built records, None: not (or no longer)
         self.importance_since_reflection = 0
 
     def __len__(self) -> int:
@@ -60,6 +63,8 @@ class MemoryStream:
             new = np.zeros((cap, *old.shape[1:]), dtype=old.dtype)
             new[: self._n] = old[: self._n]
             setattr(self, name, new)
+        # a kept record's embedding is a view of the old array: let it go with them
+        self._records = [None] * self._n
 
     def add(
         self,
@@ -95,6 +100,7 @@ class MemoryStream:
         self._source.append(source)
         self._event.append(event)
         self._about.append(tuple(about))
+        self._records.append(None)
         self._by_text.setdefault(text, importance)
         if event is not None or importance >= NOTABLE:
             self._notable.append(i)
@@ -106,6 +112,12 @@ class MemoryStream:
     def get(self, i: int) -> MemoryRecord:
         if not 0 <= i < self._n:
             raise IndexError(f"{self.agent} has no memory {i}")
+        record = self._records[i]
+        if record is None:
+            record = self._records[i] = self._record(i)
+        return record
+
+    def _record(self, i: int) -> MemoryRecord:
         vec = self._emb[i].view()
         vec.flags.writeable = False
         return MemoryRecord(
@@ -198,6 +210,7 @@ class MemoryStream:
             self._accessed[ids] = _secs(now)
             for i in ids:
                 self._accessed_at[i] = now
+                self._records[i] = None
         return out
 
     # -- state -----------------------------------------------------------------------------
@@ -236,6 +249,7 @@ class MemoryStream:
             s.add(kind, text, datetime.fromisoformat(created), int(imp), vec, evidence, source,
                   ev, about)
         s._accessed_at = [datetime.fromisoformat(t) for t in state["last_accessed"]]
+        s._records = [None] * n
         s._accessed[:n] = [_secs(t) for t in s._accessed_at]
         s.importance_since_reflection = state["importance_since_reflection"]
         return s
