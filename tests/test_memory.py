@@ -550,3 +550,18 @@ def test_a_record_is_kept_until_its_memory_is_accessed_and_shows_what_it_was_bui
     assert touched.last_accessed == NOW and first.last_accessed == T0  # a new snapshot
     restored = MemoryStream.from_state(*s.get_state())
     assert restored.get(0) == touched and restored.get(0).last_accessed == NOW
+
+
+def test_the_state_converts_only_new_memories_and_is_that_of_a_stream_built_at_once():
+    event = ScheduledEvent(title="Party", start=T0, end=T0 + timedelta(hours=2),
+                           place="cafe", host="ann")
+    s = hand_made()
+    before, _ = s.get_state()
+    s.add(REFL, "a thought", T0 + timedelta(hours=21), 6, unit(1, 2), evidence=[0, 2],
+          source="ann", event=event, about=["Bob"])
+    s.retrieve(unit(1, 0), NOW, k=2)  # two memories accessed again
+    after, arrays = s.get_state()
+    assert len(before["text"]) == len(after["text"]) - 1  # the earlier state is unchanged
+    whole = MemoryStream.from_state(json.loads(json.dumps(after)), arrays)
+    assert whole.get_state()[0] == after  # as a stream that never saved before gives it
+    assert after["evidence"][-1] == [0, 2] and after["event"][-1]["title"] == "Party"

@@ -15,6 +15,7 @@ from agentsim.world.schema import ScheduledEvent
 _EPOCH = datetime(2000, 1, 1)  # sim-time seconds count from here (naive times are taken as UTC)
 _CODE = {k: i for i, k in enumerate(MemoryKind)}
 NOTABLE = 7  # importance from which a memory is news worth passing on
+_SAVED = ("kind", "created", "evidence", "event", "about")  # columns a memory never changes in
 
 
 def _secs(t: datetime) -> float:
@@ -51,6 +52,8 @@ class MemoryStream:
         self._by_text: dict[str, int] = {}  # first importance given to each text
         self._notable: list[int] = []  # ids with a scheduled event or importance >= NOTABLE
         self._records: list[MemoryRecord | None] = []  # built records, None: not (or no longer)
+        # the JSON-able columns of `get_state` for the memories converted so far
+        self._saved: dict[str, list[Any]] = {k: [] for k in _SAVED}
         self.importance_since_reflection = 0
 
     def __len__(self) -> int:
@@ -215,19 +218,32 @@ class MemoryStream:
 
     # -- state -----------------------------------------------------------------------------
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """A JSON-able dict (times as ISO strings) and the arrays for an npz."""
+        """A JSON-able dict (times as ISO strings) and the arrays for an npz.
+
+        Memories never change once added but for their last access, so their JSON-able
+        columns are kept from one call to the next and only the memories added since are
+        converted (a checkpoint per sim-hour of a thousand residents' streams); the lists
+        returned are new each time (the items within, lists and dicts, are shared)."""
+        done = self._saved
+        for i in range(len(done["kind"]), self._n):
+            done["kind"].append(str(self._kind[i]))
+            done["created"].append(self._created_at[i].isoformat())
+            done["evidence"].append(list(self._evidence[i]))
+            ev = self._event[i]
+            done["event"].append(ev.model_dump(mode="json") if ev else None)
+            done["about"].append(list(self._about[i]))
         state = {
             "agent": self.agent,
             "dim": self.dim,
             "importance_since_reflection": self.importance_since_reflection,
             "text": list(self._text),
-            "kind": [str(k) for k in self._kind],
-            "created": [t.isoformat() for t in self._created_at],
+            "kind": list(done["kind"]),
+            "created": list(done["created"]),
             "last_accessed": [t.isoformat() for t in self._accessed_at],
-            "evidence": [list(e) for e in self._evidence],
+            "evidence": list(done["evidence"]),
             "source": list(self._source),
-            "event": [e.model_dump(mode="json") if e else None for e in self._event],
-            "about": [list(a) for a in self._about],
+            "event": list(done["event"]),
+            "about": list(done["about"]),
         }
         arrays = {
             "embeddings": self._emb[: self._n].copy(),
