@@ -32,7 +32,9 @@ def test_nested_run_loops_share_the_policy_and_an_error_restores_it():
     before = gc.get_threshold()
     with pytest.raises(RuntimeError), running():
         with running():
-            frozen = gc.get_freeze_count()
-        assert gc.get_freeze_count() == frozen > 0  # the inner one left it in force
+            pass
+        # the inner one left it in force (frozen objects may die meanwhile: some are left)
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[2] == max(before[2], RUN_FULL_EVERY)
         raise RuntimeError("a run that fails")
     assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
