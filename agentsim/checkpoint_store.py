@@ -3,7 +3,8 @@ temp dir, fsynced and renamed into place so a crash never leaves a half-written 
 listed oldest first; loaded with a CheckpointError that says in a few words why one cannot be
 resumed from. The memories' embeddings are stored once for all checkpoints (float32 rows in
 `vectors-<dim>.f32` next to `checkpoints/`, see `agentsim.checkpoint_vectors`; a checkpoint
-from before holds them inline and loads as it is), and only the newest `keep` are kept.
+from before holds them inline and loads as it is), the agents' arrays are packed into a few
+(`agentsim.checkpoint_pack`), and only the newest `keep` are kept.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from agentsim.checkpoint_pack import pack, unpack
 from agentsim.checkpoint_vectors import VectorFile, join_vectors, split_vectors
 from agentsim.durable import fsync_path
 
@@ -42,7 +44,7 @@ def write_checkpoint(root: Path, tick: int, state: dict[str, Any], arrays: dict[
     vector files (`vectors`: those already open, by dimension), synced before the rename.
     `keep` > 0: then only the newest `keep` checkpoints stay."""
     root.mkdir(exist_ok=True)
-    arrays = split_vectors(root, arrays, {} if vectors is None else vectors)
+    arrays = pack(split_vectors(root, arrays, {} if vectors is None else vectors))
     final = root / f"tick-{tick:06d}"
     tmp = final.with_name(final.name + ".tmp")
     old = final.with_name(final.name + ".old")
@@ -111,6 +113,10 @@ def load_checkpoint(ck: Path) -> Checkpoint:
     except Exception as e:  # a truncated or corrupt zip: BadZipFile, EOFError, ValueError, ...
         raise CheckpointError(f"arrays.npz is unreadable ({type(e).__name__}: "
                               f"{str(e).splitlines()[0] if str(e) else 'corrupt'})") from None
+    try:
+        arrays = unpack(arrays)
+    except (ValueError, KeyError) as e:
+        raise CheckpointError(f"arrays.npz is unreadable ({type(e).__name__}: {e})") from None
     try:
         arrays = join_vectors(ck.parent, arrays)
     except (OSError, ValueError, KeyError) as e:

@@ -22,6 +22,7 @@ from agentsim.cognition.read import Reading, read
 from agentsim.engine import Engine
 from agentsim.errors import LLMUnavailable, UserError
 from agentsim.events import EventBus, RunResumed, RunStarted, Whispered, WorldEvent
+from agentsim.gc_policy import running
 from agentsim.memory.record import MemoryKind, ScoredMemory
 from agentsim.options import RunOptions
 from agentsim.rundir import RunDir
@@ -138,7 +139,14 @@ class Simulation(Engine):
         until stopped). Before each tick `pace()` is awaited (a live view's pause and speed),
         then the LLM's budget is checked: spent, the run stops with its reason. After each
         tick `after_tick()` is called. An LLM that gives up (LLMUnavailable) halts the run
-        mid-tick and is raised. Returns why the run stopped early, or None."""
+        mid-tick and is raised. Returns why the run stopped early, or None. While it runs,
+        the garbage collector leaves what existed before alone (`agentsim.gc_policy`)."""
+        with running():
+            return await self._loop_ticks(hours, ticks, until, pace, after_tick)
+
+    async def _loop_ticks(self, hours: float | None, ticks: int | None, until: Until | None,
+                          pace: Callable[[], Awaitable[None]] | None,
+                          after_tick: Callable[[], None] | None) -> str | None:
         if hours is not None:
             ticks = round(hours * 60 / self.world.spec.tick_minutes)
         end = self.clock.tick + ticks if ticks is not None else None

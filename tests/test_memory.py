@@ -534,3 +534,34 @@ async def test_batching_embedder_keeps_the_event_loop_free_while_the_model_works
     b.close()
     inline = BatchingEmbedder(HashEmbedder(), offload=False)
     np.testing.assert_array_equal(await inline.embed(["a"]), HashEmbedder().embed(["a"]))
+
+
+def test_a_record_is_kept_until_its_memory_is_accessed_and_shows_what_it_was_built_with():
+    s = MemoryStream("ann", dim=2, capacity=1)
+    first = s.add(OBS, "kept", T0, 4, unit(1, 0))
+    assert s.get(0) is first and s.recent(1)[0] is first  # built once, asked for often
+    s.add(OBS, "grows the arrays", T0, 4, unit(0, 1))  # capacity 1 -> 2: new arrays
+    again = s.get(0)
+    assert again == first and again is not first  # rebuilt over the new arrays
+    np.testing.assert_array_equal(again.embedding, unit(1, 0))
+    [scored] = s.retrieve(unit(1, 0), NOW, k=1)
+    assert scored.record.id == 0 and scored.record.last_accessed == T0  # as it was scored
+    touched = s.get(0)
+    assert touched.last_accessed == NOW and first.last_accessed == T0  # a new snapshot
+    restored = MemoryStream.from_state(*s.get_state())
+    assert restored.get(0) == touched and restored.get(0).last_accessed == NOW
+
+
+def test_the_state_converts_only_new_memories_and_is_that_of_a_stream_built_at_once():
+    event = ScheduledEvent(title="Party", start=T0, end=T0 + timedelta(hours=2),
+                           place="cafe", host="ann")
+    s = hand_made()
+    before, _ = s.get_state()
+    s.add(REFL, "a thought", T0 + timedelta(hours=21), 6, unit(1, 2), evidence=[0, 2],
+          source="ann", event=event, about=["Bob"])
+    s.retrieve(unit(1, 0), NOW, k=2)  # two memories accessed again
+    after, arrays = s.get_state()
+    assert len(before["text"]) == len(after["text"]) - 1  # the earlier state is unchanged
+    whole = MemoryStream.from_state(json.loads(json.dumps(after)), arrays)
+    assert whole.get_state()[0] == after  # as a stream that never saved before gives it
+    assert after["evidence"][-1] == [0, 2] and after["event"][-1]["title"] == "Party"

@@ -21,8 +21,10 @@ metering), and the ones that deal in validated answers are `Answerer`s, which re
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -71,10 +73,10 @@ class Prompt:
         The sha256 of `json.dumps({"model", "messages", "schema", "seed", "temperature",
         "max_tokens"}, sort_keys=True, ensure_ascii=False)`, written out part by part: the
         schema's part is the same for every request of a template, so it is kept."""
-        blob = (f'{{"max_tokens": {_dumps(self.max_tokens)}, '
+        blob = (f'{{"max_tokens": {_number(self.max_tokens)}, '
                 f'"messages": {_dumps(list(map(dict, self.messages)))}, '
-                f'"model": {_dumps(model)}, "schema": {_schema_json(self.json_schema)}, '
-                f'"seed": {_dumps(self.seed)}, "temperature": {_dumps(self.temperature)}}}')
+                f'"model": {_model_json(model)}, "schema": {_schema_json(self.json_schema)}, '
+                f'"seed": {_number(self.seed)}, "temperature": {_number(self.temperature)}}}')
         # surrogatepass: the same bytes as plain UTF-8 for any valid text, and no crash on a
         # lone surrogate
         return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
@@ -82,6 +84,20 @@ class Prompt:
 
 # what `json.dumps(value, sort_keys=True, ensure_ascii=False)` builds at every call
 _dumps = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
+
+
+def _number(x: Any) -> str:
+    """`_dumps(x)`: an int or a finite float is written as its repr by the encoder, so it
+    is written here without one (anything else goes through it)."""
+    if type(x) is int or (type(x) is float and math.isfinite(x)):
+        return repr(x)
+    return _dumps(x)
+
+
+@functools.lru_cache(maxsize=64)
+def _model_json(model: str) -> str:
+    """`_dumps(model)`, once per model name."""
+    return _dumps(model)
 
 
 _SCHEMA_JSON: dict[int, tuple[Any, str]] = {}  # id -> (the schema, kept alive; its JSON)

@@ -15,6 +15,7 @@ from agentsim.world.schema import ScheduledEvent
 _EPOCH = datetime(2000, 1, 1)  # sim-time seconds count from here (naive times are taken as UTC)
 _CODE = {k: i for i, k in enumerate(MemoryKind)}
 NOTABLE = 7  # importance from which a memory is news worth passing on
+_SAVED = ("kind", "created", "evidence", "event", "about")  # columns a memory never changes in
 
 
 def _secs(t: datetime) -> float:
@@ -26,7 +27,9 @@ class MemoryStream:
 
     Numbers live in numpy arrays grown by doubling (embeddings, importance, created and
     last-accessed times as float64 seconds); texts and structure in Python lists, together with
-    the exact datetimes. Records are built on demand and are immutable snapshots."""
+    the exact datetimes. Records are built on demand and are immutable snapshots, kept once
+    built (`_records`) until the memory is accessed again or the arrays grow: cognition asks
+    for the same newest memories at nearly every step."""
 
     def __init__(self, agent: str, dim: int, capacity: int = 64):
         self.agent = agent
@@ -48,6 +51,9 @@ class MemoryStream:
         self._accessed_at: list[datetime] = []
         self._by_text: dict[str, int] = {}  # first importance given to each text
         self._notable: list[int] = []  # ids with a scheduled event or importance >= NOTABLE
+        self._records: list[MemoryRecord | None] = []  # built records, None: not (or no longer)
+        # the JSON-able columns of `get_state` for the memories converted so far
+        self._saved: dict[str, list[Any]] = {k: [] for k in _SAVED}
         self.importance_since_reflection = 0
 
     def __len__(self) -> int:
@@ -60,6 +66,8 @@ class MemoryStream:
             new = np.zeros((cap, *old.shape[1:]), dtype=old.dtype)
             new[: self._n] = old[: self._n]
             setattr(self, name, new)
+        # a kept record's embedding is a view of the old array: let it go with them
+        self._records = [None] * self._n
 
     def add(
         self,
@@ -95,6 +103,7 @@ class MemoryStream:
         self._source.append(source)
         self._event.append(event)
         self._about.append(tuple(about))
+        self._records.append(None)
         self._by_text.setdefault(text, importance)
         if event is not None or importance >= NOTABLE:
             self._notable.append(i)
@@ -106,6 +115,12 @@ class MemoryStream:
     def get(self, i: int) -> MemoryRecord:
         if not 0 <= i < self._n:
             raise IndexError(f"{self.agent} has no memory {i}")
+        record = self._records[i]
+        if record is None:
+            record = self._records[i] = self._record(i)
+        return record
+
+    def _record(self, i: int) -> MemoryRecord:
         vec = self._emb[i].view()
         vec.flags.writeable = False
         return MemoryRecord(
@@ -198,23 +213,37 @@ class MemoryStream:
             self._accessed[ids] = _secs(now)
             for i in ids:
                 self._accessed_at[i] = now
+                self._records[i] = None
         return out
 
     # -- state -----------------------------------------------------------------------------
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """A JSON-able dict (times as ISO strings) and the arrays for an npz."""
+        """A JSON-able dict (times as ISO strings) and the arrays for an npz.
+
+        Memories never change once added but for their last access, so their JSON-able
+        columns are kept from one call to the next and only the memories added since are
+        converted (a checkpoint per sim-hour of a thousand residents' streams); the lists
+        returned are new each time (the items within, lists and dicts, are shared)."""
+        done = self._saved
+        for i in range(len(done["kind"]), self._n):
+            done["kind"].append(str(self._kind[i]))
+            done["created"].append(self._created_at[i].isoformat())
+            done["evidence"].append(list(self._evidence[i]))
+            ev = self._event[i]
+            done["event"].append(ev.model_dump(mode="json") if ev else None)
+            done["about"].append(list(self._about[i]))
         state = {
             "agent": self.agent,
             "dim": self.dim,
             "importance_since_reflection": self.importance_since_reflection,
             "text": list(self._text),
-            "kind": [str(k) for k in self._kind],
-            "created": [t.isoformat() for t in self._created_at],
+            "kind": list(done["kind"]),
+            "created": list(done["created"]),
             "last_accessed": [t.isoformat() for t in self._accessed_at],
-            "evidence": [list(e) for e in self._evidence],
+            "evidence": list(done["evidence"]),
             "source": list(self._source),
-            "event": [e.model_dump(mode="json") if e else None for e in self._event],
-            "about": [list(a) for a in self._about],
+            "event": list(done["event"]),
+            "about": list(done["about"]),
         }
         arrays = {
             "embeddings": self._emb[: self._n].copy(),
@@ -236,6 +265,7 @@ class MemoryStream:
             s.add(kind, text, datetime.fromisoformat(created), int(imp), vec, evidence, source,
                   ev, about)
         s._accessed_at = [datetime.fromisoformat(t) for t in state["last_accessed"]]
+        s._records = [None] * n
         s._accessed[:n] = [_secs(t) for t in s._accessed_at]
         s.importance_since_reflection = state["importance_since_reflection"]
         return s
