@@ -33,8 +33,8 @@ from __future__ import annotations
 import copy
 import pickle
 import random
-from collections import Counter
-from collections.abc import Awaitable, Mapping
+from collections import ChainMap, Counter
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -91,6 +91,30 @@ def _copy(x: Any) -> Any:
     """A throwaway copy by pickling: several times faster than `copy.deepcopy` for a
     resident's memory (its datetimes and texts)."""
     return pickle.loads(pickle.dumps(x, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+class _Copies(Mapping[str, Agent]):
+    """The residents as a guess resolves them: each copied (`copy_of`) when first read. A
+    resolution reads only the residents with an intent and those they ask for, so a guess
+    copies those, not the whole town (a guess is tried as each intent comes in)."""
+
+    def __init__(self, residents: Mapping[str, Agent], copy_of: Callable[[str], Agent]):
+        self._residents, self._copy_of = residents, copy_of
+        self._made: dict[str, Agent] = {}
+
+    def __getitem__(self, aid: str) -> Agent:
+        x = self._made.get(aid)
+        if x is None:
+            if aid not in self._residents:
+                raise KeyError(aid)
+            x = self._made[aid] = self._copy_of(aid)
+        return x
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._residents)
+
+    def __len__(self) -> int:
+        return len(self._residents)
 
 
 class Ahead:
@@ -264,17 +288,26 @@ class Ahead:
         resolved on copies and run on them for the requests they make. `resolve` changes
         what it is handed: copies only (of the stepped residents where known)."""
         e = self.engine
-        agents = {aid: _copy(self._twins.get(aid, a)) for aid, a in e.agents.items()}
         known = self._known()
-        for aid, x in agents.items():  # (whose step is still to come: awake as it leaves it)
-            if aid not in known:
+
+        def copy_of(aid: str) -> Agent:
+            x = _copy(self._twins.get(aid, e.agents[aid]))
+            if aid not in known:  # (whose step is still to come: awake as it leaves it)
                 x.awake = not is_bedtime(x, self._clock.now)
+            return x
+
+        agents = _Copies(e.agents, copy_of)
         waiting = self._may_talk(known)
         sure = self._certain(known, agents, waiting) if waiting else None
         rng = random.Random()
         rng.setstate(e.rng.getstate())  # (nothing draws from it between two resolutions)
-        done = resolve(list(known.values()), agents, dict(e.objects), e.world.places,
-                       self._clock, rng)
+        # the intents of the talkers and of those they ask for: the same pairs (the pairing
+        # reads the talkers' only), and those two as the tick leaves them; the objects a
+        # layer over the world's, for what their starts change (never the world's own)
+        asked = {k for k, i in known.items() if i.talk_to is not None}
+        asked |= {known[k].talk_to for k in asked}
+        done = resolve([i for k, i in known.items() if k in asked], agents,
+                       ChainMap({}, e.objects), e.world.places, self._clock, rng)
         relationships: Any = None
         for a, b in done.pairs:
             talk = (a.id, b.id)

@@ -213,6 +213,36 @@ def test_the_next_ticks_talks_are_foreseen_and_taken():
     sim.close()
 
 
+def test_a_guess_copies_the_talkers_and_whom_they_ask_for_not_the_town(monkeypatch):
+    """A guess is tried as each intent comes in: it copies (and resolves) the residents who
+    ask for a talk and those they ask for, never every resident of the town."""
+    from agentsim import ahead
+
+    real_guess, real_copy = ahead.Ahead.guess, ahead._copy
+    seen: list[tuple[int, int]] = []  # (residents copied, residents asked) per guess
+    copied: list[object] = []
+
+    def counting_copy(x):
+        copied.append(x)
+        return real_copy(x)
+
+    def guess(self):
+        known = self._known()
+        asked = {k for k, i in known.items() if i.talk_to is not None}
+        asked |= {known[k].talk_to for k in asked}
+        copied.clear()
+        real_guess(self)
+        seen.append((sum(isinstance(x, ahead.Agent) for x in copied), len(asked)))
+
+    monkeypatch.setattr(ahead, "_copy", counting_copy)
+    monkeypatch.setattr(ahead.Ahead, "guess", guess)
+    sim = _morning(Scrambled(), ticks=8, ahead=True)
+    assert seen and all(n <= asked for n, asked in seen)
+    assert max(n for n, _ in seen) < len(sim.agents)
+    assert sim.tally.taken["converse_turn"] > 0 and not sim.tally.wasted
+    sim.close()
+
+
 class SlowTalks(Fake):
     """Talks take many turns of the event loop, steps none: a tick's talks last while the
     next tick's steps are foreseen, so its talks are guessed before the tick ends."""
