@@ -5,7 +5,9 @@ import math
 import random
 
 import networkx as nx
+import pytest
 
+from agentsim.world import distances
 from agentsim.world.distances import Distances
 
 
@@ -26,7 +28,9 @@ def _graph(seed: int) -> nx.Graph:
     return g
 
 
-def test_paused_searches_equal_the_full_search_in_any_order():
+@pytest.mark.parametrize("kept", [2048, 3])  # (3: searches dropped and started again)
+def test_paused_searches_equal_the_full_search_in_any_order(monkeypatch, kept):
+    monkeypatch.setattr(distances, "SOURCES_KEPT", kept)
     for seed in range(4):
         g = _graph(seed)
         adj = [[(v, g[u][v]["minutes"]) for v in sorted(g[u])] for u in range(60)]

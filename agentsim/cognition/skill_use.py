@@ -105,22 +105,14 @@ def _objects_vars(task: Task, agent: Agent, snap: dict[str, Any]) -> list[dict[s
 
 
 def _people_at(where: set[str], snap: dict[str, Any]) -> list[tuple[str, str]]:
-    """(place, id) of the others at those places, sorted: from the tick's crowd, indexed by
-    place once per tick, when the snapshot has one (else every person is looked at)."""
+    """(place, id) of the others at those places, sorted: from the tick's crowd by place
+    (`Crowd.by_place`), when the snapshot has one (else every person is looked at)."""
     crowd = getattr(snap, "crowd", None)
     if crowd is None:
         return sorted((p["place"], pid) for pid, p in snap["people"].items()
                       if p["place"] in where)
-    if _AT[0] is not crowd:
-        at: dict[str, list[str]] = {}
-        for pid, p in crowd.people.items():
-            at.setdefault(p["place"], []).append(pid)
-        _AT[:] = [crowd, at]
-    return sorted((place, pid) for place in where for pid in _AT[1].get(place, ())
+    return sorted((place, pid) for place in where for pid in crowd.by_place.get(place, ())
                   if pid != snap["agent"])
-
-
-_AT: list[Any] = [None, {}]  # [the last crowd, its ids by place]
 
 
 def _here(agent: Agent, ctx: Context) -> dict[str, str]:

@@ -62,6 +62,14 @@ class Crowd:
     def payload(self) -> bytes:
         return marshal.dumps(self.people)
 
+    @functools.cached_property
+    def by_place(self) -> dict[str, list[str]]:
+        """Who is where: place -> the ids there, in the crowd's order (made once per tick)."""
+        at: dict[str, list[str]] = {}
+        for pid, p in self.people.items():
+            at.setdefault(p["place"], []).append(pid)
+        return at
+
     def without(self, agent: str) -> Others:
         """The others: what a snapshot of `agent` holds as its people (a view, not a copy:
         a snapshot per skill attempt, each copying the whole town's people, grew a tick's

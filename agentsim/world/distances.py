@@ -21,6 +21,9 @@ from __future__ import annotations
 import heapq
 import math
 from array import array
+from collections import OrderedDict
+
+SOURCES_KEPT = 2048  # paused searches kept (the least recently asked are dropped)
 
 
 class _Search:
@@ -66,7 +69,7 @@ class Distances:
                 leaf[i] = nbrs[0]
         self._leaf = leaf
         self._core = [[(v, m) for v, m in nbrs if leaf[v] is None] for nbrs in adj]
-        self._searches: dict[int, _Search] = {}
+        self._searches: OrderedDict[int, _Search] = OrderedDict()
 
     def between(self, a: int, b: int) -> float:
         """Walking minutes from node `a` to node `b` (inf: no path)."""
@@ -75,13 +78,15 @@ class Distances:
         (ca, wa), (cb, wb) = self._step(a), self._step(b)
         if ca == cb:  # one is the other's neighbour, or both are dead ends off one node
             return float(wa + wb)
-        found = self._searches.get(ca)
-        if found is not None:
-            return wa + found.to(cb, self._core) + wb
-        back = self._searches.get(cb)
-        if back is not None:  # two-way paths: b's search answers as well
-            return wa + back.to(ca, self._core) + wb
-        found = self._searches[ca] = _Search(len(self._core), ca)
+        searches = self._searches
+        for source, target in ((ca, cb), (cb, ca)):  # two-way paths: b's search answers too
+            found = searches.get(source)
+            if found is not None:
+                searches.move_to_end(source)
+                return wa + found.to(target, self._core) + wb
+        found = searches[ca] = _Search(len(self._core), ca)
+        if len(searches) > SOURCES_KEPT:  # (each holds an array the size of the town)
+            searches.popitem(last=False)
         return wa + found.to(cb, self._core) + wb
 
     def _step(self, i: int) -> tuple[int, int]:
