@@ -8,13 +8,19 @@ Which observations are considered, to keep the prompt count per tick small (at m
 - new this tick: what was perceived this tick (people, objects in use), whispers and world
   events delivered since the last tick, and what was said to the agent in last tick's
   conversations (heard after its step had run);
-- people newly seen are always considered (awake, not on their way, not talked with within
-  `talk_cooldown_minutes`): the paper's conversations start there, and the importance of
-  "X is working" is low whoever X is;
-- anything else only at importance >= `REACT_MIN_IMPORTANCE`, so routine sights ("the coffee
-  machine is brewing") cost no call;
-- of these, the one of highest importance (then: the person one is closer to, then id order).
-  Nothing about what the agent could tell someone enters this choice.
+- anything other than a person seen (a whisper, a world event, something heard) at importance
+  >= `REACT_MIN_IMPORTANCE` first, the most important first, so routine sights ("the coffee
+  machine is brewing") cost no call; its importance is known already (it was remembered
+  before this tick);
+- else a person newly seen (awake, not on their way, not talked with within
+  `talk_cooldown_minutes`): the paper's conversations start there; the one the agent is
+  closer to first, then id order. Nothing about what the agent could tell someone enters
+  this choice.
+
+So the choice needs nothing scored this tick, and what the reaction retrieves is what the
+agent remembered before it (the observation itself is in the prompt): the reaction is asked
+beside the importance of what was seen (`consider`, then `react_to`, in `step`), and a tick's
+talk waits on one model call before it starts, not two (issue 17).
 """
 
 from __future__ import annotations
@@ -73,33 +79,34 @@ def _talkable(agent: Agent, other: Seen | None, ctx: Context) -> bool:
 
 def choose(agent: Agent, new: list[Percept], view: WorldView, relationships,
            ctx: Context) -> tuple[MemoryRecord | str, Seen | None] | None:
-    """The one observation to consider this tick, and the person it is about (if any)."""
+    """The one observation to consider this tick, and the person it is about (if any); see
+    the module docstring. Reads nothing this tick's remembering is still to score."""
     me = view.agents[agent.id]
     people = {view.agents[p.about].name: view.agents[p.about] for p in new
               if p.about and p.about in view.agents}
-    records = new_observations(agent, ctx)
-    by_text = {r.text: r for r in records if r.kind is MemoryKind.observation}
-    options = []
-    for p in new:  # people seen (also without observation memories: an ablation)
-        other = view.agents.get(p.about) if p.about else None
-        if me.moving or not _talkable(agent, other, ctx):
-            continue
-        rec = by_text.get(p.text)
-        rel = relationships.get(agent.name, other.name)
-        options.append((-(rec.importance if rec else 0), -(rel["closeness"] if rel else 0.0),
-                        0, other.id, rec or p.text, other))
-    seen = {p.text for p in new}  # people seen are weighed above, as people
-    for rec in records:
-        if rec.importance < REACT_MIN_IMPORTANCE or rec.text in seen:
+    seen = {p.text for p in new}  # what is seen now is remembered (and scored) this tick
+    options: list[tuple] = []
+    for rec in new_observations(agent, ctx):
+        if rec.text in seen or rec.importance < REACT_MIN_IMPORTANCE:
             continue
         about = people.get(rec.about[0]) if rec.about else None
         other = about if rec.kind is MemoryKind.chat and _talkable(agent, about, ctx) \
             and not me.moving else None
-        options.append((-rec.importance, 0.0, 1, str(rec.id), rec, other))
-    if not options:
+        options.append((-rec.importance, rec.id, rec, other))
+    if options:
+        *_, observed, other = min(options, key=lambda o: o[:2])
+        return observed, other
+    met = []
+    for p in new:  # people seen (also without observation memories: an ablation)
+        other = view.agents.get(p.about) if p.about else None
+        if me.moving or not _talkable(agent, other, ctx):
+            continue
+        rel = relationships.get(agent.name, other.name)
+        met.append((-(rel["closeness"] if rel else 0.0), other.id, p.text, other))
+    if not met:
         return None
-    *_, observed, other = min(options, key=lambda o: o[:4])
-    return observed, other
+    *_, text, other = min(met, key=lambda o: o[:2])
+    return text, other
 
 
 def _plan_vars(agent: Agent, ctx: Context) -> list[dict[str, str]]:
@@ -107,21 +114,43 @@ def _plan_vars(agent: Agent, ctx: Context) -> list[dict[str, str]]:
              "place": a.place} for a in agent.day_plan if a.end > ctx.now]
 
 
-async def maybe_react(agent: Agent, new: list[Percept], view: WorldView, relationships,
-                      ctx: Context, *, revise: bool = True) -> Reacted:
-    """At most one reaction per tick (see the module docstring). With `revise` False a
-    reaction that would revise the plan returns what to replan with (`Reacted.revise`)
-    instead, so that the step can replan once what runs beside the reaction is done."""
+@dataclass(frozen=True)
+class Considered:
+    """The observation a reaction is asked about, and what was retrieved for it."""
+
+    text: str
+    other: Seen | None
+    rel: dict | None
+    memories: list
+
+
+async def consider(agent: Agent, new: list[Percept], view: WorldView, relationships,
+                   ctx: Context) -> Considered | None:
+    """The observation to react to (`choose`) and the memories retrieved for it, or None.
+    Retrieval runs here, before this tick's observations are remembered (see the module
+    docstring); it marks nothing as accessed."""
     if agent.action is None:
-        return Reacted()
+        return None
     chosen = choose(agent, new, view, relationships, ctx)
     if chosen is None:
-        return Reacted()
+        return None
     observed, other = chosen
     text = observed if isinstance(observed, str) else observed.text
     rel = relationships.get(agent.name, other.name) if other else None
     query = f"{other.name}. {text}" if other else text
     memories = await recall(agent, query, ctx, k=4, touch=False)
+    return Considered(text, other, rel, memories)
+
+
+async def react_to(agent: Agent, considered: Considered | None, ctx: Context, *,
+                   revise: bool = True) -> Reacted:
+    """The reaction question about `considered` (`consider`). With `revise` False a
+    reaction that would revise the plan returns what to replan with (`Reacted.revise`)
+    instead, so that the step can replan once what runs beside the reaction is done."""
+    if considered is None or agent.action is None:
+        return Reacted()
+    text, other, rel, memories = (considered.text, considered.other, considered.rel,
+                                  considered.memories)
     answer = await REACT.ask(ctx.llm, ReactVars(
         persona=agent.persona_vars(ctx.world_name),
         now=ctx.now.strftime("%H:%M"),
@@ -145,3 +174,10 @@ async def maybe_react(agent: Agent, new: list[Percept], view: WorldView, relatio
         return Reacted(revise=(text, answer.reason, memories))
     await replan(agent, text, answer.reason, memories, ctx)
     return Reacted(replanned=True)
+
+
+async def maybe_react(agent: Agent, new: list[Percept], view: WorldView, relationships,
+                      ctx: Context, *, revise: bool = True) -> Reacted:
+    """At most one reaction per tick: `consider`, then `react_to`."""
+    return await react_to(agent, await consider(agent, new, view, relationships, ctx), ctx,
+                          revise=revise)

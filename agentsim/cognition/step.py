@@ -1,12 +1,13 @@
-"""One agent's turn in a tick, in the order of the paper:
-perceive -> remember (importance scored in one call) -> reflect when due -> react, and beside
-them the next action from the plan; a reaction that revises the plan takes the next action
-from the new plan (a task is done with a skill when one works; reading what is at hand when
-the next action is a reading one).
+"""One agent's turn in a tick, in the order of the paper: perceive -> remember (importance
+scored in one call) and react -> the next action from the plan. A reaction that revises the
+plan takes the next action from the new plan (a task is done with a skill when one works;
+reading what is at hand when the next action is a reading one).
 
 A tick waits on the longest chain of model calls in a row (issue 17), so what does not depend
 on another runs beside it: the next action (decomposing the plan) does not depend on what was
-seen this tick, remembering and reacting do. A day plan's critique and refinement are
+seen this tick; the reaction does not wait for the importance of what was seen (what to react
+to is chosen, and retrieved for, before anything new is stored: `react.consider`), and a
+reflection that falls due runs beside the reaction. A day plan's critique and refinement are
 deferred to the end of the tick (`plan._refine_later`). And the next tick's step is run
 ahead on a copy of the agent (`foresee`) while this tick's conversations go on, for the
 requests it will make (`agentsim.llm.foresight`)."""
@@ -23,7 +24,7 @@ from agentsim.cognition.context import Context
 from agentsim.cognition.memorize import memorize, scored
 from agentsim.cognition.perceive import WorldView, experiences, notice, perceive
 from agentsim.cognition.plan import next_action, plan_day, replan
-from agentsim.cognition.react import Reacted, _talkable, maybe_react
+from agentsim.cognition.react import Reacted, _talkable, consider, react_to
 from agentsim.cognition.read import documents_for, read_if_reading
 from agentsim.cognition.reflect import reflect, should_reflect
 from agentsim.cognition.relationships import Relationships
@@ -73,14 +74,22 @@ async def _decide(agent: Agent, view: WorldView, rel: Relationships,
             routine_day(agent, ctx)
 
     new = notice(agent, perceive(agent, view, ctx.places, ctx.settings.attention))
-    mind, hands = ctx.branch(), ctx.branch()
+    memo, mind, hands = ctx.branch(), ctx.branch(), ctx.branch()
+
+    async def remember_and_reflect() -> None:
+        if ctx.settings.observation:
+            await memorize(agent, experiences(new, view), memo)
+        if ctx.settings.reflection and should_reflect(agent, memo):
+            await reflect(agent, memo)
 
     async def remember_and_react() -> Reacted:
-        if ctx.settings.observation:
-            await memorize(agent, experiences(new, view), mind)
-        if ctx.settings.reflection and should_reflect(agent, mind):
-            await reflect(agent, mind)
-        return await maybe_react(agent, new, view, rel, mind, revise=False)
+        # What to react to needs nothing scored this tick, and its retrieval is done before
+        # anything new is stored (`react.consider`): so the reaction is asked beside the
+        # importance of what was seen, and a reflection that falls due beside the reaction.
+        considered = await consider(agent, new, view, rel, mind)
+        reacted, _ = await asyncio.gather(react_to(agent, considered, mind, revise=False),
+                                          remember_and_reflect())
+        return reacted
 
     async def next_step() -> Action | None:
         return (await next_action(agent, hands) if ctx.settings.planning
@@ -89,7 +98,7 @@ async def _decide(agent: Agent, view: WorldView, rel: Relationships,
     # What the agent does next follows its plan, not this tick's observations; so deciding
     # it runs beside remembering and reacting (their events joined in this fixed order).
     reacted, planned = await asyncio.gather(remember_and_react(), next_step())
-    ctx.join(mind, hands)
+    ctx.join(memo, mind, hands)
     action = planned or _idle(agent, ctx)
     if reacted.revise is not None and await replan(agent, *reacted.revise, ctx):
         action = await next_action(agent, ctx) or action  # the plan changed from now on
