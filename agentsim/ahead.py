@@ -42,6 +42,7 @@ from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context
 from agentsim.cognition.converse import converse
 from agentsim.cognition.perceive import WorldView
+from agentsim.cognition.react import Opening
 from agentsim.cognition.step import Intent, could_talk, foresee, is_bedtime
 from agentsim.llm.base import LLM
 from agentsim.llm.foresight import Asker, Foresight
@@ -197,10 +198,10 @@ class Ahead:
         self.foresight.start(foresee(twin, view, self.engine.relationships, self._context(),
                                      whole=whole, decided=decided))
 
-    async def talk(self, a: Agent, b: Agent, ctx: Context) -> None:
+    async def talk(self, a: Agent, b: Agent, ctx: Context, opening: Opening | None) -> None:
         """One of this tick's conversations; then both talkers' next step foreseen (but
         for one whose deferred work is still to come: `settled`)."""
-        await converse(a, b, self.engine.relationships, ctx)
+        await converse(a, b, self.engine.relationships, ctx, opening)
         for x in (a, b):
             if x.id not in self._later and self._view is not None:
                 self.step(x, self._view, whole=True)
@@ -316,7 +317,8 @@ class Ahead:
                 continue
             self._talks.add(talk)
             relationships = relationships or _copy(e.relationships)
-            self.foresight.start(converse(a, b, relationships, self._context()))
+            self.foresight.start(converse(a, b, relationships, self._context(),
+                                          known[a.id].opening))
 
     @property
     def guessed(self) -> frozenset[tuple[str, str]]:

@@ -154,6 +154,7 @@ class Engine:
                 await self._keep_skills(c)
             done = resolve(intents, self.agents, self.objects, self.world.places, self.clock,
                            self.rng)
+            openings = {i.agent: i.opening for i in intents if i.opening is not None}
             if foreseen is not None:
                 foreseen.resolved()
             self._publish(done.events)
@@ -162,10 +163,11 @@ class Engine:
                 nxt.steps(agents, self.world_view(), done.pairs,
                           later={a.id for a, c in zip(agents, ctxs, strict=True) if c.deferred})
             talks = [self._context(llm) for _ in done.pairs]
-            await (self.shards.converse(done.pairs, talks) if self.shards is not None else
-                   _all(*(nxt.talk(a, b, c) if nxt is not None
-                          else converse(a, b, self.relationships, c)
-                          for (a, b), c in zip(done.pairs, talks, strict=True))))
+            opens = [openings.get(a.id) for a, _ in done.pairs]  # (`a` asked for `b`)
+            await (self.shards.converse(done.pairs, talks, opens) if self.shards is not None
+                   else _all(*(nxt.talk(a, b, c, o) if nxt is not None
+                               else converse(a, b, self.relationships, c, o)
+                               for (a, b), c, o in zip(done.pairs, talks, opens, strict=True))))
             for c in talks:
                 self._publish(c.events)
             # the work the steps deferred (it ran beside the talks), each context's applied in

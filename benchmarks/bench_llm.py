@@ -104,9 +104,9 @@ class ChainCounter:
 _real_converse = engine_module.converse
 
 
-async def _traced_converse(a, b, rel, ctx):
+async def _traced_converse(a, b, rel, ctx, opening=None):
     _phase.set(f"{a.id}+{b.id}")
-    await _real_converse(a, b, rel, ctx)
+    await _real_converse(a, b, rel, ctx, opening)
 
 
 @contextlib.contextmanager

@@ -20,10 +20,11 @@ from typing import Any
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context
 from agentsim.cognition.memorize import Experience, memory_vars, recall, scored, store
-from agentsim.cognition.react import relationship_line
+from agentsim.cognition.react import Opening, relationship_line
 from agentsim.cognition.relationships import Relationships
 from agentsim.cognition.turn import speak
 from agentsim.contracts import CONVERSATION_MEMORY, ConversationMemoryVars, ConverseTurnVars
+from agentsim.contracts.outputs import Turn
 from agentsim.events import Conversation, Utterance
 from agentsim.memory.record import MemoryKind
 from agentsim.rag.store import Hit
@@ -52,8 +53,11 @@ async def fact_for(speaker: Agent, topic: str, cited: set[str], ctx: Context) ->
     return hits[0] if hits and hits[0].score >= ctx.settings.fact_threshold else None
 
 
-async def converse(a: Agent, b: Agent, relationships: Relationships, ctx: Context) -> None:
-    """Run one conversation between `a` (who started it) and `b`, then let both remember it."""
+async def converse(a: Agent, b: Agent, relationships: Relationships, ctx: Context,
+                   opening: Opening | None = None) -> None:
+    """Run one conversation between `a` (who started it) and `b`, then let both remember it.
+    `opening`: what `a`'s reaction said it says first (`react.Opening`), its first turn (the
+    turn is not asked again; with `refine_dialogue` it is the first draft that is refined)."""
     transcript: list[dict[str, Any]] = []
     turns: list[Utterance] = []
     place = ctx.places.describe(a.location)
@@ -61,6 +65,13 @@ async def converse(a: Agent, b: Agent, relationships: Relationships, ctx: Contex
     cited: set[str] = set()
     for turn in range(max_turns):
         speaker, listener = (a, b) if turn % 2 == 0 else (b, a)
+        first = Turn(utterance=opening.text, shares_memory_id=opening.shares_memory) \
+            if turn == 0 and opening is not None else None
+        if first is not None and ctx.settings.refine_dialogue < 1:
+            transcript.append({"speaker": a.name, "text": first.utterance, "cites": None})
+            turns.append(Utterance(speaker=a.id, text=first.utterance,
+                                   shares_memory=first.shares_memory_id))
+            continue
         topic = transcript[-1]["text"] if transcript else ""
         memories = await recall(speaker, f"{listener.name}. {topic}", ctx, k=4)
         rel = relationships.get(speaker.name, listener.name)
@@ -78,7 +89,7 @@ async def converse(a: Agent, b: Agent, relationships: Relationships, ctx: Contex
             turn=turn,
             max_turns=max_turns,
             fact=fact.to_vars() if fact else None,
-        ), ctx)
+        ), ctx, draft=first)
         drew = out.shares_memory_id
         drew = drew if drew is not None and drew in {m.record.id for m in memories} else None
         cites = out.cites if fact is not None and out.cites == fact.chunk.id else None

@@ -34,16 +34,29 @@ from agentsim.cognition.memorize import memory_vars, recall
 from agentsim.cognition.perceive import Percept, Seen, WorldView
 from agentsim.cognition.plan import replan
 from agentsim.contracts import REACT, ReactVars
+from agentsim.contracts.answer import says_words
+from agentsim.contracts.outputs import Reaction
 from agentsim.memory.record import MemoryKind, MemoryRecord
 
 REACT_MIN_IMPORTANCE = 5  # a non-person observation below this is not reacted to
 
 
 @dataclass(frozen=True)
+class Opening:
+    """The first line of a conversation a reaction starts: said as its first turn
+    (`converse`), with the memory whose news it passes on, if it names one it was given."""
+
+    text: str
+    shares_memory: int | None = None
+
+
+@dataclass(frozen=True)
 class Reacted:
-    """The outcome of a reaction: talk to someone, or a plan revised (replanned)."""
+    """The outcome of a reaction: talk to someone (with what is said first, when the answer
+    gave it in words), or a plan revised (replanned)."""
 
     talk_to: str | None = None
+    opening: Opening | None = None
     replanned: bool = False
     # with `maybe_react(..., revise=False)`: the replan to make, (observation, reaction,
     # memories), left to the caller
@@ -167,13 +180,23 @@ async def react_to(agent: Agent, considered: Considered | None, ctx: Context, *,
     if not answer.react:
         return Reacted()
     if other is not None:
-        return Reacted(talk_to=other.id)
+        return Reacted(talk_to=other.id, opening=_opening(answer, memories))
     if not ctx.settings.planning or agent.plan_date != ctx.now.date():
         return Reacted()  # no planning (an ablation): nothing to revise
     if not revise:
         return Reacted(revise=(text, answer.reason, memories))
     await replan(agent, text, answer.reason, memories, ctx)
     return Reacted(replanned=True)
+
+
+def _opening(answer: Reaction, memories: list) -> Opening | None:
+    """The conversation's first line from the answer, if it says one in words (else the
+    conversation asks for its first turn as for any other); a memory id only if given."""
+    if not says_words(answer.opening):
+        return None
+    given = {m.record.id for m in memories}
+    drew = answer.shares_memory_id
+    return Opening(" ".join(answer.opening.split()), drew if drew in given else None)
 
 
 async def maybe_react(agent: Agent, new: list[Percept], view: WorldView, relationships,

@@ -24,7 +24,7 @@ from agentsim.cognition.context import Context
 from agentsim.cognition.memorize import memorize, scored
 from agentsim.cognition.perceive import WorldView, experiences, notice, perceive
 from agentsim.cognition.plan import next_action, plan_day, replan
-from agentsim.cognition.react import Reacted, _talkable, consider, react_to
+from agentsim.cognition.react import Opening, Reacted, _talkable, consider, react_to
 from agentsim.cognition.read import documents_for, read_if_reading
 from agentsim.cognition.reflect import reflect, should_reflect
 from agentsim.cognition.relationships import Relationships
@@ -41,6 +41,7 @@ class Intent:
     agent: str
     action: Action
     talk_to: str | None = None
+    opening: Opening | None = None  # what a reaction's talk says first (to `talk_to`)
 
 
 def is_bedtime(agent: Agent, now: datetime) -> bool:
@@ -56,8 +57,7 @@ async def step(agent: Agent, view: WorldView, rel: Relationships, ctx: Context) 
     reacted, action = await _decide(agent, view, rel, ctx)
     action = await use_skills(agent, action, view, ctx)
     await read_if_reading(agent, action, ctx)
-    talk_to = reacted.talk_to or _says_to(agent, action, view)
-    return Intent(agent.id, action, talk_to)
+    return _intent(agent, reacted, action, view)
 
 
 async def _decide(agent: Agent, view: WorldView, rel: Relationships,
@@ -128,7 +128,7 @@ async def foresee(agent: Agent, view: WorldView, rel: Relationships, ctx: Contex
         if whole:
             reacted, action = await _decide(agent, view, rel, ctx)
             if decided is not None and _as_decided(agent, action, ctx):
-                decided(Intent(agent.id, action, reacted.talk_to or _says_to(agent, action, view)))
+                decided(_intent(agent, reacted, action, view))
             await asyncio.gather(*(work for work, _ in ctx.deferred))  # a plan's critique
         elif agent.awake and agent.plan_date == ctx.now.date() and ctx.settings.observation:
             new = notice(agent, perceive(agent, view, ctx.places, ctx.settings.attention))
@@ -172,6 +172,14 @@ def could_talk(agent: Agent, view: WorldView, ctx: Context, *, besides: str | No
     seen = perceive(agent, view, ctx.places, ctx.settings.attention)
     return any(p.about is not None and p.about != besides and p.key not in agent.last_seen
                and _talkable(agent, view.agents.get(p.about), ctx) for p in seen)
+
+
+def _intent(agent: Agent, reacted: Reacted, action: Action, view: WorldView) -> Intent:
+    """The step's intent: to talk to whom its reaction chose (with the line it opens with),
+    else to whom a skill's step speaks."""
+    if reacted.talk_to is not None:
+        return Intent(agent.id, action, reacted.talk_to, reacted.opening)
+    return Intent(agent.id, action, _says_to(agent, action, view))
 
 
 def _says_to(agent: Agent, action: Action, view: WorldView) -> str | None:

@@ -63,9 +63,14 @@ def turn_problems(out: Turn, variables: ConverseTurnVars) -> list[str]:
     return problems
 
 
-async def speak(speaker: Agent, variables: ConverseTurnVars, ctx: Context) -> Turn:
-    """The speaker's next turn (`converse_turn` with `variables`), refined when asked for."""
+async def speak(speaker: Agent, variables: ConverseTurnVars, ctx: Context, *,
+                draft: Turn | None = None) -> Turn:
+    """The speaker's next turn (`converse_turn` with `variables`), refined when asked for.
+    A `draft` (a conversation's first line, said by the reaction that started it) is the
+    turn, or with refinement the first output judged; then it is not asked for."""
     async def generate() -> Turn:
+        if draft is not None:
+            return draft
         return await CONVERSE_TURN.ask(ctx.llm, variables, agent=speaker.id)
 
     rounds = ctx.settings.refine_dialogue

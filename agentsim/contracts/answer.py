@@ -68,6 +68,16 @@ class Out(BaseModel):
         return self
 
 
+def says_words(v: str) -> bool:
+    """Whether `v` says something in words (what `_words` fields must): not blank, not a
+    placeholder, not an id. For an optional text an answer may leave out or fill with junk."""
+    try:
+        _check_words("text", v)
+    except ValueError:
+        return False
+    return bool(v.strip())
+
+
 def _check_words(name: str, v: str) -> None:
     text = v.strip().strip(".").strip()
     if not v.strip():

@@ -115,12 +115,20 @@ class Decomposition(Out):
          "object_state": None}]])
 
 
+MemoryId = Annotated[int, Field(ge=0)]
+
+
 class Reaction(Out):
     react: bool = Field(description="true to start a conversation now", examples=[False])
     reason: str = Field("", max_length=400, examples=["we spoke an hour ago"])
-
-
-MemoryId = Annotated[int, Field(ge=0)]
+    # Starting a conversation: its first line, said at once (the conversation's first turn is
+    # not asked again: one model call less before a tick's talk, issue 17).
+    opening: str = Field("", max_length=1000,
+                         description="if you start a conversation: what you say first",
+                         examples=[""])
+    shares_memory_id: MemoryId | None = Field(
+        None, description="id of the memory whose news what you say first passes on, if any",
+        examples=[None])
 
 
 class Turn(Out):

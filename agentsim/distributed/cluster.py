@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context
+from agentsim.cognition.react import Opening
 from agentsim.cognition.step import Intent
 from agentsim.distributed.ledger import Ledger, merged, totals
 from agentsim.distributed.shard import Edge, Shard, SkillOp, apply, owned, world_path
@@ -96,10 +97,11 @@ class Cluster:
         self._last = list(ctxs)
         return intents
 
-    async def converse(self, pairs: Sequence[tuple[Agent, Agent]],
-                       ctxs: Sequence[Context]) -> None:
+    async def converse(self, pairs: Sequence[tuple[Agent, Agent]], ctxs: Sequence[Context],
+                       openings: Sequence[Opening | None]) -> None:
         """Tell the shards where their residents are now (the resolution's changes), then
-        run each pair's conversation on its first resident's shard."""
+        run each pair's conversation (with its first line, if its reaction said one) on its
+        first resident's shard."""
         e, n = self.engine, len(self.shards)
         lend: list[list[str]] = [[] for _ in range(n)]
         for a, b in pairs:
@@ -116,7 +118,8 @@ class Cluster:
         runs = [(i, s.converse.remote(e.clock.tick, [(pairs[k][0].id, pairs[k][1].id)
                                                      for k in mine[i]],
                                       {pairs[k][1].id: guests[pairs[k][1].id] for k in mine[i]
-                                       if pairs[k][1].id in guests}))
+                                       if pairs[k][1].id in guests},
+                                      [openings[k] for k in mine[i]]))
                 for i, s in enumerate(self.shards) if mine[i]]
         back: list[dict[str, Agent]] = [{} for _ in range(n)]
         for (i, _), (results, returned) in zip(runs, await asyncio.gather(*(r for _, r in runs)),

@@ -28,6 +28,7 @@ from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context, Settings
 from agentsim.cognition.converse import converse
 from agentsim.cognition.perceive import WorldView
+from agentsim.cognition.react import Opening
 from agentsim.cognition.relationships import Relationships
 from agentsim.cognition.step import step
 from agentsim.engine import Engine, _all
@@ -149,17 +150,18 @@ class Shard:
         return {aid: self.engine.agents[aid] for aid in lend}
 
     async def converse(self, tick: int, pairs: list[tuple[str, str]],
-                       guests: dict[str, Agent]) -> tuple[list[tuple[Any, ...]],
-                                                          dict[str, Agent]]:
+                       guests: dict[str, Agent], openings: list[Opening | None],
+                       ) -> tuple[list[tuple[Any, ...]], dict[str, Agent]]:
         """The conversations of these pairs, all at once (`guests`: residents lent by other
-        shards): per pair, (events, the pair's relationship edges, both residents' light
-        state); and the guests, to give back."""
+        shards; `openings`: each pair's first line, if its reaction said one): per pair,
+        (events, the pair's relationship edges, both residents' light state); and the
+        guests, to give back."""
         e, t0 = self.engine, time.process_time()
         e.clock.tick = tick
         everyone = {**e.agents, **owned(guests)}
         ctxs = [e._context() for _ in pairs]
-        await _all(*(converse(everyone[a], everyone[b], e.relationships, c)
-                     for (a, b), c in zip(pairs, ctxs, strict=True)))
+        await _all(*(converse(everyone[a], everyone[b], e.relationships, c, o)
+                     for (a, b), c, o in zip(pairs, ctxs, openings, strict=True)))
         out = []
         for (a, b), c in zip(pairs, ctxs, strict=True):
             out.append((c.events, self._edges(everyone[a], everyone[b]),

@@ -27,7 +27,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from agentsim.contracts import ConversationMemoryVars, ConverseTurnVars
+from agentsim.contracts import ConversationMemoryVars, ConverseTurnVars, ReactVars
 from agentsim.llm.offline.clock import to_min
 from agentsim.llm.offline.coins import coin, pick
 from agentsim.llm.offline.events import event_when, event_where
@@ -282,6 +282,16 @@ def converse_turn(v: ConverseTurnVars, seed: int) -> dict:
         "end_conversation": end,
         "cites": cited[1] if cited is not None else None,
     }
+
+
+def opening(v: ReactVars, seed: int) -> dict:
+    """What I say first when my reaction starts a conversation: the first turn by the rules
+    above, drawn from the memories the reaction retrieved (`react`)."""
+    first = converse_turn(ConverseTurnVars(
+        persona=v.persona, now=v.now, place_name="", other=v.other or {"name": "there"},
+        relationship=v.relationship, closeness=v.closeness, memories=v.memories,
+        transcript=[], turn=0, max_turns=2), seed)
+    return {"opening": first["utterance"], "shares_memory_id": first["shares_memory_id"]}
 
 
 # -- conversation_memory --------------------------------------------------------------------

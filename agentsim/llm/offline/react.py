@@ -2,7 +2,9 @@
 
 - Never while I am asleep, nor to a person who is asleep.
 - A person seen: start a conversation by a stable coin with p = 0.15 + 0.5 * closeness,
-  keyed on the seed, me, them and the time (meeting again later can go differently).
+  keyed on the seed, me, them and the time (meeting again later can go differently); what I
+  say first is the conversation's first turn by its rules (`conversation.opening`), from the
+  memories the reaction retrieved.
 - Anything else (an object, a world event, a whisper, something said to me): react (and so
   revise the plan) when the observation tells of an event today, still to come, at a place I
   can name, that the rest of my plan does not already have; otherwise carry on. Whether I
@@ -16,6 +18,7 @@ from datetime import date
 from agentsim.contracts import ReactVars
 from agentsim.llm.offline.clock import to_min
 from agentsim.llm.offline.coins import coin
+from agentsim.llm.offline.conversation import opening
 from agentsim.llm.offline.hearsay import events_in, said_by
 from agentsim.llm.offline.people import asleep, my_name
 from agentsim.llm.offline.wording import bare, the_title
@@ -60,6 +63,7 @@ def _person(v: ReactVars, me: str, seed: int) -> dict:
     p = BASE_TALK_P + CLOSENESS_TALK_P * closeness
     if coin(p, seed, "react", me, them, v.now):
         why = "we are close" if closeness >= 0.6 else "it would be nice to chat"
-        return {"react": True, "reason": f"I'd like to catch up with {them}; {why}."}
+        return {"react": True, "reason": f"I'd like to catch up with {them}; {why}.",
+                **opening(v, seed)}
     doing = bare(str(v.activity or "what I am doing"))
     return {"react": False, "reason": f"I'll just say hello and get on with {doing}."}
