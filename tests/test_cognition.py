@@ -109,6 +109,40 @@ async def test_reflection_trigger_and_evidence():
         EMB.embed(["Maria Lopez"])[0], ctx.now, k=20))
 
 
+async def test_a_reflection_waits_on_three_model_calls_in_a_row(in_flight_gate):
+    """The questions, then every question's insights at once (each held until all three are
+    in flight), then one importance call for all the new insights; an insight two
+    questions bring is remembered once."""
+    gate = in_flight_gate(3, hang_guard=20)
+    mind = OfflineMind()
+    asked: list[str] = []
+
+    async def fn(tid, v):
+        asked.append(tid)
+        if tid == "reflect_questions":
+            return {"questions": ["What does Maria like?", "Who is Maria?", "Why study?"]}
+        if tid == "reflect_insights":
+            await gate.hold()
+            return {"insights": [{"text": "Maria Lopez studies hard", "evidence": [0, 1]},
+                                 {"text": f"Maria Lopez and {v['question']}", "evidence": [2]}]}
+        return mind.answer(tid, v, 0)
+
+    agent = make_agent("klaus_mueller")
+    ctx = make_ctx(fn, threshold=20)
+    await memorize(agent, [Experience(MemoryKind.observation, f"Maria Lopez is studying {i}",
+                                      about=("Maria Lopez",), importance=6) for i in range(4)],
+                   ctx)
+    asked.clear()
+    await reflect(agent, ctx)
+    gate.check()
+    assert asked.count("importance") == 1
+    texts = [r.text for r in agent.memory.records(kinds={MemoryKind.reflection})]
+    assert texts == ["Maria Lopez studies hard", "Maria Lopez and What does Maria like?",
+                     "Maria Lopez and Who is Maria?", "Maria Lopez and Why study?"]
+    assert [e.question for e in ctx.events if isinstance(e, Reflected)] == [
+        "What does Maria like?", "What does Maria like?", "Who is Maria?", "Why study?"]
+
+
 async def test_the_listener_remembers_what_was_said_not_the_speakers_event():
     """Issue 14: information travels only through what is said. The turn's provenance (which
     memory it drew on) stays in the event; the listener keeps the words, with the speaker."""

@@ -3,12 +3,14 @@ for each, and write insights that cite their evidence. Reflections are memories 
 
 Sizes as in the paper (Sec. 4.2), from `Settings`: the questions are asked of the
 `reflection_recent` (100) most recent memories, `reflection_questions` (3) of them, and each
-question's retrieved memories (reflections among them) yield up to `reflection_insights` (5)
-insights. The paper does not say how many memories a question retrieves; its code retrieves 30
-per focal point (`EVIDENCE_K`). An insight the agent already holds word for word is not
-stored again."""
+question's retrieved memories (earlier reflections among them) yield up to
+`reflection_insights` (5) insights. The paper does not say how many memories a question
+retrieves; its code retrieves 30 per focal point (`EVIDENCE_K`). An insight the agent already
+holds word for word is not stored again."""
 
 from __future__ import annotations
+
+import asyncio
 
 from agentsim.cognition.agent import Agent
 from agentsim.cognition.context import Context
@@ -30,6 +32,12 @@ def should_reflect(agent: Agent, ctx: Context) -> bool:
 
 
 async def reflect(agent: Agent, ctx: Context) -> None:
+    """Ask the questions, then for each retrieve its evidence (in question order, each
+    retrieval marking what it found as accessed) and ask for its insights, the questions'
+    insight calls all at once; the new insights are then remembered together (one importance
+    call). So a reflection waits on three model calls in a row, however many questions and
+    insights (issue 17); a question's evidence is what the agent held before this reflection,
+    not the insights another question of it brings."""
     settings = ctx.settings
     persona = agent.persona_vars(ctx.world_name)
     recent = agent.memory.recent(settings.reflection_recent)
@@ -38,25 +46,24 @@ async def reflect(agent: Agent, ctx: Context) -> None:
         persona=persona, memories=memory_vars(recent, ctx.places), n=n_questions),
         agent=agent.id)
     agent.memory.reset_reflection_counter()
-    for question in questions.questions[:n_questions]:
-        found = await recall(agent, question, ctx, k=EVIDENCE_K)
-        if not found:
-            continue
-        answer = await REFLECT_INSIGHTS.ask(ctx.llm, ReflectInsightsVars(
-            persona=persona, question=question, memories=memory_vars(found, ctx.places),
-            n=n_insights), agent=agent.id)
+    asked = [(q, found) for q in questions.questions[:n_questions]
+             if (found := await recall(agent, q, ctx, k=EVIDENCE_K))]
+    answers = await asyncio.gather(*(REFLECT_INSIGHTS.ask(ctx.llm, ReflectInsightsVars(
+        persona=persona, question=question, memories=memory_vars(found, ctx.places),
+        n=n_insights), agent=agent.id) for question, found in asked))
+    new: dict[str, tuple[str, Experience]] = {}  # text -> (question, insight), first kept
+    for (question, found), answer in zip(asked, answers, strict=True):
         allowed = {s.record.id for s in found}
         for insight in answer.insights[:n_insights]:
-            if agent.memory.importance_of(insight.text) is not None:
+            if insight.text in new or agent.memory.importance_of(insight.text) is not None:
                 continue  # an insight it already had: nothing new to remember
             evidence = tuple(sorted({i for i in insight.evidence if i in allowed}))
             about = tuple(sorted({n for s in found if s.record.id in evidence
                                   for n in s.record.about}))
-            await memorize(
-                agent,
-                [Experience(MemoryKind.reflection, insight.text, about=about, evidence=evidence)],
-                ctx,
-            )
-            ctx.emit(Reflected, agent=agent.id, question=question, insight=insight.text,
-                     evidence=list(evidence))
+            new[insight.text] = (question, Experience(MemoryKind.reflection, insight.text,
+                                                      about=about, evidence=evidence))
+    await memorize(agent, [exp for _, exp in new.values()], ctx)
+    for question, exp in new.values():
+        ctx.emit(Reflected, agent=agent.id, question=question, insight=exp.text,
+                 evidence=list(exp.evidence))
     agent.memory.reset_reflection_counter()
