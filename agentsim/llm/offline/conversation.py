@@ -171,8 +171,8 @@ def _gerund(activity: str) -> str:
 
 def _small_talk(v: ConverseTurnVars, them: str, seed: int, key: tuple) -> str:
     first = first_name(them)
-    place = str(v.place_name or "here")
-    options = [f"How is your day going, {first}?", f"It's nice to run into you at {place}."]
+    place = f" at {v.place_name}" if v.place_name else ""  # (a reaction's opening: no place)
+    options = [f"How is your day going, {first}?", f"It's nice to run into you{place}."]
     activity = str((v.other or {}).get("activity") or "")
     if activity and not asleep(activity):
         options.append(f"I see you're {_gerund(activity)}. How is that going?")
