@@ -21,6 +21,7 @@ MAX_ACTION_MINUTES = 240
 MAX_TEXT = 1000
 MAX_LOG_ENTRIES = 200
 MAX_LOG_CHARS = 500
+_FAR = float("inf")  # farther than any walk
 
 
 class ActionError(Exception):
@@ -359,32 +360,34 @@ class WorldProxy:
     def _walk_minutes(self, target: str, call: str) -> int:
         """Walking minutes from here, rounded up: from the world's own distances where the
         proxy was given them (the parent's replay of a run's steps: a search of the town per
-        walk was most of a replay at 10,000 residents), else by the walk itself."""
+        walk was most of a replay at 10,000 residents), else by a search of its own."""
         if self._between is None:
-            return self._walk(target, call)[0]
+            return self._walk(target, call)
         try:
             return int(-(-self._between(self._location, target) // 1))
         except KeyError:
             raise ActionError(f"{call}({target!r}): there is no walking route from "
                               f"{self._location} to {target}") from None
 
-    def _walk(self, target: str, call: str) -> tuple[int, list[str]]:
-        """Shortest walk from here (Dijkstra); equally short routes are broken by the sorted
-        place ids along them, so the route does not depend on the snapshot's order."""
+    def _walk(self, target: str, call: str) -> int:
+        """Minutes of the shortest walk from here, rounded up (Dijkstra, stopped at
+        `target`; only the length is kept, not the route, so nothing is copied per step)."""
         start = self._location
-        heap: list[tuple[float, list[str]]] = [(0.0, [start])]
+        best = {start: 0.0}
+        heap: list[tuple[float, str]] = [(0.0, start)]
         done: set[str] = set()
         while heap:
-            dist, route = heapq.heappop(heap)
-            node = route[-1]
+            dist, node = heapq.heappop(heap)
             if node in done:
                 continue
             if node == target:
-                return int(-(-dist // 1)), route
+                return int(-(-dist // 1))
             done.add(node)
             for nxt, minutes in self._adj.get(node, ()):
-                if nxt not in done:
-                    heapq.heappush(heap, (dist + minutes, [*route, nxt]))
+                d = dist + minutes
+                if nxt not in done and d < best.get(nxt, _FAR):
+                    best[nxt] = d
+                    heapq.heappush(heap, (d, nxt))
         raise ActionError(f"{call}({target!r}): there is no walking route from {start} "
                           f"to {target}")
 
