@@ -26,7 +26,9 @@ client's own cost cancel out:
 It also prints the tokens per resident per sim-hour, the requests foreseen (`agentsim.ahead`)
 that the ticks took and those never taken (`wasted`: a guess that was wrong; the server
 counts them in the tokens), and whether both runs published the same events (a digest of
-the event log: the order of results must not depend on timing).
+the event log: the order of results must not depend on timing). With `--per-tick`, each
+tick's own chain (its wall at `--latency` minus at 0, over the latency; timed inside each
+child, so noisier than the total) and its number of conversations.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from pathlib import Path
 
 import agentsim.ahead as ahead_module
 import agentsim.engine as engine_module
+from agentsim.events import TickEnded
 from agentsim.experiment import Simulation
 from agentsim.llm.factory import client_for
 from agentsim.llm.offline import OfflineMind
@@ -140,6 +143,9 @@ def run(n_agents: int, latency: float, hours: float, start_hour: int, *,
         sim = Simulation(world, counter, BatchingEmbedder(make_embedder("hash")).embed, seed=1)
         ref.append(sim)
         engine_module.converse = ahead_module.converse = _traced_converse
+        marks: list[float] = []  # when each tick ended
+        sim.bus.subscribe(lambda e: marks.append(time.perf_counter())
+                          if isinstance(e, TickEnded) else None)
         try:
             t0 = time.perf_counter()
             sim.run(hours=hours)
@@ -160,6 +166,9 @@ def run(n_agents: int, latency: float, hours: float, start_hour: int, *,
         # foreseen requests the ticks took, and those never taken (sent in vain)
         "taken": sim.tally.taken.total(), "wasted": sim.tally.wasted.total(),
         "wasted_by_template": dict(sim.tally.wasted),
+        "tick_walls": [b - a for a, b in zip([t0, *marks], marks, strict=False)],
+        "talks": [sum(1 for e in sim.events if e.type == "conversation" and e.tick == t)
+                  for t in range(ticks)],
         **({"digest": _events_digest(sim)} if digest else {}),
     }
 
@@ -195,7 +204,13 @@ def chain(n_agents: int, latency: float, hours: float, start_hour: int) -> dict:
             "tokens_per_agent_hour": runs[latency]["tokens_per_agent_hour"],
             "calls_per_agent_hour": runs[latency]["calls_per_agent_hour"],
             "taken": runs[latency]["taken"], "wasted": runs[latency]["wasted"],
-            "same_events": runs[0.0]["digest"] == runs[latency]["digest"]}
+            "same_events": runs[0.0]["digest"] == runs[latency]["digest"],
+            # each tick's own chain (its wall at `latency` minus at 0; one process each, so
+            # noisier than the total), and its conversations
+            "per_tick": [(b - a) / latency for a, b in zip(runs[0.0]["tick_walls"],
+                                                            runs[latency]["tick_walls"],
+                                                            strict=True)],
+            "talks": runs[latency]["talks"]}
 
 
 def day(n_agents: int) -> dict:
@@ -213,6 +228,8 @@ def main() -> None:
     ap.add_argument("--day", action="store_true", help="also measure a whole day's tokens")
     ap.add_argument("--chain", action="store_true",
                     help="measure the chain of latencies per tick from outside the process")
+    ap.add_argument("--per-tick", action="store_true",
+                    help="with --chain: also print each tick's chain and its conversations")
     ap.add_argument("--child", nargs=4, metavar=("AGENTS", "LATENCY", "HOURS", "START"),
                     help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -231,6 +248,10 @@ def main() -> None:
                   f"{r['chain_per_tick']:>10.2f} {r['ideal_per_tick']:>10.2f} "
                   f"{r['calls_per_agent_hour']:>13.1f} {r['tokens_per_agent_hour']:>14.0f} "
                   f"{r['taken']:>5} {r['wasted']:>6} {'yes' if r['same_events'] else 'NO'}")
+            if args.per_tick:
+                print("  tick  chain  talks")
+                for t, (c, k) in enumerate(zip(r["per_tick"], r["talks"], strict=True)):
+                    print(f"  {t:>4} {c:>6.2f} {k:>6}")
         return
     print("$ python benchmarks/bench_llm.py " + " ".join(sys.argv[1:]))
     print(f"latency {args.latency * 1000:.0f} ms per request, {args.hours:g} sim-hour(s) from "
