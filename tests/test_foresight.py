@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import agentsim.engine as engine_module
 from agentsim.experiment import Simulation
 from agentsim.llm.factory import build_llm
 from agentsim.llm.foresight import REAL, Foresight
@@ -62,28 +63,27 @@ class Scrambled(Fake):
 
 class TalkHeld(Fake):
     """Holds each conversation turn until `gate` (conftest's InFlightGate) has had its `n`
-    step requests (importance, react, decompose) in flight together, each made while a turn
-    was waiting: only a request of the *next* tick can be, since a tick's own steps are over
-    before its talks start. `guard` seconds without that let the turns go anyway (the gate's
-    `check()` then fails), so an engine that does not look ahead ends instead of hanging."""
+    step requests (importance, react, decompose) in flight together, each made after the
+    tick's resolution (`resolved`: set by the test's wrapper of the engine's `resolve`, cleared
+    when the tick ends): only a request of the *next* tick can be, since a tick's own steps
+    are over before it resolves. `guard` seconds without that let the turns go anyway (the
+    gate's `check()` then fails), so an engine that does not look ahead ends instead of
+    hanging."""
 
     def __init__(self, gate, guard: float = 60.0) -> None:
         super().__init__()
         self.gate = gate
         self.guard = guard
-        self.turns_waiting = 0
+        self.resolved = False
         self.open = asyncio.Event()
 
     async def wait(self, template_id, variables):
         if template_id == "converse_turn":
-            self.turns_waiting += 1
             try:
                 await asyncio.wait_for(self.open.wait(), self.guard)
             except TimeoutError:
                 self.open.set()
-            finally:
-                self.turns_waiting -= 1
-        elif template_id in STEP_CALLS and self.turns_waiting:
+        elif template_id in STEP_CALLS and self.resolved:
             await self.gate.hold()
             self.open.set()
 
@@ -105,14 +105,25 @@ def _morning(llm, *, ticks: int, ahead: bool) -> Simulation:
     return sim
 
 
-def test_the_next_ticks_requests_are_in_flight_while_a_tick_talks(in_flight_gate):
-    """Five of the next tick's step requests in flight together while a talk waits for its
-    turn (without foresight there is none): the residents who do not talk are stepped ahead
-    beside the talks. (Their importance calls are mostly out before the first turn is
-    asked; their reactions and next actions come while it waits.)"""
+def test_the_next_ticks_requests_are_in_flight_while_a_tick_talks(in_flight_gate, monkeypatch):
+    """Five of the next tick's step requests in flight together, made once the tick is
+    resolved, while its talks wait for their turns (without foresight there is none): the
+    residents who do not talk are stepped ahead beside the talks."""
     gate = in_flight_gate(5)
     fake = TalkHeld(gate)
-    sim = _morning(fake, ticks=3, ahead=True)
+    real = engine_module.resolve
+
+    def resolve(*args, **kwargs):
+        done = real(*args, **kwargs)
+        fake.resolved = True
+        return done
+
+    monkeypatch.setattr(engine_module, "resolve", resolve)
+    sim = Simulation.load(str(SMALLVILLE), seed=1, embedder="hash", llm=fake)
+    sim.bus.subscribe(lambda e: setattr(fake, "resolved", False)
+                      if e.type == "tick_ended" else None)
+    sim.clock.tick = MORNING
+    sim.run(ticks=3)
     assert any(e.type == "conversation" for e in sim.events)
     gate.check()
     sim.close()
