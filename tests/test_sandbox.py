@@ -715,6 +715,43 @@ def test_a_replay_measures_walks_on_the_worlds_own_distances(monkeypatch):
         WorldProxy({**snap, "location": a}, between=nowhere).move_to(targets[0])
 
 
+def test_a_run_is_given_the_walks_between_the_places_its_code_names(monkeypatch):
+    """The parent measures the world's walking minutes between the agent's place and the
+    place ids the skill's code holds as strings (`sandbox._walks`), each way; the proxy reads
+    them instead of searching the town, and searches for any other walk."""
+    from agentsim.skills.sandbox import _walks
+    from agentsim.skills.snapshot import Shared
+
+    snap, pg = smallville()
+    shared = Shared(snap["places"], snap["edges"], snap["objects"], pg.travel_minutes)
+    here = "hobbs_cafe_counter"
+    code = ('def go(world):\n'
+            '    def inner():\n'
+            '        world.move_to("johnson_park")\n'
+            '    world.move_to("hobbs_cafe_kitchen")\n'
+            '    inner()\n'
+            '    world.log("not a place", "hobbs_cafe_counter")\n')
+    walks = _walks(code, here, shared)
+    spots = {here, "johnson_park", "hobbs_cafe_kitchen"}
+    assert set(walks) == {(a, b) for a in spots for b in spots if a != b}
+    assert walks[here, "johnson_park"] == pg.travel_minutes(here, "johnson_park")
+    assert _walks("def go(world):\n    world.wait(5)\n", here, shared) == {}
+    own = {b: WorldProxy({**snap, "location": here})._walk(b, "test")
+           for b in ("johnson_park", "hobbs_cafe_kitchen")}
+
+    def no_search(*_args):
+        raise AssertionError("searched the town")
+
+    monkeypatch.setattr(WorldProxy, "_walk", no_search)
+    w = WorldProxy({**snap, "location": here, "walks": walks})
+    w.move_to("hobbs_cafe_kitchen")
+    w.move_to("johnson_park")
+    assert [s["minutes"] for s in w.steps] == [
+        own["hobbs_cafe_kitchen"], math.ceil(walks["hobbs_cafe_kitchen", "johnson_park"])]
+    with pytest.raises(AssertionError, match="searched the town"):
+        w.move_to("apt_isabella")  # not named by the code: searched
+
+
 async def test_a_skill_on_smallville():
     snap, pg = smallville()
     code = BAKE_BREAD.replace("hobbs_cafe_oven", "cafe_oven")

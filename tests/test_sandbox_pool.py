@@ -182,7 +182,9 @@ def test_a_ticks_snapshots_share_its_objects_and_crowd_without_copying_them():
 def test_a_warm_run_walks_the_graph_built_once_for_its_world(monkeypatch):
     """The walking graph goes to a warm worker built, with the world's shared parts, and a
     run there walks it rather than building it from the whole town again: a graph sent
-    without the one path to a place makes that place unreachable in a warm run only."""
+    without the one path to a place makes that place unreachable in a warm run only. (The
+    place's id is made at run time: a walk to a place the code names is measured by the
+    parent instead, `sandbox._walks`.)"""
     import marshal
 
     from agentsim.skills import api
@@ -196,7 +198,7 @@ def test_a_warm_run_walks_the_graph_built_once_for_its_world(monkeypatch):
     sent = marshal.loads(snap.shared.payload)
     assert sent["adjacency"] == api._adjacency(snap["places"], snap["edges"])
     code = skill("""
-        world.move_to('hobbs_cafe_seating')
+        world.move_to('_'.join(['hobbs', 'cafe', 'seating']))
         return world.location""")
     close_all()
     assert asyncio.run(run_skill(code, "s", {}, snap, LIMITS, warm=True)).returned == \
@@ -210,6 +212,12 @@ def test_a_warm_run_walks_the_graph_built_once_for_its_world(monkeypatch):
     fresh = asyncio.run(run_skill(code, "s", {}, snap, LIMITS, warm=False))
     assert fresh.ok and fresh.returned == "hobbs_cafe_seating"
     assert not warm.ok and "hobbs_cafe_seating" in warm.error
+    # the same walk named in the code: measured by the parent, the cut graph never searched
+    named = skill("""
+        world.move_to('hobbs_cafe_seating')
+        return world.location""")
+    assert asyncio.run(run_skill(named, "s", {}, snap, LIMITS, warm=True)).returned == \
+        "hobbs_cafe_seating"
     close_all()
 
 

@@ -101,7 +101,7 @@ class WorldProxy:
 
     __slots__ = ("_adj", "_agent", "_between", "_documents", "_index", "_location", "_log",
                  "_max_steps", "_minutes", "_name", "_objects", "_people", "_places", "_read",
-                 "_said", "_start", "_start_location", "_start_states", "_steps")
+                 "_said", "_start", "_start_location", "_start_states", "_steps", "_walks")
 
     def __init__(self, snapshot: dict, max_steps: int = MAX_STEPS, *, copy: bool = True,
                  own: bool = False, between=None):
@@ -131,6 +131,9 @@ class WorldProxy:
         self._adj = _adjacency(snap.get("places") or {}, snap.get("edges") or [])
         # the world's walking minutes between two places (KeyError: no route), if given
         self._between = between
+        # the world's walking minutes between places the skill names, {(a, b): minutes}, if
+        # the parent measured them (`sandbox._walks`)
+        self._walks: dict = snap.get("walks") or {}
         # the objects' ids sorted and by place, made once for its world, if this proxy's
         # objects are the ones they were made from (a warm worker's child): else each
         # lookup sorts them
@@ -362,7 +365,8 @@ class WorldProxy:
         proxy was given them (the parent's replay of a run's steps: a search of the town per
         walk was most of a replay at 10,000 residents), else by a search of its own."""
         if self._between is None:
-            return self._walk(target, call)
+            known = self._walks.get((self._location, target))
+            return self._walk(target, call) if known is None else int(-(-known // 1))
         try:
             return int(-(-self._between(self._location, target) // 1))
         except KeyError:

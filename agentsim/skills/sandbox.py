@@ -14,6 +14,10 @@ The snapshot a skill runs on is the world as its agent sees it::
      "people": {agent_id: {"name", "place"}},
      "documents": {document_id: title}}
 
+(On a warm worker the world's shared parts are the worker's, and the message adds "walks":
+the world's walking minutes between the agent's place and the places the code names,
+`_walks`.)
+
 The wall (`agentsim.skills.wall`): on Linux the child runs behind bubblewrap (no network, no
 host files, no other processes, uid 65534) and installs a seccomp filter on itself before the
 skill runs; that is the defence that holds when every Python layer below fails. Without the
@@ -62,6 +66,7 @@ import signal
 import sys
 import tempfile
 import time
+import types
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,6 +155,42 @@ def _compiled(code: str) -> bytes | None:
         return marshal.dumps(compile(code, "<skill>", "exec", dont_inherit=True, optimize=0))
     except Exception:  # SyntaxError, ValueError, RecursionError, MemoryError, ...
         return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _texts(code: str) -> tuple[str, ...]:
+    """The string constants of the skill's code, nested functions' included (none where it
+    does not compile)."""
+    try:
+        top = compile(code, "<skill>", "exec", dont_inherit=True, optimize=0)
+    except Exception:  # SyntaxError, ValueError, RecursionError, MemoryError, ...
+        return ()
+    out: dict[str, None] = {}
+    todo = [top]
+    while todo:
+        for const in todo.pop().co_consts:
+            if isinstance(const, str):
+                out[const] = None
+            elif isinstance(const, types.CodeType):
+                todo.append(const)
+    return tuple(out)
+
+
+def _walks(code: str, location: str, shared: Shared) -> dict[tuple[str, str], float]:
+    """The world's walking minutes between the resident's place and the places the skill's
+    code names (string constants that are place ids), every way, for the child to read
+    instead of searching the town for each walk (`api.WorldProxy._walk_minutes`; the same
+    minutes: the replay below measures the run's walks with them too, and from the same
+    places, so the world's search from the resident's place is made once for both). A walk
+    to a place found at run time is still searched by the child."""
+    spots = [location, *(t for t in _texts(code) if t in shared.places and t != location)]
+    out = {}
+    for a in spots:
+        for b in spots:
+            if a != b:
+                with contextlib.suppress(KeyError):  # no route: the child finds that out
+                    out[a, b] = shared.minutes(a, b)
+    return out if len(spots) > 1 else {}
 
 
 def _seed(salt: int, entry: str, args: dict, snapshot: dict) -> int:
@@ -242,6 +283,8 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict, limits: Limi
         sent = {k: v for k, v in snapshot.items() if k not in left_out}
     # marshal: the child reads it without importing json (the same interpreter writes it)
     compiled = _compiled(code) if use_warm else None
+    if shared is not None and shared.minutes is not None:
+        sent = {**sent, "walks": _walks(code, str(sent.get("location", "")), shared)}
     message = marshal.dumps({"code": None if compiled else code, "compiled": compiled,
                              "entry": entry, "args": args, "snapshot": sent,
                              "shared": shared is not None, "crowd": crowd is not None,
