@@ -34,11 +34,8 @@ def learning_goals(agent: Agent) -> list[str]:
 def options(agent: Agent, view: WorldView, ctx: Context) -> list[dict[str, Any]]:
     """Objects in the agent's area (its rooms included) that can change state."""
     places = ctx.places
-    area = places.area_of(agent.location)
     out = []
-    for p in places.ids():
-        if places.area_of(p) != area:
-            continue
+    for p in places.places_in(places.area_of(agent.location)):
         for o in places.objects_in(p):
             if len(o.states) >= 2:
                 out.append({"object": o.id, "object_name": o.name, "place": p,

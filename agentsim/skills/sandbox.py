@@ -273,14 +273,15 @@ async def _spawn(code: str, entry: str, args: dict, snapshot: dict, limits: Limi
                     error_kind="invalid")
     use_warm = warm and wall.available and python_layers and seccomp and require_filter
     shared: Shared | None = getattr(snapshot, "shared", None) if use_warm else None
-    sent: dict = snapshot if type(snapshot) is dict else dict(snapshot)  # marshal: dicts only
-    if not isinstance(sent.get("people", {}), dict):  # (a crowd's view: `snapshot.Others`)
-        sent = {**sent, "people": dict(sent["people"])}
     crowd: Crowd | None = getattr(snapshot, "crowd", None) if shared is not None else None
     if shared is not None:  # the warm worker has (or is sent once) the world's shared parts
         left_out = ("places", "edges", "objects", *(("people",) if crowd is not None else ()))
         # and holds the object states that are not as they start (`WarmPool.run`)
         sent = {k: v for k, v in snapshot.items() if k not in left_out}
+    else:
+        sent = snapshot if type(snapshot) is dict else dict(snapshot)  # marshal: dicts only
+    if not isinstance(sent.get("people", {}), dict):  # (a crowd's view: `snapshot.Others`,
+        sent = {**sent, "people": dict(sent["people"])}  # made a dict only when it is sent)
     # marshal: the child reads it without importing json (the same interpreter writes it)
     compiled = _compiled(code) if use_warm else None
     if shared is not None and shared.minutes is not None:

@@ -71,6 +71,17 @@ class PlaceGraph:
         """Walkable places (areas and rooms), in tree order."""
         return list(self._ids)
 
+    def places_in(self, area: str) -> list[str]:
+        """The walkable places of `area` (the area and its rooms), in tree order."""
+        return list(self._by_area.get(area, ()))
+
+    @cached_property
+    def _by_area(self) -> dict[str, tuple[str, ...]]:
+        out: dict[str, list[str]] = {}
+        for p in self._ids:
+            out.setdefault(self._area_of[p], []).append(p)
+        return {a: tuple(ps) for a, ps in out.items()}
+
     def areas(self) -> list[str]:
         """Area ids, in tree order (a planning prompt asks for them: kept, not rescanned)."""
         return list(self._areas)
