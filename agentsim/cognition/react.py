@@ -58,7 +58,7 @@ class Reacted:
     talk_to: str | None = None
     opening: Opening | None = None
     replanned: bool = False
-    # with `maybe_react(..., revise=False)`: the replan to make, (observation, reaction,
+    # with `react_to(..., revise=False)`: the replan to make, (observation, reaction,
     # memories), left to the caller
     revise: tuple[str, str, list] | None = None
 

@@ -168,8 +168,8 @@ class WarmPool:
                                    marshal.dumps(delta) if delta else None)
                 if send and shared:
                     z.token = shared.token
-                if shared is not None:
-                    z.states = dict(states or {})
+                if shared is not None:  # (a tick's states, read-only: kept, not copied)
+                    z.states = states or {}
                 if tell and crowd:
                     z.crowd = crowd.token
             except _Gone:
@@ -214,6 +214,8 @@ class WarmPool:
 
 def _changed(held: dict[str, str], wanted: dict[str, str]) -> dict[str, str | None]:
     """What turns the object states `held` into `wanted` (None: as the object starts)."""
+    if held is wanted:  # (the same tick's states: every run of a tick but its first)
+        return {}
     delta: dict[str, str | None] = {o: s for o, s in wanted.items() if held.get(o) != s}
     delta.update((o, None) for o in held if o not in wanted)
     return delta

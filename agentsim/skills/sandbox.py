@@ -146,27 +146,30 @@ def _warm_setup() -> bytes:
 
 
 @functools.lru_cache(maxsize=1024)
-def _compiled(code: str) -> bytes | None:
+def _code(code: str) -> types.CodeType | None:
     """The skill's code compiled as the child would compile it (no inherited __future__
     flags, not optimized: the child runs `python` without -O and an environment of its
-    own), for the child to load rather than parse and compile at every run; None where it
-    does not compile (the child compiles it, and fails, as it would have)."""
+    own); None where it does not compile (the child compiles it, and fails, as it would
+    have)."""
     try:
-        return marshal.dumps(compile(code, "<skill>", "exec", dont_inherit=True, optimize=0))
+        return compile(code, "<skill>", "exec", dont_inherit=True, optimize=0)
     except Exception:  # SyntaxError, ValueError, RecursionError, MemoryError, ...
         return None
 
 
 @functools.lru_cache(maxsize=1024)
+def _compiled(code: str) -> bytes | None:
+    """`_code` as marshal data, for the child to load rather than parse and compile the
+    skill at every run."""
+    top = _code(code)
+    return None if top is None else marshal.dumps(top)
+
+
+@functools.lru_cache(maxsize=1024)
 def _texts(code: str) -> tuple[str, ...]:
-    """The string constants of the skill's code, nested functions' included (none where it
-    does not compile)."""
-    try:
-        top = compile(code, "<skill>", "exec", dont_inherit=True, optimize=0)
-    except Exception:  # SyntaxError, ValueError, RecursionError, MemoryError, ...
-        return ()
+    """The string constants of the skill's code, nested functions' included."""
     out: dict[str, None] = {}
-    todo = [top]
+    todo = [top] if (top := _code(code)) is not None else []
     while todo:
         for const in todo.pop().co_consts:
             if isinstance(const, str):
@@ -190,7 +193,7 @@ def _walks(code: str, location: str, shared: Shared) -> dict[tuple[str, str], fl
             if a != b:
                 with contextlib.suppress(KeyError):  # no route: the child finds that out
                     out[a, b] = shared.minutes(a, b)
-    return out if len(spots) > 1 else {}
+    return out
 
 
 def _seed(salt: int, entry: str, args: dict, snapshot: dict) -> int:
